@@ -1,0 +1,61 @@
+"""Typed errors raised by llmgeom.
+
+Every error a user can trigger with bad input derives from :class:`LlmgeomError`, so the
+CLI can turn it into one line on stderr and a non-zero exit while library users can
+catch precisely what they care about.
+
+Example:
+    >>> try:
+    ...     raise SourceNotFoundError("no such path: ./nope")
+    ... except LlmgeomError as err:
+    ...     print(err)
+    no such path: ./nope
+"""
+
+from __future__ import annotations
+
+
+class LlmgeomError(Exception):
+    """Base class of every error llmgeom raises on purpose."""
+
+
+class SourceNotFoundError(LlmgeomError, FileNotFoundError):
+    """A path, repository, revision or file that does not exist."""
+
+
+class UnknownModelError(LlmgeomError, KeyError):
+    """A model name that is neither a path, an alias nor a repository id."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class TensorNotFoundError(LlmgeomError, KeyError):
+    """The requested tensor is not in the checkpoint (or the choice is ambiguous)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class CorruptCheckpointError(LlmgeomError, ValueError):
+    """A file that is truncated, malformed, or refused for safety (unsafe pickle)."""
+
+
+class InvalidMatrixError(LlmgeomError, ValueError):
+    """A matrix of the wrong shape, or with NaN/inf rows, or too few usable rows."""
+
+
+class InsufficientMemoryError(LlmgeomError, MemoryError):
+    """A tensor or working set that does not fit in the memory budget."""
+
+
+class NetworkError(LlmgeomError, ConnectionError):
+    """The Hub could not be reached, or is offline and the cache lacks what is needed."""
+
+
+class FitError(LlmgeomError, ValueError):
+    """Data that cannot support the requested fit (too few points, a single width, NaN...)."""
+
+
+class ConfigError(LlmgeomError, ValueError):
+    """An invalid configuration (bad CLI option, bad preset, out-of-range parameter)."""

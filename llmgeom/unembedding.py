@@ -1,0 +1,70 @@
+"""The output-embedding matrix and what we know about where it came from.
+
+Every source (local directory, single file, Hub repository, in-memory module or array) returns an
+:class:`Unembedding`: the ``[n_rows, m]`` tensor plus :class:`HeadMetadata`.
+
+Example:
+    >>> import torch
+    >>> u = Unembedding(torch.eye(3, 2), HeadMetadata(source="<array>", source_kind="array"))
+    >>> u.shape, u.meta.n_rows, u.meta.head_width
+    ((3, 2), 3, 2)
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+
+from .errors import InvalidMatrixError
+
+
+@dataclass
+class HeadMetadata:
+    """Provenance of an output-embedding matrix (recorded in every result file)."""
+
+    source: str
+    source_kind: str  # "local-dir" | "file" | "hub" | "module" | "array"
+    family: str | None = None
+    tensor_name: str | None = None
+    tied: bool | None = None
+    n_rows: int | None = None
+    head_width: int | None = None
+    d_model: int | None = None
+    tokenizer_len: int | None = None
+    stored_dtype: str | None = None
+    file: str | None = None
+    sha256: str | None = None
+    repo_id: str | None = None
+    revision: str | None = None
+    commit_sha: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dictionary."""
+        return asdict(self)
+
+
+@dataclass
+class Unembedding:
+    """An output-embedding matrix ``weight`` (one row per vocabulary entry) with its metadata."""
+
+    weight: torch.Tensor
+    meta: HeadMetadata
+
+    def __post_init__(self) -> None:
+        if self.weight.ndim != 2:
+            raise InvalidMatrixError(
+                f"an output embedding must be 2-D [n_rows, m], got shape {tuple(self.weight.shape)}"
+            )
+        n, m = self.weight.shape
+        self.meta.n_rows = int(n)
+        self.meta.head_width = int(m)
+        if self.meta.stored_dtype is None:
+            self.meta.stored_dtype = str(self.weight.dtype).removeprefix("torch.")
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(n_rows, head_width)``."""
+        return (int(self.weight.shape[0]), int(self.weight.shape[1]))
