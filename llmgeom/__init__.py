@@ -11,7 +11,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .errors import (  # noqa: E402
+from .errors import (
     ConfigError,
     CorruptCheckpointError,
     FitError,
@@ -23,7 +23,7 @@ from .errors import (  # noqa: E402
     TensorNotFoundError,
     UnknownModelError,
 )
-from .unembedding import HeadMetadata, Unembedding  # noqa: E402
+from .unembedding import HeadMetadata, Unembedding
 
 __all__ = [
     "ConfigError",

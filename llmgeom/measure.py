@@ -1,0 +1,224 @@
+"""Measure a matrix: validate, pick rows, normalise, run the overlap engine, compare to baselines.
+
+Example:
+    >>> import torch
+    >>> torch.manual_seed(0) and None
+    >>> report = measure(torch.randn(400, 16), progress=False)
+    >>> 0.8 < report.stats["m_times_mean_cos2"] < 1.2      # random rows: mean cos² ≈ 1/m
+    True
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from . import overlap
+from .baselines import reference_values
+from .errors import ConfigError, InvalidMatrixError
+from .memory import ensure_fits
+from .sources import load_unembedding
+from .unembedding import HeadMetadata, Unembedding
+
+PAIR_MODES = ("exact", "sample", "gram")
+ROW_MODES = ("all", "tokenizer")
+QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
+_OWNED_KINDS = ("local-dir", "file", "hub")  # tensors loaded by us: safe to normalise in place
+
+
+@dataclass
+class MeasureReport:
+    """Everything measured on one matrix; ``to_dict()`` is the JSON result (see results.py)."""
+
+    meta: HeadMetadata
+    variant: dict[str, Any]
+    stats: dict[str, Any]
+    reference: dict[str, float]
+    row_norms: dict[str, Any]
+    timings: dict[str, float]
+    device: str
+    arrays: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The versioned JSON record of this measurement."""
+        from .results import build_record
+
+        return build_record(self)
+
+    def summary(self) -> str:
+        """A few human-readable lines."""
+        from .results import summarize
+
+        return summarize(self)
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """``auto`` → CUDA when available, else CPU; errors for unavailable devices."""
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("--device cuda requested but no CUDA device is available")
+    return dev
+
+
+def _select_rows(u: Unembedding, rows: str) -> tuple[torch.Tensor, int]:
+    W = u.weight
+    if rows == "all":
+        return W, W.shape[0]
+    if rows == "tokenizer":
+        k = u.meta.tokenizer_len
+        if not k:
+            raise ConfigError(
+                "--rows tokenizer needs the tokenizer length, and none was found with this "
+                "checkpoint (no tokenizer.json / vocab.json)"
+            )
+        if k > W.shape[0]:
+            raise InvalidMatrixError(
+                f"the tokenizer has {k} tokens but the head only {W.shape[0]} rows"
+            )
+        return W[:k], k
+    raise ConfigError(f"unknown row selection {rows!r} (choose from {', '.join(ROW_MODES)})")
+
+
+def norm_statistics(norms: torch.Tensor) -> dict[str, Any]:
+    """Mean, std, min, max and quantiles of finite row norms, plus zero-row count."""
+    x = norms.detach().cpu().numpy().astype(np.float64)
+    if x.size == 0:
+        return {"count": 0}
+    return {
+        "count": int(x.size),
+        "mean": float(x.mean()),
+        "std": float(x.std()),
+        "min": float(x.min()),
+        "max": float(x.max()),
+        "quantiles": {
+            str(q): float(v) for q, v in zip(QUANTILES, np.quantile(x, QUANTILES), strict=True)
+        },
+        "n_zero": int((x == 0).sum()),
+    }
+
+
+def measure(
+    source: Any,
+    *,
+    tensor: str | None = None,
+    revision: str | None = None,
+    rows: str = "all",
+    center: bool = False,
+    pairs: str = "exact",
+    sample_pairs: int = 1_000_000,
+    seed: int = 0,
+    bins: int = overlap.DEFAULT_BINS,
+    device: str | torch.device = "auto",
+    drop_nonfinite: bool = False,
+    memory_budget: int | None = None,
+    progress: bool | None = None,
+) -> MeasureReport:
+    """Measure the overlap geometry of an output embedding.
+
+    ``source``: anything :func:`llmgeom.load_unembedding` accepts (path, Hub id, module,
+    tensor, array). ``rows``: ``all`` (the paper) or ``tokenizer`` (drop padding rows);
+    ``center`` subtracts the mean row; ``pairs``: ``exact`` (blocked pass over all pairs),
+    ``sample`` (``sample_pairs`` random pairs with CIs) or ``gram`` (Gram statistics only).
+    """
+    if pairs not in PAIR_MODES:
+        raise ConfigError(f"unknown pairs mode {pairs!r} (choose from {', '.join(PAIR_MODES)})")
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    unemb = load_unembedding(source, tensor=tensor, revision=revision)
+    timings["load_s"] = time.perf_counter() - t0
+    dev = resolve_device(device)
+
+    t = time.perf_counter()
+    W, n_selected = _select_rows(unemb, rows)
+    norms = overlap.row_norms(W)  # float64; a row with NaN/inf has a non-finite norm
+    finite = torch.isfinite(norms)
+    bad = torch.nonzero(~finite).flatten()
+    if bad.numel() and not drop_nonfinite:
+        shown = ", ".join(str(int(i)) for i in bad[:10]) + (" ..." if bad.numel() > 10 else "")
+        raise InvalidMatrixError(
+            f"{bad.numel()} row(s) contain NaN or inf (rows {shown}); "
+            "use --drop-nonfinite to skip them"
+        )
+    norm_stats = norm_statistics(norms[finite])
+    norm_stats["n_nonfinite"] = int(bad.numel())
+    keep = finite & (norms > 0)
+    row_index = None if bool(keep.all()) else torch.nonzero(keep).flatten()
+    X = W if row_index is None else W[row_index]
+    n, m = X.shape
+    if n < 2:
+        raise InvalidMatrixError(
+            f"need at least 2 non-zero finite rows to measure overlaps, got {n} "
+            f"(of {unemb.shape[0]} rows)"
+        )
+    centre = X.to(torch.float64).mean(dim=0).to(dev) if center else None
+    ensure_fits(n * m * 4, "the normalised float32 matrix")
+    owned = unemb.meta.source_kind in _OWNED_KINDS or row_index is not None
+    in_place = owned and X.dtype == torch.float32 and centre is None and dev.type == "cpu"
+    X = X.to(dev)
+    U, used_norms = overlap.normalize_rows(X, center=centre, out=X if in_place else None)
+    del X
+    degenerate = used_norms == 0  # rows equal to the mean row, after centring
+    n_zero_after_center = int(degenerate.sum())
+    if n_zero_after_center:
+        U = U[~degenerate]
+        n = U.shape[0]
+        base = row_index if row_index is not None else torch.arange(W.shape[0])
+        row_index = base[~degenerate.cpu()]
+    timings["normalize_s"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    stats: dict[str, Any] = {"n_rows_used": n, "m": m, **overlap.gram_statistics(U)}
+    timings["gram_s"] = time.perf_counter() - t
+    arrays: dict[str, np.ndarray] = {}
+    t = time.perf_counter()
+    if pairs == "exact":
+        budget = memory_budget if memory_budget is not None else overlap.default_budget(dev)
+        exact = overlap.pairwise_statistics(U, budget_bytes=budget, bins=bins, progress=progress)
+        arrays["max_abs_cos_per_row"] = exact.pop("max_abs_cos_per_row")
+        arrays["partner_per_row"] = exact.pop("partner_per_row")
+        if row_index is not None:  # report partners and pairs in the original row numbering
+            arrays["row_index"] = row_index.numpy()
+            arrays["partner_per_row"] = row_index.numpy()[arrays["partner_per_row"]]
+            for pair in exact["top_pairs"]:
+                pair["i"], pair["j"] = int(row_index[pair["i"]]), int(row_index[pair["j"]])
+        stats.update(exact)
+        timings["pairwise_s"] = time.perf_counter() - t
+    elif pairs == "sample":
+        stats["sampled"] = overlap.sampled_statistics(U, sample_pairs, seed=seed)
+        stats["mean_abs_cos"] = stats["sampled"]["mean_abs_cos"]
+        stats["std_abs_cos"] = stats["sampled"]["std_abs_cos"]
+        timings["sample_s"] = time.perf_counter() - t
+    reference = reference_values(n, m)
+    stats["m_times_mean_cos2"] = m * stats["mean_cos2"]
+    stats["ratio_to_random"] = stats["mean_cos2"] / reference["random_mean_cos2"]
+    timings["total_s"] = time.perf_counter() - t0
+    variant = {
+        "name": "+".join(
+            ["raw" if rows == "all" else "tokenizer-rows"] + (["centered"] if center else [])
+        ),
+        "rows": rows,
+        "center": center,
+        "pairs": pairs,
+        "n_rows_total": int(unemb.shape[0]),
+        "n_rows_selected": int(n_selected),
+        "n_rows_used": int(n),
+        "n_zero_rows_excluded": int(norm_stats.get("n_zero", 0)) + n_zero_after_center,
+        "n_nonfinite_rows_dropped": int(bad.numel()),
+        "histogram_bins": bins if pairs == "exact" else 0,
+    }
+    return MeasureReport(
+        meta=unemb.meta,
+        variant=variant,
+        stats=stats,
+        reference=reference,
+        row_norms=norm_stats,
+        timings=timings,
+        device=str(dev),
+        arrays=arrays,
+    )

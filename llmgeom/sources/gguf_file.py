@@ -1,0 +1,80 @@
+"""GGUF files (llama.cpp): the head is ``output.weight`` when untied, else ``token_embd.weight``.
+
+Quantised tensors are dequantised with the ``gguf`` package to float32.
+
+Example:
+    >>> import tempfile, numpy as np, gguf
+    >>> path = tempfile.mktemp(suffix=".gguf")
+    >>> w = gguf.GGUFWriter(path, "gpt2")
+    >>> w.add_tensor("token_embd.weight", np.ones((6, 4), dtype=np.float32))
+    >>> w.write_header_to_file(); w.write_kv_data_to_file(); w.write_tensors_to_file(); w.close()
+    >>> u = load_gguf(path)
+    >>> u.meta.tensor_name, u.meta.tied, u.shape
+    ('token_embd.weight', True, (6, 4))
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import CorruptCheckpointError, TensorNotFoundError
+from ..memory import ensure_fits
+from ..unembedding import HeadMetadata, Unembedding
+from .families import family_for_model_type
+from .tensor_digest import tensor_sha256
+
+HEAD_NAMES = ("output.weight", "token_embd.weight")  # untied head first, tied embedding second
+# GGUF architecture names that differ from config.json model types
+_ARCH_TO_MODEL_TYPE = {"gptneox": "gpt_neox"}
+
+
+def _field(reader, key: str):
+    field = reader.fields.get(key)
+    try:
+        return field.contents() if field is not None else None
+    except Exception:  # pragma: no cover - malformed metadata is not fatal
+        return None
+
+
+def load_gguf(path: str | os.PathLike[str], tensor: str | None = None) -> Unembedding:
+    """Read (and dequantise) the output embedding from a GGUF file."""
+    import gguf
+
+    path = Path(path)
+    try:
+        reader = gguf.GGUFReader(path)
+    except Exception as err:
+        raise CorruptCheckpointError(f"{path}: not a readable GGUF file ({err})") from None
+    tensors = {t.name: t for t in reader.tensors}
+    names = (tensor,) if tensor else HEAD_NAMES
+    name = next((n for n in names if n in tensors), None)
+    if name is None:
+        listing = ", ".join(f"{t.name} {list(t.data.shape)}" for t in reader.tensors[:8])
+        wanted = tensor or " or ".join(HEAD_NAMES)
+        raise TensorNotFoundError(f"{path}: no tensor {wanted} (has: {listing})")
+    entry = tensors[name]
+    ensure_fits(int(entry.n_elements) * 4, f"tensor {name!r} dequantised to float32")
+    qtype = entry.tensor_type
+    data = np.asarray(gguf.dequantize(entry.data, qtype), dtype=np.float32)
+    if data.ndim != 2:
+        raise CorruptCheckpointError(f"{path}: {name} has shape {list(data.shape)}, expected 2-D")
+    arch = _field(reader, "general.architecture")
+    family = family_for_model_type(_ARCH_TO_MODEL_TYPE.get(arch, arch))
+    d_model = _field(reader, f"{arch}.embedding_length") if arch else None
+    meta = HeadMetadata(
+        source=str(path),
+        source_kind="file",
+        family=family.name if family else None,
+        tensor_name=name,
+        tied=name == "token_embd.weight",
+        d_model=int(d_model) if d_model else None,
+        stored_dtype=f"gguf:{qtype.name}",
+        file=path.name,
+        sha256=tensor_sha256(np.asarray(entry.data)),
+        extra={"format": "gguf", "gguf_architecture": arch},
+    )
+    return Unembedding(torch.from_numpy(np.ascontiguousarray(data)), meta)

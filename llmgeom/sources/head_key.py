@@ -1,0 +1,204 @@
+"""Decide which checkpoint tensor is the output embedding, without loading the model.
+
+The generic rule: build the model skeleton on the meta device (``accelerate.init_empty_weights``,
+one layer, no memory), ask it for its output embeddings (its input embeddings when
+``tie_word_embeddings`` is set), and map that parameter's name to a key of the checkpoint
+(with or without the base-model prefix). Family quirks come from
+:mod:`llmgeom.sources.families`; architectures ``transformers`` does not know fall back to
+well-known tensor names. Checkpoint code is never executed (no ``trust_remote_code``).
+
+Example:
+    >>> choose_head_key({"model_type": "gpt2"}, ["wte.weight", "wpe.weight"]).key
+    'wte.weight'
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Collection, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from ..errors import TensorNotFoundError
+from .families import family_for_model_type
+
+# Names tried, in order, when the architecture is unknown or there is no config at all.
+OUTPUT_HEAD_NAMES = ("lm_head.weight", "embed_out.weight", "output.weight")
+INPUT_EMBEDDING_NAMES = (
+    "embed_tokens.weight",
+    "wte.weight",
+    "word_embeddings.weight",
+    "embed_in.weight",
+    "tok_embeddings.weight",
+    "token_embd.weight",
+)
+_D_MODEL_KEYS = ("hidden_size", "n_embd", "d_model", "dim")
+
+
+@dataclass(frozen=True)
+class HeadChoice:
+    """The chosen checkpoint key and how it was chosen."""
+
+    key: str
+    tied: bool | None
+    family: str | None
+    rule: str  # "explicit" | "skeleton" | "known-names" | "only-candidate"
+    d_model: int | None = None
+
+
+@dataclass(frozen=True)
+class ConfigInfo:
+    """What ``config.json`` says about the head."""
+
+    model_type: str | None
+    tied: bool | None
+    d_model: int | None
+    family: str | None
+
+
+def config_info(config: Mapping[str, Any] | None) -> ConfigInfo:
+    """Read model type, tying, width and family from a ``config.json`` dictionary."""
+    if not config:
+        return ConfigInfo(None, None, None, None)
+    text = config.get("text_config") if isinstance(config.get("text_config"), dict) else config
+    model_type = config.get("model_type")
+    hf_config = _hf_config(json.dumps(dict(config), sort_keys=True, default=str))
+    if hf_config is not None:
+        text_cfg = hf_config.get_text_config()
+        tied = bool(getattr(text_cfg, "tie_word_embeddings", True))
+        d_model = getattr(text_cfg, "hidden_size", None)
+    else:
+        tied = bool(text.get("tie_word_embeddings", config.get("tie_word_embeddings", True)))
+        d_model = next((text[k] for k in _D_MODEL_KEYS if isinstance(text.get(k), int)), None)
+    family = family_for_model_type(model_type)
+    return ConfigInfo(
+        model_type, tied, int(d_model) if d_model else None, family.name if family else None
+    )
+
+
+@contextmanager
+def _quiet_transformers() -> Iterator[None]:
+    """Silence transformers' warnings about toy or unusual configs while we probe them."""
+    import transformers
+
+    verbosity = transformers.logging.get_verbosity()
+    transformers.logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        transformers.logging.set_verbosity(verbosity)
+
+
+@lru_cache(maxsize=32)
+def _hf_config(config_json: str):
+    """A transformers config object for a known model type, else None (never remote code)."""
+    config = json.loads(config_json)
+    model_type = config.get("model_type")
+    if not model_type:
+        return None
+    try:
+        from transformers import AutoConfig
+
+        kwargs = {k: v for k, v in config.items() if k != "model_type"}
+        with _quiet_transformers():
+            return AutoConfig.for_model(model_type, **kwargs)
+    except Exception:  # unknown or malformed architecture: the caller falls back
+        return None
+
+
+@lru_cache(maxsize=32)
+def _skeleton_head_names(config_json: str) -> tuple[str, ...]:
+    """Parameter names of the output embedding in a meta-device skeleton of the model."""
+    hf_config = _hf_config(config_json)
+    if hf_config is None:
+        return ()
+    try:
+        from accelerate import init_empty_weights
+        from transformers import AutoModelForCausalLM
+
+        hf_config = hf_config.__class__.from_dict(hf_config.to_dict())
+        text_cfg = hf_config.get_text_config()
+        if hasattr(text_cfg, "num_hidden_layers"):
+            text_cfg.num_hidden_layers = 1  # the head's name does not depend on depth
+        tied = bool(getattr(text_cfg, "tie_word_embeddings", True))
+        with _quiet_transformers(), init_empty_weights():
+            model = AutoModelForCausalLM.from_config(hf_config)
+        module = model.get_input_embeddings() if tied else model.get_output_embeddings()
+        weight = getattr(module, "weight", None)
+        names = [n for n, p in model.named_parameters(remove_duplicate=False) if p is weight]
+        prefix = getattr(model, "base_model_prefix", "") or ""
+        stripped = [n[len(prefix) + 1 :] for n in names if prefix and n.startswith(prefix + ".")]
+        return tuple(dict.fromkeys(names + stripped))
+    except Exception:
+        logging.getLogger(__name__).debug("skeleton construction failed", exc_info=True)
+        return ()
+
+
+def _match(candidates: Collection[str], keys: Collection[str]) -> str | None:
+    """First checkpoint key equal to a candidate or ending with ``'.' + candidate``."""
+    key_set = set(keys)
+    for cand in candidates:
+        if cand in key_set:
+            return cand
+    for cand in candidates:
+        hits = sorted(k for k in keys if k.endswith("." + cand))
+        if hits:
+            return min(hits, key=len)
+    return None
+
+
+def describe_candidates(shapes: Mapping[str, tuple[int, ...]]) -> str:
+    """A short listing of 2-D tensors, tallest first, for error messages."""
+    two_d = sorted(((k, s) for k, s in shapes.items() if len(s) == 2), key=lambda kv: -kv[1][0])
+    return ", ".join(f"{k} {list(s)}" for k, s in two_d[:8]) or "no 2-D tensors"
+
+
+def choose_head_key(
+    config: Mapping[str, Any] | None,
+    keys: Collection[str],
+    *,
+    tensor: str | None = None,
+    shapes: Mapping[str, tuple[int, ...]] | None = None,
+    source: str = "checkpoint",
+) -> HeadChoice:
+    """Pick the output-embedding key among ``keys`` (see module docstring for the rules).
+
+    ``shapes`` (key -> shape), when known, enables the last resort: the only 2-D tensor with
+    more rows than columns.
+    """
+    info = config_info(config)
+    if tensor is not None:
+        if tensor not in keys:
+            listing = describe_candidates(shapes) if shapes else ", ".join(sorted(keys)[:12])
+            raise TensorNotFoundError(
+                f"{source}: no tensor named {tensor!r} (candidates: {listing})"
+            )
+        return HeadChoice(tensor, info.tied, info.family, "explicit", info.d_model)
+    if config:
+        names = _skeleton_head_names(json.dumps(dict(config), sort_keys=True, default=str))
+        family = family_for_model_type(info.model_type)
+        aliases = [
+            a for n in names for a in (family.checkpoint_aliases.get(n, ()) if family else ())
+        ]
+        key = _match([*names, *aliases], keys)
+        if key:
+            return HeadChoice(key, info.tied, info.family, "skeleton", info.d_model)
+    preferred = INPUT_EMBEDDING_NAMES if info.tied else ()
+    key = _match([*preferred, *OUTPUT_HEAD_NAMES, *INPUT_EMBEDDING_NAMES], keys)
+    if key:
+        tied = info.tied if config else key.endswith(INPUT_EMBEDDING_NAMES)
+        return HeadChoice(key, tied, info.family, "known-names", info.d_model)
+    if shapes:
+        tall = [k for k, s in shapes.items() if len(s) == 2 and s[0] > s[1]]
+        if len(tall) == 1:
+            return HeadChoice(tall[0], info.tied, info.family, "only-candidate", info.d_model)
+        raise TensorNotFoundError(
+            f"{source}: cannot tell which tensor is the output embedding; pass tensor=NAME "
+            f"(--tensor NAME). Candidates: {describe_candidates(shapes)}"
+        )
+    raise TensorNotFoundError(
+        f"{source}: no output-embedding tensor found; pass tensor=NAME (--tensor NAME)"
+    )

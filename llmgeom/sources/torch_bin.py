@@ -1,0 +1,68 @@
+"""Read one tensor from a PyTorch ``.bin`` checkpoint, safely.
+
+Pickles are loaded with ``weights_only=True`` (a pickle that tries to run code is refused) and
+memory-mapped when the file uses the zip format, so only the pages of the requested tensor are
+read from disk.
+
+Example:
+    >>> import tempfile, torch
+    >>> path = tempfile.mktemp(suffix=".bin")
+    >>> torch.save({"decoder.embed_tokens.weight": torch.ones(5, 3)}, path)
+    >>> read_bin_tensor(path, "decoder.embed_tokens.weight").shape
+    torch.Size([5, 3])
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+
+import torch
+
+from ..errors import CorruptCheckpointError
+from ..memory import ensure_fits
+from .safetensors_format import require_entry
+
+
+def load_state_dict(path: str | os.PathLike[str]) -> Mapping[str, torch.Tensor]:
+    """Load a ``.bin`` state dict lazily (mmap) and safely (``weights_only=True``)."""
+    path = Path(path)
+    mmap = zipfile.is_zipfile(path)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+    except pickle.UnpicklingError as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CorruptCheckpointError(
+            f"{path}: refused to load: the pickle is not plain weights ({first[:160]})"
+        ) from None
+    except (RuntimeError, EOFError, ValueError, OSError) as err:
+        raise CorruptCheckpointError(f"{path}: unreadable or truncated .bin file ({err})") from None
+    if (
+        isinstance(state, Mapping)
+        and "state_dict" in state
+        and isinstance(state["state_dict"], Mapping)
+    ):
+        state = state["state_dict"]
+    if not isinstance(state, Mapping):
+        raise CorruptCheckpointError(f"{path}: not a state dict (got {type(state).__name__})")
+    return state
+
+
+def bin_shapes(path: str | os.PathLike[str]) -> dict[str, tuple[int, ...]]:
+    """Names and shapes of the tensors in a ``.bin`` file (memory-mapped, nothing copied)."""
+    state = load_state_dict(path)
+    return {k: tuple(v.shape) for k, v in state.items() if isinstance(v, torch.Tensor)}
+
+
+def read_bin_tensor(path: str | os.PathLike[str], name: str) -> torch.Tensor:
+    """Copy tensor ``name`` out of a ``.bin`` file and release the rest."""
+    state = load_state_dict(path)
+    shapes = {k: v for k, v in state.items() if isinstance(v, torch.Tensor)}
+    require_entry(shapes, name, str(path))
+    ensure_fits(state[name].numel() * state[name].element_size(), f"tensor {name!r}")
+    tensor = state[name].clone()
+    del state
+    return tensor
