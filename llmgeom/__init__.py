@@ -23,7 +23,6 @@ from .errors import (
     TensorNotFoundError,
     UnknownModelError,
 )
-from .unembedding import HeadMetadata, Unembedding
 
 __all__ = [
     "ConfigError",
@@ -44,7 +43,11 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):  # lazy: keep `import llmgeom` light for the CLI's --help
+def __getattr__(name: str):  # lazy: `import llmgeom` does not import torch
+    if name in ("HeadMetadata", "Unembedding"):
+        from . import unembedding
+
+        return getattr(unembedding, name)
     if name == "load_unembedding":
         from .sources import load_unembedding
 

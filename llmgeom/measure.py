@@ -158,18 +158,27 @@ def measure(
         )
     centre = X.to(torch.float64).mean(dim=0).to(dev) if center else None
     ensure_fits(n * m * 4, "the normalised float32 matrix")
-    owned = unemb.meta.source_kind in _OWNED_KINDS or row_index is not None
+    owned = unemb is not source and unemb.meta.source_kind in _OWNED_KINDS
+    owned = owned or row_index is not None  # W[row_index] is already a private copy
     in_place = owned and X.dtype == torch.float32 and centre is None and dev.type == "cpu"
     X = X.to(dev)
-    U, used_norms = overlap.normalize_rows(X, center=centre, out=X if in_place else None)
+    kept_norms = norms if row_index is None else norms[row_index]
+    U, used_norms = overlap.normalize_rows(
+        X, center=centre, out=X if in_place else None, norms=kept_norms.to(dev)
+    )
     del X
-    degenerate = used_norms == 0  # rows equal to the mean row, after centring
+    # rows equal to the mean row (to float32 precision) have no direction after centring
+    degenerate = used_norms <= 1e-7 * kept_norms.to(used_norms.device)
     n_zero_after_center = int(degenerate.sum())
     if n_zero_after_center:
         U = U[~degenerate]
         n = U.shape[0]
         base = row_index if row_index is not None else torch.arange(W.shape[0])
         row_index = base[~degenerate.cpu()]
+        if n < 2:
+            raise InvalidMatrixError(
+                f"need at least 2 rows that differ from the mean row after centring, got {n}"
+            )
     timings["normalize_s"] = time.perf_counter() - t
 
     t = time.perf_counter()

@@ -12,6 +12,8 @@ Example:
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 import re
 
@@ -76,3 +78,16 @@ def ensure_fits(nbytes: int, what: str) -> None:
             f"{what} needs {format_bytes(nbytes)} but only {format_bytes(budget)} of memory is "
             "available (set LLMGEOM_MAX_MEMORY to change the budget)"
         )
+
+
+def release_free_memory() -> None:
+    """Return freed heap memory to the OS (glibc ``malloc_trim``; a no-op elsewhere).
+
+    Float64 temporaries of the chunked passes are freed but kept by the allocator; trimming
+    before allocating the pairwise buffer keeps the peak resident size near the matrix size.
+    """
+    name = ctypes.util.find_library("c")
+    try:
+        ctypes.CDLL(name).malloc_trim(0)
+    except (OSError, AttributeError, TypeError):
+        pass

@@ -29,8 +29,11 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from .memory import release_free_memory
+
 EPS = 1e-9  # the authors' normalisation: w / (‖w‖ + 1e-9)
 DEFAULT_BINS = 200
+CHUNK_ROWS = 1024  # rows per float64 temporary in norms/normalisation/Gram (6 MB at m=768)
 # histogram range: a hair wider than [-1, 1] so float32 rounding of |cos| = 1 is never dropped
 HIST_RANGE = (-1.0001, 1.0001)
 
@@ -52,7 +55,7 @@ def full_precision() -> Iterator[None]:
         torch.set_float32_matmul_precision(precision)
 
 
-def row_norms(W: torch.Tensor, chunk_rows: int = 8192) -> torch.Tensor:
+def row_norms(W: torch.Tensor, chunk_rows: int = CHUNK_ROWS) -> torch.Tensor:
     """Euclidean norm of every row, accumulated in float64 (chunked: no full float64 copy)."""
     out = torch.empty(W.shape[0], dtype=torch.float64, device=W.device)
     for start in range(0, W.shape[0], chunk_rows):
@@ -66,24 +69,31 @@ def normalize_rows(
     *,
     center: torch.Tensor | None = None,
     dtype: torch.dtype = torch.float32,
-    chunk_rows: int = 8192,
+    chunk_rows: int = CHUNK_ROWS,
     out: torch.Tensor | None = None,
+    norms: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Return ``(U, norms)`` with ``u_i = (w_i − c) / (‖w_i − c‖ + 1e-9)`` in ``dtype``.
 
-    Norms are computed in float64; ``center`` (a row vector, e.g. the mean row) is optional;
-    ``out`` (which may be ``W`` itself, to save memory) receives ``U``.
+    Norms are computed in float64 (or taken from ``norms`` when there is no ``center``); the
+    division runs in ``dtype`` (float32 or better). ``center`` (a row vector, e.g. the mean
+    row) is optional; ``out`` (which may be ``W`` itself, to save memory) receives ``U``.
     """
     n = W.shape[0]
     U = out if out is not None else torch.empty(W.shape, dtype=dtype, device=W.device)
-    norms = torch.empty(n, dtype=torch.float64, device=W.device)
+    if norms is None or center is not None:
+        norms = torch.empty(n, dtype=torch.float64, device=W.device)
+        for start in range(0, n, chunk_rows):
+            block = W[start : start + chunk_rows].to(torch.float64)
+            if center is not None:
+                block = block - center.to(torch.float64)
+            norms[start : start + chunk_rows] = torch.linalg.vector_norm(block, dim=1)
+    scale = (1.0 / (norms + EPS)).to(dtype)
     for start in range(0, n, chunk_rows):
-        block = W[start : start + chunk_rows].to(torch.float64)
+        block = W[start : start + chunk_rows].to(dtype)
         if center is not None:
-            block = block - center.to(torch.float64)
-        norm = torch.linalg.vector_norm(block, dim=1)
-        norms[start : start + chunk_rows] = norm
-        U[start : start + chunk_rows] = (block / (norm + EPS)[:, None]).to(dtype)
+            block = block - center.to(dtype)
+        torch.mul(block, scale[start : start + chunk_rows, None], out=U[start : start + chunk_rows])
     return U, norms
 
 
@@ -92,7 +102,7 @@ def _chunks(n: int, size: int) -> Iterator[tuple[int, int]]:
         yield start, min(n, start + size)
 
 
-def gram_matrix(U: torch.Tensor, chunk_rows: int = 8192) -> torch.Tensor:
+def gram_matrix(U: torch.Tensor, chunk_rows: int = CHUNK_ROWS) -> torch.Tensor:
     """``UᵀU`` accumulated in float64 from float32 (or float64) chunk products."""
     m = U.shape[1]
     G = torch.zeros(m, m, dtype=torch.float64, device=U.device)
@@ -103,7 +113,18 @@ def gram_matrix(U: torch.Tensor, chunk_rows: int = 8192) -> torch.Tensor:
     return G
 
 
-def gram_statistics(U: torch.Tensor, chunk_rows: int = 8192) -> dict[str, float]:
+def gram_mean_cos2(U: torch.Tensor, chunk_rows: int = CHUNK_ROWS) -> float:
+    """Exact mean cos² over pairs i<j via ``(‖UᵀU‖_F² − Σ‖u_i‖⁴) / (n(n−1))``; O(n·m²)."""
+    n = U.shape[0]
+    G = gram_matrix(U, chunk_rows)
+    diag4 = sum(
+        float((U[s:e].to(torch.float64).square().sum(dim=1)).square().sum())
+        for s, e in _chunks(n, chunk_rows)
+    )
+    return max(0.0, (float((G * G).sum()) - diag4) / (n * (n - 1)))
+
+
+def gram_statistics(U: torch.Tensor, chunk_rows: int = CHUNK_ROWS) -> dict[str, float]:
     """Exact pair statistics from the Gram matrix (no n×n work).
 
     Returns mean cos² and mean cos over pairs i<j, the effective dimension
@@ -142,11 +163,15 @@ def block_rows_for(n: int, budget_bytes: int, itemsize: int = 4) -> int:
 
 
 def default_budget(device: torch.device) -> int:
-    """Memory for one block of products: a quarter of free GPU memory, 256 MiB on the CPU."""
+    """Memory for one block of products: a quarter of free GPU memory, 64 MiB on the CPU.
+
+    On the CPU a block of a few hundred rows already runs the matmul at full speed; a small
+    buffer keeps the peak memory of a measurement near the size of the matrix itself.
+    """
     if device.type == "cuda":
         free, _ = torch.cuda.mem_get_info(device)
         return int(free * 0.25)
-    return 256 * 2**20
+    return 64 * 2**20
 
 
 class _Accumulator:
@@ -162,23 +187,21 @@ class _Accumulator:
         self.partner = torch.full((n,), -1, dtype=torch.int64, device=device)
         self.best_block = torch.full((n,), -1, dtype=torch.int64, device=device)  # col updates
 
-    def add(self, values: torch.Tensor, sign: int = 1, small: bool = False) -> None:
-        """Add (sign=+1) or remove (sign=-1) the sums and histogram of ``values`` (signed cos).
-
-        Rows are summed in the values' dtype then accumulated in float64; ``small`` parts
-        (the diagonal block) are summed in float64 outright.
-        """
+    def add_histogram(self, values: torch.Tensor, sign: int = 1) -> None:
+        """Add (sign=+1) or remove (sign=-1) the histogram of ``values`` (signed cos)."""
         if self.hist is not None:
             self.hist += sign * torch.histc(values, self.bins, *HIST_RANGE).to(torch.float64)
-        if small:
-            values = values.to(torch.float64)
+
+    def add_abs_moments(self, abs_values: torch.Tensor, sign: int = 1) -> None:
+        """Add (or remove) Σ|cos| and Σcos² of ``abs_values`` (already absolute, no copy made).
+
+        Rows are summed in their own dtype (vectorised, cascaded), then in float64.
+        """
+        self.sum_abs += sign * float(abs_values.sum(dim=-1).to(torch.float64).sum())
         self.sum_sq += sign * float(
-            torch.linalg.vector_norm(values, dim=-1).to(torch.float64).square().sum()
+            torch.linalg.vector_norm(abs_values, dim=-1).to(torch.float64).square().sum()
         )
-        self.sum_abs += sign * float(
-            torch.linalg.vector_norm(values, ord=1, dim=-1).to(torch.float64).sum()
-        )
-        self.pairs += sign * (values.numel())
+        self.pairs += sign * abs_values.numel()
 
 
 def pairwise_statistics(
@@ -202,6 +225,7 @@ def pairwise_statistics(
     device = U.device
     budget = budget_bytes if budget_bytes is not None else default_budget(device)
     rows = block_rows_for(n, budget)
+    release_free_memory()  # hand freed temporaries back before the one big buffer
     acc = _Accumulator(n, bins, device)
     buffer = torch.empty(rows * n, dtype=U.dtype, device=device)
     starts = list(range(0, n, rows))
@@ -223,12 +247,16 @@ def pairwise_statistics(
             S = buffer[: b * cols].view(b, cols)
             torch.matmul(U[start:stop], U[start:].T, out=S)
             flops += 2.0 * b * cols * U.shape[1]
-            diag = S[:, :b].clone()
-            acc.add(S)
-            acc.add(diag, sign=-1, small=True)
+            diag = S[:, :b].to(torch.float64, copy=True)  # small: exact float64 sums
             iu = torch.triu_indices(b, b, offset=1, device=device)
-            acc.add(diag[iu[0], iu[1]], small=True)
+            upper = diag[iu[0], iu[1]]
+            acc.add_histogram(S)
+            acc.add_histogram(diag.to(S.dtype), sign=-1)
+            acc.add_histogram(upper.to(S.dtype))
             S.abs_()
+            acc.add_abs_moments(S)
+            acc.add_abs_moments(diag.abs_(), sign=-1)
+            acc.add_abs_moments(upper.abs_())
             S[:, :b].fill_diagonal_(-1.0)  # a row is not its own partner
             _update_rows(acc, S, start)
             if cols > b:

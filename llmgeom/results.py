@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
@@ -84,9 +85,33 @@ def result_stem(record: dict[str, Any]) -> str:
     return re.sub(r"[^A-Za-z0-9._+-]+", "_", ".".join(parts))
 
 
+def _same_model(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    return a.get("source") == b.get("source") or (
+        a.get("sha256") is not None and a.get("sha256") == b.get("sha256")
+    )
+
+
+def result_path(record: dict[str, Any], out_dir: str | os.PathLike[str]) -> Path:
+    """``<out_dir>/<stem>.json``; a different model's existing result is never overwritten.
+
+    Re-measuring the same model replaces its file; another model with the same name (e.g.
+    ``runs/a/final`` and ``runs/b/final``) gets the stem plus a short hash of its source.
+    """
+    stem = result_stem(record)
+    path = Path(out_dir) / f"{stem}.json"
+    try:
+        existing = json.loads(path.read_text()).get("model", {})
+    except (OSError, json.JSONDecodeError, AttributeError):
+        return path
+    if _same_model(existing, record["model"]):
+        return path
+    digest = hashlib.sha1(str(record["model"].get("source")).encode()).hexdigest()[:8]
+    return Path(out_dir) / f"{stem}.{digest}.json"
+
+
 def write_record(record: dict[str, Any], out_dir: str | os.PathLike[str]) -> Path:
-    """Write ``record`` as ``<out_dir>/<stem>.json`` atomically and return the path."""
-    return write_json_atomic(Path(out_dir) / f"{result_stem(record)}.json", record)
+    """Write ``record`` to :func:`result_path` atomically and return the path."""
+    return write_json_atomic(result_path(record, out_dir), record)
 
 
 def load_record(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -125,8 +150,8 @@ def summarize(report: MeasureReport) -> str:
     norms = report.row_norms
     lines.append(
         f"  effective dim   {s['effective_dim']:.1f}   top direction carries "
-        f"{100 * s['top_eigen_fraction']:.1f}%   row norms mean {norms.get('mean', float('nan')):.4g}"
-        f" min {norms.get('min', float('nan')):.4g}"
+        f"{100 * s['top_eigen_fraction']:.1f}%   row norms mean "
+        f"{norms.get('mean', float('nan')):.4g} min {norms.get('min', float('nan')):.4g}"
     )
     lines.append(f"  time {report.timings['total_s']:.2f}s on {report.device}")
     return "\n".join(lines)

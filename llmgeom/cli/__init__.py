@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import warnings
 from collections.abc import Sequence
 
 from .. import __version__
@@ -49,8 +50,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"llmgeom: warning: {message}", file=file or sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``llmgeom`` console script."""
+    warnings.showwarning = _one_line_warning
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -59,6 +65,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except LlmgeomError as err:
+        print(f"llmgeom {args.command}: error: {err}", file=sys.stderr)
+        return 1
+    except OSError as err:  # e.g. a results folder that cannot be written
         print(f"llmgeom {args.command}: error: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -59,7 +59,8 @@ def load_gguf(path: str | os.PathLike[str], tensor: str | None = None) -> Unembe
     entry = tensors[name]
     ensure_fits(int(entry.n_elements) * 4, f"tensor {name!r} dequantised to float32")
     qtype = entry.tensor_type
-    data = np.asarray(gguf.dequantize(entry.data, qtype), dtype=np.float32)
+    # a private, writable float32 copy (F32 tensors would otherwise alias the read-only mmap)
+    data = np.array(gguf.dequantize(entry.data, qtype), dtype=np.float32, copy=True)
     if data.ndim != 2:
         raise CorruptCheckpointError(f"{path}: {name} has shape {list(data.shape)}, expected 2-D")
     arch = _field(reader, "general.architecture")
@@ -77,4 +78,4 @@ def load_gguf(path: str | os.PathLike[str], tensor: str | None = None) -> Unembe
         sha256=tensor_sha256(np.asarray(entry.data)),
         extra={"format": "gguf", "gguf_architecture": arch},
     )
-    return Unembedding(torch.from_numpy(np.ascontiguousarray(data)), meta)
+    return Unembedding(torch.from_numpy(data), meta)

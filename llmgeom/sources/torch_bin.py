@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -27,6 +28,14 @@ from ..memory import ensure_fits
 from .safetensors_format import require_entry
 
 
+def _refusal_reason(err: Exception) -> str:
+    """The line of torch's weights_only refusal that names what was refused."""
+    text = str(err)
+    match = re.search(r"(unsupported global|unsupported operand|global [\w.]+ )[^\n]*", text, re.I)
+    reason = match.group(0) if match else (text.strip().splitlines() or [type(err).__name__])[0]
+    return reason.strip()[:200]
+
+
 def load_state_dict(path: str | os.PathLike[str]) -> Mapping[str, torch.Tensor]:
     """Load a ``.bin`` state dict lazily (mmap) and safely (``weights_only=True``)."""
     path = Path(path)
@@ -34,9 +43,8 @@ def load_state_dict(path: str | os.PathLike[str]) -> Mapping[str, torch.Tensor]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise CorruptCheckpointError(
-            f"{path}: refused to load: the pickle is not plain weights ({first[:160]})"
+            f"{path}: refused to load: the pickle is not plain weights ({_refusal_reason(err)})"
         ) from None
     except (RuntimeError, EOFError, ValueError, OSError) as err:
         raise CorruptCheckpointError(f"{path}: unreadable or truncated .bin file ({err})") from None

@@ -1,0 +1,194 @@
+"""``llmgeom fit``: the overlap-vs-width law, the width-loss law and the Chinchilla check.
+
+Each sub-subcommand fits, prints a one-screen summary and writes ``<name>.json`` (the fitted
+values) and ``<name>.png`` (the figure) into ``--out``. Bad input: one line on stderr, exit 1,
+nothing written.
+
+Example:
+    >>> import argparse
+    >>> p = argparse.ArgumentParser(); register(p.add_subparsers())
+    >>> p.parse_args(["fit", "chinchilla", "--alpha-n", "0.3478"]).alpha_n
+    0.3478
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..errors import ConfigError
+
+DEFAULT_OUT = "results/fits"
+
+FIT_HELP = """\
+Fit the scaling laws of "Superposition Yields Robust Neural Scaling" with honest uncertainty.
+
+examples:
+  llmgeom fit overlap results/*.json                  # mean cos^2 vs head width
+  llmgeom fit overlap overlaps.csv --width d_model    # a table; m = d_model (OPT-350m: 1024)
+  llmgeom fit loss losses.csv --bootstrap 1000        # L = C/m^alpha + L0(family, corpus)
+  llmgeom fit loss losses.csv --loss huber            # robust: Huber on ln L, multi-start
+  llmgeom fit chinchilla                              # k = 2.52 +/- 0.03, alpha_m = 0.88 +/- 0.06
+"""
+
+OVERLAP_HELP = """\
+Fit ln(mean cos^2) = a_family - s ln m, per family and pooled (one offset per family, shared s).
+Reports s +/- SE, the t- and bootstrap intervals (models resampled within family, seeded), R^2,
+the t-test of s = 1 (the paper's 1/m claim) and each model's mean cos^2 relative to 1/m_head.
+
+inputs: measurement JSON files written by `llmgeom measure` (or folders of them), and/or CSV
+tables with columns model,family,m,mean_cos2[,d_model] (m = the head width).
+
+examples:
+  llmgeom fit overlap results/*.json
+  llmgeom fit overlap results/ --width d_model --out results/fits-dmodel
+  llmgeom fit overlap overlaps.csv --bootstrap 2000 --seed 1
+"""
+
+LOSS_HELP = """\
+Fit L(g,d) = C / m^alpha + L0(g,d): one shared (C, alpha), one offset per (family, corpus).
+--loss ls (default): least squares on the linear loss scale, as the authors did (variable
+projection, then a joint Levenberg-Marquardt polish). --loss huber: Huber loss (delta 1e-3) on
+ln L, multi-start (Hoffmann et al. 2022; Besiroglu et al. 2024).
+SE(alpha) is reported with the authors' formula (undefined if some L <= L0: then said so), the
+Jacobian (least squares only) and a percentile bootstrap (--resample points|models|residuals).
+
+input: a CSV or JSON table with columns model,family,corpus,m,loss (loss in nats/token).
+
+examples:
+  llmgeom fit loss losses.csv
+  llmgeom fit loss losses.csv --bootstrap 2000 --resample models
+  llmgeom fit loss losses.json --loss huber --out results/fits-huber
+"""
+
+CHINCHILLA_HELP = """\
+Fit N = A d_model^k (OLS of ln N on ln d_model) over a table of models, by default the 50
+Chinchilla models (Hoffmann et al. 2022, Table A9), and combine with alpha_N +/- SE into the
+width exponent alpha_m = k alpha_N. The error of alpha_m adds the two relative errors linearly by
+default (the paper's 0.06); --propagation quadrature gives the independent-errors value (0.05).
+
+examples:
+  llmgeom fit chinchilla
+  llmgeom fit chinchilla --alpha-n 0.3478 --alpha-n-se 0.02 --propagation quadrature
+  llmgeom fit chinchilla --table my_models.csv --out results/fits
+"""
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", default=DEFAULT_OUT, metavar="DIR",
+                   help=f"folder for the JSON and PNG (default: {DEFAULT_OUT})")
+
+
+def _write(out: str, stem: str, payload: dict, png: bytes) -> None:
+    from ..fits.io import write_fit_outputs
+
+    try:
+        paths = write_fit_outputs(out, stem, payload, png)
+    except OSError as err:
+        raise ConfigError(f"cannot write into {out}: {err.strerror or err}") from None
+    print("wrote " + "  ".join(str(Path(p)) for p in paths))
+
+
+def run_overlap(args: argparse.Namespace) -> int:
+    """Fit the overlap-vs-width law to the given inputs."""
+    from ..fits.io import read_overlap_inputs
+    from ..fits.overlap_law import OverlapLaw
+    from ..fits.plots import plot_overlap
+
+    table = read_overlap_inputs(args.inputs)
+    law = OverlapLaw(n_bootstrap=args.bootstrap, random_state=args.seed).fit(
+        table.widths(args.width), table.mean_cos2, family=table.family, models=table.model,
+        head_width=table.head_width)
+    payload = law.to_dict() | {"width": args.width, "inputs": table.origin}
+    png = plot_overlap(law)
+    print(law.summary())
+    _write(args.out, "overlap_fit", payload, png)
+    return 0
+
+
+def run_loss(args: argparse.Namespace) -> int:
+    """Fit the width-loss law to a (model, family, corpus, m, loss) table."""
+    from ..fits.io import read_loss_table
+    from ..fits.plots import plot_width_loss
+    from ..fits.width_loss import WidthLossLaw
+
+    table = read_loss_table(args.table)
+    n_boot = args.bootstrap if args.bootstrap is not None else (1000 if args.loss == "ls" else 200)
+    law = WidthLossLaw(loss=args.loss, n_bootstrap=n_boot, bootstrap=args.resample,
+                       random_state=args.seed, huber_delta=args.huber_delta).fit(
+        table.m, table.loss, family=table.family, corpus=table.corpus, models=table.model)
+    payload = law.to_dict() | {"input": str(args.table)}
+    png = plot_width_loss(law)
+    print(law.summary())
+    _write(args.out, f"width_loss_fit_{args.loss}", payload, png)
+    return 0
+
+
+def run_chinchilla(args: argparse.Namespace) -> int:
+    """Fit N ∝ d_model^k and combine with alpha_N."""
+    from ..fits.chinchilla import ChinchillaCheck
+    from ..fits.io import read_size_table
+    from ..fits.plots import plot_chinchilla
+
+    check = ChinchillaCheck(alpha_n=args.alpha_n, alpha_n_se=args.alpha_n_se,
+                            propagation=args.propagation)
+    if args.table:
+        t = read_size_table(args.table)
+        check.fit(t.params, t.d_model)
+    else:
+        check.fit()
+    payload = check.to_dict() | {"table": args.table or "configs/chinchilla_table_a9.csv"}
+    png = plot_chinchilla(check)
+    print(check.summary())
+    _write(args.out, "chinchilla_fit", payload, png)
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``fit`` subcommand and its ``overlap``, ``loss``, ``chinchilla`` subcommands."""
+    raw = argparse.RawDescriptionHelpFormatter
+    fit = subparsers.add_parser("fit", help="fit the overlap law, the width-loss law, Chinchilla",
+                                description=FIT_HELP, formatter_class=raw)
+    sub = fit.add_subparsers(dest="fit_command", metavar="LAW", required=True)
+
+    p = sub.add_parser("overlap", help="mean cos^2 against width", description=OVERLAP_HELP,
+                       formatter_class=raw)
+    p.add_argument("inputs", nargs="+", metavar="INPUT",
+                   help="measurement .json files, folders of them, or .csv tables")
+    p.add_argument("--width", choices=("head", "d_model"), default="head",
+                   help="m = the head's column count (default) or the model's d_model")
+    p.add_argument("--bootstrap", type=int, default=1000, metavar="N",
+                   help="bootstrap replicates (default 1000; 0 to skip)")
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    _common(p)
+    p.set_defaults(func=run_overlap)
+
+    p = sub.add_parser("loss", help="loss against width: C/m^alpha + L0", description=LOSS_HELP,
+                       formatter_class=raw)
+    p.add_argument("table", help="CSV or JSON with columns model,family,corpus,m,loss")
+    p.add_argument("--loss", choices=("ls", "huber"), default="ls",
+                   help="least squares on L (default) or Huber on ln L")
+    p.add_argument("--bootstrap", type=int, default=None, metavar="N",
+                   help="bootstrap replicates (default 1000 for ls, 200 for huber; 0 to skip)")
+    p.add_argument("--resample", choices=("points", "models", "residuals"), default="points",
+                   help="bootstrap scheme: points within each (family, corpus) (default), whole "
+                        "models, or residuals")
+    p.add_argument("--huber-delta", type=float, default=1e-3, metavar="D",
+                   help="Huber threshold on ln L residuals (default 1e-3)")
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    _common(p)
+    p.set_defaults(func=run_loss)
+
+    p = sub.add_parser("chinchilla", help="N vs d_model and alpha_m = k alpha_N",
+                       description=CHINCHILLA_HELP, formatter_class=raw)
+    p.add_argument("--table", default=None, metavar="CSV",
+                   help="columns params,d_model (default: the shipped Chinchilla table A9)")
+    p.add_argument("--alpha-n", type=float, default=0.35, metavar="A",
+                   help="parameter-count exponent alpha_N (default 0.35)")
+    p.add_argument("--alpha-n-se", type=float, default=0.02, metavar="SE",
+                   help="its standard error (default 0.02)")
+    p.add_argument("--propagation", choices=("linear", "quadrature"), default="linear",
+                   help="error of k*alpha_N: relative errors added linearly (default, the "
+                        "paper's 0.06) or in quadrature")
+    _common(p)
+    p.set_defaults(func=run_chinchilla)

@@ -1,0 +1,306 @@
+"""Read the inputs of the fits: measurement JSON files, overlap / loss / model-size tables.
+
+Every problem with an input (missing column, unparsable number, wrong schema) raises
+:class:`~llmgeom.errors.FitError` naming the file and row; a missing file raises
+:class:`~llmgeom.errors.SourceNotFoundError`.
+
+Example:
+    >>> from llmgeom.configs import config_path
+    >>> t = read_size_table(config_path("chinchilla_table_a9.csv"))
+    >>> len(t.params), int(t.d_model[0])
+    (50, 512)
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._atomic import atomic_path, write_json_atomic
+from ..errors import FitError, SourceNotFoundError
+
+MEASUREMENT_SCHEMA = "llmgeom.measurement/1"
+NO_FAMILY = "other"
+
+PathLike = str | os.PathLike[str]
+
+
+@dataclass
+class OverlapTable:
+    """One row per model: its mean squared overlap and widths (head columns, d_model)."""
+
+    model: list[str]
+    family: list[str]
+    head_width: np.ndarray
+    mean_cos2: np.ndarray
+    d_model: np.ndarray = field(default_factory=lambda: np.array([]))
+    origin: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.model)
+
+    def widths(self, width: str = "head") -> np.ndarray:
+        """The width used as ``m``: ``"head"`` (head columns) or ``"d_model"``."""
+        if width == "head":
+            return self.head_width
+        if width == "d_model":
+            missing = [name for name, d in zip(self.model, self.d_model, strict=True)
+                       if not np.isfinite(d)]
+            if missing:
+                raise FitError(
+                    f"--width d_model needs d_model for every model; missing for "
+                    f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''} "
+                    "(use --width head)"
+                )
+            return self.d_model
+        raise FitError(f"unknown width choice {width!r}: use 'head' or 'd_model'")
+
+
+@dataclass
+class LossTable:
+    """One row per (model, corpus): the evaluation loss and the model's width ``m``."""
+
+    model: list[str]
+    family: list[str]
+    corpus: list[str]
+    m: np.ndarray
+    loss: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.model)
+
+    def to_rows(self) -> list[dict[str, Any]]:
+        """Records ``{model, family, corpus, m, loss}``."""
+        return [
+            {"model": a, "family": b, "corpus": c, "m": float(m), "loss": float(v)}
+            for a, b, c, m, v in zip(
+                self.model, self.family, self.corpus, self.m, self.loss, strict=True
+            )
+        ]
+
+
+@dataclass
+class SizeTable:
+    """Model sizes: parameter count ``params`` and width ``d_model``."""
+
+    params: np.ndarray
+    d_model: np.ndarray
+
+
+def _number(path: PathLike, row: int, column: str, raw: Any, required: bool = True) -> float:
+    if raw is None or (isinstance(raw, str) and raw.strip() == ""):
+        if required:
+            raise FitError(f"{path}: row {row}: column {column!r} is empty")
+        return float("nan")
+    try:
+        return float(raw)
+    except (TypeError, ValueError):
+        raise FitError(f"{path}: row {row}: {column}={raw!r} is not a number") from None
+
+
+def _existing(path: PathLike) -> Path:
+    p = Path(path)
+    if not p.exists():
+        raise SourceNotFoundError(f"no such file: {p}")
+    return p
+
+
+def _read_records(path: PathLike, required: Sequence[str]) -> list[dict[str, Any]]:
+    """Rows of a CSV file, or of a JSON list of objects (or ``{"points": [...]}``)."""
+    p = _existing(path)
+    if p.is_dir():
+        raise FitError(f"{p} is a folder; expected a .csv or .json table")
+    if p.suffix.lower() == ".json":
+        try:
+            data = json.loads(p.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise FitError(f"{p}: not valid JSON ({err})") from None
+        if isinstance(data, dict):
+            data = data.get("points", data.get("rows"))
+        if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
+            raise FitError(f"{p}: expected a JSON list of objects (or {{'points': [...]}})")
+        rows = data
+    else:
+        try:
+            with p.open(newline="") as fh:
+                reader = csv.DictReader(fh)
+                rows = list(reader)
+                header = reader.fieldnames or []
+        except (UnicodeDecodeError, csv.Error) as err:
+            raise FitError(f"{p}: not a readable CSV table ({err})") from None
+        missing = [c for c in required if c not in header]
+        if missing:
+            raise FitError(
+                f"{p}: missing column(s) {', '.join(missing)} "
+                f"(found: {', '.join(header) or 'none'})"
+            )
+    if not rows:
+        raise FitError(f"{p}: the table has no rows")
+    for i, r in enumerate(rows, start=1):
+        missing = [c for c in required if c not in r]
+        if missing:
+            raise FitError(f"{p}: row {i}: missing field(s) {', '.join(missing)}")
+    return rows
+
+
+def read_loss_table(path: PathLike) -> LossTable:
+    """Read a width-loss table (CSV or JSON) with columns ``model, family, corpus, m, loss``.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "t.csv"
+        >>> _ = p.write_text("model,family,corpus,m,loss\\ngpt2,gpt2,c4,768,3.3\\n")
+        >>> read_loss_table(p).loss.tolist()
+        [3.3]
+    """
+    cols = ("model", "family", "corpus", "m", "loss")
+    rows = _read_records(path, cols)
+    return LossTable(
+        model=[str(r["model"]) for r in rows],
+        family=[str(r["family"]) for r in rows],
+        corpus=[str(r["corpus"]) for r in rows],
+        m=np.array([_number(path, i, "m", r["m"]) for i, r in enumerate(rows, 1)]),
+        loss=np.array([_number(path, i, "loss", r["loss"]) for i, r in enumerate(rows, 1)]),
+    )
+
+
+def write_loss_table(path: PathLike, table: LossTable) -> Path:
+    """Write ``table`` as CSV atomically (columns ``model, family, corpus, m, loss``)."""
+    with atomic_path(path) as tmp, tmp.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=["model", "family", "corpus", "m", "loss"])
+        writer.writeheader()
+        for row in table.to_rows():
+            row["m"] = int(row["m"]) if float(row["m"]).is_integer() else row["m"]
+            row["loss"] = f"{row['loss']:.6f}"
+            writer.writerow(row)
+    return Path(path)
+
+
+def read_size_table(path: PathLike) -> SizeTable:
+    """Read a table of model sizes with columns ``params`` and ``d_model`` (CSV or JSON)."""
+    rows = _read_records(path, ("params", "d_model"))
+    return SizeTable(
+        params=np.array([_number(path, i, "params", r["params"]) for i, r in enumerate(rows, 1)]),
+        d_model=np.array(
+            [_number(path, i, "d_model", r["d_model"]) for i, r in enumerate(rows, 1)]
+        ),
+    )
+
+
+def _measurement_row(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise FitError(f"{path}: not valid JSON ({err})") from None
+    schema = data.get("schema") if isinstance(data, dict) else None
+    if schema != MEASUREMENT_SCHEMA:
+        raise FitError(
+            f"{path}: not a measurement file (schema {schema!r}, expected {MEASUREMENT_SCHEMA!r})"
+        )
+    try:
+        model, stats = data["model"], data["stats"]
+        name = model.get("repo_id") or model["source"]
+        head = model["head_width"]
+        mean_cos2 = stats["mean_cos2"]
+    except (KeyError, TypeError, AttributeError) as err:
+        raise FitError(f"{path}: measurement file lacks the field {err}") from None
+    return {
+        "model": str(name),
+        "family": str(model.get("family") or NO_FAMILY),
+        "m": _number(path, 1, "model.head_width", head),
+        "mean_cos2": _number(path, 1, "stats.mean_cos2", mean_cos2),
+        "d_model": _number(path, 1, "model.d_model", model.get("d_model"), required=False),
+        "variant": json.dumps(data.get("variant"), sort_keys=True),
+        "origin": str(path),
+    }
+
+
+def _expand(paths: Iterable[PathLike]) -> list[Path]:
+    out: list[Path] = []
+    for item in paths:
+        p = _existing(item)
+        if p.is_dir():
+            found = sorted(p.glob("*.json"))
+            if not found:
+                raise FitError(f"{p}: folder holds no .json measurement files")
+            out.extend(found)
+        else:
+            out.append(p)
+    return out
+
+
+def read_overlap_inputs(paths: Sequence[PathLike]) -> OverlapTable:
+    """Read measurement JSON files (``llmgeom measure``) and/or overlap CSV tables.
+
+    A CSV table has columns ``model, family, m, mean_cos2`` and optionally ``d_model``; ``m`` is
+    the head width. A folder stands for the ``*.json`` files inside it. The files must all be
+    the same measurement variant and name each model once.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "o.csv"
+        >>> _ = p.write_text("model,family,m,mean_cos2\\ngpt2,gpt2,768,0.05\\n")
+        >>> read_overlap_inputs([p]).mean_cos2.tolist()
+        [0.05]
+    """
+    if not paths:
+        raise FitError("no input files given")
+    rows: list[dict[str, Any]] = []
+    for p in _expand(paths):
+        if p.suffix.lower() == ".csv":
+            for i, r in enumerate(_read_records(p, ("model", "family", "m", "mean_cos2")), 1):
+                rows.append({
+                    "model": str(r["model"]),
+                    "family": str(r["family"] or NO_FAMILY),
+                    "m": _number(p, i, "m", r["m"]),
+                    "mean_cos2": _number(p, i, "mean_cos2", r["mean_cos2"]),
+                    "d_model": _number(p, i, "d_model", r.get("d_model"), required=False),
+                    "variant": None,
+                    "origin": f"{p}:{i}",
+                })
+        else:
+            rows.append(_measurement_row(p))
+    variants = {r["variant"] for r in rows if r["variant"] is not None}
+    if len(variants) > 1:
+        raise FitError(
+            f"the measurement files mix {len(variants)} different variants (filtering/centring "
+            "settings); fit one variant at a time"
+        )
+    seen: dict[str, str] = {}
+    for r in rows:
+        if r["model"] in seen:
+            raise FitError(
+                f"model {r['model']} appears twice ({seen[r['model']]} and {r['origin']})")
+        seen[r["model"]] = r["origin"]
+    return OverlapTable(
+        model=[r["model"] for r in rows],
+        family=[r["family"] for r in rows],
+        head_width=np.array([r["m"] for r in rows]),
+        mean_cos2=np.array([r["mean_cos2"] for r in rows]),
+        d_model=np.array([r["d_model"] for r in rows]),
+        origin=[r["origin"] for r in rows],
+    )
+
+
+def write_fit_outputs(out_dir: PathLike, stem: str, payload: dict, png: bytes) -> list[Path]:
+    """Write ``<stem>.json`` and ``<stem>.png`` into ``out_dir`` atomically; returns the paths.
+
+    Example:
+        >>> import tempfile
+        >>> paths = write_fit_outputs(tempfile.mkdtemp(), "x", {"a": 1}, b"png")
+        >>> [p.name for p in paths]
+        ['x.json', 'x.png']
+    """
+    out = Path(out_dir)
+    png_path = out / f"{stem}.png"
+    with atomic_path(png_path) as tmp:
+        tmp.write_bytes(png)
+    json_path = write_json_atomic(out / f"{stem}.json", payload)
+    return [json_path, png_path]

@@ -1,0 +1,66 @@
+"""The authors' fitted width-loss law (``configs/paper_fit.json``) and the 108 losses it implies.
+
+The raw losses are not published; the fitted values are. Evaluating the fitted law at the 27
+models' widths (``configs/models.csv``; OPT-350m at its d_model 1024, as the authors did) for the
+four corpora gives 108 losses that a correct fitter must map back to the same parameters.
+
+Example:
+    >>> t = paper_implied_losses()
+    >>> len(t), sorted(set(t.corpus))
+    (108, ['bookcorpus', 'c4', 'pile', 'wikitext'])
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from typing import Any
+
+import numpy as np
+
+from ..configs import config_path
+from .io import LossTable
+
+CORPORA = ("wikitext", "c4", "pile", "bookcorpus")
+
+
+def paper_fit() -> dict[str, Any]:
+    """The authors' fitted values (α, C, SE, the 16 offsets, the Chinchilla numbers)."""
+    return json.loads(config_path("paper_fit.json").read_text())
+
+
+def paper_widths() -> list[tuple[str, str, int]]:
+    """``(hub_id, family, m)`` of the 27 models, m as used in the loss fit (OPT-350m: 1024)."""
+    fit = paper_fit()
+    out = []
+    with config_path("models.csv").open(newline="") as fh:
+        for row in csv.DictReader(fh):
+            m = int(row["d_model"])
+            if row["hub_id"] == "facebook/opt-350m":
+                m = int(fit["m_used_for_opt_350m"])
+            out.append((row["hub_id"], row["family"], m))
+    return out
+
+
+def paper_implied_losses(noise_rms: float = 0.0, seed: int | None = None) -> LossTable:
+    """The 108 losses of the authors' fitted law, plus optional Gaussian noise of sd ``noise_rms``.
+
+    Example:
+        >>> t = paper_implied_losses()
+        >>> round(float(t.loss[0]), 4)  # OPT-125m on wikitext: 476.0763/768^0.9098 + 2.2074
+        3.3361
+    """
+    fit = paper_fit()
+    alpha, C, L0 = fit["alpha"], fit["C"], fit["offsets_L0"]
+    model, family, corpus, m, loss = [], [], [], [], []
+    for hub_id, fam, width in paper_widths():
+        for cor in CORPORA:
+            model.append(hub_id)
+            family.append(fam)
+            corpus.append(cor)
+            m.append(float(width))
+            loss.append(C * width ** (-alpha) + L0[fam][cor])
+    values = np.array(loss)
+    if noise_rms:
+        values = values + np.random.default_rng(seed).normal(0.0, noise_rms, values.size)
+    return LossTable(model=model, family=family, corpus=corpus, m=np.array(m), loss=values)

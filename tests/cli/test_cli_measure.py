@@ -1,0 +1,412 @@
+"""``llmgeom measure`` end to end: result files, variants, help, and one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from checkpoints import SPECS, write_checkpoint
+
+import llmgeom
+from llmgeom.cli import main
+
+SCHEMA = "llmgeom.measurement/1"
+
+
+def run_cli(capsys, *args):
+    code = main(["measure", *map(str, args)])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def only_json(out_dir: Path) -> dict:
+    files = sorted(out_dir.iterdir())
+    assert [f.suffix for f in files] == [".json"], files
+    return json.loads(files[0].read_text())
+
+
+def direct(W, center=False):
+    """Exact pair statistics of the rows of W, the O(n²) float64 way."""
+    W = np.asarray(W, dtype=np.float64)
+    if center:
+        W = W - W.mean(axis=0)
+    U = W / (np.linalg.norm(W, axis=1, keepdims=True) + 1e-9)
+    C = U @ U.T
+    iu = np.triu_indices(len(W), 1)
+    return C[iu]
+
+
+@pytest.fixture(scope="module")
+def pythia_dir(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("ck") / "pythia-tiny"
+    head = write_checkpoint(SPECS["pythia"], directory)
+    return directory, head
+
+
+# --------------------------------------------------------------------------------- the record
+
+def test_measure_writes_one_complete_json(tmp_path, capsys, pythia_dir):
+    directory, head = pythia_dir
+    out = tmp_path / "results"
+    code, stdout, stderr = run_cli(capsys, directory, "--out", out, "--no-progress", "--device",
+                                   "cpu")
+    assert code == 0 and stderr == ""
+    record = only_json(out)
+    assert (out / "pythia-tiny.raw.json").is_file()
+    json.dumps(record, allow_nan=False)
+    assert record["schema"] == SCHEMA
+
+    model = record["model"]
+    assert model["source"] == str(directory) and model["source_kind"] == "local-dir"
+    assert (model["family"], model["tensor_name"], model["tied"]) == (
+        "pythia",
+        "embed_out.weight",
+        False,
+    )
+    assert (model["n_rows"], model["head_width"], model["d_model"]) == (72, 16, 16)
+    assert model["tokenizer_len"] == 60 and model["stored_dtype"] == "float32"
+    assert model["sha256"] == llmgeom.load_unembedding(directory).meta.sha256
+
+    variant = record["variant"]
+    assert variant["name"] == "raw" and variant["rows"] == "all" and variant["center"] is False
+    assert variant["pairs"] == "exact" and variant["n_rows_used"] == 72
+
+    stats, n = record["stats"], 72
+    cos = direct(head.numpy())
+    assert stats["n_rows_used"] == n and stats["m"] == 16
+    assert stats["pairs"] == n * (n - 1) // 2
+    assert stats["mean_cos2"] == pytest.approx(np.mean(cos**2), rel=1e-6)
+    assert stats["mean_abs_cos"] == pytest.approx(np.mean(np.abs(cos)), rel=1e-6)
+    assert stats["std_abs_cos"] == pytest.approx(np.std(np.abs(cos)), rel=1e-5)
+    assert stats["max_abs_cos"] == pytest.approx(np.max(np.abs(cos)), rel=1e-6)
+    hist = stats["histogram"]
+    assert sum(hist["counts"]) == n * (n - 1) // 2
+    assert len(hist["counts"]) == 200 and len(hist["edges"]) == 201
+    top = stats["top_pairs"]
+    assert top and top[0]["abs_cos"] == pytest.approx(np.max(np.abs(cos)), rel=1e-6)
+    assert [p["abs_cos"] for p in top] == sorted((p["abs_cos"] for p in top), reverse=True)
+    assert all(0 <= p["i"] < n and 0 <= p["j"] < n and p["i"] != p["j"] for p in top)
+    assert stats["m_times_mean_cos2"] == pytest.approx(16 * stats["mean_cos2"])
+
+    ref = record["reference"]
+    assert ref["random_mean_cos2"] == pytest.approx(1 / 16)
+    assert ref["frame_bound_mean_cos2"] == pytest.approx((n - 16) / (16 * (n - 1)))
+    norms = np.linalg.norm(head.numpy().astype(np.float64), axis=1)
+    assert record["row_norms"]["mean"] == pytest.approx(norms.mean(), rel=1e-9)
+    assert record["row_norms"]["min"] == pytest.approx(norms.min(), rel=1e-9)
+    assert record["row_norms"]["count"] == n and record["row_norms"]["n_zero"] == 0
+    assert {"load_s", "total_s"} <= set(record["timings"])
+    assert all(v >= 0 for v in record["timings"].values())
+    versions = record["environment"]["versions"]
+    assert versions["llmgeom"] == llmgeom.__version__ and versions["torch"] and versions["numpy"]
+    assert record["environment"]["device"] == "cpu"
+    assert record["created"]
+
+    # the human summary
+    assert str(directory) in stdout and "mean cos^2" in stdout and "pythia" in stdout
+    assert f"{stats['mean_cos2']:.6g}" in stdout
+    assert f"wrote {out / 'pythia-tiny.raw.json'}" in stdout
+
+
+def test_two_sources_two_jsons(tmp_path, capsys):
+    write_checkpoint(SPECS["gpt2"], tmp_path / "a")
+    write_checkpoint(SPECS["qwen2.5-untied"], tmp_path / "b", fmt="bin", shards=2)
+    out = tmp_path / "out"
+    code, stdout, _ = run_cli(capsys, tmp_path / "a", tmp_path / "b", "--out", out,
+                              "--pairs", "gram")
+    assert code == 0
+    assert sorted(p.name for p in out.iterdir()) == ["a.raw.json", "b.raw.json"]
+    families = {json.loads(p.read_text())["model"]["family"] for p in out.iterdir()}
+    assert families == {"gpt2", "qwen2.5"}
+    assert stdout.count("wrote ") == 2
+
+
+def test_two_sources_with_the_same_folder_name_keep_both_results(tmp_path, capsys):
+    write_checkpoint(SPECS["gpt2"], tmp_path / "a" / "final")
+    write_checkpoint(SPECS["opt"], tmp_path / "b" / "final")
+    out = tmp_path / "out"
+    code, _, _ = run_cli(capsys, tmp_path / "a" / "final", tmp_path / "b" / "final", "--out", out,
+                         "--pairs", "gram")
+    assert code == 0
+    assert len(list(out.iterdir())) == 2
+
+
+def test_pairs_gram(tmp_path, capsys, pythia_dir):
+    directory, head = pythia_dir
+    code, stdout, _ = run_cli(capsys, directory, "--out", tmp_path, "--pairs", "gram")
+    assert code == 0
+    record = only_json(tmp_path)
+    assert record["variant"]["pairs"] == "gram" and record["variant"]["histogram_bins"] == 0
+    assert record["stats"]["mean_cos2"] == pytest.approx(np.mean(direct(head.numpy()) ** 2),
+                                                         rel=1e-6)
+    assert "mean_abs_cos" not in record["stats"] and "histogram" not in record["stats"]
+    assert "mean |cos|" not in stdout
+
+
+def test_sample(tmp_path, capsys, pythia_dir):
+    directory, head = pythia_dir
+    code, stdout, _ = run_cli(capsys, directory, "--out", tmp_path, "--sample", "5000",
+                              "--seed", "3")
+    assert code == 0
+    record = only_json(tmp_path)
+    assert record["variant"]["pairs"] == "sample"
+    sampled = record["stats"]["sampled"]
+    assert sampled["pairs_sampled"] == 5000 and sampled["seed"] == 3
+    cos = direct(head.numpy())
+    exact = {"mean_cos2": np.mean(cos**2), "mean_abs_cos": np.mean(np.abs(cos))}
+    for key, value in exact.items():
+        lo, hi = sampled["interval"][key]
+        assert lo < sampled[key] < hi
+        assert lo <= value <= hi, f"{key}: exact {value} outside [{lo}, {hi}]"
+    # the Gram mean cos² stays exact even in sample mode
+    assert record["stats"]["mean_cos2"] == pytest.approx(exact["mean_cos2"], rel=1e-6)
+    assert "(sampled)" in stdout
+
+
+def test_rows_tokenizer_on_padded_pythia(tmp_path, capsys, pythia_dir):
+    directory, head = pythia_dir
+    code, _, _ = run_cli(capsys, directory, "--out", tmp_path, "--rows", "tokenizer",
+                         "--no-progress")
+    assert code == 0
+    record = only_json(tmp_path)
+    variant, stats = record["variant"], record["stats"]
+    assert variant["name"] == "tokenizer-rows" and variant["rows"] == "tokenizer"
+    assert stats["n_rows_used"] == record["model"]["tokenizer_len"] == 60
+    assert (variant["n_rows_total"], variant["n_rows_selected"]) == (72, 60)
+    assert sum(stats["histogram"]["counts"]) == 60 * 59 // 2
+    assert stats["mean_cos2"] == pytest.approx(np.mean(direct(head[:60].numpy()) ** 2), rel=1e-6)
+    assert (tmp_path / "pythia-tiny.tokenizer-rows.json").is_file()
+
+
+def test_center(tmp_path, capsys, pythia_dir):
+    directory, head = pythia_dir
+    code, _, _ = run_cli(capsys, directory, "--out", tmp_path, "--center", "--no-progress")
+    assert code == 0
+    record = only_json(tmp_path)
+    assert record["variant"]["name"] == "raw+centered" and record["variant"]["center"] is True
+    cos = direct(head.numpy(), center=True)
+    assert record["stats"]["mean_cos2"] == pytest.approx(np.mean(cos**2), rel=1e-6)
+    assert record["stats"]["mean_abs_cos"] == pytest.approx(np.mean(np.abs(cos)), rel=1e-6)
+
+
+def test_save_arrays(tmp_path, capsys, pythia_dir):
+    directory, head = pythia_dir
+    code, _, _ = run_cli(capsys, directory, "--out", tmp_path, "--save-arrays", "--no-progress")
+    assert code == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pythia-tiny.raw.json",
+                                                         "pythia-tiny.raw.npz"]
+    arrays = np.load(tmp_path / "pythia-tiny.raw.npz")
+    W = head.numpy().astype(np.float64)
+    U = W / (np.linalg.norm(W, axis=1, keepdims=True) + 1e-9)
+    A = np.abs(U @ U.T)
+    np.fill_diagonal(A, -1)
+    np.testing.assert_allclose(arrays["max_abs_cos_per_row"], A.max(axis=1), rtol=1e-5)
+    np.testing.assert_array_equal(arrays["partner_per_row"], A.argmax(axis=1))
+
+
+def test_tensor_option(tmp_path, capsys):
+    write_checkpoint(SPECS["qwen2.5-untied"], tmp_path / "q")
+    code, _, _ = run_cli(capsys, tmp_path / "q", "--out", tmp_path / "out", "--pairs", "gram",
+                         "--tensor", "model.embed_tokens.weight")
+    assert code == 0
+    model = only_json(tmp_path / "out")["model"]
+    assert model["tensor_name"] == "model.embed_tokens.weight"
+    assert model["extra"]["head_rule"] == "explicit" and model["stored_dtype"] == "bfloat16"
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"llmgeom {llmgeom.__version__}"
+
+
+def test_measure_help_has_examples(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["measure", "--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    assert "examples:" in text and "llmgeom measure ./my-checkpoint --out results/" in text
+    for option in ("--out", "--pairs", "--sample", "--rows", "--center", "--tensor"):
+        assert option in text
+
+
+def test_console_script_subprocess(tmp_path):
+    exe = shutil.which("llmgeom") or str(Path(sys.executable).with_name("llmgeom"))
+    assert Path(exe).is_file(), "the llmgeom console script is not installed"
+    write_checkpoint(SPECS["gpt2"], tmp_path / "gpt2-tiny")
+    out = tmp_path / "out"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.run(
+        [exe, "measure", str(tmp_path / "gpt2-tiny"), "--out", str(out), "--device", "cpu"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    record = only_json(out)
+    assert record["schema"] == SCHEMA and record["model"]["tensor_name"] == "wte.weight"
+    assert record["model"]["family"] == "gpt2" and record["model"]["tied"] is True
+    assert sum(record["stats"]["histogram"]["counts"]) == 96 * 95 // 2
+    assert "mean cos^2" in proc.stdout and "wrote" in proc.stdout
+
+
+# ---------------------------------------------------------------------------------- bad input
+
+def _missing(tmp):
+    return tmp / "does-not-exist"
+
+
+def _no_weights(tmp):
+    (tmp / "empty").mkdir()
+    (tmp / "empty" / "config.json").write_text("{}")
+    return tmp / "empty"
+
+
+def _truncated(tmp):
+    write_checkpoint(SPECS["gpt2"], tmp / "ck")
+    path = tmp / "ck" / "model.safetensors"
+    path.write_bytes(path.read_bytes()[:-100])
+    return tmp / "ck"
+
+
+def _unsafe_pickle(tmp):
+    class Payload:
+        def __reduce__(self):
+            return (os.mkdir, (str(tmp / "pwned"),))
+
+    torch.save({"wte.weight": torch.randn(5, 2), "x": Payload()}, tmp / "evil.bin")
+    return tmp / "evil.bin"
+
+
+def _nan_npy(tmp):
+    W = np.random.default_rng(0).standard_normal((10, 4)).astype(np.float32)
+    W[2, 1] = np.nan
+    np.save(tmp / "nan.npy", W)
+    return tmp / "nan.npy"
+
+
+def _one_row_npy(tmp):
+    np.save(tmp / "one.npy", np.ones((1, 4), dtype=np.float32))
+    return tmp / "one.npy"
+
+
+def _ambiguous(tmp):
+    import safetensors.torch
+
+    tensors = {"foo": torch.randn(30, 4), "bar": torch.randn(20, 4)}
+    safetensors.torch.save_file(tensors, str(tmp / "amb.safetensors"))
+    return tmp / "amb.safetensors"
+
+
+def _gpt2(tmp):
+    write_checkpoint(SPECS["gpt2"], tmp / "g")
+    return tmp / "g"
+
+
+# name: (builder of the bad source, extra CLI arguments, environment, text the error must hold)
+BAD = {
+    "missing-path": (_missing, [], {}, "no such file or directory"),
+    "no-weights": (_no_weights, [], {}, "no model weights found"),
+    "truncated": (_truncated, [], {}, "truncated"),
+    "unsafe-pickle": (_unsafe_pickle, [], {}, "refused"),
+    "wrong-tensor": (_gpt2, ["--tensor", "nope"], {}, "no tensor named 'nope'"),
+    "nan-rows": (_nan_npy, [], {}, "rows 2"),
+    "one-row": (_one_row_npy, [], {}, "at least 2"),
+    "ambiguous": (_ambiguous, [], {}, "Candidates: foo [30, 4], bar [20, 4]"),
+    "memory-env": (_gpt2, [], {"LLMGEOM_MAX_MEMORY": "1kB"}, "LLMGEOM_MAX_MEMORY"),
+    "bad-memory-budget": (_gpt2, ["--memory-budget", "lots"], {}, "'lots'"),
+    "sample-too-small": (_gpt2, ["--sample", "1"], {}, "--sample"),
+}
+
+
+def assert_one_line_error(code, stdout, stderr, needle):
+    assert code != 0
+    assert "Traceback" not in stderr
+    lines = stderr.splitlines()
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("llmgeom measure: error:"), lines[0]
+    assert needle in lines[0]
+    assert "wrote" not in stdout
+
+
+@pytest.mark.parametrize("case", list(BAD))
+def test_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys, monkeypatch, case):
+    build, extra, env, needle = BAD[case]
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    src_dir = tmp_path / "src"
+    src_dir.mkdir()
+    source = build(src_dir)
+    out = tmp_path / "out"
+    out.mkdir()
+    monkeypatch.chdir(tmp_path)
+    code, stdout, stderr = run_cli(capsys, source, "--out", out, "--no-progress", *extra)
+    assert_one_line_error(code, stdout, stderr, needle)
+    assert list(out.iterdir()) == []  # no result, no temporary file
+    assert not (src_dir / "pwned").exists()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_device_cuda_without_cuda_is_a_one_line_error(tmp_path, capsys):
+    out = tmp_path / "out"
+    code, stdout, stderr = run_cli(capsys, _gpt2(tmp_path), "--out", out, "--device", "cuda")
+    assert_one_line_error(code, stdout, stderr, "no CUDA device")
+    assert not out.exists()
+
+
+def test_bad_input_does_not_create_the_out_folder(tmp_path, capsys):
+    code, _, stderr = run_cli(capsys, _nan_npy(tmp_path), "--out", tmp_path / "new")
+    assert code == 1 and stderr.startswith("llmgeom measure: error:")
+    assert not (tmp_path / "new").exists()
+
+
+def test_one_bad_source_among_several(tmp_path, capsys):
+    good = _gpt2(tmp_path)
+    bad = _one_row_npy(tmp_path)
+    out = tmp_path / "out"
+    code, stdout, stderr = run_cli(capsys, bad, good, "--out", out, "--pairs", "gram")
+    assert code == 1
+    lines = stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"llmgeom measure: error: {bad}: ")
+    assert [p.name for p in out.iterdir()] == ["g.raw.json"]
+    assert "wrote" in stdout
+
+
+def test_unsafe_pickle_through_the_console_script(tmp_path):
+    """Real stderr (no pytest capture of warnings): still exactly one line, nothing written."""
+    source = _unsafe_pickle(tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    exe = shutil.which("llmgeom") or str(Path(sys.executable).with_name("llmgeom"))
+    proc = subprocess.run([exe, "measure", str(source), "--out", str(out)], capture_output=True,
+                          text=True, timeout=300, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert_one_line_error(proc.returncode, proc.stdout, proc.stderr, "refused")
+    assert list(out.iterdir()) == [] and not (tmp_path / "pwned").exists()
+
+
+def test_center_with_identical_rows_is_a_one_line_error(tmp_path, capsys):
+    np.save(tmp_path / "same.npy", np.ones((5, 3), dtype=np.float32))
+    out = tmp_path / "out"
+    out.mkdir()
+    code, stdout, stderr = run_cli(capsys, tmp_path / "same.npy", "--out", out, "--center")
+    assert_one_line_error(code, stdout, stderr, "at least 2")
+    assert list(out.iterdir()) == []
+
+
+def test_out_is_an_existing_file_is_a_one_line_error(tmp_path, capsys):
+    source = _gpt2(tmp_path)
+    (tmp_path / "results").write_text("not a folder")
+    code, stdout, stderr = run_cli(capsys, source, "--out", tmp_path / "results", "--pairs",
+                                   "gram")
+    assert_one_line_error(code, stdout, stderr, "results")
+    assert (tmp_path / "results").read_text() == "not a folder"

@@ -1,0 +1,160 @@
+"""In-memory sources: transformers models built from a config, plain modules, tensors, arrays."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from checkpoints import SPECS, write_checkpoint
+
+import llmgeom
+from llmgeom.errors import InvalidMatrixError
+from llmgeom.measure import measure
+
+
+@pytest.fixture(scope="module")
+def gpt2_model():
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    torch.manual_seed(0)
+    config = GPT2Config(vocab_size=50, n_embd=16, n_layer=1, n_head=2, n_positions=16)
+    return GPT2LMHeadModel(config).eval()
+
+
+@pytest.fixture(scope="module", params=[True, False], ids=["tied", "untied"])
+def qwen_model(request):
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    torch.manual_seed(1)
+    config = Qwen2Config(
+        vocab_size=64,
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        tie_word_embeddings=request.param,
+    )
+    return Qwen2ForCausalLM(config).eval(), request.param
+
+
+def test_gpt2_model(gpt2_model):
+    expected = gpt2_model.get_output_embeddings().weight
+    u = llmgeom.load_unembedding(gpt2_model)
+    assert torch.equal(u.weight, expected) and u.weight.dtype == torch.float32
+    assert u.meta.source_kind == "module"
+    assert u.meta.tied is True
+    assert u.meta.d_model == 16
+    assert (u.meta.n_rows, u.meta.head_width) == (50, 16)
+    assert u.meta.tensor_name in ("transformer.wte.weight", "lm_head.weight")
+    assert not u.weight.requires_grad
+
+
+def test_qwen_model_tied_and_untied(qwen_model):
+    model, tied = qwen_model
+    expected = model.get_output_embeddings().weight
+    u = llmgeom.load_unembedding(model)
+    assert torch.equal(u.weight, expected)
+    assert u.meta.tied is tied
+    assert u.meta.tensor_name == ("model.embed_tokens.weight" if tied else "lm_head.weight")
+    assert (u.meta.n_rows, u.meta.head_width, u.meta.d_model) == (64, 16, 16)
+    if not tied:
+        assert not torch.equal(u.weight, model.get_input_embeddings().weight)
+
+
+def test_measure_module_matches_direct_computation_and_leaves_weights_alone(qwen_model):
+    model, _ = qwen_model
+    weight = model.get_output_embeddings().weight
+    before = weight.detach().clone()
+    report = measure(model, device="cpu", progress=False)
+    assert torch.equal(weight.detach(), before)  # never normalised in place
+    W = before.double().numpy()
+    U = W / (np.linalg.norm(W, axis=1, keepdims=True) + 1e-9)
+    C = U @ U.T
+    iu = np.triu_indices(len(W), 1)
+    assert report.stats["mean_cos2"] == pytest.approx(np.mean(C[iu] ** 2), rel=1e-6)
+    assert report.stats["mean_abs_cos"] == pytest.approx(np.mean(np.abs(C[iu])), rel=1e-6)
+    assert report.meta.source_kind == "module"
+
+
+def test_module_without_get_output_embeddings():
+    with pytest.raises(InvalidMatrixError, match="Linear has no output embedding"):
+        llmgeom.load_unembedding(torch.nn.Linear(4, 10))
+
+
+def test_module_whose_get_output_embeddings_returns_none():
+    from transformers import GPT2Config, GPT2Model
+
+    base = GPT2Model(GPT2Config(vocab_size=20, n_embd=8, n_layer=1, n_head=2, n_positions=8))
+    with pytest.raises(InvalidMatrixError, match="GPT2Model"):
+        llmgeom.load_unembedding(base)
+
+
+def test_plain_module_with_custom_head():
+    class Tiny(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.head = torch.nn.Linear(4, 10, bias=False)
+
+        def get_output_embeddings(self):
+            return self.head
+
+    model = Tiny()
+    u = llmgeom.load_unembedding(model)
+    assert torch.equal(u.weight, model.head.weight)
+    assert u.meta.tensor_name == "head.weight" and u.meta.tied is None
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16, torch.float64])
+def test_tensor_input(dtype):
+    t = torch.randn(12, 5).to(dtype)
+    u = llmgeom.load_unembedding(t)
+    assert torch.equal(u.weight, t) and u.weight.dtype == dtype
+    assert u.meta.source_kind == "array" and u.meta.source == "<array>"
+    assert u.meta.stored_dtype == str(dtype).removeprefix("torch.")
+    assert (u.meta.n_rows, u.meta.head_width) == (12, 5)
+
+
+def test_numpy_input():
+    a = np.random.default_rng(0).standard_normal((12, 5)).astype(np.float32)
+    u = llmgeom.load_unembedding(a)
+    np.testing.assert_array_equal(u.weight.numpy(), a)
+    assert u.meta.stored_dtype == "float32"
+
+
+def test_measure_does_not_modify_tensor_or_array_inputs():
+    t = torch.randn(30, 6) * 3
+    a = (np.random.default_rng(1).standard_normal((30, 6)) * 3).astype(np.float32)
+    t0, a0 = t.clone(), a.copy()
+    measure(t, device="cpu", progress=False)
+    measure(a, device="cpu", progress=False)
+    assert torch.equal(t, t0)
+    np.testing.assert_array_equal(a, a0)
+
+
+def test_unembedding_is_returned_as_is():
+    u = llmgeom.load_unembedding(torch.ones(3, 2))
+    assert llmgeom.load_unembedding(u) is u
+
+
+@pytest.mark.parametrize("shape", [(7,), (2, 3, 4), ()])
+def test_non_2d_tensor_is_invalid(shape):
+    with pytest.raises(InvalidMatrixError, match="2-D"):
+        llmgeom.load_unembedding(torch.zeros(shape))
+    with pytest.raises(InvalidMatrixError, match="2-D"):
+        llmgeom.load_unembedding(np.zeros(shape, dtype=np.float32))
+
+
+def test_unsupported_source_type():
+    with pytest.raises(TypeError, match="int"):
+        llmgeom.load_unembedding(42)
+
+
+def test_measure_does_not_modify_a_loaded_unembedding(tmp_path):
+    write_checkpoint(SPECS["gpt2"], tmp_path)
+    u = llmgeom.load_unembedding(tmp_path)
+    before = u.weight.clone()
+    first = measure(u, pairs="gram", device="cpu", progress=False)
+    second = measure(u, pairs="gram", device="cpu", progress=False)
+    assert torch.equal(u.weight, before)
+    assert second.row_norms["mean"] == pytest.approx(first.row_norms["mean"], rel=1e-12)

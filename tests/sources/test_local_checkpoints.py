@@ -1,0 +1,362 @@
+"""Local Hugging Face checkpoint directories: every tiny family layout, format and sharding.
+
+The checkpoints come from ``tests/checkpoints.py`` (exact Hub tensor names at toy size). Each
+load is compared bit for bit with the tensor that was written, and every metadata field is
+checked against the spec. "Reads only the head" is shown two ways: deleting the shards that do
+not hold the head, and spying on every byte read from a single safetensors file.
+"""
+
+from __future__ import annotations
+
+import builtins
+import hashlib
+import io
+import json
+import mmap
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+import safetensors
+import safetensors.torch
+import torch
+from checkpoints import SPECS, make_tensors, write_checkpoint
+
+import llmgeom
+from llmgeom.errors import TensorNotFoundError
+from llmgeom.sources.local import load_from_directory, locate_in_directory
+
+SAFETENSORS_CODES = {torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16"}
+
+
+def raw_bytes(tensor: torch.Tensor) -> bytes:
+    """The C-order bytes of a tensor in its own dtype (as a checkpoint stores them)."""
+    return tensor.contiguous().view(-1).view(torch.uint8).numpy().tobytes()
+
+
+def header_end(path: Path) -> int:
+    """Offset of the first data byte of a safetensors file (8 + header length)."""
+    with open(path, "rb") as fh:
+        return 8 + struct.unpack("<Q", fh.read(8))[0]
+
+
+def head_shard(directory: Path, fmt: str, key: str) -> str:
+    index = {"safetensors": "model.safetensors", "bin": "pytorch_model.bin"}[fmt] + ".index.json"
+    return json.loads((directory / index).read_text())["weight_map"][key]
+
+
+# ----------------------------------------------------------------------------- the full matrix
+
+@pytest.mark.parametrize("shards", [1, 2, 3])
+@pytest.mark.parametrize("fmt", ["safetensors", "bin"])
+@pytest.mark.parametrize("name", list(SPECS))
+def test_every_spec_format_and_sharding(tmp_path, name, fmt, shards):
+    spec = SPECS[name]
+    directory = tmp_path / name
+    head = write_checkpoint(spec, directory, fmt=fmt, shards=shards)
+    if shards > 1:
+        assert len(list(directory.glob(f"*-of-*{'.bin' if fmt == 'bin' else '.safetensors'}"))) > 1
+
+    u = llmgeom.load_unembedding(directory)
+
+    assert u.weight.dtype == spec.dtype == head.dtype
+    assert torch.equal(u.weight, head)
+    meta = u.meta
+    assert meta.source_kind == "local-dir"
+    assert meta.source == str(directory)
+    assert meta.tensor_name == spec.head
+    assert meta.tied is spec.tied
+    assert meta.family == spec.family
+    assert meta.d_model == spec.d_model
+    assert meta.tokenizer_len == spec.tokenizer_len
+    assert meta.n_rows == spec.tensors[spec.head][0]
+    assert meta.head_width == spec.tensors[spec.head][1]
+    assert u.shape == spec.tensors[spec.head]
+    assert meta.stored_dtype == str(spec.dtype).removeprefix("torch.")
+    assert meta.sha256 == hashlib.sha256(raw_bytes(head)).hexdigest()
+    assert meta.extra["head_rule"] == "skeleton"
+    assert meta.extra["format"] == fmt
+    if shards == 1:
+        assert meta.file == ("model.safetensors" if fmt == "safetensors" else "pytorch_model.bin")
+    else:
+        assert meta.file == head_shard(directory, fmt, spec.head)
+    json.dumps(meta.to_dict(), allow_nan=False)  # metadata is JSON-ready
+
+
+def test_sha256_is_hash_of_the_bytes_stored_in_the_file(tmp_path):
+    """The checksum is of the head's bytes exactly as they lie in the safetensors file."""
+    spec = SPECS["qwen2.5-untied"]  # bf16: no numpy dtype, bytes must still match
+    write_checkpoint(spec, tmp_path)
+    loc = locate_in_directory(tmp_path)
+    start, stop = loc.byte_range
+    stored = (tmp_path / "model.safetensors").read_bytes()[start:stop]
+    assert llmgeom.load_unembedding(tmp_path).meta.sha256 == hashlib.sha256(stored).hexdigest()
+
+
+def test_opt_350m_records_head_width_and_d_model_separately(tmp_path):
+    spec = SPECS["opt-350m"]
+    write_checkpoint(spec, tmp_path)
+    meta = llmgeom.load_unembedding(tmp_path).meta
+    assert (meta.head_width, meta.d_model) == (8, 16)
+    assert meta.n_rows == 80 and meta.tokenizer_len == 73
+
+
+def test_opt_66b_lm_head_copy_is_not_preferred_over_embed_tokens(tmp_path):
+    spec = SPECS["opt-66b"]
+    head = write_checkpoint(spec, tmp_path)
+    u = llmgeom.load_unembedding(tmp_path)
+    assert u.meta.tensor_name == "decoder.embed_tokens.weight"
+    assert torch.equal(u.weight, head)
+
+
+def test_pythia_padding_rows_are_kept_and_tokenizer_length_recorded(tmp_path):
+    write_checkpoint(SPECS["pythia"], tmp_path)
+    meta = llmgeom.load_unembedding(tmp_path).meta
+    assert (meta.n_rows, meta.tokenizer_len) == (72, 60)
+
+
+def test_no_tokenizer_files_means_no_tokenizer_length(tmp_path):
+    write_checkpoint(SPECS["gpt2"], tmp_path, tokenizer=False)
+    assert llmgeom.load_unembedding(tmp_path).meta.tokenizer_len is None
+
+
+def test_vocab_json_plus_added_tokens_gives_tokenizer_length(tmp_path):
+    write_checkpoint(SPECS["gpt2"], tmp_path, tokenizer=False)
+    (tmp_path / "vocab.json").write_text(json.dumps({f"t{i}": i for i in range(50)}))
+    (tmp_path / "added_tokens.json").write_text(json.dumps({"<pad>": 50, "<eos>": 51}))
+    assert llmgeom.load_unembedding(tmp_path).meta.tokenizer_len == 52
+
+
+def test_pathlike_and_string_sources_agree(tmp_path):
+    head = write_checkpoint(SPECS["gpt2"], tmp_path)
+    assert torch.equal(llmgeom.load_unembedding(str(tmp_path)).weight, head)
+    assert torch.equal(load_from_directory(tmp_path).weight, head)
+
+
+# ------------------------------------------------------------------------ reads only the head
+
+@pytest.mark.parametrize("fmt", ["safetensors", "bin"])
+@pytest.mark.parametrize("name", list(SPECS))
+def test_sharded_checkpoint_loads_with_only_the_head_shard_present(tmp_path, name, fmt):
+    spec = SPECS[name]
+    head = write_checkpoint(spec, tmp_path, fmt=fmt, shards=3)
+    keep = head_shard(tmp_path, fmt, spec.head)
+    suffix = ".safetensors" if fmt == "safetensors" else ".bin"
+    others = [p for p in tmp_path.glob(f"*-of-*{suffix}") if p.name != keep]
+    assert others, "the test needs shards that do not hold the head"
+    for p in others:
+        p.unlink()
+    u = llmgeom.load_unembedding(tmp_path)
+    assert torch.equal(u.weight, head)
+    assert u.meta.file == keep
+
+
+class _ReadLog:
+    """Byte ranges read through Python file objects opened on one path."""
+
+    def __init__(self, target: Path):
+        self.target = str(target)
+        self.ranges: list[tuple[int, int]] = []
+
+
+class _SpyFile:
+    def __init__(self, fh, log: _ReadLog):
+        self._fh = fh
+        self._log = log
+
+    def _record(self, start: int, n: int) -> None:
+        self._log.ranges.append((start, start + n))
+
+    def read(self, n=-1):
+        start = self._fh.tell()
+        data = self._fh.read(n)
+        self._record(start, len(data))
+        return data
+
+    def readinto(self, buffer):
+        start = self._fh.tell()
+        got = self._fh.readinto(buffer)
+        self._record(start, got or 0)
+        return got
+
+    def fileno(self):  # mmap or os-level reads: count as "may have read everything"
+        self._record(0, 1 << 62)
+        return self._fh.fileno()
+
+    def __getattr__(self, name):
+        if name in ("read1", "readinto1", "readline", "readlines", "readall", "peek"):
+            raise AssertionError(f"unexpected read method {name}")
+        return getattr(self._fh, name)
+
+    def __iter__(self):
+        raise AssertionError("unexpected iteration over a weight file")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._fh.close()
+
+
+@pytest.fixture
+def read_spy(monkeypatch):
+    """Install a spy on every Python-level open() of one file; block the other read paths."""
+    logs: list[_ReadLog] = []
+    real_open = io.open
+
+    def spying_open(file, mode="r", *args, **kwargs):
+        fh = real_open(file, mode, *args, **kwargs)
+        for log in logs:
+            if isinstance(file, str | Path) and str(file) == log.target and "r" in mode:
+                return _SpyFile(fh, log)
+        return fh
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("the head must be read through a byte range, not a whole-file API")
+
+    monkeypatch.setattr(io, "open", spying_open)
+    monkeypatch.setattr(builtins, "open", spying_open)
+    monkeypatch.setattr(safetensors, "safe_open", forbidden)
+    monkeypatch.setattr(safetensors.torch, "load_file", forbidden)
+    monkeypatch.setattr(safetensors.torch, "load", forbidden)
+    monkeypatch.setattr(mmap, "mmap", forbidden)
+    monkeypatch.setattr(np, "memmap", forbidden)
+
+    def watch(path: Path) -> _ReadLog:
+        log = _ReadLog(path)
+        logs.append(log)
+        return log
+
+    return watch
+
+
+def _covered_bytes(ranges, lo, hi) -> int:
+    """Number of distinct bytes in [lo, hi) covered by ``ranges``."""
+    mask = np.zeros(hi - lo, dtype=bool)
+    for a, b in ranges:
+        a, b = max(a, lo), min(b, hi)
+        if b > a:
+            mask[a - lo : b - lo] = True
+    return int(mask.sum())
+
+
+@pytest.mark.parametrize("name", ["gpt2", "pythia", "qwen2.5-untied", "opt-350m"])
+def test_single_safetensors_reads_header_and_head_bytes_only(tmp_path, read_spy, name):
+    spec = SPECS[name]
+    # make the non-head tensors big, so that reading them would be visible
+    big = {k: torch.randn(4096, 16).to(spec.dtype) for k in ("pad.a.weight", "pad.b.weight")}
+    tensors = {**make_tensors(spec), **big}
+    path = tmp_path / "model.safetensors"
+    safetensors.torch.save_file(tensors, str(path), metadata={"format": "pt"})
+    (tmp_path / "config.json").write_text(json.dumps(spec.config))
+    head = tensors[spec.head]
+    data_start, size = header_end(path), path.stat().st_size
+    start = data_start + json.loads(path.read_bytes()[8:data_start])[spec.head]["data_offsets"][0]
+    stop = start + head.numel() * head.element_size()
+
+    log = read_spy(path)
+    u = llmgeom.load_unembedding(tmp_path)
+
+    assert torch.equal(u.weight, head)
+    assert log.ranges, "the spy saw no reads: the file was read some other way"
+    for a, b in log.ranges:
+        in_header = b <= data_start
+        in_head = start <= a and b <= stop
+        assert in_header or in_head, f"read [{a}, {b}) outside header [0, {data_start}) and head"
+    assert _covered_bytes(log.ranges, data_start, size) == stop - start
+    assert sum(b - a for a, b in log.ranges if a >= data_start) == stop - start  # head read once
+    assert size - data_start > 10 * (stop - start)  # the other tensors were worth skipping
+
+
+def test_locate_in_directory_reads_only_the_header(tmp_path, read_spy):
+    spec = SPECS["pythia"]
+    head = write_checkpoint(spec, tmp_path)
+    path = tmp_path / "model.safetensors"
+    data_start = header_end(path)
+    log = read_spy(path)
+    loc = locate_in_directory(tmp_path)
+    assert log.ranges and all(b <= data_start for _, b in log.ranges)
+    start, stop = loc.byte_range
+    assert path.read_bytes()[start:stop] == raw_bytes(head)
+
+
+# ------------------------------------------------------------------------- locate_in_directory
+
+@pytest.mark.parametrize("shards", [1, 3])
+@pytest.mark.parametrize("name", list(SPECS))
+def test_locate_in_directory_safetensors(tmp_path, name, shards):
+    spec = SPECS[name]
+    head = write_checkpoint(spec, tmp_path, shards=shards)
+    loc = locate_in_directory(tmp_path)
+    sharded = shards > 1
+    expected = head_shard(tmp_path, "safetensors", spec.head) if sharded else "model.safetensors"
+    assert Path(loc.file) == tmp_path / expected
+    assert loc.source == str(tmp_path)
+    assert loc.key == spec.head
+    assert loc.fmt == "safetensors"
+    assert loc.dtype == SAFETENSORS_CODES[spec.dtype]
+    assert loc.shape == spec.tensors[spec.head]
+    assert loc.nbytes == head.numel() * head.element_size()
+    start, stop = loc.byte_range
+    assert header_end(Path(loc.file)) <= start < stop <= loc.file_size
+    assert loc.file_size == Path(loc.file).stat().st_size
+    assert Path(loc.file).read_bytes()[start:stop] == raw_bytes(head)
+    assert loc.choice.key == spec.head and loc.choice.tied is spec.tied
+    assert loc.choice.family == spec.family and loc.choice.d_model == spec.d_model
+    assert loc.config == spec.config
+    summary = json.loads(json.dumps(loc.to_dict()))
+    assert summary["nbytes"] == loc.nbytes and "config" not in summary
+
+
+@pytest.mark.parametrize("shards", [1, 2])
+def test_locate_in_directory_bin_has_key_and_shape_but_no_byte_range(tmp_path, shards):
+    spec = SPECS["qwen2.5-untied"]
+    write_checkpoint(spec, tmp_path, fmt="bin", shards=shards)
+    loc = locate_in_directory(tmp_path)
+    assert (loc.key, loc.fmt, loc.shape) == (spec.head, "bin", spec.tensors[spec.head])
+    assert loc.byte_range is None and loc.nbytes is None
+    expected = "pytorch_model.bin" if shards == 1 else head_shard(tmp_path, "bin", spec.head)
+    assert Path(loc.file).name == expected
+
+
+def test_safetensors_is_preferred_when_both_formats_are_present(tmp_path):
+    spec = SPECS["gpt2"]
+    head = write_checkpoint(spec, tmp_path, fmt="safetensors", seed=1)
+    write_checkpoint(spec, tmp_path, fmt="bin", seed=2)
+    assert locate_in_directory(tmp_path).fmt == "safetensors"
+    assert torch.equal(llmgeom.load_unembedding(tmp_path).weight, head)
+
+
+# ------------------------------------------------------------------------------ tensor override
+
+@pytest.mark.parametrize("shards", [1, 2])
+@pytest.mark.parametrize("fmt", ["safetensors", "bin"])
+def test_tensor_override_picks_the_named_tensor(tmp_path, fmt, shards):
+    spec = SPECS["qwen2.5-untied"]
+    write_checkpoint(spec, tmp_path, fmt=fmt, shards=shards)
+    expected = make_tensors(spec)["model.embed_tokens.weight"]
+    u = llmgeom.load_unembedding(tmp_path, tensor="model.embed_tokens.weight")
+    assert torch.equal(u.weight, expected) and u.weight.dtype == torch.bfloat16
+    assert u.meta.tensor_name == "model.embed_tokens.weight"
+    assert u.meta.extra["head_rule"] == "explicit"
+    assert u.meta.family == "qwen2.5" and u.meta.d_model == 16
+
+
+@pytest.mark.parametrize("shards", [1, 2])
+@pytest.mark.parametrize("fmt", ["safetensors", "bin"])
+def test_wrong_tensor_name_lists_candidates(tmp_path, fmt, shards):
+    spec = SPECS["pythia"]
+    write_checkpoint(spec, tmp_path, fmt=fmt, shards=shards)
+    with pytest.raises(TensorNotFoundError) as err:
+        llmgeom.load_unembedding(tmp_path, tensor="lm_head.weight")
+    message = str(err.value)
+    assert "'lm_head.weight'" in message
+    assert "embed_out.weight" in message and "gpt_neox.embed_in.weight" in message
+    assert "\n" not in message
+
+
+def test_wrong_tensor_name_in_locate(tmp_path):
+    write_checkpoint(SPECS["gpt2"], tmp_path)
+    with pytest.raises(TensorNotFoundError, match=r"wte\.weight \[96, 16\]"):
+        locate_in_directory(tmp_path, tensor="nope.weight")
