@@ -1,0 +1,113 @@
+"""Reference values, and measure() end to end on matrices with known answers."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from llmgeom.baselines import frame_bound, random_mean_abs_cos, reference_values
+from llmgeom.errors import ConfigError
+from llmgeom.measure import measure
+from llmgeom.memory import format_bytes, parse_size
+from llmgeom.results import SCHEMA, load_record, result_path, write_record
+
+
+def test_random_abs_cos_matches_monte_carlo_and_its_large_m_limit():
+    gen = np.random.default_rng(0)
+    m = 7
+    a = gen.standard_normal((200_000, m))
+    b = gen.standard_normal((200_000, m))
+    cos = np.sum(a * b, 1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+    assert random_mean_abs_cos(m) == pytest.approx(np.abs(cos).mean(), rel=0.01)
+    assert np.mean(cos**2) == pytest.approx(1 / m, rel=0.01)
+    assert random_mean_abs_cos(10_000) == pytest.approx(math.sqrt(2 / (math.pi * 10_000)), rel=1e-3)
+    assert random_mean_abs_cos(2) == pytest.approx(2 / math.pi)  # E|cos θ|, θ uniform
+
+
+def test_reference_values():
+    ref = reference_values(n=50_257, m=768)
+    assert ref["random_mean_cos2"] == 1 / 768
+    assert ref["random_std_cos2"] == pytest.approx(math.sqrt(2 * 767 / (768**2 * 770)))
+    assert ref["welch_bound_max_abs_cos"] == pytest.approx(math.sqrt(frame_bound(50_257, 768)))
+    assert frame_bound(5, 10) == 0.0  # fewer vectors than dimensions: all can be orthogonal
+
+
+def test_measure_reports_raw_variant_with_reference_values():
+    W = torch.randn(400, 16, generator=torch.Generator().manual_seed(0))
+    report = measure(W, progress=False)
+    s, ref = report.stats, report.reference
+    assert report.variant["name"] == "raw" and report.variant["n_rows_used"] == 400
+    assert s["m_times_mean_cos2"] == pytest.approx(16 * s["mean_cos2"])
+    assert s["ratio_to_random"] == pytest.approx(s["mean_cos2"] * 16)
+    assert ref["random_mean_cos2"] == 1 / 16
+    assert s["mean_cos2"] == pytest.approx(s["mean_cos2_blocked"], rel=1e-6)
+    assert report.row_norms["count"] == 400 and report.row_norms["n_zero"] == 0
+    norms = W.double().norm(dim=1).numpy()
+    assert report.row_norms["mean"] == pytest.approx(norms.mean())
+    assert report.row_norms["quantiles"]["0.5"] == pytest.approx(np.median(norms))
+    assert set(report.timings) >= {"load_s", "normalize_s", "gram_s", "pairwise_s", "total_s"}
+    json.dumps(report.to_dict(), allow_nan=False)
+    assert "mean cos^2" in report.summary()
+
+
+def test_measure_does_not_modify_the_callers_tensor():
+    W = torch.randn(50, 8, generator=torch.Generator().manual_seed(1))
+    before = W.clone()
+    measure(W, progress=False)
+    assert torch.equal(W, before)
+
+
+def test_float16_and_bfloat16_heads_are_normalised_in_float32():
+    W = torch.randn(300, 12, generator=torch.Generator().manual_seed(2))
+    exact = measure(W, pairs="gram", progress=False).stats["mean_cos2"]
+    for dtype in (torch.float16, torch.bfloat16):
+        rounded = W.to(dtype)
+        ref = measure(rounded.float(), pairs="gram", progress=False).stats["mean_cos2"]
+        got = measure(rounded, pairs="gram", progress=False).stats["mean_cos2"]
+        assert got == pytest.approx(ref, rel=1e-6)
+        assert got == pytest.approx(exact, rel=0.02)
+
+
+def test_sample_mode_reports_intervals():
+    W = torch.randn(1000, 8, generator=torch.Generator().manual_seed(3))
+    report = measure(W, pairs="sample", sample_pairs=50_000, progress=False)
+    sampled = report.stats["sampled"]
+    lo, hi = sampled["interval"]["mean_cos2"]
+    assert lo <= report.stats["mean_cos2"] <= hi  # the exact Gram value is always reported
+    assert report.variant["pairs"] == "sample"
+
+
+def test_bad_options_are_config_errors():
+    with pytest.raises(ConfigError, match="pairs"):
+        measure(torch.eye(3), pairs="all", progress=False)
+    with pytest.raises(ConfigError, match="row selection"):
+        measure(torch.eye(3), rows="some", progress=False)
+    with pytest.raises(ConfigError, match="tokenizer"):
+        measure(torch.eye(3), rows="tokenizer", progress=False)
+
+
+def test_results_round_trip_and_never_overwrite_another_model(tmp_path):
+    a = measure(torch.eye(6, 3), pairs="gram").to_dict()
+    path = write_record(a, tmp_path)
+    assert load_record(path)["schema"] == SCHEMA
+    other = json.loads(json.dumps(a))
+    other["model"]["source"] = "elsewhere/<array>"
+    assert result_path(other, tmp_path) != path  # same name, different model
+    assert result_path(a, tmp_path) == path  # same model: replaced
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}")
+    with pytest.raises(ConfigError, match="schema"):
+        load_record(bad)
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_sizes():
+    assert parse_size("1.5GB") == 1_500_000_000
+    assert parse_size("64MiB") == 64 * 2**20
+    assert format_bytes(321_600_000) == "321.6 MB"
+    with pytest.raises(ConfigError):
+        parse_size("lots")

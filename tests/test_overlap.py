@@ -1,0 +1,198 @@
+"""The overlap engine against direct O(n²) computations and analytic truths."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from llmgeom import overlap
+from llmgeom.baselines import frame_bound, random_mean_abs_cos, reference_values
+
+
+def direct_cosines(W: np.ndarray, center: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """All pairwise cosines i<j in float64 (the definition, O(n²)) and the full matrix."""
+    X = np.asarray(W, dtype=np.float64)
+    if center:
+        X = X - X.mean(axis=0)
+    U = X / (np.linalg.norm(X, axis=1, keepdims=True) + overlap.EPS)
+    C = U @ U.T
+    return C[np.triu_indices(len(U), 1)], C
+
+
+def engine(W: torch.Tensor, budget: int | None = None, bins: int = 200):
+    U, _ = overlap.normalize_rows(W)
+    return U, overlap.gram_statistics(U), overlap.pairwise_statistics(
+        U, budget_bytes=budget, bins=bins, progress=False
+    )
+
+
+CASES = [  # (n, m, budget in bytes: forces single block, several blocks, tiny blocks)
+    (257, 40, 10**9),
+    (300, 16, 300 * 4 * 37),
+    (123, 64, 123 * 4 * 7),
+    (64, 96, 10**9),  # n < m
+]
+
+
+@pytest.mark.parametrize(("n", "m", "budget"), CASES)
+def test_every_statistic_matches_direct_computation(n, m, budget):
+    gen = torch.Generator().manual_seed(n + m)
+    W = torch.randn(n, m, generator=gen) + 0.3 * torch.randn(m, generator=gen)  # shared direction
+    U, gram, exact = engine(W, budget)
+    c, C = direct_cosines(W.numpy())
+    rel = dict(rel=1e-6)
+    assert gram["mean_cos2"] == pytest.approx(np.mean(c**2), **rel)
+    assert gram["mean_cos"] == pytest.approx(np.mean(c), **rel)
+    assert exact["mean_cos2_blocked"] == pytest.approx(np.mean(c**2), **rel)
+    assert exact["mean_abs_cos"] == pytest.approx(np.mean(np.abs(c)), **rel)
+    assert exact["std_abs_cos"] == pytest.approx(np.std(np.abs(c)), **rel)
+    assert exact["pairs"] == n * (n - 1) // 2
+    Ud = U.double().numpy()
+    G = Ud.T @ Ud
+    eig = np.linalg.eigvalsh(G)
+    assert gram["effective_dim"] == pytest.approx(np.trace(G) ** 2 / np.sum(G * G), **rel)
+    assert gram["top_eigen_fraction"] == pytest.approx(eig[-1] / np.trace(G), **rel)
+    A = np.abs(C)
+    np.fill_diagonal(A, -1)
+    np.testing.assert_allclose(exact["max_abs_cos_per_row"], A.max(axis=1), rtol=0, atol=1e-6)
+    partner = exact["partner_per_row"]
+    assert np.all(partner != np.arange(n))
+    np.testing.assert_allclose(A[np.arange(n), partner], A.max(axis=1), atol=1e-6)
+    assert exact["max_abs_cos"] == pytest.approx(A.max(), abs=1e-6)
+    counts = np.array(exact["histogram"]["counts"])
+    expected, _ = np.histogram(c, bins=200, range=overlap.HIST_RANGE)
+    assert counts.sum() == n * (n - 1) // 2
+    assert np.abs(counts - expected).sum() <= 2  # float32 products vs float64 at bin edges
+
+
+def test_gram_mean_cos2_alone_matches_gram_statistics():
+    W = torch.randn(500, 24, generator=torch.Generator().manual_seed(1))
+    U, _ = overlap.normalize_rows(W)
+    assert overlap.gram_mean_cos2(U) == pytest.approx(
+        overlap.gram_statistics(U)["mean_cos2"], rel=1e-12
+    )
+
+
+def test_random_unit_vectors_give_one_over_m_within_three_standard_errors():
+    n, m = 3000, 32
+    W = torch.randn(n, m, generator=torch.Generator().manual_seed(7), dtype=torch.float64)
+    _, gram, exact = engine(W.float())
+    # cos² over distinct pairs are pairwise uncorrelated for isotropic vectors, so the mean
+    # over the n(n-1)/2 pairs has variance Var[cos²] / (n(n-1)/2).
+    ref = reference_values(n, m)
+    pairs = n * (n - 1) / 2
+    se_cos2 = ref["random_std_cos2"] / math.sqrt(pairs)
+    assert abs(gram["mean_cos2"] - 1 / m) < 3 * se_cos2
+    var_abs = 1 / m - random_mean_abs_cos(m) ** 2
+    assert abs(exact["mean_abs_cos"] - random_mean_abs_cos(m)) < 3 * math.sqrt(var_abs / pairs)
+    assert gram["effective_dim"] == pytest.approx(m, rel=0.05)
+
+
+def test_orthonormal_rows_have_zero_overlap():
+    Q, _ = torch.linalg.qr(torch.randn(64, 64, generator=torch.Generator().manual_seed(3)))
+    _, gram, exact = engine(Q[:40] * 5.0)  # 40 orthogonal rows of norm 5
+    assert gram["mean_cos2"] == pytest.approx(0.0, abs=1e-8)  # float32 products: ~1e-10 floor
+    assert exact["mean_abs_cos"] == pytest.approx(0.0, abs=1e-6)
+    assert exact["max_abs_cos"] < 1e-6
+    assert gram["effective_dim"] == pytest.approx(40, rel=1e-5)
+
+
+def test_duplicated_rows_have_overlap_one():
+    row = torch.randn(1, 12, generator=torch.Generator().manual_seed(4))
+    W = torch.cat([row * s for s in (1.0, 2.0, -3.0, 0.5, -1.0)])  # same line, both signs
+    _, gram, exact = engine(W)
+    assert gram["mean_cos2"] == pytest.approx(1.0, rel=1e-6)
+    assert exact["mean_abs_cos"] == pytest.approx(1.0, rel=1e-6)
+    assert exact["std_abs_cos"] == pytest.approx(0.0, abs=1e-3)
+    assert gram["effective_dim"] == pytest.approx(1.0, rel=1e-6)
+
+
+def test_equal_norm_tight_frame_reaches_the_frame_bound():
+    m = 10
+    gen = torch.Generator().manual_seed(5)
+    Q1, _ = torch.linalg.qr(torch.randn(m, m, generator=gen, dtype=torch.float64))
+    Q2, _ = torch.linalg.qr(torch.randn(m, m, generator=gen, dtype=torch.float64))
+    W = torch.cat([Q1, Q2])  # two orthonormal bases: UᵀU = 2I
+    _, gram, _ = engine(W.float())
+    assert gram["mean_cos2"] == pytest.approx(frame_bound(2 * m, m), rel=1e-6)
+    assert frame_bound(2 * m, m) == pytest.approx(1 / (2 * m - 1))
+
+
+def test_sampled_interval_covers_the_exact_value():
+    W = torch.randn(2000, 16, generator=torch.Generator().manual_seed(6)) + 0.2
+    U, gram, exact = engine(W)
+    covered = 0
+    for seed in range(20):
+        s = overlap.sampled_statistics(U, 20_000, seed=seed)
+        lo, hi = s["interval"]["mean_cos2"]
+        covered += lo <= gram["mean_cos2"] <= hi
+        lo, hi = s["interval"]["mean_abs_cos"]
+        covered += lo <= exact["mean_abs_cos"] <= hi
+        lo, hi = s["interval"]["std_abs_cos"]
+        covered += lo <= exact["std_abs_cos"] <= hi
+    assert covered >= 52  # 60 nominal-95% intervals: expect 57, P(< 52) is tiny
+
+
+def test_sampling_is_reproducible_and_never_pairs_a_row_with_itself():
+    U, _ = overlap.normalize_rows(torch.eye(3, 3))  # any pair of distinct rows has cos 0
+    a = overlap.sampled_statistics(U, 5000, seed=1)
+    assert a["mean_cos2"] == 0.0 and a["mean_abs_cos"] == 0.0
+    b = overlap.sampled_statistics(U, 5000, seed=1)
+    assert a == b
+
+
+def test_zero_row_normalises_to_zero_and_eps_matches_the_authors():
+    W = torch.tensor([[3.0, 4.0], [0.0, 0.0]])
+    U, norms = overlap.normalize_rows(W)
+    assert norms.tolist() == [5.0, 0.0]
+    assert U[0].tolist() == pytest.approx([3 / (5 + 1e-9), 4 / (5 + 1e-9)])
+    assert U[1].tolist() == [0.0, 0.0]
+
+
+def test_centering_matches_direct_computation():
+    W = torch.randn(200, 8, generator=torch.Generator().manual_seed(8)) + 2.0
+    centre = W.double().mean(dim=0)
+    U, _ = overlap.normalize_rows(W, center=centre)
+    c, _ = direct_cosines(W.numpy(), center=True)
+    assert overlap.gram_statistics(U)["mean_cos2"] == pytest.approx(np.mean(c**2), rel=1e-6)
+
+
+def test_tf32_is_off_inside_and_restored_after():
+    before = torch.get_float32_matmul_precision()
+    torch.set_float32_matmul_precision("high")
+    try:
+        with overlap.full_precision():
+            assert torch.get_float32_matmul_precision() == "highest"
+            assert torch.backends.cuda.matmul.allow_tf32 is False
+        assert torch.get_float32_matmul_precision() == "high"
+    finally:
+        torch.set_float32_matmul_precision(before)
+
+
+def test_block_rows_respect_the_budget():
+    assert overlap.block_rows_for(1000, 1000 * 4 * 10) == 10
+    assert overlap.block_rows_for(1000, 1) == 1
+    assert overlap.block_rows_for(10, 10**12) == 10
+
+
+def test_histogram_can_be_turned_off():
+    U, _ = overlap.normalize_rows(torch.randn(50, 4, generator=torch.Generator().manual_seed(9)))
+    assert "histogram" not in overlap.pairwise_statistics(U, bins=0, progress=False)
+
+
+def test_fewer_than_two_rows_is_refused():
+    with pytest.raises(ValueError, match="at least 2"):
+        overlap.gram_statistics(torch.ones(1, 3))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_and_cpu_agree():
+    W = torch.randn(3000, 64, generator=torch.Generator().manual_seed(10))
+    _, gram_cpu, exact_cpu = engine(W)
+    _, gram_gpu, exact_gpu = engine(W.cuda())
+    assert gram_gpu["mean_cos2"] == pytest.approx(gram_cpu["mean_cos2"], rel=1e-6)
+    assert exact_gpu["mean_abs_cos"] == pytest.approx(exact_cpu["mean_abs_cos"], rel=1e-6)
+    assert exact_gpu["std_abs_cos"] == pytest.approx(exact_cpu["std_abs_cos"], rel=1e-5)
