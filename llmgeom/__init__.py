@@ -53,7 +53,7 @@ def __getattr__(name: str):  # lazy: `import llmgeom` does not import torch
 
         return load_unembedding
     if name == "measure":
-        from .measure import measure
+        from .measurement import measure
 
         return measure
     raise AttributeError(f"module 'llmgeom' has no attribute {name!r}")

@@ -7,7 +7,7 @@ device) and ``created``.
 
 Example:
     >>> import torch
-    >>> from llmgeom.measure import measure
+    >>> from llmgeom.measurement import measure
     >>> record = build_record(measure(torch.eye(6, 3), pairs="gram"))
     >>> record["schema"], record["model"]["n_rows"], record["stats"]["mean_cos2"]
     ('llmgeom.measurement/1', 6, 0.0)
@@ -29,7 +29,7 @@ from ._atomic import write_json_atomic
 from .errors import ConfigError
 
 if TYPE_CHECKING:
-    from .measure import MeasureReport
+    from .measurement import MeasureReport
 
 SCHEMA = "llmgeom.measurement/1"
 _VERSIONED = ("llmgeom", "torch", "numpy", "safetensors", "transformers", "huggingface_hub")

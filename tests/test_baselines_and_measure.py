@@ -11,7 +11,7 @@ import torch
 
 from llmgeom.baselines import frame_bound, random_mean_abs_cos, reference_values
 from llmgeom.errors import ConfigError
-from llmgeom.measure import measure
+from llmgeom.measurement import measure
 from llmgeom.memory import format_bytes, parse_size
 from llmgeom.results import SCHEMA, load_record, result_path, write_record
 

@@ -99,7 +99,7 @@ def _save_arrays(path, arrays) -> None:
 def run(args: argparse.Namespace) -> int:
     """Measure every source; one JSON per source; exit 1 if any failed."""
     from ..errors import ConfigError, LlmgeomError
-    from ..measure import measure
+    from ..measurement import measure
     from ..memory import parse_size
     from ..results import write_record
 

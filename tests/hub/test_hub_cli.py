@@ -110,7 +110,7 @@ def test_inspect_local_directory_and_file(tmp_path, capsys):
 
 
 def test_measure_alias_through_the_hub(fake_hub, tiny, tmp_path, capsys):
-    pytest.importorskip("llmgeom.measure")
+    pytest.importorskip("llmgeom.measurement")
     out_dir = tmp_path / "results"
     rc = main(["measure", "pythia-70m", "--revision", "step143000", "--out", str(out_dir),
                "--no-progress"])

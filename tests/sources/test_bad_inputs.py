@@ -25,7 +25,7 @@ from llmgeom.errors import (
     LlmgeomError,
     SourceNotFoundError,
 )
-from llmgeom.measure import measure
+from llmgeom.measurement import measure
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from checkpoints import SPECS, write_checkpoint
 
 import llmgeom
 from llmgeom.errors import InvalidMatrixError
-from llmgeom.measure import measure
+from llmgeom.measurement import measure
 
 
 @pytest.fixture(scope="module")
