@@ -58,6 +58,10 @@ class Unembedding:
             raise InvalidMatrixError(
                 f"an output embedding must be 2-D [n_rows, m], got shape {tuple(self.weight.shape)}"
             )
+        if self.weight.is_complex() or self.weight.dtype == torch.bool:
+            raise InvalidMatrixError(
+                f"an output embedding must be real-valued, got dtype {self.weight.dtype}"
+            )
         n, m = self.weight.shape
         self.meta.n_rows = int(n)
         self.meta.head_width = int(m)

@@ -25,7 +25,7 @@ from ..memory import ensure_fits
 from ..unembedding import HeadMetadata, Unembedding
 from .gguf_file import load_gguf
 from .head_key import choose_head_key
-from .local import read_local_config
+from .local import local_tokenizer_length, read_local_config
 from .safetensors_format import read_header, read_tensor
 from .tensor_digest import tensor_sha256
 from .torch_bin import bin_shapes, read_bin_tensor
@@ -89,6 +89,7 @@ def load_file(path: str | os.PathLike[str], tensor: str | None = None) -> Unembe
         tensor_name=key,
         tied=getattr(choice, "tied", None),
         d_model=getattr(choice, "d_model", None),
+        tokenizer_len=local_tokenizer_length(path.parent),
         file=path.name,
         sha256=tensor_sha256(weight),
         extra={"format": fmt, "head_rule": getattr(choice, "rule", "array")},

@@ -303,3 +303,21 @@ def test_measure_f32_gguf_does_not_crash(tmp_path):
     exact = (np.sum(C.astype(np.float64) ** 2) - 30) / (30 * 29)
     assert abs(float(proc.stdout) - exact) < 1e-6
     assert path.read_bytes() == before
+
+
+def test_tokenizer_beside_a_single_file_gives_the_tokenizer_length(tmp_path):
+    spec = SPECS["pythia"]
+    write_checkpoint(spec, tmp_path / "ckpt")
+    u = llmgeom.load_unembedding(tmp_path / "ckpt" / "model.safetensors")
+    assert u.meta.tensor_name == "embed_out.weight"
+    assert u.meta.tokenizer_len == spec.tokenizer_len
+    report = llmgeom.measure(tmp_path / "ckpt" / "model.safetensors", rows="tokenizer",
+                             pairs="gram")
+    assert report.stats["n_rows_used"] == spec.tokenizer_len
+
+
+def test_complex_npy_is_refused(tmp_path):
+    path = tmp_path / "c.npy"
+    np.save(path, np.ones((4, 3), dtype=np.complex64))
+    with pytest.raises(llmgeom.InvalidMatrixError, match="real-valued"):
+        llmgeom.load_unembedding(path)
