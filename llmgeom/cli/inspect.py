@@ -50,31 +50,14 @@ def _tied(tied: bool | None) -> str:
 
 
 def _local_report(path: Path, tensor: str | None) -> dict[str, Any]:
-    from ..errors import ConfigError
-    from ..sources.head_key import choose_head_key
-    from ..sources.location import HeadLocation
-
     if path.is_dir():
         from ..sources.local import locate_in_directory
 
         location = locate_in_directory(path, tensor)
-    elif path.suffix == ".safetensors":
-        from ..sources.local import read_local_config
-        from ..sources.safetensors_format import read_header
-
-        entries, _ = read_header(path)
-        shapes = {k: e.shape for k, e in entries.items()}
-        config = read_local_config(path.parent)
-        choice = choose_head_key(config, shapes, tensor=tensor, shapes=shapes, source=str(path))
-        entry = entries[choice.key]
-        location = HeadLocation(str(path), str(path), choice.key, "safetensors", entry.dtype,
-                                entry.shape, (entry.start, entry.stop), path.stat().st_size,
-                                choice, config)
     else:
-        raise ConfigError(
-            f"{path}: inspect reads checkpoint directories and .safetensors files; "
-            "`llmgeom measure` loads this file directly"
-        )
+        from ..sources.files import locate_file
+
+        location = locate_file(path, tensor)
     return {"kind": "local", "location": location.to_dict()}
 
 

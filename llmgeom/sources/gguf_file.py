@@ -25,6 +25,7 @@ from ..errors import CorruptCheckpointError, TensorNotFoundError
 from ..memory import ensure_fits
 from ..unembedding import HeadMetadata, Unembedding
 from .families import family_for_model_type
+from .location import HeadLocation
 from .tensor_digest import tensor_sha256
 
 HEAD_NAMES = ("output.weight", "token_embd.weight")  # untied head first, tied embedding second
@@ -40,23 +41,47 @@ def _field(reader, key: str):
         return None
 
 
+def _open(path: Path):
+    import gguf
+
+    try:
+        return gguf.GGUFReader(path)
+    except Exception as err:
+        raise CorruptCheckpointError(f"{path}: not a readable GGUF file ({err})") from None
+
+
+def _pick(reader, path: Path, tensor: str | None):
+    tensors = {t.name: t for t in reader.tensors}
+    name = next((n for n in ((tensor,) if tensor else HEAD_NAMES) if n in tensors), None)
+    if name is None:
+        listing = ", ".join(
+            f"{t.name} {list(reversed(t.shape.tolist()))}" for t in reader.tensors[:8]
+        )
+        wanted = tensor or " or ".join(HEAD_NAMES)
+        raise TensorNotFoundError(f"{path}: no tensor {wanted} (has: {listing})")
+    return tensors[name]
+
+
+def locate_gguf(path: str | os.PathLike[str], tensor: str | None = None) -> HeadLocation:
+    """Where the head is in a GGUF file (name, quantisation, logical shape, byte range)."""
+    path = Path(path)
+    entry = _pick(_open(path), path, tensor)
+    start = int(entry.data_offset)
+    return HeadLocation(
+        source=str(path), file=str(path), key=entry.name, fmt="gguf",
+        dtype=f"gguf:{entry.tensor_type.name}", shape=tuple(reversed(entry.shape.tolist())),
+        byte_range=(start, start + int(entry.n_bytes)), file_size=path.stat().st_size,
+    )
+
+
 def load_gguf(path: str | os.PathLike[str], tensor: str | None = None) -> Unembedding:
     """Read (and dequantise) the output embedding from a GGUF file."""
     import gguf
 
     path = Path(path)
-    try:
-        reader = gguf.GGUFReader(path)
-    except Exception as err:
-        raise CorruptCheckpointError(f"{path}: not a readable GGUF file ({err})") from None
-    tensors = {t.name: t for t in reader.tensors}
-    names = (tensor,) if tensor else HEAD_NAMES
-    name = next((n for n in names if n in tensors), None)
-    if name is None:
-        listing = ", ".join(f"{t.name} {list(t.data.shape)}" for t in reader.tensors[:8])
-        wanted = tensor or " or ".join(HEAD_NAMES)
-        raise TensorNotFoundError(f"{path}: no tensor {wanted} (has: {listing})")
-    entry = tensors[name]
+    reader = _open(path)
+    entry = _pick(reader, path, tensor)
+    name = entry.name
     ensure_fits(int(entry.n_elements) * 4, f"tensor {name!r} dequantised to float32")
     qtype = entry.tensor_type
     # a private, writable float32 copy (F32 tensors would otherwise alias the read-only mmap)

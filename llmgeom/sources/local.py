@@ -24,7 +24,7 @@ import torch
 from ..errors import SourceNotFoundError
 from ..memory import ensure_fits
 from ..unembedding import HeadMetadata, Unembedding
-from .head_key import choose_head_key
+from .head_key import HeadChoice, choose_head_key
 from .layout import parse_config, parse_weight_map, pick_weight_files
 from .location import HeadLocation
 from .safetensors_format import read_header, read_tensor
@@ -51,7 +51,7 @@ def local_tokenizer_length(directory: Path) -> int | None:
     return None
 
 
-def _shapes_of(path: Path, fmt: str) -> tuple[dict[str, tuple[int, ...]], dict]:
+def shapes_of(path: Path, fmt: str) -> tuple[dict[str, tuple[int, ...]], dict]:
     """(key -> shape, safetensors entries or {}) of one weight file."""
     if fmt == "safetensors":
         entries, _ = read_header(path)
@@ -78,10 +78,10 @@ def locate_in_directory(
                 f"{directory}: the index maps {choice.key!r} to a missing shard "
                 f"{weight_map[choice.key]}"
             )
-        shapes, entries = _shapes_of(weight_file, files.fmt)
+        shapes, entries = shapes_of(weight_file, files.fmt)
     else:
         weight_file = directory / files.single
-        shapes, entries = _shapes_of(weight_file, files.fmt)
+        shapes, entries = shapes_of(weight_file, files.fmt)
         choice = choose_head_key(
             config, shapes, tensor=tensor, shapes=shapes, source=str(directory)
         )
@@ -89,12 +89,25 @@ def locate_in_directory(
         raise SourceNotFoundError(
             f"{weight_file}: does not contain {choice.key!r} as its index says"
         )
+    return location_in_file(str(directory), weight_file, files.fmt, choice, shapes, entries, config)
+
+
+def location_in_file(
+    source: str,
+    weight_file: Path,
+    fmt: str,
+    choice: HeadChoice,
+    shapes: dict[str, tuple[int, ...]],
+    entries: dict,
+    config: dict | None,
+) -> HeadLocation:
+    """The :class:`HeadLocation` of ``choice.key`` in one local weight file."""
     entry = entries.get(choice.key)
     return HeadLocation(
-        source=str(directory),
+        source=source,
         file=str(weight_file),
         key=choice.key,
-        fmt=files.fmt,
+        fmt=fmt,
         dtype=entry.dtype if entry else None,
         shape=shapes[choice.key],
         byte_range=(entry.start, entry.stop) if entry else None,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 import safetensors.torch
 import torch
 from hub_server import head_files
@@ -110,7 +109,6 @@ def test_inspect_local_directory_and_file(tmp_path, capsys):
 
 
 def test_measure_alias_through_the_hub(fake_hub, tiny, tmp_path, capsys):
-    pytest.importorskip("llmgeom.measurement")
     out_dir = tmp_path / "results"
     rc = main(["measure", "pythia-70m", "--revision", "step143000", "--out", str(out_dir),
                "--no-progress"])
