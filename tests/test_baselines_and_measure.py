@@ -111,3 +111,25 @@ def test_sizes():
     assert format_bytes(321_600_000) == "321.6 MB"
     with pytest.raises(ConfigError):
         parse_size("lots")
+
+
+def test_random_cos_density_is_normalised_and_matches_the_variance():
+    from llmgeom.measurement_plot import random_cos_density
+
+    c = np.linspace(-1, 1, 200_001)
+    for m in (3, 16, 768):
+        p = random_cos_density(c, m)
+        assert np.trapezoid(p, c) == pytest.approx(1.0, abs=1e-4)
+        assert np.trapezoid(p * c**2, c) == pytest.approx(1 / m, rel=1e-3)
+
+
+def test_cli_plot_writes_a_png_next_to_the_json(tmp_path):
+    from llmgeom.cli import main
+
+    path = tmp_path / "w.npy"
+    np.save(path, np.random.default_rng(0).standard_normal((200, 8)).astype(np.float32))
+    assert main(["measure", str(path), "--out", str(tmp_path / "out"), "--plot",
+                 "--no-progress"]) == 0
+    names = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert names == ["w.raw.json", "w.raw.png"]
+    assert (tmp_path / "out" / "w.raw.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -20,6 +20,7 @@ examples:
   llmgeom measure model.gguf --pairs gram             # only the exact mean cos^2 (fast)
   llmgeom measure qwen2.5-72b --sample 2000000        # estimates with 95% intervals
   llmgeom measure pythia-70m --rows tokenizer --center   # variants: drop padding rows, centre
+  llmgeom measure gpt2 --plot                        # also a PNG: cos histogram vs random
 """
 
 
@@ -79,6 +80,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--seed", type=int, default=0, help="seed for --sample")
     p.add_argument(
+        "--plot",
+        action="store_true",
+        help="also write a PNG: histogram of cos against random vectors', and row norms",
+    )
+    p.add_argument(
         "--save-arrays",
         action="store_true",
         help="also write per-token max |cos| and partner as .npz",
@@ -130,6 +136,10 @@ def run(args: argparse.Namespace) -> int:
             path = write_record(report.to_dict(), args.out)
             if args.save_arrays and report.arrays:
                 _save_arrays(path.with_suffix(".npz"), report.arrays)
+            if args.plot:
+                from ..measurement_plot import plot_measurement
+
+                plot_measurement(report, path.with_suffix(".png"))
         except LlmgeomError as err:
             if len(args.sources) == 1:
                 raise

@@ -1,0 +1,87 @@
+"""A one-figure picture of a measurement: the distribution of cos next to random vectors'.
+
+Left: histogram of cos over all pairs (log scale), with the density of cos between random unit
+vectors in the same width, ``p(c) ∝ (1 − c²)^((m−3)/2)``, for comparison. Right: row norms.
+
+Example:
+    >>> import tempfile, pathlib, torch
+    >>> from llmgeom.measurement import measure
+    >>> report = measure(torch.randn(300, 8), progress=False)
+    >>> path = plot_measurement(report, pathlib.Path(tempfile.mkdtemp()) / "m.png")
+    >>> path.suffix
+    '.png'
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ._atomic import atomic_path
+
+if TYPE_CHECKING:
+    from .measurement import MeasureReport
+
+
+def random_cos_density(c: np.ndarray, m: int) -> np.ndarray:
+    """Density of the cosine between two independent uniform unit vectors in ``R^m``."""
+    log_norm = math.lgamma(m / 2) - math.lgamma((m - 1) / 2) - 0.5 * math.log(math.pi)
+    inside = np.clip(1.0 - np.asarray(c, dtype=float) ** 2, 0.0, None)
+    with np.errstate(divide="ignore"):
+        return np.exp(log_norm + (m - 3) / 2 * np.log(inside))
+
+
+def plot_measurement(report: MeasureReport, path: str | os.PathLike[str]) -> Path:
+    """Save the figure of ``report`` as a PNG at ``path`` (atomically) and return the path."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    stats, meta = report.stats, report.meta
+    m = int(stats["m"])
+    fig, (ax_cos, ax_norm) = plt.subplots(1, 2, figsize=(10, 3.8))
+    hist = stats.get("histogram")
+    peak = 0.0
+    if hist:
+        edges = np.asarray(hist["edges"])
+        counts = np.asarray(hist["counts"], dtype=float)
+        widths = np.diff(edges)
+        density = counts / max(counts.sum(), 1.0) / widths
+        ax_cos.stairs(density, edges, fill=True, alpha=0.6, label="this head")
+        peak = float(density.max())
+    reach = min(1.0, max(0.1, 1.15 * float(stats.get("max_abs_cos", 4 / math.sqrt(m)))))
+    centres = np.linspace(-reach, reach, 801)
+    random_density = random_cos_density(centres, m)
+    ax_cos.plot(centres, random_density, "k--", lw=1, label=f"random, m={m}")
+    ax_cos.set_yscale("log")
+    ax_cos.set_xlim(-reach, reach)
+    ax_cos.set_ylim(1e-4, 3 * max(peak, float(random_density.max())))
+    ax_cos.set_xlabel("cos between rows")
+    ax_cos.set_ylabel("density")
+    ax_cos.set_title(
+        f"mean cos² = {stats['mean_cos2']:.3g}  (m·mean = {stats['m_times_mean_cos2']:.1f})",
+        fontsize=10,
+    )
+    ax_cos.legend(fontsize=8)
+    norms = report.row_norms
+    if norms.get("count"):
+        q = norms["quantiles"]
+        labels = list(q)
+        ax_norm.plot([float(k) for k in labels], [q[k] for k in labels], "o-")
+        ax_norm.axhline(norms["mean"], color="gray", lw=0.8, ls=":", label="mean")
+        ax_norm.set_xlabel("quantile")
+        ax_norm.set_ylabel("row norm ‖w_i‖")
+        ax_norm.set_title(f"row norms: min {norms['min']:.3g}, max {norms['max']:.3g}", fontsize=10)
+        ax_norm.legend(fontsize=8)
+    name = meta.repo_id or Path(str(meta.source)).name
+    fig.suptitle(f"{name} [{report.variant['name']}]  {meta.n_rows}×{meta.head_width}", fontsize=11)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
+    return Path(path)
