@@ -32,7 +32,7 @@ def random_cos_density(c: np.ndarray, m: int) -> np.ndarray:
     log_norm = math.lgamma(m / 2) - math.lgamma((m - 1) / 2) - 0.5 * math.log(math.pi)
     inside = np.clip(1.0 - np.asarray(c, dtype=float) ** 2, 0.0, None)
     with np.errstate(divide="ignore"):
-        return np.exp(log_norm + (m - 3) / 2 * np.log(inside))
+        return math.exp(log_norm) * np.power(inside, (m - 3) / 2)
 
 
 def plot_measurement(report: MeasureReport, path: str | os.PathLike[str]) -> Path:
