@@ -156,7 +156,7 @@ def measure(
             f"need at least 2 non-zero finite rows to measure overlaps, got {n} "
             f"(of {unemb.shape[0]} rows)"
         )
-    centre = X.to(torch.float64).mean(dim=0).to(dev) if center else None
+    centre = overlap.mean_row(X).to(dev) if center else None
     ensure_fits(n * m * 4, "the normalised float32 matrix")
     owned = unemb is not source and unemb.meta.source_kind in _OWNED_KINDS
     owned = owned or row_index is not None  # W[row_index] is already a private copy

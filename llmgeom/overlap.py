@@ -64,6 +64,14 @@ def row_norms(W: torch.Tensor, chunk_rows: int = CHUNK_ROWS) -> torch.Tensor:
     return out
 
 
+def mean_row(W: torch.Tensor, chunk_rows: int = CHUNK_ROWS) -> torch.Tensor:
+    """The mean row, accumulated in float64 chunk by chunk (no full float64 copy)."""
+    total = torch.zeros(W.shape[1], dtype=torch.float64, device=W.device)
+    for start in range(0, W.shape[0], chunk_rows):
+        total += W[start : start + chunk_rows].to(torch.float64).sum(dim=0)
+    return total / W.shape[0]
+
+
 def normalize_rows(
     W: torch.Tensor,
     *,
