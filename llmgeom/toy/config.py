@@ -1,0 +1,320 @@
+"""Configurations of toy-model experiments: validation, TOML presets, learning-rate rules.
+
+An experiment shares ``n``, the widths ``m``, the step count, batch and schedule; it holds one or
+more *runs* (γ, α, family, density, init seeds). Runs with the same frequencies share one data
+stream and are trained together.
+
+Example:
+    >>> cfg = ToyConfig(n=100, m=(5, 10, 20), steps=10, runs=(ToyRun(gamma=-1.0, alpha=1.0),))
+    >>> cfg.lr_w(10), cfg.warmup_steps
+    (0.01, 1)
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from ..configs import config_path
+from ..errors import ConfigError
+from .data import FAMILIES
+
+DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class ToyRun:
+    """One (γ, frequencies) setting, trained at every width of its experiment and every seed.
+
+    Example:
+        >>> ToyRun(gamma=0.55, alpha=2.0).regime
+        'weak'
+    """
+
+    gamma: float
+    alpha: float = 1.0
+    family: str = "power"
+    density: float = 1.0
+    decay: float = 400.0
+    seeds: tuple[int, ...] = (0,)
+
+    @property
+    def regime(self) -> str:
+        """``strong`` for γ < 0, ``weak`` for γ > 0, ``none`` for γ = 0."""
+        return "strong" if self.gamma < 0 else "weak" if self.gamma > 0 else "none"
+
+    @property
+    def data_key(self) -> tuple:
+        """Runs with equal keys draw identical data (they are trained together)."""
+        return (self.family, float(self.alpha), float(self.density), float(self.decay))
+
+    def validate(self) -> None:
+        """Raise :class:`ConfigError` on an out-of-range field."""
+        if not _is_number(self.gamma):
+            raise ConfigError(f"gamma must be a finite number, got {self.gamma!r}")
+        if not _is_number(self.alpha) or self.alpha < 0:
+            raise ConfigError(f"alpha (frequency exponent) must be >= 0, got {self.alpha!r}")
+        if self.family not in FAMILIES:
+            raise ConfigError(
+                f"unknown frequency family {self.family!r}; choose one of {', '.join(FAMILIES)}"
+            )
+        if not _is_number(self.density) or self.density <= 0:
+            raise ConfigError(f"density E must be > 0, got {self.density!r}")
+        if not _is_number(self.decay) or self.decay <= 0:
+            raise ConfigError(f"decay must be > 0, got {self.decay!r}")
+        if not self.seeds or not all(_is_int(s) and s >= 0 for s in self.seeds):
+            raise ConfigError(
+                f"seeds must be a non-empty list of integers >= 0, got {self.seeds!r}"
+            )
+        if len(set(self.seeds)) != len(self.seeds):
+            raise ConfigError(f"seeds must be distinct, got {list(self.seeds)}")
+
+
+@dataclass(frozen=True)
+class ToyConfig:
+    """A toy-model experiment (defaults: the paper's small setting, n = 1000).
+
+    The learning rate of ``W`` at width ``m`` is ``lr · (lr_m_ref / m) ** lr_m_power`` (constant by
+    default; the large setting uses ``0.02 · (8/m)^0.25``); the bias uses ``lr_bias_per_m / m`` if
+    set, else ``lr_bias`` if set, else the rate of ``W``. The warm-up lasts ``warmup`` steps, or
+    ``warmup_fraction`` of the run, by default 10 % (the paper's 2000 of 20000).
+
+    Example:
+        >>> ToyConfig(n=10, m=(2, 3, 4), runs=(ToyRun(gamma=-1.0),)).steps
+        20000
+    """
+
+    n: int = 1000
+    m: tuple[int, ...] = (10, 15, 25, 39, 63, 100)
+    runs: tuple[ToyRun, ...] = (ToyRun(gamma=-1.0),)
+    steps: int = 20000
+    batch: int = 2048
+    lr: float = 1e-2
+    lr_m_ref: float = 1.0
+    lr_m_power: float = 0.0
+    lr_bias: float | None = None
+    lr_bias_per_m: float | None = None
+    warmup: int | None = None
+    warmup_fraction: float | None = None
+    final_lr_fraction: float = 0.05
+    seed: int = 0
+    eval_samples: int = 65536
+    device: str = "auto"
+    threads: int | None = None
+    log_every: int = 100
+    name: str = "toy"
+    description: str = ""
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    # -- derived quantities ------------------------------------------------------------------
+    @property
+    def warmup_steps(self) -> int:
+        """Warm-up length in steps: ``warmup``, else ``warmup_fraction`` of the run, else 10 %."""
+        if self.warmup is not None:
+            return int(self.warmup)
+        if self.warmup_fraction is not None:
+            return int(self.steps * self.warmup_fraction)
+        return self.steps // 10
+
+    def lr_w(self, m: int) -> float:
+        """Peak learning rate of ``W`` at width ``m``."""
+        return self.lr * (self.lr_m_ref / m) ** self.lr_m_power
+
+    def lr_b(self, m: int) -> float:
+        """Peak learning rate of the bias at width ``m``."""
+        if self.lr_bias_per_m is not None:
+            return self.lr_bias_per_m / m
+        if self.lr_bias is not None:
+            return self.lr_bias
+        return self.lr_w(m)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dictionary (tuples become lists).
+
+        Example:
+            >>> ToyConfig(n=10, m=(2, 3, 4)).to_dict()["m"]
+            [2, 3, 4]
+        """
+        out = asdict(self)
+        out["m"] = list(self.m)
+        out["runs"] = [{**asdict(r), "seeds": list(r.seeds)} for r in self.runs]
+        out["warmup_steps"] = self.warmup_steps
+        return out
+
+    def with_overrides(self, **changes: Any) -> ToyConfig:
+        """A validated copy with some fields replaced (``None`` values are ignored)."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    # -- validation -----------------------------------------------------------------------------
+    def validate(self) -> None:
+        """Raise :class:`ConfigError` with a clear message on any inconsistent field."""
+        if not _is_int(self.n) or self.n <= 0:
+            raise ConfigError(f"n (number of features) must be a positive integer, got {self.n!r}")
+        if not self.m:
+            raise ConfigError("m (widths) must list at least one width")
+        for m in self.m:
+            if not _is_int(m) or m <= 0:
+                raise ConfigError(f"every width m must be a positive integer, got {m!r}")
+            if m >= self.n:
+                raise ConfigError(
+                    f"width m={m} must be smaller than the number of features n={self.n}"
+                    " (superposition needs m < n)"
+                )
+        if len(set(self.m)) != len(self.m):
+            raise ConfigError(f"widths m must be distinct, got {list(self.m)}")
+        if not self.runs:
+            raise ConfigError("an experiment needs at least one run (gamma, alpha, ...)")
+        for run in self.runs:
+            run.validate()
+        for name in ("steps", "batch", "eval_samples", "log_every"):
+            value = getattr(self, name)
+            if not _is_int(value) or value <= 0:
+                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        for name in ("lr", "lr_m_ref"):
+            value = getattr(self, name)
+            if not _is_number(value) or value <= 0:
+                raise ConfigError(f"{name} must be > 0, got {value!r}")
+        if not _is_number(self.lr_m_power):
+            raise ConfigError(f"lr_m_power must be a number, got {self.lr_m_power!r}")
+        for name in ("lr_bias", "lr_bias_per_m"):
+            value = getattr(self, name)
+            if value is not None and (not _is_number(value) or value <= 0):
+                raise ConfigError(f"{name} must be > 0 when given, got {value!r}")
+        if self.warmup is not None and (not _is_int(self.warmup) or self.warmup < 0):
+            raise ConfigError(
+                f"warmup must be an integer number of steps >= 0, got {self.warmup!r}"
+            )
+        if self.warmup is not None and self.warmup_fraction is not None:
+            raise ConfigError("give warmup (steps) or warmup_fraction, not both")
+        if self.warmup_fraction is not None and not (
+            _is_number(self.warmup_fraction) and 0 <= self.warmup_fraction < 1
+        ):
+            raise ConfigError(f"warmup_fraction must be in [0, 1), got {self.warmup_fraction!r}")
+        if not (_is_number(self.final_lr_fraction) and 0 < self.final_lr_fraction <= 1):
+            raise ConfigError(
+                f"final_lr_fraction must be in (0, 1], got {self.final_lr_fraction!r}"
+            )
+        if not _is_int(self.seed) or self.seed < 0:
+            raise ConfigError(f"seed must be an integer >= 0, got {self.seed!r}")
+        if self.device not in DEVICES:
+            raise ConfigError(f"device must be one of {', '.join(DEVICES)}, got {self.device!r}")
+        if self.threads is not None and (not _is_int(self.threads) or self.threads <= 0):
+            raise ConfigError(f"threads must be a positive integer, got {self.threads!r}")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+_RUN_FIELDS = {f.name for f in fields(ToyRun)}
+_CONFIG_FIELDS = {f.name for f in fields(ToyConfig)} - {"runs", "extra"}
+
+
+def _as_list(value: Any) -> list:
+    return list(value) if isinstance(value, list | tuple) else [value]
+
+
+def config_from_dict(data: dict[str, Any], source: str = "config") -> ToyConfig:
+    """Build a :class:`ToyConfig` from a parsed TOML/JSON mapping.
+
+    Runs come from ``[[runs]]`` tables (each may set ``gamma``, ``alpha``, ``family``, ``density``,
+    ``decay``, ``seeds``; missing fields fall back to top-level values) or, without tables, from the
+    grid of top-level ``gamma`` × ``alpha`` (each a number or a list).
+
+    Example:
+        >>> cfg = config_from_dict({"n": 50, "m": [4, 8, 16], "gamma": [-1, 0.5], "alpha": 1.0})
+        >>> [r.gamma for r in cfg.runs]
+        [-1.0, 0.5]
+    """
+    data = dict(data)
+    run_tables = data.pop("runs", None)
+    run_defaults = {k: data.pop(k) for k in list(data) if k in _RUN_FIELDS}
+    unknown = sorted(set(data) - _CONFIG_FIELDS)
+    if unknown:
+        raise ConfigError(f"{source}: unknown field(s) {', '.join(unknown)}")
+    if run_tables is None:
+        gammas = _as_list(run_defaults.pop("gamma", -1.0))
+        alphas = _as_list(run_defaults.pop("alpha", 1.0))
+        run_tables = [{"gamma": g, "alpha": a} for a in alphas for g in gammas]
+    if not isinstance(run_tables, list) or not run_tables:
+        raise ConfigError(f"{source}: 'runs' must be a non-empty list of tables")
+    runs = []
+    for i, table in enumerate(run_tables):
+        if not isinstance(table, dict):
+            raise ConfigError(f"{source}: runs[{i}] must be a table")
+        bad = sorted(set(table) - _RUN_FIELDS)
+        if bad:
+            raise ConfigError(f"{source}: runs[{i}] has unknown field(s) {', '.join(bad)}")
+        merged = {**{k: v for k, v in run_defaults.items() if k not in ("gamma", "alpha")}, **table}
+        if "gamma" not in merged:
+            raise ConfigError(f"{source}: runs[{i}] needs a gamma")
+        runs.append(_make_run(merged, f"{source}: runs[{i}]"))
+    if "m" in data:
+        data["m"] = tuple(_as_list(data["m"]))
+    try:
+        return ToyConfig(runs=tuple(runs), **data)
+    except TypeError as err:  # pragma: no cover - guarded by the field check above
+        raise ConfigError(f"{source}: {err}") from None
+
+
+def _make_run(table: dict[str, Any], where: str) -> ToyRun:
+    table = dict(table)
+    if "seeds" in table:
+        table["seeds"] = tuple(_as_list(table["seeds"]))
+    for key in ("gamma", "alpha", "density", "decay"):
+        if key in table:
+            if not _is_number(table[key]):
+                raise ConfigError(f"{where}: {key} must be a number, got {table[key]!r}")
+            table[key] = float(table[key])
+    run = ToyRun(**table)
+    run.validate()
+    return run
+
+
+def load_config(path_or_preset: str | Path) -> ToyConfig:
+    """Load a TOML experiment file, or a shipped preset by name (``quick``, ``paper-small``...).
+
+    Example:
+        >>> load_config("quick").name
+        'quick'
+    """
+    path = Path(path_or_preset)
+    if not path.exists():
+        name = str(path_or_preset)
+        if not name.endswith(".toml"):
+            name = f"toy-{name.removeprefix('toy-')}.toml"
+        try:
+            path = config_path(name)
+        except ConfigError:
+            raise ConfigError(
+                f"no config file or preset named {str(path_or_preset)!r}"
+                f" (presets: {', '.join(list_presets())})"
+            ) from None
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path}: invalid TOML: {err}") from None
+    data.setdefault("name", path.stem.removeprefix("toy-"))
+    return config_from_dict(data, source=str(path))
+
+
+def list_presets() -> list[str]:
+    """Names of the shipped ``configs/toy-*.toml`` presets.
+
+    Example:
+        >>> "quick" in list_presets()
+        True
+    """
+    from ..configs import config_dir
+
+    return sorted(p.stem.removeprefix("toy-") for p in config_dir().glob("toy-*.toml"))

@@ -1,0 +1,130 @@
+"""Geometry and loss metrics of a trained toy model (paper §5), computed in float64.
+
+* φ: fraction of represented features, ``‖W_i‖ > 1/2``; strong fraction: ``‖W_i‖ > 1``;
+* mean cos² between represented rows (Gram identity) next to ``1/m`` and the frame bound
+  ``(n_R − m) / (m (n_R − 1))``;
+* the "unlearned features" loss ``Σ_{i∉R} (⟨v²⟩p_i − ⟨v⟩²p_i²)`` from the model's own represented
+  set ``R``, and the ideal weak-regime loss with the top ``m`` features learned perfectly.
+
+Example:
+    >>> import torch
+    >>> W = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.1, 0.0]])
+    >>> g = row_geometry(W)
+    >>> g["phi"], g["n_represented"], g["mean_cos2_represented"]
+    (0.6666666666666666, 2, 0.0)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from .data import V2_MEAN, V_MEAN
+
+REPRESENTED_NORM: float = 0.5
+STRONG_NORM: float = 1.0
+HIST_EDGES: tuple[float, ...] = tuple(np.round(np.linspace(0.0, 2.0, 41), 6).tolist())
+
+
+def frame_bound(n_vectors: int, m: int) -> float:
+    """Lower bound on the mean off-diagonal cos² of ``n_vectors`` unit vectors in R^m.
+
+    Example:
+        >>> round(frame_bound(1000, 10), 6), frame_bound(5, 10)
+        (0.099099, 0.0)
+    """
+    if n_vectors <= max(m, 1):
+        return 0.0
+    return (n_vectors - m) / (m * (n_vectors - 1))
+
+
+def mean_cos2(W: torch.Tensor) -> float | None:
+    """Mean of ``(ŵ_i·ŵ_j)²`` over ordered pairs ``i ≠ j`` (None for fewer than two rows).
+
+    Uses ``Σ_{i,j} (ŵ_i·ŵ_j)² = ‖ŴᵀŴ‖_F²``: an ``m × m`` Gram matrix instead of ``n × n``.
+
+    Example:
+        >>> import torch
+        >>> round(mean_cos2(torch.tensor([[1.0, 0.0], [1.0, 1.0]])), 6)
+        0.5
+    """
+    Wd = W.detach().to(torch.float64)
+    k = Wd.shape[0]
+    if k < 2:
+        return None
+    Wh = Wd / (torch.linalg.vector_norm(Wd, dim=1, keepdim=True) + 1e-9)
+    total = float(torch.linalg.matrix_norm(Wh.T @ Wh) ** 2)
+    diag = float((torch.linalg.vector_norm(Wh, dim=1) ** 4).sum())
+    return (total - diag) / (k * (k - 1))
+
+
+def row_geometry(W: torch.Tensor) -> dict[str, Any]:
+    """Row-norm statistics, φ, strong fraction and cos² among represented rows of ``W [n, m]``.
+
+    Example:
+        >>> import torch
+        >>> row_geometry(torch.eye(4, 2) * 2)["strong_fraction"]
+        0.5
+    """
+    Wd = W.detach().to(torch.float64).cpu()
+    n, m = Wd.shape
+    norms = torch.linalg.vector_norm(Wd, dim=1)
+    represented = norms > REPRESENTED_NORM
+    n_rep = int(represented.sum())
+    counts, _ = np.histogram(norms.numpy(), bins=np.asarray(HIST_EDGES))
+    return {
+        "phi": n_rep / n,
+        "n_represented": n_rep,
+        "strong_fraction": float((norms > STRONG_NORM).double().mean()),
+        "norm_mean": float(norms.mean()),
+        "norm_std": float(norms.std()) if n > 1 else 0.0,
+        "norm_min": float(norms.min()),
+        "norm_max": float(norms.max()),
+        "mean_cos2_represented": mean_cos2(Wd[represented]),
+        "inverse_m": 1.0 / m,
+        "frame_bound_represented": frame_bound(n_rep, m),
+        "norm_hist_counts": counts.tolist(),
+        "norm_hist_above": int((norms >= HIST_EDGES[-1]).sum()),
+        "represented_mask": represented,
+    }
+
+
+def feature_loss_floor(p: torch.Tensor) -> torch.Tensor:
+    """Per-feature loss of a feature the model does not learn: ``⟨v²⟩p_i − ⟨v⟩²p_i²``.
+
+    It is ``E[(x_i − p_i⟨v⟩)²]``, the error of the best constant output (the bias).
+
+    Example:
+        >>> import torch
+        >>> feature_loss_floor(torch.tensor([0.5], dtype=torch.float64)).tolist()
+        [0.41666666666666663]
+    """
+    p = p.to(torch.float64)
+    return V2_MEAN * p - (V_MEAN * p) ** 2
+
+
+def unlearned_loss(p: torch.Tensor, represented: torch.Tensor) -> float:
+    """Predicted loss if the represented set ``R`` were learned perfectly: ``Σ_{i∉R}`` floor.
+
+    Example:
+        >>> import torch
+        >>> p = torch.tensor([0.5, 0.5], dtype=torch.float64)
+        >>> round(unlearned_loss(p, torch.tensor([True, False])), 6)
+        0.416667
+    """
+    floor = feature_loss_floor(p.cpu())
+    return float(floor[~represented.cpu()].sum())
+
+
+def ideal_weak_loss(p: torch.Tensor, m: int) -> float:
+    """The paper's ideal weak-regime loss: the ``m`` most frequent features learned perfectly.
+
+    Example:
+        >>> from llmgeom.toy.data import frequencies
+        >>> round(ideal_weak_loss(frequencies(10240, "power", 1.2), 8), 3)
+        0.684
+    """
+    floor = feature_loss_floor(torch.sort(p.cpu(), descending=True).values)
+    return float(floor[m:].sum())

@@ -1,0 +1,97 @@
+"""``llmgeom toy run`` / ``sweep``: files written, results content, one-line errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from llmgeom.cli import main
+
+TINY = ["--n", "60", "--m", "4,8,16", "--steps", "30", "--batch", "64", "--eval-samples", "256"]
+
+
+def test_run_writes_json_and_figures(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    argv = ["toy", "run", *TINY, "--gamma=-1,0.5", "--alpha", "1.5", "--out", str(tmp_path)]
+    assert main([*argv, "--no-progress", "--name", "t", "--threads", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "α_m = " in out and "γ=-1 α=1.5 power (strong superposition)" in out
+    doc = json.loads((tmp_path / "toy-t.json").read_text())
+    assert (tmp_path / "toy-t_loss.png").stat().st_size > 1000
+    assert (tmp_path / "toy-t_phi.png").stat().st_size > 1000
+    assert doc["schema"] == "llmgeom.toy.result/1"
+    assert doc["config"]["n"] == 60 and doc["config"]["warmup_steps"] == 3  # 10 % of the steps
+    assert {"llmgeom", "torch", "numpy", "python"} <= set(doc["versions"])
+    assert doc["timings"]["wall_s"] > 0 and doc["threads"] == 1
+    assert [(r["gamma"], r["alpha"], r["regime"]) for r in doc["runs"]] == [
+        (-1.0, 1.5, "strong"),
+        (0.5, 1.5, "weak"),
+    ]
+    for run in doc["runs"]:
+        assert [r["m"] for r in run["per_m"]] == [4, 8, 16]
+        assert set(run["fit"]) >= {"exponent", "exponent_se", "exponent_ci95"}
+        for row in run["per_m"]:
+            assert row["loss"] > 0 and 0 <= row["phi"] <= 1
+            assert row["two_m_over_n"] == pytest.approx(2 * row["m"] / 60)
+            assert row["inverse_m"] == pytest.approx(1 / row["m"])
+            if row["unlearned_prediction"] > 0:
+                ratio = row["loss"] / row["unlearned_prediction"]
+                assert row["loss_over_unlearned"] == pytest.approx(ratio)
+            else:
+                assert row["loss_over_unlearned"] is None
+
+
+def test_sweep_runs_toml_files(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    cfg = tmp_path / "toy-mini.toml"
+    cfg.write_text(
+        "n = 50\nm = [3, 6, 12]\nsteps = 20\nbatch = 32\nwarmup = 2\neval_samples = 128\n"
+        "gamma = [-1.0, 0.3]\n"
+    )
+    out = tmp_path / "out"
+    assert main(["toy", "sweep", str(cfg), "--out", str(out), "--no-progress", "--no-plots"]) == 0
+    doc = json.loads((out / "toy-mini.json").read_text())
+    assert doc["name"] == "mini" and len(doc["runs"]) == 2
+    assert not list(out.glob("*.png"))
+    assert "wrote" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--n", "100", "--m", "10,150"],
+            "width m=150 must be smaller than the number of features",
+        ),
+        (["--n", "-3"], "n (number of features) must be a positive integer"),
+        (["--family", "zipf"], "unknown frequency family 'zipf'"),
+        (["--alpha", "-1"], "alpha (frequency exponent) must be >= 0"),
+        (["--gamma", "x"], "--gamma: expected comma-separated float values"),
+        (["--preset", "nope"], "no config file or preset named 'nope'"),
+    ],
+)
+def test_bad_options_are_one_line_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture, args: list[str], message: str
+) -> None:
+    assert main(["toy", "run", *args, "--out", str(tmp_path), "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("llmgeom toy: error: ") and message in err
+    assert err.count("\n") == 1
+    assert not list(tmp_path.iterdir())
+
+
+def test_sweep_validates_every_file_before_training(tmp_path: Path, capsys) -> None:
+    good, bad = tmp_path / "good.toml", tmp_path / "bad.toml"
+    good.write_text("n = 50\nm = [3, 6, 12]\nsteps = 5\n")
+    bad.write_text("n = 50\nm = [3, 60]\n")
+    assert main(["toy", "sweep", str(good), str(bad), "--out", str(tmp_path / "o")]) == 1
+    assert "m=60 must be smaller" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_help_shows_examples(capsys: pytest.CaptureFixture) -> None:
+    for argv in (["toy", "--help"], ["toy", "run", "--help"], ["toy", "sweep", "--help"]):
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        assert exc.value.code == 0
+        assert "examples:" in capsys.readouterr().out
