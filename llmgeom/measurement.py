@@ -113,7 +113,7 @@ def measure(
     pairs: str = "exact",
     sample_pairs: int = 1_000_000,
     seed: int = 0,
-    bins: int = overlap.DEFAULT_BINS,
+    bins: int = 0,
     device: str | torch.device = "auto",
     drop_nonfinite: bool = False,
     memory_budget: int | None = None,
@@ -124,7 +124,8 @@ def measure(
     ``source``: anything :func:`llmgeom.load_unembedding` accepts (path, Hub id, module,
     tensor, array). ``rows``: ``all`` (the paper) or ``tokenizer`` (drop padding rows);
     ``center`` subtracts the mean row; ``pairs``: ``exact`` (blocked pass over all pairs),
-    ``sample`` (``sample_pairs`` random pairs with CIs) or ``gram`` (Gram statistics only).
+    ``sample`` (``sample_pairs`` random pairs with CIs) or ``gram`` (Gram statistics only);
+    ``bins`` > 0 adds an exact histogram of cos to the exact pass (about 30 % more CPU time).
     """
     if pairs not in PAIR_MODES:
         raise ConfigError(f"unknown pairs mode {pairs!r} (choose from {', '.join(PAIR_MODES)})")

@@ -72,7 +72,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--drop-nonfinite", action="store_true", help="skip rows with NaN/inf instead of failing"
     )
-    p.add_argument("--bins", type=int, default=200, help="histogram bins of cos (0: none)")
+    p.add_argument(
+        "--bins",
+        type=int,
+        help="exact histogram of cos with this many bins (default: 200 with --plot, else none)",
+    )
     p.add_argument(
         "--memory-budget",
         metavar="SIZE",
@@ -107,12 +111,14 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import ConfigError, LlmgeomError
     from ..measurement import measure
     from ..memory import parse_size
+    from ..overlap import DEFAULT_BINS
     from ..results import write_record
 
     if args.sample is not None and args.sample < 2:
         raise ConfigError("--sample needs at least 2 pairs")
-    if args.bins < 0:
+    if args.bins is not None and args.bins < 0:
         raise ConfigError("--bins must be >= 0")
+    bins = args.bins if args.bins is not None else (DEFAULT_BINS if args.plot else 0)
     pairs = "sample" if args.sample is not None else args.pairs
     budget = parse_size(args.memory_budget) if args.memory_budget else None
     failures = 0
@@ -127,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
                 pairs=pairs,
                 sample_pairs=args.sample or 1_000_000,
                 seed=args.seed,
-                bins=args.bins,
+                bins=bins,
                 device=args.device,
                 drop_nonfinite=args.drop_nonfinite,
                 memory_budget=budget,

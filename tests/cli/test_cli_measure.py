@@ -56,7 +56,7 @@ def test_measure_writes_one_complete_json(tmp_path, capsys, pythia_dir):
     directory, head = pythia_dir
     out = tmp_path / "results"
     code, stdout, stderr = run_cli(capsys, directory, "--out", out, "--no-progress", "--device",
-                                   "cpu")
+                                   "cpu", "--bins", "200")
     assert code == 0 and stderr == ""
     record = only_json(out)
     assert (out / "pythia-tiny.raw.json").is_file()
@@ -173,7 +173,7 @@ def test_sample(tmp_path, capsys, pythia_dir):
 def test_rows_tokenizer_on_padded_pythia(tmp_path, capsys, pythia_dir):
     directory, head = pythia_dir
     code, _, _ = run_cli(capsys, directory, "--out", tmp_path, "--rows", "tokenizer",
-                         "--no-progress")
+                         "--no-progress", "--bins", "200")
     assert code == 0
     record = only_json(tmp_path)
     variant, stats = record["variant"], record["stats"]
@@ -245,7 +245,8 @@ def test_console_script_subprocess(tmp_path):
     out = tmp_path / "out"
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     proc = subprocess.run(
-        [exe, "measure", str(tmp_path / "gpt2-tiny"), "--out", str(out), "--device", "cpu"],
+        [exe, "measure", str(tmp_path / "gpt2-tiny"), "--out", str(out), "--device", "cpu",
+         "--bins", "200"],
         capture_output=True,
         text=True,
         timeout=300,
