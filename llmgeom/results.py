@@ -20,6 +20,7 @@ import json
 import os
 import platform
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -35,10 +36,10 @@ SCHEMA = "llmgeom.measurement/1"
 _VERSIONED = ("llmgeom", "torch", "numpy", "safetensors", "transformers", "huggingface_hub")
 
 
-def package_versions() -> dict[str, str | None]:
-    """Versions of the packages that shape a result (None when not installed)."""
+def package_versions(names: Sequence[str] = _VERSIONED) -> dict[str, str | None]:
+    """Python's version and the versions of ``names`` (None when not installed)."""
     out: dict[str, str | None] = {"python": platform.python_version()}
-    for name in _VERSIONED:
+    for name in names:
         try:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:

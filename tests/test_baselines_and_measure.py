@@ -133,3 +133,15 @@ def test_cli_plot_writes_a_png_next_to_the_json(tmp_path):
     names = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert names == ["w.npy.raw.json", "w.npy.raw.png"]
     assert (tmp_path / "out" / "w.npy.raw.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_result_files_are_readable_like_ordinary_files(tmp_path):
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        path = write_record(measure(torch.eye(6, 3), pairs="gram").to_dict(), tmp_path)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
