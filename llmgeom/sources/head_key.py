@@ -176,7 +176,12 @@ def choose_head_key(
             raise TensorNotFoundError(
                 f"{source}: no tensor named {tensor!r} (candidates: {listing})"
             )
-        return HeadChoice(tensor, info.tied, info.family, "explicit", info.d_model)
+        try:  # the config's tying describes the explicit tensor only if it is the usual head
+            usual = choose_head_key(config, keys, shapes=shapes, source=source).key
+        except TensorNotFoundError:
+            usual = None
+        tied = info.tied if tensor == usual else None
+        return HeadChoice(tensor, tied, info.family, "explicit", info.d_model)
     if config:
         names = _skeleton_head_names(json.dumps(dict(config), sort_keys=True, default=str))
         family = family_for_model_type(info.model_type)

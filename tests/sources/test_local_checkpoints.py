@@ -360,3 +360,11 @@ def test_wrong_tensor_name_in_locate(tmp_path):
     write_checkpoint(SPECS["gpt2"], tmp_path)
     with pytest.raises(TensorNotFoundError, match=r"wte\.weight \[96, 16\]"):
         locate_in_directory(tmp_path, tensor="nope.weight")
+
+
+def test_explicit_tensor_reports_tying_only_for_the_usual_head(tmp_path):
+    spec = SPECS["gpt2"]
+    write_checkpoint(spec, tmp_path / "g")
+    assert llmgeom.load_unembedding(tmp_path / "g", tensor="wte.weight").meta.tied is True
+    other = llmgeom.load_unembedding(tmp_path / "g", tensor="wpe.weight").meta
+    assert other.tied is None and other.extra["head_rule"] == "explicit"
