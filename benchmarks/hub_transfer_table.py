@@ -4,7 +4,8 @@ Three ways, per model:
 
 - **llmgeom**: the head tensor's byte range plus metadata (revision API answer, ``config.json``,
   the index of a sharded checkpoint, the 8-byte length and JSON header of the one shard that holds
-  the head); for ``.bin``-only repositories (OPT) the whole shard holding the head;
+  the head); for ``.bin``-only repositories (OPT) the head's byte range inside the zip archive
+  plus its central directory and ``data.pkl`` (estimated as three 64 KiB blocks);
 - **authors**: the whole weight file (shard) holding the head, as the authors' scripts download it;
 - **whole model**: every weight file of the main branch.
 
@@ -124,7 +125,8 @@ def computed_row(model: RegistryModel) -> Row:
         number = 1 if where == "first" else n_shards
         stem, ext = file.rsplit(".", 1) if model.fmt == "safetensors" else ("pytorch_model", "bin")
         file = f"{stem}-{number:05d}-of-{n_shards:05d}.{ext}"
-    llmgeom = meta + (head if model.fmt == "safetensors" else shard)
+    zip_overhead = 0 if model.fmt == "safetensors" else 3 * 64 * 1024  # tail + data.pkl blocks
+    llmgeom = meta + head + zip_overhead
     return Row(model.alias, head, llmgeom, shard, whole, file, "computed", meta)
 
 

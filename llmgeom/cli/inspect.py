@@ -99,6 +99,8 @@ def _hub_report(source: str, revision: str | None, tensor: str | None) -> dict[s
         weight_bytes=head.weight_bytes,
         repo_bytes=head.repo_bytes,
     )
+    if head.location.fmt == "bin" and head.location.byte_range is None:
+        report["whole_file_reason"] = head.extra.get("whole_file_reason") or None
     return report
 
 
@@ -143,16 +145,16 @@ def _print(report: dict[str, Any]) -> None:
         lines.append(("byte range", f"[{start}, {stop})  = {_fmt(stop - start)}"))
     if report["kind"] == "hub" and not report["from_cache"]:
         meta = report["metadata_bytes"]
-        if loc.get("fmt") == "safetensors":
+        if loc.get("byte_range"):  # safetensors, or a zip-format .bin read by ranges
             total = (nbytes or 0) + meta
             lines.append(("would read", f"{_fmt(nbytes)} (head) + {_fmt(meta)} (metadata, "
                                         f"{report['metadata_requests']} requests) = "
                                         f"{_fmt(total)}, not the whole file"))
         else:
+            why = report.get("whole_file_reason") or "no safetensors weights in this revision"
             lines.append(("would read", f"the whole {loc.get('file')} ({_fmt(loc.get('file_size'))}"
-                                        "): no safetensors weights in this revision; a "
-                                        "safetensors revision (e.g. --revision refs/pr/N) "
-                                        "would transfer the head only"))
+                                        f"): {why}; a safetensors revision (e.g. --revision "
+                                        "refs/pr/N) would transfer the head only"))
         lines.append(("all weights", f"{_fmt(report['weight_bytes'])} "
                                      f"(repository: {_fmt(report['repo_bytes'])})"))
     width = max(len(k) for k, _ in lines)

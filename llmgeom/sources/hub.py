@@ -13,8 +13,12 @@ safetensors header of the one shard that holds the head), never the 6.4 GB weigh
    requests for a header), the head key is chosen (:func:`choose_head_key`), and only the
    head's byte range is downloaded, in 64 MiB ranged requests, with a bytes progress bar and
    resumable retries; ``.bin``-only repositories (every OPT main branch): the one shard the index
-   maps the head to is downloaded with ``hf_hub_download`` (kept in the Hugging Face cache), a
-   warning states the cost, and the tensor is read with ``weights_only=True``;
+   maps the head to is a zip archive (``torch.save``), so its central directory (end of file),
+   its ``data.pkl`` (parsed without running code, :mod:`.torch_zip`) and then only the head's
+   stored bytes are read by range requests; a shard that cannot be read that way (legacy pickle,
+   compressed entry...) is downloaded whole with ``hf_hub_download`` (kept in the Hugging Face
+   cache), a :class:`WholeFileDownloadWarning` says why and at what cost, and the tensor is read
+   with ``weights_only=True``;
 4. the head is cached (:mod:`.hub_cache`) with its metadata; the next call makes no request.
 
 Environment (read at each call): ``HF_ENDPOINT`` (mirror), ``HF_TOKEN`` (gated/private repos),
@@ -63,6 +67,14 @@ from .safetensors_format import (
 )
 from .tensor_digest import tensor_sha256
 from .tokenizer_len import tokenizer_length_from_json, tokenizer_length_from_vocab
+from .torch_zip import (
+    RangeFile,
+    ZipCheckpoint,
+    ZipLayoutError,
+    ZipTensorPlan,
+    index_zip_checkpoint,
+    tensor_from_plan,
+)
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +84,7 @@ CHEAP_TOKENIZER_BYTES = 2_000_000  # fetch tokenizer files of unknown models up 
 
 
 class WholeFileDownloadWarning(UserWarning):
-    """A ``.bin``-only repository: a whole weight file must be downloaded to read the head."""
+    """A ``.bin`` weight file that cannot be read by ranges: the whole file is downloaded."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -224,6 +236,56 @@ def _predicted_bin_head(
     return choice, shape, dtype
 
 
+def _hf_cached_file(client: HubClient, sha: str, filename: str) -> str | None:
+    """Path of ``filename`` at commit ``sha`` in the Hugging Face file cache, if it is there."""
+    from huggingface_hub import try_to_load_from_cache
+
+    cached = try_to_load_from_cache(client.repo_id, filename,
+                                    cache_dir=client.settings.hub_cache_dir, revision=sha)
+    return cached if isinstance(cached, str) else None
+
+
+def _plan_bin(
+    client: HubClient, sha: str, filename: str, size: int | None,
+    config: dict | None, tensor: str | None, choice: HeadChoice | None,
+) -> tuple[ZipTensorPlan | None, HeadChoice | None, str, RangeFile | None]:
+    """Plan the ranged read of a ``.bin`` head: (plan, choice, "", reader) or (None, choice,
+    reason, None); ``reader`` is the range-read file (its cached blocks may hold the head).
+
+    Reads the zip central directory and ``data.pkl`` (of the shard in the Hugging Face cache when
+    it is there, else by range requests). Network errors and unsafe pickles propagate; only a
+    layout this reader does not handle returns a reason (the caller downloads the whole file).
+    """
+    source = f"{client.repo_id}/{filename}"
+    local = _hf_cached_file(client, sha, filename)
+    if local is None and size is None:
+        return None, choice, "the Hub did not list the file's size", None
+
+    def plan_from(fileobj: Any) -> tuple[ZipTensorPlan, HeadChoice]:
+        index: ZipCheckpoint = index_zip_checkpoint(fileobj, source)
+        chosen = choice
+        if chosen is None or chosen.rule == "predicted":
+            chosen = choose_head_key(config, index.shapes, tensor=tensor, shapes=index.shapes,
+                                     source=source)
+        return index.plan(chosen.key), chosen
+
+    reader: RangeFile | None = None
+    try:
+        if local is not None:
+            with open(local, "rb") as fh:
+                plan, choice = plan_from(fh)
+        else:
+            assert size is not None
+            reader = RangeFile(size, lambda a, b: client.get_range(sha, filename, a, b))
+            plan, choice = plan_from(reader)
+            log.info("%s: located %s by %d range requests (%d bytes)", source, plan.name,
+                     reader.calls, reader.bytes_fetched)
+    except ZipLayoutError as err:
+        log.info("%s: no ranged read (%s)", source, err)
+        return None, choice, str(err).removeprefix(f"{source}: "), None
+    return plan, choice, "", reader
+
+
 def _locate(client: HubClient, name: HubName, sha: str, files: dict[str, int | None],
             tensor: str | None) -> HubHead:
     """Decide file, key and byte range of the head from the repository's metadata."""
@@ -248,6 +310,7 @@ def _locate(client: HubClient, name: HubName, sha: str, files: dict[str, int | N
         filename = layout.single or ""
     size = files.get(filename)
     entry = None
+    extra: dict[str, Any] = {}
     if layout.fmt == "safetensors":
         entries = _remote_header(client, sha, filename, size)
         if choice is None:
@@ -261,13 +324,24 @@ def _locate(client: HubClient, name: HubName, sha: str, files: dict[str, int | N
             choice=choice, config=config,
         )
     else:
-        choice, shape, dtype = _predicted_bin_head(name, config, tensor, choice)
-        location = HeadLocation(
-            source=repo, file=filename, key=choice.key, fmt="bin", dtype=dtype, shape=shape,
-            byte_range=None, file_size=size, choice=choice, config=config,
-        )
+        plan, choice, reason, reader = _plan_bin(client, sha, filename, size, config, tensor,
+                                                 choice)
+        if plan is not None and choice is not None:
+            location = HeadLocation(
+                source=repo, file=filename, key=plan.name, fmt="bin",
+                dtype=str(plan.dtype).removeprefix("torch."), shape=plan.shape,
+                byte_range=plan.byte_range, file_size=size, choice=choice, config=config,
+            )
+        else:
+            choice, shape, dtype = _predicted_bin_head(name, config, tensor, choice)
+            location = HeadLocation(
+                source=repo, file=filename, key=choice.key, fmt="bin", dtype=dtype, shape=shape,
+                byte_range=None, file_size=size, choice=choice, config=config,
+            )
+        extra = {"zip_plan": plan, "zip_reader": reader, "whole_file_reason": reason}
     return HubHead(name, sha, location, files, config, layout, entry,
-                   overhead_bytes=client.stats.bytes, requests=client.stats.requests)
+                   overhead_bytes=client.stats.bytes, requests=client.stats.requests,
+                   extra=extra)
 
 
 def locate_hub_head(name: str, *, revision: str | None = None,
@@ -318,33 +392,60 @@ def _itemsize(dtype: str | None) -> int:
     return {"float64": 8, "f64": 8, "float32": 4, "f32": 4, "float": 4}.get(name, 2)
 
 
+def _download_bin_ranges(client: HubClient, head: HubHead, plan: ZipTensorPlan) -> torch.Tensor:
+    """Download exactly the head's stored bytes from a zip ``.bin`` shard (ranged, resumable)."""
+    ensure_fits(plan.nbytes, f"the {plan.name} tensor of {client.repo_id}")
+    log.info("%s: reading %s (%s) from %s by HTTP range requests, not the whole file (%s)",
+             client.repo_id, plan.name, format_bytes(plan.nbytes), head.location.file,
+             format_bytes(head.location.file_size or 0))
+    reader: RangeFile | None = head.extra.get("zip_reader")
+    held = reader.cached(plan.start, plan.stop) if reader is not None else None
+    if held is not None:  # a small file: the blocks read to plan it already hold the head
+        return tensor_from_plan(bytearray(held), plan)
+    buffer = bytearray(plan.nbytes)
+    url = client.file_url(head.commit_sha, head.location.file)
+    with tqdm(total=plan.nbytes, unit="B", unit_scale=True, unit_divisor=1024,
+              desc=f"{client.repo_id} {plan.name}", disable=_progress_disabled()) as bar:
+        client.read_range_into(url, plan.start, buffer, what=f"{head.location.file}:{plan.name}",
+                               revision=head.commit_sha, progress=bar.update)
+    return tensor_from_plan(buffer, plan)
+
+
 def _download_bin_head(
     client: HubClient, head: HubHead, tensor: str | None
 ) -> tuple[torch.Tensor, HeadChoice, int]:
-    """Download the one ``.bin`` shard holding the head (HF cache) and read it safely."""
-    from huggingface_hub import hf_hub_download, try_to_load_from_cache
+    """Read the head of a ``.bin`` shard: from the HF cache, by ranges, or downloading it whole.
+
+    Returns (tensor, choice, bytes downloaded by a whole-file download: 0 otherwise).
+    """
+    from huggingface_hub import hf_hub_download
 
     from .torch_bin import bin_shapes, read_bin_tensor
 
     settings = client.settings
     location = head.location
-    cached = try_to_load_from_cache(client.repo_id, location.file, cache_dir=settings.hub_cache_dir,
-                                    revision=head.commit_sha)
+    cached = _hf_cached_file(client, head.commit_sha, location.file)
+    plan: ZipTensorPlan | None = head.extra.get("zip_plan")
     downloaded = 0
-    if isinstance(cached, str):
+    if cached is not None:
         path = cached
+    elif plan is not None and location.choice is not None:
+        return _download_bin_ranges(client, head, plan), location.choice, 0
     else:
         size = format_bytes(location.file_size) if location.file_size else "unknown size"
         head_size = ""
         if location.shape and len(location.shape) == 2:
             nbytes = location.shape[0] * location.shape[1] * _itemsize(location.dtype)
             head_size = f" (about {format_bytes(nbytes)})"
+        reason = head.extra.get("whole_file_reason") or "not a zip-format torch.save file"
+        log.info("%s: %s cannot be read by ranges (%s); downloading the whole file",
+                    client.repo_id, location.file, reason)
         warnings.warn(
-            f"{client.repo_id}@{head.name.revision} has no safetensors weights: downloading the "
-            f"whole {location.file} ({size}) to read the {location.key} tensor{head_size}. It is "
-            f"kept in the Hugging Face cache ({settings.hub_cache_dir}). A safetensors revision "
-            "of the repository (e.g. a refs/pr/N conversion: --revision refs/pr/N) would "
-            "transfer the head only.",
+            f"{client.repo_id}@{head.name.revision}: {location.file} cannot be read by HTTP "
+            f"ranges ({reason}): downloading the whole {location.file} ({size}) to read the "
+            f"{location.key} tensor{head_size}. It is kept in the Hugging Face cache "
+            f"({settings.hub_cache_dir}). A safetensors revision of the repository (e.g. a "
+            "refs/pr/N conversion: --revision refs/pr/N) would transfer the head only.",
             WholeFileDownloadWarning,
             stacklevel=3,
         )
@@ -459,7 +560,8 @@ def load_hub_unembedding(
         location = HeadLocation(
             source=location.source, file=location.file, key=choice.key, fmt="bin",
             dtype=str(weight.dtype).removeprefix("torch."), shape=tuple(weight.shape),
-            byte_range=None, file_size=location.file_size, choice=choice, config=head.config,
+            byte_range=location.byte_range if not whole_file else None,
+            file_size=location.file_size, choice=choice, config=head.config,
         )
     assert choice is not None
     model = hub_name.model

@@ -58,11 +58,14 @@ def test_inspect_sharded_and_bin(fake_hub, tiny, capsys):
     assert report["commit_sha"] == tiny["qwen_sharded"].shas["main"]
     assert loc["choice"]["tied"] is False and loc["choice"]["family"] == "qwen2.5"
     assert not any("model-00001" in r.path for r in fake_hub.records)  # other shard untouched
+    fake_hub.reset()
     assert main(["inspect", "opt-125m"]) == 0
     out = capsys.readouterr().out
-    assert "decoder.embed_tokens.weight" in out and "the whole pytorch_model.bin" in out
-    assert "refs/pr/N" in out
-    assert not any(r.path.endswith(".bin") for r in fake_hub.records)  # not downloaded
+    # a zip-format .bin is planned from its central directory and data.pkl: head bytes only
+    assert "decoder.embed_tokens.weight  [80 x 16]  float16" in out
+    assert "byte range" in out and "not the whole file" in out and "refs/pr/N" not in out
+    served = fake_hub.bytes_for("pytorch_model.bin")
+    assert 0 < served <= len(tiny["opt"].files["main"]["pytorch_model.bin"])
 
 
 def test_inspect_revision(fake_hub, tiny, capsys):

@@ -82,20 +82,25 @@ def test_safetensors_head_only(fake_hub, tiny, name, tmp_path):
 
 
 @pytest.mark.parametrize("name", sorted(BIN))
-def test_bin_repo_downloads_one_shard_and_warns(fake_hub, tiny, name, tmp_path):
+def test_bin_repo_reads_one_shard_by_ranges(fake_hub, tiny, name, tmp_path):
+    # zip-format .bin shards are read by HTTP ranges (central directory, data.pkl, head), no
+    # whole-file download and no warning; tests/hub/test_hub_bin_ranges.py checks the byte counts
     repo = tiny[name]
-    with pytest.warns(WholeFileDownloadWarning, match=r"refs/pr/N"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", WholeFileDownloadWarning)
         u = load_hub_unembedding(repo.repo_id)
     assert torch.equal(u.weight, repo.head) and u.weight.dtype == torch.float16
     assert (u.meta.family, u.meta.tied, u.meta.d_model) == EXPECTED[name]
     assert u.meta.tensor_name == "decoder.embed_tokens.weight"
     shard = BIN[name]
-    assert u.meta.file == shard and u.meta.extra["hub"]["whole_file_downloaded"]
+    assert u.meta.file == shard and not u.meta.extra["hub"]["whole_file_downloaded"]
     served = {r.path.rsplit("/", 1)[-1] for r in fake_hub.records if r.server == "cdn"}
     assert served == {shard}  # never the other shard
-    assert fake_hub.bytes_for(shard) == len(repo.files["main"][shard])
-    # the shard is in the Hugging Face cache under HF_HOME; the head in llmgeom's cache
-    assert list((tmp_path / "hf-home" / "hub").glob(f"models--*/snapshots/*/{shard}"))
+    assert all(r.range for r in fake_hub.records if r.server == "cdn")  # ranged requests only
+    assert 0 < fake_hub.bytes_for(shard) <= len(repo.files["main"][shard])
+    assert fake_hub.bytes_sent == u.meta.extra["hub"]["bytes_transferred"]
+    # nothing in the Hugging Face file cache; the head is in llmgeom's cache
+    assert not list((tmp_path / "hf-home" / "hub").glob(f"models--*/snapshots/*/{shard}"))
     fake_hub.reset()
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -117,7 +122,8 @@ def test_safetensors_conversion_revision_avoids_the_whole_file(fake_hub, tiny, t
 
 
 def test_opt350_projection_layout(fake_hub, tiny):
-    with pytest.warns(WholeFileDownloadWarning):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", WholeFileDownloadWarning)  # read by ranges now
         u = load_hub_unembedding("opt-350m")
     assert u.shape == (80, 8) and u.meta.d_model == 16  # head 8 wide, model 16 wide
 

@@ -1,0 +1,505 @@
+"""Locate and read ONE tensor of a zip-format PyTorch ``.bin`` file without reading the rest.
+
+``torch.save`` (since torch 1.6) writes a ZIP archive whose entries are STORED (uncompressed):
+``<root>/data.pkl`` (a pickle of the state dict; its tensors name their storages by key through
+persistent ids ``('storage', storage_type, key, location, numel)``) and ``<root>/data/<key>``
+(the raw little-endian bytes of each storage). So one tensor costs: the zip central directory
+(end of file), ``data.pkl`` (start of file, small), the storage's local file header, and the
+tensor's own bytes. This module is pure logic over a seekable binary file object; the Hub source
+(:mod:`.hub`) gives it a :class:`RangeFile` whose reads are HTTP range requests.
+
+``data.pkl`` is parsed with torch's ``weights_only`` unpickler (no code runs: a pickle naming any
+other global is refused with :class:`~llmgeom.errors.CorruptCheckpointError`); storages are
+rebuilt on the ``meta`` device, so no tensor data is read or allocated to learn dtypes, shapes,
+strides and storage offsets.
+
+Anything this reader does not handle (a legacy non-zip pickle, a compressed storage entry, a
+non-contiguous tensor, a big-endian file, a malformed archive) raises :class:`ZipLayoutError`:
+the caller falls back to reading the whole file with ``torch.load``.
+
+Example:
+    >>> import io, torch
+    >>> buf = io.BytesIO()
+    >>> torch.save({"wte.weight": torch.arange(6.0).reshape(3, 2)}, buf)
+    >>> plan = plan_zip_tensor(buf, "wte.weight")
+    >>> plan.shape, plan.dtype, plan.nbytes
+    ((3, 2), torch.float32, 24)
+    >>> read_zip_tensor(buf, plan)[2].tolist()
+    [4.0, 5.0]
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import pickle
+import struct
+import zipfile
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+import torch
+
+from ..errors import CorruptCheckpointError, LlmgeomError
+from .safetensors_format import require_entry
+
+BLOCK_BYTES = 64 * 1024  # RangeFile fetches aligned blocks of this size (tests shrink it)
+MAX_CACHED_BLOCKS = 64  # at most 4 MiB of cached blocks per RangeFile
+MAX_PICKLE_BYTES = 64 * 2**20  # a data.pkl larger than this is not a state dict of weights
+_LOCAL_HEADER = struct.Struct("<4sHHHHHIIIHH")  # 30 bytes; see APPNOTE.TXT 4.3.7
+_LOCAL_MAGIC = b"PK\x03\x04"
+
+
+class ZipLayoutError(LlmgeomError, ValueError):
+    """A ``.bin`` file this reader cannot plan (legacy pickle, compressed entry, non-contiguous
+    tensor, malformed archive...): read the whole file instead.
+
+    Never raised for an unsafe pickle (that is a :class:`CorruptCheckpointError`) nor for a
+    network failure (those keep their own types).
+    """
+
+
+# --------------------------------------------------------------------------------------------
+# a seekable file over a range-read callable
+# --------------------------------------------------------------------------------------------
+class RangeFile(io.RawIOBase):
+    """A read-only, seekable file of ``size`` bytes whose bytes come from ``read_range``.
+
+    ``read_range(start, stop)`` must return exactly the bytes ``[start, stop)``. Reads are served
+    from aligned blocks of ``block_bytes`` (the missing blocks of one read are fetched with ONE
+    call), so the many small reads ``zipfile`` makes become a few range requests. Reads of four
+    blocks or more bypass the cache. ``calls`` and ``bytes_fetched`` count what was asked.
+
+    Example:
+        >>> data = bytes(range(256)) * 4
+        >>> f = RangeFile(len(data), lambda a, b: data[a:b], block_bytes=100)
+        >>> _ = f.seek(150); f.read(4) == data[150:154], f.calls, f.bytes_fetched
+        (True, 1, 100)
+        >>> _ = f.seek(-2, io.SEEK_END); f.read(), f.calls
+        (b'\\xfe\\xff', 2)
+    """
+
+    def __init__(self, size: int, read_range: Callable[[int, int], bytes], *,
+                 block_bytes: int | None = None, max_blocks: int = MAX_CACHED_BLOCKS) -> None:
+        super().__init__()
+        if size < 0:
+            raise ValueError("size must be >= 0")
+        self.size = size
+        self._read_range = read_range
+        self.block_bytes = int(block_bytes or BLOCK_BYTES)
+        self.max_blocks = max_blocks
+        self._blocks: OrderedDict[int, bytes] = OrderedDict()
+        self._pos = 0
+        self.calls = 0
+        self.bytes_fetched = 0
+        self.failure: LlmgeomError | None = None  # the first error read_range raised
+
+    # -- io.RawIOBase -------------------------------------------------------------------------
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self.size}[whence]
+        pos = base + offset
+        if pos < 0:
+            raise OSError(f"negative seek position {pos}")
+        self._pos = pos
+        return pos
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        n = max(0, min(len(view), self.size - self._pos))
+        if n:
+            view[:n] = self.pread(self._pos, n)
+            self._pos += n
+        return n
+
+    # -- reads ----------------------------------------------------------------------------------
+    def _fetch(self, start: int, stop: int) -> bytes:
+        try:
+            data = self._read_range(start, stop)
+        except LlmgeomError as err:  # kept: zipfile would hide an OSError as "not a zip file"
+            self.failure = err
+            raise
+        self.calls += 1
+        self.bytes_fetched += len(data)
+        if len(data) != stop - start:
+            raise ZipLayoutError(f"short read: asked bytes [{start}, {stop}), got {len(data)}")
+        return bytes(data)
+
+    def cached(self, start: int, stop: int) -> bytes | None:
+        """Bytes ``[start, stop)`` if the cached blocks hold all of them (no fetch), else None.
+
+        Example:
+            >>> f = RangeFile(10, lambda a, b: b"0123456789"[a:b], block_bytes=4)
+            >>> f.cached(0, 3), f.pread(0, 2), f.cached(1, 3), f.calls
+            (None, b'01', b'12', 1)
+        """
+        stop = min(stop, self.size)
+        if stop <= start:
+            return b""
+        size = self.block_bytes
+        first, last = start // size, (stop - 1) // size
+        if any(b not in self._blocks for b in range(first, last + 1)):
+            return None
+        joined = b"".join(self._blocks[b] for b in range(first, last + 1))
+        return joined[start - first * size : stop - first * size]
+
+    def pread(self, start: int, n: int) -> bytes:
+        """``n`` bytes from ``start`` (clipped at the end of the file), cached by block."""
+        stop = min(self.size, start + n)
+        if stop <= start:
+            return b""
+        size = self.block_bytes
+        first, last = start // size, (stop - 1) // size
+        if last - first + 1 >= 4:  # big read: straight through, not cached
+            return self._fetch(start, stop)
+        missing = [b for b in range(first, last + 1) if b not in self._blocks]
+        if missing:  # one call for the run from the first to the last missing block
+            lo, hi = missing[0] * size, min(self.size, (missing[-1] + 1) * size)
+            data = self._fetch(lo, hi)
+            for b in range(missing[0], missing[-1] + 1):
+                self._blocks[b] = data[b * size - lo : (b + 1) * size - lo]
+        parts = []
+        for b in range(first, last + 1):
+            self._blocks.move_to_end(b)
+            parts.append(self._blocks[b])
+        while len(self._blocks) > self.max_blocks:
+            self._blocks.popitem(last=False)
+        joined = b"".join(parts)
+        return joined[start - first * size : stop - first * size]
+
+
+# --------------------------------------------------------------------------------------------
+# the plan of one tensor
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ZipTensorInfo:
+    """What ``data.pkl`` says of one tensor: storage key, dtype, shape, stride, offset."""
+
+    name: str
+    key: str  # storage key: the data lives in <root>/data/<key>
+    dtype: torch.dtype
+    shape: tuple[int, ...]
+    stride: tuple[int, ...]
+    storage_offset: int  # in elements
+    storage_numel: int  # elements of the whole storage
+
+    @property
+    def numel(self) -> int:
+        """Number of elements of the tensor."""
+        return math.prod(self.shape)
+
+    @property
+    def contiguous(self) -> bool:
+        """True when the tensor is one row-major run of its storage."""
+        expected, ok = 1, True
+        for dim, stride in zip(reversed(self.shape), reversed(self.stride), strict=True):
+            if dim != 1 and stride != expected:
+                ok = False
+            expected *= dim
+        return ok
+
+
+@dataclass(frozen=True)
+class ZipTensorPlan:
+    """Where the bytes of one tensor are in the file: ``[start, stop)``, absolute offsets."""
+
+    name: str
+    key: str
+    record: str  # zip member holding the storage
+    dtype: torch.dtype
+    shape: tuple[int, ...]
+    stride: tuple[int, ...]
+    storage_offset: int
+    data_start: int  # absolute offset of the storage's first byte
+    start: int  # absolute offset of the tensor's first byte
+    stop: int  # one past its last byte
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the tensor's data."""
+        return self.stop - self.start
+
+    @property
+    def byte_range(self) -> tuple[int, int]:
+        """``(start, stop)``."""
+        return self.start, self.stop
+
+
+@dataclass
+class ZipCheckpoint:
+    """An indexed zip ``.bin``: its archive and the tensors its ``data.pkl`` describes.
+
+    Build it with :func:`index_zip_checkpoint`; :meth:`plan` locates one tensor's bytes (one
+    more small read: the storage's local file header).
+    """
+
+    fileobj: IO[bytes]
+    archive: zipfile.ZipFile
+    root: str
+    tensors: dict[str, ZipTensorInfo]
+    source: str = "file"
+    skipped: dict[str, tuple[tuple[int, ...], str]] = field(default_factory=dict)
+
+    @property
+    def shapes(self) -> dict[str, tuple[int, ...]]:
+        """Tensor name -> shape (what :func:`~.head_key.choose_head_key` needs)."""
+        out = {name: shape for name, (shape, _) in self.skipped.items()}
+        out.update((name, info.shape) for name, info in self.tensors.items())
+        return out
+
+    def plan(self, name: str) -> ZipTensorPlan:
+        """The absolute byte range of tensor ``name`` (TensorNotFoundError if absent).
+
+        Raises :class:`ZipLayoutError` when the tensor is not one contiguous run of a STORED
+        entry.
+        """
+        if name in self.skipped:
+            raise ZipLayoutError(f"{self.source}: tensor {name!r} {self.skipped[name][1]}")
+        info = require_entry(self.tensors, name, self.source)
+        if not info.contiguous:
+            raise ZipLayoutError(f"{self.source}: tensor {name!r} is not contiguous "
+                                 f"(shape {info.shape}, stride {info.stride})")
+        record = f"{self.root}/data/{info.key}"
+        try:
+            zinfo = self.archive.getinfo(record)
+        except KeyError:
+            raise ZipLayoutError(f"{self.source}: no entry {record} for {name!r}") from None
+        if zinfo.compress_type != zipfile.ZIP_STORED:
+            raise ZipLayoutError(f"{self.source}: entry {record} is compressed "
+                                 f"(method {zinfo.compress_type})")
+        itemsize = info.dtype.itemsize
+        if zinfo.file_size < info.storage_numel * itemsize:
+            raise ZipLayoutError(f"{self.source}: entry {record} has {zinfo.file_size} bytes, "
+                                 f"its storage needs {info.storage_numel * itemsize}")
+        data_start = _local_data_offset(self.fileobj, zinfo, self.source)
+        begin = info.storage_offset * itemsize
+        end = begin + info.numel * itemsize
+        if end > zinfo.file_size:
+            raise ZipLayoutError(f"{self.source}: tensor {name!r} ends at byte {end} of a "
+                                 f"{zinfo.file_size}-byte storage")
+        return ZipTensorPlan(name, info.key, record, info.dtype, info.shape, info.stride,
+                             info.storage_offset, data_start, data_start + begin,
+                             data_start + end)
+
+
+def _local_data_offset(fileobj: IO[bytes], zinfo: zipfile.ZipInfo, source: str) -> int:
+    """Absolute offset of an entry's data: after ITS local header (whose extra field, the
+    alignment padding torch writes, differs from the central directory's)."""
+    fileobj.seek(zinfo.header_offset)
+    raw = fileobj.read(_LOCAL_HEADER.size)
+    if len(raw) != _LOCAL_HEADER.size:
+        raise ZipLayoutError(f"{source}: truncated local header of {zinfo.filename}")
+    fields = _LOCAL_HEADER.unpack(raw)
+    if fields[0] != _LOCAL_MAGIC:
+        raise ZipLayoutError(f"{source}: bad local header magic for {zinfo.filename}")
+    name_len, extra_len = fields[9], fields[10]
+    fileobj.seek(zinfo.header_offset + _LOCAL_HEADER.size)
+    if fileobj.read(name_len) != zinfo.filename.encode("utf-8"):
+        raise ZipLayoutError(f"{source}: local header of {zinfo.filename} names another file")
+    return zinfo.header_offset + _LOCAL_HEADER.size + name_len + extra_len
+
+
+# --------------------------------------------------------------------------------------------
+# data.pkl without running code, storages on the meta device
+# --------------------------------------------------------------------------------------------
+def _unpickler_class() -> type:
+    try:
+        from torch import _weights_only_unpickler
+    except ImportError as err:  # pragma: no cover - torch without the weights_only unpickler
+        raise ZipLayoutError(f"torch has no weights_only unpickler ({err})") from None
+    return _weights_only_unpickler.Unpickler
+
+
+def _storage_dtype(storage_type: Any) -> torch.dtype:
+    """The dtype a persistent id's storage type stands for."""
+    if storage_type is torch.UntypedStorage:
+        return torch.uint8
+    dtype = getattr(storage_type, "dtype", None)
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    if isinstance(storage_type, torch.dtype):
+        return storage_type
+    raise ZipLayoutError(f"unknown storage type {storage_type!r}")
+
+
+def _parse_pickle(data: bytes, source: str) -> tuple[Any, dict[int, tuple[str, torch.dtype, int]]]:
+    """Unpickle ``data.pkl`` with meta storages; return the object and storage id -> key."""
+    storages: dict[str, torch.storage.TypedStorage] = {}
+    owners: dict[int, tuple[str, torch.dtype, int]] = {}
+
+    def persistent_load(pid: Any) -> torch.storage.TypedStorage:
+        if not (isinstance(pid, tuple) and len(pid) == 5):
+            raise ZipLayoutError(f"{source}: unexpected persistent id {pid!r:.80}")
+        typename, storage_type, key, _location, numel = pid
+        if torch.serialization._maybe_decode_ascii(typename) != "storage":
+            raise ZipLayoutError(f"{source}: persistent id of type {typename!r}")
+        key = str(torch.serialization._maybe_decode_ascii(key))
+        dtype = _storage_dtype(storage_type)
+        if not isinstance(numel, int) or numel < 0:
+            raise ZipLayoutError(f"{source}: bad storage size {numel!r} for key {key!r}")
+        if key not in storages:
+            untyped = torch.UntypedStorage(numel * dtype.itemsize, device="meta")
+            owners[untyped._cdata] = (key, dtype, numel)
+            storages[key] = torch.storage.TypedStorage(wrap_storage=untyped, dtype=dtype,
+                                                       _internal=True)
+        elif storages[key].dtype != dtype:
+            raise ZipLayoutError(f"{source}: storage {key!r} used with two dtypes")
+        return storages[key]
+
+    unpickler = _unpickler_class()(io.BytesIO(data), encoding="utf-8")
+    unpickler.persistent_load = persistent_load
+    try:
+        obj = unpickler.load()
+    except pickle.UnpicklingError as err:
+        from .torch_bin import _refusal_reason
+
+        raise CorruptCheckpointError(
+            f"{source}: refused to load: the pickle is not plain weights ({_refusal_reason(err)})"
+        ) from None
+    except LlmgeomError:
+        raise
+    except Exception as err:  # malformed pickle: EOF, bad opcodes' arguments, set_ errors
+        raise ZipLayoutError(f"{source}: cannot parse data.pkl ({type(err).__name__}: "
+                             f"{str(err)[:200]})") from None
+    return obj, owners
+
+
+def _tensor_infos(
+    obj: Any, owners: dict[int, tuple[str, torch.dtype, int]], source: str
+) -> tuple[dict[str, ZipTensorInfo], dict[str, tuple[tuple[int, ...], str]]]:
+    if isinstance(obj, Mapping) and isinstance(obj.get("state_dict"), Mapping):
+        obj = obj["state_dict"]
+    if not isinstance(obj, Mapping):
+        raise CorruptCheckpointError(f"{source}: not a state dict (got {type(obj).__name__})")
+    infos: dict[str, ZipTensorInfo] = {}
+    skipped: dict[str, tuple[tuple[int, ...], str]] = {}
+    for name, value in obj.items():
+        if not isinstance(value, torch.Tensor) or not isinstance(name, str):
+            continue
+        shape = tuple(value.shape)
+        if value.layout != torch.strided or type(value) is not torch.Tensor:
+            skipped[name] = (shape, f"has layout {value.layout} / type {type(value).__name__}")
+            continue
+        owner = owners.get(value.untyped_storage()._cdata)
+        if owner is None or owner[1] != value.dtype:
+            skipped[name] = (shape, "is not a plain view of one stored storage")
+            continue
+        key, _, numel = owner
+        infos[name] = ZipTensorInfo(name, key, value.dtype, shape, tuple(value.stride()),
+                                    int(value.storage_offset()), numel)
+    return infos, skipped
+
+
+# --------------------------------------------------------------------------------------------
+# public API
+# --------------------------------------------------------------------------------------------
+def index_zip_checkpoint(fileobj: IO[bytes], source: str = "file") -> ZipCheckpoint:
+    """Read the central directory and ``data.pkl`` of a zip ``.bin`` file (no tensor data).
+
+    Example:
+        >>> import io, torch
+        >>> buf = io.BytesIO()
+        >>> torch.save({"a": torch.zeros(2, 3, dtype=torch.float16)}, buf)
+        >>> index_zip_checkpoint(buf).shapes
+        {'a': (2, 3)}
+    """
+    try:
+        archive = zipfile.ZipFile(fileobj)
+        names = archive.namelist()
+        pickles = [n for n in names if n.count("/") == 1 and n.endswith("/data.pkl")]
+        if len(pickles) != 1:
+            raise ZipLayoutError(f"{source}: a zip file but not a torch.save archive "
+                                 f"({len(pickles)} data.pkl entries)")
+        root = pickles[0].split("/", 1)[0]
+        order = f"{root}/byteorder"
+        if order in names and archive.read(order).strip() != b"little":
+            raise ZipLayoutError(f"{source}: big-endian checkpoint")
+        if archive.getinfo(pickles[0]).file_size > MAX_PICKLE_BYTES:
+            raise ZipLayoutError(f"{source}: data.pkl is larger than {MAX_PICKLE_BYTES} bytes")
+        data = archive.read(pickles[0])
+    except LlmgeomError:
+        raise
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, KeyError,
+            NotImplementedError, struct.error, RuntimeError) as err:
+        failure = getattr(fileobj, "failure", None)
+        if failure is not None:  # zipfile turns an OSError (NetworkError...) into BadZipFile
+            raise failure from None
+        if isinstance(err, zipfile.BadZipFile) and "not a zip file" in str(err):
+            raise ZipLayoutError(f"{source}: not a zip archive (a legacy torch.save pickle?)"
+                                 ) from None
+        raise ZipLayoutError(f"{source}: not a readable zip archive ({type(err).__name__}: "
+                             f"{str(err)[:200]})") from None
+    obj, owners = _parse_pickle(data, source)
+    infos, skipped = _tensor_infos(obj, owners, source)
+    return ZipCheckpoint(fileobj, archive, root, infos, source, skipped)
+
+
+def plan_zip_tensor(fileobj: IO[bytes], name: str, source: str = "file") -> ZipTensorPlan:
+    """Locate tensor ``name`` in a zip ``.bin`` file: storage key, dtype, shape, byte range.
+
+    Raises :class:`ZipLayoutError` (read the whole file instead), ``TensorNotFoundError`` or
+    ``CorruptCheckpointError`` (an unsafe pickle).
+
+    Example:
+        >>> import io, torch
+        >>> buf = io.BytesIO()
+        >>> torch.save({"w": torch.ones(4, 2, dtype=torch.bfloat16)}, buf)
+        >>> p = plan_zip_tensor(buf, "w")
+        >>> p.key, p.dtype, p.nbytes, buf.getvalue()[p.start:p.stop] == b"\\x80\\x3f" * 8
+        ('0', torch.bfloat16, 16, True)
+    """
+    return index_zip_checkpoint(fileobj, source).plan(name)
+
+
+def tensor_from_plan(buffer: bytearray | bytes, plan: ZipTensorPlan) -> torch.Tensor:
+    """Build the tensor from exactly its ``plan.nbytes`` bytes (no copy for a bytearray).
+
+    Example:
+        >>> import io, torch
+        >>> buf = io.BytesIO()
+        >>> torch.save({"w": torch.arange(4, dtype=torch.int16)}, buf)
+        >>> p = plan_zip_tensor(buf, "w")
+        >>> tensor_from_plan(buf.getvalue()[p.start:p.stop], p).tolist()
+        [0, 1, 2, 3]
+    """
+    if len(buffer) != plan.nbytes:
+        raise CorruptCheckpointError(
+            f"{plan.name}: got {len(buffer)} bytes, expected {plan.nbytes} (truncated data?)"
+        )
+    if plan.nbytes == 0:
+        return torch.empty(plan.shape, dtype=plan.dtype)
+    if isinstance(buffer, bytes):
+        buffer = bytearray(buffer)
+    return torch.frombuffer(buffer, dtype=plan.dtype).reshape(plan.shape)
+
+
+def read_zip_tensor(fileobj: IO[bytes], plan: ZipTensorPlan) -> torch.Tensor:
+    """Read exactly the tensor's bytes from ``fileobj`` (a file, BytesIO or :class:`RangeFile`).
+
+    Example:
+        >>> import io, torch
+        >>> buf = io.BytesIO()
+        >>> torch.save({"w": torch.full((2, 2), 3.0)}, buf)
+        >>> read_zip_tensor(buf, plan_zip_tensor(buf, "w")).sum().item()
+        12.0
+    """
+    buffer = bytearray(plan.nbytes)
+    fileobj.seek(plan.start)
+    view, done = memoryview(buffer), 0
+    while done < plan.nbytes:
+        got = fileobj.readinto(view[done:])  # type: ignore[attr-defined]
+        if not got:
+            raise CorruptCheckpointError(f"{plan.name}: file ends {plan.nbytes - done} bytes "
+                                         "before the tensor's last byte")
+        done += got
+    return tensor_from_plan(buffer, plan)
