@@ -372,18 +372,25 @@ def _progress_disabled() -> bool | None:
     return True if flag in {"1", "true", "yes", "on"} else None  # None: tqdm decides (tty or not)
 
 
+def _download_range(client: HubClient, head: HubHead, name: str, start: int, nbytes: int
+                    ) -> bytearray:
+    """Download ``nbytes`` of the head's file from ``start`` (ranged, resumable, progress bar)."""
+    ensure_fits(nbytes, f"the {name} tensor of {client.repo_id}")
+    buffer = bytearray(nbytes)
+    url = client.file_url(head.commit_sha, head.location.file)
+    with tqdm(total=nbytes, unit="B", unit_scale=True, unit_divisor=1024,
+              desc=f"{client.repo_id} {name}", disable=_progress_disabled()) as bar:
+        client.read_range_into(url, start, buffer, what=f"{head.location.file}:{name}",
+                               revision=head.commit_sha, progress=bar.update)
+    return buffer
+
+
 def _download_safetensors_head(client: HubClient, head: HubHead) -> torch.Tensor:
     """Download exactly the head's byte range and build the tensor (no copy)."""
     entry = head.entry
     assert entry is not None
-    ensure_fits(entry.nbytes, f"the {entry.name} tensor of {client.repo_id}")
-    buffer = bytearray(entry.nbytes)
-    url = client.file_url(head.commit_sha, head.location.file)
-    with tqdm(total=entry.nbytes, unit="B", unit_scale=True, unit_divisor=1024,
-              desc=f"{client.repo_id} {entry.name}", disable=_progress_disabled()) as bar:
-        client.read_range_into(url, entry.start, buffer, what=f"{head.location.file}:{entry.name}",
-                               revision=head.commit_sha, progress=bar.update)
-    return tensor_from_bytes(buffer, entry)
+    return tensor_from_bytes(_download_range(client, head, entry.name, entry.start, entry.nbytes),
+                             entry)
 
 
 def _itemsize(dtype: str | None) -> int:
@@ -394,7 +401,6 @@ def _itemsize(dtype: str | None) -> int:
 
 def _download_bin_ranges(client: HubClient, head: HubHead, plan: ZipTensorPlan) -> torch.Tensor:
     """Download exactly the head's stored bytes from a zip ``.bin`` shard (ranged, resumable)."""
-    ensure_fits(plan.nbytes, f"the {plan.name} tensor of {client.repo_id}")
     log.info("%s: reading %s (%s) from %s by HTTP range requests, not the whole file (%s)",
              client.repo_id, plan.name, format_bytes(plan.nbytes), head.location.file,
              format_bytes(head.location.file_size or 0))
@@ -402,13 +408,7 @@ def _download_bin_ranges(client: HubClient, head: HubHead, plan: ZipTensorPlan) 
     held = reader.cached(plan.start, plan.stop) if reader is not None else None
     if held is not None:  # a small file: the blocks read to plan it already hold the head
         return tensor_from_plan(bytearray(held), plan)
-    buffer = bytearray(plan.nbytes)
-    url = client.file_url(head.commit_sha, head.location.file)
-    with tqdm(total=plan.nbytes, unit="B", unit_scale=True, unit_divisor=1024,
-              desc=f"{client.repo_id} {plan.name}", disable=_progress_disabled()) as bar:
-        client.read_range_into(url, plan.start, buffer, what=f"{head.location.file}:{plan.name}",
-                               revision=head.commit_sha, progress=bar.update)
-    return tensor_from_plan(buffer, plan)
+    return tensor_from_plan(_download_range(client, head, plan.name, plan.start, plan.nbytes), plan)
 
 
 def _download_bin_head(
