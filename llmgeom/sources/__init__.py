@@ -21,11 +21,11 @@ import torch
 
 from ..errors import SourceNotFoundError
 from ..unembedding import Unembedding
-from .files import load_file
+from .files import SUFFIX_FORMATS, load_file
 from .in_memory import from_array, from_module
 from .local import load_from_directory
 
-_FILE_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".npy", ".gguf", ".json")
+_FILE_SUFFIXES = (*SUFFIX_FORMATS, ".json")
 
 
 def looks_like_path(text: str) -> bool:

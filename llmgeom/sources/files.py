@@ -56,7 +56,7 @@ def _locate_npy(path: Path, tensor: str | None) -> HeadLocation:
     )
 
 
-_SUFFIX_FORMATS = {
+SUFFIX_FORMATS = {
     ".safetensors": "safetensors",
     ".bin": "bin",
     ".pt": "bin",
@@ -68,9 +68,9 @@ _SUFFIX_FORMATS = {
 
 def file_format(path: Path) -> str:
     """The weight format of a file, from its suffix (error for unknown suffixes)."""
-    fmt = _SUFFIX_FORMATS.get(path.suffix.lower())
+    fmt = SUFFIX_FORMATS.get(path.suffix.lower())
     if fmt is None:
-        known = ", ".join(sorted(_SUFFIX_FORMATS))
+        known = ", ".join(sorted(SUFFIX_FORMATS))
         raise ConfigError(f"{path}: unknown file type {path.suffix!r} (known: {known})")
     return fmt
 
