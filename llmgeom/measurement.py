@@ -103,6 +103,84 @@ def norm_statistics(norms: torch.Tensor) -> dict[str, Any]:
     }
 
 
+def _usable_rows(
+    W: torch.Tensor, drop_nonfinite: bool
+) -> tuple[torch.Tensor, dict[str, Any], torch.Tensor | None, int]:
+    """Row norms, their statistics, the rows to keep (None: all) and the non-finite count."""
+    norms = overlap.row_norms(W)  # float64; a row with NaN/inf has a non-finite norm
+    finite = torch.isfinite(norms)
+    bad = torch.nonzero(~finite).flatten()
+    if bad.numel() and not drop_nonfinite:
+        shown = ", ".join(str(int(i)) for i in bad[:10]) + (" ..." if bad.numel() > 10 else "")
+        raise InvalidMatrixError(
+            f"{bad.numel()} row(s) contain NaN or inf (rows {shown}); "
+            "use --drop-nonfinite to skip them"
+        )
+    norm_stats = norm_statistics(norms[finite])
+    norm_stats["n_nonfinite"] = int(bad.numel())
+    keep = finite & (norms > 0)
+    row_index = None if bool(keep.all()) else torch.nonzero(keep).flatten()
+    n_used = W.shape[0] if row_index is None else row_index.numel()
+    if n_used < 2:
+        raise InvalidMatrixError(
+            f"need at least 2 non-zero finite rows to measure overlaps, got {n_used} "
+            f"(of {W.shape[0]} rows)"
+        )
+    return norms, norm_stats, row_index, int(bad.numel())
+
+
+def _normalized(
+    W: torch.Tensor,
+    norms: torch.Tensor,
+    row_index: torch.Tensor | None,
+    center: bool,
+    in_place_ok: bool,
+    dev: torch.device,
+) -> tuple[torch.Tensor, torch.Tensor | None, int]:
+    """``(U, row_index, rows dropped by centring)``: unit rows in float32 on ``dev``."""
+    X = W if row_index is None else W[row_index]  # indexing makes a private copy
+    kept_norms = norms if row_index is None else norms[row_index]
+    centre = overlap.mean_row(X).to(dev) if center else None
+    ensure_fits(X.shape[0] * X.shape[1] * 4, "the normalised float32 matrix")
+    in_place = (in_place_ok or row_index is not None) and X.dtype == torch.float32
+    in_place = in_place and centre is None and dev.type == "cpu"
+    X = X.to(dev)
+    U, used_norms = overlap.normalize_rows(
+        X, center=centre, out=X if in_place else None, norms=kept_norms.to(dev)
+    )
+    # rows equal to the mean row (to float32 precision) have no direction after centring
+    degenerate = used_norms <= 1e-7 * kept_norms.to(used_norms.device)
+    dropped = int(degenerate.sum())
+    if dropped:
+        U = U[~degenerate]
+        base = row_index if row_index is not None else torch.arange(W.shape[0])
+        row_index = base[~degenerate.cpu()]
+        if U.shape[0] < 2:
+            raise InvalidMatrixError(
+                "need at least 2 rows that differ from the mean row after centring, "
+                f"got {U.shape[0]}"
+            )
+    return U, row_index, dropped
+
+
+def _exact_pairs(
+    U: torch.Tensor, row_index: torch.Tensor | None, budget: int, bins: int, progress: bool | None
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """The blocked exact pass, with rows and partners in the matrix's original numbering."""
+    exact = overlap.pairwise_statistics(U, budget_bytes=budget, bins=bins, progress=progress)
+    arrays = {
+        "max_abs_cos_per_row": exact.pop("max_abs_cos_per_row"),
+        "partner_per_row": exact.pop("partner_per_row"),
+    }
+    if row_index is not None:
+        original = row_index.cpu().numpy()
+        arrays["row_index"] = original
+        arrays["partner_per_row"] = original[arrays["partner_per_row"]]
+        for pair in exact["top_pairs"]:
+            pair["i"], pair["j"] = int(original[pair["i"]]), int(original[pair["j"]])
+    return exact, arrays
+
+
 def measure(
     source: Any,
     *,
@@ -137,49 +215,10 @@ def measure(
 
     t = time.perf_counter()
     W, n_selected = _select_rows(unemb, rows)
-    norms = overlap.row_norms(W)  # float64; a row with NaN/inf has a non-finite norm
-    finite = torch.isfinite(norms)
-    bad = torch.nonzero(~finite).flatten()
-    if bad.numel() and not drop_nonfinite:
-        shown = ", ".join(str(int(i)) for i in bad[:10]) + (" ..." if bad.numel() > 10 else "")
-        raise InvalidMatrixError(
-            f"{bad.numel()} row(s) contain NaN or inf (rows {shown}); "
-            "use --drop-nonfinite to skip them"
-        )
-    norm_stats = norm_statistics(norms[finite])
-    norm_stats["n_nonfinite"] = int(bad.numel())
-    keep = finite & (norms > 0)
-    row_index = None if bool(keep.all()) else torch.nonzero(keep).flatten()
-    X = W if row_index is None else W[row_index]
-    n, m = X.shape
-    if n < 2:
-        raise InvalidMatrixError(
-            f"need at least 2 non-zero finite rows to measure overlaps, got {n} "
-            f"(of {unemb.shape[0]} rows)"
-        )
-    centre = overlap.mean_row(X).to(dev) if center else None
-    ensure_fits(n * m * 4, "the normalised float32 matrix")
+    norms, norm_stats, row_index, n_bad = _usable_rows(W, drop_nonfinite)
     owned = unemb is not source and unemb.meta.source_kind in _OWNED_KINDS
-    owned = owned or row_index is not None  # W[row_index] is already a private copy
-    in_place = owned and X.dtype == torch.float32 and centre is None and dev.type == "cpu"
-    X = X.to(dev)
-    kept_norms = norms if row_index is None else norms[row_index]
-    U, used_norms = overlap.normalize_rows(
-        X, center=centre, out=X if in_place else None, norms=kept_norms.to(dev)
-    )
-    del X
-    # rows equal to the mean row (to float32 precision) have no direction after centring
-    degenerate = used_norms <= 1e-7 * kept_norms.to(used_norms.device)
-    n_zero_after_center = int(degenerate.sum())
-    if n_zero_after_center:
-        U = U[~degenerate]
-        n = U.shape[0]
-        base = row_index if row_index is not None else torch.arange(W.shape[0])
-        row_index = base[~degenerate.cpu()]
-        if n < 2:
-            raise InvalidMatrixError(
-                f"need at least 2 rows that differ from the mean row after centring, got {n}"
-            )
+    U, row_index, n_centre_dropped = _normalized(W, norms, row_index, center, owned, dev)
+    n, m = U.shape
     timings["normalize_s"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -189,14 +228,7 @@ def measure(
     t = time.perf_counter()
     if pairs == "exact":
         budget = memory_budget if memory_budget is not None else overlap.default_budget(dev)
-        exact = overlap.pairwise_statistics(U, budget_bytes=budget, bins=bins, progress=progress)
-        arrays["max_abs_cos_per_row"] = exact.pop("max_abs_cos_per_row")
-        arrays["partner_per_row"] = exact.pop("partner_per_row")
-        if row_index is not None:  # report partners and pairs in the original row numbering
-            arrays["row_index"] = row_index.numpy()
-            arrays["partner_per_row"] = row_index.numpy()[arrays["partner_per_row"]]
-            for pair in exact["top_pairs"]:
-                pair["i"], pair["j"] = int(row_index[pair["i"]]), int(row_index[pair["j"]])
+        exact, arrays = _exact_pairs(U, row_index, budget, bins, progress)
         stats.update(exact)
         timings["pairwise_s"] = time.perf_counter() - t
     elif pairs == "sample":
@@ -218,8 +250,8 @@ def measure(
         "n_rows_total": int(unemb.shape[0]),
         "n_rows_selected": int(n_selected),
         "n_rows_used": int(n),
-        "n_zero_rows_excluded": int(norm_stats.get("n_zero", 0)) + n_zero_after_center,
-        "n_nonfinite_rows_dropped": int(bad.numel()),
+        "n_zero_rows_excluded": int(norm_stats.get("n_zero", 0)) + n_centre_dropped,
+        "n_nonfinite_rows_dropped": n_bad,
         "histogram_bins": bins if pairs == "exact" else 0,
     }
     return MeasureReport(
