@@ -121,15 +121,27 @@ def gram_matrix(U: torch.Tensor, chunk_rows: int = CHUNK_ROWS) -> torch.Tensor:
     return G
 
 
+def _row_sums(U: torch.Tensor, chunk_rows: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(‖u_i‖² per row, Σ_i u_i)`` in float64, chunk by chunk."""
+    sq = torch.zeros(U.shape[0], dtype=torch.float64, device=U.device)
+    total = torch.zeros(U.shape[1], dtype=torch.float64, device=U.device)
+    for start, stop in _chunks(U.shape[0], chunk_rows):
+        block = U[start:stop].to(torch.float64)
+        sq[start:stop] = (block * block).sum(dim=1)
+        total += block.sum(dim=0)
+    return sq, total
+
+
+def _mean_cos2(G: torch.Tensor, sq: torch.Tensor) -> float:
+    """``(‖G‖_F² − Σ‖u_i‖⁴) / (n(n−1))``: the Gram identity for the mean over pairs i≠j."""
+    n = sq.numel()
+    return max(0.0, (float((G * G).sum()) - float((sq * sq).sum())) / (n * (n - 1)))
+
+
 def gram_mean_cos2(U: torch.Tensor, chunk_rows: int = CHUNK_ROWS) -> float:
     """Exact mean cos² over pairs i<j via ``(‖UᵀU‖_F² − Σ‖u_i‖⁴) / (n(n−1))``; O(n·m²)."""
-    n = U.shape[0]
-    G = gram_matrix(U, chunk_rows)
-    diag4 = sum(
-        float((U[s:e].to(torch.float64).square().sum(dim=1)).square().sum())
-        for s, e in _chunks(n, chunk_rows)
-    )
-    return max(0.0, (float((G * G).sum()) - diag4) / (n * (n - 1)))
+    sq, _ = _row_sums(U, chunk_rows)
+    return _mean_cos2(gram_matrix(U, chunk_rows), sq)
 
 
 def gram_statistics(U: torch.Tensor, chunk_rows: int = CHUNK_ROWS) -> dict[str, float]:
@@ -143,18 +155,11 @@ def gram_statistics(U: torch.Tensor, chunk_rows: int = CHUNK_ROWS) -> dict[str, 
     if n < 2:
         raise ValueError("pair statistics need at least 2 rows")
     G = gram_matrix(U, chunk_rows)
-    sq = torch.zeros(n, dtype=torch.float64, device=U.device)
-    total = torch.zeros(U.shape[1], dtype=torch.float64, device=U.device)
-    for start, stop in _chunks(n, chunk_rows):
-        block = U[start:stop].to(torch.float64)
-        sq[start:stop] = (block * block).sum(dim=1)
-        total += block.sum(dim=0)
+    sq, total = _row_sums(U, chunk_rows)
     fro2 = float((G * G).sum())
-    diag4 = float((sq * sq).sum())
     trace = float(sq.sum())
-    pairs = n * (n - 1)
-    mean_cos2 = max(0.0, (fro2 - diag4) / pairs)
-    mean_cos = (float(total @ total) - trace) / pairs
+    mean_cos2 = _mean_cos2(G, sq)
+    mean_cos = (float(total @ total) - trace) / (n * (n - 1))
     top = float(torch.linalg.eigvalsh(G)[-1])
     return {
         "mean_cos2": mean_cos2,
