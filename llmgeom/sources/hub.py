@@ -60,6 +60,7 @@ from .location import HeadLocation
 from .registry import RegistryModel, lookup, suggest
 from .safetensors_format import (
     TensorEntry,
+    dtype_itemsize,
     header_length,
     parse_header,
     require_entry,
@@ -393,12 +394,6 @@ def _download_safetensors_head(client: HubClient, head: HubHead) -> torch.Tensor
                              entry)
 
 
-def _itemsize(dtype: str | None) -> int:
-    """Bytes per element of a dtype name (torch or safetensors spelling); 2 when unknown."""
-    name = str(dtype).removeprefix("torch.").lower()
-    return {"float64": 8, "f64": 8, "float32": 4, "f32": 4, "float": 4}.get(name, 2)
-
-
 def _download_bin_ranges(client: HubClient, head: HubHead, plan: ZipTensorPlan) -> torch.Tensor:
     """Download exactly the head's stored bytes from a zip ``.bin`` shard (ranged, resumable)."""
     log.info("%s: reading %s (%s) from %s by HTTP range requests, not the whole file (%s)",
@@ -435,7 +430,7 @@ def _download_bin_head(
         size = format_bytes(location.file_size) if location.file_size else "unknown size"
         head_size = ""
         if location.shape and len(location.shape) == 2:
-            nbytes = location.shape[0] * location.shape[1] * _itemsize(location.dtype)
+            nbytes = location.shape[0] * location.shape[1] * dtype_itemsize(location.dtype)
             head_size = f" (about {format_bytes(nbytes)})"
         reason = head.extra.get("whole_file_reason") or "not a zip-format torch.save file"
         log.info("%s: %s cannot be read by ranges (%s); downloading the whole file",
@@ -461,7 +456,7 @@ def _download_bin_head(
             raise client.translate(err, location.file, head.commit_sha) from None
         downloaded = os.path.getsize(path)
     if location.shape and len(location.shape) == 2:
-        ensure_fits(location.shape[0] * location.shape[1] * _itemsize(location.dtype),
+        ensure_fits(location.shape[0] * location.shape[1] * dtype_itemsize(location.dtype),
                     f"the {location.key} tensor of {client.repo_id}")
     choice = location.choice
     if choice is None or choice.rule == "predicted":

@@ -27,7 +27,7 @@ from ..unembedding import HeadMetadata, Unembedding
 from .head_key import HeadChoice, choose_head_key
 from .layout import parse_config, parse_weight_map, pick_weight_files
 from .location import HeadLocation
-from .safetensors_format import read_header, read_tensor
+from .safetensors_format import TensorEntry, read_entry, read_header
 from .tensor_digest import tensor_sha256
 from .tokenizer_len import tokenizer_length_from_json, tokenizer_length_from_vocab
 from .torch_bin import bin_shapes, read_bin_tensor
@@ -121,8 +121,10 @@ def read_located_tensor(location: HeadLocation) -> torch.Tensor:
     """Read the tensor a :class:`HeadLocation` points to (local files only)."""
     if location.nbytes is not None:
         ensure_fits(location.nbytes, f"tensor {location.key!r}")
-    if location.fmt == "safetensors":
-        return read_tensor(location.file, location.key)
+    if location.fmt == "safetensors" and location.byte_range is not None:
+        start, stop = location.byte_range  # located from the header: no second parse
+        entry = TensorEntry(location.key, location.dtype, location.shape, start, stop)
+        return read_entry(location.file, entry)
     return read_bin_tensor(location.file, location.key)
 
 

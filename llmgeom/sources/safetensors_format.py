@@ -66,6 +66,18 @@ class TensorEntry:
         return DTYPES[self.dtype]
 
 
+def dtype_itemsize(name: str | None, default: int = 2) -> int:
+    """Bytes per element of a dtype named the safetensors way (``F32``) or torch's (``float32``).
+
+    Example:
+        >>> dtype_itemsize("BF16"), dtype_itemsize("torch.float32"), dtype_itemsize(None)
+        (2, 4, 2)
+    """
+    text = str(name).removeprefix("torch.")
+    dtype = DTYPES.get(text.upper()) or getattr(torch, text.lower(), None)
+    return dtype.itemsize if isinstance(dtype, torch.dtype) else default
+
+
 def header_length(prefix: bytes, source: str = "file") -> int:
     """Decode the 8-byte header length at the start of a safetensors file."""
     if len(prefix) < 8:
@@ -145,14 +157,18 @@ def require_entry(entries: dict[str, TensorEntry], name: str, source: str) -> Te
     return entries[name]
 
 
-def read_tensor(path: str | os.PathLike[str], name: str) -> torch.Tensor:
-    """Read only the bytes of tensor ``name`` from a local safetensors file."""
-    entries, _ = read_header(path)
-    entry = require_entry(entries, name, str(path))
+def read_entry(path: str | os.PathLike[str], entry: TensorEntry) -> torch.Tensor:
+    """Read the bytes of an already-parsed header ``entry`` from a local safetensors file."""
     buffer = bytearray(entry.nbytes)
     with Path(path).open("rb") as fh:
         fh.seek(entry.start)
         got = fh.readinto(buffer)
     if got != entry.nbytes:
-        raise CorruptCheckpointError(f"{path}: truncated data for tensor {name!r}")
+        raise CorruptCheckpointError(f"{path}: truncated data for tensor {entry.name!r}")
     return tensor_from_bytes(buffer, entry)
+
+
+def read_tensor(path: str | os.PathLike[str], name: str) -> torch.Tensor:
+    """Read only the bytes of tensor ``name`` from a local safetensors file."""
+    entries, _ = read_header(path)
+    return read_entry(path, require_entry(entries, name, str(path)))
