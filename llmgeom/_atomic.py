@@ -55,3 +55,32 @@ def write_json_atomic(target: str | os.PathLike[str], payload: Any) -> Path:
     with atomic_path(target) as tmp:
         tmp.write_text(json.dumps(payload, indent=2, sort_keys=False, allow_nan=False) + "\n")
     return Path(target)
+
+
+def ensure_writable_dir(folder: str | os.PathLike[str]) -> Path:
+    """Prove that files can be written into ``folder`` (created later if missing); else
+    ConfigError.
+
+    Called before long work so that an unwritable ``--out`` fails in a second, not after the
+    computation. Nothing is left behind: the probe file goes into ``folder`` or, while it does
+    not exist yet, into its nearest existing parent, and is removed at once.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> d = pathlib.Path(tempfile.mkdtemp()) / "new" / "results"
+        >>> ensure_writable_dir(d) == d, d.exists()
+        (True, False)
+    """
+    folder = Path(folder)
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ConfigError(f"cannot write into {folder}: {existing} is not a directory")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".llmgeom-write-check.", dir=existing)
+    except OSError as err:
+        raise ConfigError(f"cannot write into {folder}: {err.strerror or err}") from None
+    os.close(fd)
+    os.unlink(probe)
+    return folder

@@ -10,8 +10,10 @@ Example:
 
 from __future__ import annotations
 
+import logging
 import time
-from dataclasses import dataclass, field
+import warnings
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -22,11 +24,20 @@ from .baselines import reference_values
 from .errors import ConfigError, InvalidMatrixError
 from .memory import ensure_fits
 from .sources import load_unembedding
+from .sources.tensor_digest import tensor_sha256
+from .timing import format_duration
 from .unembedding import HeadMetadata, Unembedding
 
-PAIR_MODES = ("exact", "sample", "gram")
+PAIR_MODES = ("auto", "exact", "sample", "gram")
 ROW_MODES = ("all", "tokenizer")
 QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
+DEFAULT_TIME_BUDGET_S = 60.0  # --pairs auto: the exact pass runs when predicted under this
+DEFAULT_SAMPLE_PAIRS = 1_000_000
+# rows whose norm is below this fraction of the median norm are reported as suspicious: their
+# direction is measured exactly, but such rows are usually padding or damage, not tokens
+TINY_NORM_RELATIVE = 1e-4
+PROGRESS_LOGGER = "llmgeom.progress"  # what a long measurement is about to do (the CLI prints it)
+LOG = logging.getLogger(PROGRESS_LOGGER)
 _OWNED_KINDS = ("local-dir", "file", "hub")  # tensors loaded by us: safe to normalise in place
 
 
@@ -86,10 +97,22 @@ def _select_rows(u: Unembedding, rows: str) -> tuple[torch.Tensor, int]:
 
 
 def norm_statistics(norms: torch.Tensor) -> dict[str, Any]:
-    """Mean, std, min, max and quantiles of finite row norms, plus zero-row count."""
+    """Mean, std, min, max and quantiles of finite row norms, zero and tiny-row counts.
+
+    A row is *tiny* when its norm is non-zero but below ``TINY_NORM_RELATIVE`` (1e-4) times the
+    median norm.
+
+    Example:
+        >>> import torch
+        >>> s = norm_statistics(torch.tensor([1.0, 2.0, 0.0, 1e-30], dtype=torch.float64))
+        >>> s["count"], s["n_zero"], s["n_tiny"], s["max"]
+        (4, 1, 1, 2.0)
+    """
     x = norms.detach().cpu().numpy().astype(np.float64)
     if x.size == 0:
         return {"count": 0}
+    median = float(np.median(x))
+    tiny = (x > 0) & (x < TINY_NORM_RELATIVE * median)
     return {
         "count": int(x.size),
         "mean": float(x.mean()),
@@ -100,14 +123,21 @@ def norm_statistics(norms: torch.Tensor) -> dict[str, Any]:
             str(q): float(v) for q, v in zip(QUANTILES, np.quantile(x, QUANTILES), strict=True)
         },
         "n_zero": int((x == 0).sum()),
+        "n_tiny": int(tiny.sum()),
+        "tiny_threshold": TINY_NORM_RELATIVE * median,
     }
 
 
 def _usable_rows(
-    W: torch.Tensor, drop_nonfinite: bool
+    W: torch.Tensor, drop_nonfinite: bool, progress: bool | None = False
 ) -> tuple[torch.Tensor, dict[str, Any], torch.Tensor | None, int]:
-    """Row norms, their statistics, the rows to keep (None: all) and the non-finite count."""
-    norms = overlap.row_norms(W)  # float64; a row with NaN/inf has a non-finite norm
+    """Row norms, their statistics, the rows to keep (None: all) and the non-finite count.
+
+    Zero rows have no direction and are excluded (the authors' ``w/‖w‖`` would make them
+    NaN); rows with NaN/inf are an error unless ``drop_nonfinite``; tiny rows are kept and
+    a warning names them.
+    """
+    norms = overlap.row_norms(W, progress=progress)  # float64; NaN/inf rows: non-finite norms
     finite = torch.isfinite(norms)
     bad = torch.nonzero(~finite).flatten()
     if bad.numel() and not drop_nonfinite:
@@ -118,6 +148,16 @@ def _usable_rows(
         )
     norm_stats = norm_statistics(norms[finite])
     norm_stats["n_nonfinite"] = int(bad.numel())
+    if norm_stats.get("n_tiny"):
+        tiny = torch.nonzero(finite & (norms > 0) & (norms < norm_stats["tiny_threshold"]))
+        shown = ", ".join(str(int(i)) for i in tiny.flatten()[:10])
+        warnings.warn(
+            f"{norm_stats['n_tiny']} row(s) have norms below {TINY_NORM_RELATIVE:g} x the median "
+            f"norm (rows {shown}{' ...' if tiny.numel() > 10 else ''}; smallest "
+            f"{norm_stats['min']:.3g}): they are normalised exactly and measured, but look like "
+            "padding or damage",
+            stacklevel=3,
+        )
     keep = finite & (norms > 0)
     row_index = None if bool(keep.all()) else torch.nonzero(keep).flatten()
     n_used = W.shape[0] if row_index is None else row_index.numel()
@@ -136,6 +176,7 @@ def _normalized(
     center: bool,
     in_place_ok: bool,
     dev: torch.device,
+    progress: bool | None = False,
 ) -> tuple[torch.Tensor, torch.Tensor | None, int]:
     """``(U, row_index, rows dropped by centring)``: unit rows in float32 on ``dev``."""
     X = W if row_index is None else W[row_index]  # indexing makes a private copy
@@ -146,7 +187,7 @@ def _normalized(
     in_place = in_place and centre is None and dev.type == "cpu"
     X = X.to(dev)
     U, used_norms = overlap.normalize_rows(
-        X, center=centre, out=X if in_place else None, norms=kept_norms.to(dev)
+        X, center=centre, out=X if in_place else None, norms=kept_norms.to(dev), progress=progress
     )
     # rows equal to the mean row (to float32 precision) have no direction after centring
     degenerate = used_norms <= 1e-7 * kept_norms.to(used_norms.device)
@@ -181,6 +222,41 @@ def _exact_pairs(
     return exact, arrays
 
 
+def _choose_pairs(
+    pairs: str, U: torch.Tensor, budget: int, bins: int, time_budget: float
+) -> tuple[str, dict[str, Any]]:
+    """Resolve ``auto`` (and announce the exact pass) from the pass's predicted time.
+
+    The prediction is the pass's FLOPs over a matmul rate measured on ``U``'s device.
+    """
+    decision: dict[str, Any] = {"pairs_requested": pairs}
+    if pairs not in ("auto", "exact"):
+        return pairs, decision
+    n, _ = U.shape
+    est = overlap.estimate_exact_pass(U, budget, bins)
+    seconds = est["seconds"]
+    decision |= {
+        "exact_pass_estimate_s": seconds,
+        "matmul_gflops": est["matmul_flops_per_s"] / 1e9,
+    }
+    where = f"{n:,} rows on {U.device.type}, {est['matmul_flops_per_s'] / 1e9:.0f} GFLOP/s matmul"
+    if pairs == "exact" or seconds <= time_budget:
+        if pairs == "auto":
+            decision["time_budget_s"] = time_budget
+        LOG.info("exact pairwise pass: about %s (%s)", format_duration(seconds), where)
+        return "exact", decision
+    decision["time_budget_s"] = time_budget
+    LOG.info(
+        "exact pairwise pass would take about %s (%s), over the %s time budget: |cos| "
+        "statistics are estimated from random pairs with 95%% intervals, mean cos^2 stays "
+        "exact (Gram identity); --pairs exact runs the full pass",
+        format_duration(seconds),
+        where,
+        format_duration(time_budget),
+    )
+    return "sample", decision
+
+
 def measure(
     source: Any,
     *,
@@ -188,53 +264,68 @@ def measure(
     revision: str | None = None,
     rows: str = "all",
     center: bool = False,
-    pairs: str = "exact",
-    sample_pairs: int = 1_000_000,
+    pairs: str = "auto",
+    sample_pairs: int = DEFAULT_SAMPLE_PAIRS,
     seed: int = 0,
     bins: int = 0,
     device: str | torch.device = "auto",
     drop_nonfinite: bool = False,
     memory_budget: int | None = None,
+    time_budget: float = DEFAULT_TIME_BUDGET_S,
     progress: bool | None = None,
 ) -> MeasureReport:
     """Measure the overlap geometry of an output embedding.
 
     ``source``: anything :func:`llmgeom.load_unembedding` accepts (path, Hub id, module,
     tensor, array). ``rows``: ``all`` (the paper) or ``tokenizer`` (drop padding rows);
-    ``center`` subtracts the mean row; ``pairs``: ``exact`` (blocked pass over all pairs),
-    ``sample`` (``sample_pairs`` random pairs with CIs) or ``gram`` (Gram statistics only);
-    ``bins`` > 0 adds an exact histogram of cos to the exact pass (about 30 % more CPU time).
+    ``center`` subtracts the mean row; ``pairs``: ``auto`` (the exact pass when its predicted
+    time is under ``time_budget`` seconds, else ``sample``), ``exact`` (blocked pass over all
+    pairs), ``sample`` (``sample_pairs`` random pairs with CIs) or ``gram`` (Gram statistics
+    only); mean cos² is exact in every mode. ``bins`` > 0 adds a histogram of cos (exact in
+    the exact pass, about 30 % more CPU time; of the sampled pairs otherwise). Zero rows are
+    excluded (no direction) and counted; progress and the pass-time estimate are logged on
+    the ``llmgeom.progress`` logger.
     """
     if pairs not in PAIR_MODES:
         raise ConfigError(f"unknown pairs mode {pairs!r} (choose from {', '.join(PAIR_MODES)})")
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     unemb = load_unembedding(source, tensor=tensor, revision=revision)
+    meta = unemb.meta
+    if meta.sha256 is None:  # in-memory matrices: a checksum names the matrix in the record
+        meta = replace(meta, sha256=tensor_sha256(unemb.weight), extra=dict(meta.extra))
     timings["load_s"] = time.perf_counter() - t0
     dev = resolve_device(device)
 
     t = time.perf_counter()
     W, n_selected = _select_rows(unemb, rows)
-    norms, norm_stats, row_index, n_bad = _usable_rows(W, drop_nonfinite)
+    norms, norm_stats, row_index, n_bad = _usable_rows(W, drop_nonfinite, progress)
     owned = unemb is not source and unemb.meta.source_kind in _OWNED_KINDS
-    U, row_index, n_centre_dropped = _normalized(W, norms, row_index, center, owned, dev)
+    U, row_index, n_centre_dropped = _normalized(W, norms, row_index, center, owned, dev, progress)
     n, m = U.shape
     timings["normalize_s"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    stats: dict[str, Any] = {"n_rows_used": n, "m": m, **overlap.gram_statistics(U)}
+    stats: dict[str, Any] = {
+        "n_rows_used": n,
+        "m": m,
+        **overlap.gram_statistics(U, progress=progress),
+    }
     timings["gram_s"] = time.perf_counter() - t
+    budget = memory_budget if memory_budget is not None else overlap.default_budget(dev)
+    chosen, decision = _choose_pairs(pairs, U, budget, bins, time_budget)
     arrays: dict[str, np.ndarray] = {}
     t = time.perf_counter()
-    if pairs == "exact":
-        budget = memory_budget if memory_budget is not None else overlap.default_budget(dev)
+    if chosen == "exact":
         exact, arrays = _exact_pairs(U, row_index, budget, bins, progress)
         stats.update(exact)
+        stats["abs_cos_method"] = "exact"
         timings["pairwise_s"] = time.perf_counter() - t
-    elif pairs == "sample":
-        stats["sampled"] = overlap.sampled_statistics(U, sample_pairs, seed=seed)
+    elif chosen == "sample":
+        stats["sampled"] = overlap.sampled_statistics(U, sample_pairs, seed=seed, bins=bins)
         stats["mean_abs_cos"] = stats["sampled"]["mean_abs_cos"]
         stats["std_abs_cos"] = stats["sampled"]["std_abs_cos"]
+        stats["abs_cos_method"] = "sample"
         timings["sample_s"] = time.perf_counter() - t
     reference = reference_values(n, m)
     stats["m_times_mean_cos2"] = m * stats["mean_cos2"]
@@ -246,16 +337,18 @@ def measure(
         ),
         "rows": rows,
         "center": center,
-        "pairs": pairs,
+        "pairs": chosen,
+        **decision,
         "n_rows_total": int(unemb.shape[0]),
         "n_rows_selected": int(n_selected),
         "n_rows_used": int(n),
-        "n_zero_rows_excluded": int(norm_stats.get("n_zero", 0)) + n_centre_dropped,
+        "n_zero_rows_excluded": int(norm_stats.get("n_zero", 0)),
+        "n_rows_equal_to_mean_excluded": n_centre_dropped,
         "n_nonfinite_rows_dropped": n_bad,
-        "histogram_bins": bins if pairs == "exact" else 0,
+        "histogram_bins": bins if chosen != "gram" else 0,
     }
     return MeasureReport(
-        meta=unemb.meta,
+        meta=meta,
         variant=variant,
         stats=stats,
         reference=reference,

@@ -10,7 +10,11 @@ and return plain dictionaries of Python floats (and a few arrays).
   triangle (float32 products, float64 accumulation, row blocks sized from a memory budget).
 * :func:`sampled_statistics` — the same numbers from random pairs, with confidence intervals.
 
-Everything runs on the device ``U`` lives on; TF32 is disabled for the duration.
+Rows are normalised exactly, ``u_i = w_i / ‖w_i‖`` in float64 then stored in float32 (the authors
+divide by the norm with no epsilon; a zero row has no direction and is left as zeros here, and
+:mod:`llmgeom.measurement` excludes it). Everything runs on the device ``U`` lives on; TF32 is
+disabled for the duration. Chunked passes show a progress bar (with ETA) when they last more
+than a couple of seconds.
 
 Example:
     >>> import torch
@@ -22,6 +26,7 @@ Example:
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -31,11 +36,14 @@ from tqdm.auto import tqdm
 
 from .memory import release_free_memory
 
-EPS = 1e-9  # the authors' normalisation: w / (‖w‖ + 1e-9)
 DEFAULT_BINS = 200  # histogram bins when one is asked for (it costs ~30% of a CPU pass)
 CHUNK_ROWS = 1024  # rows per float64 temporary in norms/normalisation/Gram (6 MB at m=768)
 # histogram range: a hair wider than [-1, 1] so float32 rounding of |cos| = 1 is never dropped
 HIST_RANGE = (-1.0001, 1.0001)
+PROGRESS_DELAY_S = 2.0  # a bar appears only for steps that last longer than this
+EIGSH_MIN_WIDTH = 1024  # above this width only the top eigenvalue is computed (Lanczos)
+PASS_EFFICIENCY = 0.75  # the exact pass runs at ~79 % of a plain matmul (benchmarks/overlap_speed)
+HISTOGRAM_EFFICIENCY = 0.6  # with the exact histogram: ~60 %
 
 
 @contextmanager
@@ -55,20 +63,47 @@ def full_precision() -> Iterator[None]:
         torch.set_float32_matmul_precision(precision)
 
 
-def row_norms(W: torch.Tensor, chunk_rows: int = CHUNK_ROWS) -> torch.Tensor:
+def _chunks(n: int, size: int) -> Iterator[tuple[int, int]]:
+    for start in range(0, n, size):
+        yield start, min(n, start + size)
+
+
+def _progress_chunks(
+    n: int, size: int, desc: str | None, progress: bool | None
+) -> Iterator[tuple[int, int]]:
+    """``_chunks`` with a row-count progress bar that appears only on long steps."""
+    if desc is None or progress is False:
+        yield from _chunks(n, size)
+        return
+    with tqdm(
+        total=n,
+        desc=desc,
+        unit="row",
+        unit_scale=True,
+        leave=False,
+        delay=PROGRESS_DELAY_S,
+        disable=None if progress is None else not progress,
+    ) as bar:
+        for start, stop in _chunks(n, size):
+            yield start, stop
+            bar.update(stop - start)
+
+
+def row_norms(
+    W: torch.Tensor, chunk_rows: int = CHUNK_ROWS, progress: bool | None = False
+) -> torch.Tensor:
     """Euclidean norm of every row, accumulated in float64 (chunked: no full float64 copy)."""
     out = torch.empty(W.shape[0], dtype=torch.float64, device=W.device)
-    for start in range(0, W.shape[0], chunk_rows):
-        block = W[start : start + chunk_rows]
-        out[start : start + chunk_rows] = torch.linalg.vector_norm(block.to(torch.float64), dim=1)
+    for start, stop in _progress_chunks(W.shape[0], chunk_rows, "row norms", progress):
+        out[start:stop] = torch.linalg.vector_norm(W[start:stop].to(torch.float64), dim=1)
     return out
 
 
 def mean_row(W: torch.Tensor, chunk_rows: int = CHUNK_ROWS) -> torch.Tensor:
     """The mean row, accumulated in float64 chunk by chunk (no full float64 copy)."""
     total = torch.zeros(W.shape[1], dtype=torch.float64, device=W.device)
-    for start in range(0, W.shape[0], chunk_rows):
-        total += W[start : start + chunk_rows].to(torch.float64).sum(dim=0)
+    for start, stop in _chunks(W.shape[0], chunk_rows):
+        total += W[start:stop].to(torch.float64).sum(dim=0)
     return total / W.shape[0]
 
 
@@ -80,42 +115,47 @@ def normalize_rows(
     chunk_rows: int = CHUNK_ROWS,
     out: torch.Tensor | None = None,
     norms: torch.Tensor | None = None,
+    progress: bool | None = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Return ``(U, norms)`` with ``u_i = (w_i − c) / (‖w_i − c‖ + 1e-9)`` in ``dtype``.
+    """Return ``(U, norms)`` with ``u_i = (w_i − c) / ‖w_i − c‖`` stored in ``dtype``.
 
-    Norms are computed in float64 (or taken from ``norms`` when there is no ``center``); the
-    division runs in ``dtype`` (float32 or better). ``center`` (a row vector, e.g. the mean
-    row) is optional; ``out`` (which may be ``W`` itself, to save memory) receives ``U``.
+    Norms and the division are float64 (no additive epsilon, so a row of norm 1e-30 still
+    becomes a unit vector), the result is stored in ``dtype`` (float32 or better); a zero row
+    stays zero. ``center`` (a row vector, e.g. the mean row) is optional; ``norms`` may pass
+    precomputed float64 norms (without ``center``); ``out`` (which may be ``W`` itself, to save
+    memory) receives ``U``.
+
+    Example:
+        >>> import torch
+        >>> U, norms = normalize_rows(torch.tensor([[3e-30, 4e-30], [0.0, 0.0]]))
+        >>> U.tolist(), norms[1].item()
+        ([[0.6000000238418579, 0.800000011920929], [0.0, 0.0]], 0.0)
     """
     n = W.shape[0]
     U = out if out is not None else torch.empty(W.shape, dtype=dtype, device=W.device)
-    if norms is None or center is not None:
-        norms = torch.empty(n, dtype=torch.float64, device=W.device)
-        for start in range(0, n, chunk_rows):
-            block = W[start : start + chunk_rows].to(torch.float64)
-            if center is not None:
-                block = block - center.to(torch.float64)
-            norms[start : start + chunk_rows] = torch.linalg.vector_norm(block, dim=1)
-    scale = (1.0 / (norms + EPS)).to(dtype)
-    for start in range(0, n, chunk_rows):
-        block = W[start : start + chunk_rows].to(dtype)
-        if center is not None:
-            block = block - center.to(dtype)
-        torch.mul(block, scale[start : start + chunk_rows, None], out=U[start : start + chunk_rows])
+    shift = center.to(device=W.device, dtype=torch.float64) if center is not None else None
+    given = norms if shift is None else None
+    norms = torch.empty(n, dtype=torch.float64, device=W.device) if given is None else given
+    for start, stop in _progress_chunks(n, chunk_rows, "normalising rows", progress):
+        block = W[start:stop].to(torch.float64)
+        if shift is not None:
+            block = block - shift
+        if given is None:
+            norms[start:stop] = torch.linalg.vector_norm(block, dim=1)
+        chunk_norms = norms[start:stop, None]
+        inverse = torch.where(chunk_norms > 0, 1.0 / chunk_norms, torch.zeros_like(chunk_norms))
+        U[start:stop] = (block * inverse).to(U.dtype)
     return U, norms
 
 
-def _chunks(n: int, size: int) -> Iterator[tuple[int, int]]:
-    for start in range(0, n, size):
-        yield start, min(n, start + size)
-
-
-def gram_matrix(U: torch.Tensor, chunk_rows: int = CHUNK_ROWS) -> torch.Tensor:
+def gram_matrix(
+    U: torch.Tensor, chunk_rows: int = CHUNK_ROWS, progress: bool | None = False
+) -> torch.Tensor:
     """``UᵀU`` accumulated in float64 from float32 (or float64) chunk products."""
     m = U.shape[1]
     G = torch.zeros(m, m, dtype=torch.float64, device=U.device)
     with full_precision():
-        for start, stop in _chunks(U.shape[0], chunk_rows):
+        for start, stop in _progress_chunks(U.shape[0], chunk_rows, "Gram matrix", progress):
             block = U[start:stop]
             G += (block.T @ block).to(torch.float64)
     return G
@@ -144,7 +184,30 @@ def gram_mean_cos2(U: torch.Tensor, chunk_rows: int = CHUNK_ROWS) -> float:
     return _mean_cos2(gram_matrix(U, chunk_rows), sq)
 
 
-def gram_statistics(U: torch.Tensor, chunk_rows: int = CHUNK_ROWS) -> dict[str, float]:
+def top_eigenvalue(G: torch.Tensor) -> float:
+    """Largest eigenvalue of the symmetric matrix ``G`` (float64).
+
+    Up to :data:`EIGSH_MIN_WIDTH` columns a full ``eigvalsh``; above, Lanczos iteration
+    (``scipy.sparse.linalg.eigsh``) for the top eigenvalue only: seconds instead of minutes
+    for an 8192-wide Gram matrix on a CPU.
+
+    Example:
+        >>> import torch
+        >>> top_eigenvalue(torch.diag(torch.tensor([1.0, 5.0, 2.0], dtype=torch.float64)))
+        5.0
+    """
+    if G.shape[0] <= EIGSH_MIN_WIDTH:
+        return float(torch.linalg.eigvalsh(G)[-1])
+    from scipy.sparse.linalg import eigsh
+
+    matrix = G.detach().cpu().numpy()
+    start = np.ones(matrix.shape[0])  # deterministic start vector: reproducible results
+    return float(eigsh(matrix, k=1, which="LA", v0=start, tol=1e-12, return_eigenvectors=False)[0])
+
+
+def gram_statistics(
+    U: torch.Tensor, chunk_rows: int = CHUNK_ROWS, progress: bool | None = False
+) -> dict[str, float]:
     """Exact pair statistics from the Gram matrix (no n×n work).
 
     Returns mean cos² and mean cos over pairs i<j, the effective dimension
@@ -154,13 +217,13 @@ def gram_statistics(U: torch.Tensor, chunk_rows: int = CHUNK_ROWS) -> dict[str, 
     n = U.shape[0]
     if n < 2:
         raise ValueError("pair statistics need at least 2 rows")
-    G = gram_matrix(U, chunk_rows)
+    G = gram_matrix(U, chunk_rows, progress=progress)
     sq, total = _row_sums(U, chunk_rows)
     fro2 = float((G * G).sum())
     trace = float(sq.sum())
     mean_cos2 = _mean_cos2(G, sq)
     mean_cos = (float(total @ total) - trace) / (n * (n - 1))
-    top = float(torch.linalg.eigvalsh(G)[-1])
+    top = top_eigenvalue(G)
     return {
         "mean_cos2": mean_cos2,
         "mean_cos": mean_cos,
@@ -185,6 +248,59 @@ def default_budget(device: torch.device) -> int:
         free, _ = torch.cuda.mem_get_info(device)
         return int(free * 0.25)
     return 64 * 2**20
+
+
+def exact_pass_flops(n: int, m: int, block_rows: int) -> float:
+    """Multiply-add FLOPs of :func:`pairwise_statistics` (the upper triangle, block diagonal)."""
+    return 2.0 * m * sum((stop - start) * (n - start) for start, stop in _chunks(n, block_rows))
+
+
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def matmul_rate(U: torch.Tensor, rows: int, target_flops: float = 2e10) -> float:
+    """Measured FLOP/s of a float32 product ``U[:rows] @ U[:cols]ᵀ`` on ``U``'s device.
+
+    ``cols`` is chosen so one product costs about ``target_flops`` (a tenth of a second on a
+    laptop CPU); the best of two timed runs after a warm-up is kept.
+    """
+    n, m = U.shape
+    rows = max(1, min(rows, n, 512))
+    cols = int(max(1, min(n, max(256, target_flops // (2 * rows * m)))))
+    a, b = U[:rows], U[:cols]
+    out = torch.empty(rows, cols, dtype=U.dtype, device=U.device)
+    best = math.inf
+    with full_precision():
+        for attempt in range(3):
+            _synchronize(U.device)
+            t = time.perf_counter()
+            torch.matmul(a, b.T, out=out)
+            _synchronize(U.device)
+            if attempt:  # the first product warms up threads, kernels and caches
+                best = min(best, time.perf_counter() - t)
+    return 2.0 * rows * cols * m / max(best, 1e-9)
+
+
+def estimate_exact_pass(U: torch.Tensor, budget_bytes: int, bins: int = 0) -> dict[str, float]:
+    """Predicted time of :func:`pairwise_statistics` on ``U``: its FLOPs over a measured rate.
+
+    The pass runs at about :data:`PASS_EFFICIENCY` of a plain matmul of the same shape
+    (:data:`HISTOGRAM_EFFICIENCY` with a histogram), as ``benchmarks/overlap_speed.py`` measures.
+
+    Example:
+        >>> import torch
+        >>> est = estimate_exact_pass(torch.randn(2000, 64), 2**20)
+        >>> est["flops"] > 0 and est["seconds"] > 0
+        True
+    """
+    n, m = U.shape
+    rows = block_rows_for(n, budget_bytes)
+    rate = matmul_rate(U, rows)
+    flops = exact_pass_flops(n, m, rows)
+    efficiency = HISTOGRAM_EFFICIENCY if bins else PASS_EFFICIENCY
+    return {"seconds": flops / (rate * efficiency), "flops": flops, "matmul_flops_per_s": rate}
 
 
 class _Accumulator:
@@ -252,6 +368,7 @@ def pairwise_statistics(
             unit_scale=True,
             disable=(not progress) if progress is not None else None,
             leave=False,
+            delay=PROGRESS_DELAY_S,
         )
         for start in starts:
             stop = min(n, start + rows)
@@ -345,12 +462,13 @@ def _resolve_column_partners(
 
 
 def sampled_statistics(
-    U: torch.Tensor, n_pairs: int, *, seed: int = 0, confidence: float = 0.95
+    U: torch.Tensor, n_pairs: int, *, seed: int = 0, confidence: float = 0.95, bins: int = 0
 ) -> dict:
     """Estimate mean |cos|, std |cos| and mean cos² from ``n_pairs`` random pairs i≠j.
 
     Pairs are drawn uniformly (with replacement) among unordered pairs of distinct rows.
-    Intervals: normal approximation for the means, delta method for the std.
+    Intervals: normal approximation for the means, delta method for the std. ``bins`` > 0 adds
+    a histogram of the sampled cos (same edges as the exact pass's).
     """
     from scipy import stats as sps
 
@@ -378,7 +496,7 @@ def sampled_statistics(
         "std_abs_cos": math.sqrt(max(0.0, float(grad @ cov @ grad))),
     }
     values = {"mean_abs_cos": mean_abs, "std_abs_cos": std_abs, "mean_cos2": mean_sq}
-    return {
+    out = {
         "pairs_sampled": int(n_pairs),
         "confidence": confidence,
         "seed": seed,
@@ -386,3 +504,7 @@ def sampled_statistics(
         "standard_error": se,
         "interval": {k: [v - z * se[k], v + z * se[k]] for k, v in values.items()},
     }
+    if bins:
+        counts, edges = np.histogram(cos.numpy(), bins=bins, range=HIST_RANGE)
+        out["histogram"] = {"edges": edges.tolist(), "counts": counts.tolist()}
+    return out

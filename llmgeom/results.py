@@ -21,6 +21,7 @@ import os
 import platform
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -86,63 +87,234 @@ def result_stem(record: dict[str, Any]) -> str:
     return re.sub(r"[^A-Za-z0-9._+-]+", "_", ".".join(parts))
 
 
-def _same_model(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    return a.get("source") == b.get("source") or (
-        a.get("sha256") is not None and a.get("sha256") == b.get("sha256")
+# --------------------------------------------------------------------- what may be compared
+
+#: Variant settings that change the statistic itself. Everything else in ``variant`` (row
+#: counts, zero rows, pair mode, bins, time estimates) is a per-model or per-run fact.
+ANALYSIS_SETTINGS: dict[str, Any] = {"rows": "all", "center": False, "weights": None}
+
+
+def analysis_settings(record: dict[str, Any]) -> dict[str, Any]:
+    """The settings under which records' statistics are comparable (rows rule, centring, weights).
+
+    Example:
+        >>> analysis_settings({"variant": {"rows": "all", "center": True, "pairs": "gram"}})
+        {'rows': 'all', 'center': True, 'weights': None}
+    """
+    variant = record.get("variant") or {}
+    return {key: variant.get(key, default) for key, default in ANALYSIS_SETTINGS.items()}
+
+
+def _same_tensor(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Same matrix: equal checksums where both have one, else the same source."""
+    if a.get("sha256") and b.get("sha256"):
+        return a["sha256"] == b["sha256"]
+    return a.get("source") == b.get("source")
+
+
+def _tensor_digest(model: dict[str, Any]) -> str:
+    if model.get("sha256"):
+        return str(model["sha256"])[:8]
+    return hashlib.sha1(str(model.get("source")).encode()).hexdigest()[:8]
+
+
+# ------------------------------------------------------------------------------ merging
+
+#: Statistics that only the exact all-pairs pass produces.
+EXACT_PASS_STATS = (
+    "pairs", "mean_abs_cos", "std_abs_cos", "mean_cos2_blocked", "max_abs_cos",
+    "mean_max_abs_cos", "median_max_abs_cos", "top_pairs", "block_rows", "matmul_flops",
+    "histogram", "abs_cos_method",
+)  # fmt: skip
+
+
+def abs_cos_method(stats: dict[str, Any]) -> str | None:
+    """How mean/std |cos| were obtained: ``exact``, ``sample`` or None (Gram statistics only)."""
+    if stats.get("abs_cos_method"):
+        return str(stats["abs_cos_method"])
+    if "max_abs_cos" in stats:
+        return "exact"
+    return "sample" if "sampled" in stats else None
+
+
+def _run_summary(record: dict[str, Any]) -> dict[str, Any]:
+    variant, env = record.get("variant", {}), record.get("environment", {})
+    return {
+        "created": record.get("created"),
+        "pairs": variant.get("pairs"),
+        "device": env.get("device"),
+        "total_s": record.get("timings", {}).get("total_s"),
+        "llmgeom": env.get("versions", {}).get("llmgeom"),
+    }
+
+
+def merge_records(old: dict[str, Any], new: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """``new`` with every statistic of ``old`` that ``new`` lacks or measured less exactly.
+
+    Both records must describe the same tensor under the same analysis settings. An exact
+    pass's |cos| statistics are never replaced by sampled estimates or dropped by a Gram-only
+    run; anything else ``old`` has and ``new`` lacks is kept too. Returns the merged record
+    and the names of the statistics kept from ``old``; ``history`` lists every run.
+
+    Example:
+        >>> old = {"stats": {"mean_cos2": 0.1, "mean_abs_cos": 0.2, "abs_cos_method": "exact"},
+        ...        "variant": {"pairs": "exact"}}
+        >>> new = {"stats": {"mean_cos2": 0.1}, "variant": {"pairs": "gram"}}
+        >>> merged, kept = merge_records(old, new)
+        >>> kept, merged["variant"]["pairs"], merged["stats"]["mean_abs_cos"]
+        (['abs_cos_method', 'mean_abs_cos'], 'exact', 0.2)
+    """
+    old_stats, new_stats = old.get("stats", {}), new.get("stats", {})
+    stats = dict(new_stats)
+    kept = sorted(key for key in old_stats if key not in new_stats)
+    if abs_cos_method(old_stats) == "exact" and abs_cos_method(new_stats) != "exact":
+        kept = sorted(set(kept) | {k for k in EXACT_PASS_STATS if k in old_stats})
+    for key in kept:
+        stats[key] = old_stats[key]
+    merged = {**new, "stats": stats, "variant": dict(new.get("variant", {}))}
+    method = abs_cos_method(stats)
+    merged["variant"]["pairs"] = {"exact": "exact", "sample": "sample"}.get(method or "", "gram")
+    if "histogram" in stats:
+        merged["variant"]["histogram_bins"] = len(stats["histogram"]["counts"])
+    if kept:
+        merged["kept_from_earlier_runs"] = kept
+    merged["history"] = [*old.get("history", [_run_summary(old)]), _run_summary(new)]
+    return merged, kept
+
+
+@dataclass
+class SavedRecord:
+    """Where :func:`save_record` put a record and what it did: ``new``, ``updated`` (same
+    tensor, nothing lost), ``merged`` (statistics kept from the earlier result) or ``beside``
+    (the usual name holds another tensor's result, left as it is)."""
+
+    path: Path
+    action: str
+    kept: list[str] = field(default_factory=list)
+    other: Path | None = None
+
+    def describe(self) -> str:
+        """One line for the CLI."""
+        if self.action == "merged":
+            return f"merged into {self.path} (kept from the earlier result: {', '.join(self.kept)})"
+        if self.action == "beside":
+            return f"wrote {self.path} ({self.other} holds a different result, left as is)"
+        return f"{'updated' if self.action == 'updated' else 'wrote'} {self.path}"
+
+
+def _read_existing(path: Path) -> dict[str, Any] | None:
+    """The record at ``path``; ``{}`` for a file that is not one of ours; None if absent."""
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        return {}
+    return data if isinstance(data, dict) and data.get("schema") == SCHEMA else {}
+
+
+def save_record(record: dict[str, Any], out_dir: str | os.PathLike[str]) -> SavedRecord:
+    """Write ``record`` into ``out_dir`` atomically, never losing an existing result.
+
+    The file is ``<stem>.json``. An earlier result there for the same tensor and analysis
+    settings is merged (:func:`merge_records`); a file for another tensor (or not an llmgeom
+    result) is left alone and the record goes to ``<stem>.<sha256[:8]>.json`` instead.
+    """
+    stem = result_stem(record)
+    first = Path(out_dir) / f"{stem}.json"
+    for path in (first, Path(out_dir) / f"{stem}.{_tensor_digest(record['model'])}.json"):
+        existing = _read_existing(path)
+        if existing is None:
+            action = "new" if path == first else "beside"
+            write_json_atomic(path, record)
+            return SavedRecord(path, action, other=None if path == first else first)
+        if existing and _same_tensor(existing.get("model", {}), record["model"]):
+            if analysis_settings(existing) == analysis_settings(record):
+                merged, kept = merge_records(existing, record)
+                write_json_atomic(path, merged)
+                return SavedRecord(path, "merged" if kept else "updated", kept)
+    raise ConfigError(
+        f"cannot save the result: {first} and its checksum-named alternative both hold other "
+        "results; choose another --out"
     )
 
 
-def result_path(record: dict[str, Any], out_dir: str | os.PathLike[str]) -> Path:
-    """``<out_dir>/<stem>.json``; a different model's existing result is never overwritten.
-
-    Re-measuring the same model replaces its file; another model with the same name (e.g.
-    ``runs/a/final`` and ``runs/b/final``) gets the stem plus a short hash of its source.
-    """
-    stem = result_stem(record)
-    path = Path(out_dir) / f"{stem}.json"
-    try:
-        existing = json.loads(path.read_text()).get("model", {})
-    except (OSError, json.JSONDecodeError, AttributeError):
-        return path
-    if _same_model(existing, record["model"]):
-        return path
-    digest = hashlib.sha1(str(record["model"].get("source")).encode()).hexdigest()[:8]
-    return Path(out_dir) / f"{stem}.{digest}.json"
-
-
 def write_record(record: dict[str, Any], out_dir: str | os.PathLike[str]) -> Path:
-    """Write ``record`` to :func:`result_path` atomically and return the path."""
-    return write_json_atomic(result_path(record, out_dir), record)
+    """:func:`save_record` and return the path written."""
+    return save_record(record, out_dir).path
 
 
 def load_record(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read a result file, checking its schema."""
     try:
         record = json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as err:
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ConfigError(f"{path}: not a readable llmgeom result ({err})") from None
     if not isinstance(record, dict) or record.get("schema") != SCHEMA:
         raise ConfigError(f"{path}: not an llmgeom measurement (schema {SCHEMA} expected)")
     return record
 
 
+def excluded_rows(variant: dict[str, Any]) -> str:
+    """Why rows were left out, e.g. ``1 zero row (no direction)``; empty when none were.
+
+    Example:
+        >>> excluded_rows({"n_zero_rows_excluded": 1, "n_nonfinite_rows_dropped": 2})
+        '1 zero row (no direction), 2 NaN/inf rows (--drop-nonfinite)'
+    """
+    reasons = (
+        ("n_zero_rows_excluded", "zero row", "no direction"),
+        ("n_rows_equal_to_mean_excluded", "row equal to the mean row", "no direction once centred"),
+        ("n_nonfinite_rows_dropped", "NaN/inf row", "--drop-nonfinite"),
+    )
+    parts = []
+    for key, what, why in reasons:
+        count = int(variant.get(key) or 0)
+        if count:
+            parts.append(f"{count} {what}{'s' if count > 1 else ''} ({why})")
+    return ", ".join(parts)
+
+
+def _pairs_line(variant: dict[str, Any], stats: dict[str, Any]) -> str | None:
+    estimate = variant.get("exact_pass_estimate_s")
+    if variant.get("pairs_requested") != "auto" or estimate is None:
+        return None
+    from .timing import format_duration
+
+    budget = format_duration(variant["time_budget_s"])
+    if variant.get("pairs") == "exact":
+        return f"  pairs auto: exact pass (estimated {format_duration(estimate)}, budget {budget})"
+    sampled = stats.get("sampled", {}).get("pairs_sampled", 0)
+    return (
+        f"  pairs auto: |cos| from {sampled:,} random pairs; the exact pass would take about "
+        f"{format_duration(estimate)} (budget {budget}): use --pairs exact for it"
+    )
+
+
 def summarize(report: MeasureReport) -> str:
     """A short human summary of a measurement."""
-    meta, s, ref = report.meta, report.stats, report.reference
+    meta, s, ref, variant = report.meta, report.stats, report.reference, report.variant
     name = meta.repo_id or meta.source
+    used = f"rows used={s['n_rows_used']}"
+    excluded = excluded_rows(variant)
+    if excluded:
+        used += f" of {variant['n_rows_selected']} (excluded: {excluded})"
     lines = [
-        f"{name}  [{report.variant['name']}]  {meta.family or 'unknown family'}  "
+        f"{name}  [{variant['name']}]  {meta.family or 'unknown family'}  "
         f"tensor={meta.tensor_name}  tied={meta.tied}",
         f"  head {meta.n_rows} x {meta.head_width} ({meta.stored_dtype})  d_model={meta.d_model}  "
-        f"rows used={s['n_rows_used']}",
+        + used,
         f"  mean cos^2      {s['mean_cos2']:.6g}   (random 1/m = {ref['random_mean_cos2']:.4g}; "
         f"m*mean = {s['m_times_mean_cos2']:.3f}; frame bound {ref['frame_bound_mean_cos2']:.4g})",
     ]
     if s.get("mean_abs_cos") is not None:
-        tag = " (sampled)" if "sampled" in s else ""
-        lines.append(
-            f"  mean |cos|{tag}  {s['mean_abs_cos']:.6g}   std |cos| {s['std_abs_cos']:.6g}"
-        )
+        sampled = abs_cos_method(s) == "sample"
+        tag = " (sampled)" if sampled else ""
+        line = f"  mean |cos|{tag}  {s['mean_abs_cos']:.6g}   std |cos| {s['std_abs_cos']:.6g}"
+        if sampled:
+            low, high = s["sampled"]["interval"]["mean_abs_cos"]
+            line += f"   95% CI of mean [{low:.6g}, {high:.6g}]"
+        lines.append(line)
     if "max_abs_cos" in s:
         lines.append(
             f"  max |cos|       {s['max_abs_cos']:.4f}   "
@@ -154,5 +326,8 @@ def summarize(report: MeasureReport) -> str:
         f"{100 * s['top_eigen_fraction']:.1f}%   row norms mean "
         f"{norms.get('mean', float('nan')):.4g} min {norms.get('min', float('nan')):.4g}"
     )
+    pairs = _pairs_line(variant, s)
+    if pairs:
+        lines.append(pairs)
     lines.append(f"  time {report.timings['total_s']:.2f}s on {report.device}")
     return "\n".join(lines)

@@ -13,7 +13,7 @@ from llmgeom.baselines import frame_bound, random_mean_abs_cos, reference_values
 from llmgeom.errors import ConfigError
 from llmgeom.measurement import measure
 from llmgeom.memory import format_bytes, parse_size
-from llmgeom.results import SCHEMA, load_record, result_path, write_record
+from llmgeom.results import SCHEMA, load_record, save_record, write_record
 
 
 def test_random_abs_cos_matches_monte_carlo_and_its_large_m_limit():
@@ -95,9 +95,12 @@ def test_results_round_trip_and_never_overwrite_another_model(tmp_path):
     path = write_record(a, tmp_path)
     assert load_record(path)["schema"] == SCHEMA
     other = json.loads(json.dumps(a))
-    other["model"]["source"] = "elsewhere/<array>"
-    assert result_path(other, tmp_path) != path  # same name, different model
-    assert result_path(a, tmp_path) == path  # same model: replaced
+    other["model"]["sha256"] = "f" * 64  # same name, another tensor
+    beside = save_record(other, tmp_path)
+    assert (beside.action, beside.path.name) == ("beside", f"{path.stem}.ffffffff.json")
+    assert load_record(path)["model"]["sha256"] == a["model"]["sha256"]  # left as it was
+    again = save_record(a, tmp_path)
+    assert (again.path, again.action) == (path, "updated")  # same tensor, nothing lost
     bad = tmp_path / "bad.json"
     bad.write_text("{}")
     with pytest.raises(ConfigError, match="schema"):

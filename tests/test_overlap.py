@@ -17,7 +17,7 @@ def direct_cosines(W: np.ndarray, center: bool = False) -> tuple[np.ndarray, np.
     X = np.asarray(W, dtype=np.float64)
     if center:
         X = X - X.mean(axis=0)
-    U = X / (np.linalg.norm(X, axis=1, keepdims=True) + overlap.EPS)
+    U = X / np.linalg.norm(X, axis=1, keepdims=True)  # the authors: no epsilon
     C = U @ U.T
     return C[np.triu_indices(len(U), 1)], C
 
@@ -144,12 +144,52 @@ def test_sampling_is_reproducible_and_never_pairs_a_row_with_itself():
     assert a == b
 
 
-def test_zero_row_normalises_to_zero_and_eps_matches_the_authors():
+def test_zero_row_normalises_to_zero_and_others_exactly_like_the_authors():
     W = torch.tensor([[3.0, 4.0], [0.0, 0.0]])
     U, norms = overlap.normalize_rows(W)
     assert norms.tolist() == [5.0, 0.0]
-    assert U[0].tolist() == pytest.approx([3 / (5 + 1e-9), 4 / (5 + 1e-9)])
+    assert U[0].tolist() == [np.float32(0.6), np.float32(0.8)]  # w / ‖w‖, no epsilon
     assert U[1].tolist() == [0.0, 0.0]
+
+
+@pytest.mark.parametrize("scale", [1e-30, 1e-40, 1e30])  # 1e-40: float32 subnormal rows
+def test_tiny_and_huge_rows_normalise_to_unit_length(scale):
+    gen = torch.Generator().manual_seed(3)
+    W = torch.randn(300, 12, generator=gen)
+    W[:5] *= scale
+    U, _ = overlap.normalize_rows(W)
+    lengths = torch.linalg.vector_norm(U.double(), dim=1)
+    assert torch.allclose(lengths, torch.ones(300, dtype=torch.float64), atol=1e-6)
+    c, _ = direct_cosines(W.numpy())  # numpy normalises the float64 copy: scale-free
+    assert overlap.gram_statistics(U)["mean_cos2"] == pytest.approx(np.mean(c**2), rel=1e-5)
+
+
+def test_top_eigenvalue_lanczos_matches_a_full_decomposition():
+    gen = torch.Generator().manual_seed(4)
+    X = torch.randn(3000, overlap.EIGSH_MIN_WIDTH + 200, generator=gen, dtype=torch.float64)
+    X += 0.2 * torch.randn(overlap.EIGSH_MIN_WIDTH + 200, generator=gen, dtype=torch.float64)
+    G = X.T @ X
+    expected = float(np.linalg.eigvalsh(G.numpy())[-1])
+    assert overlap.top_eigenvalue(G) == pytest.approx(expected, rel=1e-10)
+
+
+def test_exact_pass_estimate_counts_the_flops_of_the_pass():
+    U, _ = overlap.normalize_rows(torch.randn(1000, 32, generator=torch.Generator().manual_seed(5)))
+    rows = overlap.block_rows_for(1000, 400 * 1000 * 4)  # 400-row blocks: 400, 400, 200
+    # blocks cover the upper triangle with their diagonal blocks: Σ rows_b × (n − start_b)
+    expected = 2 * 32 * (400 * 1000 + 400 * 600 + 200 * 200)
+    assert overlap.exact_pass_flops(1000, 32, rows) == expected
+    exact = overlap.pairwise_statistics(U, budget_bytes=400 * 1000 * 4, progress=False)
+    assert exact["matmul_flops"] == expected
+    est = overlap.estimate_exact_pass(U, 400 * 1000 * 4)
+    assert est["flops"] == expected and est["matmul_flops_per_s"] > 1e6
+    assert est["seconds"] == pytest.approx(expected / (est["matmul_flops_per_s"] * 0.75))
+
+
+def test_sampled_histogram_counts_every_sampled_pair():
+    U, _ = overlap.normalize_rows(torch.randn(300, 8, generator=torch.Generator().manual_seed(6)))
+    s = overlap.sampled_statistics(U, 5000, seed=2, bins=50)
+    assert sum(s["histogram"]["counts"]) == 5000 and len(s["histogram"]["edges"]) == 51
 
 
 def test_centering_matches_direct_computation():

@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from ..measurement import DEFAULT_SAMPLE_PAIRS, DEFAULT_TIME_BUDGET_S, PAIR_MODES, PROGRESS_LOGGER
 
 EPILOG = """\
-what is measured (rows normalised: w / (|w| + 1e-9)):
+what is measured (rows normalised exactly: w / |w|; zero rows have no direction and are
+excluded, and the summary says how many):
   mean cos^2      all pairs i<j, exact via the Gram identity (the paper's "mean square overlap")
-  mean/std |cos|  over all pairs i<j (the authors' mean_over/std_over), exact blocked pass
-  max |cos|       per token, with its partner; a histogram of cos
+  mean/std |cos|  over all pairs i<j (the authors' mean_over/std_over): exact blocked pass, or
+                  estimated from random pairs with 95% intervals (see --pairs)
+  max |cos|       per token, with its partner (exact pass only); a histogram of cos (--bins)
   references      random vectors 1/m, the frame bound (n-m)/(m(n-1)), effective dimension
+
+cost: mean cos^2 takes seconds (O(n m^2)); the exact pass is O(n^2 m). With --pairs auto (the
+default) its time is predicted from a measured matmul rate and printed; it runs when under
+--time-budget (60 s), else |cos| is sampled (1,000,000 pairs) and the summary says so.
 
 examples:
   llmgeom measure gpt2                                # Hub alias: only the head is downloaded
@@ -18,6 +29,7 @@ examples:
   llmgeom measure ./my-checkpoint --out results/      # local HF directory (safetensors or .bin)
   llmgeom measure head.safetensors --tensor lm_head.weight
   llmgeom measure model.gguf --pairs gram             # only the exact mean cos^2 (fast)
+  llmgeom measure qwen2.5-7b --pairs exact            # all 11.6e9 pairs, however long it takes
   llmgeom measure qwen2.5-72b --sample 2000000        # estimates with 95% intervals
   llmgeom measure pythia-70m --rows tokenizer --center   # variants: drop padding rows, centre
   llmgeom measure gpt2 --plot                        # also a PNG: cos histogram vs random
@@ -48,16 +60,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--pairs",
-        choices=("exact", "sample", "gram"),
-        default="exact",
-        help="exact: all pairs (default); sample: random pairs with CIs; "
-        "gram: only the exact mean cos^2",
+        choices=PAIR_MODES,
+        default="auto",
+        help="auto (default): exact if predicted under --time-budget, else sample; exact: all "
+        "pairs; sample: random pairs with CIs; gram: only the Gram statistics (mean cos^2)",
+    )
+    p.add_argument(
+        "--time-budget",
+        default=f"{DEFAULT_TIME_BUDGET_S:g}s",
+        metavar="T",
+        help="--pairs auto runs the exact pass when predicted to take less (default: "
+        "%(default)s; e.g. 90, 5m, 1h)",
     )
     p.add_argument(
         "--sample",
         type=int,
         metavar="N",
-        help="estimate from N random pairs (implies --pairs sample)",
+        help=f"estimate from N random pairs (implies --pairs sample; auto samples "
+        f"{DEFAULT_SAMPLE_PAIRS:,})",
     )
     p.add_argument(
         "--rows",
@@ -106,46 +126,92 @@ def _save_arrays(path, arrays) -> None:
         np.savez_compressed(fh, **arrays)
 
 
-def run(args: argparse.Namespace) -> int:
-    """Measure every source; one JSON per source; exit 1 if any failed."""
-    from ..errors import ConfigError, LlmgeomError
-    from ..measurement import measure
+class _StdoutHandler(logging.Handler):
+    """Print records on whatever ``sys.stdout`` is at the time (tests swap it)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(self.format(record), file=sys.stdout, flush=True)
+
+
+@contextmanager
+def _progress_messages_on_stdout() -> Iterator[None]:
+    """Print the ``llmgeom.progress`` messages (pass-time estimates) on stdout meanwhile."""
+    logger = logging.getLogger(PROGRESS_LOGGER)
+    handler = _StdoutHandler()
+    handler.setFormatter(logging.Formatter("  %(message)s"))
+    logger.addHandler(handler)
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
+def _options(args: argparse.Namespace) -> dict:
+    """Validated keyword arguments of :func:`llmgeom.measure` from the command line."""
+    from ..errors import ConfigError
+    from ..measurement import resolve_device
     from ..memory import parse_size
     from ..overlap import DEFAULT_BINS
-    from ..results import write_record
+    from ..timing import parse_duration
 
     if args.sample is not None and args.sample < 2:
         raise ConfigError("--sample needs at least 2 pairs")
     if args.bins is not None and args.bins < 0:
         raise ConfigError("--bins must be >= 0")
-    bins = args.bins if args.bins is not None else (DEFAULT_BINS if args.plot else 0)
-    pairs = "sample" if args.sample is not None else args.pairs
-    budget = parse_size(args.memory_budget) if args.memory_budget else None
+    resolve_device(args.device)  # an unavailable device fails before any loading
+    return {
+        "tensor": args.tensor,
+        "revision": args.revision,
+        "rows": args.rows,
+        "center": args.center,
+        "pairs": "sample" if args.sample is not None else args.pairs,
+        "sample_pairs": args.sample or DEFAULT_SAMPLE_PAIRS,
+        "seed": args.seed,
+        "bins": args.bins if args.bins is not None else (DEFAULT_BINS if args.plot else 0),
+        "device": args.device,
+        "drop_nonfinite": args.drop_nonfinite,
+        "memory_budget": parse_size(args.memory_budget) if args.memory_budget else None,
+        "time_budget": parse_duration(args.time_budget),
+        "progress": False if args.no_progress else None,
+    }
+
+
+def _write_outputs(report, args: argparse.Namespace) -> list[str]:
+    """The JSON (merged with an earlier result of the same tensor), PNG and NPZ; their lines."""
+    from ..results import save_record
+
+    saved = save_record(report.to_dict(), args.out)
+    lines = [saved.describe()]
+    if args.save_arrays:
+        if report.arrays:
+            _save_arrays(saved.path.with_suffix(".npz"), report.arrays)
+            lines.append(f"wrote {saved.path.with_suffix('.npz')}")
+        else:
+            lines.append("no .npz written: per-token arrays come from the exact pass only")
+    if args.plot:
+        from ..measurement_plot import plot_measurement
+
+        lines.append(f"wrote {plot_measurement(report, saved.path.with_suffix('.png'))}")
+    return lines
+
+
+def run(args: argparse.Namespace) -> int:
+    """Measure every source; one JSON per source; exit 1 if any failed."""
+    from .._atomic import ensure_writable_dir
+    from ..errors import LlmgeomError
+    from ..measurement import measure
+
+    options = _options(args)
+    ensure_writable_dir(args.out)  # before any loading or computing
     failures = 0
     for source in args.sources:
         try:
-            report = measure(
-                source,
-                tensor=args.tensor,
-                revision=args.revision,
-                rows=args.rows,
-                center=args.center,
-                pairs=pairs,
-                sample_pairs=args.sample or 1_000_000,
-                seed=args.seed,
-                bins=bins,
-                device=args.device,
-                drop_nonfinite=args.drop_nonfinite,
-                memory_budget=budget,
-                progress=False if args.no_progress else None,
-            )
-            path = write_record(report.to_dict(), args.out)
-            if args.save_arrays and report.arrays:
-                _save_arrays(path.with_suffix(".npz"), report.arrays)
-            if args.plot:
-                from ..measurement_plot import plot_measurement
-
-                plot_measurement(report, path.with_suffix(".png"))
+            with _progress_messages_on_stdout():
+                report = measure(source, **options)
+            written = _write_outputs(report, args)
         except LlmgeomError as err:
             if len(args.sources) == 1:
                 raise
@@ -153,5 +219,6 @@ def run(args: argparse.Namespace) -> int:
             failures += 1
             continue
         print(report.summary())
-        print(f"  wrote {path}")
+        for line in written:
+            print(f"  {line}")
     return 1 if failures else 0

@@ -24,9 +24,9 @@ from typing import Any
 import numpy as np
 
 from .._atomic import atomic_path, write_json_atomic
-from ..errors import FitError, SourceNotFoundError
+from ..errors import ConfigError, FitError, SourceNotFoundError
+from ..results import analysis_settings, load_record
 
-MEASUREMENT_SCHEMA = "llmgeom.measurement/1"
 NO_FAMILY = "other"
 
 PathLike = str | os.PathLike[str]
@@ -196,14 +196,9 @@ def read_size_table(path: PathLike) -> SizeTable:
 
 def _measurement_row(path: Path) -> dict[str, Any]:
     try:
-        data = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise FitError(f"{path}: not valid JSON ({err})") from None
-    schema = data.get("schema") if isinstance(data, dict) else None
-    if schema != MEASUREMENT_SCHEMA:
-        raise FitError(
-            f"{path}: not a measurement file (schema {schema!r}, expected {MEASUREMENT_SCHEMA!r})"
-        )
+        data = load_record(path)
+    except ConfigError as err:
+        raise FitError(str(err)) from None
     try:
         model, stats = data["model"], data["stats"]
         name = model.get("repo_id") or model["source"]
@@ -211,13 +206,15 @@ def _measurement_row(path: Path) -> dict[str, Any]:
         mean_cos2 = stats["mean_cos2"]
     except (KeyError, TypeError, AttributeError) as err:
         raise FitError(f"{path}: measurement file lacks the field {err}") from None
+    if model.get("revision"):
+        name = f"{name}@{model['revision']}"
     return {
         "model": str(name),
         "family": str(model.get("family") or NO_FAMILY),
         "m": _number(path, 1, "model.head_width", head),
         "mean_cos2": _number(path, 1, "stats.mean_cos2", mean_cos2),
         "d_model": _number(path, 1, "model.d_model", model.get("d_model"), required=False),
-        "variant": json.dumps(data.get("variant"), sort_keys=True),
+        "settings": analysis_settings(data),
         "origin": str(path),
     }
 
@@ -236,12 +233,33 @@ def _expand(paths: Iterable[PathLike]) -> list[Path]:
     return out
 
 
+def _check_one_analysis(rows: list[dict[str, Any]]) -> None:
+    """Refuse to pool measurements made under different analysis settings.
+
+    Only the settings that change the statistic count (:func:`llmgeom.results.analysis_settings`:
+    rows rule, centring, weights); vocabulary sizes, zero rows and the pair mode differ between
+    any two real models and are facts about each, not settings.
+    """
+    groups: dict[str, list[str]] = {}
+    for r in rows:
+        if r["settings"] is not None:
+            key = ", ".join(f"{k}={v}" for k, v in r["settings"].items())
+            groups.setdefault(key, []).append(r["origin"])
+    if len(groups) > 1:
+        described = "; ".join(f"{key} ({Path(files[0]).name}...)" for key, files in groups.items())
+        raise FitError(
+            f"the measurement files mix {len(groups)} analysis settings ({described}); "
+            "fit one setting at a time"
+        )
+
+
 def read_overlap_inputs(paths: Sequence[PathLike]) -> OverlapTable:
     """Read measurement JSON files (``llmgeom measure``) and/or overlap CSV tables.
 
     A CSV table has columns ``model, family, m, mean_cos2`` and optionally ``d_model``; ``m`` is
-    the head width. A folder stands for the ``*.json`` files inside it. The files must all be
-    the same measurement variant and name each model once.
+    the head width. A folder stands for the ``*.json`` files inside it. The files must share
+    the analysis settings that change the statistic (rows rule, centring, weights) and name
+    each model (and revision) once; vocabulary sizes and pair modes may differ.
 
     Example:
         >>> import tempfile, pathlib
@@ -262,17 +280,12 @@ def read_overlap_inputs(paths: Sequence[PathLike]) -> OverlapTable:
                     "m": _number(p, i, "m", r["m"]),
                     "mean_cos2": _number(p, i, "mean_cos2", r["mean_cos2"]),
                     "d_model": _number(p, i, "d_model", r.get("d_model"), required=False),
-                    "variant": None,
+                    "settings": None,
                     "origin": f"{p}:{i}",
                 })
         else:
             rows.append(_measurement_row(p))
-    variants = {r["variant"] for r in rows if r["variant"] is not None}
-    if len(variants) > 1:
-        raise FitError(
-            f"the measurement files mix {len(variants)} different variants (filtering/centring "
-            "settings); fit one variant at a time"
-        )
+    _check_one_analysis(rows)
     seen: dict[str, str] = {}
     for r in rows:
         if r["model"] in seen:

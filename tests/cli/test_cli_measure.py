@@ -37,7 +37,7 @@ def direct(W, center=False):
     W = np.asarray(W, dtype=np.float64)
     if center:
         W = W - W.mean(axis=0)
-    U = W / (np.linalg.norm(W, axis=1, keepdims=True) + 1e-9)
+    U = W / np.linalg.norm(W, axis=1, keepdims=True)
     C = U @ U.T
     iu = np.triu_indices(len(W), 1)
     return C[iu]
@@ -52,11 +52,13 @@ def pythia_dir(tmp_path_factory):
 
 # --------------------------------------------------------------------------------- the record
 
+
 def test_measure_writes_one_complete_json(tmp_path, capsys, pythia_dir):
     directory, head = pythia_dir
     out = tmp_path / "results"
-    code, stdout, stderr = run_cli(capsys, directory, "--out", out, "--no-progress", "--device",
-                                   "cpu", "--bins", "200")
+    code, stdout, stderr = run_cli(
+        capsys, directory, "--out", out, "--no-progress", "--device", "cpu", "--bins", "200"
+    )
     assert code == 0 and stderr == ""
     record = only_json(out)
     assert (out / "pythia-tiny.raw.json").is_file()
@@ -119,8 +121,9 @@ def test_two_sources_two_jsons(tmp_path, capsys):
     write_checkpoint(SPECS["gpt2"], tmp_path / "a")
     write_checkpoint(SPECS["qwen2.5-untied"], tmp_path / "b", fmt="bin", shards=2)
     out = tmp_path / "out"
-    code, stdout, _ = run_cli(capsys, tmp_path / "a", tmp_path / "b", "--out", out,
-                              "--pairs", "gram")
+    code, stdout, _ = run_cli(
+        capsys, tmp_path / "a", tmp_path / "b", "--out", out, "--pairs", "gram"
+    )
     assert code == 0
     assert sorted(p.name for p in out.iterdir()) == ["a.raw.json", "b.raw.json"]
     families = {json.loads(p.read_text())["model"]["family"] for p in out.iterdir()}
@@ -132,8 +135,9 @@ def test_two_sources_with_the_same_folder_name_keep_both_results(tmp_path, capsy
     write_checkpoint(SPECS["gpt2"], tmp_path / "a" / "final")
     write_checkpoint(SPECS["opt"], tmp_path / "b" / "final")
     out = tmp_path / "out"
-    code, _, _ = run_cli(capsys, tmp_path / "a" / "final", tmp_path / "b" / "final", "--out", out,
-                         "--pairs", "gram")
+    code, _, _ = run_cli(
+        capsys, tmp_path / "a" / "final", tmp_path / "b" / "final", "--out", out, "--pairs", "gram"
+    )
     assert code == 0
     assert len(list(out.iterdir())) == 2
 
@@ -144,16 +148,18 @@ def test_pairs_gram(tmp_path, capsys, pythia_dir):
     assert code == 0
     record = only_json(tmp_path)
     assert record["variant"]["pairs"] == "gram" and record["variant"]["histogram_bins"] == 0
-    assert record["stats"]["mean_cos2"] == pytest.approx(np.mean(direct(head.numpy()) ** 2),
-                                                         rel=1e-6)
+    assert record["stats"]["mean_cos2"] == pytest.approx(
+        np.mean(direct(head.numpy()) ** 2), rel=1e-6
+    )
     assert "mean_abs_cos" not in record["stats"] and "histogram" not in record["stats"]
     assert "mean |cos|" not in stdout
 
 
 def test_sample(tmp_path, capsys, pythia_dir):
     directory, head = pythia_dir
-    code, stdout, _ = run_cli(capsys, directory, "--out", tmp_path, "--sample", "5000",
-                              "--seed", "3")
+    code, stdout, _ = run_cli(
+        capsys, directory, "--out", tmp_path, "--sample", "5000", "--seed", "3"
+    )
     assert code == 0
     record = only_json(tmp_path)
     assert record["variant"]["pairs"] == "sample"
@@ -172,8 +178,17 @@ def test_sample(tmp_path, capsys, pythia_dir):
 
 def test_rows_tokenizer_on_padded_pythia(tmp_path, capsys, pythia_dir):
     directory, head = pythia_dir
-    code, _, _ = run_cli(capsys, directory, "--out", tmp_path, "--rows", "tokenizer",
-                         "--no-progress", "--bins", "200")
+    code, _, _ = run_cli(
+        capsys,
+        directory,
+        "--out",
+        tmp_path,
+        "--rows",
+        "tokenizer",
+        "--no-progress",
+        "--bins",
+        "200",
+    )
     assert code == 0
     record = only_json(tmp_path)
     variant, stats = record["variant"], record["stats"]
@@ -200,11 +215,13 @@ def test_save_arrays(tmp_path, capsys, pythia_dir):
     directory, head = pythia_dir
     code, _, _ = run_cli(capsys, directory, "--out", tmp_path, "--save-arrays", "--no-progress")
     assert code == 0
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["pythia-tiny.raw.json",
-                                                         "pythia-tiny.raw.npz"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "pythia-tiny.raw.json",
+        "pythia-tiny.raw.npz",
+    ]
     arrays = np.load(tmp_path / "pythia-tiny.raw.npz")
     W = head.numpy().astype(np.float64)
-    U = W / (np.linalg.norm(W, axis=1, keepdims=True) + 1e-9)
+    U = W / np.linalg.norm(W, axis=1, keepdims=True)
     A = np.abs(U @ U.T)
     np.fill_diagonal(A, -1)
     np.testing.assert_allclose(arrays["max_abs_cos_per_row"], A.max(axis=1), rtol=1e-5)
@@ -213,8 +230,16 @@ def test_save_arrays(tmp_path, capsys, pythia_dir):
 
 def test_tensor_option(tmp_path, capsys):
     write_checkpoint(SPECS["qwen2.5-untied"], tmp_path / "q")
-    code, _, _ = run_cli(capsys, tmp_path / "q", "--out", tmp_path / "out", "--pairs", "gram",
-                         "--tensor", "model.embed_tokens.weight")
+    code, _, _ = run_cli(
+        capsys,
+        tmp_path / "q",
+        "--out",
+        tmp_path / "out",
+        "--pairs",
+        "gram",
+        "--tensor",
+        "model.embed_tokens.weight",
+    )
     assert code == 0
     model = only_json(tmp_path / "out")["model"]
     assert model["tensor_name"] == "model.embed_tokens.weight"
@@ -245,8 +270,17 @@ def test_console_script_subprocess(tmp_path):
     out = tmp_path / "out"
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     proc = subprocess.run(
-        [exe, "measure", str(tmp_path / "gpt2-tiny"), "--out", str(out), "--device", "cpu",
-         "--bins", "200"],
+        [
+            exe,
+            "measure",
+            str(tmp_path / "gpt2-tiny"),
+            "--out",
+            str(out),
+            "--device",
+            "cpu",
+            "--bins",
+            "200",
+        ],
         capture_output=True,
         text=True,
         timeout=300,
@@ -262,6 +296,7 @@ def test_console_script_subprocess(tmp_path):
 
 
 # ---------------------------------------------------------------------------------- bad input
+
 
 def _missing(tmp):
     return tmp / "does-not-exist"
@@ -389,8 +424,13 @@ def test_unsafe_pickle_through_the_console_script(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     exe = shutil.which("llmgeom") or str(Path(sys.executable).with_name("llmgeom"))
-    proc = subprocess.run([exe, "measure", str(source), "--out", str(out)], capture_output=True,
-                          text=True, timeout=300, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    proc = subprocess.run(
+        [exe, "measure", str(source), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
     assert_one_line_error(proc.returncode, proc.stdout, proc.stderr, "refused")
     assert list(out.iterdir()) == [] and not (tmp_path / "pwned").exists()
 
@@ -407,7 +447,152 @@ def test_center_with_identical_rows_is_a_one_line_error(tmp_path, capsys):
 def test_out_is_an_existing_file_is_a_one_line_error(tmp_path, capsys):
     source = _gpt2(tmp_path)
     (tmp_path / "results").write_text("not a folder")
-    code, stdout, stderr = run_cli(capsys, source, "--out", tmp_path / "results", "--pairs",
-                                   "gram")
+    code, stdout, stderr = run_cli(capsys, source, "--out", tmp_path / "results", "--pairs", "gram")
     assert_one_line_error(code, stdout, stderr, "results")
     assert (tmp_path / "results").read_text() == "not a folder"
+
+
+# ------------------------------------------------- result files never lose a richer result
+
+
+def test_a_gram_run_after_an_exact_run_keeps_the_exact_statistics(tmp_path, capsys, pythia_dir):
+    directory, head = pythia_dir
+    assert run_cli(capsys, directory, "--out", tmp_path, "--pairs", "exact", "--bins", "50")[0] == 0
+    exact = only_json(tmp_path)
+    code, stdout, _ = run_cli(capsys, directory, "--out", tmp_path, "--pairs", "gram")
+    assert code == 0
+    merged = only_json(tmp_path)
+    assert f"merged into {tmp_path / 'pythia-tiny.raw.json'}" in stdout and "max_abs_cos" in stdout
+    cos = direct(head.numpy())
+    for key in ("mean_abs_cos", "std_abs_cos", "max_abs_cos", "top_pairs", "histogram", "pairs"):
+        assert merged["stats"][key] == exact["stats"][key], key
+    assert merged["stats"]["mean_abs_cos"] == pytest.approx(np.mean(np.abs(cos)), rel=1e-6)
+    assert merged["variant"]["pairs"] == "exact" and merged["variant"]["histogram_bins"] == 50
+    assert "max_abs_cos" in merged["kept_from_earlier_runs"]
+    assert [run["pairs"] for run in merged["history"]] == ["exact", "gram"]
+    # a sampled run never replaces exact |cos| statistics by estimates
+    assert run_cli(capsys, directory, "--out", tmp_path, "--sample", "500")[0] == 0
+    again = only_json(tmp_path)
+    assert again["stats"]["mean_abs_cos"] == exact["stats"]["mean_abs_cos"]
+    assert again["stats"]["abs_cos_method"] == "exact" and "sampled" in again["stats"]
+    assert len(again["history"]) == 3
+
+
+def test_an_exact_run_after_a_gram_run_replaces_it_with_nothing_lost(tmp_path, capsys, pythia_dir):
+    directory, _ = pythia_dir
+    assert run_cli(capsys, directory, "--out", tmp_path, "--pairs", "gram")[0] == 0
+    code, stdout, _ = run_cli(capsys, directory, "--out", tmp_path, "--pairs", "exact")
+    assert code == 0 and f"updated {tmp_path / 'pythia-tiny.raw.json'}" in stdout
+    record = only_json(tmp_path)
+    assert record["variant"]["pairs"] == "exact" and "kept_from_earlier_runs" not in record
+
+
+def test_unwritable_out_fails_before_anything_is_loaded(tmp_path, capsys, monkeypatch):
+    import llmgeom.measurement
+
+    loaded = []
+    monkeypatch.setattr(llmgeom.measurement, "load_unembedding", lambda *a, **k: loaded.append(a))
+    (tmp_path / "file").write_text("x")
+    code, stdout, stderr = run_cli(capsys, _gpt2(tmp_path), "--out", tmp_path / "file" / "sub")
+    assert_one_line_error(code, stdout, stderr, "is not a directory")
+    assert loaded == []
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_read_only_out_fails_before_anything_is_loaded(tmp_path, capsys, monkeypatch):
+    import llmgeom.measurement
+
+    monkeypatch.setattr(llmgeom.measurement, "load_unembedding", lambda *a, **k: 1 / 0)
+    out = tmp_path / "ro"
+    out.mkdir(mode=0o555)
+    code, stdout, stderr = run_cli(capsys, _gpt2(tmp_path), "--out", out)
+    assert_one_line_error(code, stdout, stderr, "cannot write into")
+
+
+def test_every_file_written_is_printed(tmp_path, capsys, pythia_dir):
+    directory, _ = pythia_dir
+    code, stdout, _ = run_cli(
+        capsys, directory, "--out", tmp_path, "--plot", "--save-arrays", "--no-progress"
+    )
+    assert code == 0
+    written = sorted(line.split()[-1] for line in stdout.splitlines() if "wrote " in line)
+    assert written == sorted(str(p) for p in tmp_path.iterdir())
+    assert len(written) == 3
+
+
+# ---------------------------------------------------------------- --pairs auto and its cost
+
+
+def test_auto_runs_the_exact_pass_within_the_budget(tmp_path, capsys, pythia_dir):
+    directory, head = pythia_dir
+    code, stdout, _ = run_cli(capsys, directory, "--out", tmp_path, "--no-progress")
+    assert code == 0
+    record = only_json(tmp_path)
+    variant = record["variant"]
+    assert (variant["pairs_requested"], variant["pairs"]) == ("auto", "exact")
+    assert variant["time_budget_s"] == 60 and 0 < variant["exact_pass_estimate_s"] < 60
+    assert variant["matmul_gflops"] > 0
+    assert record["stats"]["max_abs_cos"] == pytest.approx(
+        np.abs(direct(head.numpy())).max(), rel=1e-6
+    )
+    # the estimate is printed before the pass, the decision in the summary
+    assert stdout.index("exact pairwise pass: about") < stdout.index("mean cos^2")
+    assert "pairs auto: exact pass (estimated" in stdout
+
+
+def test_auto_samples_when_the_exact_pass_would_exceed_the_budget(tmp_path, capsys, pythia_dir):
+    directory, head = pythia_dir
+    code, stdout, _ = run_cli(
+        capsys, directory, "--out", tmp_path, "--time-budget", "1e-9", "--no-progress"
+    )
+    assert code == 0
+    record = only_json(tmp_path)
+    variant, stats = record["variant"], record["stats"]
+    assert (variant["pairs_requested"], variant["pairs"]) == ("auto", "sample")
+    assert variant["exact_pass_estimate_s"] > variant["time_budget_s"]
+    assert stats["abs_cos_method"] == "sample" and stats["sampled"]["pairs_sampled"] == 1_000_000
+    assert "max_abs_cos" not in stats
+    cos = direct(head.numpy())
+    lo, hi = stats["sampled"]["interval"]["mean_abs_cos"]
+    assert lo <= np.mean(np.abs(cos)) <= hi
+    assert stats["mean_cos2"] == pytest.approx(np.mean(cos**2), rel=1e-6)  # still exact
+    assert "over the" in stdout and "--pairs exact" in stdout and "(sampled)" in stdout
+
+
+@pytest.mark.parametrize("budget", ["0", "-5", "soon", "nan"])
+def test_bad_time_budget_is_a_one_line_error(tmp_path, capsys, budget):
+    out = tmp_path / "out"
+    code, stdout, stderr = run_cli(capsys, _gpt2(tmp_path), "--out", out, f"--time-budget={budget}")
+    assert_one_line_error(code, stdout, stderr, "duration")
+    assert not out.exists()
+
+
+# ------------------------------------------------------------- zero and tiny rows, reported
+
+
+def test_zero_rows_are_excluded_and_the_summary_says_why(tmp_path, capsys):
+    W = np.random.default_rng(1).standard_normal((40, 6)).astype(np.float32)
+    W[[3, 7]] = 0.0
+    np.save(tmp_path / "w.npy", W)
+    code, stdout, _ = run_cli(capsys, tmp_path / "w.npy", "--out", tmp_path / "out")
+    assert code == 0
+    assert "rows used=38 of 40 (excluded: 2 zero rows (no direction))" in stdout
+    record = only_json(tmp_path / "out")
+    assert record["variant"]["n_zero_rows_excluded"] == 2
+    kept = np.delete(W, [3, 7], axis=0)
+    assert record["stats"]["mean_cos2"] == pytest.approx(np.mean(direct(kept) ** 2), rel=1e-6)
+
+
+def test_tiny_rows_are_measured_exactly_and_warned_about(tmp_path, capsys):
+    W = np.random.default_rng(2).standard_normal((60, 8)).astype(np.float32)
+    W[:3] *= 1e-30
+    np.save(tmp_path / "w.npy", W)
+    code, stdout, stderr = run_cli(capsys, tmp_path / "w.npy", "--out", tmp_path / "out")
+    assert code == 0
+    assert "warning: 3 row(s) have norms below 0.0001 x the median norm (rows 0, 1, 2" in stderr
+    record = only_json(tmp_path / "out")
+    cos = direct(W)  # float64 normalisation: the direction of a 1e-30 row is exact
+    assert record["stats"]["mean_cos2"] == pytest.approx(np.mean(cos**2), rel=1e-6)
+    assert record["stats"]["m_times_mean_cos2"] == pytest.approx(8 * np.mean(cos**2), rel=1e-6)
+    assert record["row_norms"]["n_tiny"] == 3 and record["row_norms"]["n_zero"] == 0
+    assert record["stats"]["effective_dim"] > 5  # the epsilon used to collapse these rows

@@ -7,11 +7,13 @@ import json
 
 import numpy as np
 import pytest
+import torch
 from scipy import stats
 
 from llmgeom.configs import config_path
 from llmgeom.errors import FitError
 from llmgeom.fits import OverlapLaw, fit_power_law, read_overlap_inputs
+from llmgeom.measurement import measure
 
 OFFSETS = {"opt": 3.0, "qwen2.5": 4.0, "gpt2": 3.5, "pythia": 2.5}
 
@@ -95,15 +97,13 @@ def test_degenerate_inputs_raise(m, y, fam, match):
         OverlapLaw(n_bootstrap=0).fit(m, y, family=fam)
 
 
-def _measurement(path, name, family, head, d_model, cos2, variant=None):
-    path.write_text(json.dumps({
-        "schema": "llmgeom.measurement/1",
-        "model": {"source": name, "repo_id": name, "family": family, "n_rows": 100,
-                  "head_width": head, "d_model": d_model},
-        "variant": variant or {"centre": False},
-        "stats": {"mean_cos2": cos2, "mean_abs_cos": None, "std_abs_cos": None},
-        "reference": {"random_mean_cos2": 1 / head},
-    }))
+def _measurement(path, name, family, head, d_model, cos2, center=False):
+    """A record written by ``measure`` itself, renamed and given the wanted mean cos²."""
+    W = torch.randn(head + 8, head, generator=torch.Generator().manual_seed(head))
+    record = measure(W, pairs="gram", center=center, progress=False).to_dict()
+    record["model"].update(source=name, repo_id=name, family=family, d_model=d_model)
+    record["stats"]["mean_cos2"] = cos2
+    path.write_text(json.dumps(record))
 
 
 def test_reads_measurement_files_and_width_choice(tmp_path):
@@ -124,11 +124,11 @@ def test_input_errors(tmp_path):
     _measurement(tmp_path / "b.json", "m1", "opt", 768, 768, 0.02)
     with pytest.raises(FitError, match="appears twice"):
         read_overlap_inputs([tmp_path / "a.json", tmp_path / "b.json"])
-    _measurement(tmp_path / "b.json", "m2", "opt", 768, 768, 0.02, variant={"centre": True})
-    with pytest.raises(FitError, match="variants"):
+    _measurement(tmp_path / "b.json", "m2", "opt", 768, 768, 0.02, center=True)
+    with pytest.raises(FitError, match=r"2 analysis settings.*center=False.*center=True"):
         read_overlap_inputs([tmp_path])
     (tmp_path / "c.json").write_text('{"schema": "other"}')
-    with pytest.raises(FitError, match="not a measurement file"):
+    with pytest.raises(FitError, match="not an llmgeom measurement"):
         read_overlap_inputs([tmp_path / "c.json"])
     (tmp_path / "d.csv").write_text("model,m\nx,3\n")
     with pytest.raises(FitError, match="missing column"):
