@@ -32,7 +32,7 @@ PAIR_MODES = ("auto", "exact", "sample", "gram")
 ROW_MODES = ("all", "tokenizer")
 QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
 DEFAULT_TIME_BUDGET_S = 60.0  # --pairs auto: the exact pass runs when predicted under this
-DEFAULT_SAMPLE_PAIRS = 1_000_000
+MIN_SAMPLE_ROWS = 100  # sampling compares at least this many rows with all others
 # rows whose norm is below this fraction of the median norm are reported as suspicious: their
 # direction is measured exactly, but such rows are usually padding or damage, not tokens
 TINY_NORM_RELATIVE = 1e-4
@@ -223,36 +223,43 @@ def _exact_pairs(
 
 
 def _choose_pairs(
-    pairs: str, U: torch.Tensor, budget: int, bins: int, time_budget: float
+    pairs: str, U: torch.Tensor, budget: int, bins: int, time_budget: float, sample_rows: int | None
 ) -> tuple[str, dict[str, Any]]:
-    """Resolve ``auto`` (and announce the exact pass) from the pass's predicted time.
+    """Resolve ``auto``, size the sample, and announce the pass with its predicted time.
 
-    The prediction is the pass's FLOPs over a matmul rate measured on ``U``'s device.
+    Predictions are FLOPs over a matmul rate measured on ``U``'s device. ``auto`` runs the
+    exact pass when predicted under ``time_budget``; sampling compares as many random rows with
+    all others as fit in ``time_budget`` (at least ``MIN_SAMPLE_ROWS``), or ``sample_rows``.
     """
     decision: dict[str, Any] = {"pairs_requested": pairs}
-    if pairs not in ("auto", "exact"):
+    if pairs == "gram" or (pairs == "sample" and sample_rows):
+        decision["sample_rows"] = sample_rows if pairs == "sample" else None
         return pairs, decision
-    n, _ = U.shape
+    n, m = U.shape
     est = overlap.estimate_exact_pass(U, budget, bins)
-    seconds = est["seconds"]
-    decision |= {
-        "exact_pass_estimate_s": seconds,
-        "matmul_gflops": est["matmul_flops_per_s"] / 1e9,
-    }
-    where = f"{n:,} rows on {U.device.type}, {est['matmul_flops_per_s'] / 1e9:.0f} GFLOP/s matmul"
-    if pairs == "exact" or seconds <= time_budget:
+    rate = est["matmul_flops_per_s"]
+    decision |= {"exact_pass_estimate_s": est["seconds"], "matmul_gflops": rate / 1e9}
+    where = f"{n:,} rows on {U.device.type}, {rate / 1e9:.3g} GFLOP/s matmul"
+    if pairs == "exact" or (pairs == "auto" and est["seconds"] <= time_budget):
         if pairs == "auto":
             decision["time_budget_s"] = time_budget
-        LOG.info("exact pairwise pass: about %s (%s)", format_duration(seconds), where)
+        LOG.info("exact pairwise pass: about %s (%s)", format_duration(est["seconds"]), where)
         return "exact", decision
     decision["time_budget_s"] = time_budget
+    rows = min(n, max(MIN_SAMPLE_ROWS, overlap.affordable_rows(n, m, rate, time_budget)))
+    decision["sample_rows"] = rows
+    why = (
+        f"the exact pass would take about {format_duration(est['seconds'])} ({where}), over "
+        f"the {format_duration(time_budget)} time budget"
+        if pairs == "auto"
+        else f"--pairs sample within the {format_duration(time_budget)} time budget"
+    )
     LOG.info(
-        "exact pairwise pass would take about %s (%s), over the %s time budget: |cos| "
-        "statistics are estimated from random pairs with 95%% intervals, mean cos^2 stays "
-        "exact (Gram identity); --pairs exact runs the full pass",
-        format_duration(seconds),
-        where,
-        format_duration(time_budget),
+        "%s: |cos| from %s random rows against all others (%s pairs) with 95%% intervals; "
+        "mean cos^2 stays exact; --pairs exact runs the full pass",
+        why,
+        f"{rows:,}",
+        f"{rows * (n - 1):,}",
     )
     return "sample", decision
 
@@ -265,7 +272,7 @@ def measure(
     rows: str = "all",
     center: bool = False,
     pairs: str = "auto",
-    sample_pairs: int = DEFAULT_SAMPLE_PAIRS,
+    sample_rows: int | None = None,
     seed: int = 0,
     bins: int = 0,
     device: str | torch.device = "auto",
@@ -280,8 +287,9 @@ def measure(
     tensor, array). ``rows``: ``all`` (the paper) or ``tokenizer`` (drop padding rows);
     ``center`` subtracts the mean row; ``pairs``: ``auto`` (the exact pass when its predicted
     time is under ``time_budget`` seconds, else ``sample``), ``exact`` (blocked pass over all
-    pairs), ``sample`` (``sample_pairs`` random pairs with CIs) or ``gram`` (Gram statistics
-    only); mean cos² is exact in every mode. ``bins`` > 0 adds a histogram of cos (exact in
+    pairs), ``sample`` (``sample_rows`` random rows, by default as many as fit in
+    ``time_budget``, each against all rows, with intervals) or ``gram`` (Gram statistics only);
+    mean cos² is exact in every mode. ``bins`` > 0 adds a histogram of cos (exact in
     the exact pass, about 30 % more CPU time; of the sampled pairs otherwise). Zero rows are
     excluded (no direction) and counted; progress and the pass-time estimate are logged on
     the ``llmgeom.progress`` logger.
@@ -313,7 +321,7 @@ def measure(
     }
     timings["gram_s"] = time.perf_counter() - t
     budget = memory_budget if memory_budget is not None else overlap.default_budget(dev)
-    chosen, decision = _choose_pairs(pairs, U, budget, bins, time_budget)
+    chosen, decision = _choose_pairs(pairs, U, budget, bins, time_budget, sample_rows)
     arrays: dict[str, np.ndarray] = {}
     t = time.perf_counter()
     if chosen == "exact":
@@ -322,9 +330,16 @@ def measure(
         stats["abs_cos_method"] = "exact"
         timings["pairwise_s"] = time.perf_counter() - t
     elif chosen == "sample":
-        stats["sampled"] = overlap.sampled_statistics(U, sample_pairs, seed=seed, bins=bins)
-        stats["mean_abs_cos"] = stats["sampled"]["mean_abs_cos"]
-        stats["std_abs_cos"] = stats["sampled"]["std_abs_cos"]
+        sampled = overlap.sampled_statistics(
+            U, decision["sample_rows"], seed=seed, bins=bins, mean_cos2=stats["mean_cos2"],
+            budget_bytes=budget, progress=progress,
+        )  # fmt: skip
+        if row_index is not None:  # the original numbering of the matrix
+            bound = sampled["max_abs_cos_lower_bound"]
+            bound["i"], bound["j"] = int(row_index[bound["i"]]), int(row_index[bound["j"]])
+        stats["sampled"] = sampled
+        stats["mean_abs_cos"] = sampled["mean_abs_cos"]
+        stats["std_abs_cos"] = sampled["std_abs_cos"]
         stats["abs_cos_method"] = "sample"
         timings["sample_s"] = time.perf_counter() - t
     reference = reference_values(n, m)

@@ -462,49 +462,119 @@ def _resolve_column_partners(
 
 
 def sampled_statistics(
-    U: torch.Tensor, n_pairs: int, *, seed: int = 0, confidence: float = 0.95, bins: int = 0
+    U: torch.Tensor,
+    n_rows: int,
+    *,
+    seed: int = 0,
+    confidence: float = 0.95,
+    bins: int = 0,
+    mean_cos2: float | None = None,
+    budget_bytes: int | None = None,
+    progress: bool | None = None,
 ) -> dict:
-    """Estimate mean |cos|, std |cos| and mean cos² from ``n_pairs`` random pairs i≠j.
+    """Estimate the |cos| statistics from ``n_rows`` random rows, each against every other row.
 
-    Pairs are drawn uniformly (with replacement) among unordered pairs of distinct rows.
-    Intervals: normal approximation for the means, delta method for the std. ``bins`` > 0 adds
-    a histogram of the sampled cos (same edges as the exact pass's).
+    Rows are drawn uniformly without replacement; for each, one product with all of ``U``
+    (blocked matmuls, no gathers) gives its exact means ``a_i = mean_{j≠i} |cos_ij|`` and
+    ``q_i = mean_{j≠i} cos²_ij`` and its max |cos|. The all-pairs mean |cos| is the mean of
+    ``a_i`` over all rows, so the sample mean is unbiased; its standard error is the between-row
+    one with the finite-population correction (all rows: exact, SE 0), intervals Student-t.
+    The std of |cos| is ``sqrt(E cos² − (E|cos|)²)`` with ``mean_cos2`` (pass the exact Gram
+    value; else the estimate is used, delta method with the covariance of ``a`` and ``q``).
+    ``bins`` > 0 adds the histogram of the covered pairs' cos.
+
+    Example:
+        >>> import torch
+        >>> U, _ = normalize_rows(torch.eye(5, 5))
+        >>> s = sampled_statistics(U, 3, progress=False)
+        >>> s["rows_sampled"], s["pairs_covered"], s["mean_abs_cos"], s["interval"]["mean_abs_cos"]
+        (3, 12, 0.0, [0.0, 0.0])
     """
     from scipy import stats as sps
 
     n = U.shape[0]
-    if n < 2 or n_pairs < 2:
-        raise ValueError("sampling needs at least 2 rows and 2 pairs")
+    if n < 2 or n_rows < 2:
+        raise ValueError("sampling needs at least 2 rows")
+    r = min(n, int(n_rows))
     gen = torch.Generator().manual_seed(seed)
-    i = torch.randint(0, n, (n_pairs,), generator=gen)
-    j = torch.randint(0, n - 1, (n_pairs,), generator=gen)
-    j = j + (j >= i)  # uniform over j != i
-    cos = torch.empty(n_pairs, dtype=torch.float64)
-    for s, e in _chunks(n_pairs, 4096):  # float32 dot products of m terms, kept in float64
-        a, b = U[i[s:e].to(U.device)], U[j[s:e].to(U.device)]
-        cos[s:e] = torch.linalg.vecdot(a, b).to(torch.float64).cpu()
-    x = cos.abs().numpy()
-    x2 = x * x
-    z = float(sps.norm.ppf(0.5 + confidence / 2))
-    mean_abs, mean_sq = float(x.mean()), float(x2.mean())
-    std_abs = math.sqrt(max(0.0, mean_sq - mean_abs**2))
-    cov = np.cov(np.vstack([x, x2])) / n_pairs
-    grad = np.array([-mean_abs / std_abs, 0.5 / std_abs]) if std_abs > 0 else np.zeros(2)
+    chosen = torch.randperm(n, generator=gen)[:r].sort().values.to(U.device)
+    budget = budget_bytes if budget_bytes is not None else default_budget(U.device)
+    rows = min(r, block_rows_for(n, budget))
+    release_free_memory()
+    buffer = torch.empty(rows * n, dtype=U.dtype, device=U.device)
+    sums = torch.empty(3, r, dtype=torch.float64, device=U.device)  # Σ|c|, Σc², max|c|
+    hist = torch.zeros(bins, dtype=torch.float64, device=U.device) if bins else None
+    lower_bound = (-1.0, -1, -1)
+    with full_precision():
+        for start, stop in _progress_chunks(r, rows, "sampled rows", progress):
+            idx = chosen[start:stop]
+            own = torch.arange(stop - start, device=U.device)
+            S = buffer[: (stop - start) * n].view(stop - start, n)
+            torch.matmul(U[idx], U.T, out=S)
+            if hist is not None:
+                S[own, idx] = 2.0  # a row with itself: outside the histogram's range
+                hist += torch.histc(S, bins, *HIST_RANGE).to(torch.float64)
+            S[own, idx] = 0.0
+            S.abs_()
+            sums[0, start:stop] = S.sum(dim=1).to(torch.float64)
+            sums[1, start:stop] = torch.linalg.vector_norm(S, dim=1).to(torch.float64).square()
+            S[own, idx] = -1.0
+            values, partners = S.max(dim=1)
+            sums[2, start:stop] = values.to(torch.float64)
+            k = int(values.argmax())
+            if float(values[k]) > lower_bound[0]:
+                lower_bound = (float(values[k]), int(idx[k]), int(partners[k]))
+    per_row = sums.cpu().numpy()
+    per_row[:2] /= n - 1
+    fpc = 1.0 - r / n  # rows drawn without replacement from n
+    cov = fpc * np.cov(per_row) / r if r > 1 else np.zeros((3, 3))
+    means = per_row.mean(axis=1)
+    mean_abs, mean_sq, mean_max = (float(v) for v in means)
+    exact_sq = mean_cos2 is not None
+    second = float(mean_cos2) if exact_sq else mean_sq
+    std_abs = math.sqrt(max(0.0, second - mean_abs**2))
+    grad = np.array([-mean_abs, 0.0 if exact_sq else 0.5]) / std_abs if std_abs > 0 else np.zeros(2)
     se = {
-        "mean_abs_cos": math.sqrt(cov[0, 0]),
-        "mean_cos2": math.sqrt(cov[1, 1]),
-        "std_abs_cos": math.sqrt(max(0.0, float(grad @ cov @ grad))),
+        "mean_abs_cos": math.sqrt(max(0.0, cov[0, 0])),
+        "std_abs_cos": math.sqrt(max(0.0, float(grad @ cov[:2, :2] @ grad))),
+        "mean_cos2": math.sqrt(max(0.0, cov[1, 1])),
+        "mean_max_abs_cos": math.sqrt(max(0.0, cov[2, 2])),
     }
-    values = {"mean_abs_cos": mean_abs, "std_abs_cos": std_abs, "mean_cos2": mean_sq}
+    values = {
+        "mean_abs_cos": mean_abs,
+        "std_abs_cos": std_abs,
+        "mean_cos2": mean_sq,
+        "mean_max_abs_cos": mean_max,
+    }
+    t = float(sps.t.ppf(0.5 + confidence / 2, max(1, r - 1)))
     out = {
-        "pairs_sampled": int(n_pairs),
-        "confidence": confidence,
+        "rows_sampled": r,
+        "pairs_covered": r * (n - 1),
         "seed": seed,
+        "confidence": confidence,
         **values,
         "standard_error": se,
-        "interval": {k: [v - z * se[k], v + z * se[k]] for k, v in values.items()},
+        "interval": {k: [v - t * se[k], v + t * se[k]] for k, v in values.items()},
+        "max_abs_cos_lower_bound": {
+            "abs_cos": lower_bound[0],
+            "i": lower_bound[1],
+            "j": lower_bound[2],
+        },
+        "matmul_flops": 2.0 * r * n * U.shape[1],
     }
-    if bins:
-        counts, edges = np.histogram(cos.numpy(), bins=bins, range=HIST_RANGE)
-        out["histogram"] = {"edges": edges.tolist(), "counts": counts.tolist()}
+    if hist is not None:
+        out["histogram"] = {
+            "edges": np.linspace(*HIST_RANGE, bins + 1).tolist(),
+            "counts": [round(c) for c in hist.cpu().tolist()],
+        }
     return out
+
+
+def affordable_rows(n: int, m: int, flops_per_s: float, seconds: float) -> int:
+    """How many rows :func:`sampled_statistics` can compare with all others in ``seconds``.
+
+    Example:
+        >>> affordable_rows(50_000, 768, 1e11, 60.0)
+        58593
+    """
+    return int(seconds * flops_per_s * PASS_EFFICIENCY / (2.0 * n * m))

@@ -284,10 +284,10 @@ def _pairs_line(variant: dict[str, Any], stats: dict[str, Any]) -> str | None:
     budget = format_duration(variant["time_budget_s"])
     if variant.get("pairs") == "exact":
         return f"  pairs auto: exact pass (estimated {format_duration(estimate)}, budget {budget})"
-    sampled = stats.get("sampled", {}).get("pairs_sampled", 0)
+    rows = stats.get("sampled", {}).get("rows_sampled", 0)
     return (
-        f"  pairs auto: |cos| from {sampled:,} random pairs; the exact pass would take about "
-        f"{format_duration(estimate)} (budget {budget}): use --pairs exact for it"
+        f"  pairs auto: |cos| from {rows:,} random rows x all rows; the exact pass would take "
+        f"about {format_duration(estimate)} (budget {budget}): use --pairs exact for it"
     )
 
 
@@ -315,6 +315,13 @@ def summarize(report: MeasureReport) -> str:
             low, high = s["sampled"]["interval"]["mean_abs_cos"]
             line += f"   95% CI of mean [{low:.6g}, {high:.6g}]"
         lines.append(line)
+        if sampled:
+            sample = s["sampled"]
+            lines.append(
+                f"  sampled         {sample['rows_sampled']:,} rows x all rows = "
+                f"{sample['pairs_covered']:,} ordered pairs; mean per-token max "
+                f"{sample['mean_max_abs_cos']:.4f}"
+            )
     if "max_abs_cos" in s:
         lines.append(
             f"  max |cos|       {s['max_abs_cos']:.4f}   "

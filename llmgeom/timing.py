@@ -32,13 +32,13 @@ def parse_duration(text: str | float) -> float:
 
 
 def format_duration(seconds: float) -> str:
-    """``< 0.1 s``, ``0.2 s``, ``12 s``, ``5 min 12 s``, ``3 h 05 min``."""
+    """``< 0.1 s``, ``0.2 s``, ``90 s``, ``5 min 12 s``, ``3 h 05 min``."""
     if seconds < 0.05:
         return "< 0.1 s"
     if seconds < 10:
         return f"{seconds:.1f} s"
     whole = round(seconds)
-    if whole < 60:
+    if whole < 120:
         return f"{whole} s"
     if whole < 3600:
         return f"{whole // 60} min {whole % 60:02d} s"

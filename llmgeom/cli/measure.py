@@ -8,7 +8,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from ..measurement import DEFAULT_SAMPLE_PAIRS, DEFAULT_TIME_BUDGET_S, PAIR_MODES, PROGRESS_LOGGER
+from ..measurement import DEFAULT_TIME_BUDGET_S, MIN_SAMPLE_ROWS, PAIR_MODES, PROGRESS_LOGGER
 
 EPILOG = """\
 what is measured (rows normalised exactly: w / |w|; zero rows have no direction and are
@@ -21,7 +21,8 @@ excluded, and the summary says how many):
 
 cost: mean cos^2 takes seconds (O(n m^2)); the exact pass is O(n^2 m). With --pairs auto (the
 default) its time is predicted from a measured matmul rate and printed; it runs when under
---time-budget (60 s), else |cos| is sampled (1,000,000 pairs) and the summary says so.
+--time-budget (60 s), else as many random rows as fit in the budget are compared with every
+row (mean/std |cos| with 95% intervals, unbiased) and the summary says so.
 
 examples:
   llmgeom measure gpt2                                # Hub alias: only the head is downloaded
@@ -30,7 +31,7 @@ examples:
   llmgeom measure head.safetensors --tensor lm_head.weight
   llmgeom measure model.gguf --pairs gram             # only the exact mean cos^2 (fast)
   llmgeom measure qwen2.5-7b --pairs exact            # all 11.6e9 pairs, however long it takes
-  llmgeom measure qwen2.5-72b --sample 2000000        # estimates with 95% intervals
+  llmgeom measure qwen2.5-72b --sample 2000           # 2000 random rows x all rows, 95% CIs
   llmgeom measure pythia-70m --rows tokenizer --center   # variants: drop padding rows, centre
   llmgeom measure gpt2 --plot                        # also a PNG: cos histogram vs random
 """
@@ -76,8 +77,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--sample",
         type=int,
         metavar="N",
-        help=f"estimate from N random pairs (implies --pairs sample; auto samples "
-        f"{DEFAULT_SAMPLE_PAIRS:,})",
+        help="estimate |cos| statistics from N random rows, each against all rows (implies "
+        f"--pairs sample; default: as many as fit in --time-budget, at least {MIN_SAMPLE_ROWS})",
     )
     p.add_argument(
         "--rows",
@@ -158,7 +159,7 @@ def _options(args: argparse.Namespace) -> dict:
     from ..timing import parse_duration
 
     if args.sample is not None and args.sample < 2:
-        raise ConfigError("--sample needs at least 2 pairs")
+        raise ConfigError("--sample needs at least 2 rows")
     if args.bins is not None and args.bins < 0:
         raise ConfigError("--bins must be >= 0")
     resolve_device(args.device)  # an unavailable device fails before any loading
@@ -168,7 +169,7 @@ def _options(args: argparse.Namespace) -> dict:
         "rows": args.rows,
         "center": args.center,
         "pairs": "sample" if args.sample is not None else args.pairs,
-        "sample_pairs": args.sample or DEFAULT_SAMPLE_PAIRS,
+        "sample_rows": args.sample,
         "seed": args.seed,
         "bins": args.bins if args.bins is not None else (DEFAULT_BINS if args.plot else 0),
         "device": args.device,

@@ -386,7 +386,7 @@ def test_zero_and_nan_rows_json_is_clean_in_every_pair_mode(pairs):
     W = torch.randn(30, 5)
     W[4] = 0
     W[5, 0] = float("nan")
-    report = measure(W, pairs=pairs, sample_pairs=200, drop_nonfinite=True, device="cpu",
+    report = measure(W, pairs=pairs, sample_rows=20, drop_nonfinite=True, device="cpu",
                      progress=False)
     json.dumps(report.to_dict(), allow_nan=False)
     assert report.variant["n_zero_rows_excluded"] == 1
