@@ -8,7 +8,9 @@ cancels):
 2. the exact blocked pairwise pass (|cos| moments, histogram, per-token max and partner) as
    achieved GFLOP/s vs a plain matmul of the same shapes into a preallocated buffer;
 3. peak resident memory of ``llmgeom measure`` on a GPT-2-size safetensors file (subprocess)
-   minus the interpreter-plus-imports baseline, vs the head's float32 size.
+   minus the interpreter-plus-imports baseline, vs the head's float32 size;
+4. ``--pairs auto``'s prediction of the exact pass's time vs the measured time, and the row
+   sampler given a tenth of that time: its cost and its 95 % intervals against the exact values.
 
 Run:  python benchmarks/overlap_speed.py [--rows 50257] [--width 768] [--skip-memory]
 """
@@ -86,7 +88,8 @@ def peak_memory(rows: int, width: int) -> dict:
         )
         code_run = (
             "import sys; from llmgeom.cli import main; "
-            f"rc = main(['measure', {str(path)!r}, '--out', {tmp!r}, '--no-progress', "
+            f"rc = main(['measure', {str(path)!r}, '--out', {tmp!r}, '--no-progress', '--pairs', "
+            "'exact', "
             f"'--tensor', 'wte.weight']); {hwm}; sys.exit(rc)"
         )
         run = subprocess.run(
@@ -160,6 +163,32 @@ def main() -> None:
         "pass_over_matmul": pass_rate / mm_rate,
         "pass_with_histogram_s": t_hist,
         "pass_with_histogram_over_matmul": hist_rate / mm_rate,
+    }
+    est = overlap.estimate_exact_pass(U, budget)
+    print(
+        f"[4] predicted exact pass {est['seconds']:8.3f} s   measured {t_pass:.3f} s   "
+        f"ratio {est['seconds'] / t_pass:.2f}"
+    )
+    n_rows = overlap.affordable_rows(args.rows, args.width, est["matmul_flops_per_s"], t_pass / 10)
+    t_sample, sample = timed(
+        lambda: overlap.sampled_statistics(
+            U, n_rows, mean_cos2=gram, budget_bytes=budget, progress=False
+        )
+    )
+    print(
+        f"    {n_rows} sampled rows x all {t_sample:8.3f} s = {t_sample / t_pass:.1%} of the "
+        f"exact pass ({sample['pairs_covered']:,} ordered pairs)"
+    )
+    for key in ("mean_abs_cos", "std_abs_cos", "mean_max_abs_cos"):
+        low, high = sample["interval"][key]
+        inside = "inside" if low <= exact[key] <= high else "OUTSIDE"
+        print(f"    {key:18s} exact {exact[key]:.7g}   95% CI [{low:.7g}, {high:.7g}] {inside}")
+    figures |= {
+        "predicted_pass_s": est["seconds"],
+        "predicted_over_measured": est["seconds"] / t_pass,
+        "sample_rows": n_rows,
+        "sample_s": t_sample,
+        "sample_over_pass": t_sample / t_pass,
     }
     if not args.skip_memory:
         mem = peak_memory(args.rows, args.width)

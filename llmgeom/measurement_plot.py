@@ -45,16 +45,19 @@ def plot_measurement(report: MeasureReport, path: str | os.PathLike[str]) -> Pat
     stats, meta = report.stats, report.meta
     m = int(stats["m"])
     fig, (ax_cos, ax_norm) = plt.subplots(1, 2, figsize=(10, 3.8))
-    hist = stats.get("histogram")
+    sampled = stats.get("sampled", {})
+    hist = stats.get("histogram") or sampled.get("histogram")
     peak = 0.0
     if hist:
         edges = np.asarray(hist["edges"])
         counts = np.asarray(hist["counts"], dtype=float)
         widths = np.diff(edges)
         density = counts / max(counts.sum(), 1.0) / widths
-        ax_cos.stairs(density, edges, fill=True, alpha=0.6, label="this head")
+        label = "this head" if "histogram" in stats else "this head (sampled rows)"
+        ax_cos.stairs(density, edges, fill=True, alpha=0.6, label=label)
         peak = float(density.max())
-    reach = min(1.0, max(0.1, 1.15 * float(stats.get("max_abs_cos", 4 / math.sqrt(m)))))
+    largest = stats.get("max_abs_cos", sampled.get("max_abs_cos_lower_bound", {}).get("abs_cos"))
+    reach = min(1.0, max(0.1, 1.15 * float(largest or 4 / math.sqrt(m))))
     centres = np.linspace(-reach, reach, 801)
     random_density = random_cos_density(centres, m)
     ax_cos.plot(centres, random_density, "k--", lw=1, label=f"random, m={m}")

@@ -8,7 +8,9 @@ and return plain dictionaries of Python floats (and a few arrays).
 * :func:`pairwise_statistics` — mean and std of |cos| (the authors' ``mean_over``/``std_over``),
   a histogram of cos, and each row's max |cos| with its partner: a blocked pass over the upper
   triangle (float32 products, float64 accumulation, row blocks sized from a memory budget).
-* :func:`sampled_statistics` — the same numbers from random pairs, with confidence intervals.
+* :func:`sampled_statistics` — the |cos| statistics from random rows, each against every row
+  (unbiased, with confidence intervals), for vocabularies where the exact pass is too slow;
+* :func:`estimate_exact_pass` — the predicted time of the exact pass on this device.
 
 Rows are normalised exactly, ``u_i = w_i / ‖w_i‖`` in float64 then stored in float32 (the authors
 divide by the norm with no epsilon; a zero row has no direction and is left as zeros here, and

@@ -148,3 +148,16 @@ def test_result_files_are_readable_like_ordinary_files(tmp_path):
     finally:
         os.umask(old)
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
+
+
+def test_cli_plot_of_a_sampled_measurement_uses_the_sampled_histogram(tmp_path):
+    from llmgeom.cli import main
+
+    path = tmp_path / "w.npy"
+    np.save(path, np.random.default_rng(1).standard_normal((300, 8)).astype(np.float32))
+    out = tmp_path / "out"
+    assert main(["measure", str(path), "--out", str(out), "--plot", "--sample", "40"]) == 0
+    record = json.loads((out / "w.npy.raw.json").read_text())
+    counts = record["stats"]["sampled"]["histogram"]["counts"]
+    assert sum(counts) == 40 * 299 and "histogram" not in record["stats"]
+    assert (out / "w.npy.raw.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
