@@ -15,15 +15,46 @@ Example:
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 
 from ..errors import InvalidMatrixError
 from ..unembedding import HeadMetadata, Unembedding
+from .families import family_for_model_type
+
+
+def _text_config(config: Any) -> Any:
+    """The text part of a transformers config (itself for plain language models)."""
+    getter = getattr(config, "get_text_config", None)
+    try:
+        return getter() if callable(getter) else config
+    except Exception:  # pragma: no cover - an unusual config object
+        return config
+
+
+def _module_tied(module: torch.nn.Module, weight: torch.Tensor, text_config: Any) -> bool | None:
+    """Whether the output embedding IS the input embedding; the config says so if no getter."""
+    inputs = getattr(module, "get_input_embeddings", None)
+    if callable(inputs):
+        try:
+            in_weight = getattr(inputs(), "weight", None)
+        except (NotImplementedError, AttributeError):
+            in_weight = None
+        if isinstance(in_weight, torch.Tensor):
+            return in_weight is weight
+    tied = getattr(text_config, "tie_word_embeddings", None)
+    return bool(tied) if isinstance(tied, bool) else None
 
 
 def from_module(module: torch.nn.Module, name: str | None = None) -> Unembedding:
-    """The output embedding of a model object (anything with ``get_output_embeddings()``)."""
+    """The output embedding of a model object (anything with ``get_output_embeddings()``).
+
+    For a ``transformers`` model the family comes from ``config.model_type`` through the same
+    table the file and Hub loaders use (:mod:`llmgeom.sources.families`), tying from whether
+    the output embedding is the input embedding, and ``d_model`` from the (text) config.
+    """
     getter = getattr(module, "get_output_embeddings", None)
     head = getter() if callable(getter) else None
     weight = getattr(head, "weight", head)
@@ -33,18 +64,19 @@ def from_module(module: torch.nn.Module, name: str | None = None) -> Unembedding
             f"{type(head).__name__}); pass the weight tensor instead"
         )
     config = getattr(module, "config", None)
-    tied = None
-    inputs = getattr(module, "get_input_embeddings", None)
-    if callable(inputs):
-        in_weight = getattr(inputs(), "weight", None)
-        tied = in_weight is weight if isinstance(in_weight, torch.Tensor) else None
+    text_config = _text_config(config) if config is not None else None
+    model_type = getattr(config, "model_type", None)
+    family = family_for_model_type(model_type if isinstance(model_type, str) else None)
+    d_model = getattr(text_config, "hidden_size", None)
     param_names = [n for n, p in module.named_parameters(remove_duplicate=False) if p is weight]
     meta = HeadMetadata(
         source=name or getattr(config, "_name_or_path", None) or f"<{type(module).__name__}>",
         source_kind="module",
+        family=family.name if family else None,
         tensor_name=param_names[0] if param_names else None,
-        tied=tied,
-        d_model=getattr(config, "hidden_size", None) if config is not None else None,
+        tied=_module_tied(module, weight, text_config),
+        d_model=int(d_model) if isinstance(d_model, int) else None,
+        extra={"model_type": model_type} if isinstance(model_type, str) else {},
     )
     return Unembedding(weight.detach(), meta)
 

@@ -241,10 +241,13 @@ def test_gguf_untied_q8_0_output(tmp_path):
     err = np.abs(u.weight.numpy() - out).reshape(n, m // 32, 32)
     assert np.all(err <= 0.57 * blocks) and err.max() > 0
     assert meta.sha256 == hashlib.sha256(quantised.tobytes()).hexdigest()
-    # the tied embedding is still reachable by name
+    # the input embedding is still reachable by name; like an explicit safetensors tensor that
+    # is not the head, it is described as neither tied nor untied
     v = llmgeom.load_unembedding(path, tensor="token_embd.weight")
     np.testing.assert_array_equal(v.weight.numpy(), emb)
-    assert v.meta.tied is True
+    assert v.meta.tied is None and v.meta.extra["head_rule"] == "explicit"
+    w = llmgeom.load_unembedding(path, tensor="output.weight")
+    assert w.meta.tied is False and w.meta.extra["head_rule"] == "explicit"
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,193 @@
+"""One tiny model, every entry point: the same family, tying, width and tensor metadata.
+
+A ``transformers`` model is built from a config (random weights), saved with
+``save_pretrained`` and also written as a GGUF file holding the same head; then it is read back
+as a directory, a single safetensors file, a ``.bin`` directory, the in-memory module, the GGUF
+file, and described by ``llmgeom inspect`` and ``llmgeom.measure``. Everything they say about
+the head must agree, and the matrix must be bit-identical.
+"""
+
+from __future__ import annotations
+
+import json
+
+import gguf
+import numpy as np
+import pytest
+import safetensors.torch
+import torch
+
+import llmgeom
+from llmgeom.cli import main
+from llmgeom.sources.families import family_by_name
+from llmgeom.sources.tensor_digest import tensor_sha256
+
+
+def _gpt2():
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    config = GPT2Config(vocab_size=50, n_embd=16, n_layer=1, n_head=2, n_positions=16)
+    return GPT2LMHeadModel(config), "gpt2"
+
+
+def _pythia():
+    from transformers import GPTNeoXConfig, GPTNeoXForCausalLM
+
+    config = GPTNeoXConfig(
+        vocab_size=56,
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        tie_word_embeddings=False,
+        max_position_embeddings=16,
+    )
+    return GPTNeoXForCausalLM(config), "gptneox"
+
+
+def _qwen(tied: bool):
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    config = Qwen2Config(
+        vocab_size=64,
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        tie_word_embeddings=tied,
+    )
+    return Qwen2ForCausalLM(config), "qwen2"
+
+
+# name: (builder, family, tied)
+MODELS = {
+    "gpt2": (_gpt2, "gpt2", True),
+    "pythia": (_pythia, "pythia", False),
+    "qwen-tied": (lambda: _qwen(True), "qwen2.5", True),
+    "qwen-untied": (lambda: _qwen(False), "qwen2.5", False),
+}
+
+
+def _write_gguf(path, arch, model, d_model):
+    """The model's embeddings the llama.cpp way: token_embd, plus output when untied."""
+    writer = gguf.GGUFWriter(str(path), arch)
+    writer.add_embedding_length(d_model)
+    emb = model.get_input_embeddings().weight.detach().numpy()
+    writer.add_tensor("token_embd.weight", np.ascontiguousarray(emb))
+    head = model.get_output_embeddings().weight
+    if head is not model.get_input_embeddings().weight:
+        writer.add_tensor("output.weight", np.ascontiguousarray(head.detach().numpy()))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path
+
+
+def _inspect(capsys, path):
+    assert main(["inspect", str(path), "--json"]) == 0
+    return json.loads(capsys.readouterr().out)["location"]
+
+
+def _same_tensor_name(a: str, b: str, family: str) -> bool:
+    """Equal, or one is the other's checkpoint alias (Pythia's embed_out vs lm_head)."""
+    if a == b:
+        return True
+    aliases = family_by_name(family).checkpoint_aliases
+    return any({a, b} <= {name, *alts} for name, alts in aliases.items())
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_every_entry_point_reports_the_same_head(tmp_path, capsys, name):
+    build, family, tied = MODELS[name]
+    torch.manual_seed(0)
+    model, arch = build()
+    model.eval()
+    d_model = model.config.get_text_config().hidden_size
+    expected = model.get_output_embeddings().weight.detach().clone()
+    model.save_pretrained(tmp_path / "st")
+    # the same checkpoint as a PyTorch pickle (today's transformers only saves safetensors)
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "config.json").write_bytes((tmp_path / "st" / "config.json").read_bytes())
+    state = safetensors.torch.load_file(tmp_path / "st" / "model.safetensors")
+    torch.save(state, tmp_path / "bin" / "pytorch_model.bin")
+    gguf_path = _write_gguf(tmp_path / "m.gguf", arch, model, d_model)
+
+    sources = {
+        "module": model,
+        "dir": tmp_path / "st",
+        "file": tmp_path / "st" / "model.safetensors",
+        "bin-dir": tmp_path / "bin",
+        "gguf": gguf_path,
+    }
+    metas = {kind: llmgeom.load_unembedding(src).meta for kind, src in sources.items()}
+    weights = {kind: llmgeom.load_unembedding(src).weight for kind, src in sources.items()}
+
+    for kind, meta in metas.items():
+        assert (kind, meta.family, meta.tied, meta.d_model) == (kind, family, tied, d_model)
+        assert (meta.n_rows, meta.head_width) == tuple(expected.shape), kind
+        assert torch.equal(weights[kind], expected), kind
+        assert tensor_sha256(weights[kind]) == tensor_sha256(expected), kind
+    checkpoint_names = {k: m.tensor_name for k, m in metas.items() if k != "gguf"}
+    for kind, tensor_name in checkpoint_names.items():
+        assert _same_tensor_name(tensor_name, checkpoint_names["module"], family), (
+            kind,
+            tensor_name,
+            checkpoint_names["module"],
+        )
+    assert metas["gguf"].tensor_name == ("token_embd.weight" if tied else "output.weight")
+
+    # `llmgeom inspect` says what loading says, for files, directories and GGUF alike
+    for kind in ("dir", "file", "gguf"):
+        loc = _inspect(capsys, sources[kind])
+        choice = loc["choice"]
+        assert (choice["family"], choice["tied"], choice["d_model"]) == (family, tied, d_model)
+        assert loc["key"] == metas[kind].tensor_name and loc["shape"] == list(expected.shape)
+
+    # `llmgeom.measure` of the in-memory model records what the CLI records for the directory
+    report = llmgeom.measure(model, pairs="gram", device="cpu", progress=False)
+    from_dir = llmgeom.measure(tmp_path / "st", pairs="gram", device="cpu", progress=False)
+    for field in ("family", "tied", "d_model", "n_rows", "head_width", "sha256"):
+        assert getattr(report.meta, field) == getattr(from_dir.meta, field), field
+    assert report.stats["mean_cos2"] == from_dir.stats["mean_cos2"]
+
+
+def test_module_without_input_embeddings_takes_tying_from_its_config():
+    class Config:
+        model_type = "gpt2"
+        tie_word_embeddings = False
+        hidden_size = 4
+
+    class Bare(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.config = Config()
+            self.head = torch.nn.Linear(4, 10, bias=False)
+
+        def get_output_embeddings(self):
+            return self.head
+
+    meta = llmgeom.load_unembedding(Bare()).meta
+    assert (meta.family, meta.tied, meta.d_model, meta.tensor_name) == (
+        "gpt2",
+        False,
+        4,
+        "head.weight",
+    )
+
+
+def test_module_of_an_unknown_model_type_has_no_family():
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    config = LlamaConfig(
+        vocab_size=32,
+        hidden_size=8,
+        intermediate_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+    )
+    meta = llmgeom.load_unembedding(LlamaForCausalLM(config)).meta
+    assert meta.family is None and meta.extra["model_type"] == "llama"
+    assert meta.tied is False and meta.tensor_name == "lm_head.weight" and meta.d_model == 8
