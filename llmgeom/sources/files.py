@@ -20,27 +20,81 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..errors import ConfigError, CorruptCheckpointError, SourceNotFoundError
+from ..errors import (
+    ConfigError,
+    CorruptCheckpointError,
+    InvalidMatrixError,
+    SourceNotFoundError,
+)
 from ..memory import ensure_fits
 from ..unembedding import HeadMetadata, Unembedding
+from ._reasons import short_reason
 from .gguf_file import load_gguf, locate_gguf
-from .head_key import choose_head_key
+from .head_key import HeadChoice, choose_head_key
 from .local import (
     local_tokenizer_length,
     location_in_file,
     read_local_config,
     read_located_tensor,
     shapes_of,
+    unembedding_from,
 )
 from .location import HeadLocation
 from .tensor_digest import tensor_sha256
+from .torch_bin import BARE_TENSOR_KEY, BareTensor, load_state_dict, tensor_shapes
+
+_NPY_VERSIONS = ((1, 0), (2, 0), (3, 0))
 
 
 def _npy_array(path: Path) -> np.ndarray:
+    """Memory-map a ``.npy`` file (never unpickling), with one-line errors for bad files."""
+    size = path.stat().st_size
+    if size == 0:
+        raise CorruptCheckpointError(f"{path}: empty file (0 bytes), not a .npy array")
+    with path.open("rb") as fh:
+        prefix = fh.read(8)
+    magic = np.lib.format.MAGIC_PREFIX
+    if not prefix.startswith(magic[: len(prefix)]) or len(prefix) < len(magic):
+        raise CorruptCheckpointError(f"{path}: not a .npy file (no .npy magic string at the start)")
+    if len(prefix) < 8:
+        raise CorruptCheckpointError(f"{path}: truncated .npy file ({size} bytes)")
+    version = (prefix[6], prefix[7])
+    if version not in _NPY_VERSIONS:
+        raise CorruptCheckpointError(
+            f"{path}: corrupt .npy file (format version {version[0]}.{version[1]}; "
+            "known: 1.0, 2.0, 3.0)"
+        )
     try:
-        return np.load(path, mmap_mode="r", allow_pickle=False)
-    except (ValueError, OSError) as err:
-        raise CorruptCheckpointError(f"{path}: unreadable .npy file ({err})") from None
+        array = np.load(path, mmap_mode="r", allow_pickle=False)
+    except OSError as err:
+        if err.filename is not None:  # a filesystem error about the path: already names it
+            raise
+        reason = short_reason(err)
+        raise CorruptCheckpointError(f"{path}: unreadable .npy file ({reason})") from None
+    except (ValueError, EOFError) as err:
+        text = str(err)
+        if "object" in text.lower() or "pickle" in text.lower():
+            raise CorruptCheckpointError(
+                f"{path}: the array holds Python objects (dtype object); only numeric arrays "
+                "are read, pickled data never is"
+            ) from None
+        if text.startswith("EOF") or isinstance(err, EOFError):
+            raise CorruptCheckpointError(
+                f"{path}: truncated .npy file ({size} bytes; the header ends early)"
+            ) from None
+        if "mmap length" in text:
+            raise CorruptCheckpointError(
+                f"{path}: truncated .npy file ({size} bytes; the array data ends early)"
+            ) from None
+        raise CorruptCheckpointError(f"{path}: corrupt .npy header ({short_reason(err)})") from None
+    if array.dtype.kind not in "biufc":
+        raise InvalidMatrixError(f"{path}: the array's dtype {array.dtype} is not numeric")
+    if array.ndim != 2:
+        raise InvalidMatrixError(
+            f"{path}: the array has shape {list(array.shape)}; an output embedding must be "
+            "2-D [n_rows, m]"
+        )
+    return array
 
 
 def _locate_npy(path: Path, tensor: str | None) -> HeadLocation:
@@ -53,6 +107,23 @@ def _locate_npy(path: Path, tensor: str | None) -> HeadLocation:
         shape=tuple(array.shape),
         byte_range=(offset, offset + array.nbytes) if offset is not None else None,
         file_size=path.stat().st_size,
+    )
+
+
+def _locate_bare_tensor(path: Path, tensor: str | None, weight: torch.Tensor) -> HeadLocation:
+    """A ``torch.save(tensor)`` file: the one tensor is the head when it is 2-D."""
+    if tensor is not None:
+        raise ConfigError(f"{path}: the file holds one bare tensor; --tensor does not apply")
+    if weight.ndim != 2:
+        raise InvalidMatrixError(
+            f"{path}: the file holds one tensor of shape {list(weight.shape)}; an output "
+            "embedding must be 2-D [n_rows, m]"
+        )
+    return HeadLocation(
+        source=str(path), file=str(path), key=BARE_TENSOR_KEY, fmt="bin",
+        dtype=str(weight.dtype).removeprefix("torch."), shape=tuple(weight.shape),
+        file_size=path.stat().st_size,
+        choice=HeadChoice(BARE_TENSOR_KEY, None, None, "bare-tensor"),
     )
 
 
@@ -85,7 +156,13 @@ def locate_file(path: str | os.PathLike[str], tensor: str | None = None) -> Head
         return locate_gguf(path, tensor)
     if fmt == "npy":
         return _locate_npy(path, tensor)
-    shapes, entries = shapes_of(path, fmt)
+    if fmt == "bin":
+        state = load_state_dict(path)
+        if isinstance(state, BareTensor):
+            return _locate_bare_tensor(path, tensor, state[BARE_TENSOR_KEY])
+        shapes, entries = tensor_shapes(state), {}
+    else:
+        shapes, entries = shapes_of(path, fmt)
     config = read_local_config(path.parent)
     choice = choose_head_key(config, shapes, tensor=tensor, shapes=shapes, source=str(path))
     return location_in_file(str(path), path, fmt, choice, shapes, entries, config)
@@ -116,4 +193,4 @@ def load_file(path: str | os.PathLike[str], tensor: str | None = None) -> Unembe
         sha256=tensor_sha256(weight),
         extra={"format": location.fmt, "head_rule": getattr(choice, "rule", "array")},
     )
-    return Unembedding(weight, meta)
+    return unembedding_from(weight, meta, f"{path}: tensor {location.key!r}")

@@ -486,10 +486,14 @@ def _remote_tokenizer_len(client: HubClient, head: HubHead, force: bool) -> int 
         return force or sum(sizes) <= CHEAP_TOKENIZER_BYTES
 
     if "tokenizer.json" in files and affordable("tokenizer.json"):
-        return tokenizer_length_from_json(client.get_bytes(sha, "tokenizer.json"))
+        return tokenizer_length_from_json(
+            client.get_bytes(sha, "tokenizer.json"), f"{client.repo_id}: tokenizer.json"
+        )
     if "vocab.json" in files and affordable("vocab.json", "added_tokens.json"):
         added = client.get_bytes(sha, "added_tokens.json") if "added_tokens.json" in files else None
-        return tokenizer_length_from_vocab(client.get_bytes(sha, "vocab.json"), added)
+        return tokenizer_length_from_vocab(
+            client.get_bytes(sha, "vocab.json"), added, f"{client.repo_id}: vocab.json"
+        )
     return None
 
 

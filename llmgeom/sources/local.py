@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from ..errors import SourceNotFoundError
+from ..errors import InvalidMatrixError, SourceNotFoundError
 from ..memory import ensure_fits
 from ..unembedding import HeadMetadata, Unembedding
 from .head_key import HeadChoice, choose_head_key
@@ -41,12 +41,14 @@ def read_local_config(directory: Path) -> dict | None:
 
 def local_tokenizer_length(directory: Path) -> int | None:
     """``len(tokenizer)`` from the tokenizer files in ``directory``, if any."""
-    if (directory / "tokenizer.json").is_file():
-        return tokenizer_length_from_json((directory / "tokenizer.json").read_bytes())
-    if (directory / "vocab.json").is_file():
+    tokenizer = directory / "tokenizer.json"
+    if tokenizer.is_file():
+        return tokenizer_length_from_json(tokenizer.read_bytes(), str(tokenizer))
+    vocab = directory / "vocab.json"
+    if vocab.is_file():
         added = directory / "added_tokens.json"
         return tokenizer_length_from_vocab(
-            (directory / "vocab.json").read_bytes(), added.read_bytes() if added.is_file() else None
+            vocab.read_bytes(), added.read_bytes() if added.is_file() else None, str(vocab)
         )
     return None
 
@@ -149,4 +151,12 @@ def load_from_directory(
         sha256=tensor_sha256(weight),
         extra={"head_rule": choice.rule, "format": location.fmt},
     )
-    return Unembedding(weight, meta)
+    return unembedding_from(weight, meta, f"{location.file}: tensor {location.key!r}")
+
+
+def unembedding_from(weight: torch.Tensor, meta: HeadMetadata, where: str) -> Unembedding:
+    """``Unembedding(weight, meta)``; a refused matrix's error names ``where`` it came from."""
+    try:
+        return Unembedding(weight, meta)
+    except InvalidMatrixError as err:
+        raise InvalidMatrixError(f"{where}: {err}") from None

@@ -29,7 +29,7 @@ def tokenizer_length_from_json(raw: bytes | str, source: str = "tokenizer.json")
 
 
 def tokenizer_length_from_vocab(
-    vocab_raw: bytes | str, added_raw: bytes | str | None = None
+    vocab_raw: bytes | str, added_raw: bytes | str | None = None, source: str = "vocab.json"
 ) -> int:
     """``len(tokenizer)`` from a slow tokenizer's ``vocab.json`` (+ ``added_tokens.json``)."""
     try:
@@ -37,5 +37,7 @@ def tokenizer_length_from_vocab(
         if added_raw:
             ids.update(json.loads(added_raw).values())
     except (json.JSONDecodeError, AttributeError):
-        raise CorruptCheckpointError("vocab.json / added_tokens.json: malformed") from None
+        raise CorruptCheckpointError(
+            f"{source}: malformed vocab.json / added_tokens.json"
+        ) from None
     return len(ids)

@@ -10,6 +10,9 @@ Example:
     >>> torch.save({"decoder.embed_tokens.weight": torch.ones(5, 3)}, path)
     >>> read_bin_tensor(path, "decoder.embed_tokens.weight").shape
     torch.Size([5, 3])
+    >>> torch.save(torch.ones(4, 2), path)   # a bare tensor reads under BARE_TENSOR_KEY
+    >>> bin_shapes(path)
+    {'tensor': (4, 2)}
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import torch
 
 from ..errors import CorruptCheckpointError
 from ..memory import ensure_fits
+from ._reasons import short_reason
 from .safetensors_format import require_entry
 
 
@@ -36,18 +40,49 @@ def _refusal_reason(err: Exception) -> str:
     return reason.strip()[:200]
 
 
+BARE_TENSOR_KEY = "tensor"  # the name a lone ``torch.save(tensor)`` is reported under
+
+
+class BareTensor(dict):
+    """The state dict of a file holding one bare tensor: ``{BARE_TENSOR_KEY: tensor}``."""
+
+
 def load_state_dict(path: str | os.PathLike[str]) -> Mapping[str, torch.Tensor]:
-    """Load a ``.bin`` state dict lazily (mmap) and safely (``weights_only=True``)."""
+    """Load a ``.bin`` state dict lazily (mmap) and safely (``weights_only=True``).
+
+    A file that holds one bare tensor (``torch.save(tensor)``) reads as a :class:`BareTensor`
+    mapping :data:`BARE_TENSOR_KEY` to it.
+    """
     path = Path(path)
+    if path.stat().st_size == 0:
+        raise CorruptCheckpointError(f"{path}: empty file (0 bytes), not a PyTorch checkpoint")
     mmap = zipfile.is_zipfile(path)
+    if not mmap:
+        with path.open("rb") as fh:
+            prefix = fh.read(4)
+        # a torch.save pickle (protocol >= 2) starts with PROTO; a cut-short zip with "PK\3\4"
+        if not prefix.startswith((b"\x80", b"PK\x03\x04")):
+            raise CorruptCheckpointError(
+                f"{path}: not a PyTorch checkpoint (neither a torch.save zip archive nor a pickle)"
+            )
     try:
         state = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as err:
         raise CorruptCheckpointError(
             f"{path}: refused to load: the pickle is not plain weights ({_refusal_reason(err)})"
         ) from None
-    except (RuntimeError, EOFError, ValueError, OSError) as err:
-        raise CorruptCheckpointError(f"{path}: unreadable or truncated .bin file ({err})") from None
+    except OSError as err:
+        if err.filename is not None:  # a filesystem error about the path: already names it
+            raise
+        raise CorruptCheckpointError(
+            f"{path}: truncated or corrupt PyTorch checkpoint ({short_reason(err)})"
+        ) from None
+    except (RuntimeError, EOFError, ValueError) as err:
+        raise CorruptCheckpointError(
+            f"{path}: truncated or corrupt PyTorch checkpoint ({short_reason(err)})"
+        ) from None
+    if isinstance(state, torch.Tensor):
+        return BareTensor({BARE_TENSOR_KEY: state})
     if (
         isinstance(state, Mapping)
         and "state_dict" in state
@@ -55,14 +90,20 @@ def load_state_dict(path: str | os.PathLike[str]) -> Mapping[str, torch.Tensor]:
     ):
         state = state["state_dict"]
     if not isinstance(state, Mapping):
-        raise CorruptCheckpointError(f"{path}: not a state dict (got {type(state).__name__})")
+        raise CorruptCheckpointError(
+            f"{path}: neither a state dict nor a tensor (got {type(state).__name__})"
+        )
     return state
+
+
+def tensor_shapes(state: Mapping[str, object]) -> dict[str, tuple[int, ...]]:
+    """Names and shapes of the tensors in a loaded state dict (non-tensors skipped)."""
+    return {k: tuple(v.shape) for k, v in state.items() if isinstance(v, torch.Tensor)}
 
 
 def bin_shapes(path: str | os.PathLike[str]) -> dict[str, tuple[int, ...]]:
     """Names and shapes of the tensors in a ``.bin`` file (memory-mapped, nothing copied)."""
-    state = load_state_dict(path)
-    return {k: tuple(v.shape) for k, v in state.items() if isinstance(v, torch.Tensor)}
+    return tensor_shapes(load_state_dict(path))
 
 
 def read_bin_tensor(path: str | os.PathLike[str], name: str) -> torch.Tensor:
