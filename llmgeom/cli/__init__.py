@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import warnings
 from collections.abc import Sequence
@@ -16,6 +17,7 @@ from .. import __version__
 from ..errors import LlmgeomError
 
 SUBCOMMANDS: tuple[str, ...] = ("measure", "inspect", "models", "fit", "toy")
+SIGPIPE_EXIT = 128 + 13  # the shell's status for a process ended by SIGPIPE
 
 DESCRIPTION = """\
 Measure the geometry of language models' output embeddings and fit the scaling laws of
@@ -45,27 +47,64 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    print(f"llmgeom: warning: {message}", file=file or sys.stderr)
+    print(f"llmgeom: warning: {one_line(str(message))}", file=file or sys.stderr)
+
+
+def one_line(message: str) -> str:
+    r"""``message`` on a single line (an error is one line on stderr, whatever it wraps).
+
+    Example:
+        >>> one_line("bad file\n  (details)  ")
+        'bad file (details)'
+    """
+    return " ".join(part.strip() for part in message.strip().splitlines() if part.strip())
+
+
+def _silence_stdout() -> None:
+    """After a broken pipe: send what is left for stdout to devnull so exiting stays quiet."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (AttributeError, OSError, ValueError):  # stdout replaced (tests) or already closed
+        pass
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``llmgeom`` console script."""
+    """Entry point of the ``llmgeom`` console script.
+
+    Errors llmgeom raises on purpose print as one line on stderr and exit 1. A closed output
+    pipe (``llmgeom models --json | head -1``) ends the command quietly with exit status 141,
+    as for a process stopped by SIGPIPE (the recipe of Python's ``signal`` documentation).
+    """
     warnings.showwarning = _one_line_warning
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 2
+    command = "llmgeom"
     try:
-        return int(args.func(args) or 0)
+        parser = build_parser()
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit:  # --help, --version or a usage error: flush while we can catch EPIPE
+            sys.stdout.flush()
+            raise
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return 2
+        command = f"llmgeom {args.command}"
+        try:
+            code = int(args.func(args) or 0)
+        finally:
+            sys.stdout.flush()  # inside the try: a closed pipe is noticed here, not at exit
+        return code
+    except BrokenPipeError:
+        _silence_stdout()
+        return SIGPIPE_EXIT
     except LlmgeomError as err:
-        print(f"llmgeom {args.command}: error: {err}", file=sys.stderr)
+        print(f"{command}: error: {one_line(str(err))}", file=sys.stderr)
         return 1
     except OSError as err:  # e.g. a results folder that cannot be written
-        print(f"llmgeom {args.command}: error: {err}", file=sys.stderr)
+        print(f"{command}: error: {one_line(str(err))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print(f"llmgeom {args.command}: interrupted", file=sys.stderr)
+        print(f"{command}: interrupted", file=sys.stderr)
         return 130
 
 

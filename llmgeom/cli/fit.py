@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 from ..errors import ConfigError
@@ -74,6 +75,35 @@ examples:
 """
 
 
+def check_number(
+    option: str, value: float | None, *, minimum: float = 0.0, strict: bool = False
+) -> None:
+    """:class:`ConfigError` unless ``value`` is None or a finite number ``>= minimum``
+    (``> minimum`` when ``strict``).
+
+    Example:
+        >>> check_number("--alpha-n", -1.0, strict=True)
+        Traceback (most recent call last):
+        ...
+        llmgeom.errors.ConfigError: --alpha-n must be a finite number > 0, got -1
+    """
+    if value is None:
+        return
+    ok = math.isfinite(value) and (value > minimum if strict else value >= minimum)
+    if not ok:
+        bound = f"{'>' if strict else '>='} {minimum:g}"
+        raise ConfigError(f"{option} must be a finite number {bound}, got {value:g}")
+
+
+def _check_options(args: argparse.Namespace) -> None:
+    """Refuse nonsense numeric options before any input is read (one-line ConfigError)."""
+    check_number("--bootstrap", getattr(args, "bootstrap", None))
+    check_number("--seed", getattr(args, "seed", None))
+    check_number("--huber-delta", getattr(args, "huber_delta", None), strict=True)
+    check_number("--alpha-n", getattr(args, "alpha_n", None), strict=True)
+    check_number("--alpha-n-se", getattr(args, "alpha_n_se", None))
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default=DEFAULT_OUT, metavar="DIR",
                    help=f"folder for the JSON and PNG (default: {DEFAULT_OUT})")
@@ -91,6 +121,7 @@ def _write(out: str, stem: str, payload: dict, png: bytes) -> None:
 
 def run_overlap(args: argparse.Namespace) -> int:
     """Fit the overlap-vs-width law to the given inputs."""
+    _check_options(args)
     from ..fits.io import read_overlap_inputs
     from ..fits.overlap_law import OverlapLaw
     from ..fits.plots import plot_overlap
@@ -108,6 +139,7 @@ def run_overlap(args: argparse.Namespace) -> int:
 
 def run_loss(args: argparse.Namespace) -> int:
     """Fit the width-loss law to a (model, family, corpus, m, loss) table."""
+    _check_options(args)
     from ..fits.io import read_loss_table
     from ..fits.plots import plot_width_loss
     from ..fits.width_loss import WidthLossLaw
@@ -126,6 +158,7 @@ def run_loss(args: argparse.Namespace) -> int:
 
 def run_chinchilla(args: argparse.Namespace) -> int:
     """Fit N ∝ d_model^k and combine with alpha_N."""
+    _check_options(args)
     from ..fits.chinchilla import ChinchillaCheck
     from ..fits.io import read_size_table
     from ..fits.plots import plot_chinchilla

@@ -164,9 +164,14 @@ def _print(report: dict[str, Any]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Describe the head of a local checkpoint or a Hub model."""
+    from ..errors import SourceNotFoundError
+    from ..sources import looks_like_path
+
     path = Path(args.source).expanduser()
     if path.exists():
         report = _local_report(path, args.tensor)
+    elif looks_like_path(args.source):  # as `llmgeom measure`: never sent to the Hub
+        raise SourceNotFoundError(f"no such file or directory: {args.source}")
     else:
         report = _hub_report(args.source, args.revision, args.tensor)
     if args.json:
