@@ -105,8 +105,12 @@ def _check_options(args: argparse.Namespace) -> None:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--out", default=DEFAULT_OUT, metavar="DIR",
-                   help=f"folder for the JSON and PNG (default: {DEFAULT_OUT})")
+    p.add_argument(
+        "--out",
+        default=DEFAULT_OUT,
+        metavar="DIR",
+        help=f"folder for the JSON and PNG (default: {DEFAULT_OUT})",
+    )
 
 
 def _write(out: str, stem: str, payload: dict, png: bytes) -> None:
@@ -128,8 +132,12 @@ def run_overlap(args: argparse.Namespace) -> int:
 
     table = read_overlap_inputs(args.inputs)
     law = OverlapLaw(n_bootstrap=args.bootstrap, random_state=args.seed).fit(
-        table.widths(args.width), table.mean_cos2, family=table.family, models=table.model,
-        head_width=table.head_width)
+        table.widths(args.width),
+        table.mean_cos2,
+        family=table.family,
+        models=table.model,
+        head_width=table.head_width,
+    )
     payload = law.to_dict() | {"width": args.width, "inputs": table.origin}
     png = plot_overlap(law)
     print(law.summary())
@@ -146,9 +154,13 @@ def run_loss(args: argparse.Namespace) -> int:
 
     table = read_loss_table(args.table)
     n_boot = args.bootstrap if args.bootstrap is not None else (1000 if args.loss == "ls" else 200)
-    law = WidthLossLaw(loss=args.loss, n_bootstrap=n_boot, bootstrap=args.resample,
-                       random_state=args.seed, huber_delta=args.huber_delta).fit(
-        table.m, table.loss, family=table.family, corpus=table.corpus, models=table.model)
+    law = WidthLossLaw(
+        loss=args.loss,
+        n_bootstrap=n_boot,
+        bootstrap=args.resample,
+        random_state=args.seed,
+        huber_delta=args.huber_delta,
+    ).fit(table.m, table.loss, family=table.family, corpus=table.corpus, models=table.model)
     payload = law.to_dict() | {"input": str(args.table)}
     png = plot_width_loss(law)
     print(law.summary())
@@ -163,8 +175,9 @@ def run_chinchilla(args: argparse.Namespace) -> int:
     from ..fits.io import read_size_table
     from ..fits.plots import plot_chinchilla
 
-    check = ChinchillaCheck(alpha_n=args.alpha_n, alpha_n_se=args.alpha_n_se,
-                            propagation=args.propagation)
+    check = ChinchillaCheck(
+        alpha_n=args.alpha_n, alpha_n_se=args.alpha_n_se, propagation=args.propagation
+    )
     if args.table:
         t = read_size_table(args.table)
         check.fit(t.params, t.d_model)
@@ -180,48 +193,110 @@ def run_chinchilla(args: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``fit`` subcommand and its ``overlap``, ``loss``, ``chinchilla`` subcommands."""
     raw = argparse.RawDescriptionHelpFormatter
-    fit = subparsers.add_parser("fit", help="fit the overlap law, the width-loss law, Chinchilla",
-                                description=FIT_HELP, formatter_class=raw)
+    fit = subparsers.add_parser(
+        "fit",
+        help="fit the overlap law, the width-loss law, Chinchilla",
+        description=FIT_HELP,
+        formatter_class=raw,
+    )
     sub = fit.add_subparsers(dest="fit_command", metavar="LAW", required=True)
 
-    p = sub.add_parser("overlap", help="mean cos^2 against width", description=OVERLAP_HELP,
-                       formatter_class=raw)
-    p.add_argument("inputs", nargs="+", metavar="INPUT",
-                   help="measurement .json files, folders of them, or .csv tables")
-    p.add_argument("--width", choices=("head", "d_model"), default="head",
-                   help="m = the head's column count (default) or the model's d_model")
-    p.add_argument("--bootstrap", type=int, default=1000, metavar="N",
-                   help="bootstrap replicates (default 1000; 0 to skip)")
+    p = sub.add_parser(
+        "overlap", help="mean cos^2 against width", description=OVERLAP_HELP, formatter_class=raw
+    )
+    p.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="INPUT",
+        help="measurement .json files, folders of them, or .csv tables",
+    )
+    p.add_argument(
+        "--width",
+        choices=("head", "d_model"),
+        default="head",
+        help="m = the head's column count (default) or the model's d_model",
+    )
+    p.add_argument(
+        "--bootstrap",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="bootstrap replicates (default 1000; 0 to skip)",
+    )
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     _common(p)
     p.set_defaults(func=run_overlap)
 
-    p = sub.add_parser("loss", help="loss against width: C/m^alpha + L0", description=LOSS_HELP,
-                       formatter_class=raw)
+    p = sub.add_parser(
+        "loss",
+        help="loss against width: C/m^alpha + L0",
+        description=LOSS_HELP,
+        formatter_class=raw,
+    )
     p.add_argument("table", help="CSV or JSON with columns model,family,corpus,m,loss")
-    p.add_argument("--loss", choices=("ls", "huber"), default="ls",
-                   help="least squares on L (default) or Huber on ln L")
-    p.add_argument("--bootstrap", type=int, default=None, metavar="N",
-                   help="bootstrap replicates (default 1000 for ls, 200 for huber; 0 to skip)")
-    p.add_argument("--resample", choices=("points", "models", "residuals"), default="points",
-                   help="bootstrap scheme: points within each (family, corpus) (default), whole "
-                        "models, or residuals")
-    p.add_argument("--huber-delta", type=float, default=1e-3, metavar="D",
-                   help="Huber threshold on ln L residuals (default 1e-3)")
+    p.add_argument(
+        "--loss",
+        choices=("ls", "huber"),
+        default="ls",
+        help="least squares on L (default) or Huber on ln L",
+    )
+    p.add_argument(
+        "--bootstrap",
+        type=int,
+        default=None,
+        metavar="N",
+        help="bootstrap replicates (default 1000 for ls, 200 for huber; 0 to skip)",
+    )
+    p.add_argument(
+        "--resample",
+        choices=("points", "models", "residuals"),
+        default="points",
+        help="bootstrap scheme: points within each (family, corpus) (default), whole "
+        "models, or residuals",
+    )
+    p.add_argument(
+        "--huber-delta",
+        type=float,
+        default=1e-3,
+        metavar="D",
+        help="Huber threshold on ln L residuals (default 1e-3)",
+    )
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     _common(p)
     p.set_defaults(func=run_loss)
 
-    p = sub.add_parser("chinchilla", help="N vs d_model and alpha_m = k alpha_N",
-                       description=CHINCHILLA_HELP, formatter_class=raw)
-    p.add_argument("--table", default=None, metavar="CSV",
-                   help="columns params,d_model (default: the shipped Chinchilla table A9)")
-    p.add_argument("--alpha-n", type=float, default=0.35, metavar="A",
-                   help="parameter-count exponent alpha_N (default 0.35)")
-    p.add_argument("--alpha-n-se", type=float, default=0.02, metavar="SE",
-                   help="its standard error (default 0.02)")
-    p.add_argument("--propagation", choices=("linear", "quadrature"), default="linear",
-                   help="error of k*alpha_N: relative errors added linearly (default, the "
-                        "paper's 0.06) or in quadrature")
+    p = sub.add_parser(
+        "chinchilla",
+        help="N vs d_model and alpha_m = k alpha_N",
+        description=CHINCHILLA_HELP,
+        formatter_class=raw,
+    )
+    p.add_argument(
+        "--table",
+        default=None,
+        metavar="CSV",
+        help="columns params,d_model (default: the shipped Chinchilla table A9)",
+    )
+    p.add_argument(
+        "--alpha-n",
+        type=float,
+        default=0.35,
+        metavar="A",
+        help="parameter-count exponent alpha_N (default 0.35)",
+    )
+    p.add_argument(
+        "--alpha-n-se",
+        type=float,
+        default=0.02,
+        metavar="SE",
+        help="its standard error (default 0.02)",
+    )
+    p.add_argument(
+        "--propagation",
+        choices=("linear", "quadrature"),
+        default="linear",
+        help="error of k*alpha_N: relative errors added linearly (default, the "
+        "paper's 0.06) or in quadrature",
+    )
     _common(p)
     p.set_defaults(func=run_chinchilla)

@@ -85,8 +85,7 @@ def _hub_report(source: str, revision: str | None, tensor: str | None) -> dict[s
                 f"HF_HUB_OFFLINE=1 and {name.repo_id}@{name.revision} has no cached head to "
                 "describe; run `llmgeom inspect` or `llmgeom measure` once online"
             )
-        report.update(commit_sha=cached["commit_sha"], location=cached["location"],
-                      from_cache=True)
+        report.update(commit_sha=cached["commit_sha"], location=cached["location"], from_cache=True)
         return report
     head = locate_hub_head(source, revision=revision, tensor=tensor)
     report.update(
@@ -112,8 +111,7 @@ def _print(report: dict[str, Any]) -> None:
         label = report["repo_id"]
         if report["alias"]:
             label = f"{report['alias']} = {label}"
-        lines.append(("model", f"{label} @ {report['revision']} "
-                               f"(commit {report['commit_sha']})"))
+        lines.append(("model", f"{label} @ {report['revision']} (commit {report['commit_sha']})"))
         if report["from_cache"]:
             lines.append(("note", "HF_HUB_OFFLINE=1: described from the llmgeom cache"))
     else:
@@ -135,8 +133,12 @@ def _print(report: dict[str, Any]) -> None:
         lines.append(("d_model", str(d_model)))
     registry_shape = report.get("head_shape_registry")
     if registry_shape and shape and list(shape) != list(registry_shape):
-        lines.append(("models.csv", f"lists a {registry_shape[0]} x {registry_shape[1]} head: "
-                                    "this revision differs"))
+        lines.append(
+            (
+                "models.csv",
+                f"lists a {registry_shape[0]} x {registry_shape[1]} head: this revision differs",
+            )
+        )
     elif report.get("tokenizer_len"):
         lines.append(("tokenizer", f"{report['tokenizer_len']} tokens (models.csv)"))
     lines.append(("file", f"{loc.get('file')}  ({_fmt(loc.get('file_size'))})"))
@@ -147,16 +149,30 @@ def _print(report: dict[str, Any]) -> None:
         meta = report["metadata_bytes"]
         if loc.get("byte_range"):  # safetensors, or a zip-format .bin read by ranges
             total = (nbytes or 0) + meta
-            lines.append(("would read", f"{_fmt(nbytes)} (head) + {_fmt(meta)} (metadata, "
-                                        f"{report['metadata_requests']} requests) = "
-                                        f"{_fmt(total)}, not the whole file"))
+            lines.append(
+                (
+                    "would read",
+                    f"{_fmt(nbytes)} (head) + {_fmt(meta)} (metadata, "
+                    f"{report['metadata_requests']} requests) = "
+                    f"{_fmt(total)}, not the whole file",
+                )
+            )
         else:
             why = report.get("whole_file_reason") or "no safetensors weights in this revision"
-            lines.append(("would read", f"the whole {loc.get('file')} ({_fmt(loc.get('file_size'))}"
-                                        f"): {why}; a safetensors revision (e.g. --revision "
-                                        "refs/pr/N) would transfer the head only"))
-        lines.append(("all weights", f"{_fmt(report['weight_bytes'])} "
-                                     f"(repository: {_fmt(report['repo_bytes'])})"))
+            lines.append(
+                (
+                    "would read",
+                    f"the whole {loc.get('file')} ({_fmt(loc.get('file_size'))}"
+                    f"): {why}; a safetensors revision (e.g. --revision "
+                    "refs/pr/N) would transfer the head only",
+                )
+            )
+        lines.append(
+            (
+                "all weights",
+                f"{_fmt(report['weight_bytes'])} (repository: {_fmt(report['repo_bytes'])})",
+            )
+        )
     width = max(len(k) for k, _ in lines)
     for key, value in lines:
         print(f"{key.ljust(width)}  {value}")

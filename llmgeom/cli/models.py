@@ -78,9 +78,24 @@ def run(args: argparse.Namespace) -> int:
         out = []
         for m in registry_models():
             if args.family is None or m.family == args.family:
-                out.append(dict(zip(keys, (m.alias, m.hub_id, m.family, m.d_model,
-                                           [m.head_rows, m.head_cols], m.tied, _format(m),
-                                           m.storage_dtype), strict=True)))
+                out.append(
+                    dict(
+                        zip(
+                            keys,
+                            (
+                                m.alias,
+                                m.hub_id,
+                                m.family,
+                                m.d_model,
+                                [m.head_rows, m.head_cols],
+                                m.tied,
+                                _format(m),
+                                m.storage_dtype,
+                            ),
+                            strict=True,
+                        )
+                    )
+                )
         print(json.dumps(out, indent=2))
         return 0
     widths = [max(len(c), *(len(r[i]) for r in table)) for i, c in enumerate(_COLUMNS)]

@@ -103,7 +103,11 @@ def _locate_npy(path: Path, tensor: str | None) -> HeadLocation:
     array = _npy_array(path)
     offset = getattr(array, "offset", None)
     return HeadLocation(
-        source=str(path), file=str(path), key="array", fmt="npy", dtype=str(array.dtype),
+        source=str(path),
+        file=str(path),
+        key="array",
+        fmt="npy",
+        dtype=str(array.dtype),
         shape=tuple(array.shape),
         byte_range=(offset, offset + array.nbytes) if offset is not None else None,
         file_size=path.stat().st_size,
@@ -120,8 +124,12 @@ def _locate_bare_tensor(path: Path, tensor: str | None, weight: torch.Tensor) ->
             "embedding must be 2-D [n_rows, m]"
         )
     return HeadLocation(
-        source=str(path), file=str(path), key=BARE_TENSOR_KEY, fmt="bin",
-        dtype=str(weight.dtype).removeprefix("torch."), shape=tuple(weight.shape),
+        source=str(path),
+        file=str(path),
+        key=BARE_TENSOR_KEY,
+        fmt="bin",
+        dtype=str(weight.dtype).removeprefix("torch."),
+        shape=tuple(weight.shape),
         file_size=path.stat().st_size,
         choice=HeadChoice(BARE_TENSOR_KEY, None, None, "bare-tensor"),
     )

@@ -73,8 +73,9 @@ def _open(path: Path):
             raise
         raise _corrupt(path, size, short_reason(err)) from None
     except Exception:  # gguf reports a cut-short file with numpy's reshape/view errors
-        raise _corrupt(path, size, "the metadata, tensor table or tensor data end early "
-                       "or are malformed") from None
+        raise _corrupt(
+            path, size, "the metadata, tensor table or tensor data end early or are malformed"
+        ) from None
     for entry in reader.tensors:
         stop = int(entry.data_offset) + int(entry.n_bytes)
         if stop > size:
@@ -115,9 +116,14 @@ def locate_gguf(path: str | os.PathLike[str], tensor: str | None = None) -> Head
     entry, choice = _pick(reader, path, tensor)
     start = int(entry.data_offset)
     return HeadLocation(
-        source=str(path), file=str(path), key=entry.name, fmt="gguf",
-        dtype=f"gguf:{entry.tensor_type.name}", shape=tuple(reversed(entry.shape.tolist())),
-        byte_range=(start, start + int(entry.n_bytes)), file_size=path.stat().st_size,
+        source=str(path),
+        file=str(path),
+        key=entry.name,
+        fmt="gguf",
+        dtype=f"gguf:{entry.tensor_type.name}",
+        shape=tuple(reversed(entry.shape.tolist())),
+        byte_range=(start, start + int(entry.n_bytes)),
+        file_size=path.stat().st_size,
         choice=choice,
     )
 

@@ -221,8 +221,13 @@ def _predicted_bin_head(
     model = name.model
     if choice is None:
         key = tensor or (model.head_keys[0] if model and model.head_keys else "")
-        choice = HeadChoice(key or "(known once the file is read)", info.tied, info.family,
-                            "predicted", info.d_model)
+        choice = HeadChoice(
+            key or "(known once the file is read)",
+            info.tied,
+            info.family,
+            "predicted",
+            info.d_model,
+        )
     shape: tuple[int, ...] | None = None
     dtype = None
     if model is not None:
@@ -241,14 +246,20 @@ def _hf_cached_file(client: HubClient, sha: str, filename: str) -> str | None:
     """Path of ``filename`` at commit ``sha`` in the Hugging Face file cache, if it is there."""
     from huggingface_hub import try_to_load_from_cache
 
-    cached = try_to_load_from_cache(client.repo_id, filename,
-                                    cache_dir=client.settings.hub_cache_dir, revision=sha)
+    cached = try_to_load_from_cache(
+        client.repo_id, filename, cache_dir=client.settings.hub_cache_dir, revision=sha
+    )
     return cached if isinstance(cached, str) else None
 
 
 def _plan_bin(
-    client: HubClient, sha: str, filename: str, size: int | None,
-    config: dict | None, tensor: str | None, choice: HeadChoice | None,
+    client: HubClient,
+    sha: str,
+    filename: str,
+    size: int | None,
+    config: dict | None,
+    tensor: str | None,
+    choice: HeadChoice | None,
 ) -> tuple[ZipTensorPlan | None, HeadChoice | None, str, RangeFile | None]:
     """Plan the ranged read of a ``.bin`` head: (plan, choice, "", reader) or (None, choice,
     reason, None); ``reader`` is the range-read file (its cached blocks may hold the head).
@@ -266,8 +277,9 @@ def _plan_bin(
         index: ZipCheckpoint = index_zip_checkpoint(fileobj, source)
         chosen = choice
         if chosen is None or chosen.rule == "predicted":
-            chosen = choose_head_key(config, index.shapes, tensor=tensor, shapes=index.shapes,
-                                     source=source)
+            chosen = choose_head_key(
+                config, index.shapes, tensor=tensor, shapes=index.shapes, source=source
+            )
         return index.plan(chosen.key), chosen
 
     reader: RangeFile | None = None
@@ -279,16 +291,22 @@ def _plan_bin(
             assert size is not None
             reader = RangeFile(size, lambda a, b: client.get_range(sha, filename, a, b))
             plan, choice = plan_from(reader)
-            log.info("%s: located %s by %d range requests (%d bytes)", source, plan.name,
-                     reader.calls, reader.bytes_fetched)
+            log.info(
+                "%s: located %s by %d range requests (%d bytes)",
+                source,
+                plan.name,
+                reader.calls,
+                reader.bytes_fetched,
+            )
     except ZipLayoutError as err:
         log.info("%s: no ranged read (%s)", source, err)
         return None, choice, str(err).removeprefix(f"{source}: "), None
     return plan, choice, "", reader
 
 
-def _locate(client: HubClient, name: HubName, sha: str, files: dict[str, int | None],
-            tensor: str | None) -> HubHead:
+def _locate(
+    client: HubClient, name: HubName, sha: str, files: dict[str, int | None], tensor: str | None
+) -> HubHead:
     """Decide file, key and byte range of the head from the repository's metadata."""
     repo = client.repo_id
     config = None
@@ -299,8 +317,9 @@ def _locate(client: HubClient, name: HubName, sha: str, files: dict[str, int | N
     if layout.index:
         index_raw = client.get_bytes(sha, layout.index)
         weight_map = parse_weight_map(index_raw, f"{repo}/{layout.index}")
-        choice = choose_head_key(config, weight_map, tensor=tensor,
-                                 source=f"{repo}@{name.revision}")
+        choice = choose_head_key(
+            config, weight_map, tensor=tensor, source=f"{repo}@{name.revision}"
+        )
         filename = weight_map[choice.key]
         if filename not in files:
             raise SourceNotFoundError(
@@ -316,37 +335,71 @@ def _locate(client: HubClient, name: HubName, sha: str, files: dict[str, int | N
         entries = _remote_header(client, sha, filename, size)
         if choice is None:
             shapes = {k: e.shape for k, e in entries.items()}
-            choice = choose_head_key(config, shapes, tensor=tensor, shapes=shapes,
-                                     source=f"{repo}/{filename}")
+            choice = choose_head_key(
+                config, shapes, tensor=tensor, shapes=shapes, source=f"{repo}/{filename}"
+            )
         entry = require_entry(entries, choice.key, f"{repo}/{filename}")
         location = HeadLocation(
-            source=repo, file=filename, key=choice.key, fmt="safetensors", dtype=entry.dtype,
-            shape=entry.shape, byte_range=(entry.start, entry.stop), file_size=size,
-            choice=choice, config=config,
+            source=repo,
+            file=filename,
+            key=choice.key,
+            fmt="safetensors",
+            dtype=entry.dtype,
+            shape=entry.shape,
+            byte_range=(entry.start, entry.stop),
+            file_size=size,
+            choice=choice,
+            config=config,
         )
     else:
-        plan, choice, reason, reader = _plan_bin(client, sha, filename, size, config, tensor,
-                                                 choice)
+        plan, choice, reason, reader = _plan_bin(
+            client, sha, filename, size, config, tensor, choice
+        )
         if plan is not None and choice is not None:
             location = HeadLocation(
-                source=repo, file=filename, key=plan.name, fmt="bin",
-                dtype=str(plan.dtype).removeprefix("torch."), shape=plan.shape,
-                byte_range=plan.byte_range, file_size=size, choice=choice, config=config,
+                source=repo,
+                file=filename,
+                key=plan.name,
+                fmt="bin",
+                dtype=str(plan.dtype).removeprefix("torch."),
+                shape=plan.shape,
+                byte_range=plan.byte_range,
+                file_size=size,
+                choice=choice,
+                config=config,
             )
         else:
             choice, shape, dtype = _predicted_bin_head(name, config, tensor, choice)
             location = HeadLocation(
-                source=repo, file=filename, key=choice.key, fmt="bin", dtype=dtype, shape=shape,
-                byte_range=None, file_size=size, choice=choice, config=config,
+                source=repo,
+                file=filename,
+                key=choice.key,
+                fmt="bin",
+                dtype=dtype,
+                shape=shape,
+                byte_range=None,
+                file_size=size,
+                choice=choice,
+                config=config,
             )
         extra = {"zip_plan": plan, "zip_reader": reader, "whole_file_reason": reason}
-    return HubHead(name, sha, location, files, config, layout, entry,
-                   overhead_bytes=client.stats.bytes, requests=client.stats.requests,
-                   extra=extra)
+    return HubHead(
+        name,
+        sha,
+        location,
+        files,
+        config,
+        layout,
+        entry,
+        overhead_bytes=client.stats.bytes,
+        requests=client.stats.requests,
+        extra=extra,
+    )
 
 
-def locate_hub_head(name: str, *, revision: str | None = None,
-                    tensor: str | None = None) -> HubHead:
+def locate_hub_head(
+    name: str, *, revision: str | None = None, tensor: str | None = None
+) -> HubHead:
     """Find the head of a Hub repository without downloading it (what ``llmgeom inspect`` shows).
 
     Example:
@@ -373,16 +426,29 @@ def _progress_disabled() -> bool | None:
     return True if flag in {"1", "true", "yes", "on"} else None  # None: tqdm decides (tty or not)
 
 
-def _download_range(client: HubClient, head: HubHead, name: str, start: int, nbytes: int
-                    ) -> bytearray:
+def _download_range(
+    client: HubClient, head: HubHead, name: str, start: int, nbytes: int
+) -> bytearray:
     """Download ``nbytes`` of the head's file from ``start`` (ranged, resumable, progress bar)."""
     ensure_fits(nbytes, f"the {name} tensor of {client.repo_id}")
     buffer = bytearray(nbytes)
     url = client.file_url(head.commit_sha, head.location.file)
-    with tqdm(total=nbytes, unit="B", unit_scale=True, unit_divisor=1024,
-              desc=f"{client.repo_id} {name}", disable=_progress_disabled()) as bar:
-        client.read_range_into(url, start, buffer, what=f"{head.location.file}:{name}",
-                               revision=head.commit_sha, progress=bar.update)
+    with tqdm(
+        total=nbytes,
+        unit="B",
+        unit_scale=True,
+        unit_divisor=1024,
+        desc=f"{client.repo_id} {name}",
+        disable=_progress_disabled(),
+    ) as bar:
+        client.read_range_into(
+            url,
+            start,
+            buffer,
+            what=f"{head.location.file}:{name}",
+            revision=head.commit_sha,
+            progress=bar.update,
+        )
     return buffer
 
 
@@ -390,15 +456,21 @@ def _download_safetensors_head(client: HubClient, head: HubHead) -> torch.Tensor
     """Download exactly the head's byte range and build the tensor (no copy)."""
     entry = head.entry
     assert entry is not None
-    return tensor_from_bytes(_download_range(client, head, entry.name, entry.start, entry.nbytes),
-                             entry)
+    return tensor_from_bytes(
+        _download_range(client, head, entry.name, entry.start, entry.nbytes), entry
+    )
 
 
 def _download_bin_ranges(client: HubClient, head: HubHead, plan: ZipTensorPlan) -> torch.Tensor:
     """Download exactly the head's stored bytes from a zip ``.bin`` shard (ranged, resumable)."""
-    log.info("%s: reading %s (%s) from %s by HTTP range requests, not the whole file (%s)",
-             client.repo_id, plan.name, format_bytes(plan.nbytes), head.location.file,
-             format_bytes(head.location.file_size or 0))
+    log.info(
+        "%s: reading %s (%s) from %s by HTTP range requests, not the whole file (%s)",
+        client.repo_id,
+        plan.name,
+        format_bytes(plan.nbytes),
+        head.location.file,
+        format_bytes(head.location.file_size or 0),
+    )
     reader: RangeFile | None = head.extra.get("zip_reader")
     held = reader.cached(plan.start, plan.stop) if reader is not None else None
     if held is not None:  # a small file: the blocks read to plan it already hold the head
@@ -433,8 +505,12 @@ def _download_bin_head(
             nbytes = location.shape[0] * location.shape[1] * dtype_itemsize(location.dtype)
             head_size = f" (about {format_bytes(nbytes)})"
         reason = head.extra.get("whole_file_reason") or "not a zip-format torch.save file"
-        log.info("%s: %s cannot be read by ranges (%s); downloading the whole file",
-                    client.repo_id, location.file, reason)
+        log.info(
+            "%s: %s cannot be read by ranges (%s); downloading the whole file",
+            client.repo_id,
+            location.file,
+            reason,
+        )
         warnings.warn(
             f"{client.repo_id}@{head.name.revision}: {location.file} cannot be read by HTTP "
             f"ranges ({reason}): downloading the whole {location.file} ({size}) to read the "
@@ -446,8 +522,11 @@ def _download_bin_head(
         )
         try:
             path = hf_hub_download(
-                client.repo_id, location.file, revision=head.commit_sha,
-                cache_dir=settings.hub_cache_dir, endpoint=settings.endpoint,
+                client.repo_id,
+                location.file,
+                revision=head.commit_sha,
+                cache_dir=settings.hub_cache_dir,
+                endpoint=settings.endpoint,
                 token=settings.token or False,
             )
         except LlmgeomError:
@@ -456,13 +535,20 @@ def _download_bin_head(
             raise client.translate(err, location.file, head.commit_sha) from None
         downloaded = os.path.getsize(path)
     if location.shape and len(location.shape) == 2:
-        ensure_fits(location.shape[0] * location.shape[1] * dtype_itemsize(location.dtype),
-                    f"the {location.key} tensor of {client.repo_id}")
+        ensure_fits(
+            location.shape[0] * location.shape[1] * dtype_itemsize(location.dtype),
+            f"the {location.key} tensor of {client.repo_id}",
+        )
     choice = location.choice
     if choice is None or choice.rule == "predicted":
         shapes = bin_shapes(path)
-        choice = choose_head_key(head.config, shapes, tensor=tensor, shapes=shapes,
-                                 source=f"{client.repo_id}/{location.file}")
+        choice = choose_head_key(
+            head.config,
+            shapes,
+            tensor=tensor,
+            shapes=shapes,
+            source=f"{client.repo_id}/{location.file}",
+        )
     return read_bin_tensor(path, choice.key), choice, downloaded
 
 
@@ -471,8 +557,13 @@ def _registry_tokenizer_len(model: RegistryModel | None, shape: tuple[int, int])
     if model is None:
         return None
     if tuple(shape) != model.head_shape:
-        log.info("%s: head shape %s differs from models.csv %s; tokenizer length not taken "
-                 "from the registry", model.hub_id, shape, model.head_shape)
+        log.info(
+            "%s: head shape %s differs from models.csv %s; tokenizer length not taken "
+            "from the registry",
+            model.hub_id,
+            shape,
+            model.head_shape,
+        )
         return None
     return model.tokenizer_len
 
@@ -504,10 +595,13 @@ def _offline_message(name: HubName, cache: HeadCache, tensor: str | None, what: 
         missing = f"no cached resolution of revision {name.revision!r}"
     else:
         tensor_label = tensor or "the default head"
-        missing = (f"no cached {tensor_label} for commit {ref.sha[:12]} in "
-                   f"{cache.commit_dir(ref.sha)}")
-    return (f"HF_HUB_OFFLINE=1 and the llmgeom cache cannot {what} {label}: {missing}. "
-            "Run once with network access (unset HF_HUB_OFFLINE) to cache it.")
+        missing = (
+            f"no cached {tensor_label} for commit {ref.sha[:12]} in {cache.commit_dir(ref.sha)}"
+        )
+    return (
+        f"HF_HUB_OFFLINE=1 and the llmgeom cache cannot {what} {label}: {missing}. "
+        "Run once with network access (unset HF_HUB_OFFLINE) to cache it."
+    )
 
 
 def load_hub_unembedding(
@@ -545,8 +639,9 @@ def load_hub_unembedding(
     cache.put_ref(hub_name.revision, sha)
     hit = cache.load(sha, tensor)
     if hit is not None:
-        return _as_hit(hit, name, hub_name, requests=client.stats.requests,
-                       nbytes=client.stats.bytes)
+        return _as_hit(
+            hit, name, hub_name, requests=client.stats.requests, nbytes=client.stats.bytes
+        )
 
     head = _locate(client, hub_name, sha, files, tensor)
     location = head.location
@@ -557,10 +652,16 @@ def load_hub_unembedding(
     else:
         weight, choice, whole_file = _download_bin_head(client, head, tensor)
         location = HeadLocation(
-            source=location.source, file=location.file, key=choice.key, fmt="bin",
-            dtype=str(weight.dtype).removeprefix("torch."), shape=tuple(weight.shape),
+            source=location.source,
+            file=location.file,
+            key=choice.key,
+            fmt="bin",
+            dtype=str(weight.dtype).removeprefix("torch."),
+            shape=tuple(weight.shape),
             byte_range=location.byte_range if not whole_file else None,
-            file_size=location.file_size, choice=choice, config=head.config,
+            file_size=location.file_size,
+            choice=choice,
+            config=head.config,
         )
     assert choice is not None
     model = hub_name.model
@@ -602,20 +703,28 @@ def load_hub_unembedding(
     return unembedding
 
 
-def _as_hit(hit: Unembedding, name: str, hub_name: HubName, requests: int = 0,
-            nbytes: int = 0) -> Unembedding:
+def _as_hit(
+    hit: Unembedding, name: str, hub_name: HubName, requests: int = 0, nbytes: int = 0
+) -> Unembedding:
     """A cached head, relabelled with this call's name and revision."""
     hit.meta.source = name
     hit.meta.revision = hub_name.revision
     hub = dict(hit.meta.extra.get("hub") or {})
-    hub.update({"cache": "hit", "requests": requests, "bytes_transferred": nbytes,
-                "whole_file_downloaded": False})
+    hub.update(
+        {
+            "cache": "hit",
+            "requests": requests,
+            "bytes_transferred": nbytes,
+            "whole_file_downloaded": False,
+        }
+    )
     hit.meta.extra["hub"] = hub
     return hit
 
 
-def cached_hub_location(name: str, *, revision: str | None = None,
-                        tensor: str | None = None) -> dict[str, Any] | None:
+def cached_hub_location(
+    name: str, *, revision: str | None = None, tensor: str | None = None
+) -> dict[str, Any] | None:
     """The recorded location of a cached head (what ``inspect`` shows offline), else None.
 
     Example:

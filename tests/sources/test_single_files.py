@@ -29,6 +29,7 @@ def sha(tensor: torch.Tensor) -> str:
 
 # --------------------------------------------------------------------------------- safetensors
 
+
 def test_safetensors_by_name(tmp_path):
     a, b = torch.randn(30, 8), torch.randn(20, 8)
     path = save_st(tmp_path / "weights.safetensors", {"a": a, "b": b})
@@ -111,6 +112,7 @@ def test_safetensors_no_2d_tensor(tmp_path):
 
 # ------------------------------------------------------------------------------------------ npy
 
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float16, np.float64])
 def test_npy(tmp_path, dtype):
     array = np.random.default_rng(0).standard_normal((25, 6)).astype(dtype)
@@ -138,6 +140,7 @@ def test_npy_rejects_tensor_name(tmp_path):
 
 
 # ------------------------------------------------------------------------------------- bin / pt
+
 
 @pytest.mark.parametrize("suffix", [".bin", ".pt", ".pth"])
 def test_torch_pickle_single_file(tmp_path, suffix):
@@ -182,6 +185,7 @@ def test_unknown_suffix_is_a_config_error(tmp_path):
 
 
 # ----------------------------------------------------------------------------------------- GGUF
+
 
 def write_gguf(path, arch, tensors, embedding_length=None):
     """tensors: name -> (array, raw_dtype or None)."""
@@ -314,8 +318,9 @@ def test_tokenizer_beside_a_single_file_gives_the_tokenizer_length(tmp_path):
     u = llmgeom.load_unembedding(tmp_path / "ckpt" / "model.safetensors")
     assert u.meta.tensor_name == "embed_out.weight"
     assert u.meta.tokenizer_len == spec.tokenizer_len
-    report = llmgeom.measure(tmp_path / "ckpt" / "model.safetensors", rows="tokenizer",
-                             pairs="gram")
+    report = llmgeom.measure(
+        tmp_path / "ckpt" / "model.safetensors", rows="tokenizer", pairs="gram"
+    )
     assert report.stats["n_rows_used"] == spec.tokenizer_len
 
 
