@@ -248,7 +248,9 @@ def load_record(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read a result file, checking its schema."""
     try:
         record = json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as err:
+    except OSError as err:
+        raise ConfigError(f"{path}: not a readable llmgeom result ({err.strerror})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ConfigError(f"{path}: not a readable llmgeom result ({err})") from None
     if not isinstance(record, dict) or record.get("schema") != SCHEMA:
         raise ConfigError(f"{path}: not an llmgeom measurement (schema {SCHEMA} expected)")

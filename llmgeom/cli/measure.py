@@ -162,6 +162,11 @@ def _options(args: argparse.Namespace) -> dict:
         raise ConfigError("--sample needs at least 2 rows")
     if args.bins is not None and args.bins < 0:
         raise ConfigError("--bins must be >= 0")
+    if args.seed < 0:
+        raise ConfigError("--seed must be >= 0")
+    budget = parse_size(args.memory_budget) if args.memory_budget else None
+    if budget is not None and budget <= 0:
+        raise ConfigError("--memory-budget must be a positive size, e.g. 512MB")
     resolve_device(args.device)  # an unavailable device fails before any loading
     return {
         "tensor": args.tensor,
@@ -174,7 +179,7 @@ def _options(args: argparse.Namespace) -> dict:
         "bins": args.bins if args.bins is not None else (DEFAULT_BINS if args.plot else 0),
         "device": args.device,
         "drop_nonfinite": args.drop_nonfinite,
-        "memory_budget": parse_size(args.memory_budget) if args.memory_budget else None,
+        "memory_budget": budget,
         "time_budget": parse_duration(args.time_budget),
         "progress": False if args.no_progress else None,
     }
@@ -216,7 +221,8 @@ def run(args: argparse.Namespace) -> int:
         except LlmgeomError as err:
             if len(args.sources) == 1:
                 raise
-            print(f"llmgeom measure: error: {source}: {err}", file=sys.stderr)
+            message = str(err) if str(err).startswith(str(source)) else f"{source}: {err}"
+            print(f"llmgeom measure: error: {message}", file=sys.stderr)
             failures += 1
             continue
         print(report.summary())

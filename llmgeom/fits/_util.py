@@ -22,7 +22,7 @@ def as_positive(name: str, values: Sequence[float] | np.ndarray) -> np.ndarray:
     if bad.size:
         raise FitError(
             f"{name} must be strictly positive: {bad.size} value(s) are <= 0 "
-            f"(first at position {bad[0]}: {arr[bad[0]]!r})"
+            f"(first at position {bad[0]}: {float(arr[bad[0]]):g})"
         )
     return arr
 

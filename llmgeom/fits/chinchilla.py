@@ -71,8 +71,8 @@ class ChinchillaCheck:
             raise FitError(f"unknown propagation rule {self.propagation!r}: use one of "
                            f"{', '.join(PROPAGATIONS)}")
         if not (np.isfinite(self.alpha_n) and np.isfinite(self.alpha_n_se)
-                and self.alpha_n_se >= 0):
-            raise FitError("alpha_N and its SE must be finite numbers, SE >= 0")
+                and self.alpha_n > 0 and self.alpha_n_se >= 0):
+            raise FitError("alpha_N must be a finite number > 0 and its SE finite and >= 0")
         if (params is None) != (d_model is None):
             raise FitError("give both params and d_model, or neither (the shipped table)")
         if params is None:

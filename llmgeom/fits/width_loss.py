@@ -152,6 +152,8 @@ class WidthLossLaw:
         """Fit widths ``m`` and losses (nats/token); one offset per (family, corpus); ``self``."""
         if self.loss not in LOSSES:
             raise FitError(f"unknown loss {self.loss!r}: use one of {', '.join(LOSSES)}")
+        if not (np.isfinite(self.huber_delta) and self.huber_delta > 0):
+            raise FitError(f"huber_delta must be finite and > 0, got {self.huber_delta:g}")
         if self.bootstrap not in BOOTSTRAPS:
             raise FitError(f"unknown bootstrap {self.bootstrap!r}: use one of "
                            f"{', '.join(BOOTSTRAPS)}")

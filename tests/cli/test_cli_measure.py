@@ -594,3 +594,21 @@ def test_tiny_rows_are_measured_exactly_and_warned_about(tmp_path, capsys):
     assert record["stats"]["m_times_mean_cos2"] == pytest.approx(8 * np.mean(cos**2), rel=1e-6)
     assert record["row_norms"]["n_tiny"] == 3 and record["row_norms"]["n_zero"] == 0
     assert record["stats"]["effective_dim"] > 5  # the epsilon used to collapse these rows
+
+
+def test_an_error_among_several_sources_names_the_path_once(tmp_path, capsys):
+    (tmp_path / "empty.npy").write_bytes(b"")
+    out = tmp_path / "out"
+    code, _, stderr = run_cli(capsys, tmp_path / "empty.npy", _gpt2(tmp_path), "--out", out)
+    assert code == 1 and len(stderr.splitlines()) == 1
+    assert stderr.count(str(tmp_path / "empty.npy")) == 1
+
+
+@pytest.mark.parametrize(
+    ("option", "needle"), [("--seed=-1", "--seed"), ("--memory-budget=0", "--memory-budget")]
+)
+def test_nonsense_measure_options_are_one_line_errors(tmp_path, capsys, option, needle):
+    out = tmp_path / "out"
+    code, stdout, stderr = run_cli(capsys, _gpt2(tmp_path), "--out", out, option)
+    assert_one_line_error(code, stdout, stderr, needle)
+    assert not out.exists()

@@ -56,3 +56,9 @@ def test_degenerate():
         ChinchillaCheck().fit([1e8, 2e8], [512, 1024])
     with pytest.raises(FitError, match="finite"):
         ChinchillaCheck(alpha_n=float("nan")).fit()
+
+
+@pytest.mark.parametrize("alpha_n", [0.0, -0.35, float("nan"), float("inf")])
+def test_the_library_refuses_a_nonsense_alpha_n(alpha_n):
+    with pytest.raises(FitError, match="alpha_N must be a finite number > 0"):
+        ChinchillaCheck(alpha_n=alpha_n).fit()

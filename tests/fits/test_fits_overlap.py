@@ -138,3 +138,11 @@ def test_input_errors(tmp_path):
         read_overlap_inputs([tmp_path / "e.csv"])
     with pytest.raises(FitError, match="no input"):
         read_overlap_inputs([])
+
+
+def test_a_bad_width_is_named_with_a_plain_number(tmp_path):
+    (tmp_path / "t.csv").write_text("model,family,m,mean_cos2\na,f,-1,0.1\nb,f,8,0.1\n")
+    table = read_overlap_inputs([tmp_path / "t.csv"])
+    with pytest.raises(FitError, match=r"first at position 0: -1\)") as info:
+        OverlapLaw(n_bootstrap=0).fit(table.head_width, table.mean_cos2, family=table.family)
+    assert "np.float64" not in str(info.value)

@@ -143,3 +143,12 @@ def test_bad_options():
         WidthLossLaw(loss="l1").fit([1, 2, 3, 4], [4, 3, 2.5, 2.2])
     with pytest.raises(FitError, match="unknown bootstrap"):
         WidthLossLaw(bootstrap="jackknife").fit([1, 2, 3, 4], [4, 3, 2.5, 2.2])
+
+
+@pytest.mark.parametrize("delta", [0.0, -1e-3, float("inf"), float("nan")])
+def test_the_library_refuses_a_nonsense_huber_delta(delta):
+    t = paper_implied_losses()
+    with pytest.raises(FitError, match="huber_delta must be finite and > 0"):
+        WidthLossLaw(loss="huber", huber_delta=delta, n_bootstrap=0).fit(
+            t.m, t.loss, family=t.family, corpus=t.corpus
+        )
