@@ -25,7 +25,7 @@ loss ∝ 1/m), γ > 0 is weight decay (weak superposition, loss = mass of the dr
 examples:
   llmgeom toy run --preset quick                       # README demo, a few minutes on 2 CPU cores
   llmgeom toy run --n 1000 --m 10,15,25,39,63,100 --gamma -1 --alpha 1 --steps 6000
-  llmgeom toy sweep configs/toy-*.toml --out results/toy
+  llmgeom toy sweep configs/toy-quick.toml configs/toy-paper-small.toml --out results/toy
 """
 
 RUN_EPILOG = """\
@@ -34,6 +34,7 @@ examples:
   llmgeom toy run --n 1000 --m 10,15,25,39,63,100 --gamma -1 --alpha 1 --steps 6000 --batch 1024
   llmgeom toy run --preset quick --gamma=-1,0,0.55 --alpha 2 --out results/toy --name dial
   llmgeom toy run --family exp --gamma -1 --m 8,16,32,64 --density 2 --device cuda
+  llmgeom toy run --preset paper-large --device cuda      # loss_scale 100, fit on m >= 32
 
 Without --preset the paper's small setting is used (n=1000, 20000 steps, batch 2048, lr 1e-2,
 warm-up 10 % of the steps, cosine to 5 %). Lists are comma-separated; write a list that starts
@@ -44,11 +45,13 @@ frequencies share every data batch and train together.
 SWEEP_EPILOG = """\
 examples:
   llmgeom toy sweep configs/toy-quick.toml
-  llmgeom toy sweep configs/toy-*.toml --out results/toy --threads 1
+  llmgeom toy sweep quick paper-small --out results/toy --threads 1
   llmgeom toy sweep paper-small --device cuda       # a shipped preset by name
+  llmgeom toy sweep phase --device cuda             # Fig 4b grid: 170 runs, days on a CPU
 
-A config is a TOML file: top-level n, m, steps, batch, lr, warmup, seed, ... and either
-[[runs]] tables (gamma, alpha, family, density, seeds) or top-level gamma/alpha lists (a grid).
+A config is a TOML file: top-level n, m, steps, batch, lr, warmup, seed, loss_scale,
+fit_m_min, fit_m_max, ... and either [[runs]] tables (gamma, alpha, family, density, seeds) or
+top-level gamma/alpha lists (a grid).
 """
 
 
@@ -86,6 +89,13 @@ def register(subparsers: Any) -> None:
     run.add_argument("--lr", type=float, help="peak learning rate (default 1e-2)")
     run.add_argument("--warmup", type=int, help="warm-up steps (default 10%% of --steps)")
     run.add_argument("--seed", type=int, help="seed of the data streams (default 0)")
+    run.add_argument(
+        "--loss-scale",
+        type=float,
+        help="multiply the loss by this before backward (default 1; authors' large runs: 100)",
+    )
+    run.add_argument("--fit-m-min", type=int, help="fit α_m on widths m >= this (default: all)")
+    run.add_argument("--fit-m-max", type=int, help="fit α_m on widths m <= this (default: all)")
     run.add_argument("--eval-samples", type=int, help="fresh samples for the final loss (65536)")
     run.add_argument("--name", help="experiment name; files are toy-NAME.json/_loss.png/_phi.png")
     _common(run)
@@ -112,7 +122,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-plots", action="store_true", help="write the JSON only")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.add_argument(
-        "--save-models", action="store_true", help="also save trained W, b as toy-NAME_models.pt"
+        "--save-models",
+        action="store_true",
+        help="also save trained W, b as toy-NAME_models.safetensors",
     )
 
 
@@ -181,6 +193,9 @@ def build_run_config(args: argparse.Namespace) -> Any:
         "batch": args.batch,
         "lr": args.lr,
         "seed": args.seed,
+        "loss_scale": args.loss_scale,
+        "fit_m_min": args.fit_m_min,
+        "fit_m_max": args.fit_m_max,
         "eval_samples": args.eval_samples,
         "name": args.name,
         "device": args.device,

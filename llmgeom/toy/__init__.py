@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from .config import ToyConfig, ToyRun, config_from_dict, list_presets, load_config
 from .data import FeatureSampler, SparseBatch, frequencies
-from .experiment import run_experiment
+from .experiment import load_trained, run_experiment, save_trained
 from .metrics import frame_bound, ideal_weak_loss, mean_cos2, row_geometry, unlearned_loss
 from .model import batch_loss, forward_dense, loss_and_grads
 from .optim import Adam, apply_dial, dial_factor, lr_factor
@@ -45,11 +45,13 @@ __all__ = [
     "init_params",
     "list_presets",
     "load_config",
+    "load_trained",
     "loss_and_grads",
     "lr_factor",
     "mean_cos2",
     "row_geometry",
     "run_experiment",
+    "save_trained",
     "summarize",
     "train",
     "unlearned_loss",

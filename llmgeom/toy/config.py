@@ -82,9 +82,17 @@ class ToyConfig:
     set, else ``lr_bias`` if set, else the rate of ``W``. The warm-up lasts ``warmup`` steps, or
     ``warmup_fraction`` of the run, by default 10 % (the paper's 2000 of 20000).
 
+    ``loss_scale`` multiplies the loss before the gradient (the authors' large runs use 100): the
+    gradients scale by it, which changes Adam's update only through its ``eps``; the reported
+    losses are never scaled. ``fit_m_min`` / ``fit_m_max`` restrict the α_m fit to widths in
+    ``[fit_m_min, fit_m_max]`` (default: every width); the authors fit their large runs on
+    ``m >= 32`` for power and linear frequencies and on all widths for exponential ones.
+
     Example:
         >>> ToyConfig(n=10, m=(2, 3, 4), runs=(ToyRun(gamma=-1.0),)).steps
         20000
+        >>> ToyConfig(n=100, m=(8, 16, 32, 64, 80), fit_m_min=16).fit_widths()
+        (16, 32, 64, 80)
     """
 
     n: int = 1000
@@ -100,6 +108,9 @@ class ToyConfig:
     warmup: int | None = None
     warmup_fraction: float | None = None
     final_lr_fraction: float = 0.05
+    loss_scale: float = 1.0
+    fit_m_min: int | None = None
+    fit_m_max: int | None = None
     seed: int = 0
     eval_samples: int = 65536
     device: str = "auto"
@@ -133,6 +144,17 @@ class ToyConfig:
         if self.lr_bias is not None:
             return self.lr_bias
         return self.lr_w(m)
+
+    def fit_widths(self) -> tuple[int, ...]:
+        """The widths the α_m fit uses: those in ``[fit_m_min, fit_m_max]`` (bounds optional).
+
+        Example:
+            >>> ToyConfig(n=50, m=(4, 8, 16, 32), fit_m_max=16).fit_widths()
+            (4, 8, 16)
+        """
+        lo = self.fit_m_min if self.fit_m_min is not None else 0
+        hi = self.fit_m_max if self.fit_m_max is not None else math.inf
+        return tuple(m for m in self.m if lo <= m <= hi)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary (tuples become lists).
@@ -200,6 +222,21 @@ class ToyConfig:
             raise ConfigError(
                 f"final_lr_fraction must be in (0, 1], got {self.final_lr_fraction!r}"
             )
+        if not _is_number(self.loss_scale) or self.loss_scale <= 0:
+            raise ConfigError(f"loss_scale must be a finite number > 0, got {self.loss_scale!r}")
+        for name in ("fit_m_min", "fit_m_max"):
+            value = getattr(self, name)
+            if value is not None and (not _is_int(value) or value <= 0):
+                raise ConfigError(f"{name} must be a positive integer when given, got {value!r}")
+        if self.fit_m_min is not None or self.fit_m_max is not None:
+            lo = "" if self.fit_m_min is None else f"{self.fit_m_min} <= "
+            hi = "" if self.fit_m_max is None else f" <= {self.fit_m_max}"
+            used = self.fit_widths()
+            if len(used) < 3:
+                raise ConfigError(
+                    f"the fit range {lo}m{hi} keeps {len(used)} of the widths"
+                    f" {list(self.m)}; the α_m fit needs at least 3"
+                )
         if not _is_int(self.seed) or self.seed < 0:
             raise ConfigError(f"seed must be an integer >= 0, got {self.seed!r}")
         if self.device not in DEVICES:

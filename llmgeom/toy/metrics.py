@@ -1,8 +1,11 @@
 """Geometry and loss metrics of a trained toy model (paper §5), computed in float64.
 
 * φ: fraction of represented features, ``‖W_i‖ > 1/2``; strong fraction: ``‖W_i‖ > 1``;
-* mean cos² between represented rows (Gram identity) next to ``1/m`` and the frame bound
-  ``(n_R − m) / (m (n_R − 1))``;
+* the overlap of represented features, the paper's Fig 6d: mean cos² between the *strongly*
+  represented rows (``‖W_i‖ > 1``, Gram identity), ≈ ``1/m`` in strong superposition, next to the
+  frame bound ``(n_S − m) / (m (n_S − 1))``; the same mean over all ``‖W_i‖ > 1/2`` rows is kept
+  under its own name (in strong superposition the rows of norm in (1/2, 1] share one direction,
+  so that mean is far above ``1/m`` at small ``m``);
 * the "unlearned features" loss ``Σ_{i∉R} (⟨v²⟩p_i − ⟨v⟩²p_i²)`` from the model's own represented
   set ``R``, and the ideal weak-regime loss with the top ``m`` features learned perfectly.
 
@@ -10,8 +13,8 @@ Example:
     >>> import torch
     >>> W = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.1, 0.0]])
     >>> g = row_geometry(W)
-    >>> g["phi"], g["n_represented"], g["mean_cos2_represented"]
-    (0.6666666666666666, 2, 0.0)
+    >>> g["phi"], g["n_represented"], g["n_strong"], g["mean_cos2_norm_gt_half"]
+    (0.6666666666666666, 2, 0, 0.0)
 """
 
 from __future__ import annotations
@@ -57,34 +60,43 @@ def mean_cos2(W: torch.Tensor) -> float | None:
     Wh = Wd / (torch.linalg.vector_norm(Wd, dim=1, keepdim=True) + 1e-9)
     total = float(torch.linalg.matrix_norm(Wh.T @ Wh) ** 2)
     diag = float((torch.linalg.vector_norm(Wh, dim=1) ** 4).sum())
-    return (total - diag) / (k * (k - 1))
+    return max(0.0, (total - diag) / (k * (k - 1)))  # a mean of squares: clip rounding below 0
 
 
 def row_geometry(W: torch.Tensor) -> dict[str, Any]:
-    """Row-norm statistics, φ, strong fraction and cos² among represented rows of ``W [n, m]``.
+    """Row-norm statistics, φ, strong fraction and the row overlaps of ``W [n, m]``.
+
+    ``mean_cos2_strong`` is over rows with ``‖W_i‖ > 1`` (the paper's overlap of represented
+    features), ``mean_cos2_norm_gt_half`` over rows with ``‖W_i‖ > 1/2`` (the rows counted by φ);
+    each is None with fewer than two such rows.
 
     Example:
         >>> import torch
-        >>> row_geometry(torch.eye(4, 2) * 2)["strong_fraction"]
-        0.5
+        >>> g = row_geometry(torch.eye(4, 2) * 2)
+        >>> g["strong_fraction"], g["n_strong"], g["mean_cos2_strong"]
+        (0.5, 2, 0.0)
     """
     Wd = W.detach().to(torch.float64).cpu()
     n, m = Wd.shape
     norms = torch.linalg.vector_norm(Wd, dim=1)
     represented = norms > REPRESENTED_NORM
-    n_rep = int(represented.sum())
+    strong = norms > STRONG_NORM
+    n_rep, n_strong = int(represented.sum()), int(strong.sum())
     counts, _ = np.histogram(norms.numpy(), bins=np.asarray(HIST_EDGES))
     return {
         "phi": n_rep / n,
         "n_represented": n_rep,
-        "strong_fraction": float((norms > STRONG_NORM).double().mean()),
+        "n_strong": n_strong,
+        "strong_fraction": n_strong / n,
         "norm_mean": float(norms.mean()),
         "norm_std": float(norms.std()) if n > 1 else 0.0,
         "norm_min": float(norms.min()),
         "norm_max": float(norms.max()),
-        "mean_cos2_represented": mean_cos2(Wd[represented]),
+        "mean_cos2_strong": mean_cos2(Wd[strong]),
+        "mean_cos2_norm_gt_half": mean_cos2(Wd[represented]),
         "inverse_m": 1.0 / m,
-        "frame_bound_represented": frame_bound(n_rep, m),
+        "frame_bound_strong": frame_bound(n_strong, m),
+        "frame_bound_norm_gt_half": frame_bound(n_rep, m),
         "norm_hist_counts": counts.tolist(),
         "norm_hist_above": int((norms >= HIST_EDGES[-1]).sum()),
         "represented_mask": represented,

@@ -49,12 +49,17 @@ def _hidden_and_preact(W: torch.Tensor, b: torch.Tensor, x: SparseBatch):
 
 
 def loss_and_grads(
-    W: torch.Tensor, b: torch.Tensor, x: SparseBatch, need_loss: bool = True
+    W: torch.Tensor,
+    b: torch.Tensor,
+    x: SparseBatch,
+    need_loss: bool = True,
+    loss_scale: float = 1.0,
 ) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor]:
     """Summed loss ``Σ_samples Σ_i (y_i - x_i)²`` per configuration and the gradients of the mean.
 
     Returns ``(loss_sum [K] float64 or None, dW [K, n, m], db [K, n])`` where the gradients are
-    those of ``loss_sum / (batch · n)`` (PyTorch's ``MSELoss``), exactly as the authors train.
+    those of ``loss_scale · loss_sum / (batch · n)`` (PyTorch's ``MSELoss`` times ``loss_scale``),
+    exactly as the authors train; the returned loss is never scaled.
 
     Example:
         >>> import torch
@@ -79,7 +84,7 @@ def loss_and_grads(
     gH = torch.bmm(Z, W)
     gW = torch.bmm(Z.transpose(1, 2), H)
     gW.index_add_(1, x.cols, gH[:, x.rows] * x.vals[None, :, None])
-    scale = 2.0 / (x.batch * x.n_features)
+    scale = 2.0 * loss_scale / (x.batch * x.n_features)
     return loss, gW.mul_(scale), gb.mul_(scale)
 
 

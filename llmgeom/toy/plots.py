@@ -1,7 +1,7 @@
 """Figures of a toy-model results document (matplotlib, Agg backend, no display needed).
 
-* loss vs m, log-log, one series per run with its fitted power law (and, for the weak regime, the
-  unlearned-features prediction as open markers);
+* loss vs m, log-log, one series per run with its fitted power law drawn over the fit range (and,
+  for the weak regime, the unlearned-features prediction as open markers);
 * φ vs m with the weak-regime references ``m/n`` and ``2m/n``.
 
 Example:
@@ -50,7 +50,8 @@ def plot_loss(doc: dict[str, Any], path: str | Path) -> Path:
         label = run_label(run)
         if "exponent" in fit:
             label += f": α_m = {fit['exponent']:.2f} ± {fit['exponent_se']:.2f}"
-            grid = np.geomspace(m.min(), m.max(), 50)
+            used = np.array(fit.get("m_used") or m, dtype=float)  # the fit range only
+            grid = np.geomspace(used.min(), used.max(), 50)
             ax.plot(grid, fit["prefactor"] * grid ** (-fit["exponent"]), "--", color=color, lw=1)
         ax.plot(m, loss, "o", color=color, label=label)
         unl = np.array([r["unlearned_prediction"] for r in run["per_m"]])

@@ -1,9 +1,13 @@
 """Turn a :class:`~llmgeom.toy.train.TrainResult` into the results JSON and a text table.
 
 Per (run, seed) the report lists, at every width: the final loss (summed over features, on fresh
-data) with its standard error, φ, the strong fraction, mean cos² among represented rows next to
-``1/m`` and the frame bound, the unlearned-features prediction and the loss/prediction ratio, and
-the row-norm histogram; then the model exponent α_m fitted with :func:`llmgeom.fits.fit_power_law`.
+data) with its standard error, φ and the counts of represented (``‖W_i‖ > 1/2``) and strongly
+represented (``‖W_i‖ > 1``) features, the overlap of represented features (mean cos² among the
+strongly represented rows, the paper's Fig 6d, ≈ 1/m in strong superposition) with ``m·cos²`` and
+the frame bound, the same mean over all ``‖W_i‖ > 1/2`` rows, the unlearned-features prediction and
+the loss/prediction ratio, and the row-norm histogram; then the model exponent α_m fitted with
+:func:`llmgeom.fits.fit_power_law` on the widths of the configured fit range (recorded in the fit
+block as ``m_min``, ``m_max`` and ``m_used``).
 
 Example:
     >>> from llmgeom.toy.config import ToyConfig, ToyRun
@@ -28,7 +32,7 @@ from ..fits.line import fit_power_law
 from .metrics import HIST_EDGES, ideal_weak_loss, row_geometry, unlearned_loss
 from .train import TrainResult
 
-SCHEMA = "llmgeom.toy.result/1"
+SCHEMA = "llmgeom.toy.result/2"
 
 
 def versions() -> dict[str, str | None]:
@@ -54,6 +58,7 @@ def _per_m(result: TrainResult, run_index: int, seed: int) -> list[dict[str, Any
         represented = geo.pop("represented_mask")
         unlearned = unlearned_loss(p, represented)
         two_m_over_n = 2 * t.m / config.n
+        cos2_strong = geo.pop("mean_cos2_strong")
         rows.append(
             {
                 "m": t.m,
@@ -62,11 +67,15 @@ def _per_m(result: TrainResult, run_index: int, seed: int) -> list[dict[str, Any
                 "train_loss_final": t.curve_loss[-1] if t.curve_loss else None,
                 "phi": geo.pop("phi"),
                 "n_represented": geo.pop("n_represented"),
+                "n_strong": geo.pop("n_strong"),
                 "strong_fraction": geo.pop("strong_fraction"),
                 "two_m_over_n": two_m_over_n,
-                "mean_cos2_represented": geo.pop("mean_cos2_represented"),
+                "mean_cos2_strong": cos2_strong,
+                "m_cos2_strong": None if cos2_strong is None else t.m * cos2_strong,
                 "inverse_m": geo.pop("inverse_m"),
-                "frame_bound_represented": geo.pop("frame_bound_represented"),
+                "frame_bound_strong": geo.pop("frame_bound_strong"),
+                "mean_cos2_norm_gt_half": geo.pop("mean_cos2_norm_gt_half"),
+                "frame_bound_norm_gt_half": geo.pop("frame_bound_norm_gt_half"),
                 "unlearned_prediction": unlearned,
                 "loss_over_unlearned": t.eval_loss / unlearned if unlearned > 0 else None,
                 "ideal_weak_loss": ideal_weak_loss(p, t.m),
@@ -77,14 +86,28 @@ def _per_m(result: TrainResult, run_index: int, seed: int) -> list[dict[str, Any
     return rows
 
 
-def _fit(per_m: list[dict[str, Any]]) -> dict[str, Any]:
+def fit_block(
+    per_m: list[dict[str, Any]], m_min: int | None = None, m_max: int | None = None
+) -> dict[str, Any]:
+    """Fit ``loss = A m^-α_m`` on the widths in ``[m_min, m_max]``; the range is recorded.
+
+    Example:
+        >>> rows = [{"m": m, "loss": 2.0 / m} for m in (8, 16, 32, 64, 128)]
+        >>> fit = fit_block(rows, m_min=32)
+        >>> round(fit["exponent"], 6), fit["m_used"], fit["m_min"], fit["m_max"]
+        (1.0, [32, 64, 128], 32, None)
+    """
+    lo = m_min if m_min is not None else 0
+    hi = m_max if m_max is not None else float("inf")
+    used = [r for r in per_m if lo <= r["m"] <= hi]
+    block: dict[str, Any] = {"m_min": m_min, "m_max": m_max, "m_used": [r["m"] for r in used]}
     try:
         fit = fit_power_law(
-            np.array([r["m"] for r in per_m], dtype=float), np.array([r["loss"] for r in per_m])
+            np.array([r["m"] for r in used], dtype=float), np.array([r["loss"] for r in used])
         )
     except FitError as err:
-        return {"error": str(err)}
-    return fit.to_dict()
+        return {"error": str(err), **block}
+    return {**fit.to_dict(), **block}
 
 
 def summarize(result: TrainResult) -> dict[str, Any]:
@@ -97,7 +120,7 @@ def summarize(result: TrainResult) -> dict[str, Any]:
         ...                 runs=(ToyRun(gamma=0.5),))
         >>> doc = summarize(train(cfg, progress=False))
         >>> doc["schema"], [r["m"] for r in doc["runs"][0]["per_m"]]
-        ('llmgeom.toy.result/1', [3, 5, 8])
+        ('llmgeom.toy.result/2', [3, 5, 8])
     """
     config = result.config
     runs = []
@@ -117,7 +140,7 @@ def summarize(result: TrainResult) -> dict[str, Any]:
                     "decay": run.decay,
                     "seed": seed,
                     "regime": run.regime,
-                    "fit": _fit(per_m),
+                    "fit": fit_block(per_m, config.fit_m_min, config.fit_m_max),
                     "per_m": per_m,
                     "curve": {"steps": steps, "train_loss_by_m": curves},
                 }
@@ -170,32 +193,42 @@ def format_summary(doc: dict[str, Any]) -> str:
         'toy experiment'
     """
     cfg = doc["config"]
+    scale = cfg.get("loss_scale", 1.0)
     lines = [
         f"toy experiment {doc['name']!r}: n={cfg['n']}, steps={cfg['steps']}, batch={cfg['batch']},"
-        f" lr={cfg['lr']:g}, device={doc['device']} ({doc['threads']} threads),"
-        f" {doc['timings']['wall_s']:.1f} s"
+        f" lr={cfg['lr']:g}{f', loss_scale={scale:g}' if scale != 1 else ''},"
+        f" device={doc['device']} ({doc['threads']} threads), {doc['timings']['wall_s']:.1f} s"
     ]
     header = (
-        f"{'m':>5} {'loss':>9} {'±se':>7} {'φ':>6} {'2m/n':>6} {'‖W‖>1':>6} {'cos²_R':>8}"
-        f" {'1/m':>7} {'frame':>7} {'unlearned':>9} {'ratio':>6}"
+        f"{'m':>5} {'loss':>9} {'±se':>7} {'φ':>6} {'kept':>5} {'strong':>6} {'cos²_R':>7}"
+        f" {'m·cos²_R':>8} {'frame':>7} {'cos²_½':>7} {'unlearned':>9} {'ratio':>6}"
     )
     for run in doc["runs"]:
         lines += ["", f"{run_label(run)} ({run['regime']} superposition)", header]
         for r in run["per_m"]:
             lines.append(
                 f"{r['m']:>5} {r['loss']:>9.4g} {r['loss_se']:>7.2g} {r['phi']:>6.3f}"
-                f" {r['two_m_over_n']:>6.3f} {r['strong_fraction']:>6.3f}"
-                f" {_fmt(r['mean_cos2_represented'], '8.4f')} {r['inverse_m']:>7.4f}"
-                f" {r['frame_bound_represented']:>7.4f} {r['unlearned_prediction']:>9.4g}"
-                f" {_fmt(r['loss_over_unlearned'], '6.3f')}"
+                f" {r['n_represented']:>5d} {r['n_strong']:>6d}"
+                f" {_fmt(r['mean_cos2_strong'], '7.4f')} {_fmt(r['m_cos2_strong'], '8.3f')}"
+                f" {r['frame_bound_strong']:>7.4f} {_fmt(r['mean_cos2_norm_gt_half'], '7.4f')}"
+                f" {r['unlearned_prediction']:>9.4g} {_fmt(r['loss_over_unlearned'], '6.4g')}"
             )
         fit = run["fit"]
+        where = _fit_range_text(fit, len(run["per_m"]))
         if "error" in fit:
-            lines.append(f"α_m: not fitted ({fit['error']})")
+            lines.append(f"α_m: not fitted{where} ({fit['error']})")
         else:
             lo, hi = fit["exponent_ci95"]
             lines.append(
                 f"α_m = {fit['exponent']:.3f} ± {fit['exponent_se']:.3f}"
-                f" (95% CI {lo:.3f} … {hi:.3f}, R² = {fit['r2']:.3f})"
+                f" (95% CI {lo:.3f} … {hi:.3f}, R² = {fit['r2']:.3f}){where}"
             )
     return "\n".join(lines)
+
+
+def _fit_range_text(fit: dict[str, Any], n_widths: int) -> str:
+    lo, hi = fit.get("m_min"), fit.get("m_max")
+    if lo is None and hi is None:
+        return ""
+    bounds = f"{lo} <= m" if hi is None else f"m <= {hi}" if lo is None else f"{lo} <= m <= {hi}"
+    return f", fit on {bounds}: {len(fit.get('m_used', []))} of {n_widths} widths"

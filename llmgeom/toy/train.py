@@ -229,7 +229,7 @@ def _train_group(
         f = lr_factor(step, config.steps, warmup, config.final_lr_fraction)
         log = (step + 1) % config.log_every == 0 or step == config.steps - 1
         for st in stacks:
-            loss, gW, gb = loss_and_grads(st.W, st.b, x, need_loss=log)
+            loss, gW, gb = loss_and_grads(st.W, st.b, x, log, config.loss_scale)
             lr_w = config.lr_w(st.m) * f
             apply_dial(st.W, st.gamma, lr_w)
             st.adam_w.step(st.W, gW, lr_w)

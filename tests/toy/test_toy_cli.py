@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 from llmgeom.cli import main
 
@@ -20,7 +21,7 @@ def test_run_writes_json_and_figures(tmp_path: Path, capsys: pytest.CaptureFixtu
     doc = json.loads((tmp_path / "toy-t.json").read_text())
     assert (tmp_path / "toy-t_loss.png").stat().st_size > 1000
     assert (tmp_path / "toy-t_phi.png").stat().st_size > 1000
-    assert doc["schema"] == "llmgeom.toy.result/1"
+    assert doc["schema"] == "llmgeom.toy.result/2"
     assert doc["config"]["n"] == 60 and doc["config"]["warmup_steps"] == 3  # 10 % of the steps
     assert {"llmgeom", "torch", "numpy", "python"} <= set(doc["versions"])
     assert doc["timings"]["wall_s"] > 0 and doc["threads"] == 1
@@ -31,10 +32,15 @@ def test_run_writes_json_and_figures(tmp_path: Path, capsys: pytest.CaptureFixtu
     for run in doc["runs"]:
         assert [r["m"] for r in run["per_m"]] == [4, 8, 16]
         assert set(run["fit"]) >= {"exponent", "exponent_se", "exponent_ci95"}
+        assert run["fit"]["m_used"] == [4, 8, 16] and run["fit"]["m_min"] is None
         for row in run["per_m"]:
             assert row["loss"] > 0 and 0 <= row["phi"] <= 1
             assert row["two_m_over_n"] == pytest.approx(2 * row["m"] / 60)
             assert row["inverse_m"] == pytest.approx(1 / row["m"])
+            assert row["n_represented"] == round(row["phi"] * 60)
+            assert row["n_strong"] == round(row["strong_fraction"] * 60)
+            if row["mean_cos2_strong"] is not None:
+                assert row["m_cos2_strong"] == pytest.approx(row["m"] * row["mean_cos2_strong"])
             if row["unlearned_prediction"] > 0:
                 ratio = row["loss"] / row["unlearned_prediction"]
                 assert row["loss_over_unlearned"] == pytest.approx(ratio)
@@ -68,6 +74,8 @@ def test_sweep_runs_toml_files(tmp_path: Path, capsys: pytest.CaptureFixture) ->
         (["--alpha", "-1"], "alpha (frequency exponent) must be >= 0"),
         (["--gamma", "x"], "--gamma: expected comma-separated float values"),
         (["--preset", "nope"], "no config file or preset named 'nope'"),
+        (["--loss-scale", "0"], "loss_scale must be a finite number > 0"),
+        (["--fit-m-min", "50"], "the fit range 50 <= m keeps 2 of the widths"),
     ],
 )
 def test_bad_options_are_one_line_errors(
@@ -95,3 +103,51 @@ def test_help_shows_examples(capsys: pytest.CaptureFixture) -> None:
             main(argv)
         assert exc.value.code == 0
         assert "examples:" in capsys.readouterr().out
+
+
+def test_fit_range_loss_scale_and_safetensors_models(tmp_path: Path, capsys) -> None:
+    from safetensors import safe_open
+
+    from llmgeom.toy.experiment import load_trained
+
+    argv = ["toy", "run", *TINY, "--m", "4,8,16,32", "--gamma=-1", "--fit-m-min", "8"]
+    argv += ["--loss-scale", "100", "--out", str(tmp_path), "--name", "r", "--no-progress"]
+    assert main([*argv, "--no-plots", "--save-models", "--threads", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "loss_scale=100" in out and "fit on 8 <= m: 3 of 4 widths" in out
+    doc = json.loads((tmp_path / "toy-r.json").read_text())
+    assert doc["config"]["loss_scale"] == 100 and doc["config"]["fit_m_min"] == 8
+    fit = doc["runs"][0]["fit"]
+    assert (fit["m_min"], fit["m_max"], fit["m_used"], fit["n_points"]) == (8, None, [8, 16, 32], 3)
+    path = tmp_path / "toy-r_models.safetensors"
+    assert not list(tmp_path.glob("*.pt"))
+    with safe_open(str(path), framework="pt") as f:  # plain safetensors, no pickle
+        assert sorted(f.keys()) == sorted(
+            f"run0.seed0.m{m}.{p}" for m in (4, 8, 16, 32) for p in ("W", "b")
+        )
+        assert f.get_tensor("run0.seed0.m8.W").shape == (60, 8)
+        assert json.loads(f.metadata()["config"])["loss_scale"] == 100
+    loaded = load_trained(path)
+    assert loaded.config.loss_scale == 100 and loaded.config.fit_m_min == 8
+    by_m = {row["m"]: row for row in doc["runs"][0]["per_m"]}
+    for t in loaded.models:
+        assert t.eval_loss == by_m[t.m]["loss"]
+        assert float(t.W.norm(dim=1).gt(0.5).sum()) == by_m[t.m]["n_represented"]
+
+
+def test_load_trained_refuses_other_files(tmp_path: Path) -> None:
+    from safetensors.torch import save_file
+
+    from llmgeom.errors import CorruptCheckpointError, SourceNotFoundError
+    from llmgeom.toy.experiment import load_trained
+
+    junk = tmp_path / "junk.safetensors"
+    junk.write_bytes(b"not a safetensors file")
+    with pytest.raises(CorruptCheckpointError, match="unreadable toy-model file"):
+        load_trained(junk)
+    other = tmp_path / "other.safetensors"
+    save_file({"x": torch.zeros(2)}, str(other))
+    with pytest.raises(CorruptCheckpointError, match="not a toy-model file"):
+        load_trained(other)
+    with pytest.raises(SourceNotFoundError):
+        load_trained(tmp_path / "missing.safetensors")

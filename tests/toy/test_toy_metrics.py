@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -46,7 +47,11 @@ def test_row_geometry_by_hand() -> None:
     assert g["represented_mask"].tolist() == [True, True, False, False, True]
     # represented directions (0.6, 0.8), (0, 1), (0.71, 0.71): cos² .64, .98, .5 → mean .7067
     expected = (0.64 + (0.6 + 0.8) ** 2 / 2 + 0.5) / 3
-    assert g["mean_cos2_represented"] == pytest.approx(expected, rel=1e-6)
+    assert g["mean_cos2_norm_gt_half"] == pytest.approx(expected, rel=1e-6)
+    # strongly represented (norm > 1): (3, 4) and (1, 1) only: cos² = (0.6 + 0.8)² / 2 = 0.98
+    assert g["n_strong"] == 2
+    assert g["mean_cos2_strong"] == pytest.approx(0.98, rel=1e-6)
+    assert g["frame_bound_strong"] == 0.0 and g["frame_bound_norm_gt_half"] == 0.25
     assert g["inverse_m"] == 0.5
     assert sum(g["norm_hist_counts"]) + g["norm_hist_above"] == 5
     assert g["norm_hist_above"] == 1  # the norm-5 row
@@ -65,3 +70,49 @@ def test_ideal_weak_loss_reproduces_the_paper_table() -> None:
     p = frequencies(10240, "power", 1.2)
     got = [round(ideal_weak_loss(p, 2**k), 3) for k in range(3, 11)]
     assert got == [0.684, 0.573, 0.473, 0.384, 0.307, 0.239, 0.180, 0.128]
+
+
+def _pairwise_cos2_loop(W: np.ndarray, threshold: float) -> float | None:
+    """Direct O(n²) reference: mean of cos² over ordered pairs of distinct rows above threshold."""
+    rows = [w for w in W if np.sqrt(sum(float(v) ** 2 for v in w)) > threshold]
+    total, pairs = 0.0, 0
+    for i, a in enumerate(rows):
+        for j, c in enumerate(rows):
+            if i != j:
+                dot = sum(float(u) * float(v) for u, v in zip(a, c, strict=True))
+                total += dot**2 / (sum(float(u) ** 2 for u in a) * sum(float(v) ** 2 for v in c))
+                pairs += 1
+    return total / pairs if pairs else None
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_overlaps_equal_a_direct_pairwise_loop(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n, m = 40, 5
+    W = rng.normal(size=(n, m))
+    W *= (rng.uniform(0.2, 1.8, size=n) / np.linalg.norm(W, axis=1))[:, None]  # norms 0.2..1.8
+    g = row_geometry(torch.from_numpy(W))
+    norms = np.linalg.norm(W, axis=1)
+    assert g["n_strong"] == int((norms > 1).sum())
+    assert g["n_represented"] == int((norms > 0.5).sum())
+    assert 2 <= g["n_strong"] < g["n_represented"] < n
+    # (mean_cos2 normalises rows with a 1e-9 guard, so agreement is to ~1e-8, not to rounding)
+    assert g["mean_cos2_strong"] == pytest.approx(_pairwise_cos2_loop(W, 1.0), rel=1e-7)
+    assert g["mean_cos2_norm_gt_half"] == pytest.approx(_pairwise_cos2_loop(W, 0.5), rel=1e-7)
+
+
+def test_overlap_of_orthonormal_rows_is_zero_and_of_duplicated_rows_one() -> None:
+    Q, _ = np.linalg.qr(np.random.default_rng(0).normal(size=(8, 8)))
+    ortho = row_geometry(torch.from_numpy(1.5 * Q))  # 8 orthogonal rows of norm 1.5 in R^8
+    assert ortho["n_strong"] == 8 and ortho["mean_cos2_strong"] == pytest.approx(0.0, abs=1e-12)
+    assert ortho["frame_bound_strong"] == 0.0
+    direction = np.array([0.6, 0.0, -0.8])
+    dup = np.outer(np.array([1.2, 1.7, 3.0, -2.0]), direction)  # one direction, both signs
+    assert row_geometry(torch.from_numpy(dup))["mean_cos2_strong"] == pytest.approx(1.0, rel=1e-7)
+    # strong rows orthogonal, weak rows (norm in (1/2, 1]) all along one more direction: the
+    # ‖W‖ > 1 overlap stays 0 while the ‖W‖ > 1/2 one is pulled up, as in strong superposition
+    mixed = np.vstack([1.5 * np.eye(3), 0.7 * np.tile(np.ones(3) / np.sqrt(3), (6, 1))])
+    g = row_geometry(torch.from_numpy(mixed))
+    assert g["mean_cos2_strong"] == pytest.approx(0.0, abs=1e-12)
+    assert g["mean_cos2_norm_gt_half"] == pytest.approx(_pairwise_cos2_loop(mixed, 0.5), rel=1e-7)
+    assert g["mean_cos2_norm_gt_half"] > 0.5

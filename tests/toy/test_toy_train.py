@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from llmgeom.toy.config import ToyConfig, ToyRun
@@ -41,18 +42,27 @@ def test_same_seed_is_bit_identical_and_other_seeds_differ() -> None:
     assert c.model(0, 10).eval_loss != a.model(0, 10).eval_loss
 
 
-def test_batched_training_equals_a_plain_autograd_loop() -> None:
-    """Reference: dense forward, torch autograd, torch.optim.Adam, the paper's dial."""
-    gammas = (-1.0, 0.55)
-    cfg = ToyConfig(
+def _reference_cfg(loss_scale: float | None) -> ToyConfig:
+    scale = {} if loss_scale is None else {"loss_scale": loss_scale}
+    return ToyConfig(
         n=150,
         m=(6, 12, 24),
         steps=30,
         batch=64,
         warmup=5,
         eval_samples=256,
-        runs=tuple(ToyRun(gamma=g) for g in gammas),
+        runs=tuple(ToyRun(gamma=g) for g in (-1.0, 0.55)),
+        **scale,
     )
+
+
+# 1: the default; 100: the authors' large runs; 1e-4: gradients (~1e-6 unscaled) fall below Adam's
+# eps = 1e-8, so the updates shrink far below lr: a scale that is ignored or misapplied shows.
+@pytest.mark.parametrize("loss_scale", [1.0, 100.0, 1e-4])
+def test_batched_training_equals_a_plain_autograd_loop(loss_scale: float) -> None:
+    """Reference: dense forward, torch autograd on loss_scale · MSE, torch.optim.Adam, the dial."""
+    gammas = (-1.0, 0.55)
+    cfg = _reference_cfg(loss_scale)
     result = train(cfg, progress=False)
     p = frequencies(cfg.n, "power", 1.0)
     for run_index, gamma in enumerate(gammas):
@@ -68,7 +78,8 @@ def test_batched_training_equals_a_plain_autograd_loop() -> None:
                 for group in opt.param_groups:
                     group["lr"] = lr
                 opt.zero_grad()
-                torch.nn.functional.mse_loss(torch.relu(x @ W @ W.T + b), x).backward()
+                mse = torch.nn.functional.mse_loss(torch.relu(x @ W @ W.T + b), x)
+                (mse * loss_scale).backward()
                 with torch.no_grad():
                     if gamma >= 0:
                         W.mul_(1 - lr * gamma)
@@ -80,6 +91,21 @@ def test_batched_training_equals_a_plain_autograd_loop() -> None:
             # Adam turns rounding in near-zero gradients into ~1e-5 steps; a wrong update is ~lr
             assert torch.allclose(got.W, W.detach(), atol=1e-4, rtol=0)
             assert torch.allclose(got.b, b.detach(), atol=1e-4, rtol=0)
+
+
+def test_loss_scale_acts_only_through_adams_eps() -> None:
+    default = train(_reference_cfg(None), progress=False)
+    one = train(_reference_cfg(1.0), progress=False)
+    for a, c in zip(default.models, one.models, strict=True):  # loss_scale = 1 changes nothing
+        assert torch.equal(a.W, c.W) and torch.equal(a.b, c.b) and a.curve_loss == c.curve_loss
+    tiny = train(_reference_cfg(1e-4), progress=False)
+    for a, t in zip(one.models, tiny.models, strict=True):
+        # the reported losses are never scaled (same first logged loss up to training progress)
+        assert t.curve_loss[0] == pytest.approx(a.curve_loss[0], rel=0.1)
+        # Adam is invariant to the scale but for eps: with gradients far below eps = 1e-8 the
+        # parameters end far from the unscaled run (the reference test matches both to 1e-4)
+        assert float((a.W - t.W).abs().max()) > 0.02
+        assert float((a.b - t.b).abs().max()) > 0.02
 
 
 def test_strong_dial_keeps_rows_near_unit_norm() -> None:
