@@ -23,6 +23,7 @@ from . import overlap
 from .baselines import reference_values
 from .errors import ConfigError, InvalidMatrixError
 from .memory import ensure_fits
+from .progress import progress_setting
 from .sources import load_unembedding
 from .sources.tensor_digest import tensor_sha256
 from .timing import format_duration
@@ -296,79 +297,82 @@ def measure(
     """
     if pairs not in PAIR_MODES:
         raise ConfigError(f"unknown pairs mode {pairs!r} (choose from {', '.join(PAIR_MODES)})")
-    timings: dict[str, float] = {}
-    t0 = time.perf_counter()
-    unemb = load_unembedding(source, tensor=tensor, revision=revision)
-    meta = unemb.meta
-    if meta.sha256 is None:  # in-memory matrices: a checksum names the matrix in the record
-        meta = replace(meta, sha256=tensor_sha256(unemb.weight), extra=dict(meta.extra))
-    timings["load_s"] = time.perf_counter() - t0
-    dev = resolve_device(device)
+    with progress_setting(progress):  # loaders deep inside obey it too
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        unemb = load_unembedding(source, tensor=tensor, revision=revision)
+        meta = unemb.meta
+        if meta.sha256 is None:  # in-memory matrices: a checksum names the matrix in the record
+            meta = replace(meta, sha256=tensor_sha256(unemb.weight), extra=dict(meta.extra))
+        timings["load_s"] = time.perf_counter() - t0
+        dev = resolve_device(device)
 
-    t = time.perf_counter()
-    W, n_selected = _select_rows(unemb, rows)
-    norms, norm_stats, row_index, n_bad = _usable_rows(W, drop_nonfinite, progress)
-    owned = unemb is not source and unemb.meta.source_kind in _OWNED_KINDS
-    U, row_index, n_centre_dropped = _normalized(W, norms, row_index, center, owned, dev, progress)
-    n, m = U.shape
-    timings["normalize_s"] = time.perf_counter() - t
+        t = time.perf_counter()
+        W, n_selected = _select_rows(unemb, rows)
+        norms, norm_stats, row_index, n_bad = _usable_rows(W, drop_nonfinite, progress)
+        owned = unemb is not source and unemb.meta.source_kind in _OWNED_KINDS
+        U, row_index, n_centre_dropped = _normalized(
+            W, norms, row_index, center, owned, dev, progress
+        )
+        n, m = U.shape
+        timings["normalize_s"] = time.perf_counter() - t
 
-    t = time.perf_counter()
-    stats: dict[str, Any] = {
-        "n_rows_used": n,
-        "m": m,
-        **overlap.gram_statistics(U, progress=progress),
-    }
-    timings["gram_s"] = time.perf_counter() - t
-    budget = memory_budget if memory_budget is not None else overlap.default_budget(dev)
-    chosen, decision = _choose_pairs(pairs, U, budget, bins, time_budget, sample_rows)
-    arrays: dict[str, np.ndarray] = {}
-    t = time.perf_counter()
-    if chosen == "exact":
-        exact, arrays = _exact_pairs(U, row_index, budget, bins, progress)
-        stats.update(exact)
-        stats["abs_cos_method"] = "exact"
-        timings["pairwise_s"] = time.perf_counter() - t
-    elif chosen == "sample":
-        sampled = overlap.sampled_statistics(
-            U, decision["sample_rows"], seed=seed, bins=bins, mean_cos2=stats["mean_cos2"],
-            budget_bytes=budget, progress=progress,
-        )  # fmt: skip
-        if row_index is not None:  # the original numbering of the matrix
-            bound = sampled["max_abs_cos_lower_bound"]
-            bound["i"], bound["j"] = int(row_index[bound["i"]]), int(row_index[bound["j"]])
-        stats["sampled"] = sampled
-        stats["mean_abs_cos"] = sampled["mean_abs_cos"]
-        stats["std_abs_cos"] = sampled["std_abs_cos"]
-        stats["abs_cos_method"] = "sample"
-        timings["sample_s"] = time.perf_counter() - t
-    reference = reference_values(n, m)
-    stats["m_times_mean_cos2"] = m * stats["mean_cos2"]
-    stats["ratio_to_random"] = stats["mean_cos2"] / reference["random_mean_cos2"]
-    timings["total_s"] = time.perf_counter() - t0
-    variant = {
-        "name": "+".join(
-            ["raw" if rows == "all" else "tokenizer-rows"] + (["centered"] if center else [])
-        ),
-        "rows": rows,
-        "center": center,
-        "pairs": chosen,
-        **decision,
-        "n_rows_total": int(unemb.shape[0]),
-        "n_rows_selected": int(n_selected),
-        "n_rows_used": int(n),
-        "n_zero_rows_excluded": int(norm_stats.get("n_zero", 0)),
-        "n_rows_equal_to_mean_excluded": n_centre_dropped,
-        "n_nonfinite_rows_dropped": n_bad,
-        "histogram_bins": bins if chosen != "gram" else 0,
-    }
-    return MeasureReport(
-        meta=meta,
-        variant=variant,
-        stats=stats,
-        reference=reference,
-        row_norms=norm_stats,
-        timings=timings,
-        device=str(dev),
-        arrays=arrays,
-    )
+        t = time.perf_counter()
+        stats: dict[str, Any] = {
+            "n_rows_used": n,
+            "m": m,
+            **overlap.gram_statistics(U, progress=progress),
+        }
+        timings["gram_s"] = time.perf_counter() - t
+        budget = memory_budget if memory_budget is not None else overlap.default_budget(dev)
+        chosen, decision = _choose_pairs(pairs, U, budget, bins, time_budget, sample_rows)
+        arrays: dict[str, np.ndarray] = {}
+        t = time.perf_counter()
+        if chosen == "exact":
+            exact, arrays = _exact_pairs(U, row_index, budget, bins, progress)
+            stats.update(exact)
+            stats["abs_cos_method"] = "exact"
+            timings["pairwise_s"] = time.perf_counter() - t
+        elif chosen == "sample":
+            sampled = overlap.sampled_statistics(
+                U, decision["sample_rows"], seed=seed, bins=bins, mean_cos2=stats["mean_cos2"],
+                budget_bytes=budget, progress=progress,
+            )  # fmt: skip
+            if row_index is not None:  # the original numbering of the matrix
+                bound = sampled["max_abs_cos_lower_bound"]
+                bound["i"], bound["j"] = int(row_index[bound["i"]]), int(row_index[bound["j"]])
+            stats["sampled"] = sampled
+            stats["mean_abs_cos"] = sampled["mean_abs_cos"]
+            stats["std_abs_cos"] = sampled["std_abs_cos"]
+            stats["abs_cos_method"] = "sample"
+            timings["sample_s"] = time.perf_counter() - t
+        reference = reference_values(n, m)
+        stats["m_times_mean_cos2"] = m * stats["mean_cos2"]
+        stats["ratio_to_random"] = stats["mean_cos2"] / reference["random_mean_cos2"]
+        timings["total_s"] = time.perf_counter() - t0
+        variant = {
+            "name": "+".join(
+                ["raw" if rows == "all" else "tokenizer-rows"] + (["centered"] if center else [])
+            ),
+            "rows": rows,
+            "center": center,
+            "pairs": chosen,
+            **decision,
+            "n_rows_total": int(unemb.shape[0]),
+            "n_rows_selected": int(n_selected),
+            "n_rows_used": int(n),
+            "n_zero_rows_excluded": int(norm_stats.get("n_zero", 0)),
+            "n_rows_equal_to_mean_excluded": n_centre_dropped,
+            "n_nonfinite_rows_dropped": n_bad,
+            "histogram_bins": bins if chosen != "gram" else 0,
+        }
+        return MeasureReport(
+            meta=meta,
+            variant=variant,
+            stats=stats,
+            reference=reference,
+            row_norms=norm_stats,
+            timings=timings,
+            device=str(dev),
+            arrays=arrays,
+        )

@@ -34,15 +34,14 @@ from contextlib import contextmanager
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from .memory import release_free_memory
+from .progress import progress_bar
 
 DEFAULT_BINS = 200  # histogram bins when one is asked for (it costs ~30% of a CPU pass)
 CHUNK_ROWS = 1024  # rows per float64 temporary in norms/normalisation/Gram (6 MB at m=768)
 # histogram range: a hair wider than [-1, 1] so float32 rounding of |cos| = 1 is never dropped
 HIST_RANGE = (-1.0001, 1.0001)
-PROGRESS_DELAY_S = 2.0  # a bar appears only for steps that last longer than this
 EIGSH_MIN_WIDTH = 1024  # above this width only the top eigenvalue is computed (Lanczos)
 PASS_EFFICIENCY = 0.75  # the exact pass runs at ~79 % of a plain matmul (benchmarks/overlap_speed)
 HISTOGRAM_EFFICIENCY = 0.6  # with the exact histogram: ~60 %
@@ -77,15 +76,7 @@ def _progress_chunks(
     if desc is None or progress is False:
         yield from _chunks(n, size)
         return
-    with tqdm(
-        total=n,
-        desc=desc,
-        unit="row",
-        unit_scale=True,
-        leave=False,
-        delay=PROGRESS_DELAY_S,
-        disable=None if progress is None else not progress,
-    ) as bar:
+    with progress_bar(n, desc, progress=progress) as bar:
         for start, stop in _chunks(n, size):
             yield start, stop
             bar.update(stop - start)
@@ -363,15 +354,7 @@ def pairwise_statistics(
     block_of_start = {s: b for b, s in enumerate(starts)}
     flops = 0.0
     with full_precision():
-        bar = tqdm(
-            total=n * (n - 1) // 2,
-            desc="pairwise cos",
-            unit="pair",
-            unit_scale=True,
-            disable=(not progress) if progress is not None else None,
-            leave=False,
-            delay=PROGRESS_DELAY_S,
-        )
+        bar = progress_bar(n * (n - 1) // 2, "pairwise cos", unit="pair", progress=progress)
         for start in starts:
             stop = min(n, start + rows)
             b = stop - start

@@ -26,6 +26,9 @@ from pathlib import Path
 import torch
 
 from ..errors import CorruptCheckpointError, TensorNotFoundError
+from ..progress import progress_bar
+
+READ_PIECE_BYTES = 64 * 2**20
 
 MAX_HEADER_BYTES = 100 * 1024 * 1024  # the reference implementation's own limit
 
@@ -160,9 +163,15 @@ def require_entry(entries: dict[str, TensorEntry], name: str, source: str) -> Te
 def read_entry(path: str | os.PathLike[str], entry: TensorEntry) -> torch.Tensor:
     """Read the bytes of an already-parsed header ``entry`` from a local safetensors file."""
     buffer = bytearray(entry.nbytes)
-    with Path(path).open("rb") as fh:
+    view, got = memoryview(buffer), 0
+    with Path(path).open("rb") as fh, progress_bar(entry.nbytes, "reading head", unit="B") as bar:
         fh.seek(entry.start)
-        got = fh.readinto(buffer)
+        while got < entry.nbytes:  # 64 MiB pieces: a progress bar for multi-GB heads
+            count = fh.readinto(view[got : got + READ_PIECE_BYTES])
+            if not count:
+                break
+            got += count
+            bar.update(count)
     if got != entry.nbytes:
         raise CorruptCheckpointError(f"{path}: truncated data for tensor {entry.name!r}")
     return tensor_from_bytes(buffer, entry)

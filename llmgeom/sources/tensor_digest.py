@@ -13,6 +13,10 @@ import hashlib
 import numpy as np
 import torch
 
+from ..progress import progress_bar
+
+PIECE_BYTES = 64 * 2**20  # hashed piece by piece: a progress bar for multi-GB heads
+
 
 def tensor_sha256(tensor: torch.Tensor | np.ndarray) -> str:
     """SHA-256 of the tensor's raw bytes (C order, stored dtype)."""
@@ -20,4 +24,11 @@ def tensor_sha256(tensor: torch.Tensor | np.ndarray) -> str:
         data = np.ascontiguousarray(tensor).view(np.uint8)
     else:
         data = tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy()
-    return hashlib.sha256(memoryview(data.reshape(-1))).hexdigest()
+    view = memoryview(data.reshape(-1))
+    digest = hashlib.sha256()
+    with progress_bar(len(view), "checksum", unit="B") as bar:
+        for start in range(0, len(view), PIECE_BYTES):
+            piece = view[start : start + PIECE_BYTES]
+            digest.update(piece)
+            bar.update(len(piece))
+    return digest.hexdigest()
