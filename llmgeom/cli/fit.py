@@ -17,6 +17,7 @@ import argparse
 import math
 from pathlib import Path
 
+from .._atomic import ensure_writable_dir
 from ..errors import ConfigError
 
 DEFAULT_OUT = "results/fits"
@@ -102,6 +103,7 @@ def _check_options(args: argparse.Namespace) -> None:
     check_number("--huber-delta", getattr(args, "huber_delta", None), strict=True)
     check_number("--alpha-n", getattr(args, "alpha_n", None), strict=True)
     check_number("--alpha-n-se", getattr(args, "alpha_n_se", None))
+    ensure_writable_dir(args.out)  # before the fit and its bootstrap
 
 
 def _common(p: argparse.ArgumentParser) -> None:

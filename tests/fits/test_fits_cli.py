@@ -112,3 +112,13 @@ def test_fit_overlap_from_measurement_folder(tmp_path, capsys):
     assert data["slope"] == pytest.approx(0.9, abs=1e-9)
     assert {p["model"] for p in data["points"]} >= {"./opt-512", "./gpt2-2048"}
     assert "p =" in capsys.readouterr().out
+
+
+def test_an_unwritable_out_fails_before_the_fit(tmp_path, capsys, monkeypatch):
+    import llmgeom.fits.chinchilla
+
+    monkeypatch.setattr(llmgeom.fits.chinchilla.ChinchillaCheck, "fit", lambda *a: 1 / 0)
+    (tmp_path / "file").write_text("x")
+    assert main(["fit", "chinchilla", "--out", str(tmp_path / "file" / "fits")]) == 1
+    err = capsys.readouterr().err
+    assert "is not a directory" in err and len(err.splitlines()) == 1
