@@ -11,6 +11,7 @@ Example:
 from __future__ import annotations
 
 import logging
+import math
 import time
 import warnings
 from dataclasses import dataclass, field, replace
@@ -297,6 +298,10 @@ def measure(
     """
     if pairs not in PAIR_MODES:
         raise ConfigError(f"unknown pairs mode {pairs!r} (choose from {', '.join(PAIR_MODES)})")
+    if sample_rows is not None and sample_rows < 2:
+        raise ConfigError(f"sampling needs at least 2 rows, got sample_rows={sample_rows}")
+    if not (math.isfinite(time_budget) and time_budget > 0):
+        raise ConfigError(f"time_budget must be a positive number of seconds, got {time_budget}")
     with progress_setting(progress):  # loaders deep inside obey it too
         timings: dict[str, float] = {}
         t0 = time.perf_counter()

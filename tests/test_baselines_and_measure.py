@@ -88,6 +88,10 @@ def test_bad_options_are_config_errors():
         measure(torch.eye(3), rows="some", progress=False)
     with pytest.raises(ConfigError, match="tokenizer"):
         measure(torch.eye(3), rows="tokenizer", progress=False)
+    with pytest.raises(ConfigError, match="at least 2 rows"):
+        measure(torch.eye(3), pairs="sample", sample_rows=1, progress=False)
+    with pytest.raises(ConfigError, match="time_budget"):
+        measure(torch.eye(3), time_budget=0.0, progress=False)
 
 
 def test_results_round_trip_and_never_overwrite_another_model(tmp_path):
