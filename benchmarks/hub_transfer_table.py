@@ -144,8 +144,16 @@ def live_row(model: RegistryModel) -> Row:
         rows, cols = loc.shape if loc.shape and len(loc.shape) == 2 else model.head_shape
         head_bytes = rows * cols * DTYPE_BYTES.get(str(loc.dtype), _dtype_bytes(model))
         llmgeom = head.overhead_bytes + shard
-    return Row(model.alias, head_bytes, llmgeom, shard, head.weight_bytes, loc.file, "measured",
-               head.overhead_bytes)
+    return Row(
+        model.alias,
+        head_bytes,
+        llmgeom,
+        shard,
+        head.weight_bytes,
+        loc.file,
+        "measured",
+        head.overhead_bytes,
+    )
 
 
 def _ratio(a: int, b: int) -> str:
@@ -159,17 +167,38 @@ def main() -> None:
     parser.add_argument("--markdown", action="store_true", help="print a markdown table")
     args = parser.parse_args()
     rows = [live_row(m) if args.live else computed_row(m) for m in registry_models()]
-    header = ("model", "head", "metadata", "llmgeom", "authors (shard)", "whole model",
-              "shard/llmgeom", "whole/llmgeom", "file holding the head")
+    header = (
+        "model",
+        "head",
+        "metadata",
+        "llmgeom",
+        "authors (shard)",
+        "whole model",
+        "shard/llmgeom",
+        "whole/llmgeom",
+        "file holding the head",
+    )
     table = [
-        (r.alias, *(format_bytes(b) for b in (r.head, r.meta, r.llmgeom, r.shard, r.whole)),
-         _ratio(r.shard, r.llmgeom), _ratio(r.whole, r.llmgeom), r.head_file)
+        (
+            r.alias,
+            *(format_bytes(b) for b in (r.head, r.meta, r.llmgeom, r.shard, r.whole)),
+            _ratio(r.shard, r.llmgeom),
+            _ratio(r.whole, r.llmgeom),
+            r.head_file,
+        )
         for r in rows
     ]
     fields = ("head", "meta", "llmgeom", "shard", "whole")
     total = [sum(getattr(r, f) for r in rows) for f in fields]
-    table.append((f"TOTAL ({len(rows)})", *(format_bytes(t) for t in total),
-                  _ratio(total[3], total[2]), _ratio(total[4], total[2]), ""))
+    table.append(
+        (
+            f"TOTAL ({len(rows)})",
+            *(format_bytes(t) for t in total),
+            _ratio(total[3], total[2]),
+            _ratio(total[4], total[2]),
+            "",
+        )
+    )
     if args.markdown:
         print("| " + " | ".join(header) + " |")
         print("|" + "|".join("---" for _ in header) + "|")
@@ -180,8 +209,11 @@ def main() -> None:
         print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
         for line in table:
             print("  ".join(str(v).ljust(w) for v, w in zip(line, widths, strict=True)))
-    kind = "MEASURED from the Hub's listings and headers" if args.live else (
-        "COMPUTED from models.csv, published file sizes and shard counts (not measured)")
+    kind = (
+        "MEASURED from the Hub's listings and headers"
+        if args.live
+        else ("COMPUTED from models.csv, published file sizes and shard counts (not measured)")
+    )
     print(f"\nAll sizes {kind}; 1 MB = 10^6 bytes.")
 
 

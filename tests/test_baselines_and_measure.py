@@ -135,8 +135,9 @@ def test_cli_plot_writes_a_png_next_to_the_json(tmp_path):
 
     path = tmp_path / "w.npy"
     np.save(path, np.random.default_rng(0).standard_normal((200, 8)).astype(np.float32))
-    assert main(["measure", str(path), "--out", str(tmp_path / "out"), "--plot",
-                 "--no-progress"]) == 0
+    assert (
+        main(["measure", str(path), "--out", str(tmp_path / "out"), "--plot", "--no-progress"]) == 0
+    )
     names = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert names == ["w.npy.raw.json", "w.npy.raw.png"]
     assert (tmp_path / "out" / "w.npy.raw.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -68,9 +68,12 @@ def solve_huber(
     if starts is None:
         starts = _grid_starts(u, L, codes, G, lo, hi)
     if extra_start is not None and extra_start.C > 0 and np.all(extra_start.offsets > 0):
-        first = np.concatenate([
-            [np.log(extra_start.C) - extra_start.alpha * log_m_ref, extra_start.alpha],
-            np.log(extra_start.offsets)])
+        first = np.concatenate(
+            [
+                [np.log(extra_start.C) - extra_start.alpha * log_m_ref, extra_start.alpha],
+                np.log(extra_start.offsets),
+            ]
+        )
         starts = [first, *starts]
     lower = np.full(G + 2, -np.inf)
     upper = np.full(G + 2, np.inf)
@@ -80,9 +83,20 @@ def solve_huber(
         t0 = np.array(t0, dtype=float)
         t0[1] = np.clip(t0[1], lo + 1e-9, hi - 1e-9)
         try:
-            out = optimize.least_squares(resid, t0, jac=jac, bounds=(lower, upper), method="trf",
-                                         loss="huber", f_scale=delta, x_scale="jac",
-                                         xtol=1e-12, ftol=1e-12, gtol=1e-12, max_nfev=2000)
+            out = optimize.least_squares(
+                resid,
+                t0,
+                jac=jac,
+                bounds=(lower, upper),
+                method="trf",
+                loss="huber",
+                f_scale=delta,
+                x_scale="jac",
+                xtol=1e-12,
+                ftol=1e-12,
+                gtol=1e-12,
+                max_nfev=2000,
+            )
         except (ValueError, np.linalg.LinAlgError):
             continue
         cost = float(np.sum(huber(resid(out.x), delta)))
@@ -93,13 +107,19 @@ def solve_huber(
     alpha = float(best[1])
     if min(alpha - lo, hi - alpha) < 1e-6 * (hi - lo):
         raise FitError(f"the Huber fit's α lies at the edge of the search range [{lo:g}, {hi:g}]")
-    return LawSolution(alpha=alpha, C=float(np.exp(best[0] + alpha * log_m_ref)),
-                       offsets=np.exp(best[2:]), log_m_ref=log_m_ref, cov=None,
-                       n_starts=len(starts))
+    return LawSolution(
+        alpha=alpha,
+        C=float(np.exp(best[0] + alpha * log_m_ref)),
+        offsets=np.exp(best[2:]),
+        log_m_ref=log_m_ref,
+        cov=None,
+        n_starts=len(starts),
+    )
 
 
-def _grid_starts(u: np.ndarray, L: np.ndarray, codes: np.ndarray, G: int, lo: float, hi: float
-                 ) -> list[np.ndarray]:
+def _grid_starts(
+    u: np.ndarray, L: np.ndarray, codes: np.ndarray, G: int, lo: float, hi: float
+) -> list[np.ndarray]:
     """Initialisations: α on a grid × offsets at a fraction of each group's smallest loss."""
     mins = np.array([L[codes == g].min() for g in range(G)])
     starts = []

@@ -73,9 +73,7 @@ def percentile_interval(samples: np.ndarray, level: float = 0.95) -> tuple[float
     return float(lo), float(hi)
 
 
-def stratified_resample(
-    codes: np.ndarray, rng: np.random.Generator
-) -> np.ndarray:
+def stratified_resample(codes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Indices drawn with replacement within each group (group sizes are kept)."""
     out = np.empty(codes.size, dtype=int)
     pos = 0

@@ -53,8 +53,9 @@ class LawSolution:
         return float(np.sqrt(grad @ self.cov[:2, :2] @ grad))
 
 
-def _profile(alphas: np.ndarray, u: np.ndarray, L: np.ndarray, codes: np.ndarray, G: int
-             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _profile(
+    alphas: np.ndarray, u: np.ndarray, L: np.ndarray, codes: np.ndarray, G: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For each α: (rss, C_ref, offsets) of the linear sub-problem; ``u = ln(m/m_ref)``."""
     X = np.exp(-np.outer(u, alphas))  # n × K
     counts = np.bincount(codes, minlength=G).astype(float)
@@ -96,8 +97,9 @@ def solve_ls(
     def rss_at(a: float) -> float:
         return float(_profile(np.array([a]), u, L, codes, G)[0][0])
 
-    res = optimize.minimize_scalar(rss_at, bounds=(a_lo, a_hi), method="bounded",
-                                   options={"xatol": 1e-10})
+    res = optimize.minimize_scalar(
+        rss_at, bounds=(a_lo, a_hi), method="bounded", options={"xatol": 1e-10}
+    )
     alpha = float(res.x)
     span = hi - lo
     if min(alpha - lo, hi - alpha) < 1e-6 * span:
@@ -119,8 +121,9 @@ def solve_ls(
         return np.column_stack([x, -t[0] * u * x, onehot])
 
     if polish:
-        out = optimize.least_squares(resid, theta, jac=jac, method="lm",
-                                     xtol=1e-15, ftol=1e-15, gtol=1e-15)
+        out = optimize.least_squares(
+            resid, theta, jac=jac, method="lm", xtol=1e-15, ftol=1e-15, gtol=1e-15
+        )
         if np.all(np.isfinite(out.x)) and 0.5 * np.sum(resid(out.x) ** 2) <= 0.5 * np.sum(
             resid(theta) ** 2
         ):
@@ -136,5 +139,10 @@ def solve_ls(
         except np.linalg.LinAlgError:
             cov = None
     alpha = float(theta[1])
-    return LawSolution(alpha=alpha, C=float(theta[0] * np.exp(alpha * log_m_ref)),
-                       offsets=np.asarray(theta[2:], dtype=float), log_m_ref=log_m_ref, cov=cov)
+    return LawSolution(
+        alpha=alpha,
+        C=float(theta[0] * np.exp(alpha * log_m_ref)),
+        offsets=np.asarray(theta[2:], dtype=float),
+        log_m_ref=log_m_ref,
+        cov=cov,
+    )

@@ -81,5 +81,6 @@ def run_bootstrap(
             continue
         out.append(value)
     samples = np.vstack(out) if out else np.empty((0, 1))
-    return BootstrapResult(samples=samples, n_requested=n, n_failed=failed, method=method,
-                           seed=seed)
+    return BootstrapResult(
+        samples=samples, n_requested=n, n_failed=failed, method=method, seed=seed
+    )

@@ -33,8 +33,9 @@ PROPAGATIONS = ("linear", "quadrature")
 DEFAULT_TABLE = "chinchilla_table_a9.csv"
 
 
-def propagate_product_error(k: float, k_se: float, a: float, a_se: float, rule: str = "linear"
-                            ) -> float:
+def propagate_product_error(
+    k: float, k_se: float, a: float, a_se: float, rule: str = "linear"
+) -> float:
     """Error of ``k·a`` from the errors of ``k`` and ``a`` by ``rule`` (linear or quadrature).
 
     Example:
@@ -58,20 +59,30 @@ class ChinchillaCheck:
         (0.877, 0.051)
     """
 
-    def __init__(self, alpha_n: float = 0.35, alpha_n_se: float = 0.02,
-                 propagation: str = "linear") -> None:
+    def __init__(
+        self, alpha_n: float = 0.35, alpha_n_se: float = 0.02, propagation: str = "linear"
+    ) -> None:
         self.alpha_n = alpha_n
         self.alpha_n_se = alpha_n_se
         self.propagation = propagation
 
-    def fit(self, params: Sequence[float] | np.ndarray | None = None,
-            d_model: Sequence[float] | np.ndarray | None = None) -> ChinchillaCheck:
+    def fit(
+        self,
+        params: Sequence[float] | np.ndarray | None = None,
+        d_model: Sequence[float] | np.ndarray | None = None,
+    ) -> ChinchillaCheck:
         """Fit parameter counts ``params`` against ``d_model`` (default: the shipped table A9)."""
         if self.propagation not in PROPAGATIONS:
-            raise FitError(f"unknown propagation rule {self.propagation!r}: use one of "
-                           f"{', '.join(PROPAGATIONS)}")
-        if not (np.isfinite(self.alpha_n) and np.isfinite(self.alpha_n_se)
-                and self.alpha_n > 0 and self.alpha_n_se >= 0):
+            raise FitError(
+                f"unknown propagation rule {self.propagation!r}: use one of "
+                f"{', '.join(PROPAGATIONS)}"
+            )
+        if not (
+            np.isfinite(self.alpha_n)
+            and np.isfinite(self.alpha_n_se)
+            and self.alpha_n > 0
+            and self.alpha_n_se >= 0
+        ):
             raise FitError("alpha_N must be a finite number > 0 and its SE finite and >= 0")
         if (params is None) != (d_model is None):
             raise FitError("give both params and d_model, or neither (the shipped table)")
@@ -90,46 +101,59 @@ class ChinchillaCheck:
         self.r2_ = fit.r2
         self.alpha_m_ = self.k_ * self.alpha_n
         self.alpha_m_err_linear_ = propagate_product_error(
-            self.k_, self.k_se_, self.alpha_n, self.alpha_n_se, "linear")
+            self.k_, self.k_se_, self.alpha_n, self.alpha_n_se, "linear"
+        )
         self.alpha_m_err_quadrature_ = propagate_product_error(
-            self.k_, self.k_se_, self.alpha_n, self.alpha_n_se, "quadrature")
-        self.alpha_m_err_ = (self.alpha_m_err_linear_ if self.propagation == "linear"
-                             else self.alpha_m_err_quadrature_)
+            self.k_, self.k_se_, self.alpha_n, self.alpha_n_se, "quadrature"
+        )
+        self.alpha_m_err_ = (
+            self.alpha_m_err_linear_
+            if self.propagation == "linear"
+            else self.alpha_m_err_quadrature_
+        )
         return self
 
     def to_dict(self) -> dict:
         """JSON-ready dictionary of the fitted values."""
-        return jsonable({
-            "schema": SCHEMA,
-            "law": "N = A * d_model^k;  alpha_m = k * alpha_N",
-            "n_models": self.n_models_,
-            "k": self.k_,
-            "k_se": self.k_se_,
-            "k_ci95_t": list(self.k_ci_),
-            "prefactor_A": self.prefactor_,
-            "r2": self.r2_,
-            "alpha_N": self.alpha_n,
-            "alpha_N_se": self.alpha_n_se,
-            "alpha_m": self.alpha_m_,
-            "alpha_m_err": self.alpha_m_err_,
-            "propagation": self.propagation,
-            "alpha_m_err_linear": self.alpha_m_err_linear_,
-            "alpha_m_err_quadrature": self.alpha_m_err_quadrature_,
-        })
+        return jsonable(
+            {
+                "schema": SCHEMA,
+                "law": "N = A * d_model^k;  alpha_m = k * alpha_N",
+                "n_models": self.n_models_,
+                "k": self.k_,
+                "k_se": self.k_se_,
+                "k_ci95_t": list(self.k_ci_),
+                "prefactor_A": self.prefactor_,
+                "r2": self.r2_,
+                "alpha_N": self.alpha_n,
+                "alpha_N_se": self.alpha_n_se,
+                "alpha_m": self.alpha_m_,
+                "alpha_m_err": self.alpha_m_err_,
+                "propagation": self.propagation,
+                "alpha_m_err_linear": self.alpha_m_err_linear_,
+                "alpha_m_err_quadrature": self.alpha_m_err_quadrature_,
+            }
+        )
 
     def summary(self) -> str:
         """A one-screen human summary."""
         other = "quadrature" if self.propagation == "linear" else "linear"
-        other_err = (self.alpha_m_err_quadrature_ if self.propagation == "linear"
-                     else self.alpha_m_err_linear_)
-        return "\n".join([
-            f"Chinchilla check: ln N = ln A + k ln d_model   ({self.n_models_} models, "
-            f"R^2 = {self.r2_:.4f})",
-            f"  k = {self.k_:.2f} +/- {self.k_se_:.2f}   (k = {self.k_:.4f}, SE {self.k_se_:.4f}; "
-            f"95% t-interval [{self.k_ci_[0]:.4f}, {self.k_ci_[1]:.4f}])",
-            f"  alpha_N = {self.alpha_n:g} +/- {self.alpha_n_se:g}",
-            f"  alpha_m = k * alpha_N = {self.alpha_m_:.2f} +/- {self.alpha_m_err_:.2f}   "
-            f"({self.propagation} error propagation: {self.alpha_m_:.4f} +/- "
-            f"{self.alpha_m_err_:.4f})",
-            f"  ({other} propagation would give +/- {other_err:.4f})",
-        ])
+        other_err = (
+            self.alpha_m_err_quadrature_
+            if self.propagation == "linear"
+            else self.alpha_m_err_linear_
+        )
+        return "\n".join(
+            [
+                f"Chinchilla check: ln N = ln A + k ln d_model   ({self.n_models_} models, "
+                f"R^2 = {self.r2_:.4f})",
+                f"  k = {self.k_:.2f} +/- {self.k_se_:.2f}   "
+                f"(k = {self.k_:.4f}, SE {self.k_se_:.4f}; "
+                f"95% t-interval [{self.k_ci_[0]:.4f}, {self.k_ci_[1]:.4f}])",
+                f"  alpha_N = {self.alpha_n:g} +/- {self.alpha_n_se:g}",
+                f"  alpha_m = k * alpha_N = {self.alpha_m_:.2f} +/- {self.alpha_m_err_:.2f}   "
+                f"({self.propagation} error propagation: {self.alpha_m_:.4f} +/- "
+                f"{self.alpha_m_err_:.4f})",
+                f"  ({other} propagation would give +/- {other_err:.4f})",
+            ]
+        )

@@ -51,8 +51,9 @@ class OverlapTable:
         if width == "head":
             return self.head_width
         if width == "d_model":
-            missing = [name for name, d in zip(self.model, self.d_model, strict=True)
-                       if not np.isfinite(d)]
+            missing = [
+                name for name, d in zip(self.model, self.d_model, strict=True) if not np.isfinite(d)
+            ]
             if missing:
                 raise FitError(
                     f"--width d_model needs d_model for every model; missing for "
@@ -274,15 +275,17 @@ def read_overlap_inputs(paths: Sequence[PathLike]) -> OverlapTable:
     for p in _expand(paths):
         if p.suffix.lower() == ".csv":
             for i, r in enumerate(_read_records(p, ("model", "family", "m", "mean_cos2")), 1):
-                rows.append({
-                    "model": str(r["model"]),
-                    "family": str(r["family"] or NO_FAMILY),
-                    "m": _number(p, i, "m", r["m"]),
-                    "mean_cos2": _number(p, i, "mean_cos2", r["mean_cos2"]),
-                    "d_model": _number(p, i, "d_model", r.get("d_model"), required=False),
-                    "settings": None,
-                    "origin": f"{p}:{i}",
-                })
+                rows.append(
+                    {
+                        "model": str(r["model"]),
+                        "family": str(r["family"] or NO_FAMILY),
+                        "m": _number(p, i, "m", r["m"]),
+                        "mean_cos2": _number(p, i, "mean_cos2", r["mean_cos2"]),
+                        "d_model": _number(p, i, "d_model", r.get("d_model"), required=False),
+                        "settings": None,
+                        "origin": f"{p}:{i}",
+                    }
+                )
         else:
             rows.append(_measurement_row(p))
     _check_one_analysis(rows)
@@ -290,7 +293,8 @@ def read_overlap_inputs(paths: Sequence[PathLike]) -> OverlapTable:
     for r in rows:
         if r["model"] in seen:
             raise FitError(
-                f"model {r['model']} appears twice ({seen[r['model']]} and {r['origin']})")
+                f"model {r['model']} appears twice ({seen[r['model']]} and {r['origin']})"
+            )
         seen[r["model"]] = r["origin"]
     return OverlapTable(
         model=[r["model"] for r in rows],

@@ -45,11 +45,15 @@ def _pooled_ols(log_m: np.ndarray, y: np.ndarray, codes: np.ndarray, n_groups: i
     if n < p:
         raise FitError(f"{n} points but the pooled fit has {p} parameters ({n_groups} offsets + s)")
     if np.ptp(log_m) == 0:
-        raise FitError(f"all models have the same width m = {np.exp(log_m[0]):g}: "
-                       "the slope is not identifiable")
+        raise FitError(
+            f"all models have the same width m = {np.exp(log_m[0]):g}: "
+            "the slope is not identifiable"
+        )
     if within_group_width_dof(log_m, codes) < 1:
-        raise FitError("no family has two different widths: with one offset per family the "
-                       "slope is not identifiable")
+        raise FitError(
+            "no family has two different widths: with one offset per family the "
+            "slope is not identifiable"
+        )
     dof = n - p
     if dof < 1:
         raise FitError(f"{n} points for {p} parameters leaves no degree of freedom for an error")
@@ -127,11 +131,15 @@ class OverlapLaw:
         self.r2_ = 1.0 - ssr / sst if sst > 0 else float("nan")
         self.r2_within_ = 1.0 - ssr / sst_within if sst_within > 0 else float("nan")
         self.residual_std_ = float(np.sqrt(ssr / dof))
-        self.t_slope_eq_1_ = (self.slope_ - 1.0) / self.slope_se_ if self.slope_se_ > 0 else (
-            float("inf") if self.slope_ != 1.0 else 0.0)
+        self.t_slope_eq_1_ = (
+            (self.slope_ - 1.0) / self.slope_se_
+            if self.slope_se_ > 0
+            else (float("inf") if self.slope_ != 1.0 else 0.0)
+        )
         self.p_slope_eq_1_ = float(2 * stats.t.sf(abs(self.t_slope_eq_1_), dof))
-        self.ratio_to_random_ = {nm: float(v * h) for nm, v, h in zip(names, y_raw, head,
-                                                                        strict=True)}
+        self.ratio_to_random_ = {
+            nm: float(v * h) for nm, v, h in zip(names, y_raw, head, strict=True)
+        }
         self.per_family_ = self._per_family(m_arr, y_raw, fam, groups)
         self.bootstrap_ = self._bootstrap(log_m, y, codes, len(groups))
         self.slope_ci_bootstrap_ = self.bootstrap_.interval(self.confidence)
@@ -147,19 +155,29 @@ class OverlapLaw:
             except FitError as err:
                 out[g] = {"n_models": int(sel.sum()), "skipped": str(err)}
                 continue
-            out[g] = {"n_models": fit.n_points, "slope": fit.exponent, "slope_se": fit.exponent_se,
-                      "slope_ci95": list(fit.exponent_ci95), "prefactor": fit.prefactor,
-                      "r2": fit.r2}
+            out[g] = {
+                "n_models": fit.n_points,
+                "slope": fit.exponent,
+                "slope_se": fit.exponent_se,
+                "slope_ci95": list(fit.exponent_ci95),
+                "prefactor": fit.prefactor,
+                "r2": fit.r2,
+            }
         return out
 
-    def _bootstrap(self, log_m: np.ndarray, y: np.ndarray, codes: np.ndarray, G: int
-                   ) -> BootstrapResult:
+    def _bootstrap(
+        self, log_m: np.ndarray, y: np.ndarray, codes: np.ndarray, G: int
+    ) -> BootstrapResult:
         def one(rng: np.random.Generator) -> float:
             idx = stratified_resample(codes, rng)
             return float(_pooled_ols(log_m[idx], y[idx], codes[idx], G)[0][-1])
 
-        return run_bootstrap(one, self.n_bootstrap, seed=self.random_state,
-                             method="models resampled with replacement within each family")
+        return run_bootstrap(
+            one,
+            self.n_bootstrap,
+            seed=self.random_state,
+            method="models resampled with replacement within each family",
+        )
 
     def predict(self, m: np.ndarray | float, family: str | None = None) -> np.ndarray:
         """Fitted mean cos² at width(s) ``m`` for ``family`` (the only one if omitted)."""
@@ -188,31 +206,39 @@ class OverlapLaw:
 
     def to_dict(self) -> dict:
         """JSON-ready dictionary of the fitted values."""
-        return jsonable({
-            "schema": SCHEMA,
-            "law": "ln(mean_cos2) = a_family - s * ln(m)",
-            "n_models": self.n_models_,
-            "families": self.families_,
-            "slope": self.slope_,
-            "slope_se": self.slope_se_,
-            "confidence": self.confidence,
-            "slope_ci_t": list(self.slope_ci_),
-            "slope_ci_bootstrap": list(self.slope_ci_bootstrap_),
-            "bootstrap": self.bootstrap_.to_dict(self.confidence),
-            "dof": self.dof_,
-            "r2": self.r2_,
-            "r2_within_family": self.r2_within_,
-            "residual_std_log": self.residual_std_,
-            "test_slope_eq_1": {"t": self.t_slope_eq_1_, "p_two_sided": self.p_slope_eq_1_},
-            "intercepts": self.intercepts_,
-            "per_family": self.per_family_,
-            "points": [
-                {"model": nm, "family": f, "m": float(m), "mean_cos2": float(v),
-                 "ratio_to_random": self.ratio_to_random_[nm]}
-                for nm, f, m, v in zip(self.models_, self.family_, self.m_, self.mean_cos2_,
-                                       strict=True)
-            ],
-        })
+        return jsonable(
+            {
+                "schema": SCHEMA,
+                "law": "ln(mean_cos2) = a_family - s * ln(m)",
+                "n_models": self.n_models_,
+                "families": self.families_,
+                "slope": self.slope_,
+                "slope_se": self.slope_se_,
+                "confidence": self.confidence,
+                "slope_ci_t": list(self.slope_ci_),
+                "slope_ci_bootstrap": list(self.slope_ci_bootstrap_),
+                "bootstrap": self.bootstrap_.to_dict(self.confidence),
+                "dof": self.dof_,
+                "r2": self.r2_,
+                "r2_within_family": self.r2_within_,
+                "residual_std_log": self.residual_std_,
+                "test_slope_eq_1": {"t": self.t_slope_eq_1_, "p_two_sided": self.p_slope_eq_1_},
+                "intercepts": self.intercepts_,
+                "per_family": self.per_family_,
+                "points": [
+                    {
+                        "model": nm,
+                        "family": f,
+                        "m": float(m),
+                        "mean_cos2": float(v),
+                        "ratio_to_random": self.ratio_to_random_[nm],
+                    }
+                    for nm, f, m, v in zip(
+                        self.models_, self.family_, self.m_, self.mean_cos2_, strict=True
+                    )
+                ],
+            }
+        )
 
     def summary(self) -> str:
         """A one-screen human summary."""
@@ -237,9 +263,13 @@ class OverlapLaw:
             if "skipped" in d:
                 lines.append(f"    {g:<10} n={d['n_models']:<3} skipped: {d['skipped']}")
             else:
-                lines.append(f"    {g:<10} n={d['n_models']:<3} s = {d['slope']:.3f} +/- "
-                             f"{d['slope_se']:.3f}   R^2 = {d['r2']:.3f}")
+                lines.append(
+                    f"    {g:<10} n={d['n_models']:<3} s = {d['slope']:.3f} +/- "
+                    f"{d['slope_se']:.3f}   R^2 = {d['r2']:.3f}"
+                )
         ratios = np.array(list(self.ratio_to_random_.values()))
-        lines.append(f"  mean cos^2 / (1/m_head): median {np.median(ratios):.1f}x "
-                     f"(range {ratios.min():.1f}x .. {ratios.max():.1f}x)")
+        lines.append(
+            f"  mean cos^2 / (1/m_head): median {np.median(ratios):.1f}x "
+            f"(range {ratios.min():.1f}x .. {ratios.max():.1f}x)"
+        )
         return "\n".join(lines)

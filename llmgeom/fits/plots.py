@@ -65,8 +65,10 @@ def plot_overlap(law: OverlapLaw) -> bytes:
         ax.fill_between(mg, lo, hi, color=colours[g], alpha=0.15, lw=0)
     ax.plot(grid, 1.0 / grid, "k--", lw=1, label="random vectors: 1/m")
     pct = round(100 * law.confidence)
-    ax.set_title(f"mean cos² ∝ m^-s:  s = {law.slope_:.3f} ± {law.slope_se_:.3f}  "
-                 f"(shaded: {pct}% band)", fontsize=10)
+    ax.set_title(
+        f"mean cos² ∝ m^-s:  s = {law.slope_:.3f} ± {law.slope_se_:.3f}  (shaded: {pct}% band)",
+        fontsize=10,
+    )
     ax.set_xlabel("width m")
     ax.set_ylabel("mean squared overlap  mean cos²")
     ax.legend(fontsize=8)
@@ -87,11 +89,20 @@ def plot_width_loss(law: WidthLossLaw) -> bytes:
         for j, c in enumerate(corpora):
             sel = (fam == g) & (cor == c) & keep
             if sel.any():
-                ax.scatter(law.m_[sel], excess[sel], color=colours[g], marker=MARKERS[j % 8],
-                           s=22, alpha=0.8, zorder=3, label=g if j == 0 else None)
+                ax.scatter(
+                    law.m_[sel],
+                    excess[sel],
+                    color=colours[g],
+                    marker=MARKERS[j % 8],
+                    s=22,
+                    alpha=0.8,
+                    zorder=3,
+                    label=g if j == 0 else None,
+                )
     grid = np.geomspace(law.m_.min() / 1.2, law.m_.max() * 1.2, 100)
-    ax.plot(grid, law.C_ * grid ** (-law.alpha_), "k-", lw=1.5,
-            label=f"C/m^α, α = {law.alpha_:.3f}")
+    ax.plot(
+        grid, law.C_ * grid ** (-law.alpha_), "k-", lw=1.5, label=f"C/m^α, α = {law.alpha_:.3f}"
+    )
     (lo_a, hi_a), how = law.alpha_interval()
     samples = law.bootstrap_.samples
     if how == "bootstrap":
@@ -104,8 +115,15 @@ def plot_width_loss(law: WidthLossLaw) -> bytes:
         curves = np.array([c_ref * (grid / m_ref) ** (-a) for a in (lo_a, hi_a)])
         lo, hi = curves.min(axis=0), curves.max(axis=0)
     if np.all(np.isfinite(lo)) and np.all(np.isfinite(hi)):
-        ax.fill_between(grid, lo, hi, color="k", alpha=0.12, lw=0,
-                        label=f"{round(100 * law.confidence)}% ({how})")
+        ax.fill_between(
+            grid,
+            lo,
+            hi,
+            color="k",
+            alpha=0.12,
+            lw=0,
+            label=f"{round(100 * law.confidence)}% ({how})",
+        )
     for j, c in enumerate(corpora):
         ax.scatter([], [], color="grey", marker=MARKERS[j % 8], s=22, label=c)
     dropped = int((~keep).sum())
@@ -131,12 +149,16 @@ def plot_chinchilla(check: ChinchillaCheck) -> bytes:
     resid = y - (np.log(check.prefactor_) + check.k_ * x)
     s2 = float(resid @ resid) / (x.size - 2)
     half = stats.t.ppf(0.975, x.size - 2) * np.sqrt(s2 * (1 / x.size + (lg - x.mean()) ** 2 / sxx))
-    ax.plot(grid, np.exp(fit), "k-", lw=1.2,
-            label=f"N ∝ d^k, k = {check.k_:.3f} ± {check.k_se_:.3f}")
-    ax.fill_between(grid, np.exp(fit - half), np.exp(fit + half), color="k", alpha=0.15, lw=0,
-                    label="95% band")
-    ax.set_title(f"α_m = k·α_N = {check.alpha_m_:.2f} ± {check.alpha_m_err_:.2f} "
-                 f"({check.propagation})", fontsize=10)
+    ax.plot(
+        grid, np.exp(fit), "k-", lw=1.2, label=f"N ∝ d^k, k = {check.k_:.3f} ± {check.k_se_:.3f}"
+    )
+    ax.fill_between(
+        grid, np.exp(fit - half), np.exp(fit + half), color="k", alpha=0.15, lw=0, label="95% band"
+    )
+    ax.set_title(
+        f"α_m = k·α_N = {check.alpha_m_:.2f} ± {check.alpha_m_err_:.2f} ({check.propagation})",
+        fontsize=10,
+    )
     ax.set_xlabel("d_model")
     ax.set_ylabel("parameters N")
     ax.legend(fontsize=8)

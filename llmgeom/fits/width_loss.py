@@ -119,25 +119,49 @@ class WidthLossLaw:
         self.alpha_bounds = alpha_bounds
         self.huber_delta = huber_delta
 
-    def _solve(self, log_m: np.ndarray, L: np.ndarray, codes: np.ndarray, G: int,
-               start: LawSolution | None = None, with_cov: bool = True) -> LawSolution:
+    def _solve(
+        self,
+        log_m: np.ndarray,
+        L: np.ndarray,
+        codes: np.ndarray,
+        G: int,
+        start: LawSolution | None = None,
+        with_cov: bool = True,
+    ) -> LawSolution:
         if self.loss == "ls":
             sol = solve_ls(log_m, L, codes, G, alpha_bounds=self.alpha_bounds, with_cov=with_cov)
         else:
             if start is None:  # full fit: grid of starts plus the least-squares solution
                 try:
-                    ls = solve_ls(log_m, L, codes, G, alpha_bounds=self.alpha_bounds,
-                                  with_cov=False)
+                    ls = solve_ls(
+                        log_m, L, codes, G, alpha_bounds=self.alpha_bounds, with_cov=False
+                    )
                 except FitError:
                     ls = None
-                sol = solve_huber(log_m, L, codes, G, delta=self.huber_delta,
-                                  alpha_bounds=self.alpha_bounds, extra_start=ls)
+                sol = solve_huber(
+                    log_m,
+                    L,
+                    codes,
+                    G,
+                    delta=self.huber_delta,
+                    alpha_bounds=self.alpha_bounds,
+                    extra_start=ls,
+                )
             else:  # bootstrap replicate: start from the full-data optimum only
-                sol = solve_huber(log_m, L, codes, G, delta=self.huber_delta,
-                                  alpha_bounds=self.alpha_bounds, starts=[], extra_start=start)
+                sol = solve_huber(
+                    log_m,
+                    L,
+                    codes,
+                    G,
+                    delta=self.huber_delta,
+                    alpha_bounds=self.alpha_bounds,
+                    starts=[],
+                    extra_start=start,
+                )
         if sol.C <= 0:
-            raise FitError(f"the fitted C = {sol.C:.4g} is not positive: the losses do not fall "
-                           "with width")
+            raise FitError(
+                f"the fitted C = {sol.C:.4g} is not positive: the losses do not fall with width"
+            )
         return sol
 
     def fit(
@@ -155,8 +179,9 @@ class WidthLossLaw:
         if not (np.isfinite(self.huber_delta) and self.huber_delta > 0):
             raise FitError(f"huber_delta must be finite and > 0, got {self.huber_delta:g}")
         if self.bootstrap not in BOOTSTRAPS:
-            raise FitError(f"unknown bootstrap {self.bootstrap!r}: use one of "
-                           f"{', '.join(BOOTSTRAPS)}")
+            raise FitError(
+                f"unknown bootstrap {self.bootstrap!r}: use one of {', '.join(BOOTSTRAPS)}"
+            )
         if self.n_bootstrap < 0:
             raise FitError(f"n_bootstrap must be >= 0, got {self.n_bootstrap}")
         m_arr = as_positive("m (width)", m)
@@ -164,30 +189,42 @@ class WidthLossLaw:
         n = m_arr.size
         check_same_length(n, loss=L, family=family, corpus=corpus, models=models)
         if np.any(L <= 0):
-            raise FitError(f"losses must be positive (cross-entropy in nats); "
-                           f"{int(np.sum(L <= 0))} are <= 0 (smallest {L.min():.4g})")
+            raise FitError(
+                f"losses must be positive (cross-entropy in nats); "
+                f"{int(np.sum(L <= 0))} are <= 0 (smallest {L.min():.4g})"
+            )
         fam = ["all"] * n if family is None else [str(x) for x in family]
         cor = ["all"] * n if corpus is None else [str(x) for x in corpus]
-        names = [f"{f}@{mm:g}" for f, mm in zip(fam, m_arr, strict=True)] if models is None \
+        names = (
+            [f"{f}@{mm:g}" for f, mm in zip(fam, m_arr, strict=True)]
+            if models is None
             else [str(x) for x in models]
+        )
         codes, labels = group_codes([f"{f}{_SEP}{c}" for f, c in zip(fam, cor, strict=True)])
         G = len(labels)
         log_m = np.log(m_arr)
         p = G + 2
         if np.ptp(log_m) == 0:
-            raise FitError(f"every point has the same width m = {m_arr[0]:g}: α is not "
-                           "identifiable")
+            raise FitError(
+                f"every point has the same width m = {m_arr[0]:g}: α is not identifiable"
+            )
         n_widths = np.unique(m_arr).size
         if n_widths < 3:
-            raise FitError(f"only {n_widths} distinct widths: C and α of a power law plus offsets "
-                           "need at least three")
+            raise FitError(
+                f"only {n_widths} distinct widths: C and α of a power law plus offsets "
+                "need at least three"
+            )
         if n <= p:
-            raise FitError(f"{n} points but the law has {p} parameters (C, α and {G} offsets): "
-                           "need more points than parameters")
+            raise FitError(
+                f"{n} points but the law has {p} parameters (C, α and {G} offsets): "
+                "need more points than parameters"
+            )
         if within_group_width_dof(log_m, codes) < 2:
-            raise FitError("too little width variation within the (family, corpus) groups: C and "
-                           "α need at least three distinct widths in one group, or two in each "
-                           "of two groups")
+            raise FitError(
+                "too little width variation within the (family, corpus) groups: C and "
+                "α need at least three distinct widths in one group, or two in each "
+                "of two groups"
+            )
         sol = self._solve(log_m, L, codes, G)
         self.solution_ = sol
         self.m_, self.loss_values_, self.codes_ = m_arr, L, codes
@@ -211,18 +248,29 @@ class WidthLossLaw:
         self.alpha_se_asymptotic_ = sol.alpha_se()
         self.C_se_asymptotic_ = sol.C_se()
         z = float(stats.t.ppf(0.5 + self.confidence / 2, n - 3))
-        self.alpha_ci_authors_ = (self.alpha_ - z * self.alpha_se_,
-                                  self.alpha_ + z * self.alpha_se_)
+        self.alpha_ci_authors_ = (
+            self.alpha_ - z * self.alpha_se_,
+            self.alpha_ + z * self.alpha_se_,
+        )
         za = float(stats.t.ppf(0.5 + self.confidence / 2, n - p))
-        self.alpha_ci_asymptotic_ = (self.alpha_ - za * self.alpha_se_asymptotic_,
-                                     self.alpha_ + za * self.alpha_se_asymptotic_)
+        self.alpha_ci_asymptotic_ = (
+            self.alpha_ - za * self.alpha_se_asymptotic_,
+            self.alpha_ + za * self.alpha_se_asymptotic_,
+        )
         self.bootstrap_ = self._run_bootstrap(log_m, L, codes, G, names, fitted)
         self.alpha_ci_bootstrap_ = self.bootstrap_.interval(self.confidence, 0)
         self.C_ci_bootstrap_ = self.bootstrap_.interval(self.confidence, 1)
         return self
 
-    def _run_bootstrap(self, log_m: np.ndarray, L: np.ndarray, codes: np.ndarray, G: int,
-                       names: list[str], fitted: np.ndarray) -> BootstrapResult:
+    def _run_bootstrap(
+        self,
+        log_m: np.ndarray,
+        L: np.ndarray,
+        codes: np.ndarray,
+        G: int,
+        names: list[str],
+        fitted: np.ndarray,
+    ) -> BootstrapResult:
         sol = self.solution_
         n, p = L.size, G + 2
         model_codes, _ = group_codes(names)
@@ -244,8 +292,11 @@ class WidthLossLaw:
             present = np.unique(cb)
             if present.size < G:  # a group lost all its points: renumber the remaining ones
                 cb = np.searchsorted(present, cb)
-            if (Lb.size <= present.size + 2 or np.unique(log_m[idx]).size < 3
-                    or within_group_width_dof(log_m[idx], cb) < 2):
+            if (
+                Lb.size <= present.size + 2
+                or np.unique(log_m[idx]).size < 3
+                or within_group_width_dof(log_m[idx], cb) < 2
+            ):
                 raise FitError("degenerate replicate")
             if np.any(Lb <= 0):
                 raise FitError("non-positive loss in replicate")
@@ -255,14 +306,16 @@ class WidthLossLaw:
             b = self._solve(log_m[idx], Lb, cb, present.size, start=start, with_cov=False)
             return np.array([b.alpha, b.C])
 
-        method = {"points": "points resampled with replacement within each (family, corpus)",
-                  "models": "models resampled with replacement (all corpora of a model together)",
-                  "residuals": "fitted values + resampled residuals (scaled by sqrt(n/(n-p)))",
-                  }[self.bootstrap]
+        method = {
+            "points": "points resampled with replacement within each (family, corpus)",
+            "models": "models resampled with replacement (all corpora of a model together)",
+            "residuals": "fitted values + resampled residuals (scaled by sqrt(n/(n-p)))",
+        }[self.bootstrap]
         return run_bootstrap(one, self.n_bootstrap, seed=self.random_state, method=method)
 
-    def predict(self, m: np.ndarray | float, family: str = "all", corpus: str = "all"
-                ) -> np.ndarray:
+    def predict(
+        self, m: np.ndarray | float, family: str = "all", corpus: str = "all"
+    ) -> np.ndarray:
         """Fitted loss at width(s) ``m`` for the (family, corpus) group."""
         try:
             off = self.offsets_[family][corpus]
@@ -280,41 +333,59 @@ class WidthLossLaw:
 
     def to_dict(self) -> dict:
         """JSON-ready dictionary of the fitted values."""
-        return jsonable({
-            "schema": SCHEMA,
-            "law": "L(g,d) = C / m^alpha + L0(g,d)",
-            "loss": self.loss,
-            "huber_delta": self.huber_delta if self.loss == "huber" else None,
-            "n_points": self.n_points_,
-            "n_params": self.n_params_,
-            "alpha": self.alpha_,
-            "C": self.C_,
-            "alpha_se_authors": self.alpha_se_,
-            "alpha_se_authors_note": self.alpha_se_note_ or None,
-            "alpha_se_asymptotic": self.alpha_se_asymptotic_,
-            "C_se_asymptotic": self.C_se_asymptotic_,
-            "confidence": self.confidence,
-            "alpha_ci_authors": list(self.alpha_ci_authors_),
-            "alpha_ci_asymptotic": list(self.alpha_ci_asymptotic_),
-            "alpha_ci_bootstrap": list(self.alpha_ci_bootstrap_),
-            "C_ci_bootstrap": list(self.C_ci_bootstrap_),
-            "bootstrap": self.bootstrap_.to_dict(self.confidence),
-            "mean_squared_residual": self.mse_,
-            "rms_residual": self.rms_,
-            "offsets_L0": self.offsets_,
-            "points": [
-                {"model": a, "family": f, "corpus": c, "m": float(m), "loss": float(v),
-                 "residual": float(r)}
-                for a, f, c, m, v, r in zip(self.models_, self.family_, self.corpus_, self.m_,
-                                            self.loss_values_, self.residuals_, strict=True)
-            ],
-        })
+        return jsonable(
+            {
+                "schema": SCHEMA,
+                "law": "L(g,d) = C / m^alpha + L0(g,d)",
+                "loss": self.loss,
+                "huber_delta": self.huber_delta if self.loss == "huber" else None,
+                "n_points": self.n_points_,
+                "n_params": self.n_params_,
+                "alpha": self.alpha_,
+                "C": self.C_,
+                "alpha_se_authors": self.alpha_se_,
+                "alpha_se_authors_note": self.alpha_se_note_ or None,
+                "alpha_se_asymptotic": self.alpha_se_asymptotic_,
+                "C_se_asymptotic": self.C_se_asymptotic_,
+                "confidence": self.confidence,
+                "alpha_ci_authors": list(self.alpha_ci_authors_),
+                "alpha_ci_asymptotic": list(self.alpha_ci_asymptotic_),
+                "alpha_ci_bootstrap": list(self.alpha_ci_bootstrap_),
+                "C_ci_bootstrap": list(self.C_ci_bootstrap_),
+                "bootstrap": self.bootstrap_.to_dict(self.confidence),
+                "mean_squared_residual": self.mse_,
+                "rms_residual": self.rms_,
+                "offsets_L0": self.offsets_,
+                "points": [
+                    {
+                        "model": a,
+                        "family": f,
+                        "corpus": c,
+                        "m": float(m),
+                        "loss": float(v),
+                        "residual": float(r),
+                    }
+                    for a, f, c, m, v, r in zip(
+                        self.models_,
+                        self.family_,
+                        self.corpus_,
+                        self.m_,
+                        self.loss_values_,
+                        self.residuals_,
+                        strict=True,
+                    )
+                ],
+            }
+        )
 
     def summary(self) -> str:
         """A one-screen human summary."""
         pct = round(100 * self.confidence)
-        how = ("least squares, linear loss scale" if self.loss == "ls"
-               else f"Huber (delta={self.huber_delta:g}) on ln L, multi-start")
+        how = (
+            "least squares, linear loss scale"
+            if self.loss == "ls"
+            else f"Huber (delta={self.huber_delta:g}) on ln L, multi-start"
+        )
         lines = [
             f"width-loss law: L = C / m^alpha + L0(family, corpus)   ({how})",
             f"  {self.n_points_} points, {len(self.groups_)} offsets, {self.n_params_} parameters;"
@@ -323,19 +394,25 @@ class WidthLossLaw:
         ]
         if np.isfinite(self.alpha_se_):
             lo, hi = self.alpha_ci_authors_
-            lines.append(f"  SE(alpha), authors' formula  = {self.alpha_se_:.4f}   "
-                         f"{pct}% interval [{lo:.4f}, {hi:.4f}]")
+            lines.append(
+                f"  SE(alpha), authors' formula  = {self.alpha_se_:.4f}   "
+                f"{pct}% interval [{lo:.4f}, {hi:.4f}]"
+            )
         else:
             lines.append(f"  SE(alpha), authors' formula  = undefined: {self.alpha_se_note_}")
         if self.loss == "ls":
             lo, hi = self.alpha_ci_asymptotic_
-            lines.append(f"  SE(alpha), Jacobian (NLS)    = {fmt(self.alpha_se_asymptotic_)}   "
-                         f"{pct}% interval [{fmt(lo)}, {fmt(hi)}]")
+            lines.append(
+                f"  SE(alpha), Jacobian (NLS)    = {fmt(self.alpha_se_asymptotic_)}   "
+                f"{pct}% interval [{fmt(lo)}, {fmt(hi)}]"
+            )
         b = self.bootstrap_
         if b.n_requested:
             lo, hi = self.alpha_ci_bootstrap_
-            lines.append(f"  bootstrap {pct}% interval     = [{fmt(lo)}, {fmt(hi)}]  "
-                         f"({b.samples.shape[0]} of {b.n_requested} replicates; {b.method})")
+            lines.append(
+                f"  bootstrap {pct}% interval     = [{fmt(lo)}, {fmt(hi)}]  "
+                f"({b.samples.shape[0]} of {b.n_requested} replicates; {b.method})"
+            )
         else:
             lines.append("  bootstrap: not run (--bootstrap N)")
         lines.append("  offsets L0:")

@@ -116,8 +116,12 @@ class HeadCache:
             return
         write_json_atomic(
             self._ref_path(revision),
-            {"revision": revision, "sha": sha, "resolved_at": time.time(),
-             "endpoint": self.settings.endpoint},
+            {
+                "revision": revision,
+                "sha": sha,
+                "resolved_at": time.time(),
+                "endpoint": self.settings.endpoint,
+            },
         )
 
     def usable_commit(self, revision: str) -> str | None:

@@ -252,8 +252,9 @@ class HubClient:
         """Bytes ``[start, stop)`` of a file of the repository, by HTTP range requests."""
         out = bytearray(stop - start)
         what = f"{filename} bytes {start}-{stop - 1}"
-        self.read_range_into(self.file_url(revision, filename), start, out, what=what,
-                             revision=revision)
+        self.read_range_into(
+            self.file_url(revision, filename), start, out, what=what, revision=revision
+        )
         return bytes(out)
 
     def get_json(self, url: str, what: str, revision: str | None = None) -> Any:
@@ -331,8 +332,13 @@ class HubClient:
                     break
                 except _Transient as err:
                     last = err
-                    log.warning("%s: %s for %s; resuming at byte %d", self.repo_id, err, what,
-                                start + cursor.done)
+                    log.warning(
+                        "%s: %s for %s; resuming at byte %d",
+                        self.repo_id,
+                        err,
+                        what,
+                        start + cursor.done,
+                    )
             else:
                 raise self._exhausted(last, what)
 

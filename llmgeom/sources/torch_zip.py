@@ -81,8 +81,14 @@ class RangeFile(io.RawIOBase):
         (b'\\xfe\\xff', 2)
     """
 
-    def __init__(self, size: int, read_range: Callable[[int, int], bytes], *,
-                 block_bytes: int | None = None, max_blocks: int = MAX_CACHED_BLOCKS) -> None:
+    def __init__(
+        self,
+        size: int,
+        read_range: Callable[[int, int], bytes],
+        *,
+        block_bytes: int | None = None,
+        max_blocks: int = MAX_CACHED_BLOCKS,
+    ) -> None:
         super().__init__()
         if size < 0:
             raise ValueError("size must be >= 0")
@@ -267,29 +273,45 @@ class ZipCheckpoint:
             raise ZipLayoutError(f"{self.source}: tensor {name!r} {self.skipped[name][1]}")
         info = require_entry(self.tensors, name, self.source)
         if not info.contiguous:
-            raise ZipLayoutError(f"{self.source}: tensor {name!r} is not contiguous "
-                                 f"(shape {info.shape}, stride {info.stride})")
+            raise ZipLayoutError(
+                f"{self.source}: tensor {name!r} is not contiguous "
+                f"(shape {info.shape}, stride {info.stride})"
+            )
         record = f"{self.root}/data/{info.key}"
         try:
             zinfo = self.archive.getinfo(record)
         except KeyError:
             raise ZipLayoutError(f"{self.source}: no entry {record} for {name!r}") from None
         if zinfo.compress_type != zipfile.ZIP_STORED:
-            raise ZipLayoutError(f"{self.source}: entry {record} is compressed "
-                                 f"(method {zinfo.compress_type})")
+            raise ZipLayoutError(
+                f"{self.source}: entry {record} is compressed (method {zinfo.compress_type})"
+            )
         itemsize = info.dtype.itemsize
         if zinfo.file_size < info.storage_numel * itemsize:
-            raise ZipLayoutError(f"{self.source}: entry {record} has {zinfo.file_size} bytes, "
-                                 f"its storage needs {info.storage_numel * itemsize}")
+            raise ZipLayoutError(
+                f"{self.source}: entry {record} has {zinfo.file_size} bytes, "
+                f"its storage needs {info.storage_numel * itemsize}"
+            )
         data_start = _local_data_offset(self.fileobj, zinfo, self.source)
         begin = info.storage_offset * itemsize
         end = begin + info.numel * itemsize
         if end > zinfo.file_size:
-            raise ZipLayoutError(f"{self.source}: tensor {name!r} ends at byte {end} of a "
-                                 f"{zinfo.file_size}-byte storage")
-        return ZipTensorPlan(name, info.key, record, info.dtype, info.shape, info.stride,
-                             info.storage_offset, data_start, data_start + begin,
-                             data_start + end)
+            raise ZipLayoutError(
+                f"{self.source}: tensor {name!r} ends at byte {end} of a "
+                f"{zinfo.file_size}-byte storage"
+            )
+        return ZipTensorPlan(
+            name,
+            info.key,
+            record,
+            info.dtype,
+            info.shape,
+            info.stride,
+            info.storage_offset,
+            data_start,
+            data_start + begin,
+            data_start + end,
+        )
 
 
 def _local_data_offset(fileobj: IO[bytes], zinfo: zipfile.ZipInfo, source: str) -> int:
@@ -350,8 +372,9 @@ def _parse_pickle(data: bytes, source: str) -> tuple[Any, dict[int, tuple[str, t
         if key not in storages:
             untyped = torch.UntypedStorage(numel * dtype.itemsize, device="meta")
             owners[untyped._cdata] = (key, dtype, numel)
-            storages[key] = torch.storage.TypedStorage(wrap_storage=untyped, dtype=dtype,
-                                                       _internal=True)
+            storages[key] = torch.storage.TypedStorage(
+                wrap_storage=untyped, dtype=dtype, _internal=True
+            )
         elif storages[key].dtype != dtype:
             raise ZipLayoutError(f"{source}: storage {key!r} used with two dtypes")
         return storages[key]
@@ -369,8 +392,9 @@ def _parse_pickle(data: bytes, source: str) -> tuple[Any, dict[int, tuple[str, t
     except LlmgeomError:
         raise
     except Exception as err:  # malformed pickle: EOF, bad opcodes' arguments, set_ errors
-        raise ZipLayoutError(f"{source}: cannot parse data.pkl ({type(err).__name__}: "
-                             f"{str(err)[:200]})") from None
+        raise ZipLayoutError(
+            f"{source}: cannot parse data.pkl ({type(err).__name__}: {str(err)[:200]})"
+        ) from None
     return obj, owners
 
 
@@ -395,8 +419,9 @@ def _tensor_infos(
             skipped[name] = (shape, "is not a plain view of one stored storage")
             continue
         key, _, numel = owner
-        infos[name] = ZipTensorInfo(name, key, value.dtype, shape, tuple(value.stride()),
-                                    int(value.storage_offset()), numel)
+        infos[name] = ZipTensorInfo(
+            name, key, value.dtype, shape, tuple(value.stride()), int(value.storage_offset()), numel
+        )
     return infos, skipped
 
 
@@ -418,8 +443,10 @@ def index_zip_checkpoint(fileobj: IO[bytes], source: str = "file") -> ZipCheckpo
         names = archive.namelist()
         pickles = [n for n in names if n.count("/") == 1 and n.endswith("/data.pkl")]
         if len(pickles) != 1:
-            raise ZipLayoutError(f"{source}: a zip file but not a torch.save archive "
-                                 f"({len(pickles)} data.pkl entries)")
+            raise ZipLayoutError(
+                f"{source}: a zip file but not a torch.save archive "
+                f"({len(pickles)} data.pkl entries)"
+            )
         root = pickles[0].split("/", 1)[0]
         order = f"{root}/byteorder"
         if order in names and archive.read(order).strip() != b"little":
@@ -429,16 +456,27 @@ def index_zip_checkpoint(fileobj: IO[bytes], source: str = "file") -> ZipCheckpo
         data = archive.read(pickles[0])
     except LlmgeomError:
         raise
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, KeyError,
-            NotImplementedError, struct.error, RuntimeError) as err:
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        OSError,
+        EOFError,
+        ValueError,
+        KeyError,
+        NotImplementedError,
+        struct.error,
+        RuntimeError,
+    ) as err:
         failure = getattr(fileobj, "failure", None)
         if failure is not None:  # zipfile turns an OSError (NetworkError...) into BadZipFile
             raise failure from None
         if isinstance(err, zipfile.BadZipFile) and "not a zip file" in str(err):
-            raise ZipLayoutError(f"{source}: not a zip archive (a legacy torch.save pickle?)"
-                                 ) from None
-        raise ZipLayoutError(f"{source}: not a readable zip archive ({type(err).__name__}: "
-                             f"{str(err)[:200]})") from None
+            raise ZipLayoutError(
+                f"{source}: not a zip archive (a legacy torch.save pickle?)"
+            ) from None
+        raise ZipLayoutError(
+            f"{source}: not a readable zip archive ({type(err).__name__}: {str(err)[:200]})"
+        ) from None
     obj, owners = _parse_pickle(data, source)
     infos, skipped = _tensor_infos(obj, owners, source)
     return ZipCheckpoint(fileobj, archive, root, infos, source, skipped)
@@ -499,7 +537,8 @@ def read_zip_tensor(fileobj: IO[bytes], plan: ZipTensorPlan) -> torch.Tensor:
     while done < plan.nbytes:
         got = fileobj.readinto(view[done:])  # type: ignore[attr-defined]
         if not got:
-            raise CorruptCheckpointError(f"{plan.name}: file ends {plan.nbytes - done} bytes "
-                                         "before the tensor's last byte")
+            raise CorruptCheckpointError(
+                f"{plan.name}: file ends {plan.nbytes - done} bytes before the tensor's last byte"
+            )
         done += got
     return tensor_from_plan(buffer, plan)

@@ -42,8 +42,11 @@ def test_inspect_gguf_reports_quantisation_and_logical_shape(tmp_path, capsys):
     writer = gguf.GGUFWriter(str(path), "gpt2")
     emb = np.random.default_rng(0).standard_normal((40, 64)).astype(np.float32)
     writer.add_tensor("token_embd.weight", emb)
-    writer.add_tensor("output.weight", gguf.quantize(emb, gguf.GGMLQuantizationType.Q8_0),
-                      raw_dtype=gguf.GGMLQuantizationType.Q8_0)
+    writer.add_tensor(
+        "output.weight",
+        gguf.quantize(emb, gguf.GGMLQuantizationType.Q8_0),
+        raw_dtype=gguf.GGMLQuantizationType.Q8_0,
+    )
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()
@@ -55,5 +58,5 @@ def test_inspect_gguf_reports_quantisation_and_logical_shape(tmp_path, capsys):
     assert stop - start == 40 * 68  # Q8_0: 34 bytes per 32 values
     tied = locate_file(path, tensor="token_embd.weight")
     assert tied.nbytes == emb.nbytes
-    raw = np.frombuffer(path.read_bytes()[tied.byte_range[0]:tied.byte_range[1]], np.float32)
+    raw = np.frombuffer(path.read_bytes()[tied.byte_range[0] : tied.byte_range[1]], np.float32)
     assert torch.equal(torch.from_numpy(raw.reshape(40, 64).copy()), torch.from_numpy(emb))

@@ -40,7 +40,8 @@ def test_direct_ols_and_custom_table():
 def test_propagation_rules():
     assert propagate_product_error(2.0, 0.1, 0.5, 0.05, "linear") == pytest.approx(0.15)
     assert propagate_product_error(2.0, 0.1, 0.5, 0.05, "quadrature") == pytest.approx(
-        np.hypot(0.05, 0.1))
+        np.hypot(0.05, 0.1)
+    )
     with pytest.raises(FitError, match="propagation"):
         propagate_product_error(2.0, 0.1, 0.5, 0.05, "max")
 

@@ -16,8 +16,9 @@ def _overlap_csv(path) -> None:
     lines = ["model,family,m,mean_cos2,d_model"]
     for fam, a in (("f1", 3.0), ("f2", 4.0)):
         for m in (256, 512, 1024, 2048, 4096):
-            lines.append(f"{fam}-{m},{fam},{m},{np.exp(a - np.log(m) + rng.normal(0, .1)):.6g},"
-                         f"{2 * m}")
+            lines.append(
+                f"{fam}-{m},{fam},{m},{np.exp(a - np.log(m) + rng.normal(0, 0.1)):.6g},{2 * m}"
+            )
     path.write_text("\n".join(lines) + "\n")
 
 
@@ -44,8 +45,10 @@ def test_fit_loss_ls_and_huber(tmp_path, capsys):
     data = _outputs_ok(out, "width_loss_fit_ls")
     assert data["n_points"] == 108 and data["bootstrap"]["n_requested"] == 30
     assert "alpha =" in capsys.readouterr().out
-    assert main(["fit", "loss", str(table), "--loss", "huber", "--bootstrap", "0",
-                 "--out", str(out)]) == 0
+    assert (
+        main(["fit", "loss", str(table), "--loss", "huber", "--bootstrap", "0", "--out", str(out)])
+        == 0
+    )
     assert _outputs_ok(out, "width_loss_fit_huber")["loss"] == "huber"
 
 
@@ -58,8 +61,22 @@ def test_fit_overlap_both_widths(tmp_path, capsys):
     assert data["width"] == "head" and data["n_models"] == 10
     assert abs(data["slope"] - 1) < 0.2
     assert "test s = 1" in capsys.readouterr().out
-    assert main(["fit", "overlap", str(table), "--width", "d_model", "--bootstrap", "0",
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "fit",
+                "overlap",
+                str(table),
+                "--width",
+                "d_model",
+                "--bootstrap",
+                "0",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert json.loads((out / "overlap_fit.json").read_text())["points"][0]["m"] == 512
 
 
@@ -67,11 +84,18 @@ def test_fit_overlap_both_widths(tmp_path, capsys):
     ("argv", "content", "match"),
     [
         (["fit", "loss"], "model,family,corpus,m,loss\n", "no rows"),
-        (["fit", "loss"], "model,family,corpus,m,loss\na,f,c,512,nan\nb,f,c,1024,2\n"
-                          "c,f,c,2048,1.9\nd,f,c,4096,1.8\n", "NaN"),
+        (
+            ["fit", "loss"],
+            "model,family,corpus,m,loss\na,f,c,512,nan\nb,f,c,1024,2\n"
+            "c,f,c,2048,1.9\nd,f,c,4096,1.8\n",
+            "NaN",
+        ),
         (["fit", "loss"], "model,family,m,loss\na,f,512,3\n", "missing column"),
-        (["fit", "overlap"], "model,family,m,mean_cos2\na,f,512,0.1\nb,f,512,0.2\n"
-                             "c,f,512,0.3\n", "same width"),
+        (
+            ["fit", "overlap"],
+            "model,family,m,mean_cos2\na,f,512,0.1\nb,f,512,0.2\nc,f,512,0.3\n",
+            "same width",
+        ),
         (["fit", "chinchilla", "--table"], "params,d_model\n1e8,512\n2e8,512\n3e8,512\n", "equal"),
     ],
 )
@@ -100,12 +124,24 @@ def test_fit_overlap_from_measurement_folder(tmp_path, capsys):
     res.mkdir()
     for fam, a in (("opt", 3.0), ("gpt2", 3.5)):
         for head in (512, 1024, 2048):
-            (res / f"{fam}-{head}.json").write_text(json.dumps({
-                "schema": "llmgeom.measurement/1",
-                "model": {"source": f"./{fam}-{head}", "repo_id": None, "family": fam,
-                          "n_rows": 50000, "head_width": head, "d_model": head},
-                "variant": {}, "stats": {"mean_cos2": float(np.exp(a) / head ** 0.9)},
-                "reference": {"random_mean_cos2": 1 / head}}))
+            (res / f"{fam}-{head}.json").write_text(
+                json.dumps(
+                    {
+                        "schema": "llmgeom.measurement/1",
+                        "model": {
+                            "source": f"./{fam}-{head}",
+                            "repo_id": None,
+                            "family": fam,
+                            "n_rows": 50000,
+                            "head_width": head,
+                            "d_model": head,
+                        },
+                        "variant": {},
+                        "stats": {"mean_cos2": float(np.exp(a) / head**0.9)},
+                        "reference": {"random_mean_cos2": 1 / head},
+                    }
+                )
+            )
     out = tmp_path / "fits"
     assert main(["fit", "overlap", str(res), "--bootstrap", "20", "--out", str(out)]) == 0
     data = _outputs_ok(out, "overlap_fit")

@@ -7,8 +7,18 @@ import importlib
 
 import pytest
 
-MODULES = ["_util", "_varpro", "_huber", "bootstrap", "io", "overlap_law", "width_loss",
-           "chinchilla", "paper", "plots"]
+MODULES = [
+    "_util",
+    "_varpro",
+    "_huber",
+    "bootstrap",
+    "io",
+    "overlap_law",
+    "width_loss",
+    "chinchilla",
+    "paper",
+    "plots",
+]
 
 
 @pytest.mark.parametrize("name", MODULES)

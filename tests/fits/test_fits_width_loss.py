@@ -17,8 +17,9 @@ NOISE_FOR_RMS_072 = 0.072 * np.sqrt(108 / 90)
 
 
 def _fit(table, **kw) -> WidthLossLaw:
-    return WidthLossLaw(**kw).fit(table.m, table.loss, family=table.family, corpus=table.corpus,
-                                  models=table.model)
+    return WidthLossLaw(**kw).fit(
+        table.m, table.loss, family=table.family, corpus=table.corpus, models=table.model
+    )
 
 
 def test_recovers_the_authors_fit_exactly():
@@ -128,8 +129,12 @@ def test_huber_resists_an_outlier_where_least_squares_does_not():
         ([512, 1024, 2048, 4096], [3.0, 2.8, 0.0, 2.5], None, "positive"),
         ([768] * 6, [3.0, 2.9, 3.1, 3.0, 2.9, 3.0], None, "same width"),
         ([512, 1024, 2048], [3.0, 2.8, 2.7], None, "more points than parameters"),
-        ([512, 1024, 512, 1024, 512, 1024], [3.0, 2.8, 3.1, 2.9, 3.2, 3.0], ["a", "a", "b", "b",
-                                                                              "c", "c"], "width"),
+        (
+            [512, 1024, 512, 1024, 512, 1024],
+            [3.0, 2.8, 3.1, 2.9, 3.2, 3.0],
+            ["a", "a", "b", "b", "c", "c"],
+            "width",
+        ),
         ([512, 1024, 2048, 4096, 8192], [2.0, 2.5, 3.0, 3.5, 4.0], None, "not positive|edge"),
     ],
 )

@@ -77,8 +77,14 @@ class FakeHub:
         self.cdn_url = ""
 
     # -- content ------------------------------------------------------------------------
-    def add_commit(self, repo_id: str, files: dict[str, bytes], *, ref: str = "main",
-                   gated_token: str | None = None) -> str:
+    def add_commit(
+        self,
+        repo_id: str,
+        files: dict[str, bytes],
+        *,
+        ref: str = "main",
+        gated_token: str | None = None,
+    ) -> str:
         """Add a commit holding ``files`` to ``repo_id`` and point ``ref`` at it; return its sha."""
         repo = self.repos.setdefault(repo_id, FakeRepo(repo_id))
         if gated_token is not None:
@@ -98,8 +104,14 @@ class FakeHub:
             self.records.clear()
             self.faults.clear()
 
-    def add_fault(self, match: Callable[[str, str, str | None], bool], *, status: int | None = None,
-                  cut: int | None = None, times: int | None = 1) -> Fault:
+    def add_fault(
+        self,
+        match: Callable[[str, str, str | None], bool],
+        *,
+        status: int | None = None,
+        cut: int | None = None,
+        times: int | None = 1,
+    ) -> Fault:
         """Inject a fault for requests for which ``match(method, path, range)`` is true."""
         fault = Fault(match, status, cut, times)
         with self.lock:
@@ -137,8 +149,12 @@ class FakeHub:
             server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self, role))
             server.daemon_threads = True
             server.timeout = 5
-            thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                                      daemon=True, name=f"fake-{role}")
+            thread = threading.Thread(
+                target=server.serve_forever,
+                kwargs={"poll_interval": 0.05},
+                daemon=True,
+                name=f"fake-{role}",
+            )
             thread.start()
             self._servers.append(server)
             self._threads.append(thread)
@@ -175,8 +191,13 @@ def _make_handler(hub: FakeHub, role: str) -> type[BaseHTTPRequestHandler]:
             self._handle("GET")
 
         # -- helpers ------------------------------------------------------------------------
-        def _send(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None,
-                  cut: int | None = None) -> None:
+        def _send(
+            self,
+            status: int,
+            body: bytes = b"",
+            headers: dict[str, str] | None = None,
+            cut: int | None = None,
+        ) -> None:
             method = self.command
             self.send_response(status)
             for key, value in (headers or {}).items():
@@ -187,8 +208,17 @@ def _make_handler(hub: FakeHub, role: str) -> type[BaseHTTPRequestHandler]:
             payload = b"" if method == "HEAD" else (body if cut is None else body[:cut])
             # recorded before the body is written: the client may act as soon as it has it
             with hub.lock:
-                hub.records.append(Record(role, method, self.path, self.headers.get("Range"),
-                                          status, len(payload), self.headers.get("Authorization")))
+                hub.records.append(
+                    Record(
+                        role,
+                        method,
+                        self.path,
+                        self.headers.get("Range"),
+                        status,
+                        len(payload),
+                        self.headers.get("Authorization"),
+                    )
+                )
             self.end_headers()
             if payload:
                 self.wfile.write(payload)
@@ -198,8 +228,15 @@ def _make_handler(hub: FakeHub, role: str) -> type[BaseHTTPRequestHandler]:
 
         def _error(self, status: int, code: str, message: str) -> None:
             body = json.dumps({"error": message}).encode()
-            self._send(status, body, {"X-Error-Code": code, "X-Error-Message": message,
-                                      "Content-Type": "application/json"})
+            self._send(
+                status,
+                body,
+                {
+                    "X-Error-Code": code,
+                    "X-Error-Message": message,
+                    "Content-Type": "application/json",
+                },
+            )
 
         def _repo(self, repo_id: str) -> FakeRepo | None:
             repo = hub.repos.get(repo_id)
@@ -239,9 +276,16 @@ def _make_handler(hub: FakeHub, role: str) -> type[BaseHTTPRequestHandler]:
             if start >= len(data) or start >= stop:
                 self._send(416, b"", {"Content-Range": f"bytes */{len(data)}"})
                 return
-            self._send(206, data[start:stop],
-                       {**headers, "Content-Range": f"bytes {start}-{stop - 1}/{len(data)}",
-                        "Accept-Ranges": "bytes"}, cut=cut)
+            self._send(
+                206,
+                data[start:stop],
+                {
+                    **headers,
+                    "Content-Range": f"bytes {start}-{stop - 1}/{len(data)}",
+                    "Accept-Ranges": "bytes",
+                },
+                cut=cut,
+            )
 
         # -- routing -------------------------------------------------------------------------
         def _handle(self, method: str) -> None:
@@ -277,15 +321,27 @@ def _make_handler(hub: FakeHub, role: str) -> type[BaseHTTPRequestHandler]:
                     entry["blobId"] = hashlib.sha1(data).hexdigest()
                     entry["size"] = len(data)
                     if name.endswith(LFS_SUFFIXES):
-                        entry["lfs"] = {"sha256": hashlib.sha256(data).hexdigest(),
-                                        "size": len(data), "pointerSize": 134}
+                        entry["lfs"] = {
+                            "sha256": hashlib.sha256(data).hexdigest(),
+                            "size": len(data),
+                            "pointerSize": 134,
+                        }
                 siblings.append(entry)
-            body = json.dumps({"id": repo_id, "modelId": repo_id, "sha": sha, "private": False,
-                               "gated": bool(repo.gated_token), "siblings": siblings}).encode()
+            body = json.dumps(
+                {
+                    "id": repo_id,
+                    "modelId": repo_id,
+                    "sha": sha,
+                    "private": False,
+                    "gated": bool(repo.gated_token),
+                    "siblings": siblings,
+                }
+            ).encode()
             self._send(200, body, {"Content-Type": "application/json"})
 
-        def _serve_resolve(self, repo_id: str, rev: str, filename: str,
-                           fault: Fault | None) -> None:
+        def _serve_resolve(
+            self, repo_id: str, rev: str, filename: str, fault: Fault | None
+        ) -> None:
             repo = self._repo(repo_id)
             if repo is None:
                 return
@@ -298,16 +354,23 @@ def _make_handler(hub: FakeHub, role: str) -> type[BaseHTTPRequestHandler]:
                 return
             if filename.endswith(LFS_SUFFIXES):
                 etag = hashlib.sha256(data).hexdigest()
-                self._send(302, b"", {
-                    "Location": f"{hub.cdn_url}/lfs/{repo_id}/{sha}/{filename}",
-                    "X-Repo-Commit": sha,
-                    "X-Linked-Size": str(len(data)),
-                    "X-Linked-Etag": f'"{etag}"',
-                    "ETag": f'"{hashlib.sha1(data).hexdigest()}"',
-                })
+                self._send(
+                    302,
+                    b"",
+                    {
+                        "Location": f"{hub.cdn_url}/lfs/{repo_id}/{sha}/{filename}",
+                        "X-Repo-Commit": sha,
+                        "X-Linked-Size": str(len(data)),
+                        "X-Linked-Etag": f'"{etag}"',
+                        "ETag": f'"{hashlib.sha1(data).hexdigest()}"',
+                    },
+                )
                 return
-            headers = {"X-Repo-Commit": sha, "ETag": f'"{hashlib.sha1(data).hexdigest()}"',
-                       "Content-Type": "application/octet-stream"}
+            headers = {
+                "X-Repo-Commit": sha,
+                "ETag": f'"{hashlib.sha1(data).hexdigest()}"',
+                "Content-Type": "application/octet-stream",
+            }
             self._body_range(data, headers, fault)
 
         def _serve_cdn(self, path: str, fault: Fault | None) -> None:

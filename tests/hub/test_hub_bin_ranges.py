@@ -29,10 +29,19 @@ BLOCK = torch_zip.BLOCK_BYTES
 
 
 def _opt_config(vocab: int, width: int) -> bytes:
-    return json.dumps({"model_type": "opt", "architectures": ["OPTForCausalLM"],
-                       "vocab_size": vocab, "hidden_size": width, "word_embed_proj_dim": width,
-                       "ffn_dim": 4 * width, "num_hidden_layers": 1, "num_attention_heads": 2,
-                       "torch_dtype": "float16"}).encode()
+    return json.dumps(
+        {
+            "model_type": "opt",
+            "architectures": ["OPTForCausalLM"],
+            "vocab_size": vocab,
+            "hidden_size": width,
+            "word_embed_proj_dim": width,
+            "ffn_dim": 4 * width,
+            "num_hidden_layers": 1,
+            "num_attention_heads": 2,
+            "torch_dtype": "float16",
+        }
+    ).encode()
 
 
 def _saved(obj: object, **kwargs) -> bytes:
@@ -53,8 +62,9 @@ def _big_opt(seed: int = 11) -> tuple[dict[str, torch.Tensor], bytes]:
 
 
 def _add(fake_hub, repo_id: str, shard: bytes, vocab: int = 2048, width: int = 32) -> str:
-    return fake_hub.add_commit(repo_id, {"config.json": _opt_config(vocab, width),
-                                         "pytorch_model.bin": shard})
+    return fake_hub.add_commit(
+        repo_id, {"config.json": _opt_config(vocab, width), "pytorch_model.bin": shard}
+    )
 
 
 def _cdn(fake_hub):
@@ -104,17 +114,23 @@ def test_tiny_repos_cost_metadata_and_head_only(fake_hub, tiny, name, monkeypatc
     served = fake_hub.bytes_for(shard)
     assert needed <= served <= needed + 8 * 256 and served < len(data)
     # no byte of the other tensors' storages beyond block rounding
-    others = [archive.getinfo(f"{archive.namelist()[0].split('/')[0]}/data/{k}")
-              for k in {info.key for info in torch_zip.index_zip_checkpoint(
-                  io.BytesIO(data)).tensors.values()} if k != plan.key]
+    others = [
+        archive.getinfo(f"{archive.namelist()[0].split('/')[0]}/data/{k}")
+        for k in {
+            info.key for info in torch_zip.index_zip_checkpoint(io.BytesIO(data)).tensors.values()
+        }
+        if k != plan.key
+    ]
     assert others  # the shard holds other storages, which were not read whole
     assert served < len(data) - sum(o.file_size for o in others) + 8 * 256
 
 
 def test_legacy_bin_falls_back_to_the_whole_file(fake_hub, tmp_path, capsys):
     g = torch.Generator().manual_seed(12)
-    state = {HEAD: torch.randn(80, 16, generator=g).half(),
-             "decoder.layers.0.fc1.weight": torch.randn(64, 16, generator=g).half()}
+    state = {
+        HEAD: torch.randn(80, 16, generator=g).half(),
+        "decoder.layers.0.fc1.weight": torch.randn(64, 16, generator=g).half(),
+    }
     shard = _saved(state, _use_new_zipfile_serialization=False)
     _add(fake_hub, "test-org/opt-legacy", shard, vocab=80, width=16)
     assert main(["inspect", "test-org/opt-legacy"]) == 0

@@ -17,8 +17,15 @@ def test_models_table(capsys):
     assert lines[0].split()[:3] == ["alias", "hub", "id"]
     assert len(lines) == 1 + 27
     opt350 = next(line for line in lines if line.startswith("opt-350m "))
-    assert opt350.split()[:7] == ["opt-350m", "facebook/opt-350m", "opt", "1024", "50272", "x",
-                                  "512"]
+    assert opt350.split()[:7] == [
+        "opt-350m",
+        "facebook/opt-350m",
+        "opt",
+        "1024",
+        "50272",
+        "x",
+        "512",
+    ]
     qwen = next(line for line in lines if line.startswith("qwen2.5-72b "))
     assert "152064 x 8192" in qwen and " no " in qwen and "sharded safetensors" in qwen
 
@@ -26,8 +33,16 @@ def test_models_table(capsys):
 def test_models_json_and_family(capsys):
     assert main(["models", "--family", "pythia", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert [m["alias"] for m in data] == ["pythia-70m", "pythia-160m", "pythia-410m", "pythia-1b",
-                                          "pythia-1.4b", "pythia-2.8b", "pythia-6.9b", "pythia-12b"]
+    assert [m["alias"] for m in data] == [
+        "pythia-70m",
+        "pythia-160m",
+        "pythia-410m",
+        "pythia-1b",
+        "pythia-1.4b",
+        "pythia-2.8b",
+        "pythia-6.9b",
+        "pythia-12b",
+    ]
     assert data[0]["head_shape"] == [50304, 512] and data[0]["tied"] is False
     assert main(["models", "--family", "llama"]) == 1
     assert "no family 'llama'" in capsys.readouterr().err
@@ -100,10 +115,12 @@ def test_inspect_offline_uses_the_cache(fake_hub, tiny, capsys, monkeypatch):
 def test_inspect_local_directory_and_file(tmp_path, capsys):
     d = tmp_path / "ckpt"
     d.mkdir()
-    (d / "config.json").write_text(json.dumps({"model_type": "gpt2", "n_embd": 8, "n_layer": 1,
-                                               "n_head": 2, "vocab_size": 40}))
-    safetensors.torch.save_file({"wte.weight": torch.zeros(40, 8), "wpe.weight": torch.zeros(4, 8)},
-                                d / "model.safetensors")
+    (d / "config.json").write_text(
+        json.dumps({"model_type": "gpt2", "n_embd": 8, "n_layer": 1, "n_head": 2, "vocab_size": 40})
+    )
+    safetensors.torch.save_file(
+        {"wte.weight": torch.zeros(40, 8), "wpe.weight": torch.zeros(4, 8)}, d / "model.safetensors"
+    )
     assert main(["inspect", str(d)]) == 0
     out = capsys.readouterr().out
     assert "wte.weight  [40 x 8]  F32" in out and "(local)" in out
@@ -113,13 +130,34 @@ def test_inspect_local_directory_and_file(tmp_path, capsys):
 
 def test_measure_alias_through_the_hub(fake_hub, tiny, tmp_path, capsys):
     out_dir = tmp_path / "results"
-    rc = main(["measure", "pythia-70m", "--revision", "step143000", "--out", str(out_dir),
-               "--no-progress"])
+    rc = main(
+        [
+            "measure",
+            "pythia-70m",
+            "--revision",
+            "step143000",
+            "--out",
+            str(out_dir),
+            "--no-progress",
+        ]
+    )
     assert rc == 0, capsys.readouterr().err
     [result] = list(out_dir.glob("*.json"))
     text = result.read_text()
     assert tiny["pythia"].shas["step143000"] in text  # the commit sha is recorded
     fake_hub.reset()
-    assert main(["measure", "pythia-70m", "--revision", "step143000", "--out", str(out_dir),
-                 "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "measure",
+                "pythia-70m",
+                "--revision",
+                "step143000",
+                "--out",
+                str(out_dir),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert fake_hub.requests == 0

@@ -37,8 +37,12 @@ def _on_head(repo, filename="model.safetensors"):
     start, _ = _head_range(repo, filename)
 
     def match(method, path, rng):
-        return "/lfs/" in path and path.endswith(filename) and bool(rng) and \
-            rng.startswith(f"bytes={start}-")
+        return (
+            "/lfs/" in path
+            and path.endswith(filename)
+            and bool(rng)
+            and rng.startswith(f"bytes={start}-")
+        )
 
     return match
 
@@ -105,7 +109,8 @@ def test_truncated_response_recovers(fake_hub, tiny, tmp_path):
     assert f"bytes={start + 1000}-{stop - 1}" in resumed  # resumed where it stopped
     # the 1000 bytes received before the cut are kept, not fetched twice
     assert fake_hub.bytes_for("model.safetensors") == (stop - start) + repo.header_bytes(
-        "model.safetensors")
+        "model.safetensors"
+    )
 
 
 def test_truncated_response_every_time(fake_hub, tiny, tmp_path):

@@ -115,7 +115,8 @@ def test_safetensors_conversion_revision_avoids_the_whole_file(fake_hub, tiny, t
         u = load_hub_unembedding("opt-125m", revision="refs/pr/1")
     assert torch.equal(u.weight, repo.head) and u.meta.commit_sha == repo.shas["refs/pr/1"]
     assert fake_hub.bytes_for("model.safetensors") == (
-        repo.head.numel() * 2 + repo.header_bytes("model.safetensors", "refs/pr/1"))
+        repo.head.numel() * 2 + repo.header_bytes("model.safetensors", "refs/pr/1")
+    )
     assert not any(r.path.endswith(".bin") for r in fake_hub.records)
     refs = tmp_path / "hf-home/assets/llmgeom/facebook--opt-125m/refs"
     assert (refs / "refs%2Fpr%2F1.json").is_file()
@@ -159,7 +160,8 @@ def test_branch_resolution_ttl(fake_hub, tiny, monkeypatch):
     fake_hub.reset()
     u = load_hub_unembedding("gpt2")
     assert [r.path.split("?")[0] for r in fake_hub.records] == [
-        "/api/models/openai-community/gpt2/revision/main"]
+        "/api/models/openai-community/gpt2/revision/main"
+    ]
     assert u.meta.extra["hub"]["cache"] == "hit" and torch.equal(u.weight, repo.head)
 
 
@@ -195,8 +197,13 @@ def test_explicit_tensor_and_wrong_name(fake_hub, tiny, tmp_path):
     with pytest.raises(TensorNotFoundError, match=r"no_such.weight"):
         load_hub_unembedding("pythia-70m", tensor="no_such.weight")
     names = sorted(p.name for p in head_files(tmp_path))
-    assert names == ["auto.json", "embed_out.weight.json", "embed_out.weight.safetensors",
-                     "gpt_neox.embed_in.weight.json", "gpt_neox.embed_in.weight.safetensors"]
+    assert names == [
+        "auto.json",
+        "embed_out.weight.json",
+        "embed_out.weight.safetensors",
+        "gpt_neox.embed_in.weight.json",
+        "gpt_neox.embed_in.weight.safetensors",
+    ]
 
 
 def test_token_sent_to_the_hub_not_to_the_cdn(fake_hub, tiny, monkeypatch):

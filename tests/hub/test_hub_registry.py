@@ -42,8 +42,12 @@ def test_registry_rows():
     assert opt350.fmt == "bin" and not opt350.sharded
     assert lookup("opt-66b").head_keys[0] == "decoder.embed_tokens.weight"
     q7 = lookup("qwen2.5-7b")
-    assert (q7.tied, q7.head_keys, q7.sharded, q7.fmt) == (False, ("lm_head.weight",), True,
-                                                           "safetensors")
+    assert (q7.tied, q7.head_keys, q7.sharded, q7.fmt) == (
+        False,
+        ("lm_head.weight",),
+        True,
+        "safetensors",
+    )
     assert lookup("gpt2").head_keys == ("wte.weight", "transformer.wte.weight")
 
 
@@ -53,7 +57,11 @@ def test_resolve_name_forms():
     assert resolve_name("https://huggingface.co/Qwen/Qwen2.5-7B").repo_id == "Qwen/Qwen2.5-7B"
     other = resolve_name("some-org/some-model", revision="refs/pr/3")
     assert (other.repo_id, other.revision, other.alias, other.model) == (
-        "some-org/some-model", "refs/pr/3", None, None)
+        "some-org/some-model",
+        "refs/pr/3",
+        None,
+        None,
+    )
     assert resolve_name("gpt2@main", revision="main").revision == "main"
     with pytest.raises(ConfigError, match="names revision"):
         resolve_name("gpt2@v1", revision="v2")

@@ -47,6 +47,7 @@ def offline(monkeypatch):
 
 # ----------------------------------------------------------------------------- missing sources
 
+
 def test_offline_guard_really_intercepts_hub_lookups(offline):
     with pytest.raises(AssertionError, match="never be looked up on the Hub"):
         llmgeom.load_unembedding("some-model-name")
@@ -83,6 +84,7 @@ def test_empty_directory(tmp_path):
 
 
 # ----------------------------------------------------------------------- truncated safetensors
+
 
 def _data_start(path) -> int:
     return 8 + struct.unpack("<Q", path.read_bytes()[:8])[0]
@@ -149,6 +151,7 @@ def test_npy_with_pickled_objects_is_refused(tmp_path):
 
 # -------------------------------------------------------------------------------- unsafe pickle
 
+
 class _MkdirPayload:
     """Unpickling this object calls os.mkdir(marker): code execution if a loader allows it."""
 
@@ -210,6 +213,7 @@ def test_pickle_refusal_names_the_refused_global(tmp_path):
 
 # ------------------------------------------------------------------------ index and config.json
 
+
 @pytest.mark.parametrize("fmt", ["safetensors", "bin"])
 def test_index_points_to_missing_shard(tmp_path, fmt):
     spec = SPECS["pythia"]
@@ -259,6 +263,7 @@ def test_malformed_tokenizer_json(tmp_path):
 
 # ----------------------------------------------------------------------------- memory budget
 
+
 def _gguf(path):
     import gguf
 
@@ -307,6 +312,7 @@ def test_unreadable_memory_budget(monkeypatch, tmp_path):
 
 
 # ------------------------------------------------------------------------ NaN, zero, tiny rows
+
 
 def _direct(W):
     """Exact pair statistics of the rows of W, the O(n²) way (float64)."""
@@ -386,8 +392,9 @@ def test_zero_and_nan_rows_json_is_clean_in_every_pair_mode(pairs):
     W = torch.randn(30, 5)
     W[4] = 0
     W[5, 0] = float("nan")
-    report = measure(W, pairs=pairs, sample_rows=20, drop_nonfinite=True, device="cpu",
-                     progress=False)
+    report = measure(
+        W, pairs=pairs, sample_rows=20, drop_nonfinite=True, device="cpu", progress=False
+    )
     json.dumps(report.to_dict(), allow_nan=False)
     assert report.variant["n_zero_rows_excluded"] == 1
     assert report.variant["n_nonfinite_rows_dropped"] == 1
@@ -443,6 +450,11 @@ def test_center_with_identical_rows_is_an_invalid_matrix():
 
 
 def test_every_error_is_an_llmgeom_error():
-    for cls in (SourceNotFoundError, CorruptCheckpointError, InsufficientMemoryError,
-                InvalidMatrixError, ConfigError):
+    for cls in (
+        SourceNotFoundError,
+        CorruptCheckpointError,
+        InsufficientMemoryError,
+        InvalidMatrixError,
+        ConfigError,
+    ):
         assert issubclass(cls, LlmgeomError)

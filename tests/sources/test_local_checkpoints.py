@@ -48,6 +48,7 @@ def head_shard(directory: Path, fmt: str, key: str) -> str:
 
 # ----------------------------------------------------------------------------- the full matrix
 
+
 @pytest.mark.parametrize("shards", [1, 2, 3])
 @pytest.mark.parametrize("fmt", ["safetensors", "bin"])
 @pytest.mark.parametrize("name", list(SPECS))
@@ -135,6 +136,7 @@ def test_pathlike_and_string_sources_agree(tmp_path):
 
 
 # ------------------------------------------------------------------------ reads only the head
+
 
 @pytest.mark.parametrize("fmt", ["safetensors", "bin"])
 @pytest.mark.parametrize("name", list(SPECS))
@@ -283,6 +285,7 @@ def test_locate_in_directory_reads_only_the_header(tmp_path, read_spy):
 
 # ------------------------------------------------------------------------- locate_in_directory
 
+
 @pytest.mark.parametrize("shards", [1, 3])
 @pytest.mark.parametrize("name", list(SPECS))
 def test_locate_in_directory_safetensors(tmp_path, name, shards):
@@ -329,6 +332,7 @@ def test_safetensors_is_preferred_when_both_formats_are_present(tmp_path):
 
 
 # ------------------------------------------------------------------------------ tensor override
+
 
 @pytest.mark.parametrize("shards", [1, 2])
 @pytest.mark.parametrize("fmt", ["safetensors", "bin"])

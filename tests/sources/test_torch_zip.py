@@ -40,8 +40,13 @@ def _tensor_bytes(t: torch.Tensor) -> bytes:
     return t.contiguous().view(torch.uint8).numpy().tobytes()
 
 
-def _rewrite(data: bytes, *, compress: str | None = None, zip64: bool = False,
-             replace: dict[str, bytes] | None = None) -> bytes:
+def _rewrite(
+    data: bytes,
+    *,
+    compress: str | None = None,
+    zip64: bool = False,
+    replace: dict[str, bytes] | None = None,
+) -> bytes:
     """Copy a torch.save archive entry by entry with Python's zipfile (other layouts)."""
     out = io.BytesIO()
     with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w") as dst:
@@ -109,8 +114,9 @@ def test_views_sharing_a_storage_read_their_own_bytes():
     # a slice saved alone keeps its whole storage and its offset
     alone = _saved({"w": base[2:5]})
     plan = plan_zip_tensor(io.BytesIO(alone), "w")
-    assert plan.storage_offset == 8 and torch.equal(read_zip_tensor(io.BytesIO(alone), plan),
-                                                    base[2:5])
+    assert plan.storage_offset == 8 and torch.equal(
+        read_zip_tensor(io.BytesIO(alone), plan), base[2:5]
+    )
 
 
 def test_non_contiguous_is_a_fallback_signal():
@@ -163,8 +169,9 @@ def test_truncated_file_is_a_fallback_signal():
 
 def test_nested_state_dict_and_missing_name():
     data = _saved({"state_dict": {"w": torch.ones(2, 3)}, "epoch": 3})
-    assert torch.equal(read_zip_tensor(io.BytesIO(data), plan_zip_tensor(io.BytesIO(data), "w")),
-                       torch.ones(2, 3))
+    assert torch.equal(
+        read_zip_tensor(io.BytesIO(data), plan_zip_tensor(io.BytesIO(data), "w")), torch.ones(2, 3)
+    )
     with pytest.raises(TensorNotFoundError, match="no_such"):
         plan_zip_tensor(io.BytesIO(data), "no_such")
     with pytest.raises(CorruptCheckpointError, match="not a state dict"):
