@@ -10,33 +10,18 @@ import json
 
 import numpy as np
 import pytest
+import tiny_models
 import torch
-from transformers import GPTNeoXConfig, GPTNeoXForCausalLM, OPTConfig, OPTForCausalLM
 
 from llmgeom.cli import main
 
-
-def _opt(vocab: int, width: int) -> OPTForCausalLM:
-    return OPTForCausalLM(OPTConfig(
-        vocab_size=vocab, hidden_size=width, word_embed_proj_dim=width, num_hidden_layers=1,
-        num_attention_heads=2, ffn_dim=2 * width, max_position_embeddings=16, pad_token_id=1,
-    ))  # fmt: skip
-
-
-def _pythia(vocab: int, width: int) -> GPTNeoXForCausalLM:
-    return GPTNeoXForCausalLM(GPTNeoXConfig(
-        vocab_size=vocab, hidden_size=width, num_hidden_layers=1, num_attention_heads=2,
-        intermediate_size=2 * width, max_position_embeddings=16, tie_word_embeddings=False,
-    ))  # fmt: skip
-
-
 ZOO = (  # name, builder, vocabulary, width, pair mode
-    ("opt-a", _opt, 300, 8, "gram"),
-    ("opt-b", _opt, 340, 16, "exact"),
-    ("opt-c", _opt, 380, 32, "sample"),
-    ("pythia-a", _pythia, 420, 8, "exact"),
-    ("pythia-b", _pythia, 460, 16, "gram"),
-    ("pythia-c", _pythia, 500, 32, "auto"),
+    ("opt-a", tiny_models.opt, 300, 8, "gram"),
+    ("opt-b", tiny_models.opt, 340, 16, "exact"),
+    ("opt-c", tiny_models.opt, 380, 32, "sample"),
+    ("pythia-a", tiny_models.pythia, 420, 8, "exact"),
+    ("pythia-b", tiny_models.pythia, 460, 16, "gram"),
+    ("pythia-c", tiny_models.pythia, 500, 32, "auto"),
 )
 
 

@@ -15,6 +15,7 @@ import gguf
 import numpy as np
 import pytest
 import safetensors.torch
+import tiny_models
 import torch
 
 import llmgeom
@@ -22,50 +23,12 @@ from llmgeom.cli import main
 from llmgeom.sources.families import family_by_name
 from llmgeom.sources.tensor_digest import tensor_sha256
 
-
-def _gpt2():
-    from transformers import GPT2Config, GPT2LMHeadModel
-
-    config = GPT2Config(vocab_size=50, n_embd=16, n_layer=1, n_head=2, n_positions=16)
-    return GPT2LMHeadModel(config), "gpt2"
-
-
-def _pythia():
-    from transformers import GPTNeoXConfig, GPTNeoXForCausalLM
-
-    config = GPTNeoXConfig(
-        vocab_size=56,
-        hidden_size=16,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=32,
-        tie_word_embeddings=False,
-        max_position_embeddings=16,
-    )
-    return GPTNeoXForCausalLM(config), "gptneox"
-
-
-def _qwen(tied: bool):
-    from transformers import Qwen2Config, Qwen2ForCausalLM
-
-    config = Qwen2Config(
-        vocab_size=64,
-        hidden_size=16,
-        intermediate_size=32,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        num_key_value_heads=1,
-        tie_word_embeddings=tied,
-    )
-    return Qwen2ForCausalLM(config), "qwen2"
-
-
-# name: (builder, family, tied)
+# name: (builder, GGUF architecture, family, tied)
 MODELS = {
-    "gpt2": (_gpt2, "gpt2", True),
-    "pythia": (_pythia, "pythia", False),
-    "qwen-tied": (lambda: _qwen(True), "qwen2.5", True),
-    "qwen-untied": (lambda: _qwen(False), "qwen2.5", False),
+    "gpt2": (tiny_models.gpt2, "gpt2", "gpt2", True),
+    "pythia": (tiny_models.pythia, "gptneox", "pythia", False),
+    "qwen-tied": (lambda: tiny_models.qwen(True), "qwen2", "qwen2.5", True),
+    "qwen-untied": (lambda: tiny_models.qwen(False), "qwen2", "qwen2.5", False),
 }
 
 
@@ -100,9 +63,9 @@ def _same_tensor_name(a: str, b: str, family: str) -> bool:
 
 @pytest.mark.parametrize("name", list(MODELS))
 def test_every_entry_point_reports_the_same_head(tmp_path, capsys, name):
-    build, family, tied = MODELS[name]
+    build, arch, family, tied = MODELS[name]
     torch.manual_seed(0)
-    model, arch = build()
+    model = build()
     model.eval()
     d_model = model.config.get_text_config().hidden_size
     expected = model.get_output_embeddings().weight.detach().clone()
@@ -178,16 +141,6 @@ def test_module_without_input_embeddings_takes_tying_from_its_config():
 
 
 def test_module_of_an_unknown_model_type_has_no_family():
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    config = LlamaConfig(
-        vocab_size=32,
-        hidden_size=8,
-        intermediate_size=16,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        num_key_value_heads=1,
-    )
-    meta = llmgeom.load_unembedding(LlamaForCausalLM(config)).meta
+    meta = llmgeom.load_unembedding(tiny_models.llama(vocab=32, width=8)).meta
     assert meta.family is None and meta.extra["model_type"] == "llama"
     assert meta.tied is False and meta.tensor_name == "lm_head.weight" and meta.d_model == 8

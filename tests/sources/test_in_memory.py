@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import tiny_models
 import torch
 from checkpoints import SPECS, write_checkpoint
 
@@ -14,28 +15,14 @@ from llmgeom.measurement import measure
 
 @pytest.fixture(scope="module")
 def gpt2_model():
-    from transformers import GPT2Config, GPT2LMHeadModel
-
     torch.manual_seed(0)
-    config = GPT2Config(vocab_size=50, n_embd=16, n_layer=1, n_head=2, n_positions=16)
-    return GPT2LMHeadModel(config).eval()
+    return tiny_models.gpt2().eval()
 
 
 @pytest.fixture(scope="module", params=[True, False], ids=["tied", "untied"])
 def qwen_model(request):
-    from transformers import Qwen2Config, Qwen2ForCausalLM
-
     torch.manual_seed(1)
-    config = Qwen2Config(
-        vocab_size=64,
-        hidden_size=16,
-        intermediate_size=32,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        num_key_value_heads=1,
-        tie_word_embeddings=request.param,
-    )
-    return Qwen2ForCausalLM(config).eval(), request.param
+    return tiny_models.qwen(request.param).eval(), request.param
 
 
 def test_gpt2_model(gpt2_model):

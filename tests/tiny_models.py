@@ -1,0 +1,88 @@
+"""Tiny randomly initialised transformers models of the paper's families (and Llama).
+
+One builder per family, shared by the tests that compare llmgeom's loaders with transformers'
+own ``get_output_embeddings()``. Every model has one layer and small widths; sizes are
+keyword arguments so a test can build a zoo of different vocabularies and widths.
+"""
+
+from __future__ import annotations
+
+from transformers import (
+    GPT2Config,
+    GPT2LMHeadModel,
+    GPTNeoXConfig,
+    GPTNeoXForCausalLM,
+    LlamaConfig,
+    LlamaForCausalLM,
+    OPTConfig,
+    OPTForCausalLM,
+    Qwen2Config,
+    Qwen2ForCausalLM,
+)
+
+
+def gpt2(vocab: int = 50, width: int = 16) -> GPT2LMHeadModel:
+    """GPT-2: tied head (``transformer.wte``)."""
+    return GPT2LMHeadModel(
+        GPT2Config(vocab_size=vocab, n_embd=width, n_layer=1, n_head=2, n_positions=16)
+    )
+
+
+def pythia(vocab: int = 56, width: int = 16) -> GPTNeoXForCausalLM:
+    """Pythia (GPT-NeoX): untied head."""
+    return GPTNeoXForCausalLM(
+        GPTNeoXConfig(
+            vocab_size=vocab,
+            hidden_size=width,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            intermediate_size=2 * width,
+            tie_word_embeddings=False,
+            max_position_embeddings=16,
+        )
+    )
+
+
+def qwen(tied: bool, vocab: int = 64, width: int = 16) -> Qwen2ForCausalLM:
+    """Qwen2.5: tied (small models) or untied (7B and up)."""
+    return Qwen2ForCausalLM(
+        Qwen2Config(
+            vocab_size=vocab,
+            hidden_size=width,
+            intermediate_size=2 * width,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            num_key_value_heads=1,
+            tie_word_embeddings=tied,
+        )
+    )
+
+
+def opt(vocab: int = 60, width: int = 16) -> OPTForCausalLM:
+    """OPT: tied head whose padding row (token 1) is initialised to zero."""
+    return OPTForCausalLM(
+        OPTConfig(
+            vocab_size=vocab,
+            hidden_size=width,
+            word_embed_proj_dim=width,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            ffn_dim=2 * width,
+            max_position_embeddings=16,
+            pad_token_id=1,
+        )
+    )
+
+
+def llama(vocab: int = 32, width: int = 8) -> LlamaForCausalLM:
+    """Llama: a family outside the paper's four."""
+    return LlamaForCausalLM(
+        LlamaConfig(
+            vocab_size=vocab,
+            hidden_size=width,
+            intermediate_size=2 * width,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            num_key_value_heads=1,
+        )
+    )
