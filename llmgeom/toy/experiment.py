@@ -96,7 +96,7 @@ def save_trained(result: TrainResult, path: str | Path) -> Path:
         >>> [t.m for t in load_trained(path).models]
         [3, 5, 8]
     """
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     tensors: dict[str, torch.Tensor] = {}
     entries = []
@@ -122,8 +122,8 @@ def save_trained(result: TrainResult, path: str | Path) -> Path:
         "timings": _json_text(result.timings),
         "models": _json_text(entries),
     }
-    with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata=metadata)
+    with atomic_path(path) as tmp:  # bytes into the prepared file: it keeps its permissions
+        tmp.write_bytes(save(tensors, metadata=metadata))
     return Path(path)
 
 

@@ -121,6 +121,7 @@ def test_fit_range_loss_scale_and_safetensors_models(tmp_path: Path, capsys) -> 
     assert (fit["m_min"], fit["m_max"], fit["m_used"], fit["n_points"]) == (8, None, [8, 16, 32], 3)
     path = tmp_path / "toy-r_models.safetensors"
     assert not list(tmp_path.glob("*.pt"))
+    assert path.stat().st_mode == (tmp_path / "toy-r.json").stat().st_mode  # not mkstemp's 0600
     with safe_open(str(path), framework="pt") as f:  # plain safetensors, no pickle
         assert sorted(f.keys()) == sorted(
             f"run0.seed0.m{m}.{p}" for m in (4, 8, 16, 32) for p in ("W", "b")
