@@ -15,6 +15,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from .._atomic import ensure_writable_dir
 from ..errors import ConfigError
 
 DESCRIPTION = """\
@@ -228,7 +229,9 @@ def _execute(config: Any, args: argparse.Namespace) -> None:
 def _cmd_run(args: argparse.Namespace) -> int:
     if args.toy_command is None:  # pragma: no cover - argparse routes here only for "run"
         return 2
-    _execute(build_run_config(args), args)
+    config = build_run_config(args)
+    ensure_writable_dir(args.out)  # before minutes or hours of training
+    _execute(config, args)
     return 0
 
 
@@ -237,6 +240,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
     configs = [load_config(c) for c in args.configs]  # validate every file before training
     configs = [c.with_overrides(device=args.device, threads=args.threads) for c in configs]
+    ensure_writable_dir(args.out)  # before minutes or hours of training
     for i, config in enumerate(configs):
         if i:
             print()

@@ -152,3 +152,16 @@ def test_load_trained_refuses_other_files(tmp_path: Path) -> None:
         load_trained(other)
     with pytest.raises(SourceNotFoundError):
         load_trained(tmp_path / "missing.safetensors")
+
+
+@pytest.mark.parametrize("command", ["run", "sweep"])
+def test_an_unwritable_out_fails_before_training(tmp_path: Path, capsys, monkeypatch, command):
+    import llmgeom.toy.experiment
+
+    monkeypatch.setattr(llmgeom.toy.experiment, "train", lambda *a, **k: 1 / 0)
+    (tmp_path / "file").write_text("x")
+    source = ["--preset", "quick"] if command == "run" else ["quick"]
+    argv = ["toy", command, *source, "--out", str(tmp_path / "file" / "toy")]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "is not a directory" in err and len(err.splitlines()) == 1
