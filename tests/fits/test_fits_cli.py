@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from records import write_measured_record
 
 from llmgeom.cli import build_parser, main
 from llmgeom.fits import paper_implied_losses, write_loss_table
@@ -124,24 +125,9 @@ def test_fit_overlap_from_measurement_folder(tmp_path, capsys):
     res.mkdir()
     for fam, a in (("opt", 3.0), ("gpt2", 3.5)):
         for head in (512, 1024, 2048):
-            (res / f"{fam}-{head}.json").write_text(
-                json.dumps(
-                    {
-                        "schema": "llmgeom.measurement/1",
-                        "model": {
-                            "source": f"./{fam}-{head}",
-                            "repo_id": None,
-                            "family": fam,
-                            "n_rows": 50000,
-                            "head_width": head,
-                            "d_model": head,
-                        },
-                        "variant": {},
-                        "stats": {"mean_cos2": float(np.exp(a) / head**0.9)},
-                        "reference": {"random_mean_cos2": 1 / head},
-                    }
-                )
-            )
+            mean_cos2 = float(np.exp(a) / head**0.9)
+            write_measured_record(res / f"{fam}-{head}.json", f"./{fam}-{head}", fam, head, head,
+                                  mean_cos2)  # fmt: skip
     out = tmp_path / "fits"
     assert main(["fit", "overlap", str(res), "--bootstrap", "20", "--out", str(out)]) == 0
     data = _outputs_ok(out, "overlap_fit")

@@ -7,13 +7,12 @@ import json
 
 import numpy as np
 import pytest
-import torch
+from records import write_measured_record
 from scipy import stats
 
 from llmgeom.configs import config_path
 from llmgeom.errors import FitError
 from llmgeom.fits import OverlapLaw, fit_power_law, read_overlap_inputs
-from llmgeom.measurement import measure
 
 OFFSETS = {"opt": 3.0, "qwen2.5": 4.0, "gpt2": 3.5, "pythia": 2.5}
 
@@ -97,18 +96,9 @@ def test_degenerate_inputs_raise(m, y, fam, match):
         OverlapLaw(n_bootstrap=0).fit(m, y, family=fam)
 
 
-def _measurement(path, name, family, head, d_model, cos2, center=False):
-    """A record written by ``measure`` itself, renamed and given the wanted mean cos²."""
-    W = torch.randn(head + 8, head, generator=torch.Generator().manual_seed(head))
-    record = measure(W, pairs="gram", center=center, progress=False).to_dict()
-    record["model"].update(source=name, repo_id=name, family=family, d_model=d_model)
-    record["stats"]["mean_cos2"] = cos2
-    path.write_text(json.dumps(record))
-
-
 def test_reads_measurement_files_and_width_choice(tmp_path):
-    _measurement(tmp_path / "a.json", "facebook/opt-350m", "opt", 512, 1024, 0.02)
-    _measurement(tmp_path / "b.json", "facebook/opt-125m", "opt", 768, 768, 0.015)
+    write_measured_record(tmp_path / "a.json", "facebook/opt-350m", "opt", 512, 1024, 0.02)
+    write_measured_record(tmp_path / "b.json", "facebook/opt-125m", "opt", 768, 768, 0.015)
     (tmp_path / "t.csv").write_text("model,family,m,mean_cos2,d_model\nopt-1.3b,opt,2048,0.006,\n")
     t = read_overlap_inputs([tmp_path / "a.json", tmp_path / "b.json", tmp_path / "t.csv"])
     assert t.model[:2] == ["facebook/opt-350m", "facebook/opt-125m"]
@@ -120,11 +110,11 @@ def test_reads_measurement_files_and_width_choice(tmp_path):
 
 
 def test_input_errors(tmp_path):
-    _measurement(tmp_path / "a.json", "m1", "opt", 512, 512, 0.02)
-    _measurement(tmp_path / "b.json", "m1", "opt", 768, 768, 0.02)
+    write_measured_record(tmp_path / "a.json", "m1", "opt", 512, 512, 0.02)
+    write_measured_record(tmp_path / "b.json", "m1", "opt", 768, 768, 0.02)
     with pytest.raises(FitError, match="appears twice"):
         read_overlap_inputs([tmp_path / "a.json", tmp_path / "b.json"])
-    _measurement(tmp_path / "b.json", "m2", "opt", 768, 768, 0.02, center=True)
+    write_measured_record(tmp_path / "b.json", "m2", "opt", 768, 768, 0.02, center=True)
     with pytest.raises(FitError, match=r"2 analysis settings.*center=False.*center=True"):
         read_overlap_inputs([tmp_path])
     (tmp_path / "c.json").write_text('{"schema": "other"}')
