@@ -408,11 +408,14 @@ def pairwise_statistics(
         "matmul_flops": flops,
     }
     if acc.hist is not None:
-        out["histogram"] = {
-            "edges": np.linspace(*HIST_RANGE, bins + 1).tolist(),
-            "counts": [round(c) for c in acc.hist.cpu().tolist()],
-        }
+        out["histogram"] = _histogram_record(acc.hist)
     return out
+
+
+def _histogram_record(hist: torch.Tensor) -> dict[str, list]:
+    """The JSON form of float64 histogram counts over :data:`HIST_RANGE`."""
+    edges = np.linspace(*HIST_RANGE, hist.numel() + 1)
+    return {"edges": edges.tolist(), "counts": [round(c) for c in hist.cpu().tolist()]}
 
 
 def _update_rows(acc: _Accumulator, S_abs: torch.Tensor, start: int) -> None:
@@ -548,10 +551,7 @@ def sampled_statistics(
         "matmul_flops": 2.0 * r * n * U.shape[1],
     }
     if hist is not None:
-        out["histogram"] = {
-            "edges": np.linspace(*HIST_RANGE, bins + 1).tolist(),
-            "counts": [round(c) for c in hist.cpu().tolist()],
-        }
+        out["histogram"] = _histogram_record(hist)
     return out
 
 

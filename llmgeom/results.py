@@ -172,8 +172,7 @@ def merge_records(old: dict[str, Any], new: dict[str, Any]) -> tuple[dict[str, A
     for key in kept:
         stats[key] = old_stats[key]
     merged = {**new, "stats": stats, "variant": dict(new.get("variant", {}))}
-    method = abs_cos_method(stats)
-    merged["variant"]["pairs"] = {"exact": "exact", "sample": "sample"}.get(method or "", "gram")
+    merged["variant"]["pairs"] = abs_cos_method(stats) or "gram"
     if "histogram" in stats:
         merged["variant"]["histogram_bins"] = len(stats["histogram"]["counts"])
     if kept:
