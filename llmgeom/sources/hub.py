@@ -57,6 +57,7 @@ from .hub_cache import FULL_SHA, HeadCache
 from .hub_http import HubClient, HubSettings, hub_settings
 from .layout import WeightFiles, parse_config, parse_weight_map, pick_weight_files
 from .location import HeadLocation
+from .range_file import RangeFile
 from .registry import RegistryModel, lookup, suggest
 from .safetensors_format import (
     TensorEntry,
@@ -69,7 +70,6 @@ from .safetensors_format import (
 from .tensor_digest import tensor_sha256
 from .tokenizer_len import tokenizer_length_from_json, tokenizer_length_from_vocab
 from .torch_zip import (
-    RangeFile,
     ZipCheckpoint,
     ZipLayoutError,
     ZipTensorPlan,

@@ -20,12 +20,12 @@ from hub_server import head_files
 
 from llmgeom.cli import main
 from llmgeom.errors import CorruptCheckpointError, NetworkError
-from llmgeom.sources import torch_zip
+from llmgeom.sources import range_file, torch_zip
 from llmgeom.sources.hub import WholeFileDownloadWarning, load_hub_unembedding
 from llmgeom.sources.torch_zip import plan_zip_tensor
 
 HEAD = "decoder.embed_tokens.weight"
-BLOCK = torch_zip.BLOCK_BYTES
+BLOCK = range_file.BLOCK_BYTES
 
 
 def _opt_config(vocab: int, width: int) -> bytes:
@@ -99,7 +99,7 @@ def test_big_shard_costs_head_plus_metadata(fake_hub, tmp_path):
 
 @pytest.mark.parametrize("name", ["opt", "opt350", "opt_sharded"])
 def test_tiny_repos_cost_metadata_and_head_only(fake_hub, tiny, name, monkeypatch):
-    monkeypatch.setattr(torch_zip, "BLOCK_BYTES", 256)
+    monkeypatch.setattr(range_file, "BLOCK_BYTES", 256)
     repo = tiny[name]
     u = load_hub_unembedding(repo.repo_id)
     assert torch.equal(u.weight, repo.head)

@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from llmgeom.errors import CorruptCheckpointError, NetworkError, TensorNotFoundError
+from llmgeom.sources.range_file import RangeFile
 from llmgeom.sources.torch_zip import (
-    RangeFile,
     ZipLayoutError,
     index_zip_checkpoint,
     plan_zip_tensor,
