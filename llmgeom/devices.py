@@ -1,0 +1,52 @@
+"""The one place that turns a ``--device`` value into a :class:`torch.device`.
+
+Accepted everywhere (measure, toy, loss): ``auto`` (CUDA when available, else CPU), ``cpu``,
+``cuda`` and ``cuda:N``. A device that is not there is a :class:`~llmgeom.errors.ConfigError`
+with one line saying what is available.
+
+Example:
+    >>> resolve_device("cpu").type
+    'cpu'
+    >>> resolve_device("auto").type in ("cpu", "cuda")
+    True
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .errors import ConfigError
+
+DEVICE_HELP = "auto (default: CUDA when available, else CPU), cpu, cuda or cuda:N"
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """``device`` as a :class:`torch.device`, checked to exist on this machine.
+
+    Example:
+        >>> resolve_device(torch.device("cpu"))
+        device(type='cpu')
+        >>> resolve_device("tpu")
+        Traceback (most recent call last):
+        ...
+        llmgeom.errors.ConfigError: unknown device 'tpu' (use auto, cpu, cuda or cuda:N)
+    """
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ConfigError(
+            f"unknown device {str(device)!r} (use auto, cpu, cuda or cuda:N)"
+        ) from None
+    if dev.type not in ("cpu", "cuda"):
+        raise ConfigError(f"unknown device {str(device)!r} (use auto, cpu, cuda or cuda:N)")
+    if dev.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise ConfigError(f"device {str(device)!r} requested but no CUDA GPU is available")
+        if dev.index is not None and dev.index >= count:
+            raise ConfigError(
+                f"device {str(device)!r} requested but only {count} CUDA device(s) exist"
+            )
+    return dev
