@@ -59,3 +59,7 @@ class FitError(LlmgeomError, ValueError):
 
 class ConfigError(LlmgeomError, ValueError):
     """An invalid configuration (bad CLI option, bad preset, out-of-range parameter)."""
+
+
+class CorpusError(LlmgeomError, ValueError):
+    """A text corpus that cannot be read as documents (empty, undecodable, missing field...)."""

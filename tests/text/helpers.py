@@ -1,0 +1,120 @@
+"""Test helpers for text: a tokenizer trained on the spot, small corpora with known documents.
+
+Import as ``from helpers import ...`` from tests in this folder, or ``from text.helpers import
+...`` from anywhere under tests/ (tests/ is on sys.path, see conftest.py).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+from transformers import PreTrainedTokenizerFast
+
+ENGLISH = """\
+The cat sat on the mat. The dog sat on the log. A bird sang in the tree, and the cat looked up.
+It was a bright cold day in April, and the clocks were striking thirteen.
+All happy families are alike; each unhappy family is unhappy in its own way.
+The quick brown fox jumps over the lazy dog. The lazy dog did not move at all.
+In the beginning the universe was created. This has made a lot of people very angry.
+Call me Ishmael. Some years ago, never mind how long precisely, I thought I would sail about.
+She sells sea shells by the sea shore; the shells she sells are surely sea shells.
+"""
+
+SPECIAL_TOKENS = ("<unk>", "<pad>", "<bos>", "<eos>")
+
+# Documents of the small corpora below, as the corpus reader must return them.
+TXT_DOCUMENTS = (
+    "The cat sat on the mat.\nThe dog sat on the log.",
+    "It was a bright cold day in April.",
+    "  All happy families are alike;  \n\teach unhappy family is unhappy in its own way.",
+    "The quick brown fox jumps over the lazy dog.",
+)
+TXT_TEXT = (
+    "\n"
+    "The cat sat on the mat.\n"
+    "The dog sat on the log.\n"
+    "   \n"  # whitespace-only: blank
+    "\t\n"
+    "It was a bright cold day in April.\r\n"
+    "\n"
+    "\n"
+    "  All happy families are alike;  \n"
+    "\teach unhappy family is unhappy in its own way.\n"
+    " \n"
+    "The quick brown fox jumps over the lazy dog."  # no final newline
+)
+JSONL_RECORDS = (
+    {"text": "Call me Ishmael.", "id": 1},
+    {"text": "", "id": 2},  # empty: skipped
+    {"text": "Some years ago,\n\nnever mind how long precisely.", "id": 3},
+    {"text": "   ", "id": 4},  # whitespace only: skipped
+    {"text": "She sells sea shells by the sea shore.", "id": 5},
+)
+JSONL_DOCUMENTS = tuple(r["text"] for r in JSONL_RECORDS if r["text"].strip())
+PARQUET_DOCUMENTS = (
+    "In the beginning the universe was created.",
+    "This has made a lot of people\nvery angry.",
+)
+
+
+def train_tokenizer(
+    directory: Path,
+    texts: Sequence[str] | None = None,
+    vocab_size: int = 200,
+    *,
+    add_bos: bool = True,
+) -> PreTrainedTokenizerFast:
+    """Train a small BPE tokenizer on ``texts`` (default: a built-in English text), save it with
+    ``save_pretrained(directory)`` and return it reloaded from disk.
+
+    Special tokens: ``<unk>`` 0, ``<pad>`` 1, ``<bos>`` 2, ``<eos>`` 3. With ``add_bos`` the
+    default encoding (``tokenizer(text)``) starts with ``<bos>`` (as Llama's); with
+    ``add_special_tokens=False`` it does not.
+    """
+    raw = Tokenizer(models.BPE(unk_token="<unk>"))
+    raw.pre_tokenizer = pre_tokenizers.Metaspace()
+    raw.decoder = decoders.Metaspace()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size, special_tokens=list(SPECIAL_TOKENS), show_progress=False
+    )
+    raw.train_from_iterator(list(texts) if texts is not None else ENGLISH.splitlines(), trainer)
+    if add_bos:
+        raw.post_processor = processors.TemplateProcessing(
+            single="<bos> $A", pair="<bos> $A <bos> $B", special_tokens=[("<bos>", 2)]
+        )
+    wrapped = PreTrainedTokenizerFast(
+        tokenizer_object=raw,
+        unk_token="<unk>",
+        pad_token="<pad>",
+        bos_token="<bos>",
+        eos_token="<eos>",
+    )
+    directory = Path(directory)
+    wrapped.save_pretrained(directory)
+    return PreTrainedTokenizerFast.from_pretrained(str(directory))
+
+
+def write_corpus(directory: Path) -> dict[str, Path]:
+    """Write small corpora with known documents into ``directory``.
+
+    Returns ``{"txt": ..., "jsonl": ..., "parquet": ...}`` (parquet only when pyarrow is
+    installed); their documents are :data:`TXT_DOCUMENTS`, :data:`JSONL_DOCUMENTS` and
+    :data:`PARQUET_DOCUMENTS`.
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = {"txt": directory / "a.txt", "jsonl": directory / "b.jsonl"}
+    paths["txt"].write_bytes(TXT_TEXT.encode())
+    paths["jsonl"].write_text("".join(json.dumps(r) + "\n" for r in JSONL_RECORDS) + "\n")
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        return paths
+    paths["parquet"] = directory / "c.parquet"
+    table = pa.table({"text": list(PARQUET_DOCUMENTS), "n": list(range(len(PARQUET_DOCUMENTS)))})
+    pq.write_table(table, paths["parquet"])
+    return paths
