@@ -25,14 +25,25 @@ By default every number is COMPUTED, not measured (this machine has no Hub acces
 ``--live`` instead asks the Hub (or ``HF_ENDPOINT``) through ``llmgeom.sources.hub`` for each
 repository's real file sizes and header sizes (metadata only, no tensor data): MEASURED sizes.
 
-Run:  python benchmarks/hub_transfer_table.py [--live] [--markdown]
+``--local`` MEASURES real transfers on the tests' local fake Hub (``tests/hub/hub_server.py``, one
+tiny repository per family and layout): for each, the bytes and requests the server saw for a
+cold load (with the head's own bytes apart), and the requests of a second load (cache); then three
+concurrent cold-cache processes loading one head, and how many times the server sent that head.
+
+Run:  python benchmarks/hub_transfer_table.py [--live | --local] [--markdown]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import re
+import subprocess
+import sys
+import tempfile
+import warnings
 from dataclasses import dataclass
+from pathlib import Path
 
 from llmgeom.memory import format_bytes
 from llmgeom.sources.registry import RegistryModel, registry_models
@@ -156,6 +167,103 @@ def live_row(model: RegistryModel) -> Row:
     )
 
 
+_CHILD = """
+import sys, warnings
+warnings.simplefilter("ignore")
+from llmgeom.sources.hub import load_hub_unembedding
+u = load_hub_unembedding(sys.argv[1])
+print(u.meta.extra["hub"]["cache"])
+"""
+
+
+def _local_hub(home: Path) -> None:
+    """Point huggingface_hub (environment and its import-time constants) at ``home``."""
+    from huggingface_hub import constants
+
+    os.environ["HF_HOME"] = str(home)
+    for name, value in (
+        ("HF_HOME", str(home)),
+        ("HF_HUB_CACHE", str(home / "hub")),
+        ("HF_ASSETS_CACHE", str(home / "assets")),
+        ("HF_TOKEN_PATH", str(home / "token")),
+    ):
+        setattr(constants, name, value)
+
+
+def local_table() -> None:
+    """Measure cold and warm loads of every tiny family on the local fake Hub."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "hub"))
+    from hub_repos import build_repos
+    from hub_server import FakeHub
+    from huggingface_hub import constants
+
+    from llmgeom.sources.hub import load_hub_unembedding
+
+    hub = FakeHub().start()
+    try:
+        repos = build_repos(hub)
+        os.environ.update(HF_ENDPOINT=hub.url, HF_HUB_DISABLE_PROGRESS_BARS="1")
+        os.environ.pop("HF_TOKEN", None)
+        constants.ENDPOINT = hub.url
+        constants.HUGGINGFACE_CO_URL_TEMPLATE = hub.url + "/{repo_id}/resolve/{revision}/{filename}"
+        constants.HF_HUB_DISABLE_TELEMETRY = True
+        names = ["gpt2", "pythia", "qwen_tied", "qwen_sharded", "opt", "opt350", "opt_sharded"]
+        print(
+            f"{'repo':<24} {'head B':>7} {'served B':>9} {'overhead B':>10} {'requests':>8} "
+            f"{'file B':>8} {'2nd call requests':>17}"
+        )
+        with tempfile.TemporaryDirectory() as tmp:
+            for short in names:
+                repo = repos[short]
+                _local_hub(Path(tmp) / short)
+                hub.reset()
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    u = load_hub_unembedding(repo.repo_id)
+                head = repo.head.numel() * repo.head.element_size()
+                served, requests = hub.bytes_sent, hub.requests
+                hub.reset()
+                load_hub_unembedding(repo.repo_id)
+                print(
+                    f"{repo.repo_id:<24} {head:>7} {served:>9} {served - head:>10} {requests:>8} "
+                    f"{len(repo.files['main'][u.meta.file]):>8} {hub.requests:>17}"
+                )
+            # three concurrent cold-cache processes, the head held back until all three asked
+            repo = repos["gpt2"]
+            home = Path(tmp) / "concurrent"
+            hub.reset()
+
+            def three_asked() -> bool:
+                return sum(r.path.startswith("/api/") for r in hub.records) >= 3
+
+            data = repo.files["main"]["model.safetensors"]
+            first = 8 + int.from_bytes(data[:8], "little")  # the head is the first tensor here
+
+            def head_range(method: str, path: str, rng: str | None) -> bool:
+                return "/lfs/" in path and bool(rng) and int(rng[6:].split("-")[0]) >= first
+
+            hub.add_fault(head_range, hold=three_asked, hold_s=20.0, times=None)
+            env = {**os.environ, "HF_HOME": str(home)}
+            procs = [
+                subprocess.Popen(
+                    [sys.executable, "-c", _CHILD, repo.repo_id],
+                    env=env,
+                    stdout=subprocess.PIPE,
+                    text=True,
+                )
+                for _ in range(3)
+            ]
+            outcomes = [p.communicate(timeout=300)[0].strip() for p in procs]
+            head = repo.head.numel() * repo.head.element_size()
+            sent = sum(r.sent for r in hub.records if head_range(r.method, r.path, r.range))
+            print(
+                f"\n3 concurrent cold-cache processes, {repo.repo_id}: the head ({head} B) was "
+                f"sent {sent / head:g} times; cache outcomes {outcomes}"
+            )
+    finally:
+        hub.stop()
+
+
 def _ratio(a: int, b: int) -> str:
     return f"{a / b:.1f}x" if b else "-"
 
@@ -165,7 +273,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--live", action="store_true", help="ask the Hub (metadata only)")
     parser.add_argument("--markdown", action="store_true", help="print a markdown table")
+    parser.add_argument("--local", action="store_true", help="measure on the local fake Hub")
     args = parser.parse_args()
+    if args.local:
+        local_table()
+        return
     rows = [live_row(m) if args.live else computed_row(m) for m in registry_models()]
     header = (
         "model",

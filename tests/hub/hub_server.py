@@ -8,10 +8,15 @@ Serves, on 127.0.0.1 (random ports), what the Hub serves to ``huggingface_hub``:
   server (another origin, like the Hub's CDN) with ``X-Linked-Size`` / ``X-Linked-Etag``;
 - ``Range: bytes=a-b`` -> 206 with ``Content-Range``;
 - errors with the Hub's ``X-Error-Code`` header: ``RepoNotFound`` (401), ``RevisionNotFound`` (404),
-  ``EntryNotFound`` (404), ``GatedRepo`` (401 without token, 403 with a wrong one).
+  ``EntryNotFound`` (404), ``GatedRepo`` (401 without token, 403 with a wrong one);
+- a renamed repository (``renames``): 307 to the new name, as the Hub answers for moved repos.
 
-Every request is recorded (method, path, range, status, body bytes sent, Authorization), and
-faults can be injected: an HTTP status, or a body cut short after N bytes (connection closed).
+Every request is recorded (time, method, path, range, status, body bytes sent, Authorization), and
+faults can be injected: an HTTP status (with extra headers, e.g. ``Retry-After``), a body cut
+short after N bytes (connection closed), an answer held until a condition holds, or no answer at
+all for a while (a hanging server). Switches: ``ignore_range`` (a mirror that answers every
+ranged GET with 200 and the whole body), ``cdn_rejects_auth`` (a CDN that refuses a request
+carrying an ``Authorization`` header, as S3 does for signed URLs).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import hashlib
 import json
 import re
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -40,17 +46,26 @@ class Record:
     status: int
     sent: int  # body bytes written
     auth: str | None
+    t: float = 0.0  # time.monotonic() when the answer was sent
 
 
 @dataclass
 class Fault:
-    """Make matching requests fail: ``status`` (e.g. 500) or a body cut after ``cut`` bytes."""
+    """Make matching requests fail: ``status`` (e.g. 500) or a body cut after ``cut`` bytes.
+
+    ``hold``: wait (at most ``hold_s`` seconds) until ``hold()`` is true before answering;
+    ``hang_s``: send nothing for that long, then close the connection.
+    """
 
     match: Callable[[str, str, str | None], bool]  # (method, path, range) -> bool
     status: int | None = None
     cut: int | None = None
     times: int | None = 1  # None: forever
     hits: int = 0
+    headers: dict[str, str] = field(default_factory=dict)
+    hold: Callable[[], bool] | None = None
+    hold_s: float = 20.0
+    hang_s: float | None = None
 
 
 @dataclass
@@ -75,6 +90,9 @@ class FakeHub:
         self._threads: list[threading.Thread] = []
         self.url = ""
         self.cdn_url = ""
+        self.ignore_range = False
+        self.cdn_rejects_auth = False
+        self.renames: dict[str, str] = {}  # old repo id -> new repo id (answered with a 307)
 
     # -- content ------------------------------------------------------------------------
     def add_commit(
@@ -99,10 +117,13 @@ class FakeHub:
 
     # -- bookkeeping ----------------------------------------------------------------------
     def reset(self) -> None:
-        """Forget recorded requests and faults."""
+        """Forget recorded requests and faults; switches back to a well-behaved Hub."""
         with self.lock:
             self.records.clear()
             self.faults.clear()
+            self.ignore_range = False
+            self.cdn_rejects_auth = False
+            self.renames.clear()
 
     def add_fault(
         self,
@@ -111,9 +132,13 @@ class FakeHub:
         status: int | None = None,
         cut: int | None = None,
         times: int | None = 1,
+        headers: dict[str, str] | None = None,
+        hold: Callable[[], bool] | None = None,
+        hold_s: float = 20.0,
+        hang_s: float | None = None,
     ) -> Fault:
         """Inject a fault for requests for which ``match(method, path, range)`` is true."""
-        fault = Fault(match, status, cut, times)
+        fault = Fault(match, status, cut, times, 0, dict(headers or {}), hold, hold_s, hang_s)
         with self.lock:
             self.faults.append(fault)
         return fault
@@ -217,6 +242,7 @@ def _make_handler(hub: FakeHub, role: str) -> type[BaseHTTPRequestHandler]:
                         status,
                         len(payload),
                         self.headers.get("Authorization"),
+                        time.monotonic(),
                     )
                 )
             self.end_headers()
@@ -261,7 +287,7 @@ def _make_handler(hub: FakeHub, role: str) -> type[BaseHTTPRequestHandler]:
             return sha
 
         def _body_range(self, data: bytes, headers: dict[str, str], fault: Fault | None) -> None:
-            rng = self.headers.get("Range")
+            rng = None if hub.ignore_range else self.headers.get("Range")
             cut = fault.cut if fault else None
             if rng is None:
                 self._send(200, data, {**headers, "Accept-Ranges": "bytes"}, cut=cut)
@@ -292,12 +318,30 @@ def _make_handler(hub: FakeHub, role: str) -> type[BaseHTTPRequestHandler]:
             split = urlsplit(self.path)
             path = split.path
             fault = hub._take_fault(method, self.path, self.headers.get("Range"))
+            if fault is not None and fault.hold is not None:
+                deadline = time.monotonic() + fault.hold_s
+                while not fault.hold() and time.monotonic() < deadline:
+                    time.sleep(0.02)
+            if fault is not None and fault.hang_s is not None:
+                time.sleep(fault.hang_s)  # a server that accepted the connection, then went quiet
+                self.close_connection = True
+                return
             if fault is not None and fault.status is not None:
-                self._send(fault.status, b"server error", {"Content-Type": "text/plain"})
+                headers = {"Content-Type": "text/plain", **fault.headers}
+                self._send(fault.status, b"server error", headers)
+                return
+            if role == "cdn" and hub.cdn_rejects_auth and self.headers.get("Authorization"):
+                self._send(400, b"only one auth mechanism allowed", {"Content-Type": "text/plain"})
                 return
             if role == "cdn":
                 self._serve_cdn(path, fault)
                 return
+            for old, new in hub.renames.items():
+                for prefix in (f"/api/models/{old}/", f"/{old}/"):
+                    if path.startswith(prefix):
+                        moved = prefix.replace(old, new) + self.path[len(prefix) :]
+                        self._send(307, b"", {"Location": moved})
+                        return
             if (m := _API.match(path)) is not None:
                 self._serve_api(unquote(m["repo"]), m["rev"], parse_qs(split.query))
                 return
@@ -392,5 +436,5 @@ def cache_files(tmp_path: Path) -> list[Path]:
 
 
 def head_files(tmp_path: Path) -> list[Path]:
-    """Cached head tensors and sidecars (refs excluded)."""
-    return [p for p in cache_files(tmp_path) if p.parent.name != "refs"]
+    """Cached head tensors and sidecars (refs and lock files excluded)."""
+    return [p for p in cache_files(tmp_path) if p.parent.name != "refs" and p.suffix != ".lock"]
