@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from .. import __version__
 from ..errors import LlmgeomError
 
-SUBCOMMANDS: tuple[str, ...] = ("measure", "inspect", "models", "fit", "toy")
+SUBCOMMANDS: tuple[str, ...] = ("measure", "inspect", "models", "fit", "toy", "loss", "freq")
 SIGPIPE_EXIT = 128 + 13  # the shell's status for a process ended by SIGPIPE
 
 DESCRIPTION = """\

@@ -1,0 +1,152 @@
+"""``llmgeom loss``: cross-entropy of a causal language model on text corpora."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..errors import ConfigError
+
+DEFAULT_OUT = "results/loss"
+
+EPILOG = """\
+definition (exact): each document (.txt: a run of non-blank lines; .jsonl/.parquet: a record)
+is tokenised as tokenizer(text)["input_ids"] (default special tokens) and cut to its first
+--max-length tokens (default: the model's context length, at most 2048); documents with fewer
+than 2 tokens are skipped and counted. loss = sum of -log p(x_t | x_<t) over every document's
+tokens after the first / number of those tokens (nats/token). Also: perplexity, bits per byte
+(UTF-8 bytes of the text the kept tokens cover), and loss_authors_weighting, the authors'
+script's average (per-document mean weighted by the token count including the first token).
+
+output, per (model, corpus): DIR/<model>.<corpus>.loss.json (model identity, corpus sha256,
+options, dtype, quantisation, versions, timings), and a row model,family,corpus,m,loss,head_width
+in DIR/losses.csv (m = d_model; a row for the same model and corpus is replaced), the table
+`llmgeom fit loss DIR/losses.csv` reads.
+
+examples:
+  llmgeom loss gpt2 --corpus wiki.txt --samples 1000
+  llmgeom loss ./my-checkpoint --corpus c4.jsonl --corpus pile.parquet --out results/loss
+  llmgeom loss pythia-1b --corpus hf:wikitext:wikitext-103-v1:train --recipe paper
+  llmgeom loss model.gguf --corpus books/ --max-length 1024
+  llmgeom loss qwen2.5-7b --corpus wiki.txt --device-map auto --dtype bfloat16
+  llmgeom fit loss results/loss/losses.csv
+"""
+
+
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
+    return number
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``loss`` subcommand."""
+    p = subparsers.add_parser(
+        "loss",
+        help="cross-entropy of a causal LM on text corpora (feeds `fit loss`)",
+        description="Cross-entropy (nats/token) of a causal language model on text corpora.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "model",
+        metavar="MODEL",
+        help="Hugging Face model folder, Hub id or paper alias (see `llmgeom models`), .gguf file",
+    )
+    p.add_argument(
+        "--corpus",
+        action="append",
+        required=True,
+        metavar="SOURCE",
+        help=".txt, .jsonl, .parquet, a folder of them, or hf:NAME:CONFIG:SPLIT (repeatable)",
+    )
+    p.add_argument("--samples", type=_positive, metavar="N", help="first N documents only")
+    p.add_argument(
+        "--max-length",
+        type=_positive,
+        metavar="L",
+        help="tokens kept per document (default: the model's context length, at most 2048)",
+    )
+    p.add_argument("--text-field", default="text", metavar="F", help="JSONL/parquet field")
+    p.add_argument(
+        "--recipe",
+        choices=("paper",),
+        help="the authors' sampling of the four paper corpora (see `llmgeom freq --help`)",
+    )
+    p.add_argument(
+        "--dtype",
+        choices=("float32", "bfloat16", "float16"),
+        help="weights' dtype (default: float32 on CPU, bfloat16 on GPU)",
+    )
+    p.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")
+    p.add_argument(
+        "--device-map",
+        choices=("auto",),
+        help="let accelerate spread a model larger than one device over GPUs and CPU",
+    )
+    quant = p.add_mutually_exclusive_group()
+    quant.add_argument("--load-in-8bit", action="store_true", help="8-bit weights (bitsandbytes)")
+    quant.add_argument("--load-in-4bit", action="store_true", help="4-bit weights (bitsandbytes)")
+    batch = p.add_mutually_exclusive_group()
+    batch.add_argument(
+        "--batch-tokens",
+        type=_positive,
+        metavar="T",
+        help="padded tokens per forward pass (default 8192)",
+    )
+    batch.add_argument("--batch-size", type=_positive, metavar="B", help="documents per pass")
+    p.add_argument("--revision", metavar="R", help="Hub branch, tag or commit")
+    p.add_argument(
+        "--trust-remote-code",
+        action="store_true",
+        help="run the checkpoint's own Python code (off by default; only for sources you trust)",
+    )
+    p.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", help=f"default: {DEFAULT_OUT}")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Load the model once, compute its loss on every corpus, write the results."""
+    from .._atomic import ensure_writable_dir
+    from ..text.corpus import open_corpus
+    from ..text.lm import load_model
+    from ..text.loss import DEFAULT_BATCH_TOKENS, compute_loss, save_loss
+
+    ensure_writable_dir(args.out)  # before loading anything
+    corpora = [
+        open_corpus(spec, text_field=args.text_field, recipe=args.recipe) for spec in args.corpus
+    ]
+    names = [c.name for c in corpora]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"two corpora share the name {names!r}: their results would collide")
+    quantization = "8bit" if args.load_in_8bit else "4bit" if args.load_in_4bit else None
+    loaded = load_model(
+        args.model,
+        revision=args.revision,
+        dtype=args.dtype,
+        device=args.device,
+        device_map=args.device_map,
+        quantization=quantization,
+        trust_remote_code=args.trust_remote_code,
+    )
+    batch_tokens = args.batch_tokens or DEFAULT_BATCH_TOKENS
+    if args.batch_size:  # whole documents per pass: no token budget
+        batch_tokens = 1 << 62
+    for corpus in corpora:
+        result = compute_loss(
+            loaded,
+            corpus=corpus,
+            samples=args.samples,
+            max_length=args.max_length,
+            batch_tokens=batch_tokens,
+            batch_size=args.batch_size,
+            progress=False if args.no_progress else None,
+        )
+        print(result.summary())
+        for path in save_loss(result, args.out):
+            print(f"wrote {path}")
+    return 0

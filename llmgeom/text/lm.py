@@ -1,0 +1,405 @@
+"""Load a causal language model and its tokenizer for ``llmgeom loss``.
+
+A model comes from a local Hugging Face directory, a Hub id or paper alias (through
+``transformers``' own ``from_pretrained`` download and cache; ``HF_*`` variables apply), a GGUF
+file (``transformers``' ``gguf_file=`` loader, dequantised; the tokenizer from the same file),
+or memory (:func:`wrap_model`). Always with ``AutoModelForCausalLM``; checkpoint code is never
+run unless ``trust_remote_code=True``. dtype defaults to float32 on the CPU and bfloat16 on a
+GPU; ``device_map="auto"`` spreads a model over several devices (accelerate); 8/4-bit loading
+needs ``bitsandbytes``. Whatever was chosen is recorded in :attr:`LoadedModel.identity`.
+
+Example:
+    >>> from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+    >>> from tokenizers import Tokenizer, models
+    >>> tok = PreTrainedTokenizerFast(
+    ...     tokenizer_object=Tokenizer(models.WordLevel({"a": 0, "b": 1}, unk_token="a")))
+    >>> lm = wrap_model(GPT2LMHeadModel(GPT2Config(vocab_size=4, n_embd=8, n_layer=1, n_head=2,
+    ...     n_positions=32, bos_token_id=0, eos_token_id=0)), tok, name="tiny")
+    >>> lm.name, lm.dtype, lm.context_length, lm.identity["d_model"], lm.identity["family"]
+    ('tiny', 'float32', 32, 8, 'gpt2')
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..devices import resolve_device
+from ..errors import ConfigError, NetworkError, SourceNotFoundError
+from ..sources._reasons import short_reason
+from ..sources.families import family_for_model_type
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+QUANTIZATIONS = ("8bit", "4bit")
+HASH_LIMIT_BYTES = 4 << 30  # local weight files are hashed when they total at most this
+_WEIGHT_SUFFIXES = (".safetensors", ".bin", ".gguf", ".pt", ".pth")
+_REPO_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?")
+
+
+@dataclass
+class LoadedModel:
+    """A model ready for :func:`~llmgeom.text.loss.compute_loss`, with its provenance."""
+
+    model: torch.nn.Module
+    tokenizer: Any
+    name: str  # for tables and file names: Hub id, directory name, GGUF stem, or given
+    source: str
+    identity: dict[str, Any] = field(default_factory=dict)
+    dtype: str = "float32"
+    quantization: str | None = None
+    device: str = "cpu"
+    load_s: float = 0.0
+
+    @property
+    def context_length(self) -> int | None:
+        """The model's context length (``n_positions`` / ``max_position_embeddings``)."""
+        return self.identity.get("context_length")
+
+
+# ------------------------------------------------------------------------------ facts
+
+
+def _text_config(config: Any) -> Any:
+    getter = getattr(config, "get_text_config", None)
+    return getter() if callable(getter) else config
+
+
+def context_length(config: Any) -> int | None:
+    """The context length a config declares, if any.
+
+    Example:
+        >>> from transformers import GPT2Config
+        >>> context_length(GPT2Config(n_positions=64))
+        64
+    """
+    cfg = _text_config(config)
+    for attr in ("n_positions", "max_position_embeddings", "n_ctx", "seq_length", "max_seq_len"):
+        value = getattr(cfg, attr, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    return None
+
+
+def _d_model(config: Any) -> int | None:
+    cfg = _text_config(config)
+    for attr in ("hidden_size", "n_embd", "d_model", "dim"):
+        value = getattr(cfg, attr, None)
+        if isinstance(value, int):
+            return value
+    return None
+
+
+def _rows_cols(module: Any) -> tuple[int | None, int | None]:
+    if module is None:
+        return None, None
+    rows = getattr(module, "num_embeddings", None) or getattr(module, "out_features", None)
+    cols = getattr(module, "embedding_dim", None) or getattr(module, "in_features", None)
+    weight = getattr(module, "weight", None)
+    if (rows is None or cols is None) and weight is not None and weight.dim() == 2:
+        rows, cols = weight.shape
+    return rows, cols
+
+
+def model_facts(model: torch.nn.Module, tokenizer: Any) -> dict[str, Any]:
+    """Family, widths, vocabulary and context facts of ``model`` (and ``len(tokenizer)``)."""
+    config = getattr(model, "config", None)
+    model_type = getattr(_text_config(config), "model_type", None) or getattr(
+        config, "model_type", None
+    )
+    family = family_for_model_type(model_type)
+    in_rows, _ = _rows_cols(model.get_input_embeddings())
+    out_rows, head_width = _rows_cols(model.get_output_embeddings())
+    return {
+        "family": family.name if family else model_type,
+        "model_type": model_type,
+        "architecture": type(model).__name__,
+        "d_model": _d_model(config),
+        "head_width": head_width,
+        "embedding_rows": in_rows,
+        "head_rows": out_rows,
+        "vocab_size": getattr(_text_config(config), "vocab_size", None),
+        "tokenizer_len": len(tokenizer),
+        "context_length": context_length(config) if config is not None else None,
+        "n_parameters": sum(p.numel() for p in model.parameters()),
+    }
+
+
+def check_vocabulary(model: torch.nn.Module, tokenizer: Any, name: str) -> None:
+    """Refuse a tokenizer with more entries than the model has embedding (or head) rows.
+
+    Example:
+        >>> from transformers import GPT2Config, GPT2LMHeadModel
+        >>> m = GPT2LMHeadModel(GPT2Config(vocab_size=4, n_embd=8, n_layer=1, n_head=2,
+        ...                                bos_token_id=0, eos_token_id=0))
+        >>> try:
+        ...     check_vocabulary(m, list(range(9)), "tiny")
+        ... except ConfigError as err:
+        ...     print(err)
+        tiny: the tokenizer has 9 entries but the model only 4 embedding rows: ...
+    """
+    in_rows, _ = _rows_cols(model.get_input_embeddings())
+    out_rows, _ = _rows_cols(model.get_output_embeddings())
+    rows = min(r for r in (in_rows, out_rows, 1 << 62) if r)
+    if len(tokenizer) > rows:
+        raise ConfigError(
+            f"{name}: the tokenizer has {len(tokenizer)} entries but the model only {rows} "
+            "embedding rows: they do not belong together"
+        )
+
+
+def _file_entries(paths: list[Path], hash_limit: int = HASH_LIMIT_BYTES) -> list[dict[str, Any]]:
+    """Name, size and sha256 of weight files (sha256 only when they total <= hash_limit)."""
+    total = sum(p.stat().st_size for p in paths)
+    entries = []
+    for p in paths:
+        entry: dict[str, Any] = {"name": p.name, "size": p.stat().st_size}
+        if total <= hash_limit:
+            with p.open("rb") as fh:
+                entry["sha256"] = hashlib.file_digest(fh, "sha256").hexdigest()
+        entries.append(entry)
+    return entries
+
+
+def _cached_hub_files(
+    repo_id: str, revision: str | None
+) -> tuple[str | None, list[dict[str, Any]]]:
+    """Commit and weight files of a Hub model in the local cache; a blob's name is the sha256
+    of an LFS file, so nothing is hashed again."""
+    from huggingface_hub import snapshot_download
+
+    try:
+        folder = Path(
+            snapshot_download(
+                repo_id, revision=revision, local_files_only=True, allow_patterns=["config.json"]
+            )
+        )
+    except Exception:  # no cache entry to describe (the model loaded anyway: leave it blank)
+        return None, []
+    entries = []
+    for p in sorted(folder.iterdir()):
+        if p.suffix in _WEIGHT_SUFFIXES:
+            blob = p.resolve()
+            entry: dict[str, Any] = {"name": p.name, "size": blob.stat().st_size}
+            if re.fullmatch(r"[0-9a-f]{64}", blob.name):
+                entry["sha256"] = blob.name
+            entries.append(entry)
+    return folder.name, entries
+
+
+def _gguf_types(path: Path) -> list[str]:
+    import gguf
+
+    reader = gguf.GGUFReader(str(path))
+    return sorted({t.tensor_type.name for t in reader.tensors})
+
+
+# ------------------------------------------------------------------------------ loading
+
+
+def _torch_dtype(dtype: str | torch.dtype | None, device: torch.device | None) -> torch.dtype:
+    if dtype is None:
+        return torch.bfloat16 if device is not None and device.type == "cuda" else torch.float32
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    if dtype not in DTYPES:
+        raise ConfigError(f"unknown dtype {dtype!r} (use {', '.join(DTYPES)})")
+    return DTYPES[dtype]
+
+
+def _dtype_name(dtype: torch.dtype) -> str:
+    return str(dtype).removeprefix("torch.")
+
+
+def _quantization_config(quantization: str | None, dtype: torch.dtype) -> Any:
+    if quantization is None:
+        return None
+    if quantization not in QUANTIZATIONS:
+        raise ConfigError(f"unknown quantization {quantization!r} (use 8bit or 4bit)")
+    if importlib.util.find_spec("bitsandbytes") is None:
+        raise ConfigError(
+            f"--load-in-{quantization} needs bitsandbytes, which is not installed "
+            "(pip install 'llmgeom[quant]')"
+        )
+    from transformers import BitsAndBytesConfig
+
+    if quantization == "8bit":
+        return BitsAndBytesConfig(load_in_8bit=True)
+    return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_compute_dtype=dtype)
+
+
+def _classify(source: str) -> tuple[str, str, dict[str, Any]]:
+    """``(kind, where, extra from_pretrained kwargs)``: local, gguf or hub."""
+    from ..sources import looks_like_path
+    from ..sources.registry import lookup
+
+    path = Path(source).expanduser()
+    if path.is_dir():
+        return "local", str(path), {}
+    if path.is_file():
+        if path.suffix.lower() == ".gguf":
+            return "gguf", str(path.parent), {"gguf_file": path.name}
+        raise ConfigError(
+            f"{source}: not a model; give a Hugging Face model directory or a .gguf file"
+        )
+    if looks_like_path(source) or not _REPO_ID.fullmatch(source):
+        raise SourceNotFoundError(f"no such model directory or file: {source}")
+    entry = lookup(source)
+    return "hub", entry.hub_id if entry else source, {}
+
+
+def _load_error(source: str, err: BaseException) -> Exception:
+    reason = short_reason(err)
+    if isinstance(err, OSError) and any(
+        word in reason.lower() for word in ("connect", "offline", "network", "resolve")
+    ):
+        return NetworkError(f"cannot load {source}: {reason}")
+    if isinstance(err, OSError):
+        return SourceNotFoundError(f"cannot load {source}: {reason}")
+    return ConfigError(f"cannot load {source} as a causal language model: {reason}")
+
+
+def load_model(
+    source: str | os.PathLike[str],
+    *,
+    revision: str | None = None,
+    dtype: str | torch.dtype | None = None,
+    device: str | torch.device = "auto",
+    device_map: str | None = None,
+    quantization: str | None = None,
+    trust_remote_code: bool = False,
+    tokenizer: Any = None,
+) -> LoadedModel:
+    """Load ``source`` with ``AutoModelForCausalLM`` and its tokenizer (see the module doc).
+
+    ``tokenizer`` overrides the model's own (an object or anything
+    :func:`~llmgeom.text.tokenizers.load_tokenizer` accepts). ``device_map="auto"`` lets
+    accelerate place the layers; ``quantization`` is ``"8bit"`` or ``"4bit"`` (bitsandbytes).
+    Errors are one line, raised before any forward pass.
+    """
+    from .tokenizers import load_tokenizer
+
+    started = time.perf_counter()
+    source = str(source)
+    if device_map not in (None, "auto"):
+        raise ConfigError(f"device_map must be 'auto' or None, not {device_map!r}")
+    dev = None if device_map == "auto" else resolve_device(device)
+    torch_dtype = _torch_dtype(dtype, dev if dev is not None else torch.device("cuda"))
+    quant_config = _quantization_config(quantization, torch_dtype)
+    kind, where, extra = _classify(source)
+
+    loaded_tok = load_tokenizer(
+        source if tokenizer is None else tokenizer,
+        revision=revision if tokenizer is None else None,
+        trust_remote_code=trust_remote_code,
+    )
+    from transformers import AutoModelForCausalLM
+
+    kwargs: dict[str, Any] = {"dtype": torch_dtype, "trust_remote_code": trust_remote_code, **extra}
+    if revision is not None:
+        kwargs["revision"] = revision
+    if device_map == "auto":
+        kwargs["device_map"] = "auto"
+    elif quant_config is not None:
+        kwargs["device_map"] = {"": dev.index if dev.type == "cuda" and dev.index else str(dev)}
+    if quant_config is not None:
+        kwargs["quantization_config"] = quant_config
+    try:
+        model = AutoModelForCausalLM.from_pretrained(where, **kwargs)
+    except (OSError, ValueError, KeyError, RuntimeError, ImportError) as err:
+        raise _load_error(source, err) from None
+    if "device_map" not in kwargs:
+        model.to(dev)
+    model.eval()
+
+    if kind == "hub":
+        name = where
+        commit, files = _cached_hub_files(where, revision)
+    elif kind == "gguf":
+        name = Path(source).stem
+        commit, files = None, _file_entries([Path(source)])
+    else:
+        name = Path(where).resolve().name
+        commit = None
+        files = _file_entries(
+            sorted(p for p in Path(where).iterdir() if p.suffix in _WEIGHT_SUFFIXES)
+        )
+    quant_name = None
+    if quantization:
+        quant_name = f"bitsandbytes {quantization}"
+    elif kind == "gguf":
+        types = _gguf_types(Path(source))
+        quant_name = f"gguf {'/'.join(types)} dequantised to {_dtype_name(model.dtype)}"
+    lm = _finish(
+        model, loaded_tok.tokenizer, name=name, source=source, kind=kind, started=started,
+        quantization=quant_name,
+        extra={"repo_id": where if kind == "hub" else None, "revision": revision,
+               "commit": commit, "files": files, "trust_remote_code": trust_remote_code,
+               "tokenizer": loaded_tok.identity},
+    )  # fmt: skip
+    return lm
+
+
+def _device_description(model: torch.nn.Module) -> str:
+    device_map = getattr(model, "hf_device_map", None)
+    if device_map:
+        devices = sorted({str(v) for v in device_map.values()})
+        return "auto (" + ", ".join(devices) + ")"
+    return str(next(model.parameters()).device)
+
+
+def _finish(
+    model: torch.nn.Module, tokenizer: Any, *, name: str, source: str, kind: str,
+    started: float, quantization: str | None, extra: dict[str, Any],
+) -> LoadedModel:  # fmt: skip
+    check_vocabulary(model, tokenizer, name)
+    dtype = _dtype_name(getattr(model, "dtype", next(model.parameters()).dtype))
+    device = _device_description(model)
+    identity = {
+        "source": source,
+        "kind": kind,
+        "name": name,
+        **extra,
+        **model_facts(model, tokenizer),
+    }
+    identity.update({"dtype": dtype, "quantization": quantization, "device": device})
+    return LoadedModel(
+        model=model, tokenizer=tokenizer, name=name, source=source, identity=identity,
+        dtype=dtype, quantization=quantization, device=device,
+        load_s=time.perf_counter() - started,
+    )  # fmt: skip
+
+
+def wrap_model(model: torch.nn.Module, tokenizer: Any, *, name: str | None = None) -> LoadedModel:
+    """An in-memory ``transformers`` causal LM and its tokenizer as a :class:`LoadedModel`.
+
+    ``tokenizer`` is a tokenizer object or anything
+    :func:`~llmgeom.text.tokenizers.load_tokenizer` accepts. The model stays on its device and
+    in its dtype (put it in ``eval()`` mode: dropout would change the loss).
+    """
+    started = time.perf_counter()
+    tok_identity: dict[str, Any] | None = None
+    if isinstance(tokenizer, (str, os.PathLike)):
+        from .tokenizers import load_tokenizer
+
+        loaded_tok = load_tokenizer(tokenizer)
+        tokenizer, tok_identity = loaded_tok.tokenizer, loaded_tok.identity
+    config = getattr(model, "config", None)
+    if name is None:
+        path = str(getattr(config, "name_or_path", "") or "")
+        name = Path(path.rstrip("/")).name if path else None
+        name = name or getattr(config, "model_type", None) or type(model).__name__
+    model.eval()
+    return _finish(
+        model, tokenizer, name=name, source=name, kind="object", started=started,
+        quantization=None,
+        extra={"repo_id": None, "revision": None, "commit": None, "files": [],
+               "trust_remote_code": False, "tokenizer": tok_identity},
+    )  # fmt: skip
