@@ -11,7 +11,6 @@ Example:
 from __future__ import annotations
 
 import logging
-import math
 import time
 import warnings
 from dataclasses import dataclass, field, replace
@@ -22,19 +21,24 @@ import torch
 
 from . import overlap
 from .baselines import reference_values
+from .devices import resolve_device
 from .errors import ConfigError, InvalidMatrixError
 from .memory import ensure_fits
+from .options import (  # noqa: F401 - PAIR_MODES, ROW_MODES... are part of this module's API
+    DEFAULT_TIME_BUDGET_S,
+    MIN_SAMPLE_ROWS,
+    PAIR_MODES,
+    ROW_MODES,
+    MeasureOptions,
+)
 from .progress import progress_setting
 from .sources import load_unembedding
 from .sources.tensor_digest import tensor_sha256
 from .timing import format_duration
 from .unembedding import HeadMetadata, Unembedding
+from .weights import TokenCounts, load_counts, row_weights, weighted_block
 
-PAIR_MODES = ("auto", "exact", "sample", "gram")
-ROW_MODES = ("all", "tokenizer")
 QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
-DEFAULT_TIME_BUDGET_S = 60.0  # --pairs auto: the exact pass runs when predicted under this
-MIN_SAMPLE_ROWS = 100  # sampling compares at least this many rows with all others
 # rows whose norm is below this fraction of the median norm are reported as suspicious: their
 # direction is measured exactly, but such rows are usually padding or damage, not tokens
 TINY_NORM_RELATIVE = 1e-4
@@ -55,6 +59,8 @@ class MeasureReport:
     timings: dict[str, float]
     device: str
     arrays: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    weighted: dict[str, Any] | None = None
+    options: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """The versioned JSON record of this measurement."""
@@ -67,16 +73,6 @@ class MeasureReport:
         from .results import summarize
 
         return summarize(self)
-
-
-def resolve_device(device: str | torch.device) -> torch.device:
-    """``auto`` → CUDA when available, else CPU; errors for unavailable devices."""
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("--device cuda requested but no CUDA device is available")
-    return dev
 
 
 def _select_rows(u: Unembedding, rows: str) -> tuple[torch.Tensor, int]:
@@ -207,10 +203,17 @@ def _normalized(
 
 
 def _exact_pairs(
-    U: torch.Tensor, row_index: torch.Tensor | None, budget: int, bins: int, progress: bool | None
+    U: torch.Tensor,
+    row_index: torch.Tensor | None,
+    budget: int,
+    bins: int,
+    progress: bool | None,
+    weights: torch.Tensor | None = None,
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """The blocked exact pass, with rows and partners in the matrix's original numbering."""
-    exact = overlap.pairwise_statistics(U, budget_bytes=budget, bins=bins, progress=progress)
+    exact = overlap.pairwise_statistics(
+        U, budget_bytes=budget, bins=bins, progress=progress, weights=weights
+    )
     arrays = {
         "max_abs_cos_per_row": exact.pop("max_abs_cos_per_row"),
         "partner_per_row": exact.pop("partner_per_row"),
@@ -267,117 +270,127 @@ def _choose_pairs(
 
 
 def measure(
-    source: Any,
-    *,
-    tensor: str | None = None,
-    revision: str | None = None,
-    rows: str = "all",
-    center: bool = False,
-    pairs: str = "auto",
-    sample_rows: int | None = None,
-    seed: int = 0,
-    bins: int = 0,
-    device: str | torch.device = "auto",
-    drop_nonfinite: bool = False,
-    memory_budget: int | None = None,
-    time_budget: float = DEFAULT_TIME_BUDGET_S,
-    progress: bool | None = None,
+    source: Any, *, options: MeasureOptions | None = None, **overrides: Any
 ) -> MeasureReport:
     """Measure the overlap geometry of an output embedding.
 
     ``source``: anything :func:`llmgeom.load_unembedding` accepts (path, Hub id, module,
-    tensor, array). ``rows``: ``all`` (the paper) or ``tokenizer`` (drop padding rows);
+    tensor, array). The options are the fields of :class:`~llmgeom.options.MeasureOptions`,
+    given as keywords (``measure(W, pairs="gram")``) or as an object (``options=...``, keywords
+    then override it). ``rows``: ``all`` (the paper) or ``tokenizer`` (drop padding rows);
     ``center`` subtracts the mean row; ``pairs``: ``auto`` (the exact pass when its predicted
     time is under ``time_budget`` seconds, else ``sample``), ``exact`` (blocked pass over all
     pairs), ``sample`` (``sample_rows`` random rows, by default as many as fit in
     ``time_budget``, each against all rows, with intervals) or ``gram`` (Gram statistics only);
     mean cos² is exact in every mode. ``bins`` > 0 adds a histogram of cos (exact in
-    the exact pass, about 30 % more CPU time; of the sampled pairs otherwise). Zero rows are
-    excluded (no direction) and counted; progress and the pass-time estimate are logged on
-    the ``llmgeom.progress`` logger.
+    the exact pass, about 30 % more CPU time; of the sampled pairs otherwise). ``weights``
+    (token counts: a ``.npz`` path, an array, or None) adds the frequency-weighted statistics
+    of :mod:`llmgeom.weights`. Zero rows are excluded (no direction) and counted; progress and
+    the pass-time estimate are logged on the ``llmgeom.progress`` logger.
     """
-    if pairs not in PAIR_MODES:
-        raise ConfigError(f"unknown pairs mode {pairs!r} (choose from {', '.join(PAIR_MODES)})")
-    if sample_rows is not None and sample_rows < 2:
-        raise ConfigError(f"sampling needs at least 2 rows, got sample_rows={sample_rows}")
-    if not (math.isfinite(time_budget) and time_budget > 0):
-        raise ConfigError(f"time_budget must be a positive number of seconds, got {time_budget}")
-    with progress_setting(progress):  # loaders deep inside obey it too
-        timings: dict[str, float] = {}
-        t0 = time.perf_counter()
-        unemb = load_unembedding(source, tensor=tensor, revision=revision)
-        meta = unemb.meta
-        if meta.sha256 is None:  # in-memory matrices: a checksum names the matrix in the record
-            meta = replace(meta, sha256=tensor_sha256(unemb.weight), extra=dict(meta.extra))
-        timings["load_s"] = time.perf_counter() - t0
-        dev = resolve_device(device)
+    opts = options.replace(**overrides) if options is not None else MeasureOptions(**overrides)
+    counts = None if opts.weights is None else load_counts(opts.weights)  # checked before loading
+    with progress_setting(opts.progress):  # loaders deep inside obey it too
+        return _measure(source, opts, counts)
 
-        t = time.perf_counter()
-        W, n_selected = _select_rows(unemb, rows)
-        norms, norm_stats, row_index, n_bad = _usable_rows(W, drop_nonfinite, progress)
-        owned = unemb is not source and unemb.meta.source_kind in _OWNED_KINDS
-        U, row_index, n_centre_dropped = _normalized(
-            W, norms, row_index, center, owned, dev, progress
-        )
-        n, m = U.shape
-        timings["normalize_s"] = time.perf_counter() - t
 
-        t = time.perf_counter()
-        stats: dict[str, Any] = {
-            "n_rows_used": n,
-            "m": m,
-            **overlap.gram_statistics(U, progress=progress),
-        }
-        timings["gram_s"] = time.perf_counter() - t
-        budget = memory_budget if memory_budget is not None else overlap.default_budget(dev)
-        chosen, decision = _choose_pairs(pairs, U, budget, bins, time_budget, sample_rows)
-        arrays: dict[str, np.ndarray] = {}
-        t = time.perf_counter()
-        if chosen == "exact":
-            exact, arrays = _exact_pairs(U, row_index, budget, bins, progress)
-            stats.update(exact)
-            stats["abs_cos_method"] = "exact"
-            timings["pairwise_s"] = time.perf_counter() - t
-        elif chosen == "sample":
-            sampled = overlap.sampled_statistics(
-                U, decision["sample_rows"], seed=seed, bins=bins, mean_cos2=stats["mean_cos2"],
-                budget_bytes=budget, progress=progress,
-            )  # fmt: skip
-            if row_index is not None:  # the original numbering of the matrix
-                bound = sampled["max_abs_cos_lower_bound"]
-                bound["i"], bound["j"] = int(row_index[bound["i"]]), int(row_index[bound["j"]])
-            stats["sampled"] = sampled
-            stats["mean_abs_cos"] = sampled["mean_abs_cos"]
-            stats["std_abs_cos"] = sampled["std_abs_cos"]
-            stats["abs_cos_method"] = "sample"
-            timings["sample_s"] = time.perf_counter() - t
-        reference = reference_values(n, m)
-        stats["m_times_mean_cos2"] = m * stats["mean_cos2"]
-        stats["ratio_to_random"] = stats["mean_cos2"] / reference["random_mean_cos2"]
-        timings["total_s"] = time.perf_counter() - t0
-        variant = {
-            "name": "+".join(
-                ["raw" if rows == "all" else "tokenizer-rows"] + (["centered"] if center else [])
-            ),
-            "rows": rows,
-            "center": center,
-            "pairs": chosen,
-            **decision,
-            "n_rows_total": int(unemb.shape[0]),
-            "n_rows_selected": int(n_selected),
-            "n_rows_used": int(n),
-            "n_zero_rows_excluded": int(norm_stats.get("n_zero", 0)),
-            "n_rows_equal_to_mean_excluded": n_centre_dropped,
-            "n_nonfinite_rows_dropped": n_bad,
-            "histogram_bins": bins if chosen != "gram" else 0,
-        }
-        return MeasureReport(
-            meta=meta,
-            variant=variant,
-            stats=stats,
-            reference=reference,
-            row_norms=norm_stats,
-            timings=timings,
-            device=str(dev),
-            arrays=arrays,
-        )
+def _measure(source: Any, opts: MeasureOptions, counts: TokenCounts | None) -> MeasureReport:
+    progress, rows, center, bins = opts.progress, opts.rows, opts.center, opts.bins
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    unemb = load_unembedding(source, tensor=opts.tensor, revision=opts.revision)
+    meta = unemb.meta
+    if meta.sha256 is None:  # in-memory matrices: a checksum names the matrix in the record
+        meta = replace(meta, sha256=tensor_sha256(unemb.weight), extra=dict(meta.extra))
+    timings["load_s"] = time.perf_counter() - t0
+    if counts is not None:
+        counts.aligned(unemb.shape[0])  # counts longer than the head: fail before any work
+    dev = resolve_device(opts.device)
+
+    t = time.perf_counter()
+    W, n_selected = _select_rows(unemb, rows)
+    norms, norm_stats, row_index, n_bad = _usable_rows(W, opts.drop_nonfinite, progress)
+    owned = unemb is not source and unemb.meta.source_kind in _OWNED_KINDS
+    U, row_index, n_centre_dropped = _normalized(W, norms, row_index, center, owned, dev, progress)
+    n, m = U.shape
+    timings["normalize_s"] = time.perf_counter() - t
+
+    p = None
+    if counts is not None:
+        index = None if row_index is None else row_index.cpu().numpy()
+        used_weights = row_weights(counts, int(unemb.shape[0]), n_selected, index)
+        p = torch.from_numpy(used_weights.p).to(dev)
+
+    t = time.perf_counter()
+    stats: dict[str, Any] = {
+        "n_rows_used": n,
+        "m": m,
+        **overlap.gram_statistics(U, progress=progress),
+    }
+    weighted_gram = None if p is None else overlap.weighted_gram_statistics(U, p)
+    timings["gram_s"] = time.perf_counter() - t
+    budget = opts.memory_budget if opts.memory_budget is not None else overlap.default_budget(dev)
+    chosen, decision = _choose_pairs(
+        opts.pairs, U, budget, bins, opts.time_budget, opts.sample_rows
+    )
+    arrays: dict[str, np.ndarray] = {}
+    pair_sums: dict[str, Any] | None = None
+    t = time.perf_counter()
+    if chosen == "exact":
+        exact, arrays = _exact_pairs(U, row_index, budget, bins, progress, p)
+        pair_sums = {"weighted_abs_sum": exact.pop("weighted_abs_sum")} if p is not None else None
+        stats.update(exact)
+        stats["abs_cos_method"] = "exact"
+        timings["pairwise_s"] = time.perf_counter() - t
+    elif chosen == "sample":
+        sampled = overlap.sampled_statistics(
+            U, decision["sample_rows"], seed=opts.seed, bins=bins, mean_cos2=stats["mean_cos2"],
+            budget_bytes=budget, progress=progress, weights=p,
+        )  # fmt: skip
+        if p is not None:
+            keys = ("weighted_abs_sum", "weighted_abs_sum_se", "weighted_abs_sum_interval")
+            pair_sums = {key: sampled.pop(key) for key in keys}
+        if row_index is not None:  # the original numbering of the matrix
+            bound = sampled["max_abs_cos_lower_bound"]
+            bound["i"], bound["j"] = int(row_index[bound["i"]]), int(row_index[bound["j"]])
+        stats["sampled"] = sampled
+        stats["mean_abs_cos"] = sampled["mean_abs_cos"]
+        stats["std_abs_cos"] = sampled["std_abs_cos"]
+        stats["abs_cos_method"] = "sample"
+        timings["sample_s"] = time.perf_counter() - t
+    weighted = None
+    if counts is not None:
+        method = None if chosen == "gram" else chosen
+        weighted = weighted_block(counts, used_weights, weighted_gram, pair_sums, method, m)
+    reference = reference_values(n, m)
+    stats["m_times_mean_cos2"] = m * stats["mean_cos2"]
+    stats["ratio_to_random"] = stats["mean_cos2"] / reference["random_mean_cos2"]
+    timings["total_s"] = time.perf_counter() - t0
+    variant = {
+        "name": "+".join(
+            ["raw" if rows == "all" else "tokenizer-rows"] + (["centered"] if center else [])
+        ),
+        "rows": rows,
+        "center": center,
+        "pairs": chosen,
+        **decision,
+        "n_rows_total": int(unemb.shape[0]),
+        "n_rows_selected": int(n_selected),
+        "n_rows_used": int(n),
+        "n_zero_rows_excluded": int(norm_stats.get("n_zero", 0)),
+        "n_rows_equal_to_mean_excluded": n_centre_dropped,
+        "n_nonfinite_rows_dropped": n_bad,
+        "histogram_bins": bins if chosen != "gram" else 0,
+    }
+    return MeasureReport(
+        meta=meta,
+        variant=variant,
+        stats=stats,
+        reference=reference,
+        row_norms=norm_stats,
+        timings=timings,
+        device=str(dev),
+        arrays=arrays,
+        weighted=weighted,
+        options=opts.to_record(),
+    )

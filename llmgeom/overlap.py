@@ -10,7 +10,10 @@ and return plain dictionaries of Python floats (and a few arrays).
   triangle (float32 products, float64 accumulation, row blocks sized from a memory budget).
 * :func:`sampled_statistics` — the |cos| statistics from random rows, each against every row
   (unbiased, with confidence intervals), for vocabularies where the exact pass is too slow;
-* :func:`estimate_exact_pass` — the predicted time of the exact pass on this device.
+* :func:`estimate_exact_pass` — the predicted time of the exact pass on this device;
+* :func:`weighted_gram_statistics` — the same Gram identity with row weights ``p_i`` (token
+  frequencies): ``Σ_{i,j} p_i p_j cos²_ij = ‖Uᵀ diag(p) U‖_F²``, O(n·m²). Passing ``weights``
+  to the two passes above adds the weighted pair sum ``Σ p_i p_j |cos_ij|``.
 
 Rows are normalised exactly, ``u_i = w_i / ‖w_i‖`` in float64 then stored in float32 (the authors
 divide by the norm with no epsilon; a zero row has no direction and is left as zeros here, and
@@ -225,6 +228,55 @@ def gram_statistics(
     }
 
 
+def weighted_gram_statistics(
+    U: torch.Tensor, weights: torch.Tensor, chunk_rows: int = CHUNK_ROWS
+) -> dict[str, float]:
+    """Exact weighted means over pairs i≠j, weight ``p_i p_j``, by the Gram identity.
+
+    ``weights`` (``p``, non-negative, any scale) has one entry per row of ``U``. With
+    ``G_p = Uᵀ diag(p) U`` (float32 chunk products, float64 accumulation),
+    ``Σ_{i≠j} p_i p_j cos²_ij = ‖G_p‖_F² − Σ_i p_i² ‖u_i‖⁴`` and the pair weight is
+    ``Σ_{i≠j} p_i p_j = (Σp)² − Σp²``; the signed mean cos uses ``‖Σ_i p_i u_i‖²`` the same
+    way. Also returns the effective number of rows ``(Σp)² / Σp²`` (``1/Σp²`` for p summing
+    to 1). O(n·m²), no n×n work.
+
+    Example:
+        >>> import torch
+        >>> U = torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+        >>> s = weighted_gram_statistics(U, torch.tensor([1.0, 1.0, 0.0]))
+        >>> s["weighted_mean_cos2"], s["effective_rows"]
+        (1.0, 2.0)
+    """
+    n, m = U.shape
+    p = weights.to(device=U.device, dtype=torch.float64).flatten()
+    if p.numel() != n:
+        raise ValueError(f"{p.numel()} weights for {n} rows")
+    G = torch.zeros(m, m, dtype=torch.float64, device=U.device)
+    sq = torch.zeros(n, dtype=torch.float64, device=U.device)
+    total = torch.zeros(m, dtype=torch.float64, device=U.device)
+    with full_precision():
+        for start, stop in _chunks(n, chunk_rows):
+            block = U[start:stop]
+            pw = p[start:stop]
+            G += (block.T @ (block * pw[:, None].to(block.dtype))).to(torch.float64)
+            wide = block.to(torch.float64)
+            sq[start:stop] = (wide * wide).sum(dim=1)
+            total += pw @ wide
+    p_sum = float(p.sum())
+    p_sq = float((p * p).sum())
+    pair_weight = p_sum * p_sum - p_sq
+    if not pair_weight > 0:
+        raise ValueError("weighted pair statistics need positive weight on at least 2 rows")
+    cos2 = float((G * G).sum()) - float((p * p * sq * sq).sum())
+    cos = float(total @ total) - float((p * p * sq).sum())
+    return {
+        "weighted_mean_cos2": max(0.0, cos2 / pair_weight),
+        "weighted_mean_cos": cos / pair_weight,
+        "pair_weight": pair_weight,
+        "effective_rows": p_sum * p_sum / p_sq,
+    }
+
+
 def block_rows_for(n: int, budget_bytes: int, itemsize: int = 4) -> int:
     """Rows per block so that a block of products (rows × n) fits in ``budget_bytes``."""
     rows = budget_bytes // max(1, n * itemsize)
@@ -300,6 +352,7 @@ class _Accumulator:
     """Float64 running sums, histogram and per-row maxima of the blocked pass."""
 
     def __init__(self, n: int, bins: int, device: torch.device) -> None:
+        self.weighted_abs = 0.0  # Σ_{i<j} p_i p_j |cos_ij| when weights are given
         self.sum_abs = 0.0
         self.sum_sq = 0.0
         self.pairs = 0
@@ -333,13 +386,23 @@ def pairwise_statistics(
     bins: int = 0,
     progress: bool | None = None,
     top_pairs: int = 20,
+    weights: torch.Tensor | None = None,
 ) -> dict:
     """Exact mean/std of |cos| over pairs i<j, histogram of cos, per-row max |cos| and partner.
 
     The upper triangle is processed in row blocks ``I``: ``S = U[I] @ U[I.start:]ᵀ`` (one
     float32 buffer, reused), sums taken per row in float32 then accumulated in float64. The
     diagonal block's lower triangle and diagonal are removed exactly (its strict upper
-    triangle is re-added from an explicit copy), so every pair is counted once.
+    triangle is re-added from an explicit copy), so every pair is counted once. With
+    ``weights`` (one ``p_i`` per row) the result also holds ``weighted_abs_sum``
+    ``= Σ_{i<j} p_i p_j |cos_ij|`` (one matrix-vector product per block).
+
+    Example:
+        >>> import torch
+        >>> U, _ = normalize_rows(torch.tensor([[1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]))
+        >>> s = pairwise_statistics(U, weights=torch.tensor([1.0, 2.0, 0.0]), progress=False)
+        >>> round(s["mean_abs_cos"], 6), round(s["weighted_abs_sum"], 6)  # 2·|cos 45°|
+        (0.471405, 1.414214)
     """
     n, _ = U.shape
     if n < 2:
@@ -349,6 +412,8 @@ def pairwise_statistics(
     rows = block_rows_for(n, budget)
     release_free_memory()  # hand freed temporaries back before the one big buffer
     acc = _Accumulator(n, bins, device)
+    p64 = None if weights is None else weights.to(device=device, dtype=torch.float64).flatten()
+    p32 = None if p64 is None else p64.to(U.dtype)
     buffer = torch.empty(rows * n, dtype=U.dtype, device=device)
     starts = list(range(0, n, rows))
     block_of_start = {s: b for b, s in enumerate(starts)}
@@ -372,6 +437,12 @@ def pairwise_statistics(
             acc.add_abs_moments(S)
             acc.add_abs_moments(diag.abs_(), sign=-1)
             acc.add_abs_moments(upper.abs_())
+            if p64 is not None:  # Σ p_i p_j |cos_ij|: the block's right part, then its triangle
+                if cols > b:
+                    right = (S[:, b:] @ p32[stop:]).to(torch.float64)
+                    acc.weighted_abs += float(p64[start:stop] @ right)
+                pb = p64[start:stop]
+                acc.weighted_abs += float((pb[iu[0]] * pb[iu[1]] * upper).sum())
             S[:, :b].fill_diagonal_(-1.0)  # a row is not its own partner
             _update_rows(acc, S, start)
             if cols > b:
@@ -409,6 +480,8 @@ def pairwise_statistics(
     }
     if acc.hist is not None:
         out["histogram"] = _histogram_record(acc.hist)
+    if p64 is not None:
+        out["weighted_abs_sum"] = acc.weighted_abs
     return out
 
 
@@ -459,6 +532,7 @@ def sampled_statistics(
     mean_cos2: float | None = None,
     budget_bytes: int | None = None,
     progress: bool | None = None,
+    weights: torch.Tensor | None = None,
 ) -> dict:
     """Estimate the |cos| statistics from ``n_rows`` random rows, each against every other row.
 
@@ -470,6 +544,13 @@ def sampled_statistics(
     The std of |cos| is ``sqrt(E cos² − (E|cos|)²)`` with ``mean_cos2`` (pass the exact Gram
     value; else the estimate is used, delta method with the covariance of ``a`` and ``q``).
     ``bins`` > 0 adds the histogram of the covered pairs' cos.
+
+    With ``weights`` (one ``p_i`` per row), ``weighted_abs_sum`` estimates
+    ``T = Σ_{i≠j} p_i p_j |cos_ij|`` (ordered pairs) as ``n · mean(x_i)`` over the sampled rows,
+    ``x_i = p_i Σ_{j≠i} p_j |cos_ij|`` computed exactly for each: unbiased for uniform sampling
+    without replacement, with the same finite-population standard error
+    (``weighted_abs_sum_se``). Rows of zero weight contribute ``x_i = 0``, so very uneven
+    weights give wide intervals: the exact pass has none.
 
     Example:
         >>> import torch
@@ -491,6 +572,8 @@ def sampled_statistics(
     release_free_memory()
     buffer = torch.empty(rows * n, dtype=U.dtype, device=U.device)
     sums = torch.empty(3, r, dtype=torch.float64, device=U.device)  # Σ|c|, Σc², max|c|
+    p64 = None if weights is None else weights.to(device=U.device, dtype=torch.float64).flatten()
+    weighted = None if p64 is None else torch.empty(r, dtype=torch.float64, device=U.device)
     hist = torch.zeros(bins, dtype=torch.float64, device=U.device) if bins else None
     lower_bound = (-1.0, -1, -1)
     with full_precision():
@@ -506,6 +589,9 @@ def sampled_statistics(
             S.abs_()
             sums[0, start:stop] = S.sum(dim=1).to(torch.float64)
             sums[1, start:stop] = torch.linalg.vector_norm(S, dim=1).to(torch.float64).square()
+            if weighted is not None:  # x_i = p_i Σ_j p_j |cos_ij| (the diagonal is 0 here)
+                row_sums = (S @ p64.to(S.dtype)).to(torch.float64)
+                weighted[start:stop] = p64[idx] * row_sums
             S[own, idx] = -1.0
             values, partners = S.max(dim=1)
             sums[2, start:stop] = values.to(torch.float64)
@@ -552,6 +638,13 @@ def sampled_statistics(
     }
     if hist is not None:
         out["histogram"] = _histogram_record(hist)
+    if weighted is not None:
+        x = weighted.cpu().numpy()
+        total = float(n * x.mean())
+        total_se = float(n * math.sqrt(max(0.0, fpc * np.var(x, ddof=1) / r)))
+        out["weighted_abs_sum"] = total
+        out["weighted_abs_sum_se"] = total_se
+        out["weighted_abs_sum_interval"] = [total - t * total_se, total + t * total_se]
     return out
 
 

@@ -1,9 +1,27 @@
-"""The JSON result format of ``llmgeom measure`` (versioned) and its atomic writing.
+"""The JSON result format of ``llmgeom measure`` (versioned), its machine check and atomic writing.
 
-A record has: ``schema``, ``model`` (provenance: source, repo, revision and commit, family,
-tensor name, tied, shapes, dtype, checksum), ``variant`` (which rows, centring, pair mode),
-``stats``, ``reference`` (baselines), ``row_norms``, ``timings``, ``environment`` (versions,
-device) and ``created``.
+This module owns the schema ``llmgeom.measurement/1``: it writes records (:func:`build_record`),
+checks them (:func:`validate_record`) and reads them (:func:`load_record`); nothing else parses
+it. A record has:
+
+* ``schema``: ``"llmgeom.measurement/1"``;
+* ``model``: provenance (source, repo, revision and commit, family, tensor name, tied, shapes
+  ``n_rows``/``head_width``/``d_model``, dtype, checksum);
+* ``variant``: which rows (``rows``), centring (``center``), the pair mode that ran
+  (``pairs``: exact, sample or gram) with its predicted time, rows used and excluded;
+* ``options``: the analysis options as given (:class:`llmgeom.options.MeasureOptions`,
+  ``weights`` as the counts file's path);
+* ``stats``, ``reference`` (baselines), ``row_norms``, ``timings``, ``environment``
+  (versions, device), ``created``;
+* ``weighted`` (only with ``--weights``; its own ``version``, now 1): frequency-weighted
+  interference, :mod:`llmgeom.weights`. ``counts_path``, ``counts_sha256`` (provenance);
+  ``counts_length``, ``counts_total`` (Σc), ``rows_padded`` (head rows beyond the counts),
+  ``rows_used``, ``rows_with_count``, ``rows_without_count`` (rows used whose count is 0),
+  ``count_mass_excluded`` (fraction of Σc on rows not used); ``effective_tokens`` (1/Σp²),
+  ``weighted_mean_cos2`` (exact), ``m_times_weighted_mean_cos2``, ``weighted_mean_cos``
+  (exact), ``weighted_mean_abs_cos`` with ``abs_cos_method`` (``exact``; ``sample`` with
+  ``weighted_mean_abs_cos_se`` and ``weighted_mean_abs_cos_interval``, 95 %; None after a
+  Gram-only run), and ``definition``.
 
 Example:
     >>> import torch
@@ -11,6 +29,8 @@ Example:
     >>> record = build_record(measure(torch.eye(6, 3), pairs="gram"))
     >>> record["schema"], record["model"]["n_rows"], record["stats"]["mean_cos2"]
     ('llmgeom.measurement/1', 6, 0.0)
+    >>> validate_record(record) is record
+    True
 """
 
 from __future__ import annotations
@@ -58,11 +78,14 @@ def _device_name(device: str) -> str:
 
 def build_record(report: MeasureReport) -> dict[str, Any]:
     """The JSON-ready record of a measurement."""
+    weighted = {"weighted": report.weighted} if report.weighted is not None else {}
     return {
         "schema": SCHEMA,
         "model": report.meta.to_dict(),
         "variant": report.variant,
+        "options": report.options,
         "stats": report.stats,
+        **weighted,
         "reference": report.reference,
         "row_norms": report.row_norms,
         "timings": report.timings,
@@ -172,6 +195,11 @@ def merge_records(old: dict[str, Any], new: dict[str, Any]) -> tuple[dict[str, A
     for key in kept:
         stats[key] = old_stats[key]
     merged = {**new, "stats": stats, "variant": dict(new.get("variant", {}))}
+    weighted = _merge_weighted(old.get("weighted"), new.get("weighted"))
+    if weighted is not None:
+        if weighted is old.get("weighted") and "weighted" not in new:
+            kept = [*kept, "weighted"]
+        merged["weighted"] = weighted
     merged["variant"]["pairs"] = abs_cos_method(stats) or "gram"
     if "histogram" in stats:
         merged["variant"]["histogram_bins"] = len(stats["histogram"]["counts"])
@@ -179,6 +207,23 @@ def merge_records(old: dict[str, Any], new: dict[str, Any]) -> tuple[dict[str, A
         merged["kept_from_earlier_runs"] = kept
     merged["history"] = [*old.get("history", [_run_summary(old)]), _run_summary(new)]
     return merged, kept
+
+
+def _merge_weighted(old: dict[str, Any] | None, new: dict[str, Any] | None) -> dict | None:
+    """The ``weighted`` block to keep: the new one, else the old one; an exact weighted |cos|
+    of the same counts file is kept over a sampled or missing one."""
+    if new is None:
+        return old
+    if (
+        old is not None
+        and old.get("counts_sha256") == new.get("counts_sha256")
+        and old.get("abs_cos_method") == "exact"
+        and new.get("abs_cos_method") != "exact"
+    ):
+        new = {k: v for k, v in new.items() if not k.startswith("weighted_mean_abs_cos")}
+        for key in ("weighted_mean_abs_cos", "abs_cos_method"):
+            new[key] = old[key]
+    return new
 
 
 @dataclass
@@ -243,17 +288,89 @@ def write_record(record: dict[str, Any], out_dir: str | os.PathLike[str]) -> Pat
     return save_record(record, out_dir).path
 
 
+_NUMBER = (int, float)
+#: (block, field, type(s), required): what validate_record checks. A hand-written check rather
+#: than JSON Schema: the jsonschema package is not a dependency, and these lines are the schema.
+_FIELDS: tuple[tuple[str, str, Any, bool], ...] = (
+    ("model", "source", str, True),
+    ("model", "n_rows", int, True),
+    ("model", "head_width", int, True),
+    ("model", "d_model", (int, type(None)), False),
+    ("model", "family", (str, type(None)), False),
+    ("model", "sha256", (str, type(None)), False),
+    ("variant", "name", str, True),
+    ("variant", "rows", str, True),
+    ("variant", "center", bool, True),
+    ("variant", "pairs", str, True),
+    ("stats", "n_rows_used", int, True),
+    ("stats", "m", int, True),
+    ("stats", "mean_cos2", _NUMBER, True),
+    ("stats", "mean_abs_cos", _NUMBER, False),
+    ("weighted", "version", int, True),
+    ("weighted", "weighted_mean_cos2", _NUMBER, True),
+    ("weighted", "effective_tokens", _NUMBER, True),
+    ("weighted", "counts_sha256", (str, type(None)), True),
+)
+_BLOCKS = ("model", "variant", "stats", "reference", "row_norms", "timings", "environment")
+
+
+def validate_record(record: Any, where: str = "record") -> dict[str, Any]:
+    """Check that ``record`` is an ``llmgeom.measurement/1`` result; return it unchanged.
+
+    Checks the schema name, that every block is an object, and the type of the fields that
+    readers rely on (the fits read ``model`` and ``stats``); the optional ``weighted`` block
+    must be complete when present. One-line :class:`ConfigError` naming ``where`` and the field.
+
+    Example:
+        >>> validate_record({"schema": SCHEMA, "model": {}, "variant": {}, "stats": {}}, "r.json")
+        Traceback (most recent call last):
+        ...
+        llmgeom.errors.ConfigError: r.json: malformed llmgeom measurement: model.source is missing
+    """
+    if not isinstance(record, dict) or record.get("schema") != SCHEMA:
+        raise ConfigError(f"{where}: not an llmgeom measurement (schema {SCHEMA} expected)")
+    for block in _BLOCKS + (("weighted",) if "weighted" in record else ()):
+        if block not in record and block in ("model", "variant", "stats"):
+            raise ConfigError(f"{where}: malformed llmgeom measurement: {block} is missing")
+        if block in record and not isinstance(record[block], dict):
+            raise ConfigError(f"{where}: malformed llmgeom measurement: {block} is not an object")
+    for block, name, kinds, required in _FIELDS:
+        data = record.get(block)
+        if not isinstance(data, dict):
+            continue
+        if name not in data:
+            if required:
+                raise ConfigError(
+                    f"{where}: malformed llmgeom measurement: {block}.{name} is missing"
+                )
+            continue
+        value = data[name]
+        wrong = not isinstance(value, kinds) or (isinstance(value, bool) and kinds is not bool)
+        if wrong:
+            raise ConfigError(
+                f"{where}: malformed llmgeom measurement: {block}.{name} = {value!r} is not "
+                f"{_kind_name(kinds)}"
+            )
+    return record
+
+
+def _kind_name(kinds: Any) -> str:
+    names = {int: "an integer", float: "a number", str: "a string", bool: "true/false"}
+    kinds = kinds if isinstance(kinds, tuple) else (kinds,)
+    if kinds == _NUMBER:
+        return "a number"
+    return " or ".join(names.get(k, "null") for k in kinds)
+
+
 def load_record(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read a result file, checking its schema."""
+    """Read a result file and check it (:func:`validate_record`)."""
     try:
         record = json.loads(Path(path).read_text())
     except OSError as err:
         raise ConfigError(f"{path}: not a readable llmgeom result ({err.strerror})") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ConfigError(f"{path}: not a readable llmgeom result ({err})") from None
-    if not isinstance(record, dict) or record.get("schema") != SCHEMA:
-        raise ConfigError(f"{path}: not an llmgeom measurement (schema {SCHEMA} expected)")
-    return record
+    return validate_record(record, str(path))
 
 
 def excluded_rows(variant: dict[str, Any]) -> str:
@@ -290,6 +407,53 @@ def _pairs_line(variant: dict[str, Any], stats: dict[str, Any]) -> str | None:
         f"  pairs auto: |cos| from {rows:,} random rows x all rows; the exact pass would take "
         f"about {format_duration(estimate)} (budget {budget}): use --pairs exact for it"
     )
+
+
+def weighted_lines(block: dict[str, Any]) -> list[str]:
+    """The summary lines of a ``weighted`` block (frequency-weighted interference).
+
+    Example:
+        >>> block = {"counts_path": "c.npz", "counts_total": 1000.0, "rows_used": 5,
+        ...          "rows_with_count": 3, "rows_without_count": 2, "rows_padded": 1,
+        ...          "count_mass_excluded": 0.0, "weighted_mean_cos2": 0.25,
+        ...          "m_times_weighted_mean_cos2": 1.0, "weighted_mean_cos": 0.01,
+        ...          "weighted_mean_abs_cos": None, "abs_cos_method": None,
+        ...          "effective_tokens": 2.5}
+        >>> print("\\n".join(weighted_lines(block)))
+          weighted by     c.npz: 1,000 tokens counted; 3 of 5 rows used have a count, ...
+          weighted cos^2  0.25   (m*mean = 1.000)   weighted mean cos 0.01   effective tokens 2.5
+          weighted |cos|  not available (needs the exact pass or sampling; ...
+    """
+    origin = Path(block["counts_path"]).name if block.get("counts_path") else "counts array"
+    first = (
+        f"  weighted by     {origin}: {block['counts_total']:,.0f} tokens counted; "
+        f"{block['rows_with_count']:,} of {block['rows_used']:,} rows used have a count, "
+        f"{block['rows_without_count']:,} have none"
+    )
+    if block.get("rows_padded"):
+        first += f" ({block['rows_padded']:,} padded: beyond the counts)"
+    if block.get("count_mass_excluded"):
+        first += f"; {100 * block['count_mass_excluded']:.3g}% of the counts are on excluded rows"
+    lines = [
+        first,
+        f"  weighted cos^2  {block['weighted_mean_cos2']:.6g}   "
+        f"(m*mean = {block['m_times_weighted_mean_cos2']:.3f})   weighted mean cos "
+        f"{block['weighted_mean_cos']:.4g}   effective tokens {block['effective_tokens']:.6g}",
+    ]
+    value = block.get("weighted_mean_abs_cos")
+    if value is None:
+        lines.append(
+            "  weighted |cos|  not available (needs the exact pass or sampling; this was a "
+            "Gram-only run)"
+        )
+    elif block.get("abs_cos_method") == "sample":
+        low, high = block["weighted_mean_abs_cos_interval"]
+        lines.append(
+            f"  weighted |cos|  {value:.6g} (sampled rows)   95% CI [{low:.6g}, {high:.6g}]"
+        )
+    else:
+        lines.append(f"  weighted |cos|  {value:.6g} (exact)")
+    return lines
 
 
 def summarize(report: MeasureReport) -> str:
@@ -334,6 +498,8 @@ def summarize(report: MeasureReport) -> str:
         f"{100 * s['top_eigen_fraction']:.1f}%   row norms mean "
         f"{norms.get('mean', float('nan')):.4g} min {norms.get('min', float('nan')):.4g}"
     )
+    if report.weighted is not None:
+        lines.extend(weighted_lines(report.weighted))
     pairs = _pairs_line(variant, s)
     if pairs:
         lines.append(pairs)

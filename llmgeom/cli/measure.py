@@ -8,9 +8,10 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from ..measurement import DEFAULT_TIME_BUDGET_S, MIN_SAMPLE_ROWS, PAIR_MODES, PROGRESS_LOGGER
+from ..measurement import PROGRESS_LOGGER
+from ..options import DEFAULT_TIME_BUDGET_S, PLOT_BINS, MeasureOptions, add_arguments
 
-EPILOG = """\
+EPILOG = f"""\
 what is measured (rows normalised exactly: w / |w|; zero rows have no direction and are
 excluded, and the summary says how many):
   mean cos^2      all pairs i<j, exact via the Gram identity (the paper's "mean square overlap")
@@ -21,8 +22,8 @@ excluded, and the summary says how many):
 
 cost: mean cos^2 takes seconds (O(n m^2)); the exact pass is O(n^2 m). With --pairs auto (the
 default) its time is predicted from a measured matmul rate and printed; it runs when under
---time-budget (60 s), else as many random rows as fit in the budget are compared with every
-row (mean/std |cos| with 95% intervals, unbiased) and the summary says so.
+--time-budget ({DEFAULT_TIME_BUDGET_S:g} s), else as many random rows as fit in the budget are
+compared with every row (mean/std |cos| with 95% intervals, unbiased) and the summary says so.
 
 examples:
   llmgeom measure gpt2                                # Hub alias: only the head is downloaded
@@ -34,6 +35,12 @@ examples:
   llmgeom measure qwen2.5-72b --sample 2000           # 2000 random rows x all rows, 95% CIs
   llmgeom measure pythia-70m --rows tokenizer --center   # variants: drop padding rows, centre
   llmgeom measure gpt2 --plot                        # also a PNG: cos histogram vs random
+  llmgeom measure gpt2 --weights gpt2.wikitext.counts.npz   # frequency-weighted interference
+
+--weights COUNTS.npz (token counts, e.g. from `llmgeom freq`; p_i = c_i / sum c over the rows
+used) adds weighted mean cos^2 = sum_(i!=j) p_i p_j cos^2_ij / sum_(i!=j) p_i p_j (exact, Gram
+identity), the same for |cos| (exact pass; interval when sampled) and the effective number of
+tokens 1 / sum p_i^2. Counts shorter than the head are padded with zeros; longer is an error.
 """
 
 
@@ -59,51 +66,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="DIR",
         help="folder for the JSON results (default: %(default)s)",
     )
-    p.add_argument(
-        "--pairs",
-        choices=PAIR_MODES,
-        default="auto",
-        help="auto (default): exact if predicted under --time-budget, else sample; exact: all "
-        "pairs; sample: random pairs with CIs; gram: only the Gram statistics (mean cos^2)",
-    )
-    p.add_argument(
-        "--time-budget",
-        default=f"{DEFAULT_TIME_BUDGET_S:g}s",
-        metavar="T",
-        help="--pairs auto runs the exact pass when predicted to take less (default: "
-        "%(default)s; e.g. 90, 5m, 1h)",
-    )
-    p.add_argument(
-        "--sample",
-        type=int,
-        metavar="N",
-        help="estimate |cos| statistics from N random rows, each against all rows (implies "
-        f"--pairs sample; default: as many as fit in --time-budget, at least {MIN_SAMPLE_ROWS})",
-    )
-    p.add_argument(
-        "--rows",
-        choices=("all", "tokenizer"),
-        default="all",
-        help="all rows as in the paper (default), or only the tokenizer's rows",
-    )
-    p.add_argument("--center", action="store_true", help="subtract the mean row first")
-    p.add_argument("--tensor", metavar="NAME", help="tensor name of the head (default: automatic)")
-    p.add_argument("--revision", metavar="REV", help="Hub branch, tag or commit")
-    p.add_argument("--device", default="auto", help="auto (default), cpu or cuda[:N]")
-    p.add_argument(
-        "--drop-nonfinite", action="store_true", help="skip rows with NaN/inf instead of failing"
-    )
-    p.add_argument(
-        "--bins",
-        type=int,
-        help="exact histogram of cos with this many bins (default: 200 with --plot, else none)",
-    )
-    p.add_argument(
-        "--memory-budget",
-        metavar="SIZE",
-        help="memory for one block of products, e.g. 512MB (default: automatic)",
-    )
-    p.add_argument("--seed", type=int, default=0, help="seed for --sample")
+    add_arguments(p, MeasureOptions)  # every analysis option, declared once in MeasureOptions
     p.add_argument(
         "--plot",
         action="store_true",
@@ -114,7 +77,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="also write per-token max |cos| and partner as .npz",
     )
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
 
@@ -150,39 +112,12 @@ def _progress_messages_on_stdout() -> Iterator[None]:
         logger.setLevel(level)
 
 
-def _options(args: argparse.Namespace) -> dict:
-    """Validated keyword arguments of :func:`llmgeom.measure` from the command line."""
-    from ..errors import ConfigError
-    from ..measurement import resolve_device
-    from ..memory import parse_size
-    from ..overlap import DEFAULT_BINS
-    from ..timing import parse_duration
+def _options(args: argparse.Namespace) -> MeasureOptions:
+    """The validated :class:`MeasureOptions` of the command line (``--plot``: 200 bins)."""
+    from ..options import from_namespace
 
-    if args.sample is not None and args.sample < 2:
-        raise ConfigError("--sample needs at least 2 rows")
-    if args.bins is not None and args.bins < 0:
-        raise ConfigError("--bins must be >= 0")
-    if args.seed < 0:
-        raise ConfigError("--seed must be >= 0")
-    budget = parse_size(args.memory_budget) if args.memory_budget else None
-    if budget is not None and budget <= 0:
-        raise ConfigError("--memory-budget must be a positive size, e.g. 512MB")
-    resolve_device(args.device)  # an unavailable device fails before any loading
-    return {
-        "tensor": args.tensor,
-        "revision": args.revision,
-        "rows": args.rows,
-        "center": args.center,
-        "pairs": "sample" if args.sample is not None else args.pairs,
-        "sample_rows": args.sample,
-        "seed": args.seed,
-        "bins": args.bins if args.bins is not None else (DEFAULT_BINS if args.plot else 0),
-        "device": args.device,
-        "drop_nonfinite": args.drop_nonfinite,
-        "memory_budget": budget,
-        "time_budget": parse_duration(args.time_budget),
-        "progress": False if args.no_progress else None,
-    }
+    extra = {"bins": PLOT_BINS} if args.plot and args.bins is None else {}
+    return from_namespace(MeasureOptions, args, **extra)
 
 
 def _write_outputs(report, args: argparse.Namespace) -> list[str]:
@@ -211,12 +146,16 @@ def run(args: argparse.Namespace) -> int:
     from ..measurement import measure
 
     options = _options(args)
+    if options.weights is not None:  # a bad counts file fails before anything is loaded
+        from ..weights import load_counts
+
+        options = options.replace(weights=load_counts(options.weights))
     ensure_writable_dir(args.out)  # before any loading or computing
     failures = 0
     for source in args.sources:
         try:
             with _progress_messages_on_stdout():
-                report = measure(source, **options)
+                report = measure(source, options=options)
             written = _write_outputs(report, args)
         except LlmgeomError as err:
             if len(args.sources) == 1:

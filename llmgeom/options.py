@@ -1,0 +1,300 @@
+"""Options declared once: one frozen dataclass per command serves Python, the CLI and the record.
+
+Each field of an options class is declared with :func:`option`: its default, its allowed values,
+its command-line flag and its help text, in one place. :func:`add_arguments` builds the argparse
+arguments from those declarations (choices and defaults are not written a second time),
+:func:`from_namespace` turns parsed arguments back into the options object, whose own
+validation gives the same one-line :class:`~llmgeom.errors.ConfigError` to a Python caller and
+to the command line; ``to_record()`` is what a result file stores.
+
+:class:`MeasureOptions` holds the analysis options of ``llmgeom measure`` /
+:func:`llmgeom.measure` (the CLI adds only what is about files: ``--out``, ``--plot``,
+``--save-arrays``).
+
+Example:
+    >>> import argparse
+    >>> parser = argparse.ArgumentParser()
+    >>> add_arguments(parser, MeasureOptions)
+    >>> opts = from_namespace(MeasureOptions, parser.parse_args(["--pairs", "gram", "--seed", "3"]))
+    >>> opts.pairs, opts.seed, opts.rows, opts.time_budget
+    ('gram', 3, 'all', 60.0)
+    >>> MeasureOptions(sample_rows=500).pairs         # a sample size implies --pairs sample
+    'sample'
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+from collections.abc import Callable
+from dataclasses import MISSING, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+PAIR_MODES = ("auto", "exact", "sample", "gram")
+ROW_MODES = ("all", "tokenizer")
+DEFAULT_TIME_BUDGET_S = 60.0  # --pairs auto: the exact pass runs when predicted under this
+MIN_SAMPLE_ROWS = 100  # sampling compares at least this many rows with all others
+PLOT_BINS = 200  # histogram bins --plot asks for when --bins is not given
+
+
+def option(
+    default: Any,
+    help: str,
+    *,
+    flag: str | None = None,
+    choices: tuple[str, ...] | None = None,
+    metavar: str | None = None,
+    kind: Callable[[str], Any] | None = None,
+    parse: Callable[[str], Any] | None = None,
+    const: Any = MISSING,
+    shown: str | None = None,
+    compare: bool = True,
+) -> Any:
+    """A dataclass field that also describes its command-line argument.
+
+    ``flag`` (e.g. ``--time-budget``; None: Python only), ``choices`` (checked by argparse and
+    by the class), ``kind`` (argparse ``type``, e.g. ``int``), ``parse`` (a function of the
+    command-line text raising ``ConfigError``, e.g. a size or a duration: applied by
+    :func:`from_namespace`, so bad text is a one-line error, not a usage message), ``const``
+    (the flag stores this constant, e.g. ``--no-progress`` → ``False``), ``shown`` (the default
+    as help shows it). ``help`` may use ``{default}`` and ``{choices}``. A boolean field with
+    default ``False`` is a plain switch.
+    """
+    meta = {
+        "help": help,
+        "flag": flag,
+        "choices": choices,
+        "metavar": metavar,
+        "kind": kind,
+        "parse": parse,
+        "const": const,
+        "shown": shown,
+    }
+    return field(default=default, compare=compare, metadata=meta)
+
+
+def help_text(f: Any) -> str:
+    """The help of field ``f`` with its default and choices filled in (argparse-escaped).
+
+    Example:
+        >>> from dataclasses import fields
+        >>> print(help_text({x.name: x for x in fields(MeasureOptions)}["time_budget"]))
+        --pairs auto runs the exact pass when predicted to take less (default: 60s; e.g. 90, 5m, 1h)
+    """
+    meta = f.metadata
+    shown = meta["shown"] if meta["shown"] is not None else f.default
+    text = meta["help"].format(default=shown, choices=", ".join(meta["choices"] or ()))
+    return text.replace("%", "%%")
+
+
+def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
+    """Add one argument per field of ``cls`` that declares a ``flag``.
+
+    Every argument's parsed default is None ("not given"), so the dataclass default applies and
+    is stated only there.
+    """
+    for f in fields(cls):
+        meta = f.metadata
+        if not meta.get("flag"):
+            continue
+        kwargs: dict[str, Any] = {"dest": f.name, "default": None, "help": help_text(f)}
+        if meta["const"] is not MISSING:
+            kwargs.update(action="store_const", const=meta["const"])
+        elif f.default is False:
+            kwargs.update(action="store_true")
+        else:
+            if meta["choices"]:
+                kwargs["choices"] = meta["choices"]
+            if meta["kind"]:
+                kwargs["type"] = meta["kind"]
+            if meta["metavar"]:
+                kwargs["metavar"] = meta["metavar"]
+        parser.add_argument(meta["flag"], **kwargs)
+
+
+def from_namespace(cls: type, args: argparse.Namespace, **overrides: Any) -> Any:
+    """``cls`` from parsed arguments: given values (parsed where declared), else the defaults."""
+    values: dict[str, Any] = {}
+    for f in fields(cls):
+        if not f.metadata.get("flag"):
+            continue
+        value = getattr(args, f.name, None)
+        if value is None:
+            continue
+        parse = f.metadata["parse"]
+        values[f.name] = parse(value) if parse and isinstance(value, str) else value
+    values.update(overrides)
+    return cls(**values)
+
+
+def _size(text: str) -> int:
+    from .memory import parse_size
+
+    return parse_size(text)
+
+
+def _duration(text: str) -> float:
+    from .timing import parse_duration
+
+    return parse_duration(text)
+
+
+def _device_help() -> str:
+    from .devices import DEVICE_HELP
+
+    return DEVICE_HELP
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+@dataclass(frozen=True)
+class MeasureOptions:
+    """Analysis options of :func:`llmgeom.measure` and ``llmgeom measure`` (declared once).
+
+    ``weights`` is a counts file (``.npz`` holding ``counts``), an array of counts or None; it is
+    not compared (an array has no single truth value). Validation happens on construction:
+
+    Example:
+        >>> MeasureOptions(pairs="all")
+        Traceback (most recent call last):
+        ...
+        llmgeom.errors.ConfigError: unknown pairs mode 'all' (choose from auto, exact, sample, gram)
+    """
+
+    pairs: str = option(
+        "auto",
+        "{default} (default): exact if predicted under --time-budget, else sample; exact: all "
+        "pairs; sample: random rows against all rows, with 95% intervals; gram: only the Gram "
+        "statistics (mean cos^2)",
+        flag="--pairs",
+        choices=PAIR_MODES,
+    )
+    time_budget: float = option(
+        DEFAULT_TIME_BUDGET_S,
+        "--pairs auto runs the exact pass when predicted to take less (default: {default}; "
+        "e.g. 90, 5m, 1h)",
+        flag="--time-budget",
+        metavar="T",
+        parse=_duration,
+        shown=f"{DEFAULT_TIME_BUDGET_S:g}s",
+    )
+    sample_rows: int | None = option(
+        None,
+        "estimate |cos| statistics from N random rows, each against all rows (implies --pairs "
+        f"sample; default: as many as fit in --time-budget, at least {MIN_SAMPLE_ROWS})",
+        flag="--sample",
+        metavar="N",
+        kind=int,
+    )
+    rows: str = option(
+        "all",
+        "{default} (default): every row, as the paper; tokenizer: only the tokenizer's rows",
+        flag="--rows",
+        choices=ROW_MODES,
+    )
+    center: bool = option(False, "subtract the mean row first", flag="--center")
+    weights: Any = option(  # noqa: RUF009 - option() is dataclasses.field with help
+        None,
+        "token counts (.npz holding 'counts', index = token id, as `llmgeom freq` writes): "
+        "also report frequency-weighted mean cos^2, mean |cos| and the effective number of "
+        "tokens",
+        flag="--weights",
+        metavar="COUNTS.npz",
+        compare=False,
+    )
+    tensor: str | None = option(
+        None, "tensor name of the head (default: automatic)", flag="--tensor", metavar="NAME"
+    )
+    revision: str | None = option(
+        None, "Hub branch, tag or commit", flag="--revision", metavar="REV"
+    )
+    device: str = option("auto", _device_help(), flag="--device")
+    drop_nonfinite: bool = option(
+        False, "skip rows with NaN/inf instead of failing", flag="--drop-nonfinite"
+    )
+    bins: int = option(
+        0,
+        "histogram of cos with this many bins (default: {default}, i.e. none; "
+        f"{PLOT_BINS} with --plot)",
+        flag="--bins",
+        kind=int,
+    )
+    memory_budget: int | None = option(
+        None,
+        "memory for one block of products, e.g. 512MB (default: automatic)",
+        flag="--memory-budget",
+        metavar="SIZE",
+        parse=_size,
+    )
+    seed: int = option(0, "seed of the sampled rows (default: {default})", flag="--seed", kind=int)
+    progress: bool | None = option(
+        None, "no progress bars", flag="--no-progress", const=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        if isinstance(self.time_budget, str):
+            object.__setattr__(self, "time_budget", _duration(self.time_budget))
+        if isinstance(self.memory_budget, str):
+            object.__setattr__(self, "memory_budget", _size(self.memory_budget))
+        if self.sample_rows is not None and self.pairs == "auto":
+            object.__setattr__(self, "pairs", "sample")
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise a one-line :class:`ConfigError` naming the option (and its flag)."""
+        if self.pairs not in PAIR_MODES:
+            raise ConfigError(
+                f"unknown pairs mode {self.pairs!r} (choose from {', '.join(PAIR_MODES)})"
+            )
+        if self.rows not in ROW_MODES:
+            raise ConfigError(
+                f"unknown row selection {self.rows!r} (choose from {', '.join(ROW_MODES)})"
+            )
+        if self.sample_rows is not None and (not _is_int(self.sample_rows) or self.sample_rows < 2):
+            raise ConfigError(
+                f"sampling needs at least 2 rows, got sample_rows={self.sample_rows} (--sample)"
+            )
+        if not _is_int(self.seed) or self.seed < 0:
+            raise ConfigError(f"seed (--seed) must be an integer >= 0, got {self.seed!r}")
+        if not _is_int(self.bins) or self.bins < 0:
+            raise ConfigError(f"bins (--bins) must be an integer >= 0, got {self.bins!r}")
+        if self.memory_budget is not None and (
+            not _is_int(self.memory_budget) or self.memory_budget <= 0
+        ):
+            raise ConfigError(
+                "memory_budget (--memory-budget) must be a positive size, e.g. 512MB, got "
+                f"{self.memory_budget!r}"
+            )
+        budget = self.time_budget
+        if not (isinstance(budget, int | float) and math.isfinite(budget) and budget > 0):
+            raise ConfigError(
+                f"time_budget (--time-budget) must be a positive duration in seconds, got {budget}"
+            )
+        from .devices import resolve_device
+
+        resolve_device(self.device)  # an unavailable device fails before anything is loaded
+
+    def replace(self, **changes: Any) -> MeasureOptions:
+        """A validated copy with some fields changed (unknown names are a ``TypeError``)."""
+        return type(self)(**{**self.__dict__, **changes})
+
+    def to_record(self) -> dict[str, Any]:
+        """The JSON form stored in a result (``options``): weights by path, not by value.
+
+        Example:
+            >>> MeasureOptions(rows="tokenizer").to_record()["rows"]
+            'tokenizer'
+        """
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "progress"}
+        weights = self.weights
+        if weights is None or isinstance(weights, str | os.PathLike):
+            out["weights"] = None if weights is None else str(Path(weights))
+        else:
+            out["weights"] = getattr(weights, "path", None) or "array"
+        return out
