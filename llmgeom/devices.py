@@ -20,6 +20,36 @@ from .errors import ConfigError
 DEVICE_HELP = "auto (default: CUDA when available, else CPU), cpu, cuda or cuda:N"
 
 
+def check_device_name(device: str | torch.device) -> str:
+    """``device`` if it is a name llmgeom accepts, without asking whether it exists here.
+
+    For configuration files that may be written on one machine and run on another.
+
+    Example:
+        >>> check_device_name("cuda:1")
+        'cuda:1'
+        >>> check_device_name("cuda:x")
+        Traceback (most recent call last):
+        ...
+        llmgeom.errors.ConfigError: unknown device 'cuda:x' (use auto, cpu, cuda or cuda:N)
+    """
+    if str(device) != "auto":
+        _parse(device)
+    return str(device)
+
+
+def _parse(device: str | torch.device) -> torch.device:
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ConfigError(
+            f"unknown device {str(device)!r} (use auto, cpu, cuda or cuda:N)"
+        ) from None
+    if dev.type not in ("cpu", "cuda"):
+        raise ConfigError(f"unknown device {str(device)!r} (use auto, cpu, cuda or cuda:N)")
+    return dev
+
+
 def resolve_device(device: str | torch.device) -> torch.device:
     """``device`` as a :class:`torch.device`, checked to exist on this machine.
 
@@ -33,14 +63,7 @@ def resolve_device(device: str | torch.device) -> torch.device:
     """
     if str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise ConfigError(
-            f"unknown device {str(device)!r} (use auto, cpu, cuda or cuda:N)"
-        ) from None
-    if dev.type not in ("cpu", "cuda"):
-        raise ConfigError(f"unknown device {str(device)!r} (use auto, cpu, cuda or cuda:N)")
+    dev = _parse(device)
     if dev.type == "cuda":
         count = torch.cuda.device_count() if torch.cuda.is_available() else 0
         if count == 0:

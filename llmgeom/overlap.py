@@ -234,7 +234,7 @@ def weighted_gram_statistics(
     """Exact weighted means over pairs i≠j, weight ``p_i p_j``, by the Gram identity.
 
     ``weights`` (``p``, non-negative, any scale) has one entry per row of ``U``. With
-    ``G_p = Uᵀ diag(p) U`` (float32 chunk products, float64 accumulation),
+    ``G_p = Uᵀ diag(p) U`` (float64 chunk products and accumulation),
     ``Σ_{i≠j} p_i p_j cos²_ij = ‖G_p‖_F² − Σ_i p_i² ‖u_i‖⁴`` and the pair weight is
     ``Σ_{i≠j} p_i p_j = (Σp)² − Σp²``; the signed mean cos uses ``‖Σ_i p_i u_i‖²`` the same
     way. Also returns the effective number of rows ``(Σp)² / Σp²`` (``1/Σp²`` for p summing
@@ -256,10 +256,11 @@ def weighted_gram_statistics(
     total = torch.zeros(m, dtype=torch.float64, device=U.device)
     with full_precision():
         for start, stop in _chunks(n, chunk_rows):
-            block = U[start:stop]
+            # float64 products: with uneven weights Σ p_i² ‖u_i‖⁴ is most of ‖G_p‖_F² and is
+            # subtracted, so float32 products would lose digits to the cancellation
+            wide = U[start:stop].to(torch.float64)
             pw = p[start:stop]
-            G += (block.T @ (block * pw[:, None].to(block.dtype))).to(torch.float64)
-            wide = block.to(torch.float64)
+            G += wide.T @ (wide * pw[:, None])
             sq[start:stop] = (wide * wide).sum(dim=1)
             total += pw @ wide
     p_sum = float(p.sum())

@@ -1,4 +1,8 @@
-"""Every docstring example in the package runs and prints what it says."""
+"""Every docstring example in the package runs and prints what it says; every module has some.
+
+One runner for the whole package (the fits included): a module it lists with no examples fails,
+so a module cannot silently drop out of the doctests.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +17,16 @@ import llmgeom
 MODULES = sorted(
     info.name
     for info in pkgutil.walk_packages(llmgeom.__path__, prefix="llmgeom.")
-    if not info.name.startswith("llmgeom.fits.")  # tests/fits/test_fits_doctests.py has these
-    and info.name != "llmgeom.__main__"  # runs the CLI on import
+    if info.name != "llmgeom.__main__"  # runs the CLI on import
+)
+
+#: Modules without examples yet, each owned by another part of the project: listed so that the
+#: rule stays strict for every other module. Remove an entry when its module gains examples.
+WITHOUT_EXAMPLES = frozenset(
+    {
+        "llmgeom.cli.inspect",  # `llmgeom inspect` (sources work)
+        "llmgeom.cli.loss",  # `llmgeom loss` (loss work)
+    }
 )
 
 
@@ -24,6 +36,13 @@ def test_docstring_examples(name, tmp_path, monkeypatch):
     module = importlib.import_module(name)
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.failed == 0
+    if name not in WITHOUT_EXAMPLES:
+        assert result.attempted > 0, f"{name} has no docstring examples"
+
+
+def test_every_module_is_listed_including_the_fits():
+    assert {"llmgeom.fits.line", "llmgeom.fits.paper", "llmgeom.fits._util"} <= set(MODULES)
+    assert WITHOUT_EXAMPLES <= set(MODULES)
 
 
 def test_public_modules_document_themselves():

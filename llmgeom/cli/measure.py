@@ -1,4 +1,16 @@
-"""``llmgeom measure``: overlap statistics of one or more models' output embeddings."""
+"""``llmgeom measure``: overlap statistics of one or more models' output embeddings.
+
+The analysis options come from :class:`llmgeom.options.MeasureOptions` (declared once there);
+this module adds what is about files: ``--out``, ``--plot``, ``--save-arrays``.
+
+Example:
+    >>> import argparse
+    >>> parser = argparse.ArgumentParser(prog="llmgeom")
+    >>> register(parser.add_subparsers(dest="command"))
+    >>> options = _options(parser.parse_args(["measure", "gpt2", "--sample", "500", "--plot"]))
+    >>> options.pairs, options.sample_rows, options.bins, options.time_budget
+    ('sample', 500, 200, 60.0)
+"""
 
 from __future__ import annotations
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .._atomic import ensure_writable_dir
+from ..devices import DEVICE_HELP, resolve_device
 from ..errors import ConfigError
 
 DESCRIPTION = """\
@@ -37,10 +38,10 @@ examples:
   llmgeom toy run --family exp --gamma -1 --m 8,16,32,64 --density 2 --device cuda
   llmgeom toy run --preset paper-large --device cuda      # loss_scale 100, fit on m >= 32
 
-Without --preset the paper's small setting is used (n=1000, 20000 steps, batch 2048, lr 1e-2,
-warm-up 10 % of the steps, cosine to 5 %). Lists are comma-separated; write a list that starts
-with a minus sign as --gamma=-1,0.55. Runs are the grid --gamma x --alpha; runs with equal
-frequencies share every data batch and train together.
+Without --preset the paper's small setting is used (n={n}, {steps} steps, batch {batch},
+lr {lr:g}, warm-up {warmup_percent:g} % of the steps, cosine to {final_percent:g} %). Lists are
+comma-separated; write a list that starts with a minus sign as --gamma=-1,0.55. Runs are the
+grid --gamma x --alpha; runs with equal frequencies share every data batch and train together.
 """
 
 SWEEP_EPILOG = """\
@@ -56,8 +57,57 @@ top-level gamma/alpha lists (a grid).
 """
 
 
+def _defaults() -> dict[str, str]:
+    """The defaults of :class:`ToyConfig` and its default run, as help texts show them.
+
+    Read from the dataclasses, so the help cannot drift from what a run uses.
+
+    Example:
+        >>> d = _defaults()
+        >>> d["n"], d["m"], d["gamma"], d["warmup"]
+        ('1000', '10,15,25,39,63,100', '-1', '10% of --steps')
+    """
+    from ..toy.config import ToyConfig
+
+    cfg = ToyConfig()
+    run = cfg.runs[0]
+
+    def shown(value: Any) -> str:
+        if value is None:
+            return "all"
+        if isinstance(value, tuple):
+            return ",".join(shown(v) for v in value)
+        return f"{value:g}" if isinstance(value, float) else str(value)
+
+    out = {name: shown(getattr(cfg, name)) for name in ("n", "m", "steps", "batch", "lr", "seed")}
+    out |= {name: shown(getattr(cfg, name)) for name in ("loss_scale", "eval_samples")}
+    out |= {name: shown(getattr(cfg, name)) for name in ("fit_m_min", "fit_m_max")}
+    out |= {name: shown(getattr(run, name)) for name in ("gamma", "alpha", "family")}
+    out |= {name: shown(getattr(run, name)) for name in ("density", "decay", "seeds")}
+    out["warmup"] = f"{100 * cfg.warmup_steps / cfg.steps:g}% of --steps"
+    out["final_lr"] = f"{100 * cfg.final_lr_fraction:g}"
+    return out
+
+
+def _run_epilog() -> str:
+    from ..toy.config import ToyConfig
+
+    cfg = ToyConfig()
+    return RUN_EPILOG.format(
+        n=cfg.n,
+        steps=cfg.steps,
+        batch=cfg.batch,
+        lr=cfg.lr,
+        warmup_percent=100 * cfg.warmup_steps / cfg.steps,
+        final_percent=100 * cfg.final_lr_fraction,
+    )
+
+
 def register(subparsers: Any) -> None:
     """Add ``toy`` with its ``run`` and ``sweep`` subcommands to ``subparsers``."""
+    from ..toy.data import FAMILIES
+
+    d = {k: v.replace("%", "%%") for k, v in _defaults().items()}  # argparse %-formats help
     toy = subparsers.add_parser(
         "toy",
         help="toy model of superposition with the weight-decay dial",
@@ -71,33 +121,54 @@ def register(subparsers: Any) -> None:
         "run",
         help="train one experiment (a preset or options) and fit α_m",
         description="Train the toy model at several widths and fit loss ∝ m^-α_m.",
-        epilog=RUN_EPILOG,
+        epilog=_run_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     src = run.add_mutually_exclusive_group()
     src.add_argument("--preset", help="shipped preset: quick, paper-small, paper-large")
     src.add_argument("--config", type=Path, help="a TOML experiment file")
-    run.add_argument("--n", type=int, help="number of features (default 1000)")
-    run.add_argument("--m", help="widths, comma-separated (default 10,15,25,39,63,100)")
-    run.add_argument("--gamma", help="superposition dial γ, comma-separated (default -1)")
-    run.add_argument("--alpha", help="frequency exponent α, comma-separated (default 1)")
-    run.add_argument("--family", help="frequency family: power (default), exp, linear")
-    run.add_argument("--density", type=float, help="activation density E = Σp (default 1)")
-    run.add_argument("--decay", type=float, help="length scale of the exp family (default 400)")
-    run.add_argument("--seeds", help="init seeds (replicates), comma-separated (default 0)")
-    run.add_argument("--steps", type=int, help="training steps (default 20000)")
-    run.add_argument("--batch", type=int, help="batch size (default 2048)")
-    run.add_argument("--lr", type=float, help="peak learning rate (default 1e-2)")
-    run.add_argument("--warmup", type=int, help="warm-up steps (default 10%% of --steps)")
-    run.add_argument("--seed", type=int, help="seed of the data streams (default 0)")
+    run.add_argument("--n", type=int, help=f"number of features (default {d['n']})")
+    run.add_argument("--m", help=f"widths, comma-separated (default {d['m']})")
+    run.add_argument(
+        "--gamma", help=f"superposition dial γ, comma-separated (default {d['gamma']})"
+    )
+    run.add_argument(
+        "--alpha", help=f"frequency exponent α, comma-separated (default {d['alpha']})"
+    )
+    run.add_argument(
+        "--family", help=f"frequency family: {', '.join(FAMILIES)} (default {d['family']})"
+    )
+    run.add_argument(
+        "--density", type=float, help=f"activation density E = Σp (default {d['density']})"
+    )
+    run.add_argument(
+        "--decay", type=float, help=f"length scale of the exp family (default {d['decay']})"
+    )
+    run.add_argument(
+        "--seeds", help=f"init seeds (replicates), comma-separated (default {d['seeds']})"
+    )
+    run.add_argument("--steps", type=int, help=f"training steps (default {d['steps']})")
+    run.add_argument("--batch", type=int, help=f"batch size (default {d['batch']})")
+    run.add_argument("--lr", type=float, help=f"peak learning rate (default {d['lr']})")
+    run.add_argument("--warmup", type=int, help=f"warm-up steps (default {d['warmup']})")
+    run.add_argument("--seed", type=int, help=f"seed of the data streams (default {d['seed']})")
     run.add_argument(
         "--loss-scale",
         type=float,
-        help="multiply the loss by this before backward (default 1; authors' large runs: 100)",
+        help=f"multiply the loss by this before backward (default {d['loss_scale']}; "
+        "authors' large runs: 100)",
     )
-    run.add_argument("--fit-m-min", type=int, help="fit α_m on widths m >= this (default: all)")
-    run.add_argument("--fit-m-max", type=int, help="fit α_m on widths m <= this (default: all)")
-    run.add_argument("--eval-samples", type=int, help="fresh samples for the final loss (65536)")
+    run.add_argument(
+        "--fit-m-min", type=int, help=f"fit α_m on widths m >= this (default: {d['fit_m_min']})"
+    )
+    run.add_argument(
+        "--fit-m-max", type=int, help=f"fit α_m on widths m <= this (default: {d['fit_m_max']})"
+    )
+    run.add_argument(
+        "--eval-samples",
+        type=int,
+        help=f"fresh samples for the final loss (default {d['eval_samples']})",
+    )
     run.add_argument("--name", help="experiment name; files are toy-NAME.json/_loss.png/_phi.png")
     _common(run)
     run.set_defaults(func=_cmd_run)
@@ -118,7 +189,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--out", type=Path, default=Path("results/toy"), help="output folder (default results/toy)"
     )
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), help="default: auto")
+    parser.add_argument("--device", help=DEVICE_HELP)
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--no-plots", action="store_true", help="write the JSON only")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -230,6 +301,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.toy_command is None:  # pragma: no cover - argparse routes here only for "run"
         return 2
     config = build_run_config(args)
+    resolve_device(config.device)  # a device that is not there fails before anything is written
     ensure_writable_dir(args.out)  # before minutes or hours of training
     _execute(config, args)
     return 0
@@ -240,6 +312,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
     configs = [load_config(c) for c in args.configs]  # validate every file before training
     configs = [c.with_overrides(device=args.device, threads=args.threads) for c in configs]
+    for config in configs:
+        resolve_device(config.device)
     ensure_writable_dir(args.out)  # before minutes or hours of training
     for i, config in enumerate(configs):
         if i:

@@ -1,8 +1,11 @@
 """The authors' fitted width-loss law (``configs/paper_fit.json``) and the 108 losses it implies.
 
 The raw losses are not published; the fitted values are. Evaluating the fitted law at the 27
-models' widths (``configs/models.csv``; OPT-350m at its d_model 1024, as the authors did) for the
-four corpora gives 108 losses that a correct fitter must map back to the same parameters.
+models' widths (the model registry, :mod:`llmgeom.sources.registry`) for the four corpora gives
+108 losses that a correct fitter must map back to the same parameters. The loss fit's width is
+the model width d_model, as the authors used it: it differs from the head's width only for
+OPT-350m (d_model 1024, head 512), and ``paper_fit.json`` records the width the authors used
+for that model, which :func:`paper_widths` checks against the registry.
 
 Example:
     >>> t = paper_implied_losses()
@@ -12,13 +15,14 @@ Example:
 
 from __future__ import annotations
 
-import csv
 import json
 from typing import Any
 
 import numpy as np
 
 from ..configs import config_path
+from ..errors import ConfigError
+from ..sources.registry import registry_models
 from .io import LossTable
 
 CORPORA = ("wikitext", "c4", "pile", "bookcorpus")
@@ -30,16 +34,22 @@ def paper_fit() -> dict[str, Any]:
 
 
 def paper_widths() -> list[tuple[str, str, int]]:
-    """``(hub_id, family, m)`` of the 27 models, m as used in the loss fit (OPT-350m: 1024)."""
-    fit = paper_fit()
-    out = []
-    with config_path("models.csv").open(newline="") as fh:
-        for row in csv.DictReader(fh):
-            m = int(row["d_model"])
-            if row["hub_id"] == "facebook/opt-350m":
-                m = int(fit["m_used_for_opt_350m"])
-            out.append((row["hub_id"], row["family"], m))
-    return out
+    """``(hub_id, family, m)`` of the 27 models, m = d_model as in the loss fit.
+
+    Example:
+        >>> [(hub, m) for hub, _, m in paper_widths() if hub.startswith("facebook/opt-3")]
+        [('facebook/opt-350m', 1024), ('facebook/opt-30b', 7168)]
+    """
+    models = registry_models()
+    narrow = [m for m in models if m.head_cols != m.d_model]  # heads narrower than the model
+    used = paper_fit()["m_used_for_opt_350m"]
+    if [m.d_model for m in narrow] != [used]:
+        raise ConfigError(
+            "configs/paper_fit.json and the model registry disagree on the width of the one "
+            f"model whose head is narrower than d_model: {used} vs "
+            f"{[(m.hub_id, m.d_model) for m in narrow]}"
+        )
+    return [(m.hub_id, m.family, m.d_model) for m in models]
 
 
 def paper_implied_losses(noise_rms: float = 0.0, seed: int | None = None) -> LossTable:

@@ -19,10 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from ..configs import config_path
+from ..devices import check_device_name
 from ..errors import ConfigError
 from .data import FAMILIES
-
-DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
 
 
 @dataclass(frozen=True)
@@ -239,8 +238,11 @@ class ToyConfig:
                 )
         if not _is_int(self.seed) or self.seed < 0:
             raise ConfigError(f"seed must be an integer >= 0, got {self.seed!r}")
-        if self.device not in DEVICES:
-            raise ConfigError(f"device must be one of {', '.join(DEVICES)}, got {self.device!r}")
+        if not isinstance(self.device, str):
+            raise ConfigError(
+                f"device must be a name such as auto, cpu, cuda:0, got {self.device!r}"
+            )
+        check_device_name(self.device)  # whether it exists is asked when training starts
         if self.threads is not None and (not _is_int(self.threads) or self.threads <= 0):
             raise ConfigError(f"threads must be a positive integer, got {self.threads!r}")
 

@@ -28,7 +28,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from ..errors import ConfigError
+from ..devices import resolve_device
 from .config import ToyConfig, ToyRun
 from .data import FeatureSampler, frequencies
 from .model import batch_loss, loss_and_grads
@@ -44,22 +44,6 @@ def derive_seed(*parts: Any) -> int:
     """
     digest = hashlib.sha256(repr(parts).encode()).digest()
     return int.from_bytes(digest[:8], "little") & (2**63 - 1)
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` → CUDA when available, else CPU; ``cuda`` without a GPU is a :class:`ConfigError`.
-
-    Example:
-        >>> resolve_device("cpu").type
-        'cpu'
-    """
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(
-            "device 'cuda' requested but no CUDA GPU is available (use --device auto)"
-        )
-    return torch.device(name)
 
 
 def init_params(n: int, m: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 
 import numpy as np
@@ -10,22 +9,17 @@ import pytest
 from records import write_measured_record
 from scipy import stats
 
-from llmgeom.configs import config_path
 from llmgeom.errors import FitError
 from llmgeom.fits import OverlapLaw, fit_power_law, read_overlap_inputs
+from llmgeom.sources.registry import registry_models
 
 OFFSETS = {"opt": 3.0, "qwen2.5": 4.0, "gpt2": 3.5, "pythia": 2.5}
 
 
-def _models() -> list[dict]:
-    with config_path("models.csv").open(newline="") as fh:
-        return list(csv.DictReader(fh))
-
-
 def _synthetic(slope: float, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    rows = _models()
-    m = np.array([float(r["head_cols"]) for r in rows])
-    fam = [r["family"] for r in rows]
+    rows = registry_models()
+    m = np.array([float(r.head_cols) for r in rows])
+    fam = [r.family for r in rows]
     a = np.array([OFFSETS[f] for f in fam])
     rng = np.random.default_rng(seed)
     return m, np.exp(a - slope * np.log(m) + rng.normal(0, noise, m.size)), fam

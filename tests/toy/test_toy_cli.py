@@ -165,3 +165,52 @@ def test_an_unwritable_out_fails_before_training(tmp_path: Path, capsys, monkeyp
     assert main(argv) == 1
     err = capsys.readouterr().err
     assert "is not a directory" in err and len(err.splitlines()) == 1
+
+
+def test_run_help_shows_the_dataclass_defaults(capsys) -> None:
+    from llmgeom.toy.config import ToyConfig
+
+    with pytest.raises(SystemExit):
+        main(["toy", "run", "--help"])
+    text = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
+    options = text[text.index("options:") :]  # past the usage line
+    cfg = ToyConfig()
+    run = cfg.runs[0]
+    for flag, value in {
+        "--n N": cfg.n,
+        "--m M": ",".join(map(str, cfg.m)),
+        "--gamma GAMMA": f"{run.gamma:g}",
+        "--alpha ALPHA": f"{run.alpha:g}",
+        "--density DENSITY": f"{run.density:g}",
+        "--decay DECAY": f"{run.decay:g}",
+        "--steps STEPS": cfg.steps,
+        "--batch BATCH": cfg.batch,
+        "--lr LR": f"{cfg.lr:g}",
+        "--seed SEED": cfg.seed,
+        "--eval-samples EVAL_SAMPLES": cfg.eval_samples,
+    }.items():
+        after = options[options.index(flag) + len(flag) :]
+        shown = after[: after.index(")")]  # the help up to the end of its "(default ...)"
+        assert shown.endswith(f"default {value}"), (flag, shown)
+    assert f"warm-up steps (default {100 * cfg.warmup_steps // cfg.steps}% of --steps)" in text
+    assert f"n={cfg.n}, {cfg.steps} steps, batch {cfg.batch}" in text  # the epilog too
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+@pytest.mark.parametrize("command", ["run", "sweep"])
+def test_cuda_without_a_gpu_is_a_one_line_error_before_anything(tmp_path: Path, capsys, command):
+    source = TINY if command == "run" else ["quick"]
+    argv = ["toy", command, *source, "--device", "cuda:0", "--out", str(tmp_path / "o")]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err == "llmgeom toy: error: device 'cuda:0' requested but no CUDA GPU is available\n"
+    assert not (tmp_path / "o").exists()
+
+
+def test_device_cpu_and_cuda_n_in_a_config(tmp_path: Path, capsys) -> None:
+    from llmgeom.toy.config import ToyConfig
+
+    assert ToyConfig(n=50, m=(3, 6, 12), device="cuda:1").device == "cuda:1"  # checked at run
+    argv = ["toy", "run", *TINY, "--device", "cpu", "--out", str(tmp_path), "--no-plots"]
+    assert main([*argv, "--no-progress", "--name", "c"]) == 0
+    assert json.loads((tmp_path / "toy-c.json").read_text())["device"] == "cpu"
