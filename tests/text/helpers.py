@@ -118,3 +118,45 @@ def write_corpus(directory: Path) -> dict[str, Path]:
     table = pa.table({"text": list(PARQUET_DOCUMENTS), "n": list(range(len(PARQUET_DOCUMENTS)))})
     pq.write_table(table, paths["parquet"])
     return paths
+
+
+def write_gguf_tokenizer(path: Path, vocab_size: int = 300) -> PreTrainedTokenizerFast:
+    """Write a tiny GGUF file (architecture gpt2, one zero tensor) whose metadata holds a
+    byte-level BPE tokenizer trained on :data:`ENGLISH`; return that tokenizer as transformers
+    builds it from the ``tokenizers`` object (the oracle for what the GGUF loader must give).
+    """
+    import numpy as np
+    from gguf import GGUFWriter
+
+    raw = Tokenizer(models.BPE())
+    raw.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    raw.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=["<|endoftext|>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    raw.train_from_iterator(ENGLISH.splitlines(), trainer)
+    model = json.loads(raw.to_str())["model"]
+    tokens = [token for token, _ in sorted(model["vocab"].items(), key=lambda kv: kv[1])]
+    merges = [m if isinstance(m, str) else " ".join(m) for m in model["merges"]]
+    writer = GGUFWriter(str(path), "gpt2")
+    writer.add_context_length(64)
+    writer.add_embedding_length(8)
+    writer.add_block_count(1)
+    writer.add_head_count(2)
+    writer.add_feed_forward_length(16)
+    writer.add_layer_norm_eps(1e-5)
+    writer.add_tokenizer_model("gpt2")
+    writer.add_token_list(tokens)
+    writer.add_token_merges(merges)
+    writer.add_token_types([3 if t == "<|endoftext|>" else 1 for t in tokens])  # 3: control
+    writer.add_bos_token_id(0)
+    writer.add_eos_token_id(0)
+    writer.add_tensor("token_embd.weight", np.zeros((len(tokens), 8), dtype=np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return PreTrainedTokenizerFast(tokenizer_object=raw, eos_token="<|endoftext|>")

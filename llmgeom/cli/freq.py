@@ -1,0 +1,144 @@
+"""``llmgeom freq``: token frequencies of a tokenizer on text corpora (the paper's §3).
+
+Example:
+    >>> import argparse
+    >>> p = argparse.ArgumentParser(); register(p.add_subparsers())
+    >>> args = p.parse_args(["freq", "gpt2", "--corpus", "a.txt", "--corpus", "b.jsonl"])
+    >>> args.corpus, args.tokens
+    (['a.txt', 'b.jsonl'], 1000000)
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from .._atomic import ensure_writable_dir
+from ..errors import ConfigError
+
+DEFAULT_OUT = "results/freq"
+
+EPILOG = """\
+Documents: a .txt file's documents are its maximal runs of non-blank lines (joined with
+newlines); a .jsonl file or .parquet file holds one document per record (field `text`, see
+--text-field); a folder: its .txt/.jsonl/.parquet files sorted by name; hf:NAME:CONFIG:SPLIT
+streams a Hugging Face dataset (needs `pip install 'llmgeom[corpora]'` and the network).
+Each document is encoded with add_special_tokens=False and counted in order until --tokens
+tokens; the document that crosses the budget is cut there (the paper counts 1,000,000).
+
+Writes, per corpus, into --out: NAME.CORPUS.counts.npz (`counts`: int64, one entry per token
+id, length len(tokenizer)), NAME.CORPUS.freq.json (tokens counted, distinct tokens, fraction of
+the vocabulary never seen, the 20 most frequent tokens, the rank-frequency exponent fitted the
+paper's way (log-log least squares on 1000 ranks uniform in log rank) and by maximum likelihood
+with a 95 % interval, provenance) and NAME.CORPUS.freq.png (the rank-frequency plot).
+
+examples:
+  llmgeom freq gpt2 --corpus wiki.txt
+  llmgeom freq ./my-model --corpus data/ --tokens 200000 --out results/freq
+  llmgeom freq pythia-1b --corpus hf:wikitext:wikitext-103-v1:train --corpus hf:allenai/c4:en:train
+  llmgeom measure gpt2 --weights results/freq/gpt2.wiki.counts.npz
+"""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``freq`` subcommand."""
+    p = subparsers.add_parser(
+        "freq",
+        help="token frequencies of a tokenizer on text corpora, and their Zipf exponent",
+        description="Count a tokenizer's tokens on text corpora and fit the rank-frequency law.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "tokenizer",
+        metavar="TOKENIZER",
+        help="model folder, .gguf file, Hub repo id or alias (only the tokenizer is loaded)",
+    )
+    p.add_argument(
+        "--corpus",
+        action="append",
+        required=True,
+        metavar="SOURCE",
+        help=".txt, .jsonl or .parquet file, a folder of those, or hf:NAME:CONFIG:SPLIT "
+        "(repeatable)",
+    )
+    p.add_argument(
+        "--tokens",
+        type=int,
+        default=1_000_000,
+        metavar="N",
+        help="tokens to count per corpus (default: %(default)s; 0 = the whole corpus)",
+    )
+    p.add_argument("--text-field", default="text", metavar="F", help="field of .jsonl/.parquet")
+    p.add_argument(
+        "--recipe",
+        choices=["paper"],
+        help="the authors' sampling: wikitext/bookcorpus lines joined into >= max-length/2 words",
+    )
+    p.add_argument("--samples", type=int, metavar="N", help="keep only the first N documents")
+    p.add_argument(
+        "--max-length",
+        type=int,
+        metavar="T",
+        help="with --recipe paper: documents of >= T/2 words (default 2048)",
+    )
+    p.add_argument("--revision", metavar="REV", help="Hub branch, tag or commit")
+    p.add_argument(
+        "--trust-remote-code",
+        action="store_true",
+        help="allow a Hub tokenizer's own Python code to run (off by default)",
+    )
+    p.add_argument(
+        "--out",
+        default=DEFAULT_OUT,
+        metavar="DIR",
+        help="folder for the results (default: %(default)s)",
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Check everything, count every corpus, then write the files (nothing on error)."""
+    if args.tokens < 0:
+        raise ConfigError(f"--tokens must be >= 0 (0 = the whole corpus), got {args.tokens}")
+    if args.samples is not None and args.samples < 1:
+        raise ConfigError(f"--samples must be a positive number of documents, got {args.samples}")
+    if args.max_length is not None and args.max_length < 2:
+        raise ConfigError(f"--max-length must be at least 2, got {args.max_length}")
+    ensure_writable_dir(args.out)
+
+    from ..progress import progress_setting
+    from ..text.corpus import open_corpus
+    from ..text.freq import build_record, count_tokens, save_freq, summary
+    from ..text.tokenizers import load_tokenizer
+
+    corpora = [
+        open_corpus(spec, text_field=args.text_field, recipe=args.recipe) for spec in args.corpus
+    ]
+    loaded = load_tokenizer(
+        args.tokenizer, revision=args.revision, trust_remote_code=args.trust_remote_code
+    )
+    stems = [f"{loaded.name}.{c.name}" for c in corpora]
+    if len(set(stems)) != len(stems):
+        raise ConfigError(
+            "two corpora have the same name, so their files would overwrite each other: "
+            + ", ".join(args.corpus)
+        )
+    with progress_setting(False if args.no_progress else None):
+        results = [
+            count_tokens(
+                loaded,
+                corpus,
+                tokens=args.tokens or None,
+                samples=args.samples,
+                max_length=args.max_length,
+                progress=False if args.no_progress else None,
+            )
+            for corpus in corpora
+        ]
+    for result in results:
+        record = build_record(result)
+        print(summary(result, record))
+        for path in save_freq(result, args.out, record):
+            print(f"  wrote {path}")
+    return 0

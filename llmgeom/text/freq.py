@@ -1,0 +1,376 @@
+"""Token frequencies of a tokenizer on a corpus (the paper's §3), and their files.
+
+Definition (as ``llmgeom freq`` documents it): the corpus's documents (see
+:mod:`llmgeom.text.corpus`) are encoded one by one with ``add_special_tokens=False`` and counted
+in order until ``tokens`` tokens; the document that crosses the budget is cut there, so exactly
+``tokens`` are counted unless the corpus runs out first. ``counts[i]`` is the number of
+occurrences of token id ``i``; its length is ``len(tokenizer)``.
+
+:func:`save_freq` writes ``<name>.<corpus>.counts.npz`` (``counts``, int64),
+``<name>.<corpus>.freq.json`` (schema ``llmgeom.freq/1``: statistics, the 20 most frequent
+tokens, the two rank-frequency fits of :mod:`llmgeom.text.zipf`, provenance) and
+``<name>.<corpus>.freq.png`` (the rank-frequency plot), each atomically.
+
+Example:
+    >>> import tempfile, pathlib
+    >>> from tokenizers import Tokenizer, models, pre_tokenizers
+    >>> from transformers import PreTrainedTokenizerFast
+    >>> vocab = {w: i for i, w in enumerate("[UNK] the cat sat on mat a dog".split())}
+    >>> raw = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    >>> raw.pre_tokenizer = pre_tokenizers.Whitespace()
+    >>> tok = PreTrainedTokenizerFast(tokenizer_object=raw, unk_token="[UNK]")
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (folder / "pets.txt").write_text("the cat sat on the mat\\n\\nthe dog sat\\n")
+    >>> result = count_tokens(tok, folder / "pets.txt", tokens=8)
+    >>> result.tokens_counted, result.counts.tolist()
+    (8, [0, 3, 1, 1, 1, 1, 0, 1])
+    >>> result.documents, result.last_document_cut
+    (2, True)
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._atomic import atomic_path, write_json_atomic
+from ..errors import ConfigError, CorpusError, FitError
+from ..progress import progress_bar
+from .corpus import Corpus, iter_documents, open_corpus
+from .tokenizers import LoadedTokenizer, load_tokenizer
+from .zipf import loglog_fit, zipf_mle
+
+SCHEMA = "llmgeom.freq/1"
+DEFAULT_TOKENS = 1_000_000
+TOP_TOKENS = 20
+_BATCH_CHARS = 1 << 20  # documents are encoded in batches of about this many characters
+_VERSIONED = (
+    "llmgeom",
+    "numpy",
+    "transformers",
+    "tokenizers",
+    "huggingface_hub",
+    "datasets",
+    "pyarrow",
+)
+
+
+@dataclass
+class FreqResult:
+    """Token counts of one tokenizer on one corpus, with what is needed to report them."""
+
+    tokenizer: LoadedTokenizer
+    corpus: Corpus
+    counts: np.ndarray  # int64, length len(tokenizer), index = token id
+    budget: int | None  # the --tokens budget (None: the whole corpus)
+    documents: int  # documents read (the cut one included)
+    last_document_cut: bool  # whether the budget cut the last document
+    samples: int | None = None
+    max_length: int | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def tokens_counted(self) -> int:
+        """Σ counts."""
+        return int(self.counts.sum())
+
+    @property
+    def corpus_exhausted(self) -> bool:
+        """Whether the corpus ran out before the budget was reached."""
+        return self.budget is not None and self.tokens_counted < self.budget
+
+    @property
+    def stem(self) -> str:
+        """``<tokenizer>.<corpus>``: the common part of the file names."""
+        return f"{_safe(self.tokenizer.name)}.{_safe(self.corpus.name)}"
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "x"
+
+
+def _batches(docs: Iterator[str]) -> Iterator[list[str]]:
+    batch: list[str] = []
+    size = 0
+    for doc in docs:
+        batch.append(doc)
+        size += len(doc)
+        if size >= _BATCH_CHARS or len(batch) >= 256:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
+
+
+def count_tokens(
+    tokenizer_or_source: Any,
+    corpus_or_spec: Corpus | str | os.PathLike[str],
+    tokens: int | None = DEFAULT_TOKENS,
+    *,
+    text_field: str = "text",
+    recipe: str | None = None,
+    samples: int | None = None,
+    max_length: int | None = None,
+    revision: str | None = None,
+    progress: bool | None = None,
+) -> FreqResult:
+    """Count the tokens of the corpus's documents, in order, up to ``tokens`` of them.
+
+    ``tokenizer_or_source``: a :class:`LoadedTokenizer`, a tokenizer object, or any source
+    :func:`~llmgeom.text.tokenizers.load_tokenizer` accepts. ``tokens=None`` counts the whole
+    corpus.
+    """
+    if tokens is not None and (isinstance(tokens, bool) or tokens < 1):
+        raise ConfigError(f"the token budget must be a positive number, got {tokens}")
+    start = time.perf_counter()
+    loaded = (
+        tokenizer_or_source
+        if isinstance(tokenizer_or_source, LoadedTokenizer)
+        else load_tokenizer(tokenizer_or_source, revision=revision)
+    )
+    corpus = (
+        corpus_or_spec
+        if isinstance(corpus_or_spec, Corpus)
+        else open_corpus(corpus_or_spec, text_field=text_field, recipe=recipe)
+    )
+    loaded_at = time.perf_counter()
+    tokenizer = loaded.tokenizer
+    vocab = len(tokenizer)
+    counts = np.zeros(vocab, dtype=np.int64)
+    counted = documents = 0
+    cut = False
+    docs = iter_documents(corpus, samples=samples, max_length=max_length)
+    # total None: an open-ended bar (tqdm shows the count and the rate)
+    with progress_bar(
+        tokens,  # type: ignore[arg-type]
+        f"counting {corpus.name}",
+        unit="tok",
+        progress=progress,
+    ) as bar:
+        for batch in _batches(docs):
+            encoded = tokenizer(batch, add_special_tokens=False, verbose=False)["input_ids"]
+            for ids in encoded:
+                documents += 1
+                if tokens is not None and counted + len(ids) >= tokens:
+                    cut = counted + len(ids) > tokens
+                    ids = ids[: tokens - counted]
+                _add(counts, ids, vocab, loaded.name)
+                counted += len(ids)
+                bar.update(len(ids))
+                if tokens is not None and counted >= tokens:
+                    break
+            if tokens is not None and counted >= tokens:
+                break
+    if counted == 0:
+        raise CorpusError(
+            f"{corpus.spec}: no tokens: the tokenizer encodes every document as empty"
+        )
+    done = time.perf_counter()
+    return FreqResult(
+        tokenizer=loaded,
+        corpus=corpus,
+        counts=counts,
+        budget=tokens,
+        documents=documents,
+        last_document_cut=cut,
+        samples=samples,
+        max_length=max_length,
+        timings={
+            "load_s": loaded_at - start,
+            "count_s": done - loaded_at,
+            "tokens_per_s": counted / (done - loaded_at) if done > loaded_at else math.inf,
+        },
+    )
+
+
+def _add(counts: np.ndarray, ids: Sequence[int], vocab: int, name: str) -> None:
+    if not len(ids):
+        return
+    array = np.asarray(ids, dtype=np.int64)
+    if array.max() >= vocab or array.min() < 0:  # pragma: no cover - a broken tokenizer
+        raise CorpusError(f"tokenizer {name} produced id {int(array.max())} >= len(tokenizer)")
+    counts += np.bincount(array, minlength=vocab)
+
+
+def top_tokens(result: FreqResult, n: int = TOP_TOKENS) -> list[dict[str, Any]]:
+    """The ``n`` most frequent tokens (ties by id): rank, id, token, decoded text, count."""
+    counts = result.counts
+    order = np.lexsort((np.arange(counts.size), -counts))[:n]
+    order = order[counts[order] > 0]
+    tokenizer = result.tokenizer.tokenizer
+    total = max(result.tokens_counted, 1)
+    rows = []
+    for rank, token_id in enumerate(order.tolist(), start=1):
+        rows.append(
+            {
+                "rank": rank,
+                "id": token_id,
+                "token": tokenizer.convert_ids_to_tokens(token_id),
+                "text": tokenizer.decode([token_id]),
+                "count": int(counts[token_id]),
+                "frequency": int(counts[token_id]) / total,
+            }
+        )
+    return rows
+
+
+def fits(result: FreqResult) -> dict[str, Any]:
+    """Both rank-frequency fits, or the reason each cannot be made."""
+    out: dict[str, Any] = {}
+    for key, fit in (("loglog", loglog_fit), ("mle", zipf_mle)):
+        try:
+            out[key] = fit(result.counts)
+        except FitError as err:
+            out[key] = {"error": str(err)}
+    return out
+
+
+def package_versions() -> dict[str, str | None]:
+    """Versions of the packages that shape the counts."""
+    from ..results import package_versions as versions
+
+    return versions(_VERSIONED)
+
+
+def build_record(result: FreqResult, files: dict[str, str] | None = None) -> dict[str, Any]:
+    """The JSON-ready record of ``result`` (schema ``llmgeom.freq/1``)."""
+    vocab = int(result.counts.size)
+    distinct = int(np.count_nonzero(result.counts))
+    return {
+        "schema": SCHEMA,
+        "tokenizer": {
+            "name": result.tokenizer.name,
+            "source": result.tokenizer.source,
+            "revision": result.tokenizer.revision,
+            **result.tokenizer.identity,
+        },
+        "corpus": result.corpus.to_dict(),
+        "options": {
+            "tokens": result.budget,
+            "samples": result.samples,
+            "max_length": result.max_length,
+            "add_special_tokens": False,
+            "definition": "documents in order, each encoded without special tokens, counted "
+            "until `tokens` tokens; the document crossing the budget is cut there",
+        },
+        "stats": {
+            "tokens_counted": result.tokens_counted,
+            "documents": result.documents,
+            "last_document_cut": result.last_document_cut,
+            "corpus_exhausted": result.corpus_exhausted,
+            "vocab_size": vocab,
+            "distinct_tokens": distinct,
+            "fraction_never_seen": (vocab - distinct) / vocab if vocab else 0.0,
+        },
+        "top_tokens": top_tokens(result),
+        "rank_frequency": fits(result),
+        "files": files or {},
+        "timings": result.timings,
+        "environment": {"versions": package_versions()},
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def plot_rank_frequency(result: FreqResult, record: dict[str, Any], target: Path) -> Path:
+    """Write the log-log rank-frequency plot with both fitted lines to ``target`` (PNG)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    ranked = np.sort(result.counts[result.counts > 0])[::-1].astype(np.float64)
+    total = ranked.sum()
+    ranks = np.arange(1, ranked.size + 1)
+    fig = Figure(figsize=(6, 4.5))
+    ax = fig.add_subplot()
+    ax.loglog(ranks, ranked / total, ".", ms=2, color="0.3", label="tokens")
+    fit_info = record["rank_frequency"]
+    loglog = fit_info.get("loglog", {})
+    if "alpha" in loglog:
+        line = np.exp(loglog["intercept"]) * ranks ** -loglog["alpha"] / total
+        ax.loglog(ranks, line, "-", color="C0", label=f"log-log fit: α = {loglog['alpha']:.3f}")
+    mle = fit_info.get("mle", {})
+    if "s" in mle:
+        log_r = np.log(np.arange(1, mle["n_ranks"] + 1))
+        norm = np.exp(-mle["s"] * log_r).sum()
+        lo, hi = mle["ci95"]
+        ax.loglog(
+            ranks,
+            ranks ** -mle["s"] / norm,
+            "--",
+            color="C1",
+            label=f"power-law MLE: s = {mle['s']:.3f} [{lo:.3f}, {hi:.3f}]",
+        )
+    ax.set_xlabel("rank")
+    ax.set_ylabel("frequency")
+    ax.set_title(
+        f"{result.tokenizer.name} on {result.corpus.name} ({result.tokens_counted:,} tokens)",
+        fontsize=10,
+    )
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    with atomic_path(target) as tmp, tmp.open("wb") as fh:
+        fig.savefig(fh, format="png", dpi=120)
+    return target
+
+
+def save_freq(
+    result: FreqResult, out_dir: str | os.PathLike[str], record: dict[str, Any] | None = None
+) -> list[Path]:
+    """Write the counts (npz), the record (JSON) and the plot (PNG); return the paths.
+
+    ``record``: one :func:`build_record` already made (its ``files`` entry is filled in here).
+    """
+    out = Path(out_dir)
+    counts_path = out / f"{result.stem}.counts.npz"
+    json_path = out / f"{result.stem}.freq.json"
+    png_path = out / f"{result.stem}.freq.png"
+    files = {"counts": counts_path.name, "record": json_path.name, "plot": png_path.name}
+    record = {**(record or build_record(result)), "files": files}
+    with atomic_path(counts_path) as tmp, tmp.open("wb") as fh:
+        np.savez_compressed(fh, counts=result.counts.astype(np.int64))
+    plot_rank_frequency(result, record, png_path)
+    write_json_atomic(json_path, record)
+    return [counts_path, json_path, png_path]
+
+
+def summary(result: FreqResult, record: dict[str, Any] | None = None) -> str:
+    """A few lines describing ``result`` for the terminal."""
+    record = record or build_record(result)
+    stats = record["stats"]
+    fit_info = record["rank_frequency"]
+    lines = [
+        f"{result.tokenizer.name} on {result.corpus.name}: {stats['tokens_counted']:,} tokens "
+        f"from {stats['documents']:,} documents"
+        + (" (corpus exhausted before the budget)" if stats["corpus_exhausted"] else ""),
+        f"  distinct tokens {stats['distinct_tokens']:,} of {stats['vocab_size']:,} "
+        f"({100 * stats['fraction_never_seen']:.1f} % never seen)",
+    ]
+    loglog, mle = fit_info["loglog"], fit_info["mle"]
+    if "alpha" in loglog:
+        lines.append(
+            f"  rank-frequency exponent, log-log fit (paper): {loglog['alpha']:.3f} "
+            f"(R² {loglog['r2']:.3f})"
+        )
+    else:
+        lines.append(f"  log-log fit: {loglog['error']}")
+    if "s" in mle:
+        lo, hi = mle["ci95"]
+        lines.append(
+            f"  rank-frequency exponent, power-law MLE: {mle['s']:.4f} "
+            f"(95 % CI {lo:.4f} to {hi:.4f})"
+        )
+    else:
+        lines.append(f"  power-law MLE: {mle['error']}")
+    top = ", ".join(f"{row['text']!r} {row['count']:,}" for row in record["top_tokens"][:5])
+    lines.append(f"  most frequent: {top}")
+    return "\n".join(lines)

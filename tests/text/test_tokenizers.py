@@ -1,0 +1,94 @@
+"""The tokenizer loader: local folders, GGUF files, objects, the Hub offline; one-line errors."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from helpers import ENGLISH, train_tokenizer, write_gguf_tokenizer
+
+from llmgeom.errors import (
+    CorruptCheckpointError,
+    LlmgeomError,
+    NetworkError,
+    SourceNotFoundError,
+)
+from llmgeom.text.tokenizers import load_tokenizer
+
+TEXTS = ["The cat sat on the mat.", "Zebras jump! 123 ünïcödé", ENGLISH]
+
+
+def ids(tokenizer, text):
+    return tokenizer(text, add_special_tokens=False)["input_ids"]
+
+
+def test_local_folder(tmp_path):
+    trained = train_tokenizer(tmp_path / "my-tok")
+    loaded = load_tokenizer(tmp_path / "my-tok")
+    assert loaded.name == "my-tok" and loaded.revision is None
+    assert loaded.source == str(tmp_path / "my-tok")
+    for text in TEXTS:
+        assert ids(loaded.tokenizer, text) == ids(trained, text)
+        assert loaded.tokenizer(text)["input_ids"] == trained(text)["input_ids"]
+    identity = loaded.identity
+    assert identity["kind"] == "local" and identity["vocab_size"] == len(trained) == 200
+    digest = hashlib.sha256((tmp_path / "my-tok" / "tokenizer.json").read_bytes()).hexdigest()
+    assert identity["files"]["tokenizer.json"] == digest
+
+
+def test_object_is_passed_through(tmp_path):
+    trained = train_tokenizer(tmp_path / "t")
+    loaded = load_tokenizer(trained)
+    assert loaded.tokenizer is trained and loaded.identity["kind"] == "object"
+    assert loaded.identity["vocab_size"] == len(trained) and loaded.name == "t"
+    with pytest.raises(TypeError):
+        load_tokenizer(42)
+
+
+def test_gguf_file_gives_the_same_encoding(tmp_path):
+    reference = write_gguf_tokenizer(tmp_path / "tiny-model.gguf")
+    loaded = load_tokenizer(tmp_path / "tiny-model.gguf")
+    assert loaded.name == "tiny-model" and loaded.identity["kind"] == "gguf"
+    assert (
+        loaded.identity["sha256"]
+        == hashlib.sha256((tmp_path / "tiny-model.gguf").read_bytes()).hexdigest()
+    )
+    assert len(loaded.tokenizer) == len(reference) == 300
+    for text in TEXTS:
+        assert ids(loaded.tokenizer, text) == ids(reference, text)
+
+
+def _one_line_error(kind, call):
+    with pytest.raises(kind) as info:
+        call()
+    message = str(info.value)
+    assert isinstance(info.value, LlmgeomError) and message and "\n" not in message
+    return message
+
+
+def test_bad_sources(tmp_path):
+    assert "nope" in _one_line_error(SourceNotFoundError, lambda: load_tokenizer("./nope"))
+    _one_line_error(SourceNotFoundError, lambda: load_tokenizer(tmp_path / "missing.gguf"))
+    empty = tmp_path / "empty-folder"
+    empty.mkdir()
+    message = _one_line_error(SourceNotFoundError, lambda: load_tokenizer(empty))
+    assert "no tokenizer files" in message
+    other = tmp_path / "notes.txt"
+    other.write_text("hello")
+    _one_line_error(SourceNotFoundError, lambda: load_tokenizer(other))
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "tokenizer.json").write_text('{"model": ')
+    _one_line_error(CorruptCheckpointError, lambda: load_tokenizer(broken))
+    junk = tmp_path / "junk.gguf"
+    junk.write_bytes(b"GGUF" + b"\x00" * 40)
+    _one_line_error(CorruptCheckpointError, lambda: load_tokenizer(junk))
+
+
+def test_hub_offline_is_a_network_error(monkeypatch):
+    import huggingface_hub.constants
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    message = _one_line_error(NetworkError, lambda: load_tokenizer("pythia-70m"))
+    assert "EleutherAI/pythia-70m" in message  # the alias resolved through the registry
