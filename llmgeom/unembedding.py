@@ -5,14 +5,17 @@ Every source (local directory, single file, Hub repository, in-memory module or 
 
 Example:
     >>> import torch
-    >>> u = Unembedding(torch.eye(3, 2), HeadMetadata(source="<array>", source_kind="array"))
-    >>> u.shape, u.meta.n_rows, u.meta.head_width
-    ((3, 2), 3, 2)
+    >>> meta = HeadMetadata(source="<array>", source_kind="array")
+    >>> u = Unembedding(torch.eye(3, 2), meta)
+    >>> u.shape, u.meta.n_rows, u.meta.head_width, u.meta.stored_dtype
+    ((3, 2), 3, 2, 'float32')
+    >>> meta.n_rows is None   # the caller's metadata is not modified
+    True
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import torch
@@ -63,10 +66,14 @@ class Unembedding:
                 f"an output embedding must be real-valued, got dtype {self.weight.dtype}"
             )
         n, m = self.weight.shape
-        self.meta.n_rows = int(n)
-        self.meta.head_width = int(m)
-        if self.meta.stored_dtype is None:
-            self.meta.stored_dtype = str(self.weight.dtype).removeprefix("torch.")
+        # a copy with the derived fields: the caller's HeadMetadata (maybe shared) is left as is
+        self.meta = replace(
+            self.meta,
+            n_rows=int(n),
+            head_width=int(m),
+            stored_dtype=self.meta.stored_dtype or str(self.weight.dtype).removeprefix("torch."),
+            extra=dict(self.meta.extra),
+        )
 
     @property
     def shape(self) -> tuple[int, int]:

@@ -1,8 +1,10 @@
 """Single weight files: ``.safetensors``, ``.bin``/``.pt``/``.pth``, ``.npy`` and ``.gguf``.
 
-The tensor is picked by name (``tensor=``), else by the config.json beside the file, else by
-well-known head names, else as the only 2-D tensor with more rows than columns; otherwise a
-clear error lists the candidates.
+Each format is a :class:`FileFormat` (suffixes, ``locate``, ``load``) in a small registry keyed
+by suffix (:func:`register_file_format` adds one); :class:`FileSource` is the source that
+serves them. The tensor is picked by name (``tensor=``), else by the config.json beside the
+file, else by well-known head names, else as the only 2-D tensor with more rows than columns;
+otherwise a clear error lists the candidates.
 
 Example:
     >>> import tempfile, numpy as np
@@ -10,12 +12,17 @@ Example:
     >>> np.save(path, np.eye(5, 3, dtype=np.float32))
     >>> load_file(path).shape
     (5, 3)
+    >>> sorted(SUFFIX_FORMATS)
+    ['.bin', '.gguf', '.npy', '.pt', '.pth', '.safetensors']
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -27,21 +34,13 @@ from ..errors import (
     SourceNotFoundError,
 )
 from ..memory import ensure_fits
-from ..unembedding import HeadMetadata, Unembedding
+from ..unembedding import Unembedding
 from ._reasons import short_reason
 from .gguf_file import load_gguf, locate_gguf
 from .head_key import HeadChoice, choose_head_key
-from .local import (
-    local_tokenizer_length,
-    location_in_file,
-    read_local_config,
-    read_located_tensor,
-    shapes_of,
-    unembedding_from,
-)
 from .location import HeadLocation
-from .tensor_digest import tensor_sha256
 from .torch_bin import BARE_TENSOR_KEY, BareTensor, load_state_dict, tensor_shapes
+from .weight_file import head_location, read_head, read_local_config, tensor_table, unembedding_at
 
 _NPY_VERSIONS = ((1, 0), (2, 0), (3, 0))
 
@@ -135,14 +134,73 @@ def _locate_bare_tensor(path: Path, tensor: str | None, weight: torch.Tensor) ->
     )
 
 
-SUFFIX_FORMATS = {
-    ".safetensors": "safetensors",
-    ".bin": "bin",
-    ".pt": "bin",
-    ".pth": "bin",
-    ".npy": "npy",
-    ".gguf": "gguf",
-}
+def _locate_checkpoint_file(path: Path, fmt: str, tensor: str | None) -> HeadLocation:
+    """A safetensors or ``.bin`` file: the head chosen with the config.json beside it."""
+    if fmt == "bin":
+        state = load_state_dict(path)
+        if isinstance(state, BareTensor):
+            return _locate_bare_tensor(path, tensor, state[BARE_TENSOR_KEY])
+        shapes, entries = tensor_shapes(state), {}
+    else:
+        shapes, entries = tensor_table(path, fmt)
+    config = read_local_config(path.parent)
+    choice = choose_head_key(config, shapes, tensor=tensor, shapes=shapes, source=str(path))
+    return head_location(str(path), path, fmt, choice, shapes, entries, config)
+
+
+def _load_located(location: HeadLocation, weight: torch.Tensor) -> Unembedding:
+    path = Path(location.file)
+    return unembedding_at(
+        location, weight, source_kind="file", file=path.name, tokenizer_dir=path.parent
+    )
+
+
+def _load_checkpoint_file(path: Path, fmt: str, tensor: str | None) -> Unembedding:
+    location = _locate_checkpoint_file(path, fmt, tensor)
+    return _load_located(location, read_head(location))
+
+
+def _load_npy(path: Path, tensor: str | None) -> Unembedding:
+    location = _locate_npy(path, tensor)
+    array = _npy_array(path)
+    ensure_fits(array.nbytes, path.name)
+    return _load_located(location, torch.from_numpy(np.array(array)))
+
+
+@dataclass(frozen=True)
+class FileFormat:
+    """A weight-file format: its name, file suffixes, and how to locate and load its head."""
+
+    name: str
+    suffixes: tuple[str, ...]
+    locate: Callable[[Path, str | None], HeadLocation]
+    load: Callable[[Path, str | None], Unembedding]
+
+
+FILE_FORMATS: dict[str, FileFormat] = {}  # by name
+SUFFIX_FORMATS: dict[str, str] = {}  # suffix (lower case, with the dot) -> format name
+
+
+def register_file_format(fmt: FileFormat) -> None:
+    """Serve files with ``fmt.suffixes`` by ``fmt`` (a suffix already taken is an error)."""
+    taken = [s for s in fmt.suffixes if s.lower() in SUFFIX_FORMATS]
+    if taken or fmt.name in FILE_FORMATS:
+        raise ConfigError(f"file format {fmt.name!r} or suffixes {taken} already registered")
+    FILE_FORMATS[fmt.name] = fmt
+    SUFFIX_FORMATS.update(dict.fromkeys((s.lower() for s in fmt.suffixes), fmt.name))
+
+
+for _fmt in ("safetensors", "bin"):
+    register_file_format(
+        FileFormat(
+            _fmt,
+            (".safetensors",) if _fmt == "safetensors" else (".bin", ".pt", ".pth"),
+            lambda path, tensor, _f=_fmt: _locate_checkpoint_file(path, _f, tensor),
+            lambda path, tensor, _f=_fmt: _load_checkpoint_file(path, _f, tensor),
+        )
+    )
+register_file_format(FileFormat("npy", (".npy",), _locate_npy, _load_npy))
+register_file_format(FileFormat("gguf", (".gguf",), locate_gguf, load_gguf))
 
 
 def file_format(path: Path) -> str:
@@ -154,51 +212,42 @@ def file_format(path: Path) -> str:
     return fmt
 
 
-def locate_file(path: str | os.PathLike[str], tensor: str | None = None) -> HeadLocation:
-    """Find the head tensor in one weight file, reading only headers and metadata."""
+def _existing(path: str | os.PathLike[str]) -> Path:
     path = Path(path)
     if not path.is_file():
         raise SourceNotFoundError(f"no such file: {path}")
-    fmt = file_format(path)
-    if fmt == "gguf":
-        return locate_gguf(path, tensor)
-    if fmt == "npy":
-        return _locate_npy(path, tensor)
-    if fmt == "bin":
-        state = load_state_dict(path)
-        if isinstance(state, BareTensor):
-            return _locate_bare_tensor(path, tensor, state[BARE_TENSOR_KEY])
-        shapes, entries = tensor_shapes(state), {}
-    else:
-        shapes, entries = shapes_of(path, fmt)
-    config = read_local_config(path.parent)
-    choice = choose_head_key(config, shapes, tensor=tensor, shapes=shapes, source=str(path))
-    return location_in_file(str(path), path, fmt, choice, shapes, entries, config)
+    return path
+
+
+def locate_file(path: str | os.PathLike[str], tensor: str | None = None) -> HeadLocation:
+    """Find the head tensor in one weight file, reading only headers and metadata."""
+    path = _existing(path)
+    return FILE_FORMATS[file_format(path)].locate(path, tensor)
 
 
 def load_file(path: str | os.PathLike[str], tensor: str | None = None) -> Unembedding:
     """Load the output embedding stored in one file (format chosen by suffix)."""
-    path = Path(path)
-    location = locate_file(path, tensor)
-    if location.fmt == "gguf":
-        return load_gguf(path, tensor)
-    if location.fmt == "npy":
-        array = _npy_array(path)
-        ensure_fits(array.nbytes, path.name)
-        weight = torch.from_numpy(np.array(array))
-    else:
-        weight = read_located_tensor(location)
-    choice = location.choice
-    meta = HeadMetadata(
-        source=str(path),
-        source_kind="file",
-        family=getattr(choice, "family", None),
-        tensor_name=location.key,
-        tied=getattr(choice, "tied", None),
-        d_model=getattr(choice, "d_model", None),
-        tokenizer_len=local_tokenizer_length(path.parent),
-        file=path.name,
-        sha256=tensor_sha256(weight),
-        extra={"format": location.fmt, "head_rule": getattr(choice, "rule", "array")},
-    )
-    return unembedding_from(weight, meta, f"{path}: tensor {location.key!r}")
+    path = _existing(path)
+    return FILE_FORMATS[file_format(path)].load(path, tensor)
+
+
+class FileSource:
+    """An existing local file, in a registered :class:`FileFormat` (``revision`` does not apply)."""
+
+    name = "local-file"
+
+    def can_load(self, obj: Any) -> bool:
+        """True for an existing file (an unknown suffix is then a clear error)."""
+        return isinstance(obj, str | os.PathLike) and Path(obj).expanduser().is_file()
+
+    def locate(
+        self, obj: Any, *, tensor: str | None = None, revision: str | None = None
+    ) -> HeadLocation:
+        """:func:`locate_file`."""
+        return locate_file(Path(obj).expanduser(), tensor)
+
+    def load(
+        self, obj: Any, *, tensor: str | None = None, revision: str | None = None
+    ) -> Unembedding:
+        """:func:`load_file`."""
+        return load_file(Path(obj).expanduser(), tensor)

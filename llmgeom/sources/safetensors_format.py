@@ -1,17 +1,24 @@
-"""A small, strict reader of the safetensors format that reads ONE tensor's bytes.
+"""safetensors files: local ones through ``safetensors.safe_open``, remote headers by hand.
 
-The format: 8-byte little-endian header length ``N``, ``N`` bytes of JSON
-(``{name: {"dtype", "shape", "data_offsets": [begin, end]}, "__metadata__": {...}}``), then the
-data; offsets are relative to the end of the header. Only the requested byte range is read, so
-a 2 GB head is read from a 60 GB shard without touching the rest (locally or, in
-:mod:`llmgeom.sources.hub`, over HTTP range requests).
+Local files are opened with the reference reader (:func:`safetensors.safe_open`, which validates
+the header and maps the file): listing the tensors reads only the header, and reading the head
+maps only its pages. Its errors become one-line :class:`~llmgeom.errors.CorruptCheckpointError`.
+
+The Hub source fetches a file's header by HTTP range and reads one tensor's byte range, so it
+needs the header parsed from bytes, which the library does not offer: :func:`header_length` and
+:func:`parse_header` do that (8-byte little-endian length ``N``, ``N`` bytes of JSON, then the
+data), with the reference validator's checks (dtype sizes, offsets contiguous from 0).
 
 Example:
     >>> import tempfile, torch, safetensors.torch as st
     >>> path = tempfile.mktemp(suffix=".safetensors")
-    >>> st.save_file({"wte.weight": torch.ones(4, 2)}, path)
-    >>> read_tensor(path, "wte.weight").shape
-    torch.Size([4, 2])
+    >>> st.save_file({"wte.weight": torch.ones(4, 2), "ids": torch.zeros(3, dtype=torch.uint32)},
+    ...              path)
+    >>> entries = local_entries(path)
+    >>> entries["wte.weight"].dtype, entries["wte.weight"].shape, entries["ids"].nbytes
+    ('F32', (4, 2), 12)
+    >>> read_tensor(path, "wte.weight").sum().item()
+    8.0
 """
 
 from __future__ import annotations
@@ -23,28 +30,47 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
+import safetensors
 import torch
 
 from ..errors import CorruptCheckpointError, TensorNotFoundError
-from ..progress import progress_bar
-
-READ_PIECE_BYTES = 64 * 2**20
+from ._reasons import short_reason
 
 MAX_HEADER_BYTES = 100 * 1024 * 1024  # the reference implementation's own limit
 
+# bits per element of every dtype code the reference implementation knows
+DTYPE_BITS = {
+    **dict.fromkeys(("BOOL", "U8", "I8", "F8_E5M2", "F8_E4M3", "F8_E8M0"), 8),
+    **dict.fromkeys(("F8_E4M3FNUZ", "F8_E5M2FNUZ"), 8),
+    **dict.fromkeys(("I16", "U16", "F16", "BF16"), 16),
+    **dict.fromkeys(("I32", "U32", "F32"), 32),
+    **dict.fromkeys(("I64", "U64", "F64", "C64"), 64),
+    "F4": 4,
+    "F6_E2M3": 6,
+    "F6_E3M2": 6,
+}
+
+_TORCH_NAMES = {
+    "F64": "float64",
+    "F32": "float32",
+    "F16": "float16",
+    "BF16": "bfloat16",
+    "I64": "int64",
+    "I32": "int32",
+    "I16": "int16",
+    "I8": "int8",
+    "U64": "uint64",
+    "U32": "uint32",
+    "U16": "uint16",
+    "U8": "uint8",
+    "BOOL": "bool",
+    "F8_E4M3": "float8_e4m3fn",
+    "F8_E5M2": "float8_e5m2",
+    "C64": "complex64",
+}
+# the codes this torch can hold (uint16/32/64 and float8 exist in recent versions only)
 DTYPES: dict[str, torch.dtype] = {
-    "F64": torch.float64,
-    "F32": torch.float32,
-    "F16": torch.float16,
-    "BF16": torch.bfloat16,
-    "I64": torch.int64,
-    "I32": torch.int32,
-    "I16": torch.int16,
-    "I8": torch.int8,
-    "U8": torch.uint8,
-    "BOOL": torch.bool,
-    "F8_E4M3": torch.float8_e4m3fn,
-    "F8_E5M2": torch.float8_e5m2,
+    code: getattr(torch, name) for code, name in _TORCH_NAMES.items() if hasattr(torch, name)
 }
 
 
@@ -65,7 +91,11 @@ class TensorEntry:
 
     @property
     def torch_dtype(self) -> torch.dtype:
-        """The corresponding torch dtype."""
+        """The corresponding torch dtype (CorruptCheckpointError if torch has none)."""
+        if self.dtype not in DTYPES:
+            raise CorruptCheckpointError(
+                f"{self.name}: dtype {self.dtype} cannot be read as a torch tensor"
+            )
         return DTYPES[self.dtype]
 
 
@@ -81,6 +111,13 @@ def dtype_itemsize(name: str | None, default: int = 2) -> int:
     return dtype.itemsize if isinstance(dtype, torch.dtype) else default
 
 
+def _nbytes(dtype: str, shape: tuple[int, ...]) -> int:
+    return math.prod(shape) * DTYPE_BITS[dtype] // 8
+
+
+# --------------------------------------------------------------------------------------------
+# header bytes fetched by HTTP range (the Hub source)
+# --------------------------------------------------------------------------------------------
 def header_length(prefix: bytes, source: str = "file") -> int:
     """Decode the 8-byte header length at the start of a safetensors file."""
     if len(prefix) < 8:
@@ -92,7 +129,17 @@ def header_length(prefix: bytes, source: str = "file") -> int:
 
 
 def parse_header(raw: bytes, source: str = "file") -> tuple[dict[str, TensorEntry], dict]:
-    """Parse the JSON header (without its 8-byte length prefix) into entries and metadata."""
+    """Parse the JSON header (without its 8-byte length prefix) into entries and metadata.
+
+    The reference validator's checks: known dtype, byte size matching dtype and shape, and
+    offsets that tile the data from byte 0 without gap or overlap (whether the data then fills
+    the file is for the caller, who knows the file's size).
+
+    Example:
+        >>> parse_header(b'{"a": {"dtype": "F32", "shape": [2], "data_offsets": [4, 12]}}')
+        Traceback (most recent call last):
+        llmgeom.errors.CorruptCheckpointError: file: tensor 'a' starts at data byte 4, not 0
+    """
     try:
         header = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
@@ -108,34 +155,23 @@ def parse_header(raw: bytes, source: str = "file") -> tuple[dict[str, TensorEntr
             begin, end = (int(x) for x in info["data_offsets"])
         except (KeyError, TypeError, ValueError):
             raise CorruptCheckpointError(f"{source}: bad header entry for {name!r}") from None
-        if dtype not in DTYPES:
+        if dtype not in DTYPE_BITS:
             raise CorruptCheckpointError(f"{source}: unsupported dtype {dtype!r} for {name!r}")
-        expected = math.prod(shape) * DTYPES[dtype].itemsize
+        expected = _nbytes(dtype, shape)
         if end < begin or end - begin != expected:
             raise CorruptCheckpointError(
                 f"{source}: {name!r} has {end - begin} bytes, expected {expected} for "
                 f"{dtype}{list(shape)}"
             )
         entries[name] = TensorEntry(name, dtype, shape, data_start + begin, data_start + end)
-    return entries, metadata
-
-
-def read_header(path: str | os.PathLike[str]) -> tuple[dict[str, TensorEntry], dict]:
-    """Read and validate the header of a local safetensors file."""
-    path = Path(path)
-    size = path.stat().st_size
-    with path.open("rb") as fh:
-        length = header_length(fh.read(8), str(path))
-        raw = fh.read(length)
-    if len(raw) != length:
-        raise CorruptCheckpointError(f"{path}: truncated safetensors header")
-    entries, metadata = parse_header(raw, str(path))
-    for entry in entries.values():
-        if entry.stop > size:
+    at = data_start
+    for entry in sorted(entries.values(), key=lambda e: (e.start, e.stop)):
+        if entry.start != at:  # the reference validator's contiguity check
             raise CorruptCheckpointError(
-                f"{path}: truncated file ({size} bytes) but tensor {entry.name!r} ends at "
-                f"byte {entry.stop}"
+                f"{source}: tensor {entry.name!r} starts at data byte {entry.start - data_start}, "
+                f"not {at - data_start}"
             )
+        at = entry.stop
     return entries, metadata
 
 
@@ -160,24 +196,63 @@ def require_entry(entries: dict[str, TensorEntry], name: str, source: str) -> Te
     return entries[name]
 
 
-def read_entry(path: str | os.PathLike[str], entry: TensorEntry) -> torch.Tensor:
-    """Read the bytes of an already-parsed header ``entry`` from a local safetensors file."""
-    buffer = bytearray(entry.nbytes)
-    view, got = memoryview(buffer), 0
-    with Path(path).open("rb") as fh, progress_bar(entry.nbytes, "reading head", unit="B") as bar:
-        fh.seek(entry.start)
-        while got < entry.nbytes:  # 64 MiB pieces: a progress bar for multi-GB heads
-            count = fh.readinto(view[got : got + READ_PIECE_BYTES])
-            if not count:
-                break
-            got += count
-            bar.update(count)
-    if got != entry.nbytes:
-        raise CorruptCheckpointError(f"{path}: truncated data for tensor {entry.name!r}")
-    return tensor_from_bytes(buffer, entry)
+# --------------------------------------------------------------------------------------------
+# local files: safetensors.safe_open
+# --------------------------------------------------------------------------------------------
+def _open(path: Path):
+    """``safe_open(path)``; the library's refusal as a one-line CorruptCheckpointError."""
+    try:
+        return safetensors.safe_open(str(path), framework="pt")
+    except safetensors.SafetensorError as err:
+        reason = short_reason(err).removeprefix("Error while deserializing header: ")
+        size = path.stat().st_size
+        raise CorruptCheckpointError(
+            f"{path}: truncated or corrupt safetensors file ({size} bytes; {reason})"
+        ) from None
+
+
+def local_entries(path: str | os.PathLike[str]) -> dict[str, TensorEntry]:
+    """Name -> :class:`TensorEntry` of a local file, from ``safe_open`` (reads the header only).
+
+    ``safe_open`` has checked that the tensors tile the data in offset order, so each byte range
+    is the running sum of the sizes before it (the library does not report offsets).
+    """
+    path = Path(path)
+    entries: dict[str, TensorEntry] = {}
+    with _open(path) as fh:
+        with path.open("rb") as raw:
+            at = 8 + struct.unpack("<Q", raw.read(8))[0]
+        for name in fh.offset_keys():
+            piece = fh.get_slice(name)
+            dtype, shape = piece.get_dtype(), tuple(piece.get_shape())
+            stop = at + _nbytes(dtype, shape)
+            entries[name] = TensorEntry(name, dtype, shape, at, stop)
+            at = stop
+    return entries
+
+
+def read_header(path: str | os.PathLike[str]) -> tuple[dict[str, TensorEntry], dict]:
+    """Entries and ``__metadata__`` of a local safetensors file (validated by ``safe_open``)."""
+    with _open(Path(path)) as fh:
+        metadata = fh.metadata() or {}
+    return local_entries(path), metadata
 
 
 def read_tensor(path: str | os.PathLike[str], name: str) -> torch.Tensor:
-    """Read only the bytes of tensor ``name`` from a local safetensors file."""
-    entries, _ = read_header(path)
-    return read_entry(path, require_entry(entries, name, str(path)))
+    """Tensor ``name`` of a local safetensors file (``safe_open``: only its pages are mapped).
+
+    The tensor is backed by a private copy-on-write map of the file: its pages are read when
+    used, and writing to it never changes the file.
+    """
+    path = Path(path)
+    with _open(path) as fh:
+        keys = fh.keys()
+        if name not in keys:
+            listing = ", ".join(sorted(keys)[:12]) + (" ..." if len(keys) > 12 else "")
+            raise TensorNotFoundError(f"{path}: no tensor named {name!r} (has: {listing})")
+        try:
+            return fh.get_tensor(name)
+        except (safetensors.SafetensorError, TypeError, ValueError) as err:
+            raise CorruptCheckpointError(
+                f"{path}: cannot read tensor {name!r} ({short_reason(err)})"
+            ) from None
