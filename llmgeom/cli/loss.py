@@ -132,6 +132,7 @@ def run(args: argparse.Namespace) -> int:
         device_map=args.device_map,
         quantization=quantization,
         trust_remote_code=args.trust_remote_code,
+        progress=False if args.no_progress else None,
     )
     batch_tokens = args.batch_tokens or DEFAULT_BATCH_TOKENS
     if args.batch_size:  # whole documents per pass: no token budget

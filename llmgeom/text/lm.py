@@ -23,9 +23,13 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import json
 import os
 import re
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -255,8 +259,37 @@ def _classify(source: str) -> tuple[str, str, dict[str, Any]]:
     return "hub", entry.hub_id if entry else source, {}
 
 
-def _load_error(source: str, err: BaseException) -> Exception:
+@contextmanager
+def _loading_bars(progress: bool | None) -> Iterator[None]:
+    """transformers' own loading bars, shown only when asked or on a terminal."""
+    from transformers.utils import logging as hf_logging
+
+    show = sys.stderr.isatty() if progress is None else progress
+    was = hf_logging.is_progress_bar_enabled()
+    if not show:
+        hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was and not show:
+            hf_logging.enable_progress_bar()
+
+
+def _ships_code(folder: str) -> bool:
+    """Whether a local model folder's config points at Python files of its own."""
+    try:
+        return "auto_map" in json.loads((Path(folder) / "config.json").read_text())
+    except (OSError, ValueError):
+        return False
+
+
+def _load_error(source: str, err: BaseException, ships_code: bool = False) -> Exception:
     reason = short_reason(err)
+    if ships_code:
+        reason += (
+            "; the model ships its own code, which llmgeom does not run unless "
+            "--trust-remote-code is given (only for sources you trust)"
+        )
     if isinstance(err, OSError) and any(
         word in reason.lower() for word in ("connect", "offline", "network", "resolve")
     ):
@@ -276,13 +309,15 @@ def load_model(
     quantization: str | None = None,
     trust_remote_code: bool = False,
     tokenizer: Any = None,
+    progress: bool | None = None,
 ) -> LoadedModel:
     """Load ``source`` with ``AutoModelForCausalLM`` and its tokenizer (see the module doc).
 
     ``tokenizer`` overrides the model's own (an object or anything
     :func:`~llmgeom.text.tokenizers.load_tokenizer` accepts). ``device_map="auto"`` lets
     accelerate place the layers; ``quantization`` is ``"8bit"`` or ``"4bit"`` (bitsandbytes).
-    Errors are one line, raised before any forward pass.
+    Errors are one line, raised before any forward pass. ``progress`` shows transformers'
+    loading bars (None: on a terminal only).
     """
     from .tokenizers import load_tokenizer
 
@@ -312,9 +347,10 @@ def load_model(
     if quant_config is not None:
         kwargs["quantization_config"] = quant_config
     try:
-        model = AutoModelForCausalLM.from_pretrained(where, **kwargs)
+        with _loading_bars(progress):
+            model = AutoModelForCausalLM.from_pretrained(where, **kwargs)
     except (OSError, ValueError, KeyError, RuntimeError, ImportError) as err:
-        raise _load_error(source, err) from None
+        raise _load_error(source, err, _ships_code(where) and not trust_remote_code) from None
     if "device_map" not in kwargs:
         model.to(dev)
     model.eval()

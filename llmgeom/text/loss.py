@@ -63,6 +63,7 @@ _VERSIONED = (
 )  # fmt: skip
 _POOL_BATCHES = 32  # documents are sorted by length within pools of this many token budgets
 _TOKENIZE_CHUNK = 64  # documents per tokenizer call (fast tokenizers encode a list in parallel)
+_MAX_EXP = 700.0  # exp() beyond this overflows a float: perplexity is then None
 _ROWS_PER_CHUNK = 4096  # target positions per float32 log-softmax chunk (bounds the extra memory)
 
 
@@ -111,7 +112,7 @@ class LossResult:
     """The loss of one model on one corpus, with everything needed to reproduce it."""
 
     loss: float
-    perplexity: float
+    perplexity: float | None  # None where exp(loss) overflows
     bits_per_byte: float
     loss_authors_weighting: float
     nll_sum: float
@@ -184,7 +185,8 @@ class LossResult:
         quant = f", {self.quantization}" if self.quantization else ""
         lines = [
             f"{self.model_name} on {self.corpus_name}: loss {self.loss:.4f} nats/token "
-            f"(perplexity {self.perplexity:.3f}, {self.bits_per_byte:.4f} bits/byte)",
+            f"(perplexity {self.perplexity or float('inf'):.3f}, "
+            f"{self.bits_per_byte:.4f} bits/byte)",
             f"  authors' weighting {self.loss_authors_weighting:.4f}; "
             f"{self.predicted_tokens:,} predicted tokens in {self.documents:,} documents "
             f"({self.documents_skipped:,} skipped: < 2 tokens; {self.documents_truncated:,} cut "
@@ -571,7 +573,7 @@ def compute_loss(
     }
     return LossResult(
         loss=loss,
-        perplexity=math.exp(loss),
+        perplexity=math.exp(loss) if loss < _MAX_EXP else None,
         bits_per_byte=counts.nll / math.log(2) / counts.bytes if counts.bytes else float("nan"),
         loss_authors_weighting=counts.authors_num / counts.tokens,
         nll_sum=counts.nll,

@@ -1,0 +1,207 @@
+"""llmgeom.text.loss against a hand computation: one document at a time, float64 log-softmax.
+
+The oracle feeds each document alone (no padding, no mask, no position ids) to the model and
+sums ``log_softmax`` at the targets in float64; llmgeom batches, sorts, pads and masks.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import tiny_models
+import torch
+from text.helpers import ENGLISH, TXT_DOCUMENTS, train_tokenizer
+from transformers import GPT2Config, GPT2LMHeadModel
+
+from llmgeom.errors import ConfigError
+from llmgeom.text.loss import NonFiniteLossError, compute_loss, plan_batches
+
+TEXTS = [
+    *ENGLISH.splitlines(),
+    *TXT_DOCUMENTS,
+    "",  # <bos> only: 1 token, skipped
+    "cat",  # <bos> cat: 2 tokens, one prediction
+    "Zebras! " * 9,  # unseen words: many byte-ish tokens
+    "naïve café — 東京",  # multi-byte UTF-8 (unknown to the tokenizer: <unk>)
+]
+
+
+@pytest.fixture(scope="module")
+def tokenizer(tmp_path_factory):
+    return train_tokenizer(tmp_path_factory.mktemp("tok"))
+
+
+def _builders(vocab: int):
+    return {
+        "gpt2": lambda: tiny_models.gpt2(vocab=vocab, width=16),
+        "pythia": lambda: tiny_models.pythia(vocab=vocab, width=16),
+        "qwen": lambda: tiny_models.qwen(tied=True, vocab=vocab, width=16),
+        "opt": lambda: tiny_models.opt(vocab=vocab, width=16),
+        "llama": lambda: tiny_models.llama(vocab=vocab, width=8),
+    }
+
+
+FAMILIES = ("gpt2", "pythia", "qwen", "opt", "llama")
+
+
+def _model(family: str, tokenizer, seed: int = 0):
+    torch.manual_seed(seed)
+    return _builders(len(tokenizer) + 5)[family]().eval()  # 5 padding rows, as Pythia's
+
+
+def hand(model, tokenizer, texts, max_length):
+    """Per kept document: (nll_sum, n_tokens, utf8_bytes); and the number skipped."""
+    docs, skipped = [], 0
+    for text in texts:
+        ids = tokenizer(text)["input_ids"][:max_length]
+        if len(ids) < 2:
+            skipped += 1
+            continue
+        with torch.no_grad():
+            logits = model(torch.tensor([ids])).logits[0].double()
+        logp = torch.log_softmax(logits, dim=-1)
+        nll = -sum(float(logp[t - 1, ids[t]]) for t in range(1, len(ids)))
+        docs.append((nll, len(ids), len(text.encode("utf-8"))))
+    return docs, skipped
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_loss_equals_the_hand_computation(family, tokenizer):
+    model = _model(family, tokenizer)
+    result = compute_loss(model, tokenizer, corpus=TEXTS, batch_tokens=64)
+    max_length = min(model.config.get_text_config().max_position_embeddings, 2048)
+    docs, skipped = hand(model, tokenizer, TEXTS, max_length)
+    nll = sum(d[0] for d in docs)
+    predicted = sum(d[1] - 1 for d in docs)
+    assert result.options["max_length"] == max_length
+    assert result.documents == len(docs) and result.documents_skipped == skipped == 1
+    assert result.predicted_tokens == predicted
+    assert result.tokens == sum(d[1] for d in docs)
+    assert result.nll_sum == pytest.approx(nll, rel=1e-6)
+    assert result.loss == pytest.approx(nll / predicted, abs=1e-5)
+    assert result.perplexity == pytest.approx(math.exp(nll / predicted), rel=1e-5)
+    authors = sum(d[0] / (d[1] - 1) * d[1] for d in docs) / sum(d[1] for d in docs)
+    assert result.loss_authors_weighting == pytest.approx(authors, abs=1e-5)
+    assert abs(result.loss_authors_weighting - result.loss) > 1e-4  # they do differ
+    assert result.model["family"] == {"qwen": "qwen2.5"}.get(family, family)
+
+
+def test_bits_per_byte_counts_the_utf8_bytes_of_the_kept_documents(tokenizer):
+    model = _model("qwen", tokenizer)  # context 2048: nothing is cut
+    result = compute_loss(model, tokenizer, corpus=TEXTS)
+    docs, _ = hand(model, tokenizer, TEXTS, 2048)
+    assert result.documents_truncated == 0
+    n_bytes = sum(d[2] for d in docs)  # the skipped "" document has no bytes anyway
+    assert result.bytes == n_bytes
+    assert result.bytes_exact
+    nll = sum(d[0] for d in docs)
+    assert result.bits_per_byte == pytest.approx(nll / math.log(2) / n_bytes, rel=1e-6)
+
+
+def test_skipped_documents_are_counted_and_add_no_bytes(tokenizer):
+    model = _model("gpt2", tokenizer)
+    result = compute_loss(model, tokenizer, corpus=["cat", "", "", "The dog sat."])
+    assert (result.documents, result.documents_skipped) == (2, 2)
+    assert result.bytes == len("cat") + len("The dog sat.")
+
+
+@pytest.mark.parametrize("family", ["gpt2", "opt", "llama"])
+def test_max_length_truncation(family, tokenizer):
+    model = _model(family, tokenizer)
+    result = compute_loss(model, tokenizer, corpus=TEXTS, max_length=5)
+    docs, _ = hand(model, tokenizer, TEXTS, 5)
+    lengths = [len(tokenizer(t)["input_ids"]) for t in TEXTS]
+    assert result.documents_truncated == sum(n > 5 for n in lengths)
+    assert result.predicted_tokens == sum(min(n, 5) - 1 for n in lengths if n >= 2)
+    assert result.loss == pytest.approx(sum(d[0] for d in docs) / result.predicted_tokens, abs=1e-5)
+    # the bytes of a cut document: the shortest prefix that encodes to exactly its kept tokens
+    expected = 0
+    for text, n in zip(TEXTS, lengths, strict=True):
+        if n < 2:
+            continue
+        if n <= 5:
+            expected += len(text.encode())
+            continue
+        keep = tokenizer(text)["input_ids"][:5]
+        cut = min(i for i in range(len(text) + 1) if tokenizer(text[:i])["input_ids"] == keep)
+        expected += len(text[:cut].encode())
+    assert result.bytes == expected
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_batch_size_and_padding_side_do_not_change_the_loss(family, tokenizer):
+    model = _model(family, tokenizer)
+    one = compute_loss(model, tokenizer, corpus=TEXTS, batch_size=1, batch_tokens=1 << 30)
+    right = compute_loss(model, tokenizer, corpus=TEXTS, batch_tokens=1 << 30)
+    left = compute_loss(model, tokenizer, corpus=TEXTS, batch_tokens=1 << 30, padding_side="left")
+    small = compute_loss(model, tokenizer, corpus=TEXTS, batch_tokens=40, padding_side="left")
+    for other in (right, left, small):
+        assert other.predicted_tokens == one.predicted_tokens
+        assert other.loss == pytest.approx(one.loss, abs=1e-5)
+        assert other.loss_authors_weighting == pytest.approx(one.loss_authors_weighting, abs=1e-5)
+
+
+def test_left_padding_through_several_layers(tokenizer):
+    """Padded positions must not leak into later layers (two layers, very uneven lengths)."""
+    torch.manual_seed(1)
+    config = GPT2Config(
+        vocab_size=len(tokenizer), n_embd=16, n_layer=3, n_head=2, n_positions=64,
+        bos_token_id=2, eos_token_id=3,
+    )  # fmt: skip
+    model = GPT2LMHeadModel(config).eval()
+    texts = ["cat", "The quick brown fox jumps over the lazy dog. " * 2, "The dog sat."]
+    docs, _ = hand(model, tokenizer, texts, 64)
+    left = compute_loss(model, tokenizer, corpus=texts, padding_side="left")
+    expected = sum(d[0] for d in docs) / sum(d[1] - 1 for d in docs)
+    assert left.loss == pytest.approx(expected, abs=1e-5)
+
+
+def test_samples_keeps_the_first_documents(tokenizer):
+    model = _model("gpt2", tokenizer)
+    result = compute_loss(model, tokenizer, corpus=TEXTS, samples=3)
+    docs, _ = hand(model, tokenizer, TEXTS[:3], 16)
+    assert result.documents == 3
+    assert result.nll_sum == pytest.approx(sum(d[0] for d in docs), rel=1e-6)
+
+
+def test_plan_batches_respects_the_token_budget():
+    lengths = [7, 3, 12, 12, 5, 1, 9, 30]
+    batches = plan_batches(lengths, batch_tokens=24)
+    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
+    for batch in batches:
+        assert len(batch) == 1 or len(batch) * max(lengths[i] for i in batch) <= 24
+    assert batches[0] == [7]  # longest first, alone: it exceeds the budget
+    assert [len(b) for b in plan_batches(lengths, 10**6, batch_size=3)] == [3, 3, 2]
+
+
+def test_nonfinite_loss_is_one_clear_error(tokenizer):
+    model = _model("gpt2", tokenizer)
+    with torch.no_grad():
+        model.transformer.ln_f.bias[0] = float("inf")
+    with pytest.raises(NonFiniteLossError, match=r"NaN or infinite in float32.*--dtype"):
+        compute_loss(model, tokenizer, corpus=TEXTS)
+
+
+def test_float16_overflow_is_reported_with_a_dtype_hint(tokenizer):
+    model = _model("gpt2", tokenizer)
+    with torch.no_grad():
+        model.transformer.ln_f.weight.fill_(6e4)  # a float16 weight, but x * 6e4 overflows
+    model = model.half()
+    with pytest.raises(NonFiniteLossError, match=r"float16.*use --dtype float32 or bfloat16"):
+        compute_loss(model, tokenizer, corpus=TEXTS[:4])
+
+
+def test_bad_arguments_are_config_errors(tokenizer):
+    model = _model("gpt2", tokenizer)
+    with pytest.raises(ConfigError, match="2 tokens or more"):
+        compute_loss(model, tokenizer, corpus=["", ""])
+    with pytest.raises(ConfigError, match="exceeds the model's context length"):
+        compute_loss(model, tokenizer, corpus=TEXTS, max_length=17)
+    with pytest.raises(ConfigError, match="at least 2"):
+        compute_loss(model, tokenizer, corpus=TEXTS, max_length=1)
+    with pytest.raises(ConfigError, match="needs its tokenizer"):
+        compute_loss(model, corpus=TEXTS)
+    too_small = tiny_models.gpt2(vocab=len(tokenizer) - 1)
+    with pytest.raises(ConfigError, match=r"has 200 entries but the model only 199"):
+        compute_loss(too_small, tokenizer, corpus=TEXTS)

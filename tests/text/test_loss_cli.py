@@ -1,0 +1,194 @@
+"""``llmgeom loss`` end to end: saved models, corpora on disk, losses.csv read by ``fit loss``;
+bad input as one-line errors with nothing written."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import json
+import math
+from pathlib import Path
+
+import pytest
+import tiny_models
+import torch
+from text.helpers import JSONL_DOCUMENTS, TXT_DOCUMENTS, train_tokenizer, write_corpus
+
+from llmgeom.cli import main
+
+ALPHA, C, L0_EXCESS = 0.9, 40.0, 0.5  # the designed law: loss(m) = ln V + 0.5 + 40 / m^0.9
+
+
+def designed_gpt2(directory: Path, width: int, loss: float) -> Path:
+    """A tiny GPT-2 whose every prediction costs exactly ``loss`` nats (an analytic truth).
+
+    ln_f's weight is zero and its bias e_0, so every position's hidden state is e_0; the tied
+    embedding's column 0 is zero except for the <pad> row (never a target), which gets s. The
+    logits are then s for <pad> and 0 elsewhere: −log p(target) = log(V − 1 + e^s) = ``loss``.
+    """
+    tokenizer = train_tokenizer(directory)  # saved into the model folder
+    vocab = len(tokenizer)
+    torch.manual_seed(width)
+    model = tiny_models.gpt2(vocab=vocab, width=width)
+    s = math.log(math.exp(loss) - (vocab - 1))
+    with torch.no_grad():
+        model.transformer.ln_f.weight.zero_()
+        model.transformer.ln_f.bias.zero_()
+        model.transformer.ln_f.bias[0] = 1.0
+        model.transformer.wte.weight[:, 0] = 0.0
+        model.transformer.wte.weight[tokenizer.pad_token_id, 0] = s
+    model.save_pretrained(directory)
+    return directory
+
+
+def designed_loss(width: int, vocab: int = 200) -> float:
+    return math.log(vocab) + L0_EXCESS + C / width**ALPHA
+
+
+@pytest.fixture(scope="module")
+def zoo(tmp_path_factory):
+    root = tmp_path_factory.mktemp("zoo")
+    corpora = write_corpus(root / "corpora")
+    models = {w: designed_gpt2(root / f"gpt2-w{w}", w, designed_loss(w)) for w in (16, 32, 64)}
+    return models, corpora
+
+
+def _files(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+def test_loss_then_fit_loss_end_to_end(zoo, tmp_path, capsys):
+    models, corpora = zoo
+    out = tmp_path / "out"
+    for width, folder in models.items():
+        argv = ["loss", str(folder), "--corpus", str(corpora["txt"]), "--corpus",
+                str(corpora["jsonl"]), "--out", str(out), "--no-progress"]  # fmt: skip
+        assert main(argv) == 0
+        printed = capsys.readouterr().out
+        for name in (f"gpt2-w{width}.a.loss.json", f"gpt2-w{width}.b.loss.json", "losses.csv"):
+            assert f"wrote {out / name}" in printed
+    with (out / "losses.csv").open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["model"] for r in rows] == [f"gpt2-w{w}" for w in (16, 32, 64) for _ in "ab"]
+    for row in rows:
+        width = int(row["m"])
+        assert (row["family"], row["head_width"]) == ("gpt2", str(width))
+        assert float(row["loss"]) == pytest.approx(designed_loss(width), abs=1e-5)
+    record = json.loads((out / "gpt2-w32.a.loss.json").read_text())
+    assert record["schema"] == "llmgeom.loss/1"
+    assert record["loss"]["documents"] == len(TXT_DOCUMENTS)
+    assert record["model"]["d_model"] == 32 and record["corpus"]["name"] == "a"
+    assert record["dtype"] == "float32" and record["quantization"] is None
+
+    fit_out = tmp_path / "fit"
+    argv = ["fit", "loss", str(out / "losses.csv"), "--bootstrap", "0", "--out", str(fit_out)]
+    assert main(argv) == 0
+    capsys.readouterr()
+    fit = json.loads((fit_out / "width_loss_fit_ls.json").read_text())
+    assert fit["n_points"] == 6
+    assert fit["alpha"] == pytest.approx(ALPHA, abs=1e-3)  # the designed law, recovered
+    assert fit["C"] == pytest.approx(C, rel=1e-2)
+
+
+def test_a_rerun_replaces_its_row_and_keeps_the_others(zoo, tmp_path, capsys):
+    models, corpora = zoo
+    out = tmp_path / "out"
+    (out).mkdir()
+    (out / "losses.csv").write_text(
+        "model,family,corpus,m,loss,head_width,note\nother,opt,c4,768,3.3,768,kept\n"
+    )
+    for _ in range(2):
+        argv = ["loss", str(models[16]), "--corpus", str(corpora["jsonl"]), "--out", str(out)]
+        assert main(argv) == 0
+    capsys.readouterr()
+    with (out / "losses.csv").open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [(r["model"], r["corpus"]) for r in rows] == [("other", "c4"), ("gpt2-w16", "b")]
+    assert rows[0]["note"] == "kept"
+    record = json.loads((out / "gpt2-w16.b.loss.json").read_text())
+    assert record["loss"]["documents"] == len(JSONL_DOCUMENTS)
+
+
+def _one_line_error(capsys, argv) -> str:
+    capsys.readouterr()  # what the test's own set-up printed
+    assert main([str(a) for a in argv]) == 1
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1, captured.err
+    assert lines[0].startswith("llmgeom loss: error: ")
+    return lines[0]
+
+
+def test_bad_corpora_are_one_line_errors_with_nothing_written(zoo, tmp_path, capsys):
+    models, _ = zoo
+    out = tmp_path / "out"
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n   \n\t\n")
+    undecodable = tmp_path / "latin1.txt"
+    undecodable.write_bytes("caf\xe9 au lait\n".encode("latin-1"))
+    cases = {
+        empty: "empty",
+        undecodable: "latin1.txt",
+        tmp_path / "missing.txt": "missing.txt",
+        tmp_path / "data.csv": "data.csv",
+    }
+    (tmp_path / "data.csv").write_text("text\nhello\n")
+    for corpus, expected in cases.items():
+        line = _one_line_error(capsys, ["loss", models[16], "--corpus", corpus, "--out", out])
+        assert expected in line
+        assert _files(out) == []
+
+
+def test_documents_all_too_short(tmp_path, capsys):
+    folder = tmp_path / "model"
+    tokenizer = train_tokenizer(folder, add_bos=False)
+    tiny_models.gpt2(vocab=len(tokenizer)).save_pretrained(folder)
+    corpus = tmp_path / "short.txt"
+    corpus.write_text("a\n\nI\n")  # one token each without <bos>
+    out = tmp_path / "out"
+    line = _one_line_error(capsys, ["loss", folder, "--corpus", corpus, "--out", out])
+    assert "2 tokens or more (2 skipped)" in line
+    assert _files(out) == []
+
+
+def test_bad_models_are_one_line_errors_with_nothing_written(zoo, tmp_path, capsys):
+    _, corpora = zoo
+    out = tmp_path / "out"
+    small = tmp_path / "small"
+    train_tokenizer(small)
+    tiny_models.gpt2(vocab=150).save_pretrained(small)  # 200 tokens, 150 rows
+    line = _one_line_error(capsys, ["loss", small, "--corpus", corpora["txt"], "--out", out])
+    assert "the tokenizer has 200 entries but the model only 150 embedding rows" in line
+
+    overflow = tmp_path / "overflow"
+    tokenizer = train_tokenizer(overflow)
+    model = tiny_models.gpt2(vocab=len(tokenizer))
+    with torch.no_grad():
+        model.transformer.ln_f.weight.fill_(6e4)  # fine in float32, overflows in float16
+    model.save_pretrained(overflow)
+    argv = ["loss", overflow, "--corpus", corpora["txt"], "--out", out, "--dtype", "float16"]
+    line = _one_line_error(capsys, argv)
+    assert "NaN or infinite in float16" in line and "--dtype float32 or bfloat16" in line
+
+    line = _one_line_error(capsys, ["loss", tmp_path / "nope", "--corpus", corpora["txt"]])
+    assert "nope" in line
+    assert _files(out) == []
+
+
+@pytest.mark.skipif(importlib.util.find_spec("bitsandbytes") is not None, reason="installed")
+def test_quantisation_without_bitsandbytes(zoo, tmp_path, capsys):
+    models, corpora = zoo
+    out = tmp_path / "out"
+    for flag in ("--load-in-8bit", "--load-in-4bit"):
+        argv = ["loss", models[16], "--corpus", corpora["txt"], "--out", out, flag]
+        line = _one_line_error(capsys, argv)
+        assert "needs bitsandbytes" in line and "llmgeom[quant]" in line
+    assert _files(out) == []
+
+
+def test_unwritable_out_fails_before_loading(zoo, tmp_path, capsys):
+    models, corpora = zoo
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    argv = ["loss", models[16], "--corpus", corpora["txt"], "--out", blocker / "sub"]
+    assert "not a directory" in _one_line_error(capsys, argv)
