@@ -166,3 +166,101 @@ def test_cli_plot_of_a_sampled_measurement_uses_the_sampled_histogram(tmp_path):
     counts = record["stats"]["sampled"]["histogram"]["counts"]
     assert sum(counts) == 40 * 299 and "histogram" not in record["stats"]
     assert (out / "w.npy.raw.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# ------------------------------------------------------------- options declared once, schema
+
+
+def test_cli_arguments_are_generated_from_measure_options():
+    import argparse
+    from dataclasses import fields
+
+    from llmgeom.cli.measure import register
+    from llmgeom.options import MeasureOptions, help_text
+
+    parser = argparse.ArgumentParser(prog="llmgeom")
+    register(parser.add_subparsers(dest="command"))
+    measure_parser = parser._subparsers._group_actions[0].choices["measure"]
+    actions = {a.dest: a for a in measure_parser._actions}
+    declared = [f for f in fields(MeasureOptions) if f.metadata.get("flag")]
+    assert {f.name for f in declared} == set(actions) - {"help", "sources", "out", "plot",
+                                                          "save_arrays"}  # fmt: skip
+    for f in declared:
+        action = actions[f.name]
+        assert action.option_strings == [f.metadata["flag"]]
+        assert action.default is None  # "not given": the dataclass default applies
+        assert tuple(action.choices or ()) == tuple(f.metadata["choices"] or ())
+        assert action.help == help_text(f)
+    # with nothing given, the CLI's options are exactly the dataclass defaults
+    from llmgeom.cli.measure import _options
+
+    assert _options(parser.parse_args(["measure", "x"])) == MeasureOptions()
+
+
+def test_options_object_keywords_and_record_agree():
+    from llmgeom.options import MeasureOptions
+
+    W = torch.randn(120, 8, generator=torch.Generator().manual_seed(4))
+    opts = MeasureOptions(pairs="gram", center=True)
+    by_object = measure(W, options=opts, progress=False)
+    by_keywords = measure(W, pairs="gram", center=True, progress=False)
+    assert by_object.stats == by_keywords.stats
+    assert by_object.to_dict()["options"] == opts.to_record()
+    assert by_object.to_dict()["options"]["center"] is True
+    overridden = measure(W, options=opts, center=False, progress=False)
+    assert overridden.variant["center"] is False and overridden.variant["pairs"] == "gram"
+    with pytest.raises(TypeError):
+        measure(W, pair="gram")  # a misspelt option is not silently ignored
+
+
+@pytest.mark.parametrize(
+    ("keywords", "flag", "needle"),
+    [
+        ({"seed": -1}, "--seed=-1", "--seed"),
+        ({"memory_budget": 0}, "--memory-budget=0", "--memory-budget"),
+        ({"sample_rows": 1}, "--sample=1", "--sample"),
+        ({"bins": -2}, "--bins=-2", "--bins"),
+        ({"device": "tpu"}, "--device=tpu", "unknown device 'tpu'"),
+    ],
+)
+def test_python_and_cli_refuse_the_same_options_with_the_same_message(
+    tmp_path, capsys, keywords, flag, needle
+):
+    from llmgeom.cli import main
+
+    with pytest.raises(ConfigError, match=needle) as info:
+        measure(torch.eye(3), **keywords)
+    np.save(tmp_path / "w.npy", np.eye(3, dtype=np.float32))
+    assert main(["measure", str(tmp_path / "w.npy"), "--out", str(tmp_path / "o"), flag]) == 1
+    assert capsys.readouterr().err == f"llmgeom measure: error: {info.value}\n"
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_record_measure_wrote_validates_and_a_malformed_one_is_a_one_line_error(tmp_path, capsys):
+    from llmgeom.cli import main
+    from llmgeom.results import validate_record
+
+    np.save(tmp_path / "w.npy", np.random.default_rng(0).standard_normal((50, 6)))
+    assert main(["measure", str(tmp_path / "w.npy"), "--out", str(tmp_path), "--no-progress"]) == 0
+    capsys.readouterr()
+    (path,) = tmp_path.glob("*.json")
+    record = json.loads(path.read_text())
+    assert validate_record(record) is record and load_record(path) == record
+    for block, name, value, needle in [
+        ("stats", "mean_cos2", "small", "stats.mean_cos2 = 'small' is not a number"),
+        ("model", "head_width", None, "model.head_width = None is not an integer"),
+        ("variant", "center", "no", "variant.center = 'no' is not true/false"),
+        ("stats", "m", True, "stats.m = True is not an integer"),
+    ]:
+        bad = json.loads(json.dumps(record))
+        bad[block][name] = value
+        (tmp_path / "bad.json").write_text(json.dumps(bad))
+        with pytest.raises(ConfigError, match="malformed llmgeom measurement"):
+            load_record(tmp_path / "bad.json")
+        args = ["fit", "overlap", str(tmp_path / "bad.json"), "--out", str(tmp_path / "f")]
+        assert main(args) == 1
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and needle in err and str(tmp_path / "bad.json") in err
+    del record["stats"]["mean_cos2"]
+    with pytest.raises(ConfigError, match=r"stats.mean_cos2 is missing"):
+        validate_record(record, "r.json")
