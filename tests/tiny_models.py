@@ -58,13 +58,17 @@ def qwen(tied: bool, vocab: int = 64, width: int = 16) -> Qwen2ForCausalLM:
     )
 
 
-def opt(vocab: int = 60, width: int = 16) -> OPTForCausalLM:
-    """OPT: tied head whose padding row (token 1) is initialised to zero."""
+def opt(vocab: int = 60, width: int = 16, proj_dim: int | None = None) -> OPTForCausalLM:
+    """OPT: tied head whose padding row (token 1) is initialised to zero.
+
+    ``proj_dim`` < ``width`` is OPT-350m's layout: embeddings (and so the head) ``proj_dim``
+    wide, with ``project_in``/``project_out`` to and from the ``width`` of the layers.
+    """
     return OPTForCausalLM(
         OPTConfig(
             vocab_size=vocab,
             hidden_size=width,
-            word_embed_proj_dim=width,
+            word_embed_proj_dim=proj_dim or width,
             num_hidden_layers=1,
             num_attention_heads=2,
             ffn_dim=2 * width,

@@ -45,27 +45,44 @@ def head_shard(directory: Path, fmt: str, key: str) -> str:
 # ----------------------------------------------------------------------------- the full matrix
 
 
+def transformers_head(directory: Path) -> tuple[torch.Tensor, bool, int]:
+    """The oracle: (head, tied, d_model) of the checkpoint as transformers itself loads it."""
+    import transformers
+
+    transformers.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+    try:
+        model = transformers.AutoModelForCausalLM.from_pretrained(directory)
+    finally:
+        transformers.utils.logging.enable_progress_bar()
+        transformers.logging.set_verbosity_warning()
+    out, emb = model.get_output_embeddings().weight, model.get_input_embeddings().weight
+    return out.detach(), out is emb, model.config.get_text_config().hidden_size
+
+
 @pytest.mark.parametrize("shards", [1, 2, 3])
 @pytest.mark.parametrize("fmt", ["safetensors", "bin"])
 @pytest.mark.parametrize("name", list(SPECS))
 def test_every_spec_format_and_sharding(tmp_path, name, fmt, shards):
+    """The head, tying and width are transformers' own; names and tokenizer come from the spec."""
     spec = SPECS[name]
     directory = tmp_path / name
     head = write_checkpoint(spec, directory, fmt=fmt, shards=shards)
     if shards > 1:
         assert len(list(directory.glob(f"*-of-*{'.bin' if fmt == 'bin' else '.safetensors'}"))) > 1
+    oracle, tied, d_model = transformers_head(directory)
 
     u = llmgeom.load_unembedding(directory)
 
-    assert u.weight.dtype == spec.dtype == head.dtype
-    assert torch.equal(u.weight, head)
+    assert u.weight.dtype == oracle.dtype == head.dtype
+    assert torch.equal(u.weight, oracle)
     meta = u.meta
     assert meta.source_kind == "local-dir"
     assert meta.source == str(directory)
+    assert meta.tied is tied
+    assert meta.d_model == d_model
     assert meta.tensor_name == spec.head
-    assert meta.tied is spec.tied
     assert meta.family == spec.family
-    assert meta.d_model == spec.d_model
     assert meta.tokenizer_len == spec.tokenizer_len
     assert meta.n_rows == spec.tensors[spec.head][0]
     assert meta.head_width == spec.tensors[spec.head][1]
