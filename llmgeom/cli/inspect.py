@@ -99,7 +99,7 @@ def _hub_report(source: str, revision: str | None, tensor: str | None) -> dict[s
         repo_bytes=head.repo_bytes,
     )
     if head.location.fmt == "bin" and head.location.byte_range is None:
-        report["whole_file_reason"] = head.extra.get("whole_file_reason") or None
+        report["whole_file_reason"] = head.whole_file_reason
     return report
 
 

@@ -1,17 +1,20 @@
 """The cache of extracted heads: one small safetensors file per (repo, commit, tensor).
 
 Layout, in huggingface_hub's *assets* cache (``$HF_HOME/assets`` unless ``HF_ASSETS_CACHE`` is
-set; the layout of ``huggingface_hub.cached_assets_path(library_name="llmgeom", namespace=repo,
-subfolder=commit)``)::
+set), folders made by ``huggingface_hub.cached_assets_path(library_name="llmgeom",
+namespace=repo, subfolder=commit)``::
 
     $HF_HOME/assets/llmgeom/<org>--<name>/<commit sha>/<tensor>.safetensors  the head, as stored
     $HF_HOME/assets/llmgeom/<org>--<name>/<commit sha>/<tensor>.json         metadata sidecar
     $HF_HOME/assets/llmgeom/<org>--<name>/<commit sha>/auto.json             head chosen by default
+    $HF_HOME/assets/llmgeom/<org>--<name>/<commit sha>/<tensor>.lock         download lock
     $HF_HOME/assets/llmgeom/<org>--<name>/refs/<revision>.json               branch/tag -> commit
 
 Every file is written to a temporary name and renamed; the tensor file is written and checked
-(size and header) before its sidecar, and an entry counts only when its sidecar exists and the
-tensor file has the recorded size, so an interrupted write never yields a corrupt entry.
+(read back with ``safetensors.safe_open``) before its sidecar, and an entry counts only when its
+sidecar exists and the tensor file has the recorded size, so an interrupted write never yields a
+corrupt entry. Processes that miss the same entry at once take turns through a file lock
+(``huggingface_hub.utils.WeakFileLock``): the first downloads, the others find it cached.
 
 A branch or tag name is resolved to a commit with one small API request; the answer is kept
 in ``refs/`` and reused without any request for ``LLMGEOM_HUB_REF_TTL`` seconds (default one
@@ -37,20 +40,24 @@ import json
 import os
 import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import safetensors
 import safetensors.torch
 import torch
+from huggingface_hub import cached_assets_path
+from huggingface_hub.utils import WeakFileLock
 
 from .._atomic import atomic_path, write_json_atomic
 from ..errors import ConfigError, CorruptCheckpointError
 from ..unembedding import HeadMetadata, Unembedding
 from .hub_http import HubSettings
 from .location import HeadLocation
-from .safetensors_format import read_header, read_tensor
 
 CACHE_FORMAT = 1
 FULL_SHA = re.compile(r"[0-9a-f]{40}")
@@ -69,10 +76,18 @@ def ref_ttl_seconds() -> float:
 
 
 def _safe(part: str) -> str:
-    """A path component from a repo id, revision or tensor name (as cached_assets_path does)."""
+    """A file name from a tensor name (as cached_assets_path makes folder names)."""
     for bad in (" ", "/", "\\"):
         part = part.replace(bad, "--")
     return part
+
+
+def _read_single(path: Path, name: str, *, shape_only: bool = False) -> Any:
+    """The one tensor ``name`` of a cache file (or only its shape), by ``safetensors.safe_open``."""
+    with safetensors.safe_open(str(path), framework="pt") as fh:
+        if list(fh.keys()) != [name]:
+            raise CorruptCheckpointError(f"{path}: holds {list(fh.keys())}, not [{name!r}]")
+        return tuple(fh.get_slice(name).get_shape()) if shape_only else fh.get_tensor(name)
 
 
 @dataclass(frozen=True)
@@ -94,7 +109,8 @@ class HeadCache:
     def __init__(self, settings: HubSettings, repo_id: str) -> None:
         self.settings = settings
         self.repo_id = repo_id
-        self.repo_dir = settings.assets_dir / "llmgeom" / _safe(repo_id)
+        refs = cached_assets_path("llmgeom", repo_id, "refs", assets_dir=settings.assets_dir)
+        self.repo_dir = refs.parent
 
     # -- refs ------------------------------------------------------------------------------
     def _ref_path(self, revision: str) -> Path:
@@ -135,8 +151,14 @@ class HeadCache:
 
     # -- heads -----------------------------------------------------------------------------
     def commit_dir(self, sha: str) -> Path:
-        """Folder of the cached heads of commit ``sha``."""
-        return self.repo_dir / _safe(sha)
+        """Folder of the cached heads of commit ``sha`` (created)."""
+        return cached_assets_path("llmgeom", self.repo_id, sha, assets_dir=self.settings.assets_dir)
+
+    @contextmanager
+    def lock(self, sha: str, tensor: str | None) -> Iterator[None]:
+        """Hold the download lock of one entry (``tensor=None``: the default head)."""
+        with WeakFileLock(self.commit_dir(sha) / f"{_safe(tensor or 'auto')}.lock"):
+            yield
 
     def paths(self, sha: str, tensor: str) -> tuple[Path, Path]:
         """(tensor file, sidecar) of one entry."""
@@ -176,8 +198,8 @@ class HeadCache:
         meta = HeadMetadata(**meta_dict, extra=extra)
         data_path, _ = self.paths(sha, meta.tensor_name or "")
         try:
-            weight = read_tensor(data_path, meta.tensor_name or "")
-        except (CorruptCheckpointError, OSError):
+            weight = _read_single(data_path, meta.tensor_name or "")
+        except (CorruptCheckpointError, OSError, safetensors.SafetensorError):
             return None  # damaged behind our back: treat as a miss and download again
         return Unembedding(weight, meta)
 
@@ -204,10 +226,11 @@ class HeadCache:
                 str(tmp),
                 metadata={"repo_id": self.repo_id, "commit_sha": sha, "sha256": meta.sha256 or ""},
             )
-            entries, _ = read_header(tmp)
-            entry = entries.get(tensor)
-            expected = weight.numel() * weight.element_size()
-            if entry is None or entry.nbytes != expected or tmp.stat().st_size != entry.stop:
+            try:
+                shape = _read_single(tmp, tensor, shape_only=True)
+            except (OSError, safetensors.SafetensorError) as err:
+                raise CorruptCheckpointError(f"cache write of {tensor} failed ({err})") from None
+            if shape != tuple(weight.shape):
                 raise CorruptCheckpointError(f"cache write of {tensor} for {self.repo_id} failed")
             file_bytes = tmp.stat().st_size
         write_json_atomic(

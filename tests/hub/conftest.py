@@ -23,36 +23,58 @@ def fake_hub_session() -> Iterator[tuple[FakeHub, dict[str, TinyRepo]]]:
         hub.stop()
 
 
-@pytest.fixture
-def fake_hub(fake_hub_session, tmp_path, monkeypatch) -> FakeHub:
-    """The fake Hub, counters reset, with ``HF_ENDPOINT`` pointing at it and a fresh ``HF_HOME``."""
+def point_hub_at(monkeypatch: pytest.MonkeyPatch, url: str, home: Path) -> None:
+    """Set huggingface_hub's configuration as HF_ENDPOINT=url HF_HOME=home would at import."""
     from huggingface_hub import constants
 
-    from llmgeom.sources import hub_http
+    monkeypatch.setenv("HF_ENDPOINT", url)
+    monkeypatch.setenv("HF_HOME", str(home))
+    for name, value in (
+        ("ENDPOINT", url),
+        ("HUGGINGFACE_CO_URL_TEMPLATE", url + "/{repo_id}/resolve/{revision}/{filename}"),
+        ("HF_HOME", str(home)),
+        ("HF_HUB_CACHE", str(home / "hub")),
+        ("HF_ASSETS_CACHE", str(home / "assets")),
+        ("HF_TOKEN_PATH", str(home / "token")),
+        ("HF_HUB_OFFLINE", False),
+    ):
+        monkeypatch.setattr(constants, name, value)
+
+
+@pytest.fixture
+def fake_hub(fake_hub_session, tmp_path, monkeypatch) -> FakeHub:
+    """The fake Hub, counters reset, huggingface_hub pointed at it with a fresh ``HF_HOME``."""
+    from huggingface_hub import constants
 
     hub, _ = fake_hub_session
     hub.reset()
-    for var in (
-        "HF_TOKEN",
-        "HUGGING_FACE_HUB_TOKEN",
-        "HF_HUB_OFFLINE",
-        "TRANSFORMERS_OFFLINE",
-        "HF_ASSETS_CACHE",
-        "HUGGINGFACE_ASSETS_CACHE",
-        "HF_HUB_CACHE",
-        "HUGGINGFACE_HUB_CACHE",
-        "LLMGEOM_HUB_REF_TTL",
-    ):
+    for var in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "LLMGEOM_HUB_REF_TTL"):
         monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
-    monkeypatch.setenv("HF_ENDPOINT", hub.url)
+    point_hub_at(monkeypatch, hub.url, tmp_path / "hf-home")
     monkeypatch.setenv("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     # huggingface_hub 2.4 builds its user agent with a once-a-day request to
     # {import-time endpoint}/api/agent-harnesses unless telemetry is off: keep it off here.
     monkeypatch.setattr(constants, "HF_HUB_DISABLE_TELEMETRY", True)
-    monkeypatch.setattr(hub_http, "RETRY", hub_http.RetryPolicy(max_retries=3, base=0.01, cap=0.05))
     yield hub
     hub.reset()
+
+
+@pytest.fixture
+def fast_sleep(monkeypatch) -> list[float]:
+    """The waits the client asks for, recorded instead of slept (the fake Hub never sleeps)."""
+    import time
+
+    waits: list[float] = []
+    monkeypatch.setattr(time, "sleep", waits.append)
+    return waits
+
+
+@pytest.fixture
+def offline(monkeypatch) -> None:
+    """HF_HUB_OFFLINE=1, as huggingface_hub reads it at import."""
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
 
 
 @pytest.fixture

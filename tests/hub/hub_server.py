@@ -66,6 +66,7 @@ class Fault:
     hold: Callable[[], bool] | None = None
     hold_s: float = 20.0
     hang_s: float | None = None
+    ignore_range: bool = False  # answer 200 with the whole body
 
 
 @dataclass
@@ -136,9 +137,12 @@ class FakeHub:
         hold: Callable[[], bool] | None = None,
         hold_s: float = 20.0,
         hang_s: float | None = None,
+        ignore_range: bool = False,
     ) -> Fault:
         """Inject a fault for requests for which ``match(method, path, range)`` is true."""
-        fault = Fault(match, status, cut, times, 0, dict(headers or {}), hold, hold_s, hang_s)
+        fault = Fault(
+            match, status, cut, times, 0, dict(headers or {}), hold, hold_s, hang_s, ignore_range
+        )
         with self.lock:
             self.faults.append(fault)
         return fault
@@ -287,7 +291,8 @@ def _make_handler(hub: FakeHub, role: str) -> type[BaseHTTPRequestHandler]:
             return sha
 
         def _body_range(self, data: bytes, headers: dict[str, str], fault: Fault | None) -> None:
-            rng = None if hub.ignore_range else self.headers.get("Range")
+            ignore = hub.ignore_range or (fault is not None and fault.ignore_range)
+            rng = None if ignore else self.headers.get("Range")
             cut = fault.cut if fault else None
             if rng is None:
                 self._send(200, data, {**headers, "Accept-Ranges": "bytes"}, cut=cut)
@@ -321,9 +326,9 @@ def _make_handler(hub: FakeHub, role: str) -> type[BaseHTTPRequestHandler]:
             if fault is not None and fault.hold is not None:
                 deadline = time.monotonic() + fault.hold_s
                 while not fault.hold() and time.monotonic() < deadline:
-                    time.sleep(0.02)
+                    threading.Event().wait(0.02)  # not time.sleep: tests may fake the client's
             if fault is not None and fault.hang_s is not None:
-                time.sleep(fault.hang_s)  # a server that accepted the connection, then went quiet
+                threading.Event().wait(fault.hang_s)  # accepted the connection, then went quiet
                 self.close_connection = True
                 return
             if fault is not None and fault.status is not None:

@@ -150,7 +150,7 @@ def test_legacy_bin_falls_back_to_the_whole_file(fake_hub, tmp_path, capsys):
     assert fake_hub.requests == 0 and torch.equal(again.weight, state[HEAD])
 
 
-def test_server_error_and_cut_during_the_head_range_are_retried(fake_hub):
+def test_server_error_and_cut_during_the_head_range_are_retried(fake_hub, fast_sleep):
     state, shard = _big_opt(seed=13)
     _add(fake_hub, "test-org/opt-flaky", shard)
     plan = plan_zip_tensor(io.BytesIO(shard), HEAD)
@@ -168,7 +168,7 @@ def test_server_error_and_cut_during_the_head_range_are_retried(fake_hub):
     assert not u.meta.extra["hub"]["whole_file_downloaded"]
 
 
-def test_network_failure_while_planning_is_not_a_fallback(fake_hub):
+def test_network_failure_while_planning_is_not_a_fallback(fake_hub, fast_sleep):
     _, shard = _big_opt(seed=14)
     _add(fake_hub, "test-org/opt-down", shard)
     fake_hub.add_fault(lambda method, path, rng: path.startswith("/lfs/"), status=503, times=None)

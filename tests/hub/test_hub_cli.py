@@ -7,6 +7,7 @@ import json
 import safetensors.torch
 import torch
 from hub_server import head_files
+from huggingface_hub import constants
 
 from llmgeom.cli import main
 
@@ -102,7 +103,7 @@ def test_inspect_offline_uses_the_cache(fake_hub, tiny, capsys, monkeypatch):
     from llmgeom.sources.hub import load_hub_unembedding
 
     load_hub_unembedding("qwen2.5-0.5b")
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)  # as HF_HUB_OFFLINE=1 at import
     fake_hub.reset()
     assert main(["inspect", "qwen2.5-0.5b"]) == 0
     out = capsys.readouterr().out

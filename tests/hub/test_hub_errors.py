@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import socket
-import time
 
 import pytest
 import safetensors.torch
 import torch
+from conftest import point_hub_at
 from hub_server import head_files
+from huggingface_hub import constants
 
 from llmgeom.errors import (
     CorruptCheckpointError,
@@ -113,37 +114,42 @@ def test_truncated_response_recovers(fake_hub, tiny, tmp_path):
     )
 
 
-def test_truncated_response_every_time(fake_hub, tiny, tmp_path):
+def test_truncated_response_every_time(fake_hub, tiny, tmp_path, fast_sleep):
     start, _ = _head_range(tiny["gpt2"])
 
     def on_head_data(method, path, rng):
         return "/lfs/" in path and bool(rng) and int(rng[6:].split("-")[0]) >= start
 
-    fault = fake_hub.add_fault(on_head_data, cut=10, times=None)
-    with pytest.raises(CorruptCheckpointError, match=r"truncated response"):
+    fault = fake_hub.add_fault(on_head_data, cut=0, times=None)  # headers, then nothing
+    with pytest.raises(NetworkError, match=r"connection to .* failed for model.safetensors"):
         load_hub_unembedding("gpt2")
-    assert fault.hits == 4 and head_files(tmp_path) == []
+    # the streamed try, then http_get's try and its 5 resumes, one second apart (not slept)
+    assert fault.hits == 7 and fast_sleep == [1] * 5
+    assert head_files(tmp_path) == []
 
 
-def test_server_error_mid_download_recovers(fake_hub, tiny, tmp_path):
+def test_server_error_mid_download_recovers(fake_hub, tiny, tmp_path, fast_sleep):
     repo = tiny["gpt2"]
     fault = fake_hub.add_fault(_on_head(repo), status=500, times=2)
     u = load_hub_unembedding("gpt2")
     assert fault.hits == 2 and torch.equal(u.weight, repo.head)
+    assert fast_sleep == [1, 2]  # http_backoff's schedule
     assert len(head_files(tmp_path)) == 3
 
 
-def test_server_error_permanent(fake_hub, tiny, tmp_path):
+def test_server_error_permanent(fake_hub, tiny, tmp_path, fast_sleep):
     fault = fake_hub.add_fault(_on_head(tiny["gpt2"]), status=503, times=None)
-    with pytest.raises(NetworkError, match=r"failed for model.safetensors.*4 attempts"):
+    with pytest.raises(NetworkError, match=r"HTTP 503 from .* for model.safetensors bytes"):
         load_hub_unembedding("gpt2")
-    assert fault.hits == 4  # bounded: 1 try + 3 retries (the test policy)
+    # bounded: 1 try + 5 retries, waits doubling to the 8 s cap (huggingface_hub's policy)
+    assert fault.hits == 6 and fast_sleep == [1, 2, 4, 8, 8]
     assert head_files(tmp_path) == []
 
 
-def test_api_error_then_recovery(fake_hub, tiny):
+def test_api_error_then_recovery(fake_hub, tiny, fast_sleep):
     fake_hub.add_fault(lambda m, p, r: p.startswith("/api/models/"), status=502, times=1)
     assert torch.equal(load_hub_unembedding("gpt2").weight, tiny["gpt2"].head)
+    assert fast_sleep == [1]
 
 
 def test_gated_repository_needs_the_token(fake_hub, tiny, tmp_path, monkeypatch):
@@ -162,7 +168,7 @@ def test_gated_repository_needs_the_token(fake_hub, tiny, tmp_path, monkeypatch)
 
 def test_offline_with_cache(fake_hub, tiny, monkeypatch):
     load_hub_unembedding("pythia-70m", revision="step143000")
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)  # as HF_HUB_OFFLINE=1 at import
     monkeypatch.setenv("LLMGEOM_HUB_REF_TTL", "0")  # offline: any cached resolution is used
     fake_hub.reset()
     u = load_hub_unembedding("pythia-70m", revision="step143000")
@@ -170,7 +176,7 @@ def test_offline_with_cache(fake_hub, tiny, monkeypatch):
 
 
 def test_offline_without_cache(fake_hub, tmp_path, monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)  # as HF_HUB_OFFLINE=1 at import
     with pytest.raises(NetworkError, match=r"HF_HUB_OFFLINE=1.*no cached resolution of revision"):
         load_hub_unembedding("gpt2")
     assert fake_hub.requests == 0
@@ -178,22 +184,21 @@ def test_offline_without_cache(fake_hub, tmp_path, monkeypatch):
 
 def test_offline_names_the_missing_tensor(fake_hub, tiny, monkeypatch):
     load_hub_unembedding("gpt2")
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)  # as HF_HUB_OFFLINE=1 at import
     fake_hub.reset()
     with pytest.raises(NetworkError, match=r"no cached wpe.weight for commit .* in .*assets"):
         load_hub_unembedding("gpt2", tensor="wpe.weight")
     assert fake_hub.requests == 0
 
 
-def test_unreachable_endpoint_is_bounded(fake_hub, monkeypatch, tmp_path):
+def test_unreachable_endpoint_is_bounded(fake_hub, monkeypatch, tmp_path, fast_sleep):
     with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
-    t0 = time.monotonic()
-    with pytest.raises(NetworkError, match=r"cannot reach|failed"):
+    point_hub_at(monkeypatch, f"http://127.0.0.1:{port}", tmp_path / "hf-home")
+    with pytest.raises(NetworkError, match=r"cannot reach http://127.0.0.1:\d+ for revision"):
         load_hub_unembedding("gpt2")
-    assert time.monotonic() - t0 < 10
+    assert fast_sleep == [1, 2, 4, 8, 8]  # the library's bounded retries, then the error
     assert head_files(tmp_path) == []
 
 

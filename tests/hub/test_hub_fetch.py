@@ -8,6 +8,7 @@ import warnings
 import pytest
 import torch
 from hub_server import cache_files, head_files
+from huggingface_hub import constants
 
 from llmgeom.errors import TensorNotFoundError
 from llmgeom.sources import load_unembedding
@@ -226,7 +227,7 @@ def test_cache_layout_under_hf_home(fake_hub, tiny, tmp_path):
 
 
 def test_hf_assets_cache_overrides(fake_hub, tiny, tmp_path, monkeypatch):
-    monkeypatch.setenv("HF_ASSETS_CACHE", str(tmp_path / "assets-elsewhere"))
+    monkeypatch.setattr(constants, "HF_ASSETS_CACHE", str(tmp_path / "assets-elsewhere"))
     load_hub_unembedding("gpt2")
     assert list((tmp_path / "assets-elsewhere" / "llmgeom").rglob("wte.weight.safetensors"))
 
