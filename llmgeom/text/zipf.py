@@ -135,7 +135,8 @@ def zipf_mle(counts: np.ndarray, n_ranks: int | None = None) -> dict[str, Any]:
         "s": s_hat,
         "se": 1.0 / math.sqrt(fisher),
         "ci95": ci,
-        "ci_method": "profile likelihood, 2 Δ ln L = 3.84",
+        "ci_method": "profile likelihood, 2 Δ ln L = 3.84 (sampling error only: it does not "
+        "cover the misfit of a single power law to real token counts)",
         "n_ranks": ranks,
         "tokens": int(total),
         "log_likelihood": best,
