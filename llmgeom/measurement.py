@@ -228,13 +228,21 @@ def _exact_pairs(
 
 
 def _choose_pairs(
-    pairs: str, U: torch.Tensor, budget: int, bins: int, time_budget: float, sample_rows: int | None
+    pairs: str,
+    U: torch.Tensor,
+    budget: int,
+    bins: int,
+    time_budget: float,
+    sample_rows: int | None,
+    weighted: bool = False,
 ) -> tuple[str, dict[str, Any]]:
     """Resolve ``auto``, size the sample, and announce the pass with its predicted time.
 
     Predictions are FLOPs over a matmul rate measured on ``U``'s device. ``auto`` runs the
     exact pass when predicted under ``time_budget``; sampling compares as many random rows with
-    all others as fit in ``time_budget`` (at least ``MIN_SAMPLE_ROWS``), or ``sample_rows``.
+    all others as fit in ``time_budget`` (at least ``MIN_SAMPLE_ROWS``), or ``sample_rows``;
+    ``weighted`` sampling draws that many rows a second time, by weight, so each draw gets half
+    the budget.
     """
     decision: dict[str, Any] = {"pairs_requested": pairs}
     if pairs == "gram" or (pairs == "sample" and sample_rows):
@@ -251,7 +259,8 @@ def _choose_pairs(
         LOG.info("exact pairwise pass: about %s (%s)", format_duration(est["seconds"]), where)
         return "exact", decision
     decision["time_budget_s"] = time_budget
-    rows = min(n, max(MIN_SAMPLE_ROWS, overlap.affordable_rows(n, m, rate, time_budget)))
+    share = time_budget / 2 if weighted else time_budget
+    rows = min(n, max(MIN_SAMPLE_ROWS, overlap.affordable_rows(n, m, rate, share)))
     decision["sample_rows"] = rows
     why = (
         f"the exact pass would take about {format_duration(est['seconds'])} ({where}), over "
@@ -331,7 +340,7 @@ def _measure(source: Any, opts: MeasureOptions, counts: TokenCounts | None) -> M
     timings["gram_s"] = time.perf_counter() - t
     budget = opts.memory_budget if opts.memory_budget is not None else overlap.default_budget(dev)
     chosen, decision = _choose_pairs(
-        opts.pairs, U, budget, bins, opts.time_budget, opts.sample_rows
+        opts.pairs, U, budget, bins, opts.time_budget, opts.sample_rows, p is not None
     )
     arrays: dict[str, np.ndarray] = {}
     pair_sums: dict[str, Any] | None = None
@@ -345,11 +354,13 @@ def _measure(source: Any, opts: MeasureOptions, counts: TokenCounts | None) -> M
     elif chosen == "sample":
         sampled = overlap.sampled_statistics(
             U, decision["sample_rows"], seed=opts.seed, bins=bins, mean_cos2=stats["mean_cos2"],
-            budget_bytes=budget, progress=progress, weights=p,
+            budget_bytes=budget, progress=progress,
         )  # fmt: skip
-        if p is not None:
-            keys = ("weighted_abs_sum", "weighted_abs_sum_se", "weighted_abs_sum_interval")
-            pair_sums = {key: sampled.pop(key) for key in keys}
+        if p is not None:  # as many rows again, drawn by weight (the pass costs twice as much)
+            pair_sums = overlap.weighted_sampled_abs(
+                U, p, decision["sample_rows"], seed=opts.seed, budget_bytes=budget,
+                progress=progress,
+            )  # fmt: skip
         if row_index is not None:  # the original numbering of the matrix
             bound = sampled["max_abs_cos_lower_bound"]
             bound["i"], bound["j"] = int(row_index[bound["i"]]), int(row_index[bound["j"]])

@@ -13,7 +13,8 @@ and return plain dictionaries of Python floats (and a few arrays).
 * :func:`estimate_exact_pass` — the predicted time of the exact pass on this device;
 * :func:`weighted_gram_statistics` — the same Gram identity with row weights ``p_i`` (token
   frequencies): ``Σ_{i,j} p_i p_j cos²_ij = ‖Uᵀ diag(p) U‖_F²``, O(n·m²). Passing ``weights``
-  to the two passes above adds the weighted pair sum ``Σ p_i p_j |cos_ij|``.
+  to the exact pass adds the weighted pair sum ``Σ p_i p_j |cos_ij|``;
+  :func:`weighted_sampled_abs` estimates it from rows drawn by weight.
 
 Rows are normalised exactly, ``u_i = w_i / ‖w_i‖`` in float64 then stored in float32 (the authors
 divide by the norm with no epsilon; a zero row has no direction and is left as zeros here, and
@@ -34,6 +35,7 @@ import math
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import numpy as np
 import torch
@@ -533,7 +535,6 @@ def sampled_statistics(
     mean_cos2: float | None = None,
     budget_bytes: int | None = None,
     progress: bool | None = None,
-    weights: torch.Tensor | None = None,
 ) -> dict:
     """Estimate the |cos| statistics from ``n_rows`` random rows, each against every other row.
 
@@ -545,13 +546,6 @@ def sampled_statistics(
     The std of |cos| is ``sqrt(E cos² − (E|cos|)²)`` with ``mean_cos2`` (pass the exact Gram
     value; else the estimate is used, delta method with the covariance of ``a`` and ``q``).
     ``bins`` > 0 adds the histogram of the covered pairs' cos.
-
-    With ``weights`` (one ``p_i`` per row), ``weighted_abs_sum`` estimates
-    ``T = Σ_{i≠j} p_i p_j |cos_ij|`` (ordered pairs) as ``n · mean(x_i)`` over the sampled rows,
-    ``x_i = p_i Σ_{j≠i} p_j |cos_ij|`` computed exactly for each: unbiased for uniform sampling
-    without replacement, with the same finite-population standard error
-    (``weighted_abs_sum_se``). Rows of zero weight contribute ``x_i = 0``, so very uneven
-    weights give wide intervals: the exact pass has none.
 
     Example:
         >>> import torch
@@ -573,8 +567,6 @@ def sampled_statistics(
     release_free_memory()
     buffer = torch.empty(rows * n, dtype=U.dtype, device=U.device)
     sums = torch.empty(3, r, dtype=torch.float64, device=U.device)  # Σ|c|, Σc², max|c|
-    p64 = None if weights is None else weights.to(device=U.device, dtype=torch.float64).flatten()
-    weighted = None if p64 is None else torch.empty(r, dtype=torch.float64, device=U.device)
     hist = torch.zeros(bins, dtype=torch.float64, device=U.device) if bins else None
     lower_bound = (-1.0, -1, -1)
     with full_precision():
@@ -590,9 +582,6 @@ def sampled_statistics(
             S.abs_()
             sums[0, start:stop] = S.sum(dim=1).to(torch.float64)
             sums[1, start:stop] = torch.linalg.vector_norm(S, dim=1).to(torch.float64).square()
-            if weighted is not None:  # x_i = p_i Σ_j p_j |cos_ij| (the diagonal is 0 here)
-                row_sums = (S @ p64.to(S.dtype)).to(torch.float64)
-                weighted[start:stop] = p64[idx] * row_sums
             S[own, idx] = -1.0
             values, partners = S.max(dim=1)
             sums[2, start:stop] = values.to(torch.float64)
@@ -639,14 +628,69 @@ def sampled_statistics(
     }
     if hist is not None:
         out["histogram"] = _histogram_record(hist)
-    if weighted is not None:
-        x = weighted.cpu().numpy()
-        total = float(n * x.mean())
-        total_se = float(n * math.sqrt(max(0.0, fpc * np.var(x, ddof=1) / r)))
-        out["weighted_abs_sum"] = total
-        out["weighted_abs_sum_se"] = total_se
-        out["weighted_abs_sum_interval"] = [total - t * total_se, total + t * total_se]
     return out
+
+
+def weighted_sampled_abs(
+    U: torch.Tensor,
+    weights: torch.Tensor,
+    n_rows: int,
+    *,
+    seed: int = 0,
+    confidence: float = 0.95,
+    budget_bytes: int | None = None,
+    progress: bool | None = None,
+) -> dict[str, Any]:
+    """Estimate ``T = Σ_{i≠j} p_i p_j |cos_ij|`` (ordered pairs) from rows drawn with prob. ∝ p.
+
+    ``n_rows`` rows are drawn with replacement with probability ``p_i / Σp``; for each, one
+    product with all of ``U`` gives ``a_i = Σ_{j≠i} p_j |cos_ij|`` exactly. Since
+    ``T = Σp · E[a_i]`` under that draw, ``Σp · mean(a)`` is unbiased, with the plain standard
+    error of a mean (independent draws) and a Student-t interval. Drawing by weight keeps the
+    error small where uniform rows would mostly hit tokens that never occur.
+
+    Example:
+        >>> import torch
+        >>> U, _ = normalize_rows(torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]]))
+        >>> s = weighted_sampled_abs(U, torch.tensor([1.0, 1.0, 0.0]), 10, progress=False)
+        >>> s["weighted_abs_sum"], s["weighted_abs_sum_se"]   # 2 ordered pairs, |cos| = 1
+        (2.0, 0.0)
+    """
+    from scipy import stats as sps
+
+    n = U.shape[0]
+    p = weights.to(device=U.device, dtype=torch.float64).flatten()
+    r = int(n_rows)
+    if r < 2:
+        raise ValueError("sampling needs at least 2 rows")
+    gen = torch.Generator().manual_seed(seed)
+    chosen = torch.multinomial(p.cpu() / p.sum().cpu(), r, replacement=True, generator=gen)
+    chosen = chosen.to(U.device)
+    budget = budget_bytes if budget_bytes is not None else default_budget(U.device)
+    rows = min(r, block_rows_for(n, budget))
+    release_free_memory()
+    buffer = torch.empty(rows * n, dtype=U.dtype, device=U.device)
+    a = torch.empty(r, dtype=torch.float64, device=U.device)
+    p32 = p.to(U.dtype)
+    with full_precision():
+        for start, stop in _progress_chunks(r, rows, "weighted rows", progress):
+            idx = chosen[start:stop]
+            S = buffer[: (stop - start) * n].view(stop - start, n)
+            torch.matmul(U[idx], U.T, out=S)
+            S[torch.arange(stop - start, device=U.device), idx] = 0.0  # j ≠ i
+            a[start:stop] = (S.abs_() @ p32).to(torch.float64)
+    values = a.cpu().numpy()
+    scale = float(p.sum())
+    total = scale * float(values.mean())
+    se = scale * float(np.std(values, ddof=1)) / math.sqrt(r)
+    t = float(sps.t.ppf(0.5 + confidence / 2, r - 1))
+    return {
+        "rows_drawn": r,
+        "seed": seed,
+        "weighted_abs_sum": total,
+        "weighted_abs_sum_se": se,
+        "weighted_abs_sum_interval": [total - t * se, total + t * se],
+    }
 
 
 def affordable_rows(n: int, m: int, flops_per_s: float, seconds: float) -> int:

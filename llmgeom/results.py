@@ -20,8 +20,8 @@ it. A record has:
   ``count_mass_excluded`` (fraction of Σc on rows not used); ``effective_tokens`` (1/Σp²),
   ``weighted_mean_cos2`` (exact), ``m_times_weighted_mean_cos2``, ``weighted_mean_cos``
   (exact), ``weighted_mean_abs_cos`` with ``abs_cos_method`` (``exact``; ``sample`` with
-  ``weighted_mean_abs_cos_se`` and ``weighted_mean_abs_cos_interval``, 95 %; None after a
-  Gram-only run), and ``definition``.
+  ``weighted_mean_abs_cos_se``, ``weighted_mean_abs_cos_interval`` (95 %) and
+  ``rows_drawn_by_weight``; None after a Gram-only run), and ``definition``.
 
 Example:
     >>> import torch
@@ -449,7 +449,8 @@ def weighted_lines(block: dict[str, Any]) -> list[str]:
     elif block.get("abs_cos_method") == "sample":
         low, high = block["weighted_mean_abs_cos_interval"]
         lines.append(
-            f"  weighted |cos|  {value:.6g} (sampled rows)   95% CI [{low:.6g}, {high:.6g}]"
+            f"  weighted |cos|  {value:.6g}   95% CI [{low:.6g}, {high:.6g}]   (sampled: "
+            f"{block['rows_drawn_by_weight']:,} rows drawn by weight x all rows)"
         )
     else:
         lines.append(f"  weighted |cos|  {value:.6g} (exact)")

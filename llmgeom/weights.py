@@ -6,7 +6,7 @@ count ``c_i`` per token id, i.e. per row of the head. Over the rows a measuremen
 
     weighted_mean_cos2    = Σ_{i≠j} p_i p_j cos²_ij  / Σ_{i≠j} p_i p_j   (exact: Gram identity)
     weighted_mean_abs_cos = Σ_{i≠j} p_i p_j |cos_ij| / Σ_{i≠j} p_i p_j   (exact pass, or
-                            estimated with a 95 % interval when sampling)
+                            estimated from rows drawn by weight, 95 % interval, when sampling)
     effective_tokens      = 1 / Σ p_i²
 
 Counts shorter than the head are padded with zeros (rows that never occur get weight 0);
@@ -206,8 +206,9 @@ def weighted_block(
 ) -> dict[str, Any]:
     """The record's ``weighted`` block from the weighted Gram statistics and the pair pass.
 
-    ``pairs`` holds ``weighted_abs_sum`` from the exact pass (unordered pairs) or from sampling
-    (ordered pairs, with ``weighted_abs_sum_se`` and an interval); ``method`` says which.
+    ``pairs`` holds ``weighted_abs_sum`` from the exact pass (unordered pairs) or from rows
+    drawn by weight (ordered pairs, with ``weighted_abs_sum_se``, an interval and
+    ``rows_drawn``); ``method`` says which.
     """
     pair_weight = gram["pair_weight"]  # Σ_{i≠j} p_i p_j, ordered pairs
     block: dict[str, Any] = {
@@ -229,6 +230,7 @@ def weighted_block(
         else:
             block["weighted_mean_abs_cos"] = pairs["weighted_abs_sum"] / pair_weight
             block["weighted_mean_abs_cos_se"] = pairs["weighted_abs_sum_se"] / pair_weight
+            block["rows_drawn_by_weight"] = pairs["rows_drawn"]
             low, high = pairs["weighted_abs_sum_interval"]
             # |cos| lies in [0, 1]: the t-interval is clipped to it
             block["weighted_mean_abs_cos_interval"] = [
