@@ -23,7 +23,8 @@ newlines); a .jsonl file or .parquet file holds one document per record (field `
 --text-field); a folder: its .txt/.jsonl/.parquet files sorted by name; hf:NAME:CONFIG:SPLIT
 streams a Hugging Face dataset (needs `pip install 'llmgeom[corpora]'` and the network).
 Each document is encoded with add_special_tokens=False and counted in order until --tokens
-tokens; the document that crosses the budget is cut there (the paper counts 1,000,000).
+tokens; the document that crosses the budget is cut there (the paper counts 1,000,000, each
+record of the dataset as one document: give hf: specs without --recipe to reproduce §3).
 
 Writes, per corpus, into --out: NAME.CORPUS.counts.npz (`counts`: int64, one entry per token
 id, length len(tokenizer)), NAME.CORPUS.freq.json (tokens counted, distinct tokens, fraction of
@@ -72,7 +73,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--recipe",
         choices=["paper"],
-        help="the authors' sampling: wikitext/bookcorpus lines joined into >= max-length/2 words",
+        help="the authors' loss-script segments (wikitext/bookcorpus lines joined into >= "
+        "max-length/2 words); their token counts used plain records, i.e. no recipe",
     )
     p.add_argument("--samples", type=int, metavar="N", help="keep only the first N documents")
     p.add_argument(
