@@ -228,3 +228,32 @@ def test_paper_recipe_takes_c4_and_pile_documents_as_they_come(tmp_path, files):
     other = tmp_path / "novels.txt"
     other.write_text("hello\n")
     assert "wikitext" in _one_line_error(ConfigError, lambda: open_corpus(other, recipe="paper"))
+
+
+def test_hf_records_through_a_stand_in_datasets_module(monkeypatch):
+    """The hf: path with a stand-in for ``datasets.load_dataset`` (no network in tests)."""
+    import types
+
+    rows = [{"text": " = Title = \n"}, {"text": ""}, {"text": " Some words here .\n"}]
+    calls = []
+
+    def load_dataset(name, config, split, streaming):
+        calls.append((name, config, split, streaming))
+        return iter(rows)
+
+    fake = types.SimpleNamespace(load_dataset=load_dataset)
+    monkeypatch.setitem(__import__("sys").modules, "datasets", fake)
+    assert docs("hf:wikitext:wikitext-103-v1:train") == [rows[0]["text"], rows[2]["text"]]
+    assert calls[-1] == ("wikitext", "wikitext-103-v1", "train", True)
+    joined = docs("hf:wikitext:wikitext-103-v1:train", recipe="paper", max_length=6)
+    assert joined == _authors_segments([r["text"] for r in rows], 6)
+    assert "record 1" in _one_line_error(
+        CorpusError, lambda: docs("hf:wikitext:wikitext-103-v1:train", text_field="body")
+    )
+
+    def offline(*args, **kwargs):
+        raise ConnectionError("Couldn't reach 'wikitext' on the Hub (LocalEntryNotFoundError)")
+
+    monkeypatch.setattr(fake, "load_dataset", offline)
+    message = _one_line_error(LlmgeomError, lambda: docs("hf:wikitext:wikitext-103-v1:train"))
+    assert "hf:wikitext:wikitext-103-v1:train" in message and "reach" in message
