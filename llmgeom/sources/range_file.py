@@ -29,7 +29,8 @@ class RangeFile(io.RawIOBase):
     ``read_range(start, stop)`` must return exactly the bytes ``[start, stop)``. Reads are served
     from aligned blocks of ``block_bytes`` (the missing blocks of one read are fetched with ONE
     call), so the many small reads ``zipfile`` makes become a few range requests. Reads of four
-    blocks or more bypass the cache. ``calls`` and ``bytes_fetched`` count what was asked.
+    blocks or more bypass the cache unless it holds all their blocks. ``calls`` and
+    ``bytes_fetched`` count what was asked.
 
     Example:
         >>> data = bytes(range(256)) * 4
@@ -125,8 +126,9 @@ class RangeFile(io.RawIOBase):
             return b""
         size = self.block_bytes
         first, last = start // size, (stop - 1) // size
-        if last - first + 1 >= 4:  # big read: straight through, not cached
-            return self._fetch(start, stop)
+        if last - first + 1 >= 4:  # big read: from the cache if all there, else straight through
+            hit = self.cached(start, stop)
+            return hit if hit is not None else self._fetch(start, stop)
         missing = [b for b in range(first, last + 1) if b not in self._blocks]
         if missing:  # one call for the run from the first to the last missing block
             lo, hi = missing[0] * size, min(self.size, (missing[-1] + 1) * size)

@@ -8,10 +8,18 @@ persistent ids ``('storage', storage_type, key, location, numel)``) and ``<root>
 tensor's own bytes. This module is pure logic over a seekable binary file object; the Hub source
 (:mod:`.hub`) gives it a :class:`~.range_file.RangeFile` whose reads are HTTP range requests.
 
-``data.pkl`` is parsed with torch's ``weights_only`` unpickler (no code runs: a pickle naming any
-other global is refused with :class:`~llmgeom.errors.CorruptCheckpointError`); storages are
-rebuilt on the ``meta`` device, so no tensor data is read or allocated to learn dtypes, shapes,
-strides and storage offsets.
+Dtypes, shapes, strides and storage offsets come from ``torch.load(fileobj, map_location="meta",
+weights_only=True)``: no code runs (a pickle naming any other global is refused with
+:class:`~llmgeom.errors.CorruptCheckpointError`) and no tensor data is read; torch (2.5 and
+later) then records on each meta storage the absolute file offset of its bytes
+(``_checkpoint_offset``, the one private name this path uses; its presence is probed once). The
+storage's zip entry is found in the central directory and its local header, read with
+:mod:`zipfile`'s data plus a hand-decoded 30-byte header (APPNOTE 4.3.7; zipfile keeps no data
+offset), must agree with that offset. When torch does not record offsets, the archive has no
+``.format_version`` (torch then reads every storage's header), or the two disagree, the older
+planner parses ``data.pkl`` itself with torch's ``weights_only`` unpickler (private names:
+``torch._weights_only_unpickler``, ``torch.serialization._maybe_decode_ascii``); a torch without
+them gives :class:`ZipLayoutError`, as does every layout neither path handles.
 
 Anything this reader does not handle (a legacy non-zip pickle, a compressed storage entry, a
 non-contiguous tensor, a big-endian file, a malformed archive) raises :class:`ZipLayoutError`:
@@ -30,6 +38,7 @@ Example:
 
 from __future__ import annotations
 
+import bisect
 import io
 import math
 import pickle
@@ -37,13 +46,16 @@ import struct
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import IO, Any
 
 import torch
 
 from ..errors import CorruptCheckpointError, LlmgeomError
+from ._reasons import short_reason
 from .safetensors_format import require_entry
 
+_EOCD_SCAN_BYTES = 4096  # miniz's backward search window for the end-of-central-dir record
 MAX_PICKLE_BYTES = 64 * 2**20  # a data.pkl larger than this is not a state dict of weights
 _LOCAL_HEADER = struct.Struct("<4sHHHHHIIIHH")  # 30 bytes; see APPNOTE.TXT 4.3.7
 _LOCAL_MAGIC = b"PK\x03\x04"
@@ -72,6 +84,7 @@ class ZipTensorInfo:
     stride: tuple[int, ...]
     storage_offset: int  # in elements
     storage_numel: int  # elements of the whole storage
+    data_offset: int | None = None  # where torch says the storage's bytes start (meta path)
 
     @property
     def numel(self) -> int:
@@ -137,6 +150,15 @@ class ZipCheckpoint:
         out.update((name, info.shape) for name, info in self.tensors.items())
         return out
 
+    def use_planner(self) -> None:
+        """Describe the tensors from ``data.pkl`` parsed by llmgeom's planner (the fallback)."""
+        try:
+            data = self.archive.read(f"{self.root}/data.pkl")
+        except Exception as err:
+            raise _zip_error(err, self.fileobj, self.source) from None
+        obj, owners = _parse_pickle(data, self.source)
+        self.tensors, self.skipped = _tensor_infos(obj, owners, self.source)
+
     def plan(self, name: str) -> ZipTensorPlan:
         """The absolute byte range of tensor ``name`` (TensorNotFoundError if absent).
 
@@ -167,6 +189,11 @@ class ZipCheckpoint:
                 f"its storage needs {info.storage_numel * itemsize}"
             )
         data_start = _local_data_offset(self.fileobj, zinfo, self.source)
+        if info.data_offset is not None and info.data_offset != data_start:
+            # torch derived the offset for its own zip writer; this archive was written by
+            # another (a re-packed file): its local headers are the truth, so use the planner
+            self.use_planner()
+            return self.plan(name)
         begin = info.storage_offset * itemsize
         end = begin + info.numel * itemsize
         if end > zinfo.file_size:
@@ -208,12 +235,20 @@ def _local_data_offset(fileobj: IO[bytes], zinfo: zipfile.ZipInfo, source: str) 
 # --------------------------------------------------------------------------------------------
 # data.pkl without running code, storages on the meta device
 # --------------------------------------------------------------------------------------------
+def _ascii(value: Any) -> Any:
+    """A persistent id's field as text (torch.save wrote bytes under Python 2)."""
+    return value.decode("ascii") if isinstance(value, bytes) else value
+
+
 def _unpickler_class() -> type:
+    """torch's private weights_only unpickler (ZipLayoutError when this torch has none)."""
     try:
-        from torch import _weights_only_unpickler
-    except ImportError as err:  # pragma: no cover - torch without the weights_only unpickler
+        from torch._weights_only_unpickler import Unpickler
+    except ImportError as err:
         raise ZipLayoutError(f"torch has no weights_only unpickler ({err})") from None
-    return _weights_only_unpickler.Unpickler
+    if not hasattr(torch.UntypedStorage, "_cdata"):  # pragma: no cover - a future torch
+        raise ZipLayoutError("torch storages have no _cdata: cannot plan without torch.load")
+    return Unpickler
 
 
 def _storage_dtype(storage_type: Any) -> torch.dtype:
@@ -237,9 +272,9 @@ def _parse_pickle(data: bytes, source: str) -> tuple[Any, dict[int, tuple[str, t
         if not (isinstance(pid, tuple) and len(pid) == 5):
             raise ZipLayoutError(f"{source}: unexpected persistent id {pid!r:.80}")
         typename, storage_type, key, _location, numel = pid
-        if torch.serialization._maybe_decode_ascii(typename) != "storage":
+        if _ascii(typename) != "storage":
             raise ZipLayoutError(f"{source}: persistent id of type {typename!r}")
-        key = str(torch.serialization._maybe_decode_ascii(key))
+        key = str(_ascii(key))
         dtype = _storage_dtype(storage_type)
         if not isinstance(numel, int) or numel < 0:
             raise ZipLayoutError(f"{source}: bad storage size {numel!r} for key {key!r}")
@@ -258,27 +293,107 @@ def _parse_pickle(data: bytes, source: str) -> tuple[Any, dict[int, tuple[str, t
     try:
         obj = unpickler.load()
     except pickle.UnpicklingError as err:
-        from .torch_bin import _refusal_reason
-
-        raise CorruptCheckpointError(
-            f"{source}: refused to load: the pickle is not plain weights ({_refusal_reason(err)})"
-        ) from None
+        raise _refused(err, source) from None
     except LlmgeomError:
         raise
-    except Exception as err:  # malformed pickle: EOF, bad opcodes' arguments, set_ errors
+    except Exception as err:  # malformed pickle (EOF, bad arguments), a torch without _internal
         raise ZipLayoutError(
             f"{source}: cannot parse data.pkl ({type(err).__name__}: {str(err)[:200]})"
         ) from None
     return obj, owners
 
 
-def _tensor_infos(
-    obj: Any, owners: dict[int, tuple[str, torch.dtype, int]], source: str
-) -> tuple[dict[str, ZipTensorInfo], dict[str, tuple[tuple[int, ...], str]]]:
+@lru_cache(maxsize=1)
+def meta_offsets_supported() -> bool:
+    """Whether ``torch.load(map_location="meta")`` records storage offsets without reading data.
+
+    Probed once on a tiny in-memory checkpoint: torch 2.5+ sets ``_checkpoint_offset`` on the
+    meta storages it builds; older versions read the data, so the planner is used instead.
+
+    Example:
+        >>> meta_offsets_supported()   # torch 2.13
+        True
+    """
+    buffer = io.BytesIO()
+    torch.save({"w": torch.ones(2)}, buffer)
+    buffer.seek(0)
+    state = torch.load(buffer, map_location="meta", weights_only=True)
+    return isinstance(getattr(state["w"].untyped_storage(), "_checkpoint_offset", None), int)
+
+
+def _state_dict(obj: Any, source: str) -> Mapping:
     if isinstance(obj, Mapping) and isinstance(obj.get("state_dict"), Mapping):
         obj = obj["state_dict"]
     if not isinstance(obj, Mapping):
         raise CorruptCheckpointError(f"{source}: not a state dict (got {type(obj).__name__})")
+    return obj
+
+
+def _refused(err: Exception, source: str) -> CorruptCheckpointError:
+    from .torch_bin import _refusal_reason
+
+    return CorruptCheckpointError(
+        f"{source}: refused to load: the pickle is not plain weights ({_refusal_reason(err)})"
+    )
+
+
+def _meta_infos(
+    fileobj: IO[bytes], archive: zipfile.ZipFile, root: str, source: str
+) -> tuple[dict[str, ZipTensorInfo], dict[str, tuple[tuple[int, ...], str]]] | None:
+    """Tensor infos from ``torch.load(map_location="meta")``; None when torch's offsets do not
+    fit the central directory (an archive not written by torch: use the planner)."""
+    fileobj.seek(0)
+    try:
+        obj = torch.load(fileobj, map_location="meta", weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise _refused(err, source) from None
+    except LlmgeomError:
+        raise
+    except Exception as err:  # a malformed archive or pickle
+        failure = getattr(fileobj, "failure", None)
+        if failure is not None:  # a RangeFile's network error, hidden by torch's reader
+            raise failure from None
+        raise ZipLayoutError(f"{source}: torch.load failed ({short_reason(err)})") from None
+    # each storage entry's [first possible data byte, next entry's header) from the central dir
+    entries = sorted(
+        (i for i in archive.infolist() if i.filename.startswith(f"{root}/data/")),
+        key=lambda i: i.header_offset,
+    )
+    starts = [i.header_offset + 30 + len(i.filename.encode()) for i in entries]
+    infos: dict[str, ZipTensorInfo] = {}
+    skipped: dict[str, tuple[tuple[int, ...], str]] = {}
+    for name, value in _state_dict(obj, source).items():
+        if not isinstance(value, torch.Tensor) or not isinstance(name, str):
+            continue
+        shape = tuple(value.shape)
+        if value.layout != torch.strided or type(value) is not torch.Tensor:
+            skipped[name] = (shape, f"has layout {value.layout} / type {type(value).__name__}")
+            continue
+        storage = value.untyped_storage()
+        offset = getattr(storage, "_checkpoint_offset", None)
+        at = bisect.bisect_right(starts, offset) - 1 if isinstance(offset, int) else -1
+        if at < 0 or entries[at].file_size != storage.nbytes():
+            return None
+        stop = entries[at + 1].header_offset if at + 1 < len(entries) else archive.start_dir
+        if offset + storage.nbytes() > stop:
+            return None
+        infos[name] = ZipTensorInfo(
+            name,
+            entries[at].filename.rsplit("/", 1)[1],
+            value.dtype,
+            shape,
+            tuple(value.stride()),
+            int(value.storage_offset()),
+            storage.nbytes() // value.element_size(),
+            offset,
+        )
+    return infos, skipped
+
+
+def _tensor_infos(
+    obj: Any, owners: dict[int, tuple[str, torch.dtype, int]], source: str
+) -> tuple[dict[str, ZipTensorInfo], dict[str, tuple[tuple[int, ...], str]]]:
+    obj = _state_dict(obj, source)
     infos: dict[str, ZipTensorInfo] = {}
     skipped: dict[str, tuple[tuple[int, ...], str]] = {}
     for name, value in obj.items():
@@ -327,33 +442,52 @@ def index_zip_checkpoint(fileobj: IO[bytes], source: str = "file") -> ZipCheckpo
             raise ZipLayoutError(f"{source}: big-endian checkpoint")
         if archive.getinfo(pickles[0]).file_size > MAX_PICKLE_BYTES:
             raise ZipLayoutError(f"{source}: data.pkl is larger than {MAX_PICKLE_BYTES} bytes")
-        data = archive.read(pickles[0])
-    except LlmgeomError:
-        raise
-    except (
-        zipfile.BadZipFile,
-        zipfile.LargeZipFile,
-        OSError,
-        EOFError,
-        ValueError,
-        KeyError,
-        NotImplementedError,
-        struct.error,
-        RuntimeError,
-    ) as err:
-        failure = getattr(fileobj, "failure", None)
-        if failure is not None:  # zipfile turns an OSError (NetworkError...) into BadZipFile
-            raise failure from None
-        if isinstance(err, zipfile.BadZipFile) and "not a zip file" in str(err):
-            raise ZipLayoutError(
-                f"{source}: not a zip archive (a legacy torch.save pickle?)"
-            ) from None
-        raise ZipLayoutError(
+        version = f"{root}/.format_version"  # >= 1: torch derives offsets, no per-storage read
+        size = fileobj.seek(0, io.SEEK_END)
+        by_torch = (
+            version in names
+            and archive.read(version).strip() >= b"1"
+            # torch's zip reader (miniz) scans the last 4 KiB for the end record: use it when
+            # they are central directory, read already, not other tensors' data (tiny files)
+            and archive.start_dir <= size - _EOCD_SCAN_BYTES
+        )
+    except Exception as err:
+        raise _zip_error(err, fileobj, source) from None
+    index = ZipCheckpoint(fileobj, archive, root, {}, source)
+    use_torch = by_torch and meta_offsets_supported()  # else torch.load would read the data
+    found = _meta_infos(fileobj, archive, root, source) if use_torch else None
+    if found is not None:
+        index.tensors, index.skipped = found
+    else:
+        index.use_planner()
+    return index
+
+
+def _zip_error(err: Exception, fileobj: IO[bytes], source: str) -> Exception:
+    """What a failure while reading the archive means: the reader's own error, or a fallback."""
+    if isinstance(err, LlmgeomError):
+        return err
+    failure = getattr(fileobj, "failure", None)
+    if failure is not None:  # zipfile turns an OSError (NetworkError...) into BadZipFile
+        return failure
+    if isinstance(err, zipfile.BadZipFile) and "not a zip file" in str(err):
+        return ZipLayoutError(f"{source}: not a zip archive (a legacy torch.save pickle?)")
+    if isinstance(
+        err,
+        zipfile.BadZipFile
+        | zipfile.LargeZipFile
+        | OSError
+        | EOFError
+        | ValueError
+        | KeyError
+        | NotImplementedError
+        | struct.error
+        | RuntimeError,
+    ):
+        return ZipLayoutError(
             f"{source}: not a readable zip archive ({type(err).__name__}: {str(err)[:200]})"
-        ) from None
-    obj, owners = _parse_pickle(data, source)
-    infos, skipped = _tensor_infos(obj, owners, source)
-    return ZipCheckpoint(fileobj, archive, root, infos, source, skipped)
+        )
+    return err
 
 
 def plan_zip_tensor(fileobj: IO[bytes], name: str, source: str = "file") -> ZipTensorPlan:

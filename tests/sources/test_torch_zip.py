@@ -210,3 +210,102 @@ def test_reader_errors_are_not_fallback_signals():
     short = RangeFile(len(data), lambda a, b: data[a : b - 1])
     with pytest.raises(ZipLayoutError, match="short read"):
         plan_zip_tensor(short, "w")
+
+
+# ------------------------------------------------------ torch.load(meta) first, planner fallback
+
+
+def test_torch_written_files_are_planned_by_torch_load(monkeypatch):
+    """torch.load(map_location="meta") describes the tensors; llmgeom's own pickle parser is
+    not called, and the storage offset torch reports is the one the local header gives."""
+    from llmgeom.sources import torch_zip
+
+    def no_planner(*args, **kwargs):
+        raise AssertionError("the planner must not run for a file torch wrote")
+
+    monkeypatch.setattr(torch_zip, "_parse_pickle", no_planner)
+    state = _state(torch.bfloat16)
+    # a real checkpoint's many tensors: a central directory longer than miniz's 4 KiB scan
+    state.update({f"decoder.layers.{i}.bias": torch.full((3,), float(i)) for i in range(100)})
+    state["big.weight"] = torch.zeros(512, 1024, dtype=torch.float16)  # 1 MiB never read
+    data = _saved(state)
+    index = index_zip_checkpoint(io.BytesIO(data))
+    for name, tensor in state.items():
+        assert index.tensors[name].data_offset is not None
+        plan = index.plan(name)
+        assert data[plan.start : plan.stop] == _tensor_bytes(tensor)
+    reader = RangeFile(len(data), lambda a, b: data[a:b], block_bytes=4096)
+    plan = plan_zip_tensor(reader, "decoder.embed_tokens.weight")
+    # central directory (cached for torch's scan), data.pkl, the head's local header
+    assert reader.calls <= 5 and reader.bytes_fetched <= 10 * 4096 < len(data) // 20
+    assert torch.equal(read_zip_tensor(reader, plan), state["decoder.embed_tokens.weight"])
+
+
+def test_torch_records_storage_offsets_on_meta_loads():
+    """Pins the one private name the torch.load path uses: if a torch release drops
+    ``_checkpoint_offset``, this fails loudly (llmgeom itself then falls back to the planner)."""
+    from llmgeom.sources.torch_zip import meta_offsets_supported
+
+    buf = io.BytesIO(_saved({"a": torch.ones(3), "b": torch.zeros(5, dtype=torch.float16)}))
+    state = torch.load(buf, map_location="meta", weights_only=True)
+    offsets = [state[k].untyped_storage()._checkpoint_offset for k in ("a", "b")]
+    data = buf.getvalue()
+    assert data[offsets[0] : offsets[0] + 12] == _tensor_bytes(torch.ones(3))
+    assert data[offsets[1] : offsets[1] + 10] == _tensor_bytes(torch.zeros(5, dtype=torch.float16))
+    assert meta_offsets_supported() is True
+
+
+def test_repacked_archive_is_planned_from_its_local_headers():
+    """A zip re-written by another tool (no torch padding): torch's derived offsets are wrong,
+    the local header disagrees, and the planner reads the right bytes."""
+    state = _state(torch.float32)
+    data = _rewrite(_saved(state))
+    index = index_zip_checkpoint(io.BytesIO(data))
+    for name, tensor in state.items():
+        assert torch.equal(read_zip_tensor(io.BytesIO(data), index.plan(name)), tensor)
+    assert all(info.data_offset is None for info in index.tensors.values())  # planner's infos
+
+
+def test_planner_fallback_reads_a_few_small_ranges(monkeypatch):
+    """With torch's offsets unavailable, the planner still costs a few small reads."""
+    from llmgeom.sources import torch_zip
+
+    monkeypatch.setattr(torch_zip, "meta_offsets_supported", lambda: False)
+    state = _state(torch.float16)
+    state["big.weight"] = torch.zeros(512, 1024, dtype=torch.float16)
+    data = _saved(state)
+    reader = RangeFile(len(data), lambda a, b: data[a:b], block_bytes=4096)
+    plan = plan_zip_tensor(reader, "decoder.embed_tokens.weight")
+    assert reader.calls <= 8 and reader.bytes_fetched <= 8 * 4096
+    assert torch.equal(read_zip_tensor(reader, plan), state["decoder.embed_tokens.weight"])
+
+
+def test_a_torch_without_the_private_names_is_a_fallback_signal(monkeypatch):
+    """No _checkpoint_offset and no weights_only unpickler: ZipLayoutError (the Hub source
+    then downloads the one shard whole, with a WholeFileDownloadWarning)."""
+    import torch._weights_only_unpickler as wou
+
+    from llmgeom.sources import torch_zip
+
+    monkeypatch.setattr(torch_zip, "meta_offsets_supported", lambda: False)
+    monkeypatch.delattr(wou, "Unpickler")
+    with pytest.raises(ZipLayoutError, match="no weights_only unpickler"):
+        plan_zip_tensor(io.BytesIO(_saved({"w": torch.ones(2, 2)})), "w")
+
+
+def test_old_archives_without_format_version_use_the_planner():
+    """Files from torch < 2.6 have no .format_version: torch would read every storage's local
+    header (one request each on the Hub); the planner reads only the head's."""
+    data = _saved(_state(torch.float32))
+    root = zipfile.ZipFile(io.BytesIO(data)).namelist()[0].split("/")[0]
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            if info.filename != f"{root}/.format_version":
+                dst.writestr(info, src.read(info.filename))
+    old = out.getvalue()
+    index = index_zip_checkpoint(io.BytesIO(old))
+    assert all(info.data_offset is None for info in index.tensors.values())
+    plan = index.plan("decoder.layers.0.fc1.weight")
+    expected = _state(torch.float32)["decoder.layers.0.fc1.weight"]
+    assert torch.equal(read_zip_tensor(io.BytesIO(old), plan), expected)
