@@ -33,7 +33,7 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import chain
@@ -52,7 +52,8 @@ from .zipf import loglog_fit, zipf_mle
 SCHEMA = "llmgeom.freq/1"
 DEFAULT_TOKENS = 1_000_000
 TOP_TOKENS = 20
-_BATCH_CHARS = 1 << 20  # documents are encoded in batches of about this many characters
+_BATCH_CHARS = 4 << 20  # documents are encoded in batches of at most about this many characters
+_BATCH_DOCS = 4096  # ... and this many documents
 _VERSIONED = (
     "llmgeom",
     "numpy",
@@ -98,15 +99,22 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "x"
 
 
-def _batches(docs: Iterator[str]) -> Iterator[list[str]]:
+def _batches(docs: Iterator[str], chars: Callable[[], int]) -> Iterator[list[str]]:
+    """Documents in lists of about ``chars()`` characters (asked again for each list).
+
+    Large lists keep the tokenizer's threads busy; ``chars`` shrinks them near the end of the
+    budget so that little text is encoded only to be dropped.
+    """
     batch: list[str] = []
     size = 0
+    limit = chars()
     for doc in docs:
         batch.append(doc)
         size += len(doc)
-        if size >= _BATCH_CHARS or len(batch) >= 256:
+        if size >= limit or len(batch) >= _BATCH_DOCS:
             yield batch
             batch, size = [], 0
+            limit = chars()
     if batch:
         yield batch
 
@@ -149,8 +157,16 @@ def count_tokens(
     tokenizer = loaded.tokenizer
     vocab = len(tokenizer)
     counts = np.zeros(vocab, dtype=np.int64)
-    counted = documents = 0
+    counted = documents = chars = 0
     cut = False
+
+    def batch_chars() -> int:
+        """Characters for the next batch: about 1.1x what the rest of the budget needs."""
+        if tokens is None:
+            return _BATCH_CHARS
+        per_token = chars / counted if counted else 8.0  # few tokens are longer than 8 chars
+        return max(1, min(_BATCH_CHARS, int(1.1 * (tokens - counted) * per_token) + 1))
+
     docs = iter_documents(corpus, samples=samples, max_length=max_length)
     # total None: an open-ended bar (tqdm shows the count and the rate)
     with progress_bar(
@@ -159,11 +175,12 @@ def count_tokens(
         unit="tok",
         progress=progress,
     ) as bar:
-        for batch in _batches(docs):
+        for batch in _batches(docs, batch_chars):
             encoded = tokenizer(batch, add_special_tokens=False, verbose=False)["input_ids"]
             kept = []
-            for ids in encoded:
+            for doc, ids in zip(batch, encoded, strict=True):
                 documents += 1
+                chars += len(doc)
                 if tokens is not None and counted + len(ids) >= tokens:
                     cut = counted + len(ids) > tokens
                     ids = ids[: tokens - counted]
