@@ -195,11 +195,10 @@ def merge_records(old: dict[str, Any], new: dict[str, Any]) -> tuple[dict[str, A
     for key in kept:
         stats[key] = old_stats[key]
     merged = {**new, "stats": stats, "variant": dict(new.get("variant", {}))}
-    weighted = _merge_weighted(old.get("weighted"), new.get("weighted"))
+    weighted, kept_weighted = _merge_weighted(old.get("weighted"), new.get("weighted"))
     if weighted is not None:
-        if weighted is old.get("weighted") and "weighted" not in new:
-            kept = [*kept, "weighted"]
         merged["weighted"] = weighted
+        kept = [*kept, *kept_weighted]
     merged["variant"]["pairs"] = abs_cos_method(stats) or "gram"
     if "histogram" in stats:
         merged["variant"]["histogram_bins"] = len(stats["histogram"]["counts"])
@@ -209,21 +208,40 @@ def merge_records(old: dict[str, Any], new: dict[str, Any]) -> tuple[dict[str, A
     return merged, kept
 
 
-def _merge_weighted(old: dict[str, Any] | None, new: dict[str, Any] | None) -> dict | None:
-    """The ``weighted`` block to keep: the new one, else the old one; an exact weighted |cos|
-    of the same counts file is kept over a sampled or missing one."""
+_WEIGHTED_SAMPLE_KEYS = (
+    "weighted_mean_abs_cos_se",
+    "weighted_mean_abs_cos_interval",
+    "rows_drawn_by_weight",
+)
+
+
+def _merge_weighted(
+    old: dict[str, Any] | None, new: dict[str, Any] | None
+) -> tuple[dict[str, Any] | None, list[str]]:
+    """The ``weighted`` block to keep and what of it came from ``old``: the new block, else the
+    old one; an exact weighted |cos| of the same counts file is kept over a sampled or missing
+    one.
+
+    Example:
+        >>> old = {"counts_sha256": "a", "weighted_mean_abs_cos": 0.2, "abs_cos_method": "exact"}
+        >>> new = {"counts_sha256": "a", "weighted_mean_abs_cos": None, "abs_cos_method": None}
+        >>> block, kept = _merge_weighted(old, new)
+        >>> block["weighted_mean_abs_cos"], block["abs_cos_method"], kept
+        (0.2, 'exact', ['weighted.weighted_mean_abs_cos'])
+    """
     if new is None:
-        return old
+        return old, [] if old is None else ["weighted"]
     if (
         old is not None
         and old.get("counts_sha256") == new.get("counts_sha256")
         and old.get("abs_cos_method") == "exact"
         and new.get("abs_cos_method") != "exact"
     ):
-        new = {k: v for k, v in new.items() if not k.startswith("weighted_mean_abs_cos")}
+        new = {k: v for k, v in new.items() if k not in _WEIGHTED_SAMPLE_KEYS}
         for key in ("weighted_mean_abs_cos", "abs_cos_method"):
             new[key] = old[key]
-    return new
+        return new, ["weighted.weighted_mean_abs_cos"]
+    return new, []
 
 
 @dataclass

@@ -192,9 +192,16 @@ def test_cli_record_round_trip(tmp_path, capsys):
     want = direct(head, np.concatenate([counts, np.zeros(6, dtype=np.int64)]))
     assert block["weighted_mean_cos2"] == pytest.approx(want["weighted_mean_cos2"], rel=1e-6)
     assert block["weighted_mean_abs_cos"] == pytest.approx(want["weighted_mean_abs_cos"], rel=1e-6)
+    # a sampled run with the same counts keeps the exact weighted |cos| (and no sampling keys)
+    code, stdout, _ = _run(
+        capsys, source, "--weights", tmp_path / "c.npz", "--sample", "20", "--out", out,
+        "--no-progress",
+    )  # fmt: skip
+    assert code == 0 and "weighted.weighted_mean_abs_cos" in stdout
+    assert load_record(path)["weighted"] == block
     # a later Gram-only run without weights keeps the weighted block (a result is never lost)
     code, stdout, _ = _run(capsys, source, "--pairs", "gram", "--out", out, "--no-progress")
-    assert code == 0 and "weighted" in stdout  # "kept from the earlier result: ..., weighted"
+    assert code == 0 and "weighted" in stdout.split("kept from the earlier result:")[1]
     assert load_record(path)["weighted"] == block
 
 
