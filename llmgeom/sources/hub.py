@@ -178,7 +178,6 @@ def load_hub_unembedding(
         tok_len = None if tokenizer is True else _registry_tokenizer_len(model, shape)
         if tok_len is None and tokenizer is not False and (tokenizer or model is None):
             tok_len = _remote_tokenizer_len(client, head, force=bool(tokenizer))
-        assert client.stats is not None
         meta = HeadMetadata(
             source=name,
             source_kind="hub",

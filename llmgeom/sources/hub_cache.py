@@ -203,11 +203,6 @@ class HeadCache:
             return None  # damaged behind our back: treat as a miss and download again
         return Unembedding(weight, meta)
 
-    def location(self, sha: str, tensor: str | None) -> dict[str, Any] | None:
-        """The recorded :class:`HeadLocation` (as a dict) of a cached entry, for ``inspect``."""
-        side = self.sidecar(sha, tensor)
-        return None if side is None else side.get("location")
-
     def store(
         self,
         sha: str,
@@ -249,9 +244,3 @@ class HeadCache:
         if auto:
             write_json_atomic(self.commit_dir(sha) / "auto.json", {"tensor": tensor})
         return data_path
-
-    def entries(self) -> list[Path]:
-        """Every tensor file cached for this repository (any commit)."""
-        if not self.repo_dir.is_dir():
-            return []
-        return sorted(self.repo_dir.glob("*/*.safetensors"))

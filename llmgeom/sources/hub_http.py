@@ -25,7 +25,7 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -250,10 +250,7 @@ class HubClient:
 
     settings: HubSettings
     repo_id: str
-    stats: TransferStats | None = None
-
-    def __post_init__(self) -> None:
-        self.stats = self.stats or TransferStats()
+    stats: TransferStats = field(default_factory=TransferStats)
 
     def file_url(self, revision: str, filename: str) -> str:
         """The ``resolve`` URL of a file (``hf_hub_url``)."""
@@ -278,7 +275,6 @@ class HubClient:
             raise NetworkError(
                 f"HF_HUB_OFFLINE=1: not contacting {self.settings.endpoint} for {self.repo_id}"
             )
-        assert self.stats is not None
         with counting(self.stats):
             try:
                 yield
@@ -356,7 +352,8 @@ class HubClient:
                 _check_partial(response, start, sink)
                 try:
                     for chunk in response.iter_bytes():
-                        sink.write(chunk[: len(sink.buffer) - sink.pos])
+                        room = len(sink.buffer) - sink.pos
+                        sink.write(chunk if len(chunk) <= room else chunk[:room])
                         if sink.pos == len(sink.buffer):
                             break  # all asked for (a 200 from byte 0 may carry more)
                 except httpx2.TransportError as err:

@@ -249,7 +249,6 @@ def locate(
         choice=choice,
         config=config,
     )
-    assert client.stats is not None
     return HubHead(
         name,
         sha,
