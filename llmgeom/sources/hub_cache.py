@@ -109,8 +109,19 @@ class HeadCache:
     def __init__(self, settings: HubSettings, repo_id: str) -> None:
         self.settings = settings
         self.repo_id = repo_id
-        refs = cached_assets_path("llmgeom", repo_id, "refs", assets_dir=settings.assets_dir)
-        self.repo_dir = refs.parent
+        self.repo_dir = self._folder("refs").parent
+
+    def _folder(self, subfolder: str) -> Path:
+        """``cached_assets_path``'s folder for this repository (created), or a ConfigError."""
+        try:
+            return cached_assets_path(
+                "llmgeom", self.repo_id, subfolder, assets_dir=self.settings.assets_dir
+            )
+        except (OSError, ValueError) as err:
+            raise ConfigError(
+                f"cannot create the llmgeom cache folder in {self.settings.assets_dir} ({err}); "
+                "set HF_ASSETS_CACHE (or HF_HOME) to a writable folder"
+            ) from None
 
     # -- refs ------------------------------------------------------------------------------
     def _ref_path(self, revision: str) -> Path:
@@ -152,7 +163,7 @@ class HeadCache:
     # -- heads -----------------------------------------------------------------------------
     def commit_dir(self, sha: str) -> Path:
         """Folder of the cached heads of commit ``sha`` (created)."""
-        return cached_assets_path("llmgeom", self.repo_id, sha, assets_dir=self.settings.assets_dir)
+        return self._folder(sha)
 
     @contextmanager
     def lock(self, sha: str, tensor: str | None) -> Iterator[None]:

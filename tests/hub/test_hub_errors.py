@@ -241,3 +241,14 @@ def test_saved_tensor_roundtrip_helper():
     # sanity check of the fixture's encoder: bytes decode to the same tensor
     t = torch.arange(6.0).reshape(3, 2)
     assert torch.equal(safetensors.torch.load(safetensors.torch.save({"a": t}))["a"], t)
+
+
+def test_unwritable_cache_folder_is_a_config_error(fake_hub, tmp_path, monkeypatch):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the assets cache should be")
+    monkeypatch.setattr(constants, "HF_ASSETS_CACHE", str(blocker))  # as HF_ASSETS_CACHE=...
+    from llmgeom.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"cannot create the llmgeom cache folder.*HF_ASSETS"):
+        load_hub_unembedding("gpt2")
+    assert fake_hub.requests == 0
