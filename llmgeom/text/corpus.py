@@ -99,6 +99,7 @@ def open_corpus(
     spec_str = os.fspath(spec)
     if spec_str.startswith("hf:"):
         corpus = Corpus(spec_str, _hf_name(spec_str), "hf", (), None, text_field, recipe)
+        _import_datasets(spec_str)  # fail now, not after loading a model
         if recipe:
             _paper_kind(corpus)
         return corpus
@@ -365,14 +366,19 @@ def _parquet_records(file: Path, field: str) -> Iterator[str]:
             yield value or ""  # a null is an empty document
 
 
-def _hf_records(corpus: Corpus) -> Iterator[str]:
-    dataset, config, split = _parse_hf(corpus.spec)
+def _import_datasets(spec: str) -> Any:
     try:
         import datasets
     except ImportError:
         raise CorpusError(
-            f"{corpus.spec}: Hugging Face datasets need the datasets package: {_INSTALL_HINT}"
+            f"{spec}: Hugging Face datasets need the datasets package: {_INSTALL_HINT}"
         ) from None
+    return datasets
+
+
+def _hf_records(corpus: Corpus) -> Iterator[str]:
+    dataset, config, split = _parse_hf(corpus.spec)
+    datasets = _import_datasets(corpus.spec)
     try:
         stream = datasets.load_dataset(dataset, config, split=split, streaming=True)
         rows = iter(stream)

@@ -169,6 +169,10 @@ def test_parquet_errors(tmp_path):
 
 
 def test_hf_specs_are_parsed_and_need_datasets(monkeypatch):
+    import sys
+    import types
+
+    monkeypatch.setitem(sys.modules, "datasets", types.SimpleNamespace())  # a stand-in
     assert corpus_module._parse_hf("hf:wikitext:wikitext-103-v1:train") == (
         "wikitext",
         "wikitext-103-v1",
@@ -186,9 +190,12 @@ def test_hf_specs_are_parsed_and_need_datasets(monkeypatch):
     )
     assert open_corpus("hf:allenai/c4:en:validation").name == "c4-en"
     _one_line_error(ConfigError, lambda: open_corpus("hf:"))
-    monkeypatch.setitem(__import__("sys").modules, "datasets", None)  # as if not installed
+    monkeypatch.setitem(sys.modules, "datasets", None)  # as if not installed
     message = _one_line_error(CorpusError, lambda: list(iter_documents(corpus)))
     assert "datasets" in message and "llmgeom[corpora]" in message
+    # and at once when the corpus is opened, before any model is loaded
+    message = _one_line_error(CorpusError, lambda: open_corpus("hf:wikitext:wikitext-103-v1"))
+    assert "llmgeom[corpora]" in message
 
 
 def _authors_segments(lines, max_length):
