@@ -290,6 +290,12 @@ def _make_handler(hub: FakeHub, role: str) -> type[BaseHTTPRequestHandler]:
                 self._error(404, "RevisionNotFound", f"Invalid rev id: {rev}")
             return sha
 
+        def _repo_commit(self, repo_id: str, rev: str) -> tuple[FakeRepo | None, str | None]:
+            """The repository and the commit ``rev`` names, or (None, None) once answered."""
+            repo = self._repo(repo_id)
+            sha = self._commit(repo, rev) if repo is not None else None
+            return (repo, sha) if sha is not None else (None, None)
+
         def _body_range(self, data: bytes, headers: dict[str, str], fault: Fault | None) -> None:
             ignore = hub.ignore_range or (fault is not None and fault.ignore_range)
             rng = None if ignore else self.headers.get("Range")
@@ -356,11 +362,8 @@ def _make_handler(hub: FakeHub, role: str) -> type[BaseHTTPRequestHandler]:
             self._send(404, b"not found")
 
         def _serve_api(self, repo_id: str, rev: str, query: dict[str, list[str]]) -> None:
-            repo = self._repo(repo_id)
-            if repo is None:
-                return
-            sha = self._commit(repo, rev)
-            if sha is None:
+            repo, sha = self._repo_commit(repo_id, rev)
+            if repo is None or sha is None:
                 return
             blobs = query.get("blobs", ["false"])[0] == "true"
             siblings = []
@@ -391,11 +394,8 @@ def _make_handler(hub: FakeHub, role: str) -> type[BaseHTTPRequestHandler]:
         def _serve_resolve(
             self, repo_id: str, rev: str, filename: str, fault: Fault | None
         ) -> None:
-            repo = self._repo(repo_id)
-            if repo is None:
-                return
-            sha = self._commit(repo, rev)
-            if sha is None:
+            repo, sha = self._repo_commit(repo_id, rev)
+            if repo is None or sha is None:
                 return
             data = repo.commits[sha].get(filename)
             if data is None:

@@ -131,34 +131,11 @@ def test_inspect_local_directory_and_file(tmp_path, capsys):
 
 def test_measure_alias_through_the_hub(fake_hub, tiny, tmp_path, capsys):
     out_dir = tmp_path / "results"
-    rc = main(
-        [
-            "measure",
-            "pythia-70m",
-            "--revision",
-            "step143000",
-            "--out",
-            str(out_dir),
-            "--no-progress",
-        ]
-    )
-    assert rc == 0, capsys.readouterr().err
+    argv = ["measure", "pythia-70m", "--revision", "step143000", "--out", str(out_dir)]
+    assert main([*argv, "--no-progress"]) == 0, capsys.readouterr().err
     [result] = list(out_dir.glob("*.json"))
     text = result.read_text()
     assert tiny["pythia"].shas["step143000"] in text  # the commit sha is recorded
     fake_hub.reset()
-    assert (
-        main(
-            [
-                "measure",
-                "pythia-70m",
-                "--revision",
-                "step143000",
-                "--out",
-                str(out_dir),
-                "--no-progress",
-            ]
-        )
-        == 0
-    )
+    assert main([*argv, "--no-progress"]) == 0
     assert fake_hub.requests == 0
