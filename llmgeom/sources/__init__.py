@@ -19,11 +19,21 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import torch
+
 from ..unembedding import Unembedding
-from .base import Source, find_source, register_source, registered_sources, unregister_source
-from .files import SUFFIX_FORMATS, FileSource
-from .in_memory import ArraySource, ModuleSource, UnembeddingSource
-from .local import DirectorySource
+from .base import (
+    FunctionSource,
+    Source,
+    find_source,
+    register_source,
+    registered_sources,
+    unregister_source,
+)
+from .files import SUFFIX_FORMATS, load_file, locate_file
+from .in_memory import from_array, from_module
+from .local import load_from_directory, locate_in_directory
 from .location import HeadLocation
 
 _FILE_SUFFIXES = (*SUFFIX_FORMATS, ".json")
@@ -44,39 +54,48 @@ def looks_like_path(text: str) -> bool:
     )
 
 
-class HubSource:
-    """A Hugging Face Hub repository id or a paper-model alias (any string that is no path)."""
+def _path(obj: Any) -> Path | None:
+    return Path(obj).expanduser() if isinstance(obj, str | os.PathLike) else None
 
-    name = "hub"
 
-    def can_load(self, obj: Any) -> bool:
-        """True for a string (or path object) that does not look like a path."""
-        return isinstance(obj, str | os.PathLike) and not looks_like_path(str(obj))
+def _hub_load(name: Any, tensor: str | None, revision: str | None) -> Unembedding:
+    from .hub import load_hub_unembedding  # imported on use: huggingface_hub is slow to import
 
-    def locate(
-        self, obj: Any, *, tensor: str | None = None, revision: str | None = None
-    ) -> HeadLocation:
-        """The head's file and byte range in the repository (headers only)."""
-        from .hub import locate_hub_head
+    return load_hub_unembedding(str(name), revision=revision, tensor=tensor)
 
-        return locate_hub_head(str(obj), revision=revision, tensor=tensor).location
 
-    def load(
-        self, obj: Any, *, tensor: str | None = None, revision: str | None = None
-    ) -> Unembedding:
-        """:func:`llmgeom.sources.hub.load_hub_unembedding` (only the head's bytes are fetched)."""
-        from .hub import load_hub_unembedding
+def _hub_locate(name: Any, tensor: str | None, revision: str | None) -> HeadLocation:
+    from .hub import locate_hub_head
 
-        return load_hub_unembedding(str(obj), revision=revision, tensor=tensor)
+    return locate_hub_head(str(name), revision=revision, tensor=tensor).location
 
 
 for _source in (
-    UnembeddingSource(),
-    ArraySource(),
-    ModuleSource(),
-    DirectorySource(),
-    FileSource(),
-    HubSource(),
+    FunctionSource("unembedding", lambda o: isinstance(o, Unembedding), lambda o, t, r: o),
+    FunctionSource(
+        "array", lambda o: isinstance(o, torch.Tensor | np.ndarray), lambda o, t, r: from_array(o)
+    ),
+    FunctionSource(
+        "module", lambda o: isinstance(o, torch.nn.Module), lambda o, t, r: from_module(o)
+    ),
+    FunctionSource(  # an existing directory: a Hugging Face checkpoint
+        "local-dir",
+        lambda o: _path(o) is not None and _path(o).is_dir(),
+        lambda o, t, r: load_from_directory(_path(o), t),
+        lambda o, t, r: locate_in_directory(_path(o), t),
+    ),
+    FunctionSource(  # an existing file, in a registered format (.files)
+        "local-file",
+        lambda o: _path(o) is not None and _path(o).is_file(),
+        lambda o, t, r: load_file(_path(o), t),
+        lambda o, t, r: locate_file(_path(o), t),
+    ),
+    FunctionSource(  # a Hub id or paper alias: any other string that does not look like a path
+        "hub",
+        lambda o: isinstance(o, str | os.PathLike) and not looks_like_path(str(o)),
+        _hub_load,
+        _hub_locate,
+    ),
 ):
     register_source(_source)
 
@@ -106,14 +125,12 @@ def locate_head(
         >>> locate_head(path).shape
         (5, 3)
     """
-    return find_source(Path(source) if isinstance(source, os.PathLike) else source).locate(
-        source, tensor=tensor, revision=revision
-    )
+    return find_source(source).locate(source, tensor=tensor, revision=revision)
 
 
 __all__ = [
+    "FunctionSource",
     "HeadLocation",
-    "HubSource",
     "Source",
     "Unembedding",
     "find_source",

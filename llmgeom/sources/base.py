@@ -27,6 +27,8 @@ Example:
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from ..errors import ConfigError, SourceNotFoundError
@@ -55,6 +57,36 @@ class Source(Protocol):
     ) -> Unembedding:
         """The head of ``obj`` with its metadata."""
         ...
+
+
+@dataclass(frozen=True)
+class FunctionSource:
+    """A :class:`Source` made of functions ``(obj, tensor, revision) -> ...`` (the built-ins).
+
+    Example:
+        >>> src = FunctionSource("x", lambda o: o == "x", lambda o, t, r: None)
+        >>> isinstance(src, Source), src.can_load("x")
+        (True, True)
+    """
+
+    name: str
+    can_load: Callable[[Any], bool]
+    load_fn: Callable[[Any, str | None, str | None], Unembedding]
+    locate_fn: Callable[[Any, str | None, str | None], HeadLocation] | None = None
+
+    def locate(
+        self, obj: Any, *, tensor: str | None = None, revision: str | None = None
+    ) -> HeadLocation:
+        """``locate_fn(obj, tensor, revision)``; NotImplementedError when there is none."""
+        if self.locate_fn is None:
+            raise NotImplementedError(f"a {type(obj).__name__} has no file to locate a head in")
+        return self.locate_fn(obj, tensor, revision)
+
+    def load(
+        self, obj: Any, *, tensor: str | None = None, revision: str | None = None
+    ) -> Unembedding:
+        """``load_fn(obj, tensor, revision)``."""
+        return self.load_fn(obj, tensor, revision)
 
 
 _SOURCES: list[Source] = []

@@ -1,10 +1,10 @@
 """Single weight files: ``.safetensors``, ``.bin``/``.pt``/``.pth``, ``.npy`` and ``.gguf``.
 
 Each format is a :class:`FileFormat` (suffixes, ``locate``, ``load``) in a small registry keyed
-by suffix (:func:`register_file_format` adds one); :class:`FileSource` is the source that
-serves them. The tensor is picked by name (``tensor=``), else by the config.json beside the
-file, else by well-known head names, else as the only 2-D tensor with more rows than columns;
-otherwise a clear error lists the candidates.
+by suffix (:func:`register_file_format` adds one), served by the ``local-file`` source. The
+tensor is picked by name (``tensor=``), else by the config.json beside the file, else by
+well-known head names, else as the only 2-D tensor with more rows than columns; otherwise a
+clear error lists the candidates.
 
 Example:
     >>> import tempfile, numpy as np
@@ -22,7 +22,6 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -229,25 +228,3 @@ def load_file(path: str | os.PathLike[str], tensor: str | None = None) -> Unembe
     """Load the output embedding stored in one file (format chosen by suffix)."""
     path = _existing(path)
     return FILE_FORMATS[file_format(path)].load(path, tensor)
-
-
-class FileSource:
-    """An existing local file, in a registered :class:`FileFormat` (``revision`` does not apply)."""
-
-    name = "local-file"
-
-    def can_load(self, obj: Any) -> bool:
-        """True for an existing file (an unknown suffix is then a clear error)."""
-        return isinstance(obj, str | os.PathLike) and Path(obj).expanduser().is_file()
-
-    def locate(
-        self, obj: Any, *, tensor: str | None = None, revision: str | None = None
-    ) -> HeadLocation:
-        """:func:`locate_file`."""
-        return locate_file(Path(obj).expanduser(), tensor)
-
-    def load(
-        self, obj: Any, *, tensor: str | None = None, revision: str | None = None
-    ) -> Unembedding:
-        """:func:`load_file`."""
-        return load_file(Path(obj).expanduser(), tensor)

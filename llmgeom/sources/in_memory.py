@@ -11,8 +11,6 @@ Example:
     ...         return self.head
     >>> from_module(Tiny()).shape
     (10, 4)
-    >>> ModuleSource().can_load(Tiny()), ArraySource().can_load(head.weight)
-    (True, True)
 """
 
 from __future__ import annotations
@@ -25,7 +23,6 @@ import torch
 from ..errors import InvalidMatrixError
 from ..unembedding import HeadMetadata, Unembedding
 from .families import family_for_model_type
-from .location import HeadLocation
 
 
 def _text_config(config: Any) -> Any:
@@ -89,61 +86,3 @@ def from_array(matrix: torch.Tensor | np.ndarray, name: str | None = None) -> Un
     tensor = torch.from_numpy(np.asarray(matrix)) if isinstance(matrix, np.ndarray) else matrix
     meta = HeadMetadata(source=name or "<array>", source_kind="array")
     return Unembedding(tensor.detach(), meta)
-
-
-class _InMemory:
-    """Shared by the in-memory sources: no file, so nothing to locate (``tensor`` is ignored)."""
-
-    def locate(
-        self, obj: Any, *, tensor: str | None = None, revision: str | None = None
-    ) -> HeadLocation:
-        """An in-memory head has no file: NotImplementedError."""
-        raise NotImplementedError(f"a {type(obj).__name__} has no file to locate a head in")
-
-
-class UnembeddingSource(_InMemory):
-    """An :class:`Unembedding`, returned as is."""
-
-    name = "unembedding"
-
-    def can_load(self, obj: Any) -> bool:
-        """True for an :class:`Unembedding`."""
-        return isinstance(obj, Unembedding)
-
-    def load(
-        self, obj: Any, *, tensor: str | None = None, revision: str | None = None
-    ) -> Unembedding:
-        """``obj`` itself."""
-        return obj
-
-
-class ArraySource(_InMemory):
-    """A 2-D ``torch.Tensor`` or ``numpy.ndarray``: :func:`from_array`."""
-
-    name = "array"
-
-    def can_load(self, obj: Any) -> bool:
-        """True for a tensor or an array."""
-        return isinstance(obj, torch.Tensor | np.ndarray)
-
-    def load(
-        self, obj: Any, *, tensor: str | None = None, revision: str | None = None
-    ) -> Unembedding:
-        """:func:`from_array`."""
-        return from_array(obj)
-
-
-class ModuleSource(_InMemory):
-    """A ``torch.nn.Module`` with ``get_output_embeddings()``: :func:`from_module`."""
-
-    name = "module"
-
-    def can_load(self, obj: Any) -> bool:
-        """True for a ``torch.nn.Module``."""
-        return isinstance(obj, torch.nn.Module)
-
-    def load(
-        self, obj: Any, *, tensor: str | None = None, revision: str | None = None
-    ) -> Unembedding:
-        """:func:`from_module`."""
-        return from_module(obj)

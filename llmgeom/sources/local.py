@@ -13,15 +13,12 @@ Example:
     >>> u = load_from_directory(d)
     >>> u.meta.tensor_name, u.meta.family, u.shape
     ('wte.weight', 'gpt2', (10, 4))
-    >>> DirectorySource().can_load(d), DirectorySource().can_load(d / "model.safetensors")
-    (True, False)
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 from ..errors import SourceNotFoundError
 from ..unembedding import Unembedding
@@ -77,25 +74,3 @@ def load_from_directory(
         file=str(Path(location.file).relative_to(directory)),
         tokenizer_dir=directory,
     )
-
-
-class DirectorySource:
-    """An existing local directory: a Hugging Face checkpoint (``revision`` does not apply)."""
-
-    name = "local-dir"
-
-    def can_load(self, obj: Any) -> bool:
-        """True for an existing directory."""
-        return isinstance(obj, str | os.PathLike) and Path(obj).expanduser().is_dir()
-
-    def locate(
-        self, obj: Any, *, tensor: str | None = None, revision: str | None = None
-    ) -> HeadLocation:
-        """:func:`locate_in_directory`."""
-        return locate_in_directory(Path(obj).expanduser(), tensor)
-
-    def load(
-        self, obj: Any, *, tensor: str | None = None, revision: str | None = None
-    ) -> Unembedding:
-        """:func:`load_from_directory`."""
-        return load_from_directory(Path(obj).expanduser(), tensor)

@@ -231,13 +231,6 @@ def local_entries(path: str | os.PathLike[str]) -> dict[str, TensorEntry]:
     return entries
 
 
-def read_header(path: str | os.PathLike[str]) -> tuple[dict[str, TensorEntry], dict]:
-    """Entries and ``__metadata__`` of a local safetensors file (validated by ``safe_open``)."""
-    with _open(Path(path)) as fh:
-        metadata = fh.metadata() or {}
-    return local_entries(path), metadata
-
-
 def read_tensor(path: str | os.PathLike[str], name: str) -> torch.Tensor:
     """Tensor ``name`` of a local safetensors file (``safe_open``: only its pages are mapped).
 
