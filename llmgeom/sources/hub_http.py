@@ -31,7 +31,7 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx2
-from huggingface_hub import constants, get_token, hf_hub_url
+from huggingface_hub import ModelInfo, constants, get_token, hf_hub_url
 from huggingface_hub.errors import (
     EntryNotFoundError,
     GatedRepoError,
@@ -41,7 +41,6 @@ from huggingface_hub.errors import (
     RevisionNotFoundError,
 )
 from huggingface_hub.file_download import http_get
-from huggingface_hub.hf_api import ModelInfo
 from huggingface_hub.utils import (
     build_hf_headers,
     get_session,
