@@ -191,6 +191,21 @@ def _not_found_cause(err: BaseException) -> bool:
     return False
 
 
+def _cached_commit(repo: str, revision: str | None) -> str | None:
+    """The commit the cache resolved ``revision`` to (its snapshot folder's name), if known."""
+    from huggingface_hub import try_to_load_from_cache
+
+    for name in ("tokenizer_config.json", "tokenizer.json", "vocab.json"):
+        try:
+            found = try_to_load_from_cache(repo, name, revision=revision)
+        except Exception:  # an odd repo id or cache layout: provenance only, never fatal
+            return None
+        if isinstance(found, str):
+            parent = Path(found).parent
+            return parent.name if parent.parent.name == "snapshots" else None
+    return None
+
+
 def _from_hub(text: str, revision: str | None, trust_remote_code: bool) -> LoadedTokenizer:
     from transformers import AutoTokenizer
 
@@ -216,6 +231,7 @@ def _from_hub(text: str, revision: str | None, trust_remote_code: bool) -> Loade
         "kind": "hub",
         "repo": repo,
         "revision": revision,
+        "commit": _cached_commit(repo, revision),
         "alias": known.alias if known else None,
         "class": type(tokenizer).__name__,
         "vocab_size": _vocab_size(tokenizer),

@@ -92,3 +92,26 @@ def test_hub_offline_is_a_network_error(monkeypatch):
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     message = _one_line_error(NetworkError, lambda: load_tokenizer("pythia-70m"))
     assert "EleutherAI/pythia-70m" in message  # the alias resolved through the registry
+
+
+def test_hub_id_loads_from_the_cache_offline(tmp_path, monkeypatch):
+    """A Hub id goes through transformers' own cache: a snapshot laid out as the Hub's cache."""
+    import huggingface_hub.constants
+
+    cache = tmp_path / "hub-cache"
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    repo_dir = cache / "models--acme--tiny-tok"
+    trained = train_tokenizer(repo_dir / "snapshots" / commit)
+    (repo_dir / "snapshots" / commit / "config.json").write_text("{}")  # every model repo has one
+    (repo_dir / "refs").mkdir()
+    (repo_dir / "refs" / "main").write_text(commit)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(cache))
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    loaded = load_tokenizer("acme/tiny-tok")
+    assert loaded.name == "tiny-tok" and loaded.source == "acme/tiny-tok"
+    assert loaded.identity["kind"] == "hub" and loaded.identity["repo"] == "acme/tiny-tok"
+    assert loaded.identity["commit"] == commit
+    for text in TEXTS:
+        assert ids(loaded.tokenizer, text) == ids(trained, text)
