@@ -76,22 +76,21 @@ class MeasureReport:
 
 
 def _select_rows(u: Unembedding, rows: str) -> tuple[torch.Tensor, int]:
+    """All rows, or the tokenizer's (``rows`` is checked by :class:`MeasureOptions`)."""
     W = u.weight
     if rows == "all":
         return W, W.shape[0]
-    if rows == "tokenizer":
-        k = u.meta.tokenizer_len
-        if not k:
-            raise ConfigError(
-                "--rows tokenizer needs the tokenizer length, and none was found with this "
-                "checkpoint (no tokenizer.json / vocab.json)"
-            )
-        if k > W.shape[0]:
-            raise InvalidMatrixError(
-                f"the tokenizer has {k} tokens but the head only {W.shape[0]} rows"
-            )
-        return W[:k], k
-    raise ConfigError(f"unknown row selection {rows!r} (choose from {', '.join(ROW_MODES)})")
+    k = u.meta.tokenizer_len
+    if not k:
+        raise ConfigError(
+            "--rows tokenizer needs the tokenizer length, and none was found with this "
+            "checkpoint (no tokenizer.json / vocab.json)"
+        )
+    if k > W.shape[0]:
+        raise InvalidMatrixError(
+            f"the tokenizer has {k} tokens but the head only {W.shape[0]} rows"
+        )
+    return W[:k], k
 
 
 def norm_statistics(norms: torch.Tensor) -> dict[str, Any]:
