@@ -119,11 +119,12 @@ def locate_head(
     """Where the head of ``source`` is, reading headers only (what ``llmgeom inspect`` shows).
 
     Example:
-        >>> import tempfile, numpy as np
-        >>> path = tempfile.mktemp(suffix=".npy")
-        >>> np.save(path, np.eye(5, 3, dtype=np.float32))
-        >>> locate_head(path).shape
-        (5, 3)
+        >>> import tempfile, safetensors.torch as st
+        >>> path = tempfile.mktemp(suffix=".safetensors")
+        >>> st.save_file({"lm_head.weight": torch.ones(7, 2)}, path)
+        >>> location = locate_head(path)
+        >>> location.key, location.shape, location.nbytes
+        ('lm_head.weight', (7, 2), 56)
     """
     return find_source(source).locate(source, tensor=tensor, revision=revision)
 

@@ -11,15 +11,18 @@ tensor's own bytes. This module is pure logic over a seekable binary file object
 Dtypes, shapes, strides and storage offsets come from ``torch.load(fileobj, map_location="meta",
 weights_only=True)``: no code runs (a pickle naming any other global is refused with
 :class:`~llmgeom.errors.CorruptCheckpointError`) and no tensor data is read; torch (2.5 and
-later) then records on each meta storage the absolute file offset of its bytes
-(``_checkpoint_offset``, the one private name this path uses; its presence is probed once). The
-storage's zip entry is found in the central directory and its local header, read with
-:mod:`zipfile`'s data plus a hand-decoded 30-byte header (APPNOTE 4.3.7; zipfile keeps no data
-offset), must agree with that offset. When torch does not record offsets, the archive has no
-``.format_version`` (torch then reads every storage's header), or the two disagree, the older
-planner parses ``data.pkl`` itself with torch's ``weights_only`` unpickler (private names:
-``torch._weights_only_unpickler``, ``torch.serialization._maybe_decode_ascii``); a torch without
-them gives :class:`ZipLayoutError`, as does every layout neither path handles.
+later) records on each meta storage the absolute file offset of its bytes
+(``_checkpoint_offset``, the one private name of this path, probed once). The storage's entry
+is found in the central directory, and the entry's local header (a hand-decoded 30-byte record,
+APPNOTE 4.3.7: :mod:`zipfile` does not expose data offsets) must agree with that offset.
+
+The older planner is the fallback: it parses ``data.pkl`` with torch's private ``weights_only``
+unpickler (``torch._weights_only_unpickler.Unpickler``, ``UntypedStorage._cdata``,
+``TypedStorage(_internal=True)``). It serves a torch that records no offsets; archives without
+``.format_version`` (torch would read every storage's local header: one request each on the
+Hub); tiny archives whose last 4 KiB (what torch's reader scans for the end record) hold tensor
+data rather than the central directory; and re-packed zips whose headers disagree with torch's
+offsets. A torch without those private names gives :class:`ZipLayoutError`.
 
 Anything this reader does not handle (a legacy non-zip pickle, a compressed storage entry, a
 non-contiguous tensor, a big-endian file, a malformed archive) raises :class:`ZipLayoutError`:
@@ -44,7 +47,7 @@ import math
 import pickle
 import struct
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import IO, Any
@@ -157,7 +160,12 @@ class ZipCheckpoint:
         except Exception as err:
             raise _zip_error(err, self.fileobj, self.source) from None
         obj, owners = _parse_pickle(data, self.source)
-        self.tensors, self.skipped = _tensor_infos(obj, owners, self.source)
+
+        def storage_of(value: torch.Tensor) -> tuple[str, int, None] | None:
+            owner = owners.get(value.untyped_storage()._cdata)
+            return (owner[0], owner[2], None) if owner and owner[1] == value.dtype else None
+
+        self.tensors, self.skipped = _tensor_infos(obj, self.source, storage_of)
 
     def plan(self, name: str) -> ZipTensorPlan:
         """The absolute byte range of tensor ``name`` (TensorNotFoundError if absent).
@@ -360,6 +368,34 @@ def _meta_infos(
         key=lambda i: i.header_offset,
     )
     starts = [i.header_offset + 30 + len(i.filename.encode()) for i in entries]
+
+    def storage_of(value: torch.Tensor) -> tuple[str, int, int]:
+        storage = value.untyped_storage()
+        offset = getattr(storage, "_checkpoint_offset", None)
+        at = bisect.bisect_right(starts, offset) - 1 if isinstance(offset, int) else -1
+        if at < 0:
+            raise _NotTorchLayout
+        stop = entries[at + 1].header_offset if at + 1 < len(entries) else archive.start_dir
+        if entries[at].file_size != storage.nbytes() or offset + storage.nbytes() > stop:
+            raise _NotTorchLayout
+        key = entries[at].filename.rsplit("/", 1)[1]
+        return key, storage.nbytes() // value.element_size(), offset
+
+    try:
+        return _tensor_infos(obj, source, storage_of)
+    except _NotTorchLayout:
+        return None
+
+
+class _NotTorchLayout(Exception):
+    """torch's storage offsets do not fit this archive's central directory."""
+
+
+def _tensor_infos(
+    obj: Any, source: str, storage_of: Callable[[torch.Tensor], tuple[str, int, int | None] | None]
+) -> tuple[dict[str, ZipTensorInfo], dict[str, tuple[tuple[int, ...], str]]]:
+    """The plain tensors of a state dict; ``storage_of(tensor)`` gives (storage key, storage
+    numel, data offset or None), None for a tensor that is no plain view of a stored storage."""
     infos: dict[str, ZipTensorInfo] = {}
     skipped: dict[str, tuple[tuple[int, ...], str]] = {}
     for name, value in _state_dict(obj, source).items():
@@ -369,48 +405,13 @@ def _meta_infos(
         if value.layout != torch.strided or type(value) is not torch.Tensor:
             skipped[name] = (shape, f"has layout {value.layout} / type {type(value).__name__}")
             continue
-        storage = value.untyped_storage()
-        offset = getattr(storage, "_checkpoint_offset", None)
-        at = bisect.bisect_right(starts, offset) - 1 if isinstance(offset, int) else -1
-        if at < 0 or entries[at].file_size != storage.nbytes():
-            return None
-        stop = entries[at + 1].header_offset if at + 1 < len(entries) else archive.start_dir
-        if offset + storage.nbytes() > stop:
-            return None
-        infos[name] = ZipTensorInfo(
-            name,
-            entries[at].filename.rsplit("/", 1)[1],
-            value.dtype,
-            shape,
-            tuple(value.stride()),
-            int(value.storage_offset()),
-            storage.nbytes() // value.element_size(),
-            offset,
-        )
-    return infos, skipped
-
-
-def _tensor_infos(
-    obj: Any, owners: dict[int, tuple[str, torch.dtype, int]], source: str
-) -> tuple[dict[str, ZipTensorInfo], dict[str, tuple[tuple[int, ...], str]]]:
-    obj = _state_dict(obj, source)
-    infos: dict[str, ZipTensorInfo] = {}
-    skipped: dict[str, tuple[tuple[int, ...], str]] = {}
-    for name, value in obj.items():
-        if not isinstance(value, torch.Tensor) or not isinstance(name, str):
-            continue
-        shape = tuple(value.shape)
-        if value.layout != torch.strided or type(value) is not torch.Tensor:
-            skipped[name] = (shape, f"has layout {value.layout} / type {type(value).__name__}")
-            continue
-        owner = owners.get(value.untyped_storage()._cdata)
-        if owner is None or owner[1] != value.dtype:
+        found = storage_of(value)
+        if found is None:
             skipped[name] = (shape, "is not a plain view of one stored storage")
             continue
-        key, _, numel = owner
-        infos[name] = ZipTensorInfo(
-            name, key, value.dtype, shape, tuple(value.stride()), int(value.storage_offset()), numel
-        )
+        key, numel, at = found
+        stride, offset = tuple(value.stride()), int(value.storage_offset())
+        infos[name] = ZipTensorInfo(name, key, value.dtype, shape, stride, offset, numel, at)
     return infos, skipped
 
 
