@@ -357,7 +357,8 @@ class HubClient:
                             break  # all asked for (a 200 from byte 0 may carry more)
                 except httpx2.TransportError as err:
                     log.warning("%s: %s; resuming at byte %d", what, err, start + sink.pos)
-            if sink.pos < len(sink.buffer):  # cut short: the library resumes it
+            if sink.pos < len(sink.buffer):  # cut short: the library resumes it (its policy:
+                # resets and timeouts retried, an HTTP error answered to the resume is final)
                 http_get(
                     url,
                     sink,  # type: ignore[arg-type]
