@@ -1,8 +1,8 @@
 """safetensors files: local ones through ``safetensors.safe_open``, remote headers by hand.
 
 Local files are opened with the reference reader (:func:`safetensors.safe_open`, which validates
-the header and maps the file): listing the tensors reads only the header, and reading the head
-maps only its pages. Its errors become one-line :class:`~llmgeom.errors.CorruptCheckpointError`.
+the header): listing the tensors reads only the header, and reading the head reads only its
+bytes. Its errors become one-line :class:`~llmgeom.errors.CorruptCheckpointError`.
 
 The Hub source fetches a file's header by HTTP range and reads one tensor's byte range, so it
 needs the header parsed from bytes, which the library does not offer: :func:`header_length` and
@@ -199,10 +199,12 @@ def require_entry(entries: dict[str, TensorEntry], name: str, source: str) -> Te
 # --------------------------------------------------------------------------------------------
 # local files: safetensors.safe_open
 # --------------------------------------------------------------------------------------------
-def _open(path: Path):
+def _open(path: Path, backend: str = "mmap"):
     """``safe_open(path)``; the library's refusal as a one-line CorruptCheckpointError."""
     try:
-        return safetensors.safe_open(str(path), framework="pt")
+        if backend == "mmap":
+            return safetensors.safe_open(str(path), framework="pt")
+        return safetensors.safe_open(str(path), framework="pt", backend=backend)
     except safetensors.SafetensorError as err:
         reason = short_reason(err).removeprefix("Error while deserializing header: ")
         size = path.stat().st_size
@@ -232,19 +234,25 @@ def local_entries(path: str | os.PathLike[str]) -> dict[str, TensorEntry]:
 
 
 def read_tensor(path: str | os.PathLike[str], name: str) -> torch.Tensor:
-    """Tensor ``name`` of a local safetensors file (``safe_open``: only its pages are mapped).
+    """Tensor ``name`` of a local safetensors file, in memory of its own (its bytes only).
 
-    The tensor is backed by a private copy-on-write map of the file: its pages are read when
-    used, and writing to it never changes the file.
+    ``safe_open(..., backend="pread")`` (safetensors 0.8) reads just the tensor's bytes into a
+    fresh buffer. A memory-mapped tensor is never returned: a file rewritten in place later
+    would pull its pages away (SIGBUS), so with an older safetensors the mapped tensor is copied.
     """
     path = Path(path)
-    with _open(path) as fh:
+    try:
+        opened, copy = _open(path, backend="pread"), False
+    except TypeError:  # safetensors < 0.8: no backend argument
+        opened, copy = _open(path), True
+    with opened as fh:
         keys = fh.keys()
         if name not in keys:
             listing = ", ".join(sorted(keys)[:12]) + (" ..." if len(keys) > 12 else "")
             raise TensorNotFoundError(f"{path}: no tensor named {name!r} (has: {listing})")
         try:
-            return fh.get_tensor(name)
+            tensor = fh.get_tensor(name)
+            return tensor.clone() if copy else tensor
         except (safetensors.SafetensorError, TypeError, ValueError) as err:
             raise CorruptCheckpointError(
                 f"{path}: cannot read tensor {name!r} ({short_reason(err)})"
