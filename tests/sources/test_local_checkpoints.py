@@ -330,3 +330,20 @@ def test_explicit_tensor_reports_tying_only_for_the_usual_head(tmp_path):
     assert llmgeom.load_unembedding(tmp_path / "g", tensor="wte.weight").meta.tied is True
     other = llmgeom.load_unembedding(tmp_path / "g", tensor="wpe.weight").meta
     assert other.tied is None and other.extra["head_rule"] == "explicit"
+
+
+def test_an_older_safetensors_without_pread_gets_a_copy(tmp_path, monkeypatch):
+    """safetensors < 0.8 has no backend argument: the mapped tensor is copied, so the file can
+    still be rewritten under a loaded head."""
+    real = safetensors.safe_open
+
+    def old_safe_open(filename, framework, **kwargs):
+        if kwargs:
+            raise TypeError("safe_open() got an unexpected keyword argument 'backend'")
+        return real(filename, framework)
+
+    monkeypatch.setattr(safetensors, "safe_open", old_safe_open)
+    path, head = _padded_checkpoint(SPECS["gpt2"], tmp_path)
+    u = llmgeom.load_unembedding(tmp_path)
+    path.write_bytes(b"rewritten")
+    assert torch.equal(u.weight, head)
