@@ -1,0 +1,142 @@
+"""Executors run a sweep's units and report each outcome as it arrives.
+
+An executor has a ``name`` and ``run(units, out_dir, on_done)``: it runs every unit with
+:func:`llmgeom.sweep.units.run_unit` (in this process, worker processes or Ray tasks) and calls
+``on_done(outcome)`` in the calling process once per unit, in completion order. Executors are
+looked up by name: ``local`` is built in (``jobs=N`` worker processes; in-process for N=1);
+``ray`` is registered on first use by importing :mod:`llmgeom.sweep.ray_executor`.
+
+Example:
+    >>> from llmgeom.sweep.units import Unit
+    >>> executor = get_executor("local", jobs=1)
+    >>> seen = []
+    >>> executor.run([Unit("a/b", "nope", {}, ())], ".", seen.append)
+    >>> seen[0].ok, seen[0].error
+    (False, "unknown unit kind 'nope' (known: ...)")
+    >>> get_executor("dask")
+    Traceback (most recent call last):
+    ...
+    llmgeom.errors.ConfigError: unknown executor 'dask' (choose from local, ray)
+"""
+
+from __future__ import annotations
+
+import importlib
+import multiprocessing
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from typing import Any, Protocol
+
+from ..errors import ConfigError
+from .units import Unit, UnitOutcome, run_unit
+
+OnDone = Callable[[UnitOutcome], None]
+
+
+class Executor(Protocol):
+    """Runs units; calls ``on_done`` in the caller's process once per unit as each finishes."""
+
+    name: str
+
+    def run(self, units: Sequence[Unit], out_dir: str, on_done: OnDone) -> None: ...
+
+
+_FACTORIES: dict[str, Callable[..., Executor]] = {}
+_LAZY: dict[str, str] = {"ray": "llmgeom.sweep.ray_executor"}  # registered when imported
+
+
+def register_executor(name: str, factory: Callable[..., Executor]) -> None:
+    """Make ``get_executor(name, **kwargs)`` return ``factory(**kwargs)``."""
+    _FACTORIES[name] = factory
+
+
+def executor_names() -> list[str]:
+    """Every executor name, the lazily imported ones included."""
+    return sorted({*_FACTORIES, *_LAZY})
+
+
+def get_executor(name: str, **kwargs: Any) -> Executor:
+    """The executor called ``name`` built with ``kwargs``; one-line ConfigError when unknown
+    (or when ``ray`` is asked for where it is not installed)."""
+    if name not in _FACTORIES and name in _LAZY:
+        try:
+            importlib.import_module(_LAZY[name])
+        except ModuleNotFoundError as err:
+            if err.name == name or (err.name or "").startswith(f"{name}."):
+                raise ConfigError(
+                    f"the {name} executor needs the {name!r} package: pip install "
+                    f"'llmgeom[{name}]' (or pip install {name})"
+                ) from None
+            raise
+    if name not in _FACTORIES:
+        raise ConfigError(f"unknown executor {name!r} (choose from {', '.join(executor_names())})")
+    return _FACTORIES[name](**kwargs)
+
+
+def default_jobs() -> int:
+    """Worker processes by default: the CPUs this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _worker_init() -> None:
+    """A worker leaves Ctrl-C to the parent (which stops the pool) and keeps its threads few."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+class LocalExecutor:
+    """Units in this process (``jobs=1``) or in ``jobs`` worker processes (spawned, so no
+    state is inherited from the parent but the unit itself)."""
+
+    name = "local"
+
+    def __init__(self, jobs: int | None = None, **_ignored: Any) -> None:
+        if jobs is not None and (not isinstance(jobs, int) or jobs < 1):
+            raise ConfigError(f"--jobs must be a positive integer, got {jobs!r}")
+        self.jobs = jobs or 1
+
+    def run(self, units: Sequence[Unit], out_dir: str, on_done: OnDone) -> None:
+        """Run ``units``; at most ``jobs`` at once; ``on_done`` as each one finishes."""
+        units = list(units)
+        if self.jobs == 1 or len(units) <= 1:
+            for unit in units:
+                on_done(run_unit(unit, out_dir))
+            return
+        context = multiprocessing.get_context("spawn")
+        pool = ProcessPoolExecutor(
+            max_workers=min(self.jobs, len(units)), mp_context=context, initializer=_worker_init
+        )
+        pending: dict[Future[UnitOutcome], Unit] = {}
+        try:
+            for unit in units:
+                pending[pool.submit(run_unit, unit, out_dir)] = unit
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    unit = pending.pop(future)
+                    try:
+                        outcome = future.result()
+                    except Exception as err:  # a worker that died
+                        outcome = UnitOutcome(unit.id, False, _died(err), 0.0, ())
+                    on_done(outcome)
+        except BaseException:
+            for future in pending:
+                future.cancel()
+            for process in list(getattr(pool, "_processes", {}).values()):
+                process.terminate()  # a unit half-way writes nothing: its files are atomic
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
+
+
+def _died(err: BaseException) -> str:
+    text = " ".join(str(err).split()) or type(err).__name__
+    return f"the worker process died ({text})"
+
+
+register_executor("local", LocalExecutor)
