@@ -16,7 +16,10 @@ from collections.abc import Sequence
 from .. import __version__
 from ..errors import LlmgeomError
 
-SUBCOMMANDS: tuple[str, ...] = ("measure", "inspect", "models", "fit", "toy", "loss", "freq")
+SUBCOMMANDS: tuple[str, ...] = (
+    *("measure", "inspect", "models", "fit", "toy", "loss", "freq"),
+    "sweep",
+)
 SIGPIPE_EXIT = 128 + 13  # the shell's status for a process ended by SIGPIPE
 
 DESCRIPTION = """\

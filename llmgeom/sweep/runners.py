@@ -1,13 +1,184 @@
-"""Runners of the built-in unit kinds (filled in below); imported lazily by ``run_unit``.
+"""Runners of the built-in unit kinds: the same library calls as the single commands.
+
+* ``measure``: :func:`llmgeom.measurement.measure` then :func:`llmgeom.results.save_record`
+  (``llmgeom measure``);
+* ``loss``: :func:`llmgeom.text.lm.load_model`, :func:`llmgeom.text.loss.compute_loss`,
+  :func:`llmgeom.text.loss.save_loss` (``llmgeom loss``), the shared ``losses.csv`` updated
+  under a file lock so that concurrent units never lose each other's rows;
+* ``freq``: :func:`llmgeom.text.freq.count_tokens`, ``build_record``, ``save_freq``
+  (``llmgeom freq``);
+* ``toy``: :func:`llmgeom.toy.experiment.run_experiment` on the file's config, or on one run
+  of it (``llmgeom toy run``/``sweep``).
+
+A runner returns the files it wrote relative to the output folder and raises on failure
+(:func:`llmgeom.sweep.units.run_unit` turns the error into the unit's one-line outcome). A
+written file whose name differs from the one the plan predicted is an error: the plan's names
+are how a re-run knows what is done.
 
 Example:
-    >>> sorted(DONE_CHECKS) == sorted(DONE_CHECKS)
+    >>> import csv, pathlib
+    >>> _ = pathlib.Path("losses.csv").write_text("model,family,corpus,m,loss,head_width\\n"
+    ...                                           "org/tiny,gpt2,wiki,64,3.5,64\\n")
+    >>> DONE_CHECKS["loss"]({"model_name": "org/tiny", "corpus_name": "wiki"}, ".")
     True
+    >>> DONE_CHECKS["loss"]({"model_name": "org/tiny", "corpus_name": "c4"}, ".")
+    False
 """
 
 from __future__ import annotations
 
+import csv
+import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-DONE_CHECKS: dict[str, Callable[[dict[str, Any], str], bool]] = {}
+from ..errors import ConfigError
+from .units import register_runner
+
+LOCK_SUFFIX = ".lock"
+_LOADED: dict[tuple, Any] = {}  # the last model a loss unit loaded in this process
+
+
+def _relative(paths: list[Path], out: str) -> list[str]:
+    return [os.path.relpath(p, out) for p in paths]
+
+
+def _check_name(written: Path, expected: str) -> None:
+    if written.name != expected:
+        raise ConfigError(
+            f"wrote {written.name} where the sweep expected {expected}: the sweep's naming is out "
+            "of step with the command's (please report this)"
+        )
+
+
+def run_measure(params: dict[str, Any], out: str) -> list[str]:
+    """One ``llmgeom measure`` result (merged into an earlier one of the same tensor)."""
+    from ..measurement import measure
+    from ..options import MeasureOptions
+    from ..results import save_record
+
+    values = {k: v for k, v in params["options"].items() if k != "progress"}
+    values["revision"] = params.get("revision")
+    options = MeasureOptions(**values, progress=False)
+    if options.weights is not None:
+        from ..weights import load_counts
+
+        options = options.replace(weights=load_counts(options.weights))
+    report = measure(params["source"], options=options)
+    saved = save_record(report.to_dict(), out)
+    _check_name(saved.path, params["expected"])
+    return _relative([saved.path], out)
+
+
+def _load_model(params: dict[str, Any]) -> Any:
+    from ..text.lm import load_model
+
+    key = (params["source"], params.get("revision"), params.get("dtype"), params.get("device"))
+    if key not in _LOADED:
+        _LOADED.clear()  # one model at a time in memory
+        _LOADED[key] = load_model(
+            params["source"],
+            revision=params.get("revision"),
+            dtype=params.get("dtype"),
+            device=params.get("device") or "auto",
+            progress=False,
+        )
+    return _LOADED[key]
+
+
+def losses_lock(out: str | os.PathLike[str]) -> Any:
+    """The file lock that serialises updates of ``out/losses.csv`` between processes."""
+    from filelock import FileLock
+
+    from ..text.loss import LOSSES_CSV
+
+    return FileLock(str(Path(out) / f".{LOSSES_CSV}{LOCK_SUFFIX}"))
+
+
+def run_loss(params: dict[str, Any], out: str) -> list[str]:
+    """One ``llmgeom loss`` result: the JSON and its row of ``losses.csv``."""
+    from ..text.corpus import open_corpus
+    from ..text.loss import DEFAULT_BATCH_TOKENS, compute_loss, save_loss
+
+    corpus = open_corpus(
+        params["corpus"], text_field=params.get("text_field") or "text", recipe=params.get("recipe")
+    )
+    loaded = _load_model(params)
+    result = compute_loss(
+        loaded,
+        corpus=corpus,
+        samples=params.get("samples"),
+        max_length=params.get("max_length"),
+        batch_tokens=params.get("batch_tokens") or DEFAULT_BATCH_TOKENS,
+        progress=False,
+    )
+    Path(out).mkdir(parents=True, exist_ok=True)
+    with losses_lock(out):  # read-modify-rename of the shared table, one process at a time
+        paths = save_loss(result, out)
+    _check_name(paths[0], params["expected"])
+    return _relative(paths, out)
+
+
+def loss_done(params: dict[str, Any], out: str) -> bool:
+    """Whether ``out/losses.csv`` holds the unit's (model, corpus) row."""
+    from ..text.loss import LOSSES_CSV
+
+    try:
+        with open(Path(out) / LOSSES_CSV, newline="", encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh))
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return False
+    return any(
+        (r.get("model"), r.get("corpus")) == (params["model_name"], params["corpus_name"])
+        and (r.get("loss") or "").strip()
+        for r in rows
+    )
+
+
+def run_freq(params: dict[str, Any], out: str) -> list[str]:
+    """One ``llmgeom freq`` result: counts (npz), record (JSON), rank-frequency plot (PNG)."""
+    from ..text.corpus import open_corpus
+    from ..text.freq import build_record, count_tokens, save_freq
+    from ..text.tokenizers import load_tokenizer
+
+    corpus = open_corpus(
+        params["corpus"], text_field=params.get("text_field") or "text", recipe=params.get("recipe")
+    )
+    loaded = load_tokenizer(params["tokenizer"], revision=params.get("revision"))
+    result = count_tokens(
+        loaded,
+        corpus,
+        tokens=params.get("tokens"),
+        samples=params.get("samples"),
+        max_length=params.get("max_length"),
+        progress=False,
+    )
+    Path(out).mkdir(parents=True, exist_ok=True)
+    paths = save_freq(result, out, build_record(result))
+    return _relative(paths, out)
+
+
+def run_toy(params: dict[str, Any], out: str) -> list[str]:
+    """One toy experiment (its file's config, or one run of it) with the plan's stem."""
+    from dataclasses import replace
+
+    from ..toy.experiment import run_experiment
+    from .config import ToySpec
+
+    config = ToySpec("toy", params.get("source"), params.get("table")).load()
+    if params.get("run_index") is not None:
+        config = replace(config, runs=(config.runs[int(params["run_index"])],))
+    _doc, paths = run_experiment(config, out, progress=False, stem=params["stem"])
+    return _relative(paths, out)
+
+
+DONE_CHECKS: dict[str, Callable[[dict[str, Any], str], bool]] = {"loss": loss_done}
+
+for _kind, _runner in (
+    ("measure", run_measure),
+    ("loss", run_loss),
+    ("freq", run_freq),
+    ("toy", run_toy),
+):
+    register_runner(_kind, _runner)

@@ -1,0 +1,451 @@
+"""The sweep configuration (TOML): this module alone reads and checks it.
+
+Schema (every key optional except that something must be asked for)::
+
+    out = "results/paper"             # relative to the config file's folder (default "results")
+    models = ["gpt2", "./ckpt"]       # or [[models]] tables: source, name, revision, family
+    revisions = ["step1000", ...]     # or [[revisions]] tables: revision, models = [names]
+    [measure]                         # llmgeom measure's options (MeasureOptions fields)
+    [loss]                            # corpora = [...], samples, max_length, dtype, recipe,
+                                      # text_field, device, batch_tokens
+    [freq]                            # corpora = [...], tokens, samples, max_length, recipe,
+                                      # text_field, tokenizers = [...]
+    toy = ["toy-phase.toml", "quick"] # toy experiment files (or presets); or [[toy]] tables
+
+Relative paths (``out``, local model sources, corpora, toy files, measure's ``weights``) are
+relative to the config file's folder. ``revisions`` expands every model that names no revision
+of its own over the listed training steps (a ``[[revisions]]`` table may restrict itself to some
+models by name). Unknown keys and bad values are a one-line :class:`~llmgeom.errors.ConfigError`
+naming the key.
+
+Example:
+    >>> cfg = parse_config('''
+    ... out = "res"
+    ... models = ["pythia-70m", {source = "gpt2", name = "g"}]
+    ... revisions = ["step1000", "step2000"]
+    ... [measure]
+    ... pairs = "gram"
+    ... ''', base_dir="/data")
+    >>> str(cfg.out), [m.label for m in cfg.models]
+    ('/data/res', ['pythia-70m@step1000', 'pythia-70m@step2000', 'g@step1000', 'g@step2000'])
+    >>> cfg.measure.pairs
+    'gram'
+    >>> parse_config('modles = ["gpt2"]')
+    Traceback (most recent call last):
+    ...
+    llmgeom.errors.ConfigError: sweep config: unknown key 'modles' (known: freq, loss, measure, ...)
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+from ..options import MeasureOptions
+
+TOP_KEYS = ("out", "models", "revisions", "measure", "loss", "freq", "toy")
+MODEL_KEYS = ("source", "name", "revision", "family")
+REVISION_KEYS = ("revision", "models")
+LOSS_KEYS = (
+    "corpora", "samples", "max_length", "dtype", "recipe", "text_field", "device",
+    "batch_tokens",
+)  # fmt: skip
+FREQ_KEYS = ("corpora", "tokens", "samples", "max_length", "recipe", "text_field", "tokenizers")
+DTYPES = ("auto", "float32", "float16", "bfloat16")
+MEASURE_KEYS = (*(f.name for f in fields(MeasureOptions) if f.name != "progress"), "sample")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model (at one revision): ``source`` is absolute for a local path, else as given."""
+
+    source: str
+    name: str
+    revision: str | None = None
+    family: str | None = None
+    local: bool = False
+
+    @property
+    def label(self) -> str:
+        """``name`` or ``name@revision`` (unit ids use it)."""
+        return f"{self.name}@{self.revision}" if self.revision else self.name
+
+
+@dataclass(frozen=True)
+class LossSpec:
+    """``[loss]``: the corpora and the options of ``llmgeom loss``."""
+
+    corpora: tuple[str, ...]
+    samples: int | None = None
+    max_length: int | None = None
+    dtype: str | None = None
+    recipe: str | None = None
+    text_field: str = "text"
+    device: str = "auto"
+    batch_tokens: int | None = None
+
+
+@dataclass(frozen=True)
+class FreqSpec:
+    """``[freq]``: the corpora and the options of ``llmgeom freq``; ``tokenizers`` overrides
+    the tokenizers taken from the models (one per family)."""
+
+    corpora: tuple[str, ...]
+    tokens: int | None = 1_000_000
+    samples: int | None = None
+    max_length: int | None = None
+    recipe: str | None = None
+    text_field: str = "text"
+    tokenizers: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class ToySpec:
+    """One toy experiment: a file or preset (``source``), or an inline table (``table``)."""
+
+    name: str
+    source: str | None = None
+    table: dict[str, Any] | None = None
+
+    def load(self) -> Any:
+        """The :class:`~llmgeom.toy.config.ToyConfig`."""
+        from ..toy.config import config_from_dict, load_config
+
+        if self.table is not None:
+            return config_from_dict(dict(self.table), source=f"toy {self.name}")
+        return load_config(self.source or self.name)
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """A parsed, checked sweep config (paths absolute)."""
+
+    path: Path | None
+    out: Path
+    models: tuple[ModelSpec, ...]
+    measure: MeasureOptions | None = None
+    loss: LossSpec | None = None
+    freq: FreqSpec | None = None
+    toy: tuple[ToySpec, ...] = ()
+
+    def with_models(self, names: list[str]) -> SweepConfig:
+        """Only the models whose name or source is in ``names`` (``reproduce --models``)."""
+        wanted = set(names)
+        kept = tuple(m for m in self.models if {m.name, m.source, m.label} & wanted)
+        found = {key for m in kept for key in (m.name, m.source, m.label)}
+        missing = sorted(wanted - found)
+        if missing:
+            known = ", ".join(dict.fromkeys(m.name for m in self.models))
+            raise ConfigError(f"no model named {', '.join(missing)} in the config (known: {known})")
+        return SweepConfig(self.path, self.out, kept, self.measure, self.loss, self.freq, self.toy)
+
+
+def _where(section: str | None, key: str) -> str:
+    return f"{section}.{key}" if section else key
+
+
+def _check_keys(table: dict[str, Any], known: tuple[str, ...], section: str | None) -> None:
+    for key in table:
+        if key not in known:
+            where = f"[{section}]" if section else "sweep config"
+            raise ConfigError(f"{where}: unknown key {key!r} (known: {', '.join(sorted(known))})")
+
+
+def _str(value: Any, key: str, section: str | None = None) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{_where(section, key)} must be a non-empty string, got {value!r}")
+    return value
+
+
+def _int(value: Any, key: str, section: str, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(f"{section}.{key} must be an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def _str_list(value: Any, key: str, section: str | None = None) -> list[str]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not value:
+        raise ConfigError(f"{_where(section, key)} must be a non-empty list of strings")
+    return [_str(v, key, section) for v in value]
+
+
+def _is_local(text: str, base: Path) -> bool:
+    return text.startswith((".", "/", "~")) or (base / text).expanduser().exists()
+
+
+def _resolve(text: str, base: Path) -> str:
+    """``text`` as an absolute path when it is a local path, else unchanged (Hub id, hf:)."""
+    if text.startswith("hf:") or not _is_local(text, base):
+        return text
+    return str((base / Path(text).expanduser()).resolve())
+
+
+def _model_name(source: str, local: bool) -> str:
+    if local:
+        return Path(source).name if Path(source).is_dir() else Path(source).stem
+    from ..sources.registry import alias_for, lookup
+
+    entry = lookup(source.split("@", 1)[0])
+    return entry.alias if entry else alias_for(source.split("@", 1)[0])
+
+
+def _family(source: str, local: bool) -> str | None:
+    if local:
+        return None
+    from ..sources.registry import lookup
+
+    entry = lookup(source.split("@", 1)[0])
+    return entry.family if entry else None
+
+
+def _models(raw: Any, base: Path) -> list[ModelSpec]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise ConfigError("models must be a list of sources or [[models]] tables")
+    out = []
+    for i, item in enumerate(raw):
+        table = {"source": item} if isinstance(item, str) else item
+        if not isinstance(table, dict):
+            raise ConfigError(f"models[{i}] must be a source string or a table")
+        _check_keys(table, MODEL_KEYS, f"models[{i}]")
+        if "source" not in table:
+            raise ConfigError(f"models[{i}].source is missing")
+        text = _str(table["source"], "source", f"models[{i}]")
+        local = _is_local(text, base)
+        source = _resolve(text, base)
+        revision = table.get("revision")
+        if revision is not None:
+            revision = _str(revision, "revision", f"models[{i}]")
+        elif not local and "@" in text:
+            source, revision = text.rsplit("@", 1)
+        name = table.get("name")
+        name = (
+            _str(name, "name", f"models[{i}]") if name is not None else _model_name(source, local)
+        )
+        family = table.get("family")
+        family = _str(family, "family", f"models[{i}]") if family else _family(source, local)
+        out.append(ModelSpec(source, name, revision, family, local))
+    return out
+
+
+def _revisions(raw: Any) -> list[tuple[str, set[str] | None]]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list) or not raw:
+        raise ConfigError("revisions must be a non-empty list of revisions or [[revisions]] tables")
+    out: list[tuple[str, set[str] | None]] = []
+    for i, item in enumerate(raw):
+        if isinstance(item, str):
+            out.append((_str(item, f"revisions[{i}]"), None))
+            continue
+        if not isinstance(item, dict):
+            raise ConfigError(f"revisions[{i}] must be a revision string or a table")
+        _check_keys(item, REVISION_KEYS, f"revisions[{i}]")
+        if "revision" not in item:
+            raise ConfigError(f"revisions[{i}].revision is missing")
+        names = item.get("models")
+        only = set(_str_list(names, "models", f"revisions[{i}]")) if names is not None else None
+        out.append((_str(item["revision"], "revision", f"revisions[{i}]"), only))
+    return out
+
+
+def _expand(models: list[ModelSpec], revisions: list[tuple[str, set[str] | None]]) -> list:
+    if not revisions:
+        return models
+    out = []
+    for model in models:
+        revs = [r for r, only in revisions if only is None or model.name in only]
+        if model.revision is not None or not revs:
+            out.append(model)
+            continue
+        if model.local:
+            raise ConfigError(f"revisions apply to Hub models; {model.name} is a local path")
+        out.extend(ModelSpec(model.source, model.name, r, model.family) for r in revs)
+    return out
+
+
+def _measure(raw: Any, base: Path) -> MeasureOptions | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise ConfigError("[measure] must be a table")
+    _check_keys(raw, MEASURE_KEYS, "measure")
+    values = dict(raw)
+    if "sample" in values:  # the CLI's --sample
+        values["sample_rows"] = values.pop("sample")
+    if isinstance(values.get("weights"), str):
+        values["weights"] = _resolve(values["weights"], base)
+    try:
+        return MeasureOptions(**values, progress=False)
+    except ConfigError as err:
+        raise ConfigError(f"[measure]: {err}") from None
+    except TypeError as err:  # pragma: no cover - keys are checked above
+        raise ConfigError(f"[measure]: {err}") from None
+
+
+def _corpora(table: dict[str, Any], section: str, base: Path) -> tuple[str, ...]:
+    if "corpora" not in table:
+        raise ConfigError(f"{section}.corpora is missing")
+    return tuple(_resolve(c, base) for c in _str_list(table["corpora"], "corpora", section))
+
+
+def _optional_int(table: dict[str, Any], key: str, section: str, minimum: int = 1) -> int | None:
+    value = table.get(key)
+    return None if value is None else _int(value, key, section, minimum)
+
+
+def _recipe(table: dict[str, Any], section: str) -> str | None:
+    from ..text.corpus import RECIPES
+
+    recipe = table.get("recipe")
+    if recipe is not None and recipe not in RECIPES:
+        raise ConfigError(f"{section}.recipe: unknown recipe {recipe!r} (known: paper)")
+    return recipe
+
+
+def _loss(raw: Any, base: Path) -> LossSpec | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise ConfigError("[loss] must be a table")
+    _check_keys(raw, LOSS_KEYS, "loss")
+    dtype = raw.get("dtype")
+    if dtype is not None and dtype not in DTYPES:
+        raise ConfigError(f"loss.dtype: unknown dtype {dtype!r} (choose from {', '.join(DTYPES)})")
+    device = _str(raw.get("device", "auto"), "device", "loss")
+    from ..devices import check_device_name
+
+    check_device_name(device)
+    return LossSpec(
+        corpora=_corpora(raw, "loss", base),
+        samples=_optional_int(raw, "samples", "loss"),
+        max_length=_optional_int(raw, "max_length", "loss", 2),
+        dtype=None if dtype == "auto" else dtype,
+        recipe=_recipe(raw, "loss"),
+        text_field=_str(raw.get("text_field", "text"), "text_field", "loss"),
+        device=device,
+        batch_tokens=_optional_int(raw, "batch_tokens", "loss"),
+    )
+
+
+def _freq(raw: Any, base: Path) -> FreqSpec | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise ConfigError("[freq] must be a table")
+    _check_keys(raw, FREQ_KEYS, "freq")
+    tokens = _optional_int(raw, "tokens", "freq", 0) if "tokens" in raw else 1_000_000
+    tokenizers = raw.get("tokenizers")
+    return FreqSpec(
+        corpora=_corpora(raw, "freq", base),
+        tokens=tokens or None,  # 0: the whole corpus, as --tokens 0
+        samples=_optional_int(raw, "samples", "freq"),
+        max_length=_optional_int(raw, "max_length", "freq", 2),
+        recipe=_recipe(raw, "freq"),
+        text_field=_str(raw.get("text_field", "text"), "text_field", "freq"),
+        tokenizers=None
+        if tokenizers is None
+        else tuple(_resolve(t, base) for t in _str_list(tokenizers, "tokenizers", "freq")),
+    )
+
+
+def _toy(raw: Any, base: Path) -> tuple[ToySpec, ...]:
+    if raw is None:
+        return ()
+    items = raw if isinstance(raw, list) else [raw]
+    out = []
+    for i, item in enumerate(items):
+        if isinstance(item, str):
+            local = _is_local(item, base) or item.endswith(".toml")
+            source = _resolve(item, base) if local else item
+            if local and not Path(source).is_file():
+                raise ConfigError(f"toy[{i}]: no such toy config file {item!r}")
+            name = Path(source).stem if local else f"toy-{item.removeprefix('toy-')}"
+            out.append(ToySpec(name, source=source))
+        elif isinstance(item, dict):
+            table = dict(item)
+            name = table.get("name", f"toy{i}")
+            out.append(ToySpec(f"toy-{_str(name, 'name', f'toy[{i}]')}", table=table))
+        else:
+            raise ConfigError(f"toy[{i}] must be a toy config file, a preset name or a table")
+    for spec in out:
+        try:
+            spec.load()  # every toy file checked now, before any unit runs
+        except ConfigError as err:
+            raise ConfigError(f"toy {spec.name}: {err}") from None
+    return tuple(out)
+
+
+def parse_config(
+    text: str, base_dir: str | os.PathLike[str] = ".", path: Path | None = None
+) -> SweepConfig:
+    """Parse the TOML ``text`` of a sweep config whose relative paths start at ``base_dir``."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        where = path or "sweep config"
+        raise ConfigError(f"{where}: invalid TOML: {err}") from None
+    return config_from_dict(data, base_dir, path)
+
+
+def config_from_dict(
+    data: dict[str, Any], base_dir: str | os.PathLike[str] = ".", path: Path | None = None
+) -> SweepConfig:
+    """The :class:`SweepConfig` of a parsed mapping (see the module docstring)."""
+    base = Path(base_dir).expanduser().resolve()
+    _check_keys(data, TOP_KEYS, None)
+    out = base / _str(data.get("out", "results"), "out")
+    models = _expand(_models(data.get("models"), base), _revisions(data.get("revisions")))
+    config = SweepConfig(
+        path=path,
+        out=out.resolve(),
+        models=tuple(models),
+        measure=_measure(data.get("measure"), base),
+        loss=_loss(data.get("loss"), base),
+        freq=_freq(data.get("freq"), base),
+        toy=_toy(data.get("toy"), base),
+    )
+    if not config.toy and not (config.models and (config.measure or config.loss or config.freq)):
+        if config.freq is None or config.freq.tokenizers is None:
+            raise ConfigError(
+                "the sweep config asks for nothing: give models with [measure], [loss] or [freq], "
+                "or toy configs"
+            )
+    labels = [m.label for m in config.models]
+    dupes = sorted({x for x in labels if labels.count(x) > 1})
+    if dupes:
+        raise ConfigError(f"two models are named {', '.join(dupes)}: give them distinct names")
+    return config
+
+
+def load_config(path: str | os.PathLike[str]) -> SweepConfig:
+    """Read and check the sweep config file at ``path`` (one-line ConfigError if not usable).
+
+    Example:
+        >>> from pathlib import Path
+        >>> _ = Path("s.toml").write_text('out = "r"\\ntoy = ["quick"]\\n')
+        >>> cfg = load_config("s.toml")
+        >>> cfg.out == Path("r").resolve(), [t.name for t in cfg.toy]
+        (True, ['toy-quick'])
+    """
+    file = Path(path).expanduser()
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        from ..configs import config_dir
+
+        shipped = config_dir() / file.name
+        if file.parent == Path(".") and shipped.is_file():  # a shipped config by bare name
+            file, text = shipped, shipped.read_text(encoding="utf-8")
+        else:
+            raise ConfigError(f"no such sweep config: {path}") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"cannot read the sweep config {path}: {err}") from None
+    return parse_config(text, file.resolve().parent, file)
