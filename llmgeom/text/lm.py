@@ -326,7 +326,8 @@ def load_model(
     if device_map not in (None, "auto"):
         raise ConfigError(f"device_map must be 'auto' or None, not {device_map!r}")
     dev = None if device_map == "auto" else resolve_device(device)
-    torch_dtype = _torch_dtype(dtype, dev if dev is not None else torch.device("cuda"))
+    auto_dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    torch_dtype = _torch_dtype(dtype, dev if dev is not None else auto_dev)
     quant_config = _quantization_config(quantization, torch_dtype)
     kind, where, extra = _classify(source)
 

@@ -20,7 +20,7 @@ from transformers import (
     PreTrainedTokenizerFast,
 )
 
-from llmgeom.errors import ConfigError, SourceNotFoundError
+from llmgeom.errors import ConfigError, NetworkError, SourceNotFoundError
 from llmgeom.text.lm import load_model, wrap_model
 from llmgeom.text.loss import compute_loss
 
@@ -206,3 +206,43 @@ def test_quantised_gguf_is_dequantised_and_says_so(gguf_pair, tmp_path):
     result = compute_loss(lm, corpus=TEXTS)
     assert result.loss == pytest.approx(hand_loss(oracle, tokenizer, TEXTS), abs=1e-5)
     assert result.loss != pytest.approx(hand_loss(model, tokenizer, TEXTS), abs=1e-6)
+
+
+def test_hub_id_loads_through_the_transformers_cache_offline(tmp_path, monkeypatch):
+    """A Hub id goes through transformers' own cache; commit and weight sha256 come from it
+    (a blob's name is the sha256 of an LFS file) without hashing anything again."""
+    import huggingface_hub.constants
+
+    cache = tmp_path / "hub-cache"
+    commit = "89abcdef0123456789abcdef0123456789abcdef"
+    repo = cache / "models--acme--tiny-lm"
+    snapshot = repo / "snapshots" / commit
+    tokenizer = train_tokenizer(snapshot)
+    torch.manual_seed(0)
+    model = tiny_models.gpt2(vocab=len(tokenizer), width=16).eval()
+    model.save_pretrained(tmp_path / "saved")
+    weights = (tmp_path / "saved" / "model.safetensors").read_bytes()
+    digest = hashlib.sha256(weights).hexdigest()
+    (repo / "blobs").mkdir(parents=True)
+    (repo / "blobs" / digest).write_bytes(weights)
+    (snapshot / "model.safetensors").symlink_to(f"../../blobs/{digest}")
+    (snapshot / "config.json").write_text((tmp_path / "saved" / "config.json").read_text())
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(cache))
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    lm = load_model("acme/tiny-lm", device="cpu")
+    assert (lm.name, lm.identity["kind"], lm.identity["repo_id"]) == (
+        "acme/tiny-lm", "hub", "acme/tiny-lm",
+    )  # fmt: skip
+    assert lm.identity["commit"] == commit
+    assert lm.identity["files"] == [
+        {"name": "model.safetensors", "size": len(weights), "sha256": digest}
+    ]
+    result = compute_loss(lm, corpus=TEXTS)
+    assert result.loss == pytest.approx(hand_loss(model, tokenizer, TEXTS, 16), abs=1e-5)
+    assert result.csv_row()["model"] == "acme/tiny-lm"
+    with pytest.raises(NetworkError):
+        load_model("acme/not-cached")
