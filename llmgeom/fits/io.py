@@ -321,3 +321,38 @@ def write_fit_outputs(out_dir: PathLike, stem: str, payload: dict, png: bytes) -
         tmp.write_bytes(png)
     json_path = write_json_atomic(out / f"{stem}.json", payload)
     return [json_path, png_path]
+
+
+#: Fit results ``llmgeom fit`` writes, by schema: the fields readers rely on.
+FIT_FIELDS: dict[str, tuple[str, ...]] = {
+    "llmgeom.fit.overlap/1": ("slope", "slope_se", "slope_ci_t", "intercepts", "points"),
+    "llmgeom.fit.width_loss/1": ("alpha", "C", "offsets_L0", "alpha_ci_authors", "points"),
+    "llmgeom.fit.chinchilla/1": ("k", "k_se", "alpha_m", "alpha_m_err"),
+}
+
+
+def load_fit(path: PathLike) -> dict[str, Any]:
+    """Read a fit result written by ``llmgeom fit`` (overlap, width-loss or Chinchilla JSON) and
+    check the fields of its schema (:data:`FIT_FIELDS`); one-line :class:`FitError` otherwise.
+
+    Example:
+        >>> import tempfile
+        >>> from llmgeom.fits.chinchilla import ChinchillaCheck
+        >>> out = write_fit_outputs(tempfile.mkdtemp(), "c", ChinchillaCheck().fit().to_dict(), b"")
+        >>> round(load_fit(out[0])["k"], 4)
+        2.5226
+    """
+    p = _existing(path)
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise FitError(f"{p}: not a readable fit result ({err.strerror})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise FitError(f"{p}: not a readable fit result ({err})") from None
+    schema = data.get("schema") if isinstance(data, dict) else None
+    if schema not in FIT_FIELDS:
+        raise FitError(f"{p}: not an llmgeom fit result (schema {schema!r})")
+    missing = [k for k in FIT_FIELDS[schema] if k not in data]
+    if missing:
+        raise FitError(f"{p}: malformed {schema} result: {', '.join(missing)} missing")
+    return data

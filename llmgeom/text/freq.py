@@ -30,6 +30,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import time
@@ -397,3 +398,36 @@ def summary(result: FreqResult, record: dict[str, Any] | None = None) -> str:
     top = ", ".join(f"{row['text']!r} {row['count']:,}" for row in record["top_tokens"][:5])
     lines.append(f"  most frequent: {top}")
     return "\n".join(lines)
+
+
+def load_freq_record(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a ``<name>.<corpus>.freq.json`` record (schema :data:`SCHEMA`) and check the blocks
+    readers use (``tokenizer``, ``corpus``, ``stats`` with ``tokens_counted``, ``rank_frequency``,
+    ``files``); one-line :class:`ConfigError` naming the file otherwise. The counts themselves are
+    read with :func:`llmgeom.weights.load_counts` from ``files["counts"]`` beside the record.
+
+    Example:
+        >>> import tempfile
+        >>> p = Path(tempfile.mkdtemp()) / "t.c.freq.json"
+        >>> _ = p.write_text(json.dumps({"schema": SCHEMA, "tokenizer": {}, "corpus": {},
+        ...     "stats": {"tokens_counted": 8}, "rank_frequency": {}, "files": {}}))
+        >>> load_freq_record(p)["stats"]["tokens_counted"]
+        8
+    """
+    try:
+        record = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as err:
+        raise ConfigError(f"{path}: not a readable freq record ({err.strerror})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path}: not a readable freq record ({err})") from None
+    if not isinstance(record, dict) or record.get("schema") != SCHEMA:
+        raise ConfigError(f"{path}: not an llmgeom freq record (schema {SCHEMA} expected)")
+    for block in ("tokenizer", "corpus", "stats", "rank_frequency", "files"):
+        if not isinstance(record.get(block), dict):
+            raise ConfigError(f"{path}: malformed freq record: {block} is missing or not an object")
+    counted = record["stats"].get("tokens_counted")
+    if isinstance(counted, bool) or not isinstance(counted, int):
+        raise ConfigError(
+            f"{path}: malformed freq record: stats.tokens_counted = {counted!r} is not an integer"
+        )
+    return record

@@ -35,6 +35,7 @@ import csv
 import hashlib
 import inspect
 import io
+import json
 import math
 import os
 import re
@@ -670,3 +671,33 @@ def save_loss(result: LossResult, out_dir: str | os.PathLike[str]) -> list[Path]
         writer.writeheader()
         writer.writerows(rows)
     return [json_path, table]
+
+
+def load_loss_record(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a ``<model>.<corpus>.loss.json`` record (schema :data:`SCHEMA`) and check the blocks
+    readers use (``model``, ``corpus``, ``loss`` with a numeric ``loss``); one-line
+    :class:`ConfigError` naming the file otherwise.
+
+    Example:
+        >>> import tempfile
+        >>> p = Path(tempfile.mkdtemp()) / "m.c.loss.json"
+        >>> _ = p.write_text(json.dumps({"schema": SCHEMA, "model": {}, "corpus": {},
+        ...                              "loss": {"loss": 3.5}}))
+        >>> load_loss_record(p)["loss"]["loss"]
+        3.5
+    """
+    try:
+        record = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as err:
+        raise ConfigError(f"{path}: not a readable loss record ({err.strerror})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path}: not a readable loss record ({err})") from None
+    if not isinstance(record, dict) or record.get("schema") != SCHEMA:
+        raise ConfigError(f"{path}: not an llmgeom loss record (schema {SCHEMA} expected)")
+    for block in ("model", "corpus", "loss"):
+        if not isinstance(record.get(block), dict):
+            raise ConfigError(f"{path}: malformed loss record: {block} is missing or not an object")
+    value = record["loss"].get("loss")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(f"{path}: malformed loss record: loss.loss = {value!r} is not a number")
+    return record

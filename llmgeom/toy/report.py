@@ -21,13 +21,16 @@ Example:
 
 from __future__ import annotations
 
+import json
+import os
 import platform
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..errors import FitError
+from ..errors import ConfigError, FitError
 from ..fits.line import fit_power_law
 from .metrics import HIST_EDGES, ideal_weak_loss, row_geometry, unlearned_loss
 from .train import TrainResult
@@ -232,3 +235,43 @@ def _fit_range_text(fit: dict[str, Any], n_widths: int) -> str:
         return ""
     bounds = f"{lo} <= m" if hi is None else f"m <= {hi}" if lo is None else f"{lo} <= m <= {hi}"
     return f", fit on {bounds}: {len(fit.get('m_used', []))} of {n_widths} widths"
+
+
+def load_result(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a results document written by :func:`~llmgeom.toy.experiment.run_experiment`
+    (schema :data:`SCHEMA`) and check what readers use: ``config`` and ``runs``, each run with
+    ``gamma``, ``alpha``, ``family``, ``regime``, ``fit`` and ``per_m`` rows holding ``m`` and
+    ``loss``. One-line :class:`ConfigError` naming the file otherwise.
+
+    Example:
+        >>> import tempfile
+        >>> p = Path(tempfile.mkdtemp()) / "toy-x.json"
+        >>> run = {"gamma": -1.0, "alpha": 1.0, "family": "power", "regime": "strong",
+        ...        "fit": {}, "per_m": [{"m": 3, "loss": 0.5}]}
+        >>> _ = p.write_text(json.dumps({"schema": SCHEMA, "config": {}, "runs": [run]}))
+        >>> load_result(p)["runs"][0]["per_m"][0]["loss"]
+        0.5
+    """
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as err:
+        raise ConfigError(f"{path}: not a readable toy result ({err.strerror})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path}: not a readable toy result ({err})") from None
+    if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
+        raise ConfigError(f"{path}: not an llmgeom toy result (schema {SCHEMA} expected)")
+    if not isinstance(doc.get("config"), dict) or not isinstance(doc.get("runs"), list):
+        raise ConfigError(f"{path}: malformed toy result: config or runs missing")
+    for i, run in enumerate(doc["runs"]):
+        keys = ("gamma", "alpha", "family", "regime", "fit", "per_m")
+        if not isinstance(run, dict) or any(k not in run for k in keys):
+            raise ConfigError(f"{path}: malformed toy result: runs[{i}] lacks {', '.join(keys)}")
+        rows = run["per_m"]
+        if not isinstance(rows, list) or not all(
+            isinstance(r, dict)
+            and isinstance(r.get("m"), int)
+            and isinstance(r.get("loss"), float | int)
+            for r in rows
+        ):
+            raise ConfigError(f"{path}: malformed toy result: runs[{i}].per_m needs m and loss")
+    return doc
