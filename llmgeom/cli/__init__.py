@@ -19,6 +19,7 @@ from ..errors import LlmgeomError
 SUBCOMMANDS: tuple[str, ...] = (
     *("measure", "inspect", "models", "fit", "toy", "loss", "freq"),
     "sweep",
+    "report",
 )
 SIGPIPE_EXIT = 128 + 13  # the shell's status for a process ended by SIGPIPE
 

@@ -1,0 +1,24 @@
+"""``llmgeom report``: gather a results folder into ``summary.csv``, the paper's figures drawn
+from our own measurements, and one self-contained ``index.html``.
+
+:func:`build_report` is the whole command; :mod:`.gather` finds and reads the results,
+:mod:`.laws` picks the points and the fitted laws, :mod:`.figures` draws one figure per function,
+:mod:`.summary` writes the table and :mod:`.html` the page.
+
+Example:
+    >>> import torch
+    >>> from llmgeom.measurement import measure
+    >>> from llmgeom.results import build_record, write_record
+    >>> _ = write_record(build_record(measure(torch.randn(30, 6), pairs="gram")), "results")
+    >>> report = build_report("results", "out")
+    >>> report.summary_csv.name, "overlap_vs_width" in report.figures, len(report.missing)
+    ('summary.csv', True, 6)
+"""
+
+from __future__ import annotations
+
+from .build import ReportResult, build_report
+from .figures import FIGURES, Missing
+from .gather import Gathered, gather
+
+__all__ = ["FIGURES", "Gathered", "Missing", "ReportResult", "build_report", "gather"]
