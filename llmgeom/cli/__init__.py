@@ -20,6 +20,7 @@ SUBCOMMANDS: tuple[str, ...] = (
     *("measure", "inspect", "models", "fit", "toy", "loss", "freq"),
     "sweep",
     "report",
+    "reproduce",
 )
 SIGPIPE_EXIT = 128 + 13  # the shell's status for a process ended by SIGPIPE
 

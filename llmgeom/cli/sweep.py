@@ -68,6 +68,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         choices=executor_names(),
         help="where units run (default: local)",
     )
+    p.add_argument(
+        "--out", metavar="DIR", help="output folder instead of the config's out (relative to here)"
+    )
     p.add_argument("--address", metavar="ADDR", help="Ray cluster to join (--executor ray)")
     p.add_argument(
         "--jobs", type=_jobs, default=None, metavar="N", help="units at once (default: 1 for local)"
@@ -104,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.address and args.executor != "ray":
         raise ConfigError("--address joins a Ray cluster: use it with --executor ray")
-    config = load_config(args.config)
+    config = load_config(args.config, out=args.out)
     units = expand_units(config)
     if args.dry_run:
         print_plan(units, str(config.out), config)

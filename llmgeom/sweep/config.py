@@ -10,6 +10,8 @@ Schema (every key optional except that something must be asked for)::
                                       # text_field, device, batch_tokens
     [freq]                            # corpora = [...], tokens, samples, max_length, recipe,
                                       # text_field, tokenizers = [...]
+                                      # (each of the three may say models = [names] to run on
+                                      # those models only)
     toy = ["toy-phase.toml", "quick"] # toy experiment files (or presets); or [[toy]] tables
 
 Relative paths (``out``, local model sources, corpora, toy files, measure's ``weights``) are
@@ -40,7 +42,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -52,11 +54,17 @@ MODEL_KEYS = ("source", "name", "revision", "family")
 REVISION_KEYS = ("revision", "models")
 LOSS_KEYS = (
     "corpora", "samples", "max_length", "dtype", "recipe", "text_field", "device",
-    "batch_tokens",
+    "batch_tokens", "models",
 )  # fmt: skip
-FREQ_KEYS = ("corpora", "tokens", "samples", "max_length", "recipe", "text_field", "tokenizers")
+FREQ_KEYS = (
+    "corpora", "tokens", "samples", "max_length", "recipe", "text_field", "tokenizers", "models",
+)  # fmt: skip
+TOY_OUT = "results/toy"  # where a toy experiment file given as the sweep config writes
 DTYPES = ("auto", "float32", "float16", "bfloat16")
-MEASURE_KEYS = (*(f.name for f in fields(MeasureOptions) if f.name != "progress"), "sample")
+MEASURE_KEYS = (
+    *(f.name for f in fields(MeasureOptions) if f.name != "progress"), "sample", "models",
+)  # fmt: skip
+ANALYSES = ("measure", "loss", "freq")
 
 
 @dataclass(frozen=True)
@@ -131,6 +139,14 @@ class SweepConfig:
     loss: LossSpec | None = None
     freq: FreqSpec | None = None
     toy: tuple[ToySpec, ...] = ()
+    only: dict[str, tuple[str, ...]] = field(default_factory=dict)  # analysis -> model names
+
+    def models_for(self, analysis: str) -> tuple[ModelSpec, ...]:
+        """The models ``analysis`` runs on: all, or those its table's ``models`` names."""
+        names = self.only.get(analysis)
+        if names is None:
+            return self.models
+        return tuple(m for m in self.models if {m.name, m.label} & set(names))
 
     def with_models(self, names: list[str]) -> SweepConfig:
         """Only the models whose name or source is in ``names`` (``reproduce --models``)."""
@@ -141,7 +157,7 @@ class SweepConfig:
         if missing:
             known = ", ".join(dict.fromkeys(m.name for m in self.models))
             raise ConfigError(f"no model named {', '.join(missing)} in the config (known: {known})")
-        return SweepConfig(self.path, self.out, kept, self.measure, self.loss, self.freq, self.toy)
+        return replace(self, models=kept)
 
 
 def _where(section: str | None, key: str) -> str:
@@ -277,7 +293,7 @@ def _measure(raw: Any, base: Path) -> MeasureOptions | None:
     if not isinstance(raw, dict):
         raise ConfigError("[measure] must be a table")
     _check_keys(raw, MEASURE_KEYS, "measure")
-    values = dict(raw)
+    values = {k: v for k, v in raw.items() if k != "models"}
     if "sample" in values:  # the CLI's --sample
         values["sample_rows"] = values.pop("sample")
     if isinstance(values.get("weights"), str):
@@ -383,6 +399,21 @@ def _toy(raw: Any, base: Path) -> tuple[ToySpec, ...]:
     return tuple(out)
 
 
+def _only(data: dict[str, Any], models: list[ModelSpec]) -> dict[str, tuple[str, ...]]:
+    """``models = [names]`` of the analysis tables, each name checked against the models."""
+    known = {key for m in models for key in (m.name, m.label)}
+    only = {}
+    for analysis in ANALYSES:
+        table = data.get(analysis)
+        if isinstance(table, dict) and "models" in table:
+            names = _str_list(table["models"], "models", analysis)
+            unknown = [n for n in names if n not in known]
+            if unknown:
+                raise ConfigError(f"{analysis}.models: no model named {', '.join(unknown)}")
+            only[analysis] = tuple(names)
+    return only
+
+
 def parse_config(
     text: str, base_dir: str | os.PathLike[str] = ".", path: Path | None = None
 ) -> SweepConfig:
@@ -411,6 +442,7 @@ def config_from_dict(
         loss=_loss(data.get("loss"), base),
         freq=_freq(data.get("freq"), base),
         toy=_toy(data.get("toy"), base),
+        only=_only(data, models),
     )
     if not config.toy and not (config.models and (config.measure or config.loss or config.freq)):
         if config.freq is None or config.freq.tokenizers is None:
@@ -425,8 +457,14 @@ def config_from_dict(
     return config
 
 
-def load_config(path: str | os.PathLike[str]) -> SweepConfig:
+def load_config(
+    path: str | os.PathLike[str], out: str | os.PathLike[str] | None = None
+) -> SweepConfig:
     """Read and check the sweep config file at ``path`` (one-line ConfigError if not usable).
+
+    ``out`` (relative to the current folder) replaces the config's ``out``. A toy experiment
+    file (no sweep key, e.g. ``configs/toy-phase.toml``) is a sweep of its runs, into ``out``
+    or ``results/toy``. A bare name that is not a file is looked up among the shipped configs.
 
     Example:
         >>> from pathlib import Path
@@ -434,6 +472,9 @@ def load_config(path: str | os.PathLike[str]) -> SweepConfig:
         >>> cfg = load_config("s.toml")
         >>> cfg.out == Path("r").resolve(), [t.name for t in cfg.toy]
         (True, ['toy-quick'])
+        >>> cfg = load_config("toy-phase.toml")        # shipped, a toy experiment file
+        >>> cfg.out == Path("results/toy").resolve(), cfg.toy[0].name
+        (True, 'toy-phase')
     """
     file = Path(path).expanduser()
     try:
@@ -448,4 +489,22 @@ def load_config(path: str | os.PathLike[str]) -> SweepConfig:
             raise ConfigError(f"no such sweep config: {path}") from None
     except (OSError, UnicodeDecodeError) as err:
         raise ConfigError(f"cannot read the sweep config {path}: {err}") from None
-    return parse_config(text, file.resolve().parent, file)
+    if not _is_toy_file(text):
+        config = parse_config(text, file.resolve().parent, file)
+        return config if out is None else replace(config, out=Path(out).expanduser().resolve())
+    spec = ToySpec(file.stem, source=str(file.resolve()))  # a toy experiment file
+    try:
+        spec.load()
+    except ConfigError as err:
+        raise ConfigError(f"toy {spec.name}: {err}") from None
+    config = SweepConfig(file, Path(out or TOY_OUT).expanduser().resolve(), (), toy=(spec,))
+    return config
+
+
+def _is_toy_file(text: str) -> bool:
+    """A TOML without any sweep key: a toy experiment file (``configs/toy-phase.toml``)."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        return False
+    return bool(data) and not any(key in data for key in TOP_KEYS)

@@ -197,7 +197,7 @@ def _measure_units(config: SweepConfig) -> list[Unit]:
     record = options.to_record()
     record.pop("progress", None)
     out = []
-    for model in config.models:
+    for model in config.models_for("measure"):
         params = {
             "source": model.source,
             "revision": model.revision,
@@ -222,7 +222,7 @@ def _measure_units(config: SweepConfig) -> list[Unit]:
 def _loss_units(config: SweepConfig) -> list[Unit]:
     spec = config.loss
     out = []
-    for model in config.models:
+    for model in config.models_for("loss"):
         for corpus in spec.corpora:
             params = {
                 "source": model.source,
@@ -267,7 +267,7 @@ def _tokenizers(config: SweepConfig) -> list[tuple[str, str, str | None, bool]]:
             out.append((tokenizer_name(source, local), source, None, local))
         return out
     seen: dict[Any, tuple[str, str, str | None, bool]] = {}
-    for model in config.models:
+    for model in config.models_for("freq"):
         key = ("family", model.family) if model.family else ("source", model.source)
         if key not in seen:
             label = model.family or model.name

@@ -103,6 +103,16 @@ def one_line_error(err: BaseException) -> str:
     return f"the Ray task failed: {name}: {last}" if last else f"the Ray task failed: {name}"
 
 
+def ray_task(unit: Unit, out_dir: str, threads: int) -> UnitOutcome:
+    """What a Ray worker runs: :func:`run_unit` with torch using ``threads`` intra-op threads
+    (the CPUs Ray gave the task; a reused worker would otherwise keep its first task's count,
+    and float results depend on the count). A toy config's own ``threads`` still wins."""
+    import torch
+
+    torch.set_num_threads(threads)
+    return run_unit(unit, out_dir)
+
+
 class RayExecutor:
     """Units as Ray tasks on a local instance (started and stopped here) or a running cluster.
 
@@ -175,15 +185,15 @@ class RayExecutor:
         try:
             local = self.address is None
             limits = self._limits(local and started)
-            task = ray.remote(run_unit)
+            task = ray.remote(ray_task)
             window = self.jobs if (self.jobs and not local) else len(units)
             todo: Iterator[Unit] = iter(units)
 
             def submit() -> None:
                 for unit in todo:
-                    ref = task.options(**task_options(unit.resources, limits)).remote(
-                        unit, str(out_dir)
-                    )
+                    options = task_options(unit.resources, limits)
+                    threads = max(1, int(options["num_cpus"]))
+                    ref = task.options(**options).remote(unit, str(out_dir), threads)
                     pending[ref] = (unit, time.perf_counter())
                     if len(pending) >= window:
                         return

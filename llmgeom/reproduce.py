@@ -1,0 +1,199 @@
+"""``llmgeom reproduce paper``: the paper's numbers and figures from one command.
+
+Steps, each resumable because each is a sweep or writes its own files:
+
+1. the sweep of ``configs/paper-27.toml`` (27 models: measure, loss on four corpora, token
+   frequencies of four tokenizers) into ``OUT``;
+2. the toy presets (``paper-small``, ``paper-large``; one unit per run) into ``OUT/toy``;
+3. the three fits, exactly as ``llmgeom fit`` makes them, into ``OUT/fits``: the overlap law
+   on the measure results, the width-loss law on ``OUT/losses.csv``, the Chinchilla check;
+4. the report (``llmgeom report OUT --out OUT/report``) when :mod:`llmgeom.report` is there.
+
+Before anything runs, the plan is printed with a rough estimate of the bytes to download and
+the compute time; ``dry_run`` stops there. ``config`` and ``models`` point the command at
+another sweep config or a subset of its models (the tests run it on tiny stand-ins).
+
+Example:
+    >>> r = reproduce_paper("paper-out", models=["gpt2", "pythia-70m"], toy=(), dry_run=True)
+    reproduce paper: 2 measure + 8 loss + 16 freq + 0 toy unit(s) (none done) in .../paper-out
+    ...
+    >>> r.exit_code, r.sweep is None
+    (0, True)
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+from contextlib import redirect_stderr, redirect_stdout
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+PAPER_CONFIG = "paper-27.toml"
+TOY_PRESETS = ("paper-small", "paper-large")
+DEFAULT_OUT = "results/paper"
+FITS = ("overlap", "loss", "chinchilla")
+
+
+@dataclass
+class ReproduceResult:
+    """What ``reproduce`` did: the two sweeps, the fits written or failed, the report."""
+
+    out: Path
+    sweep: Any = None  # SweepResult of the models
+    toy: Any = None  # SweepResult of the toy presets
+    fits: dict[str, list[str]] = field(default_factory=dict)  # fit -> files written
+    fit_errors: dict[str, str] = field(default_factory=dict)  # fit -> one-line error
+    report: Any = None  # llmgeom.report's ReportResult
+    report_error: str | None = None
+
+    @property
+    def exit_code(self) -> int:
+        """1 when a unit, a fit or the report failed, else 0."""
+        failed = any(s is not None and s.exit_code for s in (self.sweep, self.toy))
+        return 1 if failed or self.fit_errors or self.report_error else 0
+
+
+def _toy_config(out: Path, toy: tuple[str, ...]) -> Any:
+    from .sweep.config import SweepConfig, ToySpec
+
+    specs = []
+    for item in toy:
+        path = Path(item).expanduser()
+        if path.is_file():
+            specs.append(ToySpec(path.stem, source=str(path.resolve())))
+        else:
+            specs.append(ToySpec(f"toy-{item.removeprefix('toy-')}", source=item))
+    for spec in specs:
+        spec.load()  # a bad preset fails before anything runs
+    return SweepConfig(None, out / "toy", (), toy=tuple(specs))
+
+
+def _plan_line(units: list, toy_units: list, out: Path, done: int) -> str:
+    counts = {kind: sum(u.kind == kind for u in units) for kind in ("measure", "loss", "freq")}
+    parts = " + ".join(f"{n} {kind}" for kind, n in counts.items())
+    state = "none done" if not done else f"{done} done"
+    return f"reproduce paper: {parts} + {len(toy_units)} toy unit(s) ({state}) in {out}"
+
+
+def _run_cli(argv: list[str]) -> tuple[int, str]:
+    """``llmgeom ARGV`` in this process; (exit code, its stderr)."""
+    from .cli import main
+
+    err = io.StringIO()
+    with redirect_stderr(err):
+        code = main(argv)
+    return code, err.getvalue().strip()
+
+
+def _fit(name: str, argv: list[str], out: Path, result: ReproduceResult, echo: bool) -> None:
+    before = set(os.listdir(out)) if out.is_dir() else set()
+    sink = sys.stdout if echo else io.StringIO()
+    with redirect_stdout(sink):
+        code, err = _run_cli(["fit", *argv, "--out", str(out)])
+    if code:
+        result.fit_errors[name] = err.splitlines()[-1] if err else f"exit status {code}"
+        if echo:
+            print(f"fit {name}: failed: {result.fit_errors[name]}")
+        return
+    after = set(os.listdir(out)) if out.is_dir() else set()
+    result.fits[name] = sorted(after - before) or sorted(after)
+
+
+def run_fits(out: Path, measure_files: list[Path], echo: bool = True) -> ReproduceResult:
+    """The three fits of the paper into ``out/fits`` (as ``llmgeom fit`` writes them)."""
+    from .text.loss import LOSSES_CSV
+
+    result = ReproduceResult(out)
+    fits = out / "fits"
+    present = [str(p) for p in measure_files if p.is_file()]
+    if present:
+        _fit("overlap", ["overlap", *present], fits, result, echo)
+    else:
+        result.fit_errors["overlap"] = "no measure result to fit"
+    table = out / LOSSES_CSV
+    if table.is_file():
+        _fit("loss", ["loss", str(table)], fits, result, echo)
+    else:
+        result.fit_errors["loss"] = f"no {LOSSES_CSV} to fit"
+    _fit("chinchilla", ["chinchilla"], fits, result, echo)
+    return result
+
+
+def _build_report(out: Path, result: ReproduceResult, echo: bool) -> None:
+    try:
+        from .report import build_report  # written by the report work; optional until it lands
+    except ImportError:
+        if echo:
+            print("report: skipped (llmgeom.report is not available in this installation)")
+        return
+    try:
+        result.report = build_report(out, out / "report")
+    except Exception as err:  # the report's own failure is recorded, the results stay
+        result.report_error = " ".join(str(err).split()) or type(err).__name__
+        if echo:
+            print(f"report: failed: {result.report_error}")
+        return
+    if echo:
+        missing = getattr(result.report, "missing", [])
+        index = getattr(result.report, "index_html", out / "report")
+        note = f" ({len(missing)} figure(s) missing: {', '.join(missing)})" if missing else ""
+        print(f"report: {index}{note}")
+
+
+def reproduce_paper(
+    out: str | os.PathLike[str] | None = None,
+    *,
+    config: str | os.PathLike[str] | None = None,
+    models: list[str] | None = None,
+    toy: tuple[str, ...] | list[str] = TOY_PRESETS,
+    executor: str = "local",
+    jobs: int | None = None,
+    address: str | None = None,
+    dry_run: bool = False,
+    progress: bool | None = None,
+    echo: bool = True,
+) -> ReproduceResult:
+    """Run the sweep, the toy presets, the fits and the report (see the module docstring)."""
+    from .configs import config_path
+    from .sweep.config import load_config
+    from .sweep.engine import run_sweep
+    from .sweep.plan import estimate, expand_units
+    from .sweep.units import unit_done
+
+    cfg = load_config(config or config_path(PAPER_CONFIG), out=out or DEFAULT_OUT)
+    if models:
+        cfg = cfg.with_models(list(models))
+    root = Path(cfg.out)
+    toy_cfg = _toy_config(root, tuple(toy))
+    units = expand_units(cfg)
+    toy_units = expand_units(toy_cfg) if toy_cfg.toy else []
+    done = [u for u in units if unit_done(u, str(root))]
+    done += [u for u in toy_units if unit_done(u, str(toy_cfg.out))]
+    todo = [u for u in units + toy_units if u not in done]
+    result = ReproduceResult(root)
+    if echo:
+        print(_plan_line(units, toy_units, root, len(done)))
+        for line in estimate(todo, cfg).lines():
+            print(f"  {line}")
+        print("  then: fit overlap, fit loss, fit chinchilla into fits/, and the report")
+    if dry_run:
+        return result
+    if executor == "local" and address:
+        raise ConfigError("--address joins a Ray cluster: use it with --executor ray")
+    options = {"executor": executor, "jobs": jobs, "address": address, "progress": progress}
+    result.sweep = run_sweep(cfg, units=units, echo=echo, **options)
+    if toy_units:
+        result.toy = run_sweep(toy_cfg, units=toy_units, echo=echo, **options)
+    measured = [root / u.outputs[0] for u in units if u.kind == "measure"]
+    fits = run_fits(root, measured, echo)
+    result.fits, result.fit_errors = fits.fits, fits.fit_errors
+    _build_report(root, result, echo)
+    if echo:
+        state = "complete" if not result.exit_code else "incomplete (see above)"
+        print(f"reproduce paper: {state}; results in {root}")
+    return result
