@@ -74,7 +74,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--recipe",
         choices=("paper",),
-        help="the authors' sampling of the four paper corpora (see `llmgeom freq --help`)",
+        help="the authors' sampling: wikitext/bookcorpus lines joined until >= max-length/2 "
+        "words make a document; c4 and the Pile: records as they come",
     )
     p.add_argument(
         "--dtype",
