@@ -1,0 +1,71 @@
+"""The report page in headless Chromium (Debian package ``chromium``): no console message, no
+script error, every image decoded. Skipped with a message where no Chromium is installed.
+
+The page's own inline script marks ``<body>`` (``data-check``, ``data-images``, ``data-errors``)
+after the load event; ``--dump-dom`` prints the DOM after loading, and ``--enable-logging``
+writes every console message to stderr as ``CONSOLE``. A broken page is checked the same way, so
+the test is known to fail when the page is wrong.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from llmgeom.report import FIGURES
+from llmgeom.report.html import Page, figure, render_page
+
+BROWSERS = ("chromium", "chromium-browser", "google-chrome")
+BROWSER = next((shutil.which(name) for name in BROWSERS if shutil.which(name)), None)
+pytestmark = pytest.mark.skipif(
+    BROWSER is None, reason="no chromium binary: apt-get install -y chromium (.ci/run does)"
+)
+
+
+def load(page: Path, profile: Path) -> tuple[dict[str, str], list[str]]:
+    """``<body>``'s attributes after loading ``page``, and the console lines Chromium logged."""
+    argv = [
+        BROWSER,
+        "--headless=new",
+        "--disable-gpu",
+        "--no-sandbox",
+        "--no-first-run",
+        f"--user-data-dir={profile}",
+        "--enable-logging=stderr",
+        "--v=0",
+        "--dump-dom",
+        page.resolve().as_uri(),
+    ]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    body = re.search(r"<body([^>]*)>", done.stdout)
+    assert body, done.stdout[:500]
+    attributes = dict(re.findall(r'([\w-]+)="([^"]*)"', body.group(1)))
+    console = [line for line in done.stderr.splitlines() if ":CONSOLE" in line]
+    return attributes, console
+
+
+def test_the_report_renders_with_every_image_and_no_console_error(site, tmp_path):
+    assert site.missing == []
+    body, console = load(site.index_html, tmp_path / "profile")
+    n = len(FIGURES)
+    assert console == []
+    assert (body.get("data-check"), body.get("data-images"), body.get("data-errors")) == (
+        "ok",
+        f"{n}/{n}",
+        "0",
+    )
+
+
+def test_a_broken_page_is_caught(tmp_path):
+    body_html = figure("bad", b"not a png", "a broken image")
+    body_html += "<script>console.log('hello'); no_such();</script>"
+    page = tmp_path / "index.html"
+    page.write_text(render_page(Page(title="broken", sections=[("x", "x", body_html)])))
+    body, console = load(page, tmp_path / "profile")
+    assert body.get("data-check") == "fail" and body.get("data-images") == "0/1"
+    assert len(console) == 2 and "no_such is not defined" in console[1]
