@@ -165,13 +165,17 @@ def step_of(record: dict[str, Any]) -> int | None:
 
 
 def settings_key(record: dict[str, Any]) -> tuple:
-    """What makes two measurements of one model different results: rows rule, centring and
-    the counts file of a weighted run (by checksum)."""
+    """The analysis settings under which measurements compare (rows rule, centring, weights:
+    :func:`llmgeom.results.analysis_settings`), as a tuple. A ``weighted`` block does not change
+    them: it is reported beside the plain statistics of the same record.
+
+    Example:
+        >>> settings_key({"variant": {"rows": "all", "center": False}})
+        ('all', False, None)
+    """
     from ..results import analysis_settings
 
-    settings = analysis_settings(record)
-    weighted = record.get("weighted") or {}
-    return (settings["rows"], settings["center"], weighted.get("counts_sha256"))
+    return tuple(analysis_settings(record).values())
 
 
 # ------------------------------------------------------------------------------ reading

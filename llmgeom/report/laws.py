@@ -54,9 +54,8 @@ def describe_setting(key: tuple) -> str:
         >>> describe_setting(("all", False, None))
         'rows=all, center=False, unweighted'
     """
-    rows, center, counts = key
-    weights = "unweighted" if counts is None else f"weighted (counts {str(counts)[:8]})"
-    return f"rows={rows}, center={center}, {weights}"
+    rows, center, weights = key
+    return f"rows={rows}, center={center}, " + ("unweighted" if weights is None else weights)
 
 
 def width_measurements(found: Gathered) -> tuple[list[Item], tuple | None]:
