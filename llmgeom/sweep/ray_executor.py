@@ -21,8 +21,10 @@ every node of a cluster (it always is on one machine).
 A task that dies (the worker crashed, was killed for memory, the node was lost) is a failed unit
 with a one-line error, like a unit that raised: the sweep goes on, and a re-run retries it. Ray
 does not retry tasks itself (``max_retries=0``): a unit that runs out of memory would only do so
-again. Ctrl-C cancels the tasks still pending or running (a unit cut short has written nothing:
-its files are atomic) and shuts the local instance down before the interrupt propagates.
+again. Ctrl-C cancels the tasks still pending or running: each running unit gets a KeyboardInterrupt
+(it has written nothing half-way: its files are atomic, their temporaries removed on the way
+out), a worker still busy after a few seconds is killed, and the local instance is shut down
+before the interrupt propagates.
 
 Ray is an optional extra (``pip install 'llmgeom[ray]'``); this module imports it only when an
 executor is built, so it can be imported (and documented) without Ray.
@@ -50,6 +52,10 @@ from .executors import OnDone, default_jobs, register_executor
 from .units import Resources, Unit, UnitOutcome, run_unit
 
 RAY_MISSING = "the ray executor needs `pip install llmgeom[ray]`"
+
+#: Seconds a cancelled unit has to stop by itself (and remove its temporary files) before its
+#: worker is killed.
+CANCEL_GRACE_S = 5.0
 
 #: Environment defaults for a Ray instance this module starts: no usage-stats report home.
 _LOCAL_ENV = {"RAY_USAGE_STATS_ENABLED": "0"}
@@ -101,6 +107,29 @@ def one_line_error(err: BaseException) -> str:
     last = lines[-1] if lines else ""
     name = type(err).__name__
     return f"the Ray task failed: {name}: {last}" if last else f"the Ray task failed: {name}"
+
+
+def cancel(ray: Any, refs: list[Any], grace_s: float = CANCEL_GRACE_S) -> None:
+    """Cancel the tasks of ``refs``: a KeyboardInterrupt in each running one (its unit cleans
+    its temporary files up on the way out), then, after ``grace_s`` or a second Ctrl-C, kill
+    the workers of those still running."""
+    if not refs:
+        return
+    for ref in refs:
+        try:
+            ray.cancel(ref)
+        except Exception:  # finished meanwhile, or Ray going down
+            pass
+    left = refs
+    try:
+        _, left = ray.wait(refs, num_returns=len(refs), timeout=grace_s)
+    except BaseException:  # a second Ctrl-C: no more grace
+        pass
+    for ref in left:
+        try:
+            ray.cancel(ref, force=True)
+        except Exception:
+            pass
 
 
 def ray_task(unit: Unit, out_dir: str, threads: int) -> UnitOutcome:
@@ -212,11 +241,7 @@ class RayExecutor:
                     on_done(outcome)
                 submit()
         except BaseException:
-            for ref in pending:
-                try:
-                    ray.cancel(ref, force=True)
-                except Exception:  # finished meanwhile, or Ray going down
-                    pass
+            cancel(ray, list(pending))
             raise
         finally:
             if started:
