@@ -321,28 +321,20 @@ def _results_section(rows: list[dict[str, Any]]) -> str:
 def _sweep_section(found: Gathered) -> str:
     parts = []
     for item in found.sweeps:
-        data = item.data
-        units = data.get("units")
-        if isinstance(units, dict):
-            units = [
-                {"id": k, **(v if isinstance(v, dict) else {"status": v})} for k, v in units.items()
-            ]
-        if isinstance(units, list) and all(isinstance(u, dict) for u in units):
-            rows = [
-                [
-                    u.get("id") or u.get("unit"),
-                    u.get("status")
-                    or u.get("state")
-                    or ("ok" if u.get("ok") else "failed" if u.get("ok") is False else ""),
-                    u.get("seconds"),
-                    u.get("error"),
-                ]
-                for u in units
-            ]
-            body = table(["unit", "status", "seconds", "error"], rows)
-        else:
-            body = table(["key", "value"], [[k, v] for k, v in data.items()])
-        parts.append(f"<h3>{esc(item.rel)}</h3>{body}")
+        units = item.data["units"]
+        states: dict[str, int] = {}
+        for unit in units:
+            states[str(unit.get("state"))] = states.get(str(unit.get("state")), 0) + 1
+        counts = ", ".join(f"{n} {state}" for state, n in sorted(states.items()))
+        rows = [
+            [u.get("id"), u.get("kind"), u.get("state"), u.get("seconds"), u.get("error")]
+            for u in units
+        ]
+        parts.append(
+            f"<h3>{esc(item.rel)}</h3><p>{len(units)} units: {esc(counts)}; updated "
+            f"{esc(item.data.get('updated'))}</p>"
+            + table(["unit", "kind", "state", "seconds", "error"], rows)
+        )
     return "".join(parts)
 
 

@@ -39,7 +39,6 @@ from typing import Any
 
 from ..errors import LlmgeomError, SourceNotFoundError
 
-SWEEP_STATUS = "sweep-status.json"
 STEP_REVISION = re.compile(r"^step(\d+)$")
 
 
@@ -193,6 +192,8 @@ def _schema_of(path: Path) -> tuple[Any, str | None]:
 
 def _read_json(found: Gathered, path: Path, rel: str) -> str | None:
     """File the JSON at ``path``; returns a skip reason, or None when it was used (or corrupt)."""
+    from ..sweep.engine import STATUS_FILE, STATUS_SCHEMA
+
     data, problem = _schema_of(path)
     if problem:
         found.corrupt.append((rel, problem))
@@ -219,10 +220,8 @@ def _read_json(found: Gathered, path: Path, rel: str) -> str | None:
             from ..toy.report import load_result
 
             found.toys.append(Item(path, rel, "toy", load_result(path)))
-        elif path.name == SWEEP_STATUS:
-            if not isinstance(data, dict):
-                raise SweepStatusError(f"{path}: a sweep status must be a JSON object")
-            found.sweeps.append(Item(path, rel, "sweep", data))
+        elif schema == STATUS_SCHEMA or path.name == STATUS_FILE:
+            found.sweeps.append(Item(path, rel, "sweep", _sweep_status(path, data)))
         else:
             return f"JSON of another kind (schema {schema!r})" if schema else "JSON without schema"
     except LlmgeomError as err:
@@ -231,7 +230,16 @@ def _read_json(found: Gathered, path: Path, rel: str) -> str | None:
 
 
 class SweepStatusError(LlmgeomError, ValueError):
-    """A ``sweep-status.json`` that is not a JSON object."""
+    """A ``sweep-status.json`` that is not a status file."""
+
+
+def _sweep_status(path: Path, data: Any) -> dict[str, Any]:
+    """A sweep status as :func:`llmgeom.sweep.engine.load_status` accepts it (an object with a
+    ``units`` list), each unit an object; else :class:`SweepStatusError`."""
+    units = data.get("units") if isinstance(data, dict) else None
+    if not isinstance(units, list) or not all(isinstance(u, dict) for u in units):
+        raise SweepStatusError(f"{path}: not a sweep status (an object with a list of units)")
+    return data
 
 
 def _one_line(text: str) -> str:

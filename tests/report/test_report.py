@@ -329,3 +329,37 @@ def test_cli_errors_are_one_line_and_write_nothing(built, tmp_path, capsys, case
     assert len(err.strip().splitlines()) == 1
     assert not out.exists()
     assert not (folder / "report").exists()
+
+
+SWEEP_TOML = """\
+out = "res"
+models = ["./missing-model"]
+[measure]
+pairs = "gram"
+[[toy]]
+name = "t"
+n = 30
+m = [3, 5]
+steps = 3
+batch = 16
+warmup = 1
+eval_samples = 32
+"""
+
+
+def test_a_sweep_folder_with_a_failed_unit(tmp_path, capsys):
+    (tmp_path / "sweep.toml").write_text(SWEEP_TOML)
+    assert main(["sweep", str(tmp_path / "sweep.toml"), "--jobs", "1"]) == 1  # one unit fails
+    capsys.readouterr()
+    results = tmp_path / "res"
+    status = json.loads((results / "sweep-status.json").read_text())
+    result = build_report(results)
+    assert result.counts["sweep status"] == 1 and result.corrupt == []
+    assert list(result.figures) == ["toy_loss_vs_width"]
+    page = result.index_html.read_text()
+    (failed,) = [u for u in status["units"] if u["state"] == "failed"]
+    assert failed["id"] in page and failed["error"] in page
+    assert "2 units: 1 failed, 1 ok" in page
+    (results / "sweep-status.json").write_text(json.dumps({"units": "none"}))
+    result = build_report(results)
+    assert [rel for rel, _ in result.corrupt] == ["sweep-status.json"]
