@@ -36,7 +36,7 @@ from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 from llmgeom.devices import resolve_device
 from llmgeom.text.corpus import iter_documents, open_corpus
 from llmgeom.text.lm import wrap_model
-from llmgeom.text.loss import _POOL_BATCHES, compute_loss, pad_batch, plan_batches
+from llmgeom.text.loss import compute_loss, pad_batch, plan_batches, pool_size
 
 WORDS = (
     "the of and to in a is that for it as was with be by on not he I this are or his from at "
@@ -87,7 +87,7 @@ def same_batches(tokenizer, corpus, max_length: int, batch_tokens: int) -> list[
     """The batches compute_loss forms: documents cut to max_length, pooled, sorted, planned."""
     docs = [tokenizer(t)["input_ids"][:max_length] for t in iter_documents(corpus)]
     docs = [d for d in docs if len(d) >= 2]
-    pool_tokens = max(batch_tokens * _POOL_BATCHES, 4 * max_length)
+    pool_tokens = pool_size(batch_tokens, max_length)
     pools, pool, size = [], [], 0
     for d in docs:
         pool.append(d)

@@ -63,6 +63,7 @@ _VERSIONED = (
     "gguf", "huggingface_hub", "safetensors",
 )  # fmt: skip
 _POOL_BATCHES = 32  # documents are sorted by length within pools of this many token budgets
+_POOL_CAP = 1 << 22  # ...but at most this many tokens in memory at once
 _TOKENIZE_CHUNK = 64  # documents per tokenizer call (fast tokenizers encode a list in parallel)
 _MAX_EXP = 700.0  # exp() beyond this overflows a float: perplexity is then None
 _ROWS_PER_CHUNK = 4096  # target positions per float32 log-softmax chunk (bounds the extra memory)
@@ -274,6 +275,17 @@ def _tokenized(
             yield from flush()
     if chunk:
         yield from flush()
+
+
+def pool_size(batch_tokens: int, max_length: int) -> int:
+    """Tokens read (and sorted by length) before batching: 32 batch budgets, at least four
+    full-length documents, at most 4M tokens (``--batch-size`` gives an unbounded budget).
+
+    Example:
+        >>> pool_size(8192, 2048), pool_size(1 << 62, 2048)
+        (262144, 4194304)
+    """
+    return min(max(batch_tokens * _POOL_BATCHES, 4 * max_length), max(_POOL_CAP, 4 * max_length))
 
 
 def _pools(docs: Iterator[_Doc], pool_tokens: int) -> Iterator[list[_Doc]]:
@@ -521,7 +533,7 @@ def compute_loss(
     tokenizer = loaded.tokenizer
     device = _input_device(model)
     t_read = t_forward = 0.0
-    pool_tokens = max(batch_tokens * _POOL_BATCHES, 4 * max_length)
+    pool_tokens = pool_size(batch_tokens, max_length)
     pools = _pools(_tokenized(tokenizer, texts, max_length, counts), pool_tokens)
     with progress_bar(None, f"loss {loaded.name} on {cname}", unit="tok", progress=progress) as bar:
         while True:
