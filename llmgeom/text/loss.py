@@ -69,6 +69,13 @@ _MAX_EXP = 700.0  # exp() beyond this overflows a float: perplexity is then None
 _ROWS_PER_CHUNK = 4096  # target positions per float32 log-softmax chunk (bounds the extra memory)
 
 
+_NAN = "the model's weights or activations hold NaN/inf"
+_NONFINITE_HINT = {
+    "float16": "the model overflowed float16; use --dtype float32 or bfloat16",
+    "bfloat16": "use --dtype float32 to rule out an overflow",
+}
+
+
 class NonFiniteLossError(LlmgeomError, ArithmeticError):
     """The model produced NaN or infinite log-probabilities (e.g. float16 overflow)."""
 
@@ -549,8 +556,7 @@ def compute_loss(
                 if not bool(torch.isfinite(nll).all()):
                     raise NonFiniteLossError(
                         f"the loss of {loaded.name} is NaN or infinite in {loaded.dtype} (after "
-                        f"{counts.documents} documents): the model overflowed; use --dtype "
-                        "float32 or bfloat16"
+                        f"{counts.documents} documents): {_NONFINITE_HINT.get(loaded.dtype, _NAN)}"
                     )
                 for i, value in zip(batch, nll.tolist(), strict=True):
                     n = len(pool[i].ids)
