@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     for fid, path in result.figures.items():
         print(f"  drew    {titles[fid]}: {path}")
     for fid in result.missing:
-        print(f"  missing {titles[fid]} ({fid}): its data is absent")
+        print(f"  missing {titles[fid]} ({fid}): {result.why_missing.get(fid, 'no data')}")
     for rel, why in result.corrupt:
         print(f"  corrupt {rel}: {why}")
     print(f"wrote {result.summary_csv}")

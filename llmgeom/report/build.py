@@ -38,7 +38,8 @@ FIGURE_DIR = "figures"
 @dataclass(frozen=True)
 class ReportResult:
     """What :func:`build_report` wrote: the page, the table, the figures by id (PNG paths) and
-    the ids of the figures whose data is absent; also what was skipped or corrupt."""
+    the ids of the figures whose data is absent (``why_missing``: what is absent); also what was
+    skipped or corrupt and how many results of each kind were found."""
 
     index_html: Path
     summary_csv: Path
@@ -47,6 +48,7 @@ class ReportResult:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     corrupt: list[tuple[str, str]] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
+    why_missing: dict[str, str] = field(default_factory=dict)
 
 
 def _check_folder(results_dir: str | os.PathLike[str]) -> Path:
@@ -109,6 +111,7 @@ def build_report(
         skipped=list(found.skipped),
         corrupt=list(found.corrupt),
         counts=found.counts(),
+        why_missing=dict(missing),
     )
 
 

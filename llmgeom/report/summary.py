@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -296,7 +297,7 @@ def fit_rows(data: dict[str, Any], origin: str) -> list[dict[str, Any]]:
     return out
 
 
-def summary_rows(found: Gathered, laws: list[Law] = ()) -> list[dict[str, Any]]:
+def summary_rows(found: Gathered, laws: Sequence[Law] = ()) -> list[dict[str, Any]]:
     """Every row of ``summary.csv``, in a stable order; ``laws``: fits made by the report."""
     rows = [measure_row(i, found) for i in found.measurements]
     rows += [loss_row(i) for i in found.losses]

@@ -216,6 +216,8 @@ def test_only_measurements_the_other_figures_are_missing_and_the_law_is_fitted_h
     assert result.index_html == folder / "report" / "index.html"
     assert list(result.figures) == ["overlap_vs_width", "row_norms_vs_width"]
     assert result.missing == [f for f in ALL_FIGURES if f not in result.figures]
+    assert list(result.why_missing) == result.missing
+    assert result.why_missing["loss_vs_width"] == "no loss records or losses.csv"
     page = result.index_html.read_text()
     assert page.count('src="data:image/png;base64,') == 2
     for fid in result.missing:
