@@ -350,22 +350,8 @@ def _files_section(found: Gathered) -> str:
     return "".join(parts) or "<p>Every file under the folder was used.</p>"
 
 
-PROVENANCE = [
-    "record",
-    "model",
-    "revision",
-    "variant",
-    "corpus",
-    "model_sha256",
-    "commit",
-    "corpus_sha256",
-    "counts_sha256",
-    "llmgeom",
-    "torch",
-    "transformers",
-    "created",
-    "file",
-]
+PROVENANCE = ["record", "model", "revision", "variant", "corpus", "model_sha256", "commit",
+              "corpus_sha256", "counts_sha256", "all_versions", "created", "file"]  # fmt: skip
 
 
 def _page(

@@ -80,8 +80,13 @@ def cell(value: Any) -> str:
 
 
 def _versions(versions: dict[str, Any] | None) -> dict[str, Any]:
+    """The three version columns, and every recorded version under ``all_versions`` (shown on
+    the page, not written to the CSV)."""
     versions = versions or {}
-    return {k: versions.get(k) for k in ("llmgeom", "torch", "transformers")}
+    every = ", ".join(f"{k} {v}" for k, v in versions.items() if v is not None)
+    return {k: versions.get(k) for k in ("llmgeom", "torch", "transformers")} | {
+        "all_versions": every
+    }
 
 
 def _base(name: str) -> tuple[str, str | None]:

@@ -66,6 +66,10 @@ def test_every_figure_and_a_self_contained_page(built, site):
         assert model in page
     for record in _json_files(built.results, "llmgeom.measurement/").values():
         assert record["model"]["sha256"] in page
+        versions = record["environment"]["versions"]
+        assert f"torch {versions['torch']}, numpy {versions['numpy']}" in page
+    for record in _json_files(built.results, "llmgeom.loss/").values():
+        assert record["corpus"]["sha256"] in page
 
 
 def test_summary_csv_holds_the_source_values_exactly(built, site):
