@@ -14,6 +14,7 @@ import argparse
 
 from .._atomic import ensure_writable_dir
 from ..errors import ConfigError
+from ._text_options import add_corpus_arguments
 
 DEFAULT_OUT = "results/freq"
 
@@ -55,47 +56,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="model folder, .gguf file, Hub repo id or alias (only the tokenizer is loaded)",
     )
     p.add_argument(
-        "--corpus",
-        action="append",
-        required=True,
-        metavar="SOURCE",
-        help=".txt, .jsonl or .parquet file, a folder of those, or hf:NAME:CONFIG:SPLIT "
-        "(repeatable)",
-    )
-    p.add_argument(
         "--tokens",
         type=int,
         default=1_000_000,
         metavar="N",
         help="tokens to count per corpus (default: %(default)s; 0 = the whole corpus)",
     )
-    p.add_argument("--text-field", default="text", metavar="F", help="field of .jsonl/.parquet")
-    p.add_argument(
-        "--recipe",
-        choices=["paper"],
-        help="the authors' loss-script segments (wikitext/bookcorpus lines joined into >= "
-        "max-length/2 words); their token counts used plain records, i.e. no recipe",
+    add_corpus_arguments(
+        p,
+        max_length_help="with --recipe paper: documents of >= L/2 words (default 2048)",
+        out_default=DEFAULT_OUT,
     )
-    p.add_argument("--samples", type=int, metavar="N", help="keep only the first N documents")
-    p.add_argument(
-        "--max-length",
-        type=int,
-        metavar="T",
-        help="with --recipe paper: documents of >= T/2 words (default 2048)",
-    )
-    p.add_argument("--revision", metavar="REV", help="Hub branch, tag or commit")
-    p.add_argument(
-        "--trust-remote-code",
-        action="store_true",
-        help="allow a Hub tokenizer's own Python code to run (off by default)",
-    )
-    p.add_argument(
-        "--out",
-        default=DEFAULT_OUT,
-        metavar="DIR",
-        help="folder for the results (default: %(default)s)",
-    )
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
 
@@ -103,8 +74,6 @@ def run(args: argparse.Namespace) -> int:
     """Check everything, count every corpus, then write the files (nothing on error)."""
     if args.tokens < 0:
         raise ConfigError(f"--tokens must be >= 0 (0 = the whole corpus), got {args.tokens}")
-    if args.samples is not None and args.samples < 1:
-        raise ConfigError(f"--samples must be a positive number of documents, got {args.samples}")
     if args.max_length is not None and args.max_length < 2:
         raise ConfigError(f"--max-length must be at least 2, got {args.max_length}")
     ensure_writable_dir(args.out)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from ..devices import DEVICE_HELP
 from ..errors import ConfigError
+from ._text_options import add_corpus_arguments, positive_int
 
 DEFAULT_OUT = "results/loss"
 
@@ -32,16 +34,6 @@ examples:
 """
 
 
-def _positive(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
-    return number
-
-
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``loss`` subcommand."""
     p = subparsers.add_parser(
@@ -56,33 +48,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="MODEL",
         help="Hugging Face model folder, Hub id or paper alias (see `llmgeom models`), .gguf file",
     )
-    p.add_argument(
-        "--corpus",
-        action="append",
-        required=True,
-        metavar="SOURCE",
-        help=".txt, .jsonl, .parquet, a folder of them, or hf:NAME:CONFIG:SPLIT (repeatable)",
-    )
-    p.add_argument("--samples", type=_positive, metavar="N", help="first N documents only")
-    p.add_argument(
-        "--max-length",
-        type=_positive,
-        metavar="L",
-        help="tokens kept per document (default: the model's context length, at most 2048)",
-    )
-    p.add_argument("--text-field", default="text", metavar="F", help="JSONL/parquet field")
-    p.add_argument(
-        "--recipe",
-        choices=("paper",),
-        help="the authors' sampling: wikitext/bookcorpus lines joined until >= max-length/2 "
-        "words make a document; c4 and the Pile: records as they come",
+    add_corpus_arguments(
+        p,
+        max_length_help="tokens kept per document (default: model context length, at most 2048)",
+        out_default=DEFAULT_OUT,
     )
     p.add_argument(
         "--dtype",
         choices=("float32", "bfloat16", "float16"),
         help="weights' dtype (default: float32 on CPU, bfloat16 on GPU)",
     )
-    p.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")
+    p.add_argument("--device", default="auto", help=DEVICE_HELP)
     p.add_argument(
         "--device-map",
         choices=("auto",),
@@ -94,19 +70,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     batch = p.add_mutually_exclusive_group()
     batch.add_argument(
         "--batch-tokens",
-        type=_positive,
+        type=positive_int,
         metavar="T",
         help="padded tokens per forward pass (default 8192)",
     )
-    batch.add_argument("--batch-size", type=_positive, metavar="B", help="documents per pass")
-    p.add_argument("--revision", metavar="R", help="Hub branch, tag or commit")
-    p.add_argument(
-        "--trust-remote-code",
-        action="store_true",
-        help="run the checkpoint's own Python code (off by default; only for sources you trust)",
-    )
-    p.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", help=f"default: {DEFAULT_OUT}")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    batch.add_argument("--batch-size", type=positive_int, metavar="B", help="documents per pass")
     p.set_defaults(func=run)
 
 
