@@ -13,6 +13,7 @@ __version__ = "0.1.0"
 
 from .errors import (
     ConfigError,
+    CorpusError,
     CorruptCheckpointError,
     FitError,
     InsufficientMemoryError,
@@ -26,34 +27,40 @@ from .errors import (
 
 __all__ = [
     "ConfigError",
+    "CorpusError",
     "CorruptCheckpointError",
     "FitError",
     "HeadMetadata",
     "InsufficientMemoryError",
     "InvalidMatrixError",
     "LlmgeomError",
+    "MeasureOptions",
     "NetworkError",
     "SourceNotFoundError",
     "TensorNotFoundError",
     "Unembedding",
     "UnknownModelError",
     "__version__",
+    "compute_loss",
+    "count_tokens",
     "load_unembedding",
     "measure",
 ]
 
+_LAZY = {  # name -> module (relative); `import llmgeom` does not import torch
+    "HeadMetadata": "unembedding",
+    "Unembedding": "unembedding",
+    "load_unembedding": "sources",
+    "measure": "measurement",
+    "MeasureOptions": "options",
+    "compute_loss": "text.loss",
+    "count_tokens": "text.freq",
+}
 
-def __getattr__(name: str):  # lazy: `import llmgeom` does not import torch
-    if name in ("HeadMetadata", "Unembedding"):
-        from . import unembedding
 
-        return getattr(unembedding, name)
-    if name == "load_unembedding":
-        from .sources import load_unembedding
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
 
-        return load_unembedding
-    if name == "measure":
-        from .measurement import measure
-
-        return measure
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(f"module 'llmgeom' has no attribute {name!r}")
