@@ -71,6 +71,26 @@ def run_measure(params: dict[str, Any], out: str) -> list[str]:
     return _relative([saved.path], out)
 
 
+def measure_done(params: dict[str, Any], out: str) -> bool:
+    """Whether the result file holds what this unit asks: a valid record with the same rows
+    rule and centring, the exact pass where ``pairs = "exact"``, weighted statistics where
+    ``weights`` is given (an earlier ``--pairs gram`` run into the same folder is not enough)."""
+    from ..errors import LlmgeomError
+    from ..results import load_record
+
+    try:
+        record = load_record(Path(out) / params["expected"])
+    except (LlmgeomError, OSError, ValueError):
+        return False
+    options = params["options"]
+    variant = record.get("variant") or {}
+    if (variant.get("rows"), variant.get("center")) != (options["rows"], options["center"]):
+        return False
+    if options.get("pairs") == "exact" and record["stats"].get("abs_cos_method") != "exact":
+        return False
+    return not (options.get("weights") and not record.get("weighted"))
+
+
 def _load_model(params: dict[str, Any]) -> Any:
     from ..text.lm import load_model
 
@@ -173,7 +193,10 @@ def run_toy(params: dict[str, Any], out: str) -> list[str]:
     return _relative(paths, out)
 
 
-DONE_CHECKS: dict[str, Callable[[dict[str, Any], str], bool]] = {"loss": loss_done}
+DONE_CHECKS: dict[str, Callable[[dict[str, Any], str], bool]] = {
+    "measure": measure_done,
+    "loss": loss_done,
+}
 
 for _kind, _runner in (
     ("measure", run_measure),

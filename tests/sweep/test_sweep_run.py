@@ -216,3 +216,19 @@ def test_worker_processes_give_the_in_process_results(tmp_path):
         b = json.loads((again.out / unit.outputs[0]).read_text())
         assert [r["per_m"] for r in a["runs"]] == [r["per_m"] for r in b["runs"]]
         assert len(a["runs"]) == 1 and a["runs"][0]["per_m"][0]["loss"] > 0
+
+
+def test_an_earlier_gram_only_result_does_not_count_as_an_exact_unit_done(zoo, tmp_path, capsys):
+    cfg_path = write_sweep_config(tmp_path, measure=True, loss=False, freq=False)
+    for name in ("models", "corpora"):
+        (tmp_path / name).symlink_to(zoo / name)
+    out = tmp_path / "out"
+    w8 = str(zoo / "models" / "w8")
+    assert main(["measure", w8, "--pairs", "gram", "--out", str(out), "--no-progress"]) == 0
+    units = expand_units(load_config(cfg_path))
+    assert [unit_done(u, str(out)) for u in units] == [False, False]
+    assert main(["sweep", str(cfg_path), "--no-progress"]) == 0
+    capsys.readouterr()
+    record = json.loads((out / "w8.raw.json").read_text())
+    assert record["stats"]["abs_cos_method"] == "exact" and len(record["history"]) == 2
+    assert [unit_done(u, str(out)) for u in units] == [True, True]
