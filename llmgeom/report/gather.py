@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import LlmgeomError, SourceNotFoundError
+from ..errors import ConfigError, LlmgeomError, SourceNotFoundError
 
 STEP_REVISION = re.compile(r"^step(\d+)$")
 
@@ -229,16 +229,12 @@ def _read_json(found: Gathered, path: Path, rel: str) -> str | None:
     return None
 
 
-class SweepStatusError(LlmgeomError, ValueError):
-    """A ``sweep-status.json`` that is not a status file."""
-
-
 def _sweep_status(path: Path, data: Any) -> dict[str, Any]:
     """A sweep status as :func:`llmgeom.sweep.engine.load_status` accepts it (an object with a
-    ``units`` list), each unit an object; else :class:`SweepStatusError`."""
+    ``units`` list), each unit an object; else :class:`ConfigError`."""
     units = data.get("units") if isinstance(data, dict) else None
     if not isinstance(units, list) or not all(isinstance(u, dict) for u in units):
-        raise SweepStatusError(f"{path}: not a sweep status (an object with a list of units)")
+        raise ConfigError(f"{path}: not a sweep status (an object with a list of units)")
     return data
 
 
