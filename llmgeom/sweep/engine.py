@@ -3,10 +3,11 @@
 :func:`run_sweep` expands the config into units, skips those already done
 (:func:`~llmgeom.sweep.units.unit_done`), hands the rest to an executor and, after every unit,
 rewrites ``OUT/sweep-status.json`` atomically: one entry per unit with ``id``, ``kind``,
-``state`` (``ok``, ``failed`` or ``pending``), ``error`` (one line), ``seconds``, ``files`` and
-timestamps. A failed unit does not stop the sweep. Interrupting a sweep (Ctrl-C, a crash, a
-kill) loses only the units in flight: every file is written atomically and the next run skips
-what is done.
+``state`` (``ok``, ``failed`` or ``pending``), ``error`` (one line), ``seconds``, ``files``,
+``started`` (when the sweep run that ran it began), ``finished`` and ``attempts`` (runs that
+reached an outcome, over all sweep runs). A failed unit does not stop the sweep. Interrupting
+a sweep (Ctrl-C, a crash, a kill) loses only the units in flight: every file is written
+atomically, worker processes die with the sweep, and the next run skips what is done.
 
 Example:
     >>> from llmgeom.sweep.config import parse_config

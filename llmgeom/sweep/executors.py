@@ -82,31 +82,34 @@ def default_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-#: Imported once by the fork server, then shared by every worker forked from it.
-PRELOAD = ("torch", "llmgeom.sweep.runners")
-
-
 def _context() -> multiprocessing.context.BaseContext:
-    """Workers forked from a fork server that imported the heavy modules once (a worker then
-    starts in milliseconds, not seconds); plain spawn where there is no fork server."""
-    try:
-        context = multiprocessing.get_context("forkserver")
-    except ValueError:  # pragma: no cover - Windows
-        return multiprocessing.get_context("spawn")
-    context.set_forkserver_preload(list(PRELOAD))
-    return context
+    """Spawned workers: nothing inherited from the sweep's process but the unit itself, and
+    their parent is the sweep's process, so that they die with it (see ``_worker_init``)."""
+    return multiprocessing.get_context("spawn")
+
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def _worker_init() -> None:
-    """A worker leaves Ctrl-C to the parent (which stops the pool) and keeps its threads few."""
+    """A worker leaves Ctrl-C to the parent (which stops the pool), and dies with the process
+    that started it: a sweep killed with SIGKILL leaves no worker computing on."""
+    import ctypes
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = os.getppid()
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # pragma: no cover - not Linux
+        return
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
 
 
 class LocalExecutor:
-    """Units in this process (``jobs=1``) or in ``jobs`` worker processes (forked from a fresh
-    fork server, so no state is inherited from the parent but the unit itself)."""
+    """Units in this process (``jobs=1``) or in ``jobs`` spawned worker processes."""
 
     name = "local"
 
