@@ -32,7 +32,7 @@ Example:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -391,6 +391,7 @@ class Estimate:
     cpu_seconds: float
     gpu_seconds: float
     unknown: tuple[str, ...]  # units whose size is not known (local or unregistered models)
+    by_kind: dict[str, tuple[float, float]] = field(default_factory=dict)  # kind -> (cpu, gpu) s
 
     @property
     def total_bytes(self) -> int:
@@ -406,6 +407,12 @@ class Estimate:
             f"(~{CPU_FLOPS / 1e9:g} GFLOP/s), {_duration(self.gpu_seconds)} on one GPU "
             f"(~{GPU_FLOPS / 1e12:g} TFLOP/s)",
         ]
+        if len(self.by_kind) > 1:
+            kinds = ", ".join(
+                f"{kind} {_duration(cpu)} / {_duration(gpu)}"
+                for kind, (cpu, gpu) in self.by_kind.items()
+            )
+            out.append(f"  of which (CPU / GPU): {kinds}")
         if self.unknown:
             out.append(
                 f"not counted (size unknown): {len(self.unknown)} unit(s), e.g. {self.unknown[0]}"
@@ -490,6 +497,7 @@ def estimate(units: list[Unit], config: SweepConfig) -> Estimate:
     """
     totals: dict[str, int] = {}
     cpu = gpu = 0.0
+    by_kind: dict[str, tuple[float, float]] = {}
     unknown = []
     counted_models: set[str] = set()
     for unit in units:
@@ -513,9 +521,11 @@ def estimate(units: list[Unit], config: SweepConfig) -> Estimate:
             totals[k] = totals.get(k, 0) + int(v)
         cpu += c
         gpu += g
+        k_cpu, k_gpu = by_kind.get(unit.kind, (0.0, 0.0))
+        by_kind[unit.kind] = (k_cpu + c, k_gpu + g)
         if not known:
             unknown.append(unit.id)
-    return Estimate(totals, cpu, gpu, tuple(unknown))
+    return Estimate(totals, cpu, gpu, tuple(unknown), by_kind)
 
 
 def without_done(units: list[Unit], out_dir: str) -> list[Unit]:
