@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -109,6 +110,29 @@ def one_line_error(err: BaseException) -> str:
     return f"the Ray task failed: {name}: {last}" if last else f"the Ray task failed: {name}"
 
 
+def check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """A one-line :class:`NetworkError` when nothing answers at a ``HOST:PORT`` cluster address
+    (Ray itself would retry for minutes); ``auto`` and ``ray://`` addresses are left to Ray.
+
+    Example:
+        >>> check_reachable("auto")
+        >>> check_reachable("127.0.0.1:1")
+        Traceback (most recent call last):
+        ...
+        llmgeom.errors.NetworkError: cannot join the Ray cluster at 127.0.0.1:1: ...
+    """
+    host, sep, port = address.strip().rpartition(":")
+    if not sep or "://" in address or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), timeout_s).close()
+    except OSError as err:
+        reason = err.strerror or type(err).__name__
+        raise NetworkError(
+            f"cannot join the Ray cluster at {address}: nothing answers there ({reason})"
+        ) from None
+
+
 def cancel(ray: Any, refs: list[Any], grace_s: float = CANCEL_GRACE_S) -> None:
     """Cancel the tasks of ``refs``: a KeyboardInterrupt in each running one (its unit cleans
     its temporary files up on the way out), then, after ``grace_s`` or a second Ctrl-C, kill
@@ -171,6 +195,7 @@ class RayExecutor:
         if ray.is_initialized():
             return False
         if self.address is not None:
+            check_reachable(self.address)
             try:
                 ray.init(address=self.address, log_to_driver=False, logging_level=logging.WARNING)
             except (ConnectionError, TimeoutError, RuntimeError, ValueError) as err:
