@@ -92,7 +92,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=24, help="toy configurations (default 24)")
     parser.add_argument("--jobs", type=int, default=2, help="workers / Ray CPUs (default 2)")
-    parser.add_argument("--steps", type=int, default=300, help="training steps per run (default 300)")
+    parser.add_argument(
+        "--steps", type=int, default=300, help="training steps per run (default 300)"
+    )
     args = parser.parse_args()
     try:
         import ray
