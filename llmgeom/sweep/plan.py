@@ -473,7 +473,9 @@ def _unit_cost(unit: Unit, config: SweepConfig) -> tuple[dict[str, float], float
     if unit.kind == "freq":
         tokens = p["tokens"] or 1_000_000
         text = tokens * TEXT_BYTES_PER_TOKEN if p["corpus"].startswith("hf:") else 0
-        return {"tokenizers": TOKENIZER_BYTES, "corpora": text}, tokens / 5e5, 0.0, True
+        local = Path(p["tokenizer"]).is_absolute()
+        download = {"tokenizers": 0 if local else TOKENIZER_BYTES, "corpora": text}
+        return download, tokens / 5e5, 0.0, True
     if unit.kind == "toy":
         spec = ToySpec("x", p["source"], p["table"])
         cfg = spec.load()
