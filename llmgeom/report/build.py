@@ -153,7 +153,7 @@ def _fits_section(found: Gathered, ctx: Context) -> str:
             )
     toy = [(item, run) for item in found.toys for run in item.data["runs"]]
     if toy:
-        from .figures import _run_label
+        from .figures import toy_run_label
 
         rows = []
         for item, run in toy:
@@ -162,7 +162,7 @@ def _fits_section(found: Gathered, ctx: Context) -> str:
             rows.append(
                 [
                     item.rel,
-                    _run_label(run),
+                    toy_run_label(run),
                     run["regime"],
                     fit.get("exponent"),
                     fit.get("exponent_se"),

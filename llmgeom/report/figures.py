@@ -348,7 +348,13 @@ def _toy_runs(found: Gathered) -> list[tuple[Item, dict[str, Any]]]:
     return [(item, run) for item in found.toys for run in item.data["runs"]]
 
 
-def _run_label(run: dict[str, Any]) -> str:
+def toy_run_label(run: dict[str, Any]) -> str:
+    """A toy run's label as ``llmgeom toy`` prints it (:func:`llmgeom.toy.report.run_label`).
+
+    Example:
+        >>> toy_run_label({"gamma": 0.5, "alpha": 2.0, "family": "power"})
+        'γ=0.5 α=2 power'
+    """
     from ..toy.report import run_label
 
     return run_label({"density": 1.0, "seed": 0, **run})
@@ -371,7 +377,7 @@ def toy_loss_vs_width(ctx: Context) -> Drawn:
             m = np.array([row["m"] for row in run["per_m"]], dtype=float)
             loss = np.array([row["loss"] for row in run["per_m"]], dtype=float)
             fit = run["fit"]
-            label = f"{item.data.get('name', '')}: {_run_label(run)}"
+            label = f"{item.data.get('name', '')}: {toy_run_label(run)}"
             if "exponent" in fit:
                 label += f", α_m = {fit['exponent']:.2f} ± {fit['exponent_se']:.2f}"
                 used = np.array(fit.get("m_used") or m, dtype=float)

@@ -188,7 +188,7 @@ def freq_row(item: Item) -> dict[str, Any]:
 
 def toy_rows(item: Item) -> list[dict[str, Any]]:
     """One row per run and width of a toy results document."""
-    from .figures import _run_label
+    from .figures import toy_run_label
 
     doc = item.data
     rows = []
@@ -200,7 +200,7 @@ def toy_rows(item: Item) -> list[dict[str, Any]]:
                     "record": "toy",
                     "model": f"toy-{doc.get('name')}",
                     "family": run["family"],
-                    "variant": _run_label(run),
+                    "variant": toy_run_label(run),
                     "m": per_m["m"],
                     "loss": per_m["loss"],
                     "loss_se": per_m.get("loss_se"),
