@@ -34,7 +34,8 @@ the exit status is 1 when a unit failed.
 examples:
   llmgeom sweep configs/paper-27.toml --dry-run          # the plan: units, what is done, cost
   llmgeom sweep configs/pythia-training.toml --jobs 2
-  llmgeom sweep configs/toy-phase-sweep.toml --executor ray --address auto
+  llmgeom sweep configs/toy-phase.toml --executor ray   # a toy file: one unit per run,
+                                                       # into results/toy (or --out)
 """
 
 
