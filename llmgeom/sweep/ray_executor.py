@@ -16,7 +16,7 @@ every node of a cluster (it always is on one machine).
   CPUs, GPUs or memory than that instance has gets what it has (the local executor would run it
   the same way) rather than waiting forever for a node that never comes.
 * If Ray was already initialised in this process (a notebook, a test) that connection is used and
-  left open.
+  left open (requests capped as for a local instance unless ``address`` is given).
 
 A task that dies (the worker crashed, was killed for memory, the node was lost) is a failed unit
 with a one-line error, like a unit that raised: the sweep goes on, and a re-run retries it. Ray
@@ -215,8 +215,9 @@ class RayExecutor:
         return True
 
     def _limits(self, local: bool) -> dict[str, float]:
-        """The most one node offers of CPU, GPU and memory (requests are capped at it for a
-        local instance; a joined cluster may grow, so its requests stay as asked)."""
+        """The most one node offers of CPU, GPU and memory: requests are capped at it on a
+        local instance (or a connection made before, say in a notebook); a cluster joined with
+        ``address`` may grow (an autoscaler), so its requests stay as asked."""
         if not local:
             return {}
         limits: dict[str, float] = {"CPU": 0.0, "GPU": 0.0, "memory": 0.0}
@@ -238,7 +239,7 @@ class RayExecutor:
         pending: dict[Any, tuple[Unit, float]] = {}
         try:
             local = self.address is None
-            limits = self._limits(local and started)
+            limits = self._limits(local)
             task = ray.remote(ray_task)
             window = self.jobs if (self.jobs and not local) else len(units)
             todo: Iterator[Unit] = iter(units)

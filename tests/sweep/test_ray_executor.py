@@ -16,6 +16,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -30,7 +31,7 @@ from checkpoints import SPECS, write_checkpoint  # noqa: E402
 from llmgeom.sweep import ray_executor  # noqa: E402
 from llmgeom.sweep.config import load_config  # noqa: E402
 from llmgeom.sweep.engine import STATUS_FILE, run_sweep  # noqa: E402
-from llmgeom.sweep.units import Unit  # noqa: E402
+from llmgeom.sweep.units import Resources, Unit  # noqa: E402
 
 #: Fields that differ between two runs of the same unit whatever runs it (dates, timings, the
 #: machine speed that a measurement records to choose its method).
@@ -155,7 +156,9 @@ def test_ray_and_local_executors_write_identical_results(ray_instance, checkpoin
     assert b[STATUS_FILE]["measure/gpt2"]["state"] == "ok"
 
 
-def test_a_task_whose_worker_dies_is_a_failed_unit(ray_instance, tmp_path, monkeypatch):
+def test_a_dead_worker_is_a_failed_unit_and_big_requests_are_capped(
+    ray_instance, tmp_path, monkeypatch
+):
     def dies_or_runs(unit, out_dir, threads):  # shipped to the workers by value
         import os
 
@@ -166,9 +169,17 @@ def test_a_task_whose_worker_dies_is_a_failed_unit(ray_instance, tmp_path, monke
         return ray_task(unit, out_dir, threads)
 
     monkeypatch.setattr(ray_executor, "ray_task", dies_or_runs)
-    units = [Unit("toy/dies", "toy", {}, ()), Unit("toy/unknown", "nope", {}, ())]
+    huge = Resources(num_cpus=64, num_gpus=8, memory_bytes=1 << 50)  # more than the node has
+    units = [Unit("toy/dies", "toy", {}, ()), Unit("toy/unknown", "nope", {}, (), huge)]
     seen = []
-    ray_executor.RayExecutor(jobs=2).run(units, str(tmp_path), seen.append)
+    runner = threading.Thread(  # a request Ray cannot place would wait forever: bound it
+        target=ray_executor.RayExecutor(jobs=2).run,
+        args=(units, str(tmp_path), seen.append),
+        daemon=True,
+    )
+    runner.start()
+    runner.join(timeout=60)
+    assert not runner.is_alive(), "a task was never scheduled"
     errors = {o.id: (o.ok, o.error) for o in seen}
     assert errors == {
         "toy/dies": (False, "the Ray worker running the unit died (crash or killed)"),
