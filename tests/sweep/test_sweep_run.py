@@ -15,7 +15,7 @@ from sweep_helpers import write_sweep_config, write_zoo
 import llmgeom.text.loss as loss_module
 from llmgeom.cli import main
 from llmgeom.sweep.config import load_config
-from llmgeom.sweep.engine import STATUS_FILE, run_sweep
+from llmgeom.sweep.engine import STATUS_FILE
 from llmgeom.sweep.plan import expand_units
 from llmgeom.sweep.units import unit_done
 
@@ -196,33 +196,6 @@ def test_losses_csv_keeps_every_row_when_processes_write_at_once(tmp_path):
     rows = _rows(tmp_path / "out" / "losses.csv")
     assert set(rows) == {(f"{who}-{i}", "c") for who in ("a", "b") for i in range(25)}
     assert all(float(rows[(f"a-{i}", "c")]["loss"]) == i for i in range(25))
-
-
-@pytest.mark.slow  # about 12 s on 2 busy cores: two worker processes start
-def test_worker_processes_give_the_in_process_results(tmp_path):
-    from dataclasses import replace
-
-    from sweep_helpers import TOY_TABLE
-
-    from llmgeom.sweep.config import parse_config
-
-    cfg = parse_config('out = "workers"\n' + TOY_TABLE, base_dir=tmp_path)
-    result = run_sweep(cfg, jobs=2, progress=False, echo=False)
-    assert result.counts == {"ok": 2, "failed": 0, "skipped": 0}
-    again = replace(cfg, out=tmp_path / "in-process")
-    assert run_sweep(again, jobs=1, progress=False, echo=False).counts["ok"] == 2
-    for unit in expand_units(cfg):
-        a = json.loads((cfg.out / unit.outputs[0]).read_text())
-        b = json.loads((again.out / unit.outputs[0]).read_text())
-        # the same numbers up to float32 rounding: a worker's torch may use another thread
-        # count than this process (whose count earlier tests may have set), hence other sums
-        rows_a, rows_b = a["runs"][0]["per_m"], b["runs"][0]["per_m"]
-        assert len(a["runs"]) == len(b["runs"]) == 1 and len(rows_a) == len(rows_b) == 2
-        for x, y in zip(rows_a, rows_b, strict=True):
-            assert x.keys() == y.keys() and x["m"] == y["m"]
-            numbers = [k for k, v in x.items() if isinstance(v, float)]
-            assert [x[k] for k in numbers] == pytest.approx([y[k] for k in numbers], rel=1e-5)
-        assert rows_a[0]["loss"] > 0
 
 
 def test_an_earlier_gram_only_result_does_not_count_as_an_exact_unit_done(zoo, tmp_path, capsys):
