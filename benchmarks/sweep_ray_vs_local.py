@@ -7,7 +7,10 @@ local Ray instance with J CPUs, started and shut down by the command). Prints bo
 the ratio ray/local, the mean time per unit inside the workers, and checks that both wrote the
 same values (timings and dates aside).
 
-Run:  python benchmarks/sweep_ray_vs_local.py [--runs 24] [--jobs 2] [--steps 300]
+The machine may be shared: ``--repeat N`` runs N pairs, alternating which executor goes first,
+and prints the median ratio.
+
+Run:  python benchmarks/sweep_ray_vs_local.py [--runs 24] [--jobs 2] [--steps 300] [--repeat 1]
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -95,33 +99,41 @@ def main() -> None:
     parser.add_argument(
         "--steps", type=int, default=300, help="training steps per run (default 300)"
     )
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="pairs of sweeps, order alternating (default 1)"
+    )
     args = parser.parse_args()
     try:
         import ray
     except ImportError:
         raise SystemExit("this benchmark needs Ray: pip install 'llmgeom[ray]'") from None
 
-    with tempfile.TemporaryDirectory() as tmp:
-        base = Path(tmp)
-        local_cfg = write_config(base / "local", args.runs, args.steps)
-        ray_cfg = write_config(base / "ray", args.runs, args.steps)
-        local_s = run_sweep(local_cfg, "local", args.jobs)
-        ray_s = run_sweep(ray_cfg, "ray", args.jobs)
-        local_res, ray_res = results(base / "local" / "res"), results(base / "ray" / "res")
-        per_local = unit_seconds(base / "local" / "res")
-        per_ray = unit_seconds(base / "ray" / "res")
-        same = local_res == ray_res and len(local_res) == args.runs
-
     print(f"toy sweep: {args.runs} units (n=200, m=5,10,20, {args.steps} steps, 1 thread each)")
     print(f"ray {ray.__version__}, {args.jobs} workers / CPUs, {os.cpu_count()} CPUs here")
-    print(f"  local executor (--jobs {args.jobs}):  {local_s:7.2f} s wall, "
-          f"{sum(per_local) / len(per_local):.2f} s per unit in its worker")  # fmt: skip
-    print(f"  ray executor   (--jobs {args.jobs}):  {ray_s:7.2f} s wall, "
-          f"{sum(per_ray) / len(per_ray):.2f} s per unit in its worker")  # fmt: skip
-    print(f"  ratio ray/local: {ray_s / local_s:.2f}")
-    print(f"  identical values: {'yes' if same else 'NO'}")
-    if not same:
-        raise SystemExit(1)
+    ratios = []
+    for i in range(args.repeat):
+        order = ("local", "ray") if i % 2 == 0 else ("ray", "local")
+        wall: dict[str, float] = {}
+        per_unit: dict[str, float] = {}
+        found: dict[str, dict[str, object]] = {}
+        with tempfile.TemporaryDirectory() as tmp:
+            for executor in order:
+                config = write_config(Path(tmp) / executor, args.runs, args.steps)
+                wall[executor] = run_sweep(config, executor, args.jobs)
+                seconds = unit_seconds(config.parent / "res")
+                per_unit[executor] = sum(seconds) / len(seconds)
+                found[executor] = results(config.parent / "res")
+        same = found["local"] == found["ray"] and len(found["local"]) == args.runs
+        ratios.append(wall["ray"] / wall["local"])
+        print(f"run {i + 1} ({order[0]} first):")
+        for executor in ("local", "ray"):
+            print(f"  {executor:5} executor (--jobs {args.jobs}): {wall[executor]:7.2f} s wall, "
+                  f"{per_unit[executor]:.2f} s per unit in its worker")  # fmt: skip
+        print(f"  ratio ray/local: {ratios[-1]:.2f}; identical values: {'yes' if same else 'NO'}")
+        if not same:
+            raise SystemExit(1)
+    if len(ratios) > 1:
+        print(f"median ratio ray/local over {len(ratios)} runs: {statistics.median(ratios):.2f}")
 
 
 if __name__ == "__main__":
