@@ -44,7 +44,6 @@ def write_config(folder: Path, runs: int, steps: int) -> Path:
         "batch = 128",
         "warmup = 10",
         "eval_samples = 1024",
-        "threads = 1",
     ]
     grid = [(g, a) for a in ALPHAS for g in GAMMAS][:runs]
     if len(grid) < runs:

@@ -189,6 +189,11 @@ def run_toy(params: dict[str, Any], out: str) -> list[str]:
     config = ToySpec("toy", params.get("source"), params.get("table")).load()
     if params.get("run_index") is not None:
         config = replace(config, runs=(config.runs[int(params["run_index"])],))
+    if config.threads is None:
+        # A toy unit asks the executor for one CPU; training on one thread also makes its float
+        # results independent of the executor and of the machine's core count (torch's CPU
+        # reductions are split by thread count), so local and Ray sweeps write identical values.
+        config = replace(config, threads=1)
     _doc, paths = run_experiment(config, out, progress=False, stem=params["stem"])
     return _relative(paths, out)
 

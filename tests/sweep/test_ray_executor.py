@@ -84,7 +84,6 @@ def _config(folder: Path, checkpoints: Path | None, toy_steps: int = 20, runs: i
         "batch = 16",
         "warmup = 1",
         "eval_samples = 32",
-        "threads = 1",
     ]
     for gamma in gammas:
         lines += ["[[toy.runs]]", f"gamma = {gamma}"]
