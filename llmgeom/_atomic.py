@@ -84,3 +84,41 @@ def ensure_writable_dir(folder: str | os.PathLike[str]) -> Path:
     os.close(fd)
     os.unlink(probe)
     return folder
+
+
+def read_json(path: str | os.PathLike[str], what: str, error: type[Exception] = ConfigError) -> Any:
+    """The JSON in ``path``; an unreadable or malformed file is one ``error`` line naming it.
+
+    Example:
+        >>> _ = Path("bad.json").write_text("{")
+        >>> read_json("bad.json", "loss record")
+        Traceback (most recent call last):
+        ...
+        llmgeom.errors.ConfigError: bad.json: not a readable loss record (Expecting ...)
+    """
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as err:
+        raise error(f"{path}: not a readable {what} ({err.strerror})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise error(f"{path}: not a readable {what} ({err})") from None
+
+
+def read_schema_json(
+    path: str | os.PathLike[str], schema: str, what: str, error: type[Exception] = ConfigError
+) -> dict[str, Any]:
+    """:func:`read_json` of a JSON object whose ``schema`` field must be ``schema``.
+
+    Example:
+        >>> _ = Path("r.json").write_text('{"schema": "x/1"}')
+        >>> read_schema_json("r.json", "x/1", "x record")
+        {'schema': 'x/1'}
+        >>> read_schema_json("r.json", "y/1", "y record")
+        Traceback (most recent call last):
+        ...
+        llmgeom.errors.ConfigError: r.json: not an llmgeom y record (schema y/1 expected)
+    """
+    doc = read_json(path, what, error)
+    if not isinstance(doc, dict) or doc.get("schema") != schema:
+        raise error(f"{path}: not an llmgeom {what} (schema {schema} expected)")
+    return doc

@@ -47,7 +47,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._atomic import write_json_atomic
+from ._atomic import read_json, write_json_atomic
 from .errors import ConfigError
 
 if TYPE_CHECKING:
@@ -382,12 +382,7 @@ def _kind_name(kinds: Any) -> str:
 
 def load_record(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read a result file and check it (:func:`validate_record`)."""
-    try:
-        record = json.loads(Path(path).read_text())
-    except OSError as err:
-        raise ConfigError(f"{path}: not a readable llmgeom result ({err.strerror})") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ConfigError(f"{path}: not a readable llmgeom result ({err})") from None
+    record = read_json(path, "llmgeom result")
     return validate_record(record, str(path))
 
 

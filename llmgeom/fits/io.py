@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from .._atomic import atomic_path, write_json_atomic
+from .._atomic import atomic_path, read_json, write_json_atomic
 from ..errors import ConfigError, FitError, SourceNotFoundError
 from ..results import analysis_settings, load_record
 
@@ -343,12 +343,7 @@ def load_fit(path: PathLike) -> dict[str, Any]:
         2.5226
     """
     p = _existing(path)
-    try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except OSError as err:
-        raise FitError(f"{p}: not a readable fit result ({err.strerror})") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise FitError(f"{p}: not a readable fit result ({err})") from None
+    data = read_json(p, "fit result", FitError)
     schema = data.get("schema") if isinstance(data, dict) else None
     if schema not in FIT_FIELDS:
         raise FitError(f"{p}: not an llmgeom fit result (schema {schema!r})")

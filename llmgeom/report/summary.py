@@ -58,15 +58,6 @@ LOSS_STATS = (
     "documents",
 )  # fmt: skip
 
-MEASURE_STATS = (
-    "mean_cos2", "m_times_mean_cos2", "mean_abs_cos", "std_abs_cos", "abs_cos_method",
-    "max_abs_cos", "mean_max_abs_cos", "mean_cos", "effective_dim", "top_eigen_fraction",
-)  # fmt: skip
-LOSS_STATS = (
-    "loss", "loss_authors_weighting", "bits_per_byte", "perplexity", "predicted_tokens",
-    "documents",
-)  # fmt: skip
-
 
 def cell(value: Any) -> str:
     """The CSV text of a value: floats by ``repr`` (exact round trip), None as empty."""

@@ -30,7 +30,6 @@ Example:
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import time
@@ -43,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from .._atomic import atomic_path, write_json_atomic
+from .._atomic import atomic_path, read_schema_json, write_json_atomic
 from ..errors import ConfigError, CorpusError, FitError
 from ..progress import progress_bar
 from .corpus import Corpus, iter_documents, open_corpus
@@ -407,21 +406,14 @@ def load_freq_record(path: str | os.PathLike[str]) -> dict[str, Any]:
     read with :func:`llmgeom.weights.load_counts` from ``files["counts"]`` beside the record.
 
     Example:
-        >>> import tempfile
+        >>> import json, tempfile
         >>> p = Path(tempfile.mkdtemp()) / "t.c.freq.json"
         >>> _ = p.write_text(json.dumps({"schema": SCHEMA, "tokenizer": {}, "corpus": {},
         ...     "stats": {"tokens_counted": 8}, "rank_frequency": {}, "files": {}}))
         >>> load_freq_record(p)["stats"]["tokens_counted"]
         8
     """
-    try:
-        record = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as err:
-        raise ConfigError(f"{path}: not a readable freq record ({err.strerror})") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ConfigError(f"{path}: not a readable freq record ({err})") from None
-    if not isinstance(record, dict) or record.get("schema") != SCHEMA:
-        raise ConfigError(f"{path}: not an llmgeom freq record (schema {SCHEMA} expected)")
+    record = read_schema_json(path, SCHEMA, "freq record")
     for block in ("tokenizer", "corpus", "stats", "rank_frequency", "files"):
         if not isinstance(record.get(block), dict):
             raise ConfigError(f"{path}: malformed freq record: {block} is missing or not an object")

@@ -35,7 +35,6 @@ import csv
 import hashlib
 import inspect
 import io
-import json
 import math
 import os
 import re
@@ -48,7 +47,7 @@ from typing import Any
 
 import torch
 
-from .._atomic import atomic_path, ensure_writable_dir, write_json_atomic
+from .._atomic import atomic_path, ensure_writable_dir, read_schema_json, write_json_atomic
 from ..errors import ConfigError, LlmgeomError
 from ..progress import progress_bar
 from ..results import package_versions
@@ -697,21 +696,14 @@ def load_loss_record(path: str | os.PathLike[str]) -> dict[str, Any]:
     :class:`ConfigError` naming the file otherwise.
 
     Example:
-        >>> import tempfile
+        >>> import json, tempfile
         >>> p = Path(tempfile.mkdtemp()) / "m.c.loss.json"
         >>> _ = p.write_text(json.dumps({"schema": SCHEMA, "model": {}, "corpus": {},
         ...                              "loss": {"loss": 3.5}}))
         >>> load_loss_record(p)["loss"]["loss"]
         3.5
     """
-    try:
-        record = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as err:
-        raise ConfigError(f"{path}: not a readable loss record ({err.strerror})") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ConfigError(f"{path}: not a readable loss record ({err})") from None
-    if not isinstance(record, dict) or record.get("schema") != SCHEMA:
-        raise ConfigError(f"{path}: not an llmgeom loss record (schema {SCHEMA} expected)")
+    record = read_schema_json(path, SCHEMA, "loss record")
     for block in ("model", "corpus", "loss"):
         if not isinstance(record.get(block), dict):
             raise ConfigError(f"{path}: malformed loss record: {block} is missing or not an object")

@@ -21,15 +21,14 @@ Example:
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .._atomic import read_schema_json
 from ..errors import ConfigError, FitError
 from ..fits.line import fit_power_law
 from .metrics import HIST_EDGES, ideal_weak_loss, row_geometry, unlearned_loss
@@ -244,7 +243,8 @@ def load_result(path: str | os.PathLike[str]) -> dict[str, Any]:
     ``loss``. One-line :class:`ConfigError` naming the file otherwise.
 
     Example:
-        >>> import tempfile
+        >>> import json, tempfile
+        >>> from pathlib import Path
         >>> p = Path(tempfile.mkdtemp()) / "toy-x.json"
         >>> run = {"gamma": -1.0, "alpha": 1.0, "family": "power", "regime": "strong",
         ...        "fit": {}, "per_m": [{"m": 3, "loss": 0.5}]}
@@ -252,14 +252,7 @@ def load_result(path: str | os.PathLike[str]) -> dict[str, Any]:
         >>> load_result(p)["runs"][0]["per_m"][0]["loss"]
         0.5
     """
-    try:
-        doc = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as err:
-        raise ConfigError(f"{path}: not a readable toy result ({err.strerror})") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ConfigError(f"{path}: not a readable toy result ({err})") from None
-    if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
-        raise ConfigError(f"{path}: not an llmgeom toy result (schema {SCHEMA} expected)")
+    doc = read_schema_json(path, SCHEMA, "toy result")
     if not isinstance(doc.get("config"), dict) or not isinstance(doc.get("runs"), list):
         raise ConfigError(f"{path}: malformed toy result: config or runs missing")
     for i, run in enumerate(doc["runs"]):
