@@ -21,8 +21,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ._atomic import atomic_path
-
 if TYPE_CHECKING:
     from .measurement import MeasureReport
 
@@ -37,14 +35,11 @@ def random_cos_density(c: np.ndarray, m: int) -> np.ndarray:
 
 def plot_measurement(report: MeasureReport, path: str | os.PathLike[str]) -> Path:
     """Save the figure of ``report`` as a PNG at ``path`` (atomically) and return the path."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from .plotting import new_figure, save_png
 
     stats, meta = report.stats, report.meta
     m = int(stats["m"])
-    fig, (ax_cos, ax_norm) = plt.subplots(1, 2, figsize=(10, 3.8))
+    fig, (ax_cos, ax_norm) = new_figure(2, 10, 3.8)
     sampled = stats.get("sampled", {})
     hist = stats.get("histogram") or sampled.get("histogram")
     peak = 0.0
@@ -83,8 +78,4 @@ def plot_measurement(report: MeasureReport, path: str | os.PathLike[str]) -> Pat
         ax_norm.legend(fontsize=8)
     name = meta.repo_id or Path(str(meta.source)).name
     fig.suptitle(f"{name} [{report.variant['name']}]  {meta.n_rows}×{meta.head_width}", fontsize=11)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
-    return Path(path)
+    return save_png(fig, path, dpi=110)

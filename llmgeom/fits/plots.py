@@ -11,10 +11,9 @@ Example:
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 
+from .. import plotting
 from .chinchilla import ChinchillaCheck
 from .overlap_law import OverlapLaw
 from .width_loss import WidthLossLaw
@@ -22,38 +21,16 @@ from .width_loss import WidthLossLaw
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 
 
-def _figure():  # -> (Figure, Axes); matplotlib imported lazily to keep the CLI fast
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
-
-    fig = Figure(figsize=(6.4, 4.8))
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot(1, 1, 1)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.grid(True, which="both", alpha=0.25)
-    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-    ax.xaxis.set_minor_formatter(NullFormatter())
+def _figure():  # -> (Figure, Axes), log-log
+    fig, (ax,) = plotting.new_figure(1, 6.4, 4.8)
+    plotting.log_axes(ax)
     return fig, ax
-
-
-def _png(fig) -> bytes:
-    buf = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buf, format="png", dpi=120)
-    return buf.getvalue()
-
-
-def _colours(names: list[str]) -> dict[str, str]:
-    return {name: f"C{i % 10}" for i, name in enumerate(names)}
 
 
 def plot_overlap(law: OverlapLaw) -> bytes:
     """Mean cos² against m, a line per family with shaded t-band, and the random value 1/m."""
     fig, ax = _figure()
-    colours = _colours(law.families_)
+    colours = plotting.colours(law.families_)
     fam = np.array(law.family_)
     grid = np.geomspace(law.m_.min() / 1.2, law.m_.max() * 1.2, 100)
     for g in law.families_:
@@ -72,7 +49,7 @@ def plot_overlap(law: OverlapLaw) -> bytes:
     ax.set_xlabel("width m")
     ax.set_ylabel("mean squared overlap  mean cos²")
     ax.legend(fontsize=8)
-    return _png(fig)
+    return plotting.png_bytes(fig, dpi=120)
 
 
 def plot_width_loss(law: WidthLossLaw) -> bytes:
@@ -80,7 +57,7 @@ def plot_width_loss(law: WidthLossLaw) -> bytes:
     fig, ax = _figure()
     families = sorted(set(law.family_))
     corpora = sorted(set(law.corpus_))
-    colours = _colours(families)
+    colours = plotting.colours(families)
     sol = law.solution_
     excess = law.loss_values_ - sol.offsets[law.codes_]
     fam, cor = np.array(law.family_), np.array(law.corpus_)
@@ -132,7 +109,7 @@ def plot_width_loss(law: WidthLossLaw) -> bytes:
     ax.set_xlabel("width m")
     ax.set_ylabel("loss above offset  L − L0  (nats/token)")
     ax.legend(fontsize=7, ncol=2)
-    return _png(fig)
+    return plotting.png_bytes(fig, dpi=120)
 
 
 def plot_chinchilla(check: ChinchillaCheck) -> bytes:
@@ -162,4 +139,4 @@ def plot_chinchilla(check: ChinchillaCheck) -> bytes:
     ax.set_xlabel("d_model")
     ax.set_ylabel("parameters N")
     ax.legend(fontsize=8)
-    return _png(fig)
+    return plotting.png_bytes(fig, dpi=120)

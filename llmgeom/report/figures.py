@@ -20,7 +20,6 @@ Example:
 
 from __future__ import annotations
 
-import io
 import math
 from collections import defaultdict
 from collections.abc import Callable
@@ -29,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import plotting
 from .gather import Gathered, Item, measure_model, settings_key, step_of
 from .laws import (
     Law,
@@ -80,41 +80,6 @@ class Context:
 # ------------------------------------------------------------------------------ plumbing
 
 
-def _figure(ncols: int = 1, width: float = 6.4, height: float = 4.6) -> tuple[Any, list[Any]]:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(width, height))
-    FigureCanvasAgg(fig)
-    axes = [fig.add_subplot(1, ncols, k + 1) for k in range(ncols)]
-    for ax in axes:
-        ax.grid(True, which="both", alpha=0.25)
-    return fig, axes
-
-
-def _log(ax: Any, axis: str = "xy") -> None:
-    """Log scale on ``axis`` with plain tick labels at 1, 2, 5 × 10^k."""
-    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
-
-    for name in axis:
-        target = ax.xaxis if name == "x" else ax.yaxis
-        (ax.set_xscale if name == "x" else ax.set_yscale)("log")
-        target.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-        target.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-        target.set_minor_formatter(NullFormatter())
-
-
-def _png(fig: Any) -> bytes:
-    buf = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buf, format="png", dpi=110)
-    return buf.getvalue()
-
-
-def _colours(names: list[str]) -> dict[str, str]:
-    return {name: f"C{i % 10}" for i, name in enumerate(names)}
-
-
 def _short(name: str) -> str:
     return name.rsplit("/", 1)[-1]
 
@@ -136,9 +101,9 @@ def overlap_vs_width(ctx: Context) -> Drawn:
         raise Missing("no measurement records")
     records = [i.data for i in items]
     families = sorted({r["model"].get("family") or "other" for r in records})
-    colours = _colours(families)
-    fig, (ax,) = _figure()
-    _log(ax)
+    colours = plotting.colours(families)
+    fig, (ax,) = plotting.new_figure()
+    plotting.log_axes(ax)
     points, two_widths = [], []
     law = ctx.overlap.data
     on_d_model = law is not None and law.get("width") == "d_model"
@@ -201,7 +166,7 @@ def overlap_vs_width(ctx: Context) -> Drawn:
             f" {', '.join(two_widths)}: head narrower than the model, marked at its head width "
             "(filled) and its d_model (open)."
         )
-    return Drawn(_png(fig), caption, {"points": points, "two_widths": two_widths})
+    return Drawn(plotting.png_bytes(fig), caption, {"points": points, "two_widths": two_widths})
 
 
 def row_norms_vs_width(ctx: Context) -> Drawn:
@@ -213,9 +178,9 @@ def row_norms_vs_width(ctx: Context) -> Drawn:
         raise Missing("no measurement records with row-norm statistics")
     records = [i.data for i in items]
     families = sorted({r["model"].get("family") or "other" for r in records})
-    colours = _colours(families)
-    fig, (ax,) = _figure()
-    _log(ax, "x")
+    colours = plotting.colours(families)
+    fig, (ax,) = plotting.new_figure()
+    plotting.log_axes(ax, "x")
     points = []
     for g in families:
         rec = [r for r in records if (r["model"].get("family") or "other") == g]
@@ -248,7 +213,7 @@ def row_norms_vs_width(ctx: Context) -> Drawn:
     caption = f"{len(points)} models: mean ± std of the row norms, min (▼) and max (▲). " + (
         "Every row has a positive norm." if not zero else f"Zero rows in: {', '.join(zero)}."
     )
-    return Drawn(_png(fig), caption, {"points": points})
+    return Drawn(plotting.png_bytes(fig), caption, {"points": points})
 
 
 def loss_vs_width(ctx: Context) -> Drawn:
@@ -259,10 +224,10 @@ def loss_vs_width(ctx: Context) -> Drawn:
         raise Missing("no loss records or losses.csv")
     families = sorted({p["family"] for p in points})
     corpora = sorted({p["corpus"] for p in points})
-    colours = _colours(families)
+    colours = plotting.colours(families)
     law = ctx.width_loss.data
-    fig, (ax,) = _figure()
-    _log(ax, "x")
+    fig, (ax,) = plotting.new_figure()
+    plotting.log_axes(ax, "x")
     for g in families:
         for j, c in enumerate(corpora):
             sel = [p for p in points if p["family"] == g and p["corpus"] == c]
@@ -306,7 +271,7 @@ def loss_vs_width(ctx: Context) -> Drawn:
             else ctx.width_loss.note + "."
         )
     )
-    return Drawn(_png(fig), caption, {"points": points})
+    return Drawn(plotting.png_bytes(fig), caption, {"points": points})
 
 
 def rank_frequency(ctx: Context) -> Drawn:
@@ -314,7 +279,7 @@ def rank_frequency(ctx: Context) -> Drawn:
     freqs = [i for i in ctx.found.freqs if i.extra.get("counts") is not None]
     if not freqs:
         raise Missing("no token counts (llmgeom freq)")
-    fig, (ax,) = _figure()
+    fig, (ax,) = plotting.new_figure()
     curves = []
     for k, item in enumerate(freqs):
         counts = item.extra["counts"].counts
@@ -332,7 +297,7 @@ def rank_frequency(ctx: Context) -> Drawn:
         )
     if not curves:
         raise Missing("every counts file is empty")
-    _log(ax)
+    plotting.log_axes(ax)
     ax.set_xlabel("rank")
     ax.set_ylabel("frequency")
     ax.set_title("token rank-frequency (counts of llmgeom freq)", fontsize=9)
@@ -341,7 +306,7 @@ def rank_frequency(ctx: Context) -> Drawn:
         f"{len(curves)} (tokenizer, corpus) pairs; α: the paper's log-log least-squares exponent "
         "(1000 ranks uniform in log rank)."
     )
-    return Drawn(_png(fig), caption, {"curves": curves})
+    return Drawn(plotting.png_bytes(fig), caption, {"curves": curves})
 
 
 def _toy_runs(found: Gathered) -> list[tuple[Item, dict[str, Any]]]:
@@ -366,10 +331,10 @@ def toy_loss_vs_width(ctx: Context) -> Drawn:
     regimes = [g for g in ("weak", "strong") if any(r["regime"] == g for _, r in runs)]
     if not regimes:
         raise Missing("no toy results with a weak or strong regime run")
-    fig, axes = _figure(len(regimes), width=5.2 * len(regimes))
+    fig, axes = plotting.new_figure(len(regimes), width=5.2 * len(regimes))
     data: dict[str, Any] = {}
     for ax, regime in zip(axes, regimes, strict=True):
-        _log(ax)
+        plotting.log_axes(ax)
         sel = [(item, r) for item, r in runs if r["regime"] == regime]
         data[regime] = []
         for k, (item, run) in enumerate(sel):
@@ -405,7 +370,7 @@ def toy_loss_vs_width(ctx: Context) -> Drawn:
         "Toy model: final loss against width, dashed: the fitted power law m^-α_m over its fit "
         "range." + (f" No {absent[0]}-regime runs in the results." if absent else "")
     )
-    return Drawn(_png(fig), caption, data)
+    return Drawn(plotting.png_bytes(fig), caption, data)
 
 
 def toy_phase_diagram(ctx: Context) -> Drawn:
@@ -429,7 +394,7 @@ def toy_phase_diagram(ctx: Context) -> Drawn:
         mid = (v[1:] + v[:-1]) / 2
         return np.concatenate([[2 * v[0] - mid[0]], mid, [2 * v[-1] - mid[-1]]])
 
-    fig, (ax,) = _figure(width=6.4, height=5.0)
+    fig, (ax,) = plotting.new_figure(width=6.4, height=5.0)
     ax.grid(False)
     mesh = ax.pcolormesh(edges(gammas), edges(alphas), np.ma.masked_invalid(grid), cmap="viridis")
     fig.colorbar(mesh, ax=ax, label="model exponent α_m")
@@ -452,7 +417,7 @@ def toy_phase_diagram(ctx: Context) -> Drawn:
             for (g, a), v in sorted(cells.items())
         ]
     }
-    return Drawn(_png(fig), caption, data)
+    return Drawn(plotting.png_bytes(fig), caption, data)
 
 
 def overlap_vs_step(ctx: Context) -> Drawn:
@@ -465,12 +430,12 @@ def overlap_vs_step(ctx: Context) -> Drawn:
             series[(base, settings_key(item.data))].append((step, item))
     if not series:
         raise Missing("no measurements of training checkpoints (stepN revisions)")
-    fig, (ax,) = _figure()
+    fig, (ax,) = plotting.new_figure()
     all_steps = [s for pts in series.values() for s, _ in pts]
     if min(all_steps) > 0:
-        _log(ax)
+        plotting.log_axes(ax)
     else:
-        _log(ax, "y")
+        plotting.log_axes(ax, "y")
         ax.set_xscale("symlog")
     data = []
     for k, ((base, key), pts) in enumerate(sorted(series.items(), key=lambda kv: str(kv[0]))):
@@ -490,7 +455,7 @@ def overlap_vs_step(ctx: Context) -> Drawn:
         f"{len(all_steps)} checkpoints of {len(series)} model(s); dashed: 1/m of each model's "
         "head width."
     )
-    return Drawn(_png(fig), caption, {"series": data})
+    return Drawn(plotting.png_bytes(fig), caption, {"series": data})
 
 
 def weighted_vs_plain(ctx: Context) -> Drawn:
@@ -519,7 +484,7 @@ def weighted_vs_plain(ctx: Context) -> Drawn:
             }
         )
     with_abs = [r for r in rows if r["mean_abs_cos"] is not None and r["weighted_mean_abs_cos"]]
-    fig, axes = _figure(2 if with_abs else 1, width=10.5 if with_abs else 6.4)
+    fig, axes = plotting.new_figure(2 if with_abs else 1, width=10.5 if with_abs else 6.4)
     x = np.arange(len(rows))
     labels = [f"{_short(r['model'])}\n({r['counts']})" for r in rows]
     ax = axes[0]
@@ -551,7 +516,7 @@ def weighted_vs_plain(ctx: Context) -> Drawn:
         "all pairs of rows, plain and weighted by p_i p_j with p the token frequencies of the "
         "named corpus."
     )
-    return Drawn(_png(fig), caption, {"rows": rows})
+    return Drawn(plotting.png_bytes(fig), caption, {"rows": rows})
 
 
 #: (figure id, title, function), in page order.

@@ -305,16 +305,12 @@ def build_record(result: FreqResult, files: dict[str, str] | None = None) -> dic
 
 def plot_rank_frequency(result: FreqResult, record: dict[str, Any], target: Path) -> Path:
     """Write the log-log rank-frequency plot with both fitted lines to ``target`` (PNG)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib.figure import Figure
+    from ..plotting import new_figure, save_png
 
     ranked = np.sort(result.counts[result.counts > 0])[::-1].astype(np.float64)
     total = ranked.sum()
     ranks = np.arange(1, ranked.size + 1)
-    fig = Figure(figsize=(6, 4.5))
-    ax = fig.add_subplot()
+    fig, (ax,) = new_figure(1, 6, 4.5)
     ax.loglog(ranks, ranked / total, ".", ms=2, color="0.3", label="tokens")
     fit_info = record["rank_frequency"]
     loglog = fit_info.get("loglog", {})
@@ -340,10 +336,7 @@ def plot_rank_frequency(result: FreqResult, record: dict[str, Any], target: Path
         fontsize=10,
     )
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    with atomic_path(target) as tmp, tmp.open("wb") as fh:
-        fig.savefig(fh, format="png", dpi=120)
-    return target
+    return save_png(fig, target, dpi=120)
 
 
 def save_freq(
