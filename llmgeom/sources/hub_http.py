@@ -22,13 +22,15 @@ Example:
 from __future__ import annotations
 
 import logging
+import socket
+import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import httpx2
 from huggingface_hub import ModelInfo, constants, get_token, hf_hub_url
@@ -236,6 +238,46 @@ class _RangeSink:
         return self.pos if size is None else size
 
 
+_RESOLVED: set[str] = set()  # hosts whose name resolved once in this process
+
+
+def endpoint_resolves(endpoint: str) -> bool:
+    """Whether the endpoint's host name resolves here (always True behind a proxy, which
+    resolves names itself). huggingface_hub retries connection errors for about 25 s with a
+    warning per try: right for a server that is briefly down, not for a machine without DNS.
+
+    Example:
+        >>> endpoint_resolves("http://127.0.0.1:1"), endpoint_resolves("https://x.invalid")
+        (True, False)
+    """
+    parts = urlsplit(endpoint)
+    host = parts.hostname
+    if not host or host in _RESOLVED or urllib.request.getproxies().get(parts.scheme):
+        return True
+    try:
+        socket.getaddrinfo(host, parts.port or 443)
+    except (socket.gaierror, UnicodeError):
+        return False
+    _RESOLVED.add(host)
+    return True
+
+
+def check_resolvable(endpoint: str, repo_id: str) -> None:
+    """Fail at once, in one line, when the endpoint's host name does not resolve (no network).
+
+    Example:
+        >>> check_resolvable("https://no-such-host.invalid", "org/name")
+        Traceback (most recent call last):
+        ...
+        llmgeom.errors.NetworkError: cannot reach https://no-such-host.invalid for org/name: ...
+    """
+    if not endpoint_resolves(endpoint):
+        raise NetworkError(
+            f"cannot reach {endpoint} for {repo_id}: its host name does not resolve (no "
+            "network?); with HF_HUB_OFFLINE=1 only cached heads are used"
+        )
+
+
 @dataclass
 class HubClient:
     """Counted GETs of one repository's files and revision listing, with llmgeom's errors.
@@ -274,6 +316,7 @@ class HubClient:
             raise NetworkError(
                 f"HF_HUB_OFFLINE=1: not contacting {self.settings.endpoint} for {self.repo_id}"
             )
+        check_resolvable(self.settings.endpoint, self.repo_id)
         with counting(self.stats):
             try:
                 yield

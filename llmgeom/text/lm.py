@@ -256,7 +256,9 @@ def _classify(source: str) -> tuple[str, str, dict[str, Any]]:
     if looks_like_path(source) or not _REPO_ID.fullmatch(source):
         raise SourceNotFoundError(f"no such model directory or file: {source}")
     entry = lookup(source)
-    return "hub", entry.hub_id if entry else source, {}
+    from .tokenizers import _cache_only_offline
+
+    return "hub", entry.hub_id if entry else source, _cache_only_offline()
 
 
 @contextmanager

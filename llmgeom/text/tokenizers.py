@@ -206,6 +206,16 @@ def _cached_commit(repo: str, revision: str | None) -> str | None:
     return None
 
 
+def _cache_only_offline() -> dict[str, Any]:
+    """``local_files_only=True`` when the Hub's host name does not resolve (no network): the
+    cache answers at once instead of after the library's ~25 s of retries."""
+    from huggingface_hub import constants
+
+    from ..sources.hub_http import endpoint_resolves
+
+    return {} if endpoint_resolves(constants.ENDPOINT) else {"local_files_only": True}
+
+
 def _from_hub(text: str, revision: str | None, trust_remote_code: bool) -> LoadedTokenizer:
     from transformers import AutoTokenizer
 
@@ -215,7 +225,7 @@ def _from_hub(text: str, revision: str | None, trust_remote_code: bool) -> Loade
     repo = known.hub_id if known else text
     try:
         tokenizer = AutoTokenizer.from_pretrained(
-            repo, revision=revision, trust_remote_code=trust_remote_code
+            repo, revision=revision, trust_remote_code=trust_remote_code, **_cache_only_offline()
         )
     except Exception as err:  # transformers wraps Hub failures in OSError/ValueError
         message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__

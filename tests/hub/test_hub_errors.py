@@ -202,6 +202,23 @@ def test_unreachable_endpoint_is_bounded(fake_hub, monkeypatch, tmp_path, fast_s
     assert head_files(tmp_path) == []
 
 
+def test_no_dns_fails_at_once_without_retries(fake_hub, monkeypatch, tmp_path, fast_sleep):
+    # a host name that never resolves (RFC 2606 .invalid): a machine without network
+    point_hub_at(monkeypatch, "https://no-such-host.invalid", tmp_path / "hf-home")
+    with pytest.raises(NetworkError, match=r"host name does not resolve"):
+        load_hub_unembedding("gpt2")
+    assert fast_sleep == []  # no retry schedule for a name that cannot resolve
+    assert head_files(tmp_path) == []
+
+
+def test_no_dns_still_uses_the_cache(fake_hub, tiny, monkeypatch, tmp_path):
+    load_hub_unembedding("pythia-70m", revision="step143000")  # fills the cache
+    monkeypatch.setattr(constants, "ENDPOINT", "https://no-such-host.invalid")
+    fake_hub.reset()
+    u = load_hub_unembedding("pythia-70m", revision="step143000")
+    assert fake_hub.requests == 0 and torch.equal(u.weight, tiny["pythia"].heads["step143000"])
+
+
 def test_interrupted_cache_write_leaves_nothing(fake_hub, tiny, tmp_path, monkeypatch):
     def half_write(tensors, filename, metadata=None):
         with open(filename, "wb") as fh:

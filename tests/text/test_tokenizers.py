@@ -115,3 +115,14 @@ def test_hub_id_loads_from_the_cache_offline(tmp_path, monkeypatch):
     assert loaded.identity["commit"] == commit
     for text in TEXTS:
         assert ids(loaded.tokenizer, text) == ids(trained, text)
+
+
+def test_hub_tokenizer_without_dns_answers_at_once(monkeypatch):
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "ENDPOINT", "https://no-such-host.invalid")
+    slept = []
+    monkeypatch.setattr("time.sleep", slept.append)  # a retry schedule would show up here
+    with pytest.raises(NetworkError, match="cache lacks its tokenizer"):
+        load_tokenizer("llmgeom-test/not-cached-anywhere")
+    assert slept == []
