@@ -19,8 +19,7 @@ from pathlib import Path
 import pytest
 import tiny_models
 import torch
-from text.helpers import write_corpus
-from text.test_loss_cli import designed_gpt2, designed_loss
+from text.helpers import designed_gpt2, designed_loss, write_corpus
 
 from llmgeom.cli import main
 from llmgeom.report import ReportResult, build_report

@@ -6,7 +6,6 @@ tokenizer each, and two small corpora; ``write_sweep_config`` a sweep config ove
 
 from __future__ import annotations
 
-import math
 import sys
 from pathlib import Path
 
@@ -71,31 +70,3 @@ def write_sweep_config(
     path = folder / "sweep.toml"
     path.write_text(text)
     return path
-
-
-ALPHA, C, L0_EXCESS = 0.9, 40.0, 0.5  # designed law: loss(m) = ln V + 0.5 + 40 / m^0.9
-
-
-def designed_loss(width: int, vocab: int = 200) -> float:
-    """The loss the designed model of ``width`` has on any text (nats/token)."""
-    return math.log(vocab) + L0_EXCESS + C / width**ALPHA
-
-
-def designed_gpt2(directory: Path, width: int) -> Path:
-    """A tiny GPT-2 whose every prediction costs exactly ``designed_loss(width)`` nats (the
-    construction of tests/text/test_loss_cli.py: ln_f outputs e_0 everywhere and only the
-    <pad> row of the tied embedding has a non-zero column 0, so the logits are s for <pad>,
-    never a target, and 0 elsewhere: -log p = log(V - 1 + e^s))."""
-    tokenizer = train_tokenizer(directory)
-    vocab = len(tokenizer)
-    torch.manual_seed(width)
-    model = tiny_models.gpt2(vocab=vocab, width=width)
-    s = math.log(math.exp(designed_loss(width, vocab)) - (vocab - 1))
-    with torch.no_grad():
-        model.transformer.ln_f.weight.zero_()
-        model.transformer.ln_f.bias.zero_()
-        model.transformer.ln_f.bias[0] = 1.0
-        model.transformer.wte.weight[:, 0] = 0.0
-        model.transformer.wte.weight[tokenizer.pad_token_id, 0] = s
-    model.save_pretrained(directory)
-    return directory

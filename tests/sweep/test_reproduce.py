@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from sweep_helpers import ALPHA, designed_gpt2, designed_loss, write_corpus
+from sweep_helpers import write_corpus
+from text.helpers import ALPHA, designed_gpt2, designed_loss
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "hub"))
 

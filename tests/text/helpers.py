@@ -7,6 +7,7 @@ Import as ``from helpers import ...`` from tests in this folder, or ``from text.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -160,3 +161,51 @@ def write_gguf_tokenizer(path: Path, vocab_size: int = 300) -> PreTrainedTokeniz
     writer.write_tensors_to_file()
     writer.close()
     return PreTrainedTokenizerFast(tokenizer_object=raw, eos_token="<|endoftext|>")
+
+
+ALPHA, C, L0_EXCESS = 0.9, 40.0, 0.5  # the designed law: loss(m) = ln V + 0.5 + 40 / m^0.9
+
+
+def designed_loss(width: int, vocab: int = 200) -> float:
+    """The loss the designed model of ``width`` has on any text (nats/token)."""
+    return math.log(vocab) + L0_EXCESS + C / width**ALPHA
+
+
+def designed_gpt2(directory: Path, width: int, loss: float | None = None) -> Path:
+    """A tiny GPT-2 whose every prediction costs exactly ``loss`` nats (default
+    ``designed_loss(width)``), saved with its tokenizer into ``directory`` (an analytic truth).
+
+    ln_f's weight is zero and its bias e_0, so every position's hidden state is e_0; the tied
+    embedding's column 0 is zero except for the <pad> row (never a target), which gets s. The
+    logits are then s for <pad> and 0 elsewhere: -log p(target) = log(V - 1 + e^s) = ``loss``.
+    """
+    import tiny_models
+    import torch
+
+    tokenizer = train_tokenizer(directory)  # saved into the model folder
+    vocab = len(tokenizer)
+    loss = designed_loss(width, vocab) if loss is None else loss
+    torch.manual_seed(width)
+    model = tiny_models.gpt2(vocab=vocab, width=width)
+    s = math.log(math.exp(loss) - (vocab - 1))
+    with torch.no_grad():
+        model.transformer.ln_f.weight.zero_()
+        model.transformer.ln_f.bias.zero_()
+        model.transformer.ln_f.bias[0] = 1.0
+        model.transformer.wte.weight[:, 0] = 0.0
+        model.transformer.wte.weight[tokenizer.pad_token_id, 0] = s
+    model.save_pretrained(directory)
+    return directory
+
+
+def one_line_error(kind: type[Exception], call) -> str:
+    """The message of the ``kind`` error ``call()`` raises, checked to be one typed line."""
+    import pytest
+
+    from llmgeom.errors import LlmgeomError
+
+    with pytest.raises(kind) as info:
+        call()
+    message = str(info.value)
+    assert isinstance(info.value, LlmgeomError) and message and "\n" not in message
+    return message

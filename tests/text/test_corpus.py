@@ -10,6 +10,7 @@ from helpers import (
     JSONL_DOCUMENTS,
     PARQUET_DOCUMENTS,
     TXT_DOCUMENTS,
+    one_line_error,
     write_corpus,
 )
 
@@ -95,62 +96,54 @@ def test_text_field_and_byte_order_mark(tmp_path):
     assert docs(bom) == ["hello", "world"]
 
 
-def _one_line_error(kind, call):
-    with pytest.raises(kind) as info:
-        call()
-    message = str(info.value)
-    assert isinstance(info.value, LlmgeomError) and message and "\n" not in message
-    return message
-
-
 def test_bad_inputs_are_one_line_typed_errors(tmp_path):
     empty = tmp_path / "empty.txt"
     empty.write_text("\n   \n\t\n")
-    assert "empty corpus" in _one_line_error(CorpusError, lambda: open_corpus(empty))
+    assert "empty corpus" in one_line_error(CorpusError, lambda: open_corpus(empty))
     blank_records = tmp_path / "blank.jsonl"
     blank_records.write_text('{"text": ""}\n{"text": "  "}\n')
-    assert "empty corpus" in _one_line_error(CorpusError, lambda: open_corpus(blank_records))
+    assert "empty corpus" in one_line_error(CorpusError, lambda: open_corpus(blank_records))
     nothing = tmp_path / "nothing.txt"
     nothing.write_bytes(b"")
-    _one_line_error(CorpusError, lambda: open_corpus(nothing))
+    one_line_error(CorpusError, lambda: open_corpus(nothing))
 
     missing = tmp_path / "missing.txt"
-    assert str(missing) in _one_line_error(SourceNotFoundError, lambda: open_corpus(missing))
+    assert str(missing) in one_line_error(SourceNotFoundError, lambda: open_corpus(missing))
 
     bad = tmp_path / "latin1.txt"
     bad.write_bytes(b"good line\nna\xefve caf\xe9\n")
-    message = _one_line_error(CorpusError, lambda: open_corpus(bad))
+    message = one_line_error(CorpusError, lambda: open_corpus(bad))
     assert str(bad) in message and "byte offset 12" in message  # 10 + len(b"na")
 
     unknown = tmp_path / "table.csv"
     unknown.write_text("text\nhello\n")
-    assert "'.csv'" in _one_line_error(CorpusError, lambda: open_corpus(unknown))
+    assert "'.csv'" in one_line_error(CorpusError, lambda: open_corpus(unknown))
 
     folder = tmp_path / "no_corpus_files"
     folder.mkdir()
     (folder / "readme.md").write_text("hello")
-    _one_line_error(CorpusError, lambda: open_corpus(folder))
+    one_line_error(CorpusError, lambda: open_corpus(folder))
 
-    _one_line_error(ConfigError, lambda: open_corpus(empty, recipe="nope"))
+    one_line_error(ConfigError, lambda: open_corpus(empty, recipe="nope"))
 
 
 def test_field_errors_name_the_field_and_the_record(tmp_path):
     path = tmp_path / "fields.jsonl"
     path.write_text('{"body": "one"}\n')
-    message = _one_line_error(CorpusError, lambda: open_corpus(path))
+    message = one_line_error(CorpusError, lambda: open_corpus(path))
     assert "'text'" in message and "record 1" in message and "body" in message
     later = tmp_path / "later.jsonl"
     later.write_text('{"text": "one"}\n{"text": "two"}\n{"body": "three"}\n')
     corpus = open_corpus(later)  # the first record is fine
-    message = _one_line_error(CorpusError, lambda: list(iter_documents(corpus)))
+    message = one_line_error(CorpusError, lambda: list(iter_documents(corpus)))
     assert "record 3" in message and "'text'" in message
     not_json = tmp_path / "broken.jsonl"
     not_json.write_text('{"text": "one"}\n{"text": \n')
     corpus = open_corpus(not_json)
-    assert "record 2" in _one_line_error(CorpusError, lambda: list(iter_documents(corpus)))
+    assert "record 2" in one_line_error(CorpusError, lambda: list(iter_documents(corpus)))
     numbers = tmp_path / "numbers.jsonl"
     numbers.write_text('{"text": 3}\n')
-    _one_line_error(CorpusError, lambda: open_corpus(numbers))
+    one_line_error(CorpusError, lambda: open_corpus(numbers))
 
 
 def test_parquet_errors(tmp_path):
@@ -159,13 +152,13 @@ def test_parquet_errors(tmp_path):
 
     path = tmp_path / "t.parquet"
     pq.write_table(pa.table({"body": ["a"], "n": [1]}), path)
-    message = _one_line_error(CorpusError, lambda: open_corpus(path))
+    message = one_line_error(CorpusError, lambda: open_corpus(path))
     assert "'text'" in message and "body" in message
     assert docs(path, text_field="body") == ["a"]
-    _one_line_error(CorpusError, lambda: open_corpus(path, text_field="n"))  # not text
+    one_line_error(CorpusError, lambda: open_corpus(path, text_field="n"))  # not text
     broken = tmp_path / "broken.parquet"
     broken.write_bytes(b"PAR1 this is not parquet")
-    _one_line_error(CorpusError, lambda: open_corpus(broken))
+    one_line_error(CorpusError, lambda: open_corpus(broken))
 
 
 def test_hf_specs_are_parsed_and_need_datasets(monkeypatch):
@@ -189,12 +182,12 @@ def test_hf_specs_are_parsed_and_need_datasets(monkeypatch):
         (),
     )
     assert open_corpus("hf:allenai/c4:en:validation").name == "c4-en"
-    _one_line_error(ConfigError, lambda: open_corpus("hf:"))
+    one_line_error(ConfigError, lambda: open_corpus("hf:"))
     monkeypatch.setitem(sys.modules, "datasets", None)  # as if not installed
-    message = _one_line_error(CorpusError, lambda: list(iter_documents(corpus)))
+    message = one_line_error(CorpusError, lambda: list(iter_documents(corpus)))
     assert "datasets" in message and "llmgeom[corpora]" in message
     # and at once when the corpus is opened, before any model is loaded
-    message = _one_line_error(CorpusError, lambda: open_corpus("hf:wikitext:wikitext-103-v1"))
+    message = one_line_error(CorpusError, lambda: open_corpus("hf:wikitext:wikitext-103-v1"))
     assert "llmgeom[corpora]" in message
 
 
@@ -234,7 +227,7 @@ def test_paper_recipe_takes_c4_and_pile_documents_as_they_come(tmp_path, files):
     assert tuple(docs(pile, recipe="paper")) == TXT_DOCUMENTS
     other = tmp_path / "novels.txt"
     other.write_text("hello\n")
-    assert "wikitext" in _one_line_error(ConfigError, lambda: open_corpus(other, recipe="paper"))
+    assert "wikitext" in one_line_error(ConfigError, lambda: open_corpus(other, recipe="paper"))
 
 
 def test_hf_records_through_a_stand_in_datasets_module(monkeypatch):
@@ -254,7 +247,7 @@ def test_hf_records_through_a_stand_in_datasets_module(monkeypatch):
     assert calls[-1] == ("wikitext", "wikitext-103-v1", "train", True)
     joined = docs("hf:wikitext:wikitext-103-v1:train", recipe="paper", max_length=6)
     assert joined == _authors_segments([r["text"] for r in rows], 6)
-    assert "record 1" in _one_line_error(
+    assert "record 1" in one_line_error(
         CorpusError, lambda: docs("hf:wikitext:wikitext-103-v1:train", text_field="body")
     )
 
@@ -262,5 +255,5 @@ def test_hf_records_through_a_stand_in_datasets_module(monkeypatch):
         raise ConnectionError("Couldn't reach 'wikitext' on the Hub (LocalEntryNotFoundError)")
 
     monkeypatch.setattr(fake, "load_dataset", offline)
-    message = _one_line_error(LlmgeomError, lambda: docs("hf:wikitext:wikitext-103-v1:train"))
+    message = one_line_error(LlmgeomError, lambda: docs("hf:wikitext:wikitext-103-v1:train"))
     assert "hf:wikitext:wikitext-103-v1:train" in message and "reach" in message

@@ -6,43 +6,23 @@ from __future__ import annotations
 import csv
 import importlib.util
 import json
-import math
 from pathlib import Path
 
 import pytest
 import tiny_models
 import torch
-from text.helpers import JSONL_DOCUMENTS, TXT_DOCUMENTS, train_tokenizer, write_corpus
+from text.helpers import (
+    ALPHA,
+    JSONL_DOCUMENTS,
+    TXT_DOCUMENTS,
+    C,
+    designed_gpt2,
+    designed_loss,
+    train_tokenizer,
+    write_corpus,
+)
 
 from llmgeom.cli import main
-
-ALPHA, C, L0_EXCESS = 0.9, 40.0, 0.5  # the designed law: loss(m) = ln V + 0.5 + 40 / m^0.9
-
-
-def designed_gpt2(directory: Path, width: int, loss: float) -> Path:
-    """A tiny GPT-2 whose every prediction costs exactly ``loss`` nats (an analytic truth).
-
-    ln_f's weight is zero and its bias e_0, so every position's hidden state is e_0; the tied
-    embedding's column 0 is zero except for the <pad> row (never a target), which gets s. The
-    logits are then s for <pad> and 0 elsewhere: −log p(target) = log(V − 1 + e^s) = ``loss``.
-    """
-    tokenizer = train_tokenizer(directory)  # saved into the model folder
-    vocab = len(tokenizer)
-    torch.manual_seed(width)
-    model = tiny_models.gpt2(vocab=vocab, width=width)
-    s = math.log(math.exp(loss) - (vocab - 1))
-    with torch.no_grad():
-        model.transformer.ln_f.weight.zero_()
-        model.transformer.ln_f.bias.zero_()
-        model.transformer.ln_f.bias[0] = 1.0
-        model.transformer.wte.weight[:, 0] = 0.0
-        model.transformer.wte.weight[tokenizer.pad_token_id, 0] = s
-    model.save_pretrained(directory)
-    return directory
-
-
-def designed_loss(width: int, vocab: int = 200) -> float:
-    return math.log(vocab) + L0_EXCESS + C / width**ALPHA
 
 
 @pytest.fixture(scope="module")

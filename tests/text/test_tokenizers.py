@@ -5,11 +5,10 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from helpers import ENGLISH, train_tokenizer, write_gguf_tokenizer
+from helpers import ENGLISH, one_line_error, train_tokenizer, write_gguf_tokenizer
 
 from llmgeom.errors import (
     CorruptCheckpointError,
-    LlmgeomError,
     NetworkError,
     SourceNotFoundError,
 )
@@ -58,31 +57,23 @@ def test_gguf_file_gives_the_same_encoding(tmp_path):
         assert ids(loaded.tokenizer, text) == ids(reference, text)
 
 
-def _one_line_error(kind, call):
-    with pytest.raises(kind) as info:
-        call()
-    message = str(info.value)
-    assert isinstance(info.value, LlmgeomError) and message and "\n" not in message
-    return message
-
-
 def test_bad_sources(tmp_path):
-    assert "nope" in _one_line_error(SourceNotFoundError, lambda: load_tokenizer("./nope"))
-    _one_line_error(SourceNotFoundError, lambda: load_tokenizer(tmp_path / "missing.gguf"))
+    assert "nope" in one_line_error(SourceNotFoundError, lambda: load_tokenizer("./nope"))
+    one_line_error(SourceNotFoundError, lambda: load_tokenizer(tmp_path / "missing.gguf"))
     empty = tmp_path / "empty-folder"
     empty.mkdir()
-    message = _one_line_error(SourceNotFoundError, lambda: load_tokenizer(empty))
+    message = one_line_error(SourceNotFoundError, lambda: load_tokenizer(empty))
     assert "no tokenizer files" in message
     other = tmp_path / "notes.txt"
     other.write_text("hello")
-    _one_line_error(SourceNotFoundError, lambda: load_tokenizer(other))
+    one_line_error(SourceNotFoundError, lambda: load_tokenizer(other))
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "tokenizer.json").write_text('{"model": ')
-    _one_line_error(CorruptCheckpointError, lambda: load_tokenizer(broken))
+    one_line_error(CorruptCheckpointError, lambda: load_tokenizer(broken))
     junk = tmp_path / "junk.gguf"
     junk.write_bytes(b"GGUF" + b"\x00" * 40)
-    _one_line_error(CorruptCheckpointError, lambda: load_tokenizer(junk))
+    one_line_error(CorruptCheckpointError, lambda: load_tokenizer(junk))
 
 
 def test_hub_offline_is_a_network_error(monkeypatch):
@@ -90,7 +81,7 @@ def test_hub_offline_is_a_network_error(monkeypatch):
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
-    message = _one_line_error(NetworkError, lambda: load_tokenizer("pythia-70m"))
+    message = one_line_error(NetworkError, lambda: load_tokenizer("pythia-70m"))
     assert "EleutherAI/pythia-70m" in message  # the alias resolved through the registry
 
 
