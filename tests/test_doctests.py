@@ -20,14 +20,8 @@ MODULES = sorted(
     if info.name != "llmgeom.__main__"  # runs the CLI on import
 )
 
-#: Modules without examples yet, each owned by another part of the project: listed so that the
-#: rule stays strict for every other module. Remove an entry when its module gains examples.
-WITHOUT_EXAMPLES = frozenset(
-    {
-        "llmgeom.cli.inspect",  # `llmgeom inspect` (sources work)
-        "llmgeom.cli.loss",  # `llmgeom loss` (loss work)
-    }
-)
+#: Modules allowed to have no examples: none (the rule is strict for every module).
+WITHOUT_EXAMPLES: frozenset[str] = frozenset()
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -1,4 +1,13 @@
-"""``llmgeom inspect``: where a model's head tensor is, without downloading (or reading) it."""
+"""``llmgeom inspect``: where a model's head tensor is, without downloading (or reading) it.
+
+Example:
+    >>> import torch
+    >>> from safetensors.torch import save_file
+    >>> save_file({"lm_head.weight": torch.zeros(10, 4)}, "head.safetensors")
+    >>> report = _local_report(Path("head.safetensors"), None)
+    >>> report["location"]["key"], report["location"]["shape"], report["location"]["byte_range"]
+    ('lm_head.weight', (10, 4), (80, 240))
+"""
 
 from __future__ import annotations
 
@@ -50,15 +59,9 @@ def _tied(tied: bool | None) -> str:
 
 
 def _local_report(path: Path, tensor: str | None) -> dict[str, Any]:
-    if path.is_dir():
-        from ..sources.local import locate_in_directory
+    from ..sources import locate_head
 
-        location = locate_in_directory(path, tensor)
-    else:
-        from ..sources.files import locate_file
-
-        location = locate_file(path, tensor)
-    return {"kind": "local", "location": location.to_dict()}
+    return {"kind": "local", "location": locate_head(path, tensor=tensor).to_dict()}
 
 
 def _hub_report(source: str, revision: str | None, tensor: str | None) -> dict[str, Any]:

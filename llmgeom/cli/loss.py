@@ -1,4 +1,11 @@
-"""``llmgeom loss``: cross-entropy of a causal language model on text corpora."""
+"""``llmgeom loss``: cross-entropy of a causal language model on text corpora.
+
+Example:
+    >>> p = argparse.ArgumentParser(); register(p.add_subparsers())
+    >>> args = p.parse_args(["loss", "gpt2", "--corpus", "wiki.txt", "--samples", "100"])
+    >>> args.model, args.corpus, args.samples, args.dtype, args.out
+    ('gpt2', ['wiki.txt'], 100, None, 'results/loss')
+"""
 
 from __future__ import annotations
 
