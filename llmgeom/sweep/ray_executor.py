@@ -139,6 +139,10 @@ def cancel(ray: Any, refs: list[Any], grace_s: float = CANCEL_GRACE_S) -> None:
     the workers of those still running."""
     if not refs:
         return
+    try:  # leave finished tasks alone: cancelling one as it completes is a race inside Ray
+        _, refs = ray.wait(refs, num_returns=len(refs), timeout=0)
+    except BaseException:
+        pass
     for ref in refs:
         try:
             ray.cancel(ref)
