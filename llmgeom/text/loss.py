@@ -25,8 +25,8 @@ each target is computed here from the logits and summed in float64, not taken fr
 model's own mean loss.
 
 Example:
-    >>> weighted_by_tokens([(2.0, 3), (6.0, 4)]), authors_weighting([(2.0, 3), (6.0, 4)])
-    (1.6, 1.5714285714285714)
+    >>> plan_batches([3, 9, 4, 8, 2], batch_tokens=18)  # longest first, <= 18 padded tokens each
+    [[1, 3], [2, 0, 4]]
 """
 
 from __future__ import annotations
@@ -77,39 +77,6 @@ _NONFINITE_HINT = {
 
 class NonFiniteLossError(LlmgeomError, ArithmeticError):
     """The model produced NaN or infinite log-probabilities (e.g. float16 overflow)."""
-
-
-# ------------------------------------------------------------------------------ weightings
-
-
-def weighted_by_tokens(docs: Iterable[tuple[float, int]]) -> float:
-    """Token-weighted loss from ``(nll_sum, n_tokens)`` per document (``n_tokens`` counts the
-    first token, which is not predicted).
-
-    Example:
-        >>> weighted_by_tokens([(3.0, 4)])
-        1.0
-    """
-    total, predicted = 0.0, 0
-    for nll, n in docs:
-        total += nll
-        predicted += n - 1
-    return total / predicted
-
-
-def authors_weighting(docs: Iterable[tuple[float, int]]) -> float:
-    """The authors' average: each document's mean loss weighted by its token count including
-    the first token (``Σ mean_d n_d / Σ n_d``) from ``(nll_sum, n_tokens)`` per document.
-
-    Example:
-        >>> authors_weighting([(3.0, 4), (1.0, 2)])  # means 1.0 and 1.0
-        1.0
-    """
-    num, den = 0.0, 0
-    for nll, n in docs:
-        num += nll / (n - 1) * n
-        den += n
-    return num / den
 
 
 # ------------------------------------------------------------------------------ the result
@@ -448,17 +415,8 @@ def _corpus_documents(
 
     if not isinstance(corpus, Corpus):
         corpus = open_corpus(corpus, text_field=text_field, recipe=recipe)
-    info = {
-        "spec": str(corpus.spec),
-        "name": corpus.name,
-        "kind": corpus.kind,
-        "files": [str(p) for p in corpus.files],
-        "sha256": corpus.sha256,
-        "text_field": corpus.text_field,
-        "recipe": corpus.recipe,
-    }
     docs = iter_documents(corpus, samples=samples, max_length=max_length)
-    return docs, info, corpus_name or corpus.name
+    return docs, corpus.to_dict(), corpus_name or corpus.name
 
 
 def compute_loss(
