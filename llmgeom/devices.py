@@ -13,9 +13,12 @@ Example:
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
 
 from .errors import ConfigError
+
+if TYPE_CHECKING:
+    import torch
 
 DEVICE_HELP = "auto (default: CUDA when available, else CPU), cpu, cuda or cuda:N"
 
@@ -39,6 +42,8 @@ def check_device_name(device: str | torch.device) -> str:
 
 
 def _parse(device: str | torch.device) -> torch.device:
+    import torch  # here, not at import: the CLI builds its help (DEVICE_HELP) without torch
+
     try:
         dev = torch.device(device)
     except (RuntimeError, TypeError):
@@ -54,6 +59,7 @@ def resolve_device(device: str | torch.device) -> torch.device:
     """``device`` as a :class:`torch.device`, checked to exist on this machine.
 
     Example:
+        >>> import torch
         >>> resolve_device(torch.device("cpu"))
         device(type='cpu')
         >>> resolve_device("tpu")
@@ -61,6 +67,8 @@ def resolve_device(device: str | torch.device) -> torch.device:
         ...
         llmgeom.errors.ConfigError: unknown device 'tpu' (use auto, cpu, cuda or cuda:N)
     """
+    import torch
+
     if str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dev = _parse(device)

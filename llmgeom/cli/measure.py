@@ -20,7 +20,6 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from ..measurement import PROGRESS_LOGGER
 from ..options import DEFAULT_TIME_BUDGET_S, PLOT_BINS, MeasureOptions, add_arguments
 
 EPILOG = f"""\
@@ -111,6 +110,8 @@ class _StdoutHandler(logging.Handler):
 @contextmanager
 def _progress_messages_on_stdout() -> Iterator[None]:
     """Print the ``llmgeom.progress`` messages (pass-time estimates) on stdout meanwhile."""
+    from ..measurement import PROGRESS_LOGGER  # here: building the CLI parser imports no torch
+
     logger = logging.getLogger(PROGRESS_LOGGER)
     handler = _StdoutHandler()
     handler.setFormatter(logging.Formatter("  %(message)s"))
