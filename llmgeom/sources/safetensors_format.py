@@ -29,12 +29,15 @@ import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import safetensors
 import torch
 
 from ..errors import CorruptCheckpointError, TensorNotFoundError
 from ._reasons import short_reason
+
+_T = TypeVar("_T")
 
 MAX_HEADER_BYTES = 100 * 1024 * 1024  # the reference implementation's own limit
 
@@ -188,7 +191,7 @@ def tensor_from_bytes(buffer: bytearray | bytes, entry: TensorEntry) -> torch.Te
     return torch.frombuffer(buffer, dtype=entry.torch_dtype).reshape(entry.shape)
 
 
-def require_entry(entries: dict[str, TensorEntry], name: str, source: str) -> TensorEntry:
+def require_entry(entries: dict[str, _T], name: str, source: str) -> _T:
     """The entry called ``name``, or a TensorNotFoundError listing what is there."""
     if name not in entries:
         listing = ", ".join(sorted(entries)[:12]) + (" ..." if len(entries) > 12 else "")
@@ -246,10 +249,7 @@ def read_tensor(path: str | os.PathLike[str], name: str) -> torch.Tensor:
     except TypeError:  # safetensors < 0.8: no backend argument
         opened, copy = _open(path), True
     with opened as fh:
-        keys = fh.keys()
-        if name not in keys:
-            listing = ", ".join(sorted(keys)[:12]) + (" ..." if len(keys) > 12 else "")
-            raise TensorNotFoundError(f"{path}: no tensor named {name!r} (has: {listing})")
+        require_entry(dict.fromkeys(fh.keys()), name, str(path))
         try:
             tensor = fh.get_tensor(name)
             return tensor.clone() if copy else tensor

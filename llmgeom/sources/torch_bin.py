@@ -40,6 +40,13 @@ def _refusal_reason(err: Exception) -> str:
     return reason.strip()[:200]
 
 
+def refused_error(err: Exception, source: str) -> CorruptCheckpointError:
+    """The error for a pickle that ``weights_only`` loading refused (not plain weights)."""
+    return CorruptCheckpointError(
+        f"{source}: refused to load: the pickle is not plain weights ({_refusal_reason(err)})"
+    )
+
+
 BARE_TENSOR_KEY = "tensor"  # the name a lone ``torch.save(tensor)`` is reported under
 
 
@@ -68,9 +75,7 @@ def load_state_dict(path: str | os.PathLike[str]) -> Mapping[str, torch.Tensor]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as err:
-        raise CorruptCheckpointError(
-            f"{path}: refused to load: the pickle is not plain weights ({_refusal_reason(err)})"
-        ) from None
+        raise refused_error(err, str(path)) from None
     except OSError as err:
         if err.filename is not None:  # a filesystem error about the path: already names it
             raise

@@ -57,6 +57,7 @@ import torch
 from ..errors import CorruptCheckpointError, LlmgeomError
 from ._reasons import short_reason
 from .safetensors_format import require_entry
+from .torch_bin import refused_error
 
 _EOCD_SCAN_BYTES = 4096  # miniz's backward search window for the end-of-central-dir record
 MAX_PICKLE_BYTES = 64 * 2**20  # a data.pkl larger than this is not a state dict of weights
@@ -301,7 +302,7 @@ def _parse_pickle(data: bytes, source: str) -> tuple[Any, dict[int, tuple[str, t
     try:
         obj = unpickler.load()
     except pickle.UnpicklingError as err:
-        raise _refused(err, source) from None
+        raise refused_error(err, source) from None
     except LlmgeomError:
         raise
     except Exception as err:  # malformed pickle (EOF, bad arguments), a torch without _internal
@@ -340,14 +341,6 @@ def _state_dict(obj: Any, source: str) -> Mapping:
     return obj
 
 
-def _refused(err: Exception, source: str) -> CorruptCheckpointError:
-    from .torch_bin import _refusal_reason
-
-    return CorruptCheckpointError(
-        f"{source}: refused to load: the pickle is not plain weights ({_refusal_reason(err)})"
-    )
-
-
 def _meta_infos(
     fileobj: IO[bytes], archive: zipfile.ZipFile, root: str, source: str
 ) -> tuple[dict[str, ZipTensorInfo], dict[str, tuple[tuple[int, ...], str]]] | None:
@@ -357,7 +350,7 @@ def _meta_infos(
     try:
         obj = torch.load(fileobj, map_location="meta", weights_only=True)
     except pickle.UnpicklingError as err:
-        raise _refused(err, source) from None
+        raise refused_error(err, source) from None
     except LlmgeomError:
         raise
     except Exception as err:  # a malformed archive or pickle
