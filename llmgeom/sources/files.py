@@ -95,12 +95,13 @@ def _npy_array(path: Path) -> np.ndarray:
     return array
 
 
-def _locate_npy(path: Path, tensor: str | None) -> HeadLocation:
+def _npy_head(path: Path, tensor: str | None) -> tuple[HeadLocation, np.ndarray]:
+    """The location of a ``.npy`` file's array, and the (memory-mapped) array."""
     if tensor is not None:
         raise ConfigError(f"{path}: a .npy file holds one array; --tensor does not apply")
     array = _npy_array(path)
     offset = getattr(array, "offset", None)
-    return HeadLocation(
+    location = HeadLocation(
         source=str(path),
         file=str(path),
         key="array",
@@ -110,6 +111,11 @@ def _locate_npy(path: Path, tensor: str | None) -> HeadLocation:
         byte_range=(offset, offset + array.nbytes) if offset is not None else None,
         file_size=path.stat().st_size,
     )
+    return location, array
+
+
+def _locate_npy(path: Path, tensor: str | None) -> HeadLocation:
+    return _npy_head(path, tensor)[0]
 
 
 def _locate_bare_tensor(path: Path, tensor: str | None, weight: torch.Tensor) -> HeadLocation:
@@ -160,8 +166,7 @@ def _load_checkpoint_file(path: Path, fmt: str, tensor: str | None) -> Unembeddi
 
 
 def _load_npy(path: Path, tensor: str | None) -> Unembedding:
-    location = _locate_npy(path, tensor)
-    array = _npy_array(path)
+    location, array = _npy_head(path, tensor)
     ensure_fits(array.nbytes, path.name)
     return _load_located(location, torch.from_numpy(np.array(array)))
 
