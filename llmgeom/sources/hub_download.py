@@ -74,16 +74,21 @@ def _bin_by_ranges(client: HubClient, head: HubHead, plan: ZipTensorPlan) -> tor
     return tensor_from_plan(_download_range(client, head, plan.name, plan.start, plan.stop), plan)
 
 
+def _predicted_nbytes(location: HeadLocation) -> int | None:
+    """The head's stored size from its predicted 2-D shape and dtype (None: shape unknown)."""
+    if location.shape and len(location.shape) == 2:
+        return location.shape[0] * location.shape[1] * dtype_itemsize(location.dtype)
+    return None
+
+
 def _whole_file(client: HubClient, head: HubHead) -> str:
     """Download the head's whole shard into the Hugging Face cache (warning first)."""
     from huggingface_hub import hf_hub_download
 
     location = head.location
     size = format_bytes(location.file_size) if location.file_size else "unknown size"
-    head_size = ""
-    if location.shape and len(location.shape) == 2:
-        nbytes = location.shape[0] * location.shape[1] * dtype_itemsize(location.dtype)
-        head_size = f" (about {format_bytes(nbytes)})"
+    nbytes = _predicted_nbytes(location)
+    head_size = f" (about {format_bytes(nbytes)})" if nbytes is not None else ""
     reason = head.whole_file_reason or "not a zip-format torch.save file"
     warnings.warn(
         f"{client.repo_id}@{head.name.revision}: {location.file} cannot be read by HTTP "
@@ -123,11 +128,9 @@ def download_head(client: HubClient, head: HubHead, tensor: str | None) -> Downl
     else:
         path = cached or _whole_file(client, head)
         whole = 0 if cached else os.path.getsize(path)
-        if location.shape and len(location.shape) == 2:
-            ensure_fits(
-                location.shape[0] * location.shape[1] * dtype_itemsize(location.dtype),
-                f"the {location.key} tensor of {client.repo_id}",
-            )
+        nbytes = _predicted_nbytes(location)
+        if nbytes is not None:
+            ensure_fits(nbytes, f"the {location.key} tensor of {client.repo_id}")
         choice = location.choice
         if choice is None or choice.rule == "predicted":
             shapes = bin_shapes(path)
