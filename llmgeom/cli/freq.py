@@ -78,7 +78,6 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--max-length must be at least 2, got {args.max_length}")
     ensure_writable_dir(args.out)
 
-    from ..progress import progress_setting
     from ..text.corpus import open_corpus
     from ..text.freq import build_record, count_tokens, save_freq, summary
     from ..text.tokenizers import load_tokenizer
@@ -95,18 +94,17 @@ def run(args: argparse.Namespace) -> int:
             "two corpora have the same name, so their files would overwrite each other: "
             + ", ".join(args.corpus)
         )
-    with progress_setting(False if args.no_progress else None):
-        results = [
-            count_tokens(
-                loaded,
-                corpus,
-                tokens=args.tokens or None,
-                samples=args.samples,
-                max_length=args.max_length,
-                progress=False if args.no_progress else None,
-            )
-            for corpus in corpora
-        ]
+    results = [
+        count_tokens(
+            loaded,
+            corpus,
+            tokens=args.tokens or None,
+            samples=args.samples,
+            max_length=args.max_length,
+            progress=False if args.no_progress else None,
+        )
+        for corpus in corpora
+    ]
     for result in results:
         record = build_record(result)
         print(summary(result, record))

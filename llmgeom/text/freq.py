@@ -45,9 +45,10 @@ import numpy as np
 from .._atomic import atomic_path, read_schema_json, write_json_atomic
 from ..errors import ConfigError, CorpusError, FitError
 from ..progress import progress_bar
+from ..results import package_versions
 from .corpus import Corpus, iter_documents, open_corpus
 from .tokenizers import LoadedTokenizer, load_tokenizer
-from .zipf import loglog_fit, zipf_mle
+from .zipf import loglog_fit, rank_counts, zipf_mle
 
 SCHEMA = "llmgeom.freq/1"
 DEFAULT_TOKENS = 1_000_000
@@ -257,13 +258,6 @@ def fits(result: FreqResult) -> dict[str, Any]:
     return out
 
 
-def package_versions() -> dict[str, str | None]:
-    """Versions of the packages that shape the counts."""
-    from ..results import package_versions as versions
-
-    return versions(_VERSIONED)
-
-
 def build_record(result: FreqResult, files: dict[str, str] | None = None) -> dict[str, Any]:
     """The JSON-ready record of ``result`` (schema ``llmgeom.freq/1``)."""
     vocab = int(result.counts.size)
@@ -298,7 +292,7 @@ def build_record(result: FreqResult, files: dict[str, str] | None = None) -> dic
         "rank_frequency": fits(result),
         "files": files or {},
         "timings": result.timings,
-        "environment": {"versions": package_versions()},
+        "environment": {"versions": package_versions(_VERSIONED)},
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 
@@ -307,7 +301,7 @@ def plot_rank_frequency(result: FreqResult, record: dict[str, Any], target: Path
     """Write the log-log rank-frequency plot with both fitted lines to ``target`` (PNG)."""
     from ..plotting import new_figure, save_png
 
-    ranked = np.sort(result.counts[result.counts > 0])[::-1].astype(np.float64)
+    ranked = rank_counts(result.counts)
     total = ranked.sum()
     ranks = np.arange(1, ranked.size + 1)
     fig, (ax,) = new_figure(1, 6, 4.5)
