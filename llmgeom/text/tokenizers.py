@@ -169,23 +169,11 @@ def _from_gguf(path: Path, source: str) -> LoadedTokenizer:
     return LoadedTokenizer(tokenizer, path.stem, source, None, identity)
 
 
-def _offline_cause(err: BaseException) -> bool:
-    from huggingface_hub.errors import LocalEntryNotFoundError, OfflineModeIsEnabled
-
+def _caused_by(err: BaseException, kinds: tuple[type[BaseException], ...]) -> bool:
+    """Whether ``err`` or an exception in its cause/context chain is one of ``kinds``."""
     seen: BaseException | None = err
     while seen is not None:
-        if isinstance(seen, LocalEntryNotFoundError | OfflineModeIsEnabled | ConnectionError):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
-
-
-def _not_found_cause(err: BaseException) -> bool:
-    from huggingface_hub.errors import RepositoryNotFoundError, RevisionNotFoundError
-
-    seen: BaseException | None = err
-    while seen is not None:
-        if isinstance(seen, RepositoryNotFoundError | RevisionNotFoundError):
+        if isinstance(seen, kinds):
             return True
         seen = seen.__cause__ or seen.__context__
     return False
@@ -217,6 +205,12 @@ def _cache_only_offline() -> dict[str, Any]:
 
 
 def _from_hub(text: str, revision: str | None, trust_remote_code: bool) -> LoadedTokenizer:
+    from huggingface_hub.errors import (
+        LocalEntryNotFoundError,
+        OfflineModeIsEnabled,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
     from transformers import AutoTokenizer
 
     from ..sources.registry import alias_for, lookup
@@ -230,9 +224,9 @@ def _from_hub(text: str, revision: str | None, trust_remote_code: bool) -> Loade
     except Exception as err:  # transformers wraps Hub failures in OSError/ValueError
         message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         at = f"{repo}@{revision}" if revision else repo
-        if _not_found_cause(err):
+        if _caused_by(err, (RepositoryNotFoundError, RevisionNotFoundError)):
             raise SourceNotFoundError(f"{at}: no such repository or revision on the Hub") from None
-        if _offline_cause(err):
+        if _caused_by(err, (LocalEntryNotFoundError, OfflineModeIsEnabled, ConnectionError)):
             raise NetworkError(
                 f"{at}: the Hub cannot be reached and the cache lacks its tokenizer ({message})"
             ) from None
