@@ -60,15 +60,7 @@ def get_executor(name: str, **kwargs: Any) -> Executor:
     """The executor called ``name`` built with ``kwargs``; one-line ConfigError when unknown
     (or when ``ray`` is asked for where it is not installed)."""
     if name not in _FACTORIES and name in _LAZY:
-        try:
-            importlib.import_module(_LAZY[name])
-        except ModuleNotFoundError as err:
-            if err.name == name or (err.name or "").startswith(f"{name}."):
-                raise ConfigError(
-                    f"the {name} executor needs the {name!r} package: pip install "
-                    f"'llmgeom[{name}]' (or pip install {name})"
-                ) from None
-            raise
+        importlib.import_module(_LAZY[name])  # imports no optional package: the factory does
     if name not in _FACTORIES:
         raise ConfigError(f"unknown executor {name!r} (choose from {', '.join(executor_names())})")
     return _FACTORIES[name](**kwargs)

@@ -370,16 +370,6 @@ def expand_units(config: SweepConfig) -> list[Unit]:
     return units
 
 
-def select_units(units: list[Unit], kinds: list[str] | None = None) -> list[Unit]:
-    """Only the units of the given kinds (all when None).
-
-    Example:
-        >>> select_units([Unit("a", "toy", {}, ("x",))], ["measure"])
-        []
-    """
-    return units if not kinds else [u for u in units if u.kind in kinds]
-
-
 # ------------------------------------------------------------------------------ estimate
 
 
@@ -530,14 +520,7 @@ def estimate(units: list[Unit], config: SweepConfig) -> Estimate:
     return Estimate(totals, cpu, gpu, tuple(unknown), by_kind)
 
 
-def without_done(units: list[Unit], out_dir: str) -> list[Unit]:
-    """The units not done yet under ``out_dir``."""
-    from .units import unit_done
-
-    return [u for u in units if not unit_done(u, out_dir)]
-
-
 __all__ = [
     "Estimate", "corpus_name", "estimate", "expand_units", "freq_files", "loss_file",
-    "measure_file", "select_units", "tokenizer_name", "toy_run_labels",
+    "measure_file", "tokenizer_name", "toy_run_labels",
 ]  # fmt: skip
