@@ -418,12 +418,15 @@ def parse_config(
     text: str, base_dir: str | os.PathLike[str] = ".", path: Path | None = None
 ) -> SweepConfig:
     """Parse the TOML ``text`` of a sweep config whose relative paths start at ``base_dir``."""
+    return config_from_dict(_toml(text, path), base_dir, path)
+
+
+def _toml(text: str, path: Path | None) -> dict[str, Any]:
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         where = path or "sweep config"
         raise ConfigError(f"{where}: invalid TOML: {err}") from None
-    return config_from_dict(data, base_dir, path)
 
 
 def config_from_dict(
@@ -489,22 +492,14 @@ def load_config(
             raise ConfigError(f"no such sweep config: {path}") from None
     except (OSError, UnicodeDecodeError) as err:
         raise ConfigError(f"cannot read the sweep config {path}: {err}") from None
-    if not _is_toy_file(text):
-        config = parse_config(text, file.resolve().parent, file)
+    data = _toml(text, file)
+    if not data or any(key in data for key in TOP_KEYS):
+        config = config_from_dict(data, file.resolve().parent, file)
         return config if out is None else replace(config, out=Path(out).expanduser().resolve())
-    spec = ToySpec(file.stem, source=str(file.resolve()))  # a toy experiment file
+    spec = ToySpec(file.stem, source=str(file.resolve()))  # no sweep key: a toy experiment file
     try:
         spec.load()
     except ConfigError as err:
         raise ConfigError(f"toy {spec.name}: {err}") from None
     config = SweepConfig(file, Path(out or TOY_OUT).expanduser().resolve(), (), toy=(spec,))
     return config
-
-
-def _is_toy_file(text: str) -> bool:
-    """A TOML without any sweep key: a toy experiment file (``configs/toy-phase.toml``)."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError:
-        return False
-    return bool(data) and not any(key in data for key in TOP_KEYS)
