@@ -7,7 +7,7 @@ Steps, each resumable because each is a sweep or writes its own files:
 2. the toy presets (``paper-small``, ``paper-large``; one unit per run) into ``OUT/toy``;
 3. the three fits, exactly as ``llmgeom fit`` makes them, into ``OUT/fits``: the overlap law
    on the measure results, the width-loss law on ``OUT/losses.csv``, the Chinchilla check;
-4. the report (``llmgeom report OUT --out OUT/report``) when :mod:`llmgeom.report` is there.
+4. the report (``llmgeom report OUT --out OUT/report``).
 
 Before anything runs, the plan is printed with a rough estimate of the bytes to download and
 the compute time; ``dry_run`` stops there. ``config`` and ``models`` point the command at
@@ -125,12 +125,8 @@ def run_fits(out: Path, measure_files: list[Path], echo: bool = True) -> Reprodu
 
 
 def _build_report(out: Path, result: ReproduceResult, echo: bool) -> None:
-    try:
-        from .report import build_report  # written by the report work; optional until it lands
-    except ImportError:
-        if echo:
-            print("report: skipped (llmgeom.report is not available in this installation)")
-        return
+    from .report import build_report
+
     try:
         result.report = build_report(out, out / "report")
     except Exception as err:  # the report's own failure is recorded, the results stay
@@ -139,10 +135,9 @@ def _build_report(out: Path, result: ReproduceResult, echo: bool) -> None:
             print(f"report: failed: {result.report_error}")
         return
     if echo:
-        missing = getattr(result.report, "missing", [])
-        index = getattr(result.report, "index_html", out / "report")
+        missing = result.report.missing
         note = f" ({len(missing)} figure(s) missing: {', '.join(missing)})" if missing else ""
-        print(f"report: {index}{note}")
+        print(f"report: {result.report.index_html}{note}")
 
 
 def reproduce_paper(
