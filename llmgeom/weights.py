@@ -23,6 +23,7 @@ Example:
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import zipfile
 from dataclasses import dataclass
@@ -74,30 +75,25 @@ class TokenCounts:
         return out
 
 
-def _file_sha256(path: Path) -> str:
-    with path.open("rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
-
-
-def _read_npz(path: Path) -> np.ndarray:
-    """``counts`` from a ``.npz`` (``allow_pickle=False``: nothing in the file runs)."""
+def _read_npz(path: Path) -> tuple[np.ndarray, str]:
+    """``counts`` from a ``.npz`` (``allow_pickle=False``: nothing in the file runs) and the
+    SHA-256 of the bytes they were read from (the file is read once)."""
     if not path.is_file():
         raise SourceNotFoundError(f"token counts: no such file: {path}")
     try:
-        with path.open("rb") as fh:
-            magic = fh.read(6)
-        if magic == b"\x93NUMPY":
+        raw = path.read_bytes()
+        if raw[:6] == b"\x93NUMPY":
             raise ConfigError(f"token counts: {path} is a bare array, not a .npz holding 'counts'")
-        if not magic.startswith(b"PK"):  # .npz files are zip archives
+        if not raw.startswith(b"PK"):  # .npz files are zip archives
             raise ConfigError(f"token counts: {path} is not a .npz file (no zip header)")
-        data = np.load(path, allow_pickle=False)
+        data = np.load(io.BytesIO(raw), allow_pickle=False)
         with data:
             if COUNTS_KEY not in data.files:
                 raise ConfigError(
                     f"token counts: {path} holds no array named {COUNTS_KEY!r} "
                     f"(it has: {', '.join(data.files) or 'nothing'})"
                 )
-            return data[COUNTS_KEY]
+            return data[COUNTS_KEY], hashlib.sha256(raw).hexdigest()
     except ConfigError:
         raise
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
@@ -120,9 +116,10 @@ def load_counts(weights: Any) -> TokenCounts:
     if isinstance(weights, TokenCounts):
         return weights
     path: Path | None = None
+    sha256: str | None = None
     if isinstance(weights, str | os.PathLike):
         path = Path(weights)
-        raw = _read_npz(path)
+        raw, sha256 = _read_npz(path)
     else:
         raw = weights
     where = f"token counts ({path or 'array'})"
@@ -151,7 +148,7 @@ def load_counts(weights: Any) -> TokenCounts:
     return TokenCounts(
         counts=counts,
         path=None if path is None else str(path),
-        sha256=None if path is None else _file_sha256(path),
+        sha256=sha256,
     )
 
 
