@@ -57,6 +57,12 @@ class TinyRepo:
         data = self.files[ref][filename]
         return 8 + int.from_bytes(data[:8], "little")
 
+    def head_range(self, filename: str = "model.safetensors", ref: str = "main") -> tuple[int, int]:
+        """(start, stop) of the head's bytes in a safetensors file of this repo."""
+        at = self.header_bytes(filename, ref)
+        begin, end = json.loads(self.files[ref][filename][8:at])[self.key]["data_offsets"]
+        return at + begin, at + end
+
 
 def _gen(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)

@@ -8,6 +8,7 @@ import pytest
 import safetensors.torch
 import torch
 from conftest import point_hub_at
+from hub_repos import GATED_TOKEN
 from hub_server import head_files
 from huggingface_hub import constants
 
@@ -21,21 +22,9 @@ from llmgeom.sources import hub_cache
 from llmgeom.sources.hub import load_hub_unembedding
 from llmgeom.sources.hub_http import HubClient, hub_settings
 
-GATED_TOKEN = "hf_tiny_secret_token"
-
-
-def _head_range(repo, filename="model.safetensors"):
-    """(start, stop) of the head in a served safetensors file."""
-    data = repo.files["main"][filename]
-    n = int.from_bytes(data[:8], "little")
-    import json
-
-    begin, end = json.loads(data[8 : 8 + n])[repo.key]["data_offsets"]
-    return 8 + n + begin, 8 + n + end
-
 
 def _on_head(repo, filename="model.safetensors"):
-    start, _ = _head_range(repo, filename)
+    start, _ = repo.head_range(filename)
 
     def match(method, path, rng):
         return (
@@ -106,7 +95,7 @@ def test_truncated_response_recovers(fake_hub, tiny, tmp_path):
     u = load_hub_unembedding("gpt2")
     assert torch.equal(u.weight, repo.head)
     resumed = [r.range for r in fake_hub.records if r.server == "cdn" and r.status == 206]
-    start, stop = _head_range(repo)
+    start, stop = repo.head_range()
     assert f"bytes={start + 1000}-{stop - 1}" in resumed  # resumed where it stopped
     # the 1000 bytes received before the cut are kept, not fetched twice
     assert fake_hub.bytes_for("model.safetensors") == (stop - start) + repo.header_bytes(
@@ -115,7 +104,7 @@ def test_truncated_response_recovers(fake_hub, tiny, tmp_path):
 
 
 def test_truncated_response_every_time(fake_hub, tiny, tmp_path, fast_sleep):
-    start, _ = _head_range(tiny["gpt2"])
+    start, _ = tiny["gpt2"].head_range()
 
     def on_head_data(method, path, rng):
         return "/lfs/" in path and bool(rng) and int(rng[6:].split("-")[0]) >= start

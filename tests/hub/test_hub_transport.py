@@ -7,7 +7,6 @@ Hub never calls ``time.sleep``), so the schedule itself is checked.
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import time
 from multiprocessing.connection import Connection
@@ -16,23 +15,16 @@ from pathlib import Path
 import httpx2
 import pytest
 import torch
+from hub_repos import GATED_TOKEN
 from hub_server import head_files
 from huggingface_hub import constants
 
 from llmgeom.errors import NetworkError
 from llmgeom.sources.hub import load_hub_unembedding
 
-GATED_TOKEN = "hf_tiny_secret_token"
-
-
-def _head_start(repo, filename="model.safetensors") -> int:
-    data = repo.files["main"][filename]
-    n = int.from_bytes(data[:8], "little")
-    return 8 + n + json.loads(data[8 : 8 + n])[repo.key]["data_offsets"][0]
-
 
 def _on_head(repo):
-    start = _head_start(repo)
+    start, _ = repo.head_range()
 
     def match(method, path, rng):
         return "/lfs/" in path and bool(rng) and rng.startswith(f"bytes={start}-")
@@ -83,7 +75,7 @@ def test_server_ignoring_range_is_refused(fake_hub, tiny, tmp_path):
 
 def test_resumed_range_answered_whole_is_refused(fake_hub, tiny, tmp_path):
     repo = tiny["gpt2"]
-    start = _head_start(repo)
+    start, _ = repo.head_range()
     fake_hub.add_fault(_on_head(repo), cut=1000)  # cut, then http_get resumes at start + 1000
 
     def resumed(method, path, rng):
@@ -134,7 +126,7 @@ def _child(out: Connection) -> None:
 
 def test_three_concurrent_cold_processes_download_the_head_once(fake_hub, tiny, tmp_path):
     repo = tiny["gpt2"]
-    start = _head_start(repo)
+    start, _ = repo.head_range()
 
     def on_head_data(method, path, rng):
         return "/lfs/" in path and bool(rng) and int(rng[6:].split("-")[0]) >= start
