@@ -12,6 +12,12 @@ Example:
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
+
+from ..errors import ConfigError
+
+if TYPE_CHECKING:
+    from ..text.corpus import Corpus
 
 CORPUS_HELP = (
     ".txt, .jsonl or .parquet file, a folder of those, or hf:NAME:CONFIG:SPLIT (repeatable)"
@@ -65,3 +71,20 @@ def add_corpus_arguments(
         help="folder for the results (default: %(default)s)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def open_corpora(args: argparse.Namespace) -> list[Corpus]:
+    """Open every ``--corpus`` of ``args``; refuse two with the same name, whose result files
+    would overwrite each other."""
+    from ..text.corpus import open_corpus
+
+    corpora = [
+        open_corpus(spec, text_field=args.text_field, recipe=args.recipe) for spec in args.corpus
+    ]
+    names = [c.name for c in corpora]
+    if len(set(names)) != len(names):
+        raise ConfigError(
+            "two corpora have the same name, so their files would overwrite each other: "
+            + ", ".join(args.corpus)
+        )
+    return corpora

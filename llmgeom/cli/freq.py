@@ -14,7 +14,7 @@ import argparse
 
 from .._atomic import ensure_writable_dir
 from ..errors import ConfigError
-from ._text_options import add_corpus_arguments
+from ._text_options import add_corpus_arguments, open_corpora
 
 DEFAULT_OUT = "results/freq"
 
@@ -78,22 +78,13 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--max-length must be at least 2, got {args.max_length}")
     ensure_writable_dir(args.out)
 
-    from ..text.corpus import open_corpus
     from ..text.freq import build_record, count_tokens, save_freq, summary
     from ..text.tokenizers import load_tokenizer
 
-    corpora = [
-        open_corpus(spec, text_field=args.text_field, recipe=args.recipe) for spec in args.corpus
-    ]
+    corpora = open_corpora(args)
     loaded = load_tokenizer(
         args.tokenizer, revision=args.revision, trust_remote_code=args.trust_remote_code
     )
-    stems = [f"{loaded.name}.{c.name}" for c in corpora]
-    if len(set(stems)) != len(stems):
-        raise ConfigError(
-            "two corpora have the same name, so their files would overwrite each other: "
-            + ", ".join(args.corpus)
-        )
     results = [
         count_tokens(
             loaded,

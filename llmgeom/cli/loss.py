@@ -12,8 +12,7 @@ from __future__ import annotations
 import argparse
 
 from ..devices import DEVICE_HELP
-from ..errors import ConfigError
-from ._text_options import add_corpus_arguments, positive_int
+from ._text_options import add_corpus_arguments, open_corpora, positive_int
 
 DEFAULT_OUT = "results/loss"
 
@@ -88,17 +87,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Load the model once, compute its loss on every corpus, write the results."""
     from .._atomic import ensure_writable_dir
-    from ..text.corpus import open_corpus
     from ..text.lm import load_model
     from ..text.loss import DEFAULT_BATCH_TOKENS, compute_loss, save_loss
 
     ensure_writable_dir(args.out)  # before loading anything
-    corpora = [
-        open_corpus(spec, text_field=args.text_field, recipe=args.recipe) for spec in args.corpus
-    ]
-    names = [c.name for c in corpora]
-    if len(set(names)) != len(names):
-        raise ConfigError(f"two corpora share the name {names!r}: their results would collide")
+    corpora = open_corpora(args)
     quantization = "8bit" if args.load_in_8bit else "4bit" if args.load_in_4bit else None
     loaded = load_model(
         args.model,
