@@ -267,3 +267,22 @@ def _save(tensors: dict[str, torch.Tensor], path: Path, fmt: str) -> None:
         )
     else:
         torch.save(tensors, path)
+
+
+def write_gguf(path, arch: str, tensors: dict, embedding_length: int | None = None):
+    """A GGUF file of ``tensors`` (name -> (array, raw_dtype or None)); returns ``path``."""
+    import gguf  # only the GGUF tests need it
+
+    writer = gguf.GGUFWriter(str(path), arch)
+    if embedding_length is not None:
+        writer.add_embedding_length(embedding_length)
+    for name, (array, raw_dtype) in tensors.items():
+        if raw_dtype is None:
+            writer.add_tensor(name, array)
+        else:
+            writer.add_tensor(name, array, raw_dtype=raw_dtype)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path

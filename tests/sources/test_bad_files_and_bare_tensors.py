@@ -5,11 +5,10 @@ from __future__ import annotations
 import os
 import struct
 
-import gguf
 import numpy as np
 import pytest
 import torch
-from checkpoints import SPECS, write_checkpoint
+from checkpoints import SPECS, write_checkpoint, write_gguf
 
 import llmgeom
 from llmgeom.errors import (
@@ -126,15 +125,10 @@ def test_npy_filesystem_error_names_the_path_once(tmp_path, monkeypatch):
 
 
 def _gguf_bytes(tmp_path) -> bytes:
-    path = tmp_path / "whole.gguf"
-    writer = gguf.GGUFWriter(str(path), "gpt2")
-    writer.add_embedding_length(8)
-    writer.add_tensor("token_embd.weight", np.arange(512, dtype=np.float32).reshape(64, 8))
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
-    return path.read_bytes()
+    emb = np.arange(512, dtype=np.float32).reshape(64, 8)
+    return write_gguf(
+        tmp_path / "whole.gguf", "gpt2", {"token_embd.weight": (emb, None)}, 8
+    ).read_bytes()
 
 
 def test_every_truncation_of_a_gguf_file_is_one_clear_error(tmp_path):

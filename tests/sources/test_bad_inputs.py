@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import safetensors.torch
 import torch
-from checkpoints import SPECS, write_checkpoint
+from checkpoints import SPECS, write_checkpoint, write_gguf
 
 import llmgeom
 from llmgeom.errors import (
@@ -272,15 +272,7 @@ def test_malformed_tokenizer_json(tmp_path):
 
 
 def _gguf(path):
-    import gguf
-
-    writer = gguf.GGUFWriter(str(path), "gpt2")
-    writer.add_tensor("token_embd.weight", np.ones((64, 8), dtype=np.float32))
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
-    return path
+    return write_gguf(path, "gpt2", {"token_embd.weight": (np.ones((64, 8), np.float32), None)})
 
 
 @pytest.mark.parametrize("kind", ["dir-safetensors", "dir-bin", "npy", "gguf", "safetensors"])

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import json
 
-import gguf
 import numpy as np
 import pytest
 import safetensors.torch
 import tiny_models
 import torch
+from checkpoints import write_gguf
 
 import llmgeom
 from llmgeom.cli import main
@@ -34,18 +34,12 @@ MODELS = {
 
 def _write_gguf(path, arch, model, d_model):
     """The model's embeddings the llama.cpp way: token_embd, plus output when untied."""
-    writer = gguf.GGUFWriter(str(path), arch)
-    writer.add_embedding_length(d_model)
-    emb = model.get_input_embeddings().weight.detach().numpy()
-    writer.add_tensor("token_embd.weight", np.ascontiguousarray(emb))
+    emb = model.get_input_embeddings().weight
+    tensors = {"token_embd.weight": (np.ascontiguousarray(emb.detach().numpy()), None)}
     head = model.get_output_embeddings().weight
-    if head is not model.get_input_embeddings().weight:
-        writer.add_tensor("output.weight", np.ascontiguousarray(head.detach().numpy()))
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
-    return path
+    if head is not emb:
+        tensors["output.weight"] = (np.ascontiguousarray(head.detach().numpy()), None)
+    return write_gguf(path, arch, tensors, d_model)
 
 
 def _inspect(capsys, path):

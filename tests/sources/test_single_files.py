@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import safetensors.torch
 import torch
-from checkpoints import SPECS, make_tensors, write_checkpoint
+from checkpoints import SPECS, make_tensors, write_checkpoint, write_gguf
 
 import llmgeom
 from llmgeom.errors import ConfigError, TensorNotFoundError
@@ -185,23 +185,6 @@ def test_unknown_suffix_is_a_config_error(tmp_path):
 
 
 # ----------------------------------------------------------------------------------------- GGUF
-
-
-def write_gguf(path, arch, tensors, embedding_length=None):
-    """tensors: name -> (array, raw_dtype or None)."""
-    writer = gguf.GGUFWriter(str(path), arch)
-    if embedding_length is not None:
-        writer.add_embedding_length(embedding_length)
-    for name, (array, raw_dtype) in tensors.items():
-        if raw_dtype is None:
-            writer.add_tensor(name, array)
-        else:
-            writer.add_tensor(name, array, raw_dtype=raw_dtype)
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
-    return path
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float16])
