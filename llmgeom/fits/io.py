@@ -200,20 +200,15 @@ def _measurement_row(path: Path) -> dict[str, Any]:
         data = load_record(path)
     except ConfigError as err:
         raise FitError(str(err)) from None
-    try:
-        model, stats = data["model"], data["stats"]
-        name = model.get("repo_id") or model["source"]
-        head = model["head_width"]
-        mean_cos2 = stats["mean_cos2"]
-    except (KeyError, TypeError, AttributeError) as err:
-        raise FitError(f"{path}: measurement file lacks the field {err}") from None
+    model = data["model"]  # load_record checked model.source, head_width and stats.mean_cos2
+    name = model.get("repo_id") or model["source"]
     if model.get("revision"):
         name = f"{name}@{model['revision']}"
     return {
         "model": str(name),
         "family": str(model.get("family") or NO_FAMILY),
-        "m": _number(path, 1, "model.head_width", head),
-        "mean_cos2": _number(path, 1, "stats.mean_cos2", mean_cos2),
+        "m": _number(path, 1, "model.head_width", model["head_width"]),
+        "mean_cos2": _number(path, 1, "stats.mean_cos2", data["stats"]["mean_cos2"]),
         "d_model": _number(path, 1, "model.d_model", model.get("d_model"), required=False),
         "settings": analysis_settings(data),
         "origin": str(path),
