@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..cli import one_line
 from ..errors import ConfigError, LlmgeomError, SourceNotFoundError
 
 STEP_REVISION = re.compile(r"^step(\d+)$")
@@ -225,7 +226,7 @@ def _read_json(found: Gathered, path: Path, rel: str) -> str | None:
         else:
             return f"JSON of another kind (schema {schema!r})" if schema else "JSON without schema"
     except LlmgeomError as err:
-        found.corrupt.append((rel, _one_line(str(err))))
+        found.corrupt.append((rel, one_line(str(err))))
     return None
 
 
@@ -236,10 +237,6 @@ def _sweep_status(path: Path, data: Any) -> dict[str, Any]:
     if not isinstance(units, list) or not all(isinstance(u, dict) for u in units):
         raise ConfigError(f"{path}: not a sweep status (an object with a list of units)")
     return data
-
-
-def _one_line(text: str) -> str:
-    return " ".join(part.strip() for part in text.strip().splitlines() if part.strip())
 
 
 def _skip_reason(path: Path) -> str:
@@ -281,9 +278,9 @@ def _attach_counts(found: Gathered, npz: dict[Path, str]) -> None:
         try:
             item.extra["counts"] = load_counts(path)
         except LlmgeomError as err:
-            item.extra["counts_problem"] = _one_line(str(err))
+            item.extra["counts_problem"] = one_line(str(err))
             if path in npz:
-                found.corrupt.append((npz[path], _one_line(str(err))))
+                found.corrupt.append((npz[path], one_line(str(err))))
     for path, rel in npz.items():
         if path not in used:
             found.skipped.append((rel, "token counts without their freq record"))
@@ -329,7 +326,7 @@ def gather(
             try:
                 found.loss_tables.append(Item(path, rel, "loss_table", read_loss_table(path)))
             except LlmgeomError as err:
-                found.corrupt.append((rel, _one_line(str(err))))
+                found.corrupt.append((rel, one_line(str(err))))
         elif path.name.endswith(".npz"):
             npz[path.resolve()] = rel
         else:

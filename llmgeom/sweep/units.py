@@ -110,10 +110,10 @@ def _runner(kind: str) -> Runner:
 
 
 def _one_line(err: BaseException) -> str:
-    text = str(err.args[0]) if isinstance(err, KeyError) and err.args else str(err)
-    text = " ".join(part.strip() for part in text.strip().splitlines() if part.strip())
+    from ..cli import one_line
     from ..errors import LlmgeomError
 
+    text = one_line(str(err.args[0]) if isinstance(err, KeyError) and err.args else str(err))
     if isinstance(err, LlmgeomError | KeyError) and text:
         return text
     return f"{type(err).__name__}: {text}" if text else type(err).__name__
