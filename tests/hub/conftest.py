@@ -70,14 +70,6 @@ def fast_sleep(monkeypatch) -> list[float]:
 
 
 @pytest.fixture
-def offline(monkeypatch) -> None:
-    """HF_HUB_OFFLINE=1, as huggingface_hub reads it at import."""
-    from huggingface_hub import constants
-
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
-
-
-@pytest.fixture
 def tiny(fake_hub_session) -> dict[str, TinyRepo]:
     """The served repositories, by short name."""
     return fake_hub_session[1]
