@@ -8,8 +8,8 @@ and planned without running code; a layout the planner does not handle gives a
 :class:`BinPlan` with a ``whole_file_reason`` instead (the whole shard will be downloaded).
 
 Example:
-    >>> BinPlan(None, None, "legacy torch.save format").ranged
-    False
+    >>> BinPlan(None, None, "legacy torch.save format").whole_file_reason
+    'legacy torch.save format'
 """
 
 from __future__ import annotations
@@ -42,11 +42,6 @@ class BinPlan:
     zip_plan: ZipTensorPlan | None
     reader: RangeFile | None
     whole_file_reason: str | None = None
-
-    @property
-    def ranged(self) -> bool:
-        """True when only the head's stored bytes need to be downloaded."""
-        return self.zip_plan is not None
 
 
 @dataclass
