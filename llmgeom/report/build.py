@@ -27,7 +27,7 @@ from typing import Any
 
 from .._atomic import atomic_path, ensure_writable_dir
 from ..errors import ConfigError, LlmgeomError, SourceNotFoundError
-from .figures import FIGURES, Context, Drawn, Missing
+from .figures import FIGURES, Context, Drawn, Missing, _toy_runs, toy_run_label
 from .gather import Gathered, gather
 from .html import Page, details, esc, figure, render_page, table
 from .summary import fit_rows, summary_rows, write_summary
@@ -151,10 +151,8 @@ def _fits_section(found: Gathered, ctx: Context) -> str:
                 f"<h3>{esc(item.data.get('schema'))}: {esc(item.rel)}</h3>"
                 + _fit_table(item.data, item.rel)
             )
-    toy = [(item, run) for item in found.toys for run in item.data["runs"]]
+    toy = _toy_runs(found)
     if toy:
-        from .figures import toy_run_label
-
         rows = []
         for item, run in toy:
             fit = run["fit"]

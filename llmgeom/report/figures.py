@@ -31,6 +31,7 @@ import numpy as np
 from .. import plotting
 from .gather import Gathered, Item, measure_model, settings_key, step_of
 from .laws import (
+    PAPER_SETTING,
     Law,
     describe_setting,
     loss_points,
@@ -443,7 +444,7 @@ def overlap_vs_step(ctx: Context) -> Drawn:
         steps = [s for s, _ in pts]
         y = [i.data["stats"]["mean_cos2"] for _, i in pts]
         m = pts[0][1].data["model"]["head_width"]
-        label = base if key == ("all", False, None) else f"{base} ({describe_setting(key)})"
+        label = base if key == PAPER_SETTING else f"{base} ({describe_setting(key)})"
         ax.plot(steps, y, "o-", color=f"C{k % 10}", label=f"{label}, m = {m}")
         ax.axhline(1.0 / m, color=f"C{k % 10}", ls="--", lw=0.8)
         data.append({"model": base, "steps": steps, "mean_cos2": y, "m": m})
