@@ -63,8 +63,8 @@ def run(args: argparse.Namespace) -> int:
     titles = {fid: title for fid, title, _ in FIGURES}
     for fid, path in result.figures.items():
         print(f"  drew    {titles[fid]}: {path}")
-    for fid in result.missing:
-        print(f"  missing {titles[fid]} ({fid}): {result.why_missing.get(fid, 'no data')}")
+    for fid, why in result.why_missing.items():
+        print(f"  missing {titles[fid]} ({fid}): {why}")
     for rel, why in result.corrupt:
         print(f"  corrupt {rel}: {why}")
     print(f"wrote {result.summary_csv}")

@@ -37,18 +37,22 @@ FIGURE_DIR = "figures"
 
 @dataclass(frozen=True)
 class ReportResult:
-    """What :func:`build_report` wrote: the page, the table, the figures by id (PNG paths) and
-    the ids of the figures whose data is absent (``why_missing``: what is absent); also what was
-    skipped or corrupt and how many results of each kind were found."""
+    """What :func:`build_report` wrote: the page, the table, the figures by id (PNG paths) and,
+    by id in page order, what is absent for each figure not drawn (``why_missing``); also what
+    was skipped or corrupt and how many results of each kind were found."""
 
     index_html: Path
     summary_csv: Path
     figures: dict[str, Path]
-    missing: list[str]
+    why_missing: dict[str, str]
     skipped: list[tuple[str, str]] = field(default_factory=list)
     corrupt: list[tuple[str, str]] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
-    why_missing: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def missing(self) -> list[str]:
+        """The ids of the figures whose data is absent, in page order."""
+        return list(self.why_missing)
 
 
 def _check_folder(results_dir: str | os.PathLike[str]) -> Path:
@@ -107,11 +111,10 @@ def build_report(
         index_html=index,
         summary_csv=summary_csv,
         figures=figures,
-        missing=[f for f, _, _ in FIGURES if f in missing],
+        why_missing=missing,
         skipped=list(found.skipped),
         corrupt=list(found.corrupt),
         counts=found.counts(),
-        why_missing=dict(missing),
     )
 
 
