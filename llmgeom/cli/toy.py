@@ -105,7 +105,7 @@ def _run_epilog() -> str:
 
 def register(subparsers: Any) -> None:
     """Add ``toy`` with its ``run`` and ``sweep`` subcommands to ``subparsers``."""
-    from ..toy.data import FAMILIES
+    from ..toy.config import FAMILIES
 
     d = {k: v.replace("%", "%%") for k, v in _defaults().items()}  # argparse %-formats help
     toy = subparsers.add_parser(

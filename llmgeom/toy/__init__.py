@@ -16,14 +16,51 @@ Example:
 
 from __future__ import annotations
 
-from .config import ToyConfig, ToyRun, config_from_dict, list_presets, load_config
-from .data import FeatureSampler, SparseBatch, frequencies
-from .experiment import load_trained, run_experiment, save_trained
-from .metrics import frame_bound, ideal_weak_loss, mean_cos2, row_geometry, unlearned_loss
-from .model import batch_loss, forward_dense, loss_and_grads
-from .optim import Adam, apply_dial, dial_factor, lr_factor
-from .report import format_summary, summarize
-from .train import TrainedModel, TrainResult, init_params, train
+import importlib
+from typing import Any
+
+# Names -> submodule. Loaded on first use, so that importing llmgeom.toy.config (the CLI's help
+# reads ToyConfig's defaults) does not import torch: `llmgeom --help` stays fast.
+_LAZY = {
+    "ToyConfig": "config",
+    "ToyRun": "config",
+    "config_from_dict": "config",
+    "list_presets": "config",
+    "load_config": "config",
+    "FeatureSampler": "data",
+    "SparseBatch": "data",
+    "frequencies": "data",
+    "load_trained": "experiment",
+    "run_experiment": "experiment",
+    "save_trained": "experiment",
+    "frame_bound": "metrics",
+    "ideal_weak_loss": "metrics",
+    "mean_cos2": "metrics",
+    "row_geometry": "metrics",
+    "unlearned_loss": "metrics",
+    "batch_loss": "model",
+    "forward_dense": "model",
+    "loss_and_grads": "model",
+    "Adam": "optim",
+    "apply_dial": "optim",
+    "dial_factor": "optim",
+    "lr_factor": "optim",
+    "format_summary": "report",
+    "summarize": "report",
+    "TrainedModel": "training",
+    "TrainResult": "training",
+    "init_params": "training",
+    "train": "training",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "Adam",

@@ -21,7 +21,8 @@ from typing import Any
 from ..configs import config_path
 from ..devices import check_device_name
 from ..errors import ConfigError
-from .data import FAMILIES
+
+FAMILIES: tuple[str, ...] = ("power", "exp", "linear")  # frequency families (data.py)
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 import torch
 
 from ..errors import ConfigError
+from .config import FAMILIES
 
-FAMILIES: tuple[str, ...] = ("power", "exp", "linear")
 V_MEAN: float = 1.0  # <v> for v ~ U(0, 2)
 V2_MEAN: float = 4.0 / 3.0  # <v^2> for v ~ U(0, 2)
 

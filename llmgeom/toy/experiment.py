@@ -26,7 +26,7 @@ from .._atomic import atomic_path, write_json_atomic
 from ..errors import CorruptCheckpointError, SourceNotFoundError
 from .config import ToyConfig, config_from_dict
 from .report import summarize
-from .train import TrainedModel, TrainResult, train
+from .training import TrainedModel, TrainResult, train
 
 
 def run_experiment(

@@ -8,7 +8,7 @@ Example:
     >>> import tempfile, pathlib
     >>> from llmgeom.toy.config import ToyConfig, ToyRun
     >>> from llmgeom.toy.report import summarize
-    >>> from llmgeom.toy.train import train
+    >>> from llmgeom.toy.training import train
     >>> cfg = ToyConfig(n=40, m=(3, 5, 8), steps=5, batch=32, warmup=1, eval_samples=64,
     ...                 runs=(ToyRun(gamma=-1.0),))
     >>> out = pathlib.Path(tempfile.mkdtemp()) / "demo_loss.png"

@@ -1,4 +1,4 @@
-"""Turn a :class:`~llmgeom.toy.train.TrainResult` into the results JSON and a text table.
+"""Turn a :class:`~llmgeom.toy.training.TrainResult` into the results JSON and a text table.
 
 Per (run, seed) the report lists, at every width: the final loss (summed over features, on fresh
 data) with its standard error, φ and the counts of represented (``‖W_i‖ > 1/2``) and strongly
@@ -11,7 +11,7 @@ block as ``m_min``, ``m_max`` and ``m_used``).
 
 Example:
     >>> from llmgeom.toy.config import ToyConfig, ToyRun
-    >>> from llmgeom.toy.train import train
+    >>> from llmgeom.toy.training import train
     >>> cfg = ToyConfig(n=40, m=(3, 5, 8), steps=5, batch=32, warmup=1, eval_samples=64,
     ...                 runs=(ToyRun(gamma=-1.0),))
     >>> summary = summarize(train(cfg, progress=False))
@@ -32,7 +32,7 @@ from .._atomic import read_schema_json
 from ..errors import ConfigError, FitError
 from ..fits.line import fit_power_law
 from .metrics import HIST_EDGES, ideal_weak_loss, row_geometry, unlearned_loss
-from .train import TrainResult
+from .training import TrainResult
 
 SCHEMA = "llmgeom.toy.result/2"
 
@@ -117,7 +117,7 @@ def summarize(result: TrainResult) -> dict[str, Any]:
 
     Example:
         >>> from llmgeom.toy.config import ToyConfig, ToyRun
-        >>> from llmgeom.toy.train import train
+        >>> from llmgeom.toy.training import train
         >>> cfg = ToyConfig(n=40, m=(3, 5, 8), steps=5, batch=32, warmup=1, eval_samples=64,
         ...                 runs=(ToyRun(gamma=0.5),))
         >>> doc = summarize(train(cfg, progress=False))
@@ -188,7 +188,7 @@ def format_summary(doc: dict[str, Any]) -> str:
 
     Example:
         >>> from llmgeom.toy.config import ToyConfig, ToyRun
-        >>> from llmgeom.toy.train import train
+        >>> from llmgeom.toy.training import train
         >>> cfg = ToyConfig(n=40, m=(3, 5, 8), steps=5, batch=32, warmup=1, eval_samples=64,
         ...                 runs=(ToyRun(gamma=-1.0),))
         >>> format_summary(summarize(train(cfg, progress=False))).splitlines()[0][:14]

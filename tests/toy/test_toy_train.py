@@ -9,7 +9,7 @@ from llmgeom.toy.config import ToyConfig, ToyRun
 from llmgeom.toy.data import FeatureSampler, frequencies
 from llmgeom.toy.model import batch_loss
 from llmgeom.toy.optim import lr_factor
-from llmgeom.toy.train import derive_seed, init_params, train
+from llmgeom.toy.training import derive_seed, init_params, train
 
 SMALL = dict(n=200, m=(5, 10, 20), batch=128, eval_samples=2048, log_every=10)
 
