@@ -25,9 +25,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import FitError
+from ..results import ANALYSIS_SETTINGS
 from .gather import Gathered, Item, loss_model, measure_model, settings_key, step_of
 
-PAPER_SETTING = ("all", False, None)
+PAPER_SETTING = tuple(ANALYSIS_SETTINGS.values())  # every row, no centring, no weights
 OVERLAP_BOOTSTRAP = 1000
 LOSS_BOOTSTRAP = 200
 

@@ -28,8 +28,9 @@ from typing import Any
 import numpy as np
 
 from .._atomic import atomic_path
+from .figures import toy_run_label
 from .gather import Gathered, Item, loss_model, measure_model
-from .laws import Law
+from .laws import Law, loss_family
 
 COLUMNS: tuple[str, ...] = (
     "record", "model", "revision", "family", "variant", "rows", "center", "weights", "corpus",
@@ -123,8 +124,6 @@ def measure_row(item: Item, found: Gathered) -> dict[str, Any]:
 
 def loss_row(item: Item) -> dict[str, Any]:
     """The row of a loss record."""
-    from .laws import loss_family
-
     r = item.data
     model, loss = r["model"], r["loss"]
     files = [f.get("sha256") for f in model.get("files") or [] if isinstance(f, dict)]
@@ -179,8 +178,6 @@ def freq_row(item: Item) -> dict[str, Any]:
 
 def toy_rows(item: Item) -> list[dict[str, Any]]:
     """One row per run and width of a toy results document."""
-    from .figures import toy_run_label
-
     doc = item.data
     rows = []
     for run in doc["runs"]:
