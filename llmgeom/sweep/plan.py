@@ -477,6 +477,15 @@ def _unit_cost(unit: Unit, config: SweepConfig) -> tuple[dict[str, float], float
     return {}, 0.0, 0.0, False  # pragma: no cover
 
 
+#: The downloads shared between units: one per model (loss units of one model on several
+#: corpora), per corpus and per tokenizer, keyed by these unit parameters.
+_DOWNLOADED_ONCE = {
+    "models": ("source", "revision"),
+    "corpora": ("corpus",),
+    "tokenizers": ("tokenizer",),
+}
+
+
 def estimate(units: list[Unit], config: SweepConfig) -> Estimate:
     """A rough estimate of what running ``units`` downloads and costs (models counted once).
 
@@ -491,24 +500,15 @@ def estimate(units: list[Unit], config: SweepConfig) -> Estimate:
     cpu = gpu = 0.0
     by_kind: dict[str, tuple[float, float]] = {}
     unknown = []
-    counted_models: set[str] = set()
+    counted: set[tuple] = set()
     for unit in units:
         parts, c, g, known = _unit_cost(unit, config)
-        if unit.kind == "loss" and "models" in parts:  # one download per model, not per corpus
-            key = f"{unit.params['source']}@{unit.params['revision']}"
-            if key in counted_models:
-                parts = {k: v for k, v in parts.items() if k != "models"}
-            counted_models.add(key)
-        if "corpora" in parts:  # one download per corpus
-            key = f"corpus:{unit.params['corpus']}"
-            if key in counted_models:
-                parts = {k: v for k, v in parts.items() if k != "corpora"}
-            counted_models.add(key)
-        if unit.kind == "freq":
-            key = f"tok:{unit.params['tokenizer']}"
-            if key in counted_models:
-                parts = {k: v for k, v in parts.items() if k != "tokenizers"}
-            counted_models.add(key)
+        for part, names in _DOWNLOADED_ONCE.items():
+            if part in parts:
+                key = (part, *(unit.params[name] for name in names))
+                if key in counted:
+                    del parts[part]
+                counted.add(key)
         for k, v in parts.items():
             totals[k] = totals.get(k, 0) + int(v)
         cpu += c
