@@ -1,42 +1,131 @@
 """Where an output-embedding matrix comes from: one entry point, :func:`load_unembedding`.
 
-The sources are a registry (:mod:`.base`), asked in order, first match wins: an
-:class:`Unembedding` as is; a tensor or array; an ``nn.Module``; an existing local directory
-(checkpoint) or file (safetensors, bin, npy, gguf: :mod:`.files`); otherwise a Hugging Face Hub
-repository id or a paper-model alias (:mod:`.hub`). :func:`register_source` adds your own.
+A :class:`Source` has a ``name`` and answers three questions about an object: can I load it
+(``can_load``: cheap, no reading), where is its head (``locate``: headers only) and the head
+itself (``load``). The registered sources are asked in order, first match wins: an
+:class:`Unembedding` as is; a tensor or array; an ``nn.Module``; an existing directory
+(checkpoint) or file (safetensors, bin, npy, gguf: :mod:`.files`); any other string is a Hugging
+Face Hub id or a paper-model alias (:mod:`.hub`). :func:`register_source` adds your own.
 
 Example:
     >>> import torch
+    >>> from llmgeom.unembedding import HeadMetadata
     >>> load_unembedding(torch.ones(3, 2)).meta.source_kind
     'array'
     >>> [s.name for s in registered_sources()]
     ['unembedding', 'array', 'module', 'local-dir', 'local-file', 'hub']
+    >>> to_list = lambda o, t, r: Unembedding(torch.tensor(o), HeadMetadata("<list>", "list"))
+    >>> is_list = lambda o: isinstance(o, list)
+    >>> register_source(FunctionSource("list", is_list, to_list), before="hub")
+    >>> load_unembedding([[1.0, 2.0], [3.0, 4.0]]).meta.source_kind
+    'list'
+    >>> unregister_source("list").name
+    'list'
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import torch
 
+from ..errors import ConfigError, SourceNotFoundError
 from ..unembedding import Unembedding
-from .base import (
-    FunctionSource,
-    Source,
-    find_source,
-    register_source,
-    registered_sources,
-    unregister_source,
-)
 from .files import SUFFIX_FORMATS, load_file, locate_file
 from .in_memory import from_array, from_module
 from .local import load_from_directory, locate_in_directory
 from .location import HeadLocation
 
-_FILE_SUFFIXES = (*SUFFIX_FORMATS, ".json")
+
+@runtime_checkable
+class Source(Protocol):
+    """Where output embeddings come from: a name and three methods."""
+
+    name: str
+
+    def can_load(self, obj: Any) -> bool:
+        """Whether this source handles ``obj`` (cheap: no reading, no network)."""
+
+    def locate(
+        self, obj: Any, *, tensor: str | None = None, revision: str | None = None
+    ) -> HeadLocation:
+        """Where the head of ``obj`` is, from headers only (NotImplementedError if meaningless)."""
+
+    def load(
+        self, obj: Any, *, tensor: str | None = None, revision: str | None = None
+    ) -> Unembedding:
+        """The head of ``obj`` with its metadata."""
+
+
+@dataclass(frozen=True)
+class FunctionSource:
+    """A :class:`Source` made of functions ``(obj, tensor, revision) -> ...`` (the built-ins)."""
+
+    name: str
+    can_load: Callable[[Any], bool]
+    load_fn: Callable[[Any, str | None, str | None], Unembedding]
+    locate_fn: Callable[[Any, str | None, str | None], HeadLocation] | None = None
+
+    def locate(
+        self, obj: Any, *, tensor: str | None = None, revision: str | None = None
+    ) -> HeadLocation:
+        """``locate_fn(obj, tensor, revision)``; NotImplementedError when there is none."""
+        if self.locate_fn is None:
+            raise NotImplementedError(f"a {type(obj).__name__} has no file to locate a head in")
+        return self.locate_fn(obj, tensor, revision)
+
+    def load(
+        self, obj: Any, *, tensor: str | None = None, revision: str | None = None
+    ) -> Unembedding:
+        """``load_fn(obj, tensor, revision)``."""
+        return self.load_fn(obj, tensor, revision)
+
+
+_SOURCES: list[Source] = []
+
+
+def register_source(source: Source, *, before: str | None = None) -> None:
+    """Add ``source`` last, or just before the source called ``before`` (names are unique).
+
+    The built-in ``hub`` source takes every string that does not look like a path, so a source
+    of strings must be registered ``before="hub"``.
+    """
+    if not isinstance(source, Source):
+        raise TypeError(f"{source!r} is not a Source (name, can_load, locate, load)")
+    names = [s.name for s in _SOURCES]
+    if source.name in names:
+        raise ConfigError(f"a source called {source.name!r} is already registered")
+    if before is not None and before not in names:
+        raise ConfigError(f"no source called {before!r} (registered: {', '.join(names)})")
+    _SOURCES.insert(names.index(before) if before is not None else len(_SOURCES), source)
+
+
+def unregister_source(name: str) -> Source:
+    """Remove the source called ``name`` and return it."""
+    for i, source in enumerate(_SOURCES):
+        if source.name == name:
+            return _SOURCES.pop(i)
+    raise ConfigError(f"no source called {name!r}")
+
+
+def registered_sources() -> tuple[Source, ...]:
+    """The registered sources, in the order they are asked."""
+    return tuple(_SOURCES)
+
+
+def find_source(obj: Any) -> Source:
+    """The first registered source that can load ``obj`` (a path that none can: SourceNotFound)."""
+    for source in _SOURCES:
+        if source.can_load(obj):
+            return source
+    if isinstance(obj, str | os.PathLike):
+        raise SourceNotFoundError(f"no such file or directory: {obj}")
+    raise TypeError(f"cannot load an output embedding from {type(obj).__name__}")
 
 
 def looks_like_path(text: str) -> bool:
@@ -50,7 +139,7 @@ def looks_like_path(text: str) -> bool:
         text.startswith((".", "/", "~"))
         or "\\" in text
         or text.count("/") > 1
-        or text.lower().endswith(_FILE_SUFFIXES)
+        or text.lower().endswith((*SUFFIX_FORMATS, ".json"))
     )
 
 
@@ -78,19 +167,19 @@ for _source in (
     FunctionSource(
         "module", lambda o: isinstance(o, torch.nn.Module), lambda o, t, r: from_module(o)
     ),
-    FunctionSource(  # an existing directory: a Hugging Face checkpoint
+    FunctionSource(
         "local-dir",
         lambda o: _path(o) is not None and _path(o).is_dir(),
         lambda o, t, r: load_from_directory(_path(o), t),
         lambda o, t, r: locate_in_directory(_path(o), t),
     ),
-    FunctionSource(  # an existing file, in a registered format (.files)
+    FunctionSource(
         "local-file",
         lambda o: _path(o) is not None and _path(o).is_file(),
         lambda o, t, r: load_file(_path(o), t),
         lambda o, t, r: locate_file(_path(o), t),
     ),
-    FunctionSource(  # a Hub id or paper alias: any other string that does not look like a path
+    FunctionSource(  # any other string that does not look like a path
         "hub",
         lambda o: isinstance(o, str | os.PathLike) and not looks_like_path(str(o)),
         _hub_load,

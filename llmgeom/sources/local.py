@@ -1,4 +1,5 @@
-"""Local Hugging Face checkpoint directories (single or sharded, safetensors or ``.bin``).
+"""Local Hugging Face checkpoints: a directory (single or sharded, safetensors or ``.bin``), or
+one weight file of one, described by the ``config.json`` and tokenizer files beside it.
 
 Only the head tensor is read: the model is never instantiated and no other tensor's bytes are
 touched (safetensors: ``safe_open`` maps the one shard and reads the head's pages; ``.bin``: a
@@ -20,12 +21,86 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..errors import SourceNotFoundError
-from ..unembedding import Unembedding
-from .head_key import choose_head_key
-from .layout import parse_weight_map, pick_weight_files
+import torch
+
+from ..errors import ConfigError, InvalidMatrixError, SourceNotFoundError
+from ..memory import ensure_fits
+from ..unembedding import HeadMetadata, Unembedding
+from .head_key import HeadChoice, choose_head_key
+from .layout import parse_config, parse_weight_map, pick_weight_files
 from .location import HeadLocation
-from .weight_file import head_location, read_head, read_local_config, tensor_table, unembedding_at
+from .safetensors_format import local_entries, read_tensor
+from .tensor_digest import tensor_sha256
+from .tokenizer_len import tokenizer_length_from_json, tokenizer_length_from_vocab
+from .torch_bin import BARE_TENSOR_KEY, BareTensor, load_state_dict, read_bin_tensor, tensor_shapes
+
+
+def read_local_config(directory: Path) -> dict | None:
+    """``config.json`` of a checkpoint directory, or None when there is none."""
+    path = directory / "config.json"
+    return parse_config(path.read_bytes(), str(path)) if path.is_file() else None
+
+
+def local_tokenizer_length(directory: Path) -> int | None:
+    """``len(tokenizer)`` from the tokenizer files in ``directory``, if any."""
+    tokenizer, vocab, added = (
+        directory / n for n in ("tokenizer.json", "vocab.json", "added_tokens.json")
+    )
+    if tokenizer.is_file():
+        return tokenizer_length_from_json(tokenizer.read_bytes(), str(tokenizer))
+    if vocab.is_file():
+        added_raw = added.read_bytes() if added.is_file() else None
+        return tokenizer_length_from_vocab(vocab.read_bytes(), added_raw, str(vocab))
+    return None
+
+
+def locate_weight_file(
+    path: Path,
+    fmt: str,
+    tensor: str | None,
+    config: dict | None,
+    source: str,
+    choice: HeadChoice | None = None,
+) -> HeadLocation:
+    """The head in one safetensors or ``.bin`` file: ``choice`` (a shard index's), else chosen
+    from the file's tensors and ``config``; a bare ``torch.save(tensor)`` is the head if 2-D."""
+    entries, dtype = {}, None
+    if fmt == "safetensors":
+        entries = local_entries(path)
+        shapes = {k: e.shape for k, e in entries.items()}
+    else:
+        state = load_state_dict(path)
+        shapes = tensor_shapes(state)
+        if choice is None and isinstance(state, BareTensor):
+            weight = state[BARE_TENSOR_KEY]
+            if tensor is not None:
+                raise ConfigError(
+                    f"{path}: the file holds one bare tensor; --tensor does not apply"
+                )
+            if weight.ndim != 2:
+                raise InvalidMatrixError(
+                    f"{path}: the file holds one tensor of shape {list(weight.shape)}; an output "
+                    "embedding must be 2-D [n_rows, m]"
+                )
+            choice, config = HeadChoice(BARE_TENSOR_KEY, None, None, "bare-tensor"), None
+            dtype = str(weight.dtype).removeprefix("torch.")
+    if choice is None:
+        choice = choose_head_key(config, shapes, tensor=tensor, shapes=shapes, source=source)
+    elif choice.key not in shapes:
+        raise SourceNotFoundError(f"{path}: does not contain {choice.key!r} as its index says")
+    entry = entries.get(choice.key)
+    return HeadLocation(
+        source=source,
+        file=str(path),
+        key=choice.key,
+        fmt=fmt,
+        dtype=entry.dtype if entry else dtype,
+        shape=shapes[choice.key],
+        byte_range=(entry.start, entry.stop) if entry else None,
+        file_size=path.stat().st_size,
+        choice=choice,
+        config=config,
+    )
 
 
 def locate_in_directory(
@@ -37,40 +112,52 @@ def locate_in_directory(
         raise SourceNotFoundError(f"no such checkpoint directory: {directory}")
     config = read_local_config(directory)
     files = pick_weight_files([p.name for p in directory.iterdir()], str(directory))
-    if files.index:
-        index_path = directory / files.index
-        weight_map = parse_weight_map(index_path.read_bytes(), str(index_path))
-        choice = choose_head_key(config, weight_map, tensor=tensor, source=str(directory))
-        weight_file = directory / weight_map[choice.key]
-        if not weight_file.is_file():
-            raise SourceNotFoundError(
-                f"{directory}: the index maps {choice.key!r} to a missing shard "
-                f"{weight_map[choice.key]}"
-            )
-        shapes, entries = tensor_table(weight_file, files.fmt)
-    else:
-        weight_file = directory / files.single
-        shapes, entries = tensor_table(weight_file, files.fmt)
-        choice = choose_head_key(
-            config, shapes, tensor=tensor, shapes=shapes, source=str(directory)
+    if files.single:
+        return locate_weight_file(
+            directory / files.single, files.fmt, tensor, config, str(directory)
         )
-    if choice.key not in shapes:
+    index_path = directory / files.index
+    weight_map = parse_weight_map(index_path.read_bytes(), str(index_path))
+    choice = choose_head_key(config, weight_map, tensor=tensor, source=str(directory))
+    shard = weight_map[choice.key]
+    if not (directory / shard).is_file():
         raise SourceNotFoundError(
-            f"{weight_file}: does not contain {choice.key!r} as its index says"
+            f"{directory}: the index maps {choice.key!r} to a missing shard {shard}"
         )
-    return head_location(str(directory), weight_file, files.fmt, choice, shapes, entries, config)
+    return locate_weight_file(directory / shard, files.fmt, tensor, config, str(directory), choice)
+
+
+def load_located(location: HeadLocation, weight: torch.Tensor | None = None) -> Unembedding:
+    """The :class:`Unembedding` at a local ``location`` (``weight``: the head, if already read)."""
+    path = Path(location.file)
+    in_directory = location.source != location.file  # else a single file: its own source
+    directory = Path(location.source) if in_directory else path.parent
+    if weight is None:
+        if location.nbytes is not None:
+            ensure_fits(location.nbytes, f"tensor {location.key!r}")
+        read = read_tensor if location.fmt == "safetensors" else read_bin_tensor
+        weight = read(location.file, location.key)
+    choice = location.choice  # None for a .npy array
+    meta = HeadMetadata(
+        source=location.source,
+        source_kind="local-dir" if in_directory else "file",
+        family=getattr(choice, "family", None),
+        tensor_name=location.key,
+        tied=getattr(choice, "tied", None),
+        d_model=getattr(choice, "d_model", None),
+        tokenizer_len=local_tokenizer_length(directory),
+        file=str(path.relative_to(directory)),
+        sha256=tensor_sha256(weight),
+        extra={"format": location.fmt, "head_rule": getattr(choice, "rule", "array")},
+    )
+    try:
+        return Unembedding(weight, meta)
+    except InvalidMatrixError as err:  # name where the refused matrix came from
+        raise InvalidMatrixError(f"{location.file}: tensor {location.key!r}: {err}") from None
 
 
 def load_from_directory(
     directory: str | os.PathLike[str], tensor: str | None = None
 ) -> Unembedding:
     """Load the output embedding of a local checkpoint directory with its metadata."""
-    directory = Path(directory)
-    location = locate_in_directory(directory, tensor)
-    return unembedding_at(
-        location,
-        read_head(location),
-        source_kind="local-dir",
-        file=str(Path(location.file).relative_to(directory)),
-        tokenizer_dir=directory,
-    )
+    return load_located(locate_in_directory(directory, tensor))
