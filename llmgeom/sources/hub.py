@@ -1,27 +1,13 @@
 """Hugging Face Hub source: fetch only the output-embedding tensor of a repository.
 
-``load_hub_unembedding("gpt2-xl")`` transfers the head (50257 x 1600 float32 = 322 MB) plus a few
-kilobytes (the revision API call, ``config.json``, the index of a sharded checkpoint, the
-safetensors header of the one shard that holds the head), never the 6.4 GB weight file:
-
-1. the name is resolved (:mod:`.hub_names`): a paper-model alias (``gpt2-xl``; ``llmgeom models``),
-   a Hub id ``org/name``, optionally ``name@revision``;
-2. the revision (branch, tag or commit; default ``main``) is resolved to a commit sha with the
-   files and sizes (one API request); every later request names that commit;
-3. the head's file, key and byte range are found from metadata (:mod:`.hub_locate`) and only that
-   range is downloaded (:mod:`.hub_download`; a ``.bin`` shard whose zip layout cannot be planned
-   is downloaded whole, with a :class:`WholeFileDownloadWarning`);
-4. the head is cached (:mod:`.hub_cache`) with its metadata; the next call makes no request.
-   Concurrent processes missing the same head take turns: one downloads, the others read it.
-
-Transport, retries and configuration are ``huggingface_hub``'s (:mod:`.hub_http`): ``HF_ENDPOINT``
-(mirror), ``HF_TOKEN`` (gated/private repos), ``HF_HUB_OFFLINE=1`` (cache only), ``HF_HOME`` /
-``HF_ASSETS_CACHE`` (cache location); ``LLMGEOM_HUB_REF_TTL``: seconds a branch resolution is
-reused (default one day).
+``load_hub_unembedding("gpt2-xl")`` transfers the head (322 MB) and a few kilobytes of metadata,
+never the 6.4 GB weight file: the name (:mod:`.hub_names`) and revision are resolved to a commit
+(one API request), the head's file, key and byte range are found from metadata
+(:mod:`.hub_locate`), only that range is downloaded (:mod:`.hub_download`) and the head is
+cached (:mod:`.hub_cache`): the next call makes no request. Transport and configuration are
+``huggingface_hub``'s (:mod:`.hub_http`).
 
 Example:
-    >>> cached_hub_location("org/never-downloaded") is None                 # doctest: +SKIP
-    True
     >>> resolve_name("gpt2").repo_id
     'openai-community/gpt2'
 """
@@ -35,7 +21,7 @@ from ..errors import NetworkError
 from ..unembedding import HeadMetadata, Unembedding
 from .hub_cache import HeadCache
 from .hub_download import WholeFileDownloadWarning, download_head
-from .hub_http import HubClient, HubSettings, hub_settings
+from .hub_http import HubClient, HubSettings, TransferStats, hub_settings
 from .hub_locate import HubHead, locate
 from .hub_names import HubName, resolve_name
 from .registry import RegistryModel
@@ -56,17 +42,24 @@ log = logging.getLogger(__name__)
 CHEAP_TOKENIZER_BYTES = 2_000_000  # fetch tokenizer files of unknown models up to this size
 
 
-def _offline_message(name: HubName, cache: HeadCache, tensor: str | None, what: str) -> str:
-    ref = cache.get_ref(name.revision)
-    if ref is None:
+def _connect(
+    name: HubName, settings: HubSettings, cache: HeadCache, tensor: str | None, what: str
+) -> tuple[HubClient, str, dict[str, int | None]]:
+    """A client, the commit of ``name.revision`` and its files (one request); offline: why not."""
+    if settings.offline:
+        sha = cache.cached_commit(name.revision)
         missing = f"no cached resolution of revision {name.revision!r}"
-    else:
-        label = tensor or "the default head"
-        missing = f"no cached {label} for commit {ref.sha[:12]} in {cache.commit_dir(ref.sha)}"
-    return (
-        f"HF_HUB_OFFLINE=1 and the llmgeom cache cannot {what} {name.repo_id}@{name.revision}: "
-        f"{missing}. Run once with network access (unset HF_HUB_OFFLINE) to cache it."
-    )
+        if sha is not None:
+            head = tensor or "the default head"
+            missing = f"no cached {head} for commit {sha[:12]} in {cache.commit_dir(sha)}"
+        raise NetworkError(
+            f"HF_HUB_OFFLINE=1 and the llmgeom cache cannot {what} {name.repo_id}@{name.revision}"
+            f": {missing}. Run once with network access (unset HF_HUB_OFFLINE) to cache it."
+        )
+    client = HubClient(settings, name.repo_id)
+    sha, files = client.revision_info(name.revision)
+    cache.put_ref(name.revision, sha)
+    return client, sha, files
 
 
 def locate_hub_head(
@@ -82,22 +75,16 @@ def locate_hub_head(
     hub_name = resolve_name(name, revision)
     settings = hub_settings()
     cache = HeadCache(settings, hub_name.repo_id)
-    if settings.offline:
-        raise NetworkError(_offline_message(hub_name, cache, tensor, what="inspect"))
-    client = HubClient(settings, hub_name.repo_id)
-    sha, files = client.revision_info(hub_name.revision)
-    cache.put_ref(hub_name.revision, sha)
+    client, sha, files = _connect(hub_name, settings, cache, tensor, "inspect")
     return locate(client, hub_name, sha, files, tensor)
 
 
 def _registry_tokenizer_len(model: RegistryModel | None, shape: tuple[int, int]) -> int | None:
     """models.csv's tokenizer length, trusted only when the head has the registry's shape."""
-    if model is None:
-        return None
-    if tuple(shape) != model.head_shape:
+    if model is not None and tuple(shape) != model.head_shape:
         log.info("%s: head shape %s is not models.csv's", model.hub_id, shape)
         return None
-    return model.tokenizer_len
+    return model.tokenizer_len if model is not None else None
 
 
 def _remote_tokenizer_len(client: HubClient, head: HubHead, force: bool) -> int | None:
@@ -115,23 +102,6 @@ def _remote_tokenizer_len(client: HubClient, head: HubHead, force: bool) -> int 
         vocab = client.get_bytes(sha, "vocab.json")
         return tokenizer_length_from_vocab(vocab, added, f"{repo}: vocab.json")
     return None
-
-
-def _as_hit(
-    hit: Unembedding, name: str, hub_name: HubName, client: HubClient | None
-) -> Unembedding:
-    """A cached head, relabelled with this call's name, revision and traffic."""
-    hit.meta.source = name
-    hit.meta.revision = hub_name.revision
-    stats = client.stats if client is not None else None
-    hit.meta.extra["hub"] = {
-        **(hit.meta.extra.get("hub") or {}),
-        "cache": "hit",
-        "requests": stats.requests if stats else 0,
-        "bytes_transferred": stats.bytes if stats else 0,
-        "whole_file_downloaded": False,
-    }
-    return hit
 
 
 def load_hub_unembedding(
@@ -154,61 +124,75 @@ def load_hub_unembedding(
         ((50304, 512), '...', 'miss')
     """
     hub_name = resolve_name(name, revision)
-    settings: HubSettings = hub_settings()
+    settings = hub_settings()
     cache = HeadCache(settings, hub_name.repo_id)
     sha = cache.usable_commit(hub_name.revision)
     hit = cache.load(sha, tensor) if sha is not None else None
-    if hit is not None:
-        return _as_hit(hit, name, hub_name, None)
-    if settings.offline:
-        raise NetworkError(_offline_message(hub_name, cache, tensor, what="load"))
+    stats = TransferStats()
+    if hit is None:
+        client, sha, files = _connect(hub_name, settings, cache, tensor, "load")
+        stats = client.stats
+        with cache.lock(sha, tensor):  # concurrent processes: one downloads, the others read it
+            hit = cache.load(sha, tensor)
+            if hit is None:
+                return _fetch(client, cache, hub_name, name, sha, files, tensor, tokenizer)
+    hit.meta.source, hit.meta.revision = name, hub_name.revision  # this call's name, revision
+    hit.meta.extra["hub"] = {
+        **(hit.meta.extra.get("hub") or {}),
+        "cache": "hit",
+        "requests": stats.requests,
+        "bytes_transferred": stats.bytes,
+        "whole_file_downloaded": False,
+    }
+    return hit
 
-    client = HubClient(settings, hub_name.repo_id)
-    sha, files = client.revision_info(hub_name.revision)
-    cache.put_ref(hub_name.revision, sha)
-    with cache.lock(sha, tensor):  # concurrent processes: one downloads, the others read it
-        hit = cache.load(sha, tensor)
-        if hit is not None:
-            return _as_hit(hit, name, hub_name, client)
-        head = locate(client, hub_name, sha, files, tensor)
-        got = download_head(client, head, tensor)
-        weight, choice, location = got.weight, got.choice, got.location
-        model = hub_name.model
-        shape = (int(weight.shape[0]), int(weight.shape[1])) if weight.ndim == 2 else (0, 0)
-        tok_len = None if tokenizer is True else _registry_tokenizer_len(model, shape)
-        if tok_len is None and tokenizer is not False and (tokenizer or model is None):
-            tok_len = _remote_tokenizer_len(client, head, force=bool(tokenizer))
-        meta = HeadMetadata(
-            source=name,
-            source_kind="hub",
-            family=choice.family or (model.family if model else None),
-            tensor_name=choice.key,
-            tied=choice.tied,
-            d_model=choice.d_model,
-            tokenizer_len=tok_len,
-            stored_dtype=str(weight.dtype).removeprefix("torch."),
-            file=location.file,
-            sha256=tensor_sha256(weight),
-            repo_id=hub_name.repo_id,
-            revision=hub_name.revision,
-            commit_sha=sha,
-            extra={
-                "head_rule": choice.rule,
-                "format": location.fmt,
-                "hub": {
-                    "endpoint": settings.endpoint,
-                    "alias": hub_name.alias,
-                    "file_size": location.file_size,
-                    "byte_range": list(location.byte_range) if location.byte_range else None,
-                    "requests": client.stats.requests,
-                    "bytes_transferred": client.stats.bytes,
-                    "whole_file_downloaded": bool(got.whole_file_bytes),
-                    "cache": "miss",
-                },
-            },
-        )
-        unembedding = Unembedding(weight, meta)
-        cache.store(sha, weight, meta, location, auto=tensor is None)
+
+def _fetch(
+    client: HubClient,
+    cache: HeadCache,
+    hub_name: HubName,
+    name: str,
+    sha: str,
+    files: dict[str, int | None],
+    tensor: str | None,
+    tokenizer: bool | None,
+) -> Unembedding:
+    """Locate, download and cache the head (a cache miss)."""
+    head = locate(client, hub_name, sha, files, tensor)
+    weight, location, whole_bytes = download_head(client, head, tensor)
+    choice, model, stats = location.choice, hub_name.model, client.stats
+    assert choice is not None
+    shape = (int(weight.shape[0]), int(weight.shape[1])) if weight.ndim == 2 else (0, 0)
+    tok_len = None if tokenizer is True else _registry_tokenizer_len(model, shape)
+    if tok_len is None and tokenizer is not False and (tokenizer or model is None):
+        tok_len = _remote_tokenizer_len(client, head, force=bool(tokenizer))
+    hub = {
+        "endpoint": client.settings.endpoint,
+        "alias": hub_name.alias,
+        "file_size": location.file_size,
+        "byte_range": list(location.byte_range) if location.byte_range else None,
+        "requests": stats.requests,
+        "bytes_transferred": stats.bytes,
+        "whole_file_downloaded": bool(whole_bytes),
+        "cache": "miss",
+    }
+    meta = HeadMetadata(
+        source=name,
+        source_kind="hub",
+        family=choice.family or (model.family if model else None),
+        tensor_name=choice.key,
+        tied=choice.tied,
+        d_model=choice.d_model,
+        tokenizer_len=tok_len,
+        file=location.file,
+        sha256=tensor_sha256(weight),
+        repo_id=hub_name.repo_id,
+        revision=hub_name.revision,
+        commit_sha=sha,
+        extra={"head_rule": choice.rule, "format": location.fmt, "hub": hub},
+    )
+    unembedding = Unembedding(weight, meta)
+    cache.store(sha, weight, meta, location, auto=tensor is None)
     return unembedding
 
 
@@ -218,8 +202,8 @@ def cached_hub_location(
     """The recorded location of a cached head (what ``inspect`` shows offline), else None."""
     hub_name = resolve_name(name, revision)
     cache = HeadCache(hub_settings(), hub_name.repo_id)
-    ref = cache.get_ref(hub_name.revision)
-    side = cache.sidecar(ref.sha, tensor) if ref is not None else None
-    if ref is None or side is None:
+    sha = cache.cached_commit(hub_name.revision)
+    side = cache.sidecar(sha, tensor) if sha is not None else None
+    if side is None:
         return None
-    return {"commit_sha": ref.sha, "location": side.get("location"), "meta": side.get("meta")}
+    return {"commit_sha": sha, "location": side.get("location"), "meta": side.get("meta")}

@@ -1,22 +1,14 @@
 """HTTP to the Hugging Face Hub through ``huggingface_hub``: counted, and with llmgeom's errors.
 
-Everything generic is the library's: configuration (``huggingface_hub.constants``:
-``HF_ENDPOINT``, ``HF_HUB_OFFLINE``, ``HF_HOME``, ``HF_ASSETS_CACHE``, timeouts; the token from
-``get_token()``), URLs (``hf_hub_url``), retries (``http_backoff`` / ``http_stream_backoff``: 429
-with ``Retry-After``, 5xx, timeouts, resets), resuming a cut download (``http_get``), headers
-(``build_hf_headers``) and the classification of Hub errors (``hf_raise_for_status``). Like
-``huggingface_hub`` itself, the ``HF_*`` variables are read when it is imported: set them before,
-or export them in the shell.
-
-What is llmgeom's: asking only for the byte range that holds the head, counting the requests and
-bytes of a load (a response hook on the library's shared client), and turning the library's
-exceptions into llmgeom's typed, one-line errors (:func:`translate`).
+The library does the configuration (``HF_ENDPOINT``, ``HF_TOKEN``, ``HF_HUB_OFFLINE``,
+``HF_HOME``, ``HF_ASSETS_CACHE``, ``HF_HUB_DOWNLOAD_TIMEOUT``, read when it is imported), URLs,
+headers, retries and resumes. llmgeom's part: the ranged GET of the head's bytes, counting the
+requests and bytes of a load (a response hook) and typed one-line errors (:func:`translate`).
 
 Example:
-    >>> from huggingface_hub.errors import OfflineModeIsEnabled
-    >>> settings = HubSettings("https://huggingface.co", False, None, Path("a"), Path("h"))
-    >>> print(translate(OfflineModeIsEnabled("offline"), "org/model", settings, "config.json"))
-    HF_HUB_OFFLINE is set: cannot download config.json of org/model
+    >>> s = HubSettings("http://hub", False, None, Path("a"), Path("h"))
+    >>> print(translate(httpx2.ConnectError("refused"), "org/m", s, "config.json"))
+    org/m: cannot reach http://hub for config.json (ConnectError: refused)
 """
 
 from __future__ import annotations
@@ -55,6 +47,10 @@ from .. import __version__
 from ..errors import CorruptCheckpointError, LlmgeomError, NetworkError, SourceNotFoundError
 
 log = logging.getLogger(__name__)
+_IGNORES_RANGE = (
+    "(it ignores HTTP Range requests); llmgeom reads only the head's bytes: use an endpoint that "
+    "honours Range (HF_ENDPOINT)"
+)
 
 
 @dataclass(frozen=True)
@@ -64,19 +60,12 @@ class HubSettings:
     endpoint: str
     offline: bool
     token: str | None
-    assets_dir: Path  # huggingface_hub's assets cache: $HF_HOME/assets unless overridden
-    hub_cache_dir: Path  # huggingface_hub's file cache: $HF_HOME/hub unless overridden
-
-    @property
-    def token_note(self) -> str:
-        """How the token was configured, for error messages."""
-        if self.token:
-            return "the token in HF_TOKEN (or the saved login) was sent but not accepted"
-        return "no token was sent: set HF_TOKEN to a token that has access"
+    assets_dir: Path  # huggingface_hub's assets cache ($HF_HOME/assets)
+    hub_cache_dir: Path  # huggingface_hub's file cache ($HF_HOME/hub)
 
 
 def hub_settings() -> HubSettings:
-    """The configuration ``huggingface_hub`` uses now (its constants, the token from get_token).
+    """The configuration ``huggingface_hub`` uses now.
 
     Example:
         >>> hub_settings().assets_dir.name
@@ -84,15 +73,14 @@ def hub_settings() -> HubSettings:
     """
     offline = constants.is_offline_mode()
     return HubSettings(
-        endpoint=constants.ENDPOINT,
-        offline=offline,
-        token=None if offline else get_token(),
-        assets_dir=Path(constants.HF_ASSETS_CACHE),
-        hub_cache_dir=Path(constants.HF_HUB_CACHE),
+        constants.ENDPOINT,
+        offline,
+        None if offline else get_token(),
+        Path(constants.HF_ASSETS_CACHE),
+        Path(constants.HF_HUB_CACHE),
     )
 
 
-# -- counting: a response hook on huggingface_hub's shared httpx2 client ----------------------
 @dataclass
 class TransferStats:
     """Requests (every redirect hop counts) and body bytes received during one load."""
@@ -126,44 +114,25 @@ def _count_response(response: httpx2.Response) -> None:
         response.stream = _CountingStream(response.stream, stats)
 
 
-@contextmanager
-def counting(stats: TransferStats) -> Iterator[TransferStats]:
-    """Count into ``stats`` the requests made by this thread inside the block.
-
-    The hook is added to the library's shared client (``get_session()``, whatever factory made
-    it); a client the library replaces mid-block (after a connection error) is hooked again at
-    the next :class:`HubClient` call, so counts may miss retries made in between.
-    """
-    _hook_session()
-    token = _STATS.set(stats)
-    try:
-        yield stats
-    finally:
-        _STATS.reset(token)
-
-
-def _hook_session() -> None:
-    session = get_session()
-    hooks = session.event_hooks
-    if _count_response not in hooks["response"]:
-        session.event_hooks = {**hooks, "response": [*hooks["response"], _count_response]}
-
-
-# -- errors -------------------------------------------------------------------------------
 def translate(
     err: Exception, repo_id: str, settings: HubSettings, what: str, revision: str | None = None
 ) -> LlmgeomError:
     """The llmgeom error for a ``huggingface_hub`` / ``httpx2`` error raised while getting ``what``.
 
     Example:
-        >>> s = HubSettings("http://hub", False, None, Path("a"), Path("h"))
-        >>> print(translate(httpx2.ConnectError("refused"), "org/m", s, "config.json"))
-        org/m: cannot reach http://hub for config.json (ConnectError: refused)
+        >>> from huggingface_hub.errors import OfflineModeIsEnabled
+        >>> s = HubSettings("https://huggingface.co", False, None, Path("a"), Path("h"))
+        >>> print(translate(OfflineModeIsEnabled("offline"), "org/model", s, "config.json"))
+        HF_HUB_OFFLINE is set: cannot download config.json of org/model
     """
-    where = repo_id + (f"@{revision}" if revision else "")
-    note = settings.token_note
     if isinstance(err, LlmgeomError):
         return err
+    where = repo_id + (f"@{revision}" if revision else "")
+    note = (
+        "the token in HF_TOKEN (or the saved login) was sent but not accepted"
+        if settings.token
+        else "no token was sent: set HF_TOKEN to a token that has access"
+    )
     if isinstance(err, GatedRepoError):
         return SourceNotFoundError(
             f"{where}: access to this gated repository was refused ({note}; the token's account "
@@ -201,25 +170,21 @@ def translate(
 
 
 class _RangeSink:
-    """The file object ``http_get`` writes into: a fixed-size buffer that refuses to overflow.
+    """A fixed-size buffer for ``http_get`` that refuses to overflow.
 
-    A server that ignores ``Range`` answers 200 with the whole file; ``http_get`` then rewinds and
-    writes the whole body, which overflows this buffer: an error, never a wrong tensor.
+    A server that ignores ``Range`` answers a resume with the whole file, which ``http_get``
+    writes from the start: this raises an error rather than return a wrong tensor.
     """
 
     def __init__(self, nbytes: int, what: str, progress: Callable[[int], Any] | None) -> None:
-        self.buffer = bytearray(nbytes)
-        self.pos = 0
-        self.what = what
-        self.progress = progress
+        self.buffer, self.pos, self.what, self.progress = bytearray(nbytes), 0, what, progress
 
     def write(self, data: bytes) -> int:
         end = self.pos + len(data)
         if end > len(self.buffer):
             raise NetworkError(
                 f"{self.what}: the server sent more than the {len(self.buffer)} bytes asked for "
-                "(it ignores HTTP Range requests); llmgeom reads only the head's bytes: use an "
-                "endpoint that honours Range (HF_ENDPOINT)"
+                + _IGNORES_RANGE
             )
         self.buffer[self.pos : end] = data
         self.pos = end
@@ -242,9 +207,10 @@ _RESOLVED: set[str] = set()  # hosts whose name resolved once in this process
 
 
 def endpoint_resolves(endpoint: str) -> bool:
-    """Whether the endpoint's host name resolves here (always True behind a proxy, which
-    resolves names itself). huggingface_hub retries connection errors for about 25 s with a
-    warning per try: right for a server that is briefly down, not for a machine without DNS.
+    """Whether the endpoint's host name resolves here (always True behind a proxy).
+
+    huggingface_hub retries connection errors for about 25 s: right for a server briefly down,
+    not for a machine without DNS, which this tells at once.
 
     Example:
         >>> endpoint_resolves("http://127.0.0.1:1"), endpoint_resolves("https://x.invalid")
@@ -262,30 +228,13 @@ def endpoint_resolves(endpoint: str) -> bool:
     return True
 
 
-def check_resolvable(endpoint: str, repo_id: str) -> None:
-    """Fail at once, in one line, when the endpoint's host name does not resolve (no network).
-
-    Example:
-        >>> check_resolvable("https://no-such-host.invalid", "org/name")
-        Traceback (most recent call last):
-        ...
-        llmgeom.errors.NetworkError: cannot reach https://no-such-host.invalid for org/name: ...
-    """
-    if not endpoint_resolves(endpoint):
-        raise NetworkError(
-            f"cannot reach {endpoint} for {repo_id}: its host name does not resolve (no "
-            "network?); with HF_HUB_OFFLINE=1 only cached heads are used"
-        )
-
-
 @dataclass
 class HubClient:
     """Counted GETs of one repository's files and revision listing, with llmgeom's errors.
 
     Example:
-        >>> client = HubClient(HubSettings("https://huggingface.co", False, None, Path("a"),
-        ...                                Path("h")), "openai-community/gpt2")
-        >>> client.file_url("abc123", "config.json")
+        >>> settings = HubSettings("https://huggingface.co", False, None, Path("a"), Path("h"))
+        >>> HubClient(settings, "openai-community/gpt2").file_url("abc123", "config.json")
         'https://huggingface.co/openai-community/gpt2/resolve/abc123/config.json'
     """
 
@@ -294,74 +243,72 @@ class HubClient:
     stats: TransferStats = field(default_factory=TransferStats)
 
     def file_url(self, revision: str, filename: str) -> str:
-        """The ``resolve`` URL of a file (``hf_hub_url``)."""
         return hf_hub_url(
             self.repo_id, filename, revision=revision, endpoint=self.settings.endpoint
         )
 
     def headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
-        """huggingface_hub's headers (user agent, token) plus ``extra``."""
-        headers = build_hf_headers(
-            token=self.settings.token or False,
-            library_name="llmgeom",
-            library_version=__version__,
-        )
-        headers["Accept-Encoding"] = "identity"  # byte ranges are ranges of the stored file
-        return {**headers, **(extra or {})}
+        """huggingface_hub's headers (user agent, token), identity encoding, plus ``extra``."""
+        token = self.settings.token or False
+        headers = build_hf_headers(token=token, library_name="llmgeom", library_version=__version__)
+        return {**headers, "Accept-Encoding": "identity", **(extra or {})}  # ranges of the file
 
     @contextmanager
     def calling(self, what: str, revision: str | None) -> Iterator[None]:
-        """Count the block's traffic; turn library and transport errors into llmgeom's."""
-        if self.settings.offline:
-            raise NetworkError(
-                f"HF_HUB_OFFLINE=1: not contacting {self.settings.endpoint} for {self.repo_id}"
-            )
-        check_resolvable(self.settings.endpoint, self.repo_id)
-        with counting(self.stats):
-            try:
-                yield
-            except LlmgeomError:
-                raise
-            except (HfHubHTTPError, OfflineModeIsEnabled, httpx2.HTTPError, OSError) as err:
-                raise translate(err, self.repo_id, self.settings, what, revision) from None
+        """Count the block's requests and bytes; turn library and transport errors into llmgeom's.
 
-    def _get(self, url: str, what: str, revision: str | None, **kwargs: Any) -> httpx2.Response:
-        with self.calling(what, revision):
-            response = http_backoff(
-                "GET",
-                url,
-                headers=self.headers(),
-                timeout=constants.HF_HUB_ETAG_TIMEOUT,
-                **kwargs,
+        The counting hook goes on the library's shared client (``get_session()``); a client the
+        library replaces mid-block (after a connection error) is hooked at the next call.
+        """
+        endpoint = self.settings.endpoint
+        if self.settings.offline:
+            raise NetworkError(f"HF_HUB_OFFLINE=1: not contacting {endpoint} for {self.repo_id}")
+        if not endpoint_resolves(endpoint):
+            raise NetworkError(
+                f"cannot reach {endpoint} for {self.repo_id}: its host name does not resolve (no "
+                "network?); with HF_HUB_OFFLINE=1 only cached heads are used"
             )
+        session = get_session()
+        hooks = session.event_hooks
+        if _count_response not in hooks["response"]:
+            session.event_hooks = {**hooks, "response": [*hooks["response"], _count_response]}
+        token = _STATS.set(self.stats)
+        try:
+            yield
+        except LlmgeomError:
+            raise
+        except (HfHubHTTPError, OfflineModeIsEnabled, httpx2.HTTPError, OSError) as err:
+            raise translate(err, self.repo_id, self.settings, what, revision) from None
+        finally:
+            _STATS.reset(token)
+
+    def _get(self, url: str, what: str, revision: str, **kwargs: Any) -> httpx2.Response:
+        with self.calling(what, revision):
+            timeout = constants.HF_HUB_ETAG_TIMEOUT
+            response = http_backoff("GET", url, headers=self.headers(), timeout=timeout, **kwargs)
             hf_raise_for_status(response)
             return response
 
     def revision_info(self, revision: str) -> tuple[str, dict[str, int | None]]:
         """(commit sha, {file: size}) of ``revision``: one API request, parsed by ``ModelInfo``.
 
-        The request is ``HfApi.model_info(files_metadata=True)``'s; it goes through
-        ``http_backoff`` because ``model_info`` makes a single attempt.
+        ``HfApi.model_info(files_metadata=True)``'s request, sent through ``http_backoff``
+        because ``model_info`` makes a single attempt.
         """
         url = f"{self.settings.endpoint}/api/models/{self.repo_id}/revision/"
-        response = self._get(
-            url + quote(revision, safe=""),
-            f"revision {revision!r}",
-            revision,
-            params={"blobs": True},
-        )
+        what = f"revision {revision!r}"
+        response = self._get(url + quote(revision, safe=""), what, revision, params={"blobs": True})
         try:
             info = ModelInfo(**response.json())
         except (ValueError, TypeError) as err:
             raise CorruptCheckpointError(
-                f"{self.repo_id}: malformed answer for revision {revision!r} ({err})"
+                f"{self.repo_id}: malformed answer for {what} ({err})"
             ) from None
         if not isinstance(info.sha, str) or len(info.sha) != 40:
             raise CorruptCheckpointError(
-                f"{self.repo_id}: the Hub's answer for revision {revision!r} has no commit sha"
+                f"{self.repo_id}: the Hub's answer for {what} has no commit sha"
             )
-        files = {s.rfilename: s.size for s in info.siblings or []}
-        return info.sha, files
+        return info.sha, {s.rfilename: s.size for s in info.siblings or []}
 
     def get_bytes(self, revision: str, filename: str) -> bytes:
         """A whole (small) file of the repository at ``revision``."""
@@ -377,8 +324,9 @@ class HubClient:
     ) -> bytearray:
         """Bytes ``[start, stop)`` of a repository file: one ranged GET, resumed if cut.
 
-        ``http_stream_backoff`` retries the request (429 with ``Retry-After``, 5xx, timeouts);
-        a body cut short is resumed from where it stopped by ``http_get``.
+        ``http_get`` alone would not retry a 5xx on the first request, so the first attempt is
+        streamed here through ``http_stream_backoff`` (429 with ``Retry-After``, 5xx, timeouts);
+        a body cut short is then resumed by ``http_get``.
         """
         url = self.file_url(revision, filename)
         what = f"{filename} bytes {start}-{stop - 1}"
@@ -386,22 +334,25 @@ class HubClient:
         if stop <= start:
             return sink.buffer
         headers = self.headers({"Range": f"bytes={start}-{stop - 1}"})
+        timeout = constants.HF_HUB_DOWNLOAD_TIMEOUT
         with self.calling(what, revision):
-            with http_stream_backoff(
-                "GET", url, headers=headers, timeout=constants.HF_HUB_DOWNLOAD_TIMEOUT
-            ) as response:
+            with http_stream_backoff("GET", url, headers=headers, timeout=timeout) as response:
                 hf_raise_for_status(response)
-                _check_partial(response, start, sink)
+                status, content_range = response.status_code, response.headers.get("Content-Range")
+                partial = status == 206 and (content_range or "").startswith(f"bytes {start}-")
+                if not partial and not (status == 200 and start == 0):  # a 200 from byte 0 is fine
+                    raise NetworkError(
+                        f"{sink.what}: asked for bytes from {start}, the server answered HTTP "
+                        f"{status} {content_range or 'without a Content-Range'} " + _IGNORES_RANGE
+                    )
                 try:
                     for chunk in response.iter_bytes():
-                        room = len(sink.buffer) - sink.pos
-                        sink.write(chunk if len(chunk) <= room else chunk[:room])
+                        sink.write(chunk[: len(sink.buffer) - sink.pos])
                         if sink.pos == len(sink.buffer):
-                            break  # all asked for (a 200 from byte 0 may carry more)
+                            break  # all asked for (a 200 from byte 0 carries more)
                 except httpx2.TransportError as err:
                     log.warning("%s: %s; resuming at byte %d", what, err, start + sink.pos)
-            if sink.pos < len(sink.buffer):  # cut short: the library resumes it (its policy:
-                # resets and timeouts retried, an HTTP error answered to the resume is final)
+            if sink.pos < len(sink.buffer):  # resets and timeouts retried by the library
                 http_get(
                     url,
                     sink,  # type: ignore[arg-type]
@@ -411,18 +362,3 @@ class HubClient:
                     displayed_filename=filename,
                 )
         return sink.buffer
-
-
-def _check_partial(response: httpx2.Response, start: int, sink: _RangeSink) -> None:
-    """A ranged answer must be a 206 from ``start``; a 200 means the Range was ignored."""
-    content_range = response.headers.get("Content-Range", "")
-    if response.status_code == 206 and content_range.startswith(f"bytes {start}-"):
-        return
-    if response.status_code == 200 and start == 0:
-        return  # the file from its start: what is asked comes first; the sink refuses the rest
-    raise NetworkError(
-        f"{sink.what}: asked for bytes from {start}, the server answered HTTP "
-        f"{response.status_code} {content_range or 'without a Content-Range'} (it ignores HTTP "
-        "Range requests); llmgeom reads only the head's bytes: use an endpoint that honours "
-        "Range (HF_ENDPOINT)"
-    )
