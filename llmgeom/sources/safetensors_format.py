@@ -1,13 +1,10 @@
 """safetensors files: local ones through ``safetensors.safe_open``, remote headers by hand.
 
-Local files are opened with the reference reader (:func:`safetensors.safe_open`, which validates
-the header): listing the tensors reads only the header, and reading the head reads only its
-bytes. Its errors become one-line :class:`~llmgeom.errors.CorruptCheckpointError`.
-
-The Hub source fetches a file's header by HTTP range and reads one tensor's byte range, so it
-needs the header parsed from bytes, which the library does not offer: :func:`header_length` and
-:func:`parse_header` do that (8-byte little-endian length ``N``, ``N`` bytes of JSON, then the
-data), with the reference validator's checks (dtype sizes, offsets contiguous from 0).
+Local files use the reference reader (its errors become one-line
+:class:`~llmgeom.errors.CorruptCheckpointError`). The Hub source fetches a header by HTTP range,
+and the library parses no header from bytes: :func:`header_length` and :func:`parse_header` do
+(8-byte little-endian length ``N``, ``N`` bytes of JSON, then the data), with the reference
+validator's checks.
 
 Example:
     >>> import tempfile, torch, safetensors.torch as st
@@ -29,7 +26,7 @@ import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import safetensors
 import torch
@@ -37,43 +34,24 @@ import torch
 from ..errors import CorruptCheckpointError, TensorNotFoundError
 from ._reasons import short_reason
 
+if TYPE_CHECKING:
+    from .torch_zip import ZipTensorPlan
+
 _T = TypeVar("_T")
 
 MAX_HEADER_BYTES = 100 * 1024 * 1024  # the reference implementation's own limit
 
-# bits per element of every dtype code the reference implementation knows
-DTYPE_BITS = {
-    **dict.fromkeys(("BOOL", "U8", "I8", "F8_E5M2", "F8_E4M3", "F8_E8M0"), 8),
-    **dict.fromkeys(("F8_E4M3FNUZ", "F8_E5M2FNUZ"), 8),
-    **dict.fromkeys(("I16", "U16", "F16", "BF16"), 16),
-    **dict.fromkeys(("I32", "U32", "F32"), 32),
-    **dict.fromkeys(("I64", "U64", "F64", "C64"), 64),
-    "F4": 4,
-    "F6_E2M3": 6,
-    "F6_E3M2": 6,
-}
-
-_TORCH_NAMES = {
-    "F64": "float64",
-    "F32": "float32",
-    "F16": "float16",
-    "BF16": "bfloat16",
-    "I64": "int64",
-    "I32": "int32",
-    "I16": "int16",
-    "I8": "int8",
-    "U64": "uint64",
-    "U32": "uint32",
-    "U16": "uint16",
-    "U8": "uint8",
-    "BOOL": "bool",
-    "F8_E4M3": "float8_e4m3fn",
-    "F8_E5M2": "float8_e5m2",
-    "C64": "complex64",
-}
-# the codes this torch can hold (uint16/32/64 and float8 exist in recent versions only)
+# every dtype code the reference implementation knows: code, bits per element, torch name
+# ("-": none; uint16/32/64 and float8 exist in recent torch versions only)
+_CODES = """BOOL 8 bool  U8 8 uint8  I8 8 int8  F8_E5M2 8 float8_e5m2  F8_E4M3 8 float8_e4m3fn
+F8_E8M0 8 -  F8_E4M3FNUZ 8 -  F8_E5M2FNUZ 8 -  I16 16 int16  U16 16 uint16  F16 16 float16
+BF16 16 bfloat16  I32 32 int32  U32 32 uint32  F32 32 float32  I64 64 int64  U64 64 uint64
+F64 64 float64  C64 64 complex64  F4 4 -  F6_E2M3 6 -  F6_E3M2 6 -""".split()
+DTYPE_BITS = {code: int(bits) for code, bits in zip(_CODES[::3], _CODES[1::3], strict=True)}
 DTYPES: dict[str, torch.dtype] = {
-    code: getattr(torch, name) for code, name in _TORCH_NAMES.items() if hasattr(torch, name)
+    code: getattr(torch, name)
+    for code, name in zip(_CODES[::3], _CODES[2::3], strict=True)
+    if hasattr(torch, name)
 }
 
 
@@ -118,9 +96,6 @@ def _nbytes(dtype: str, shape: tuple[int, ...]) -> int:
     return math.prod(shape) * DTYPE_BITS[dtype] // 8
 
 
-# --------------------------------------------------------------------------------------------
-# header bytes fetched by HTTP range (the Hub source)
-# --------------------------------------------------------------------------------------------
 def header_length(prefix: bytes, source: str = "file") -> int:
     """Decode the 8-byte header length at the start of a safetensors file."""
     if len(prefix) < 8:
@@ -132,11 +107,10 @@ def header_length(prefix: bytes, source: str = "file") -> int:
 
 
 def parse_header(raw: bytes, source: str = "file") -> tuple[dict[str, TensorEntry], dict]:
-    """Parse the JSON header (without its 8-byte length prefix) into entries and metadata.
+    """Parse the JSON header (without its length prefix) into entries and metadata.
 
-    The reference validator's checks: known dtype, byte size matching dtype and shape, and
-    offsets that tile the data from byte 0 without gap or overlap (whether the data then fills
-    the file is for the caller, who knows the file's size).
+    The reference validator's checks: known dtype, sizes matching dtype and shape, offsets that
+    tile the data from byte 0 (whether the data fills the file is for the caller).
 
     Example:
         >>> parse_header(b'{"a": {"dtype": "F32", "shape": [2], "data_offsets": [4, 12]}}')
@@ -178,16 +152,18 @@ def parse_header(raw: bytes, source: str = "file") -> tuple[dict[str, TensorEntr
     return entries, metadata
 
 
-def tensor_from_bytes(buffer: bytearray | bytes, entry: TensorEntry) -> torch.Tensor:
-    """Build a tensor from the raw little-endian bytes of ``entry`` (no copy for bytearray)."""
+def tensor_from_bytes(
+    buffer: bytearray | bytes, entry: TensorEntry | ZipTensorPlan
+) -> torch.Tensor:
+    """The tensor from exactly its raw little-endian bytes (no copy for a bytearray); ``entry``
+    is a :class:`TensorEntry` or a zip ``.bin`` plan (:func:`.torch_zip.tensor_from_plan`)."""
     if len(buffer) != entry.nbytes:
         raise CorruptCheckpointError(
             f"{entry.name}: got {len(buffer)} bytes, expected {entry.nbytes} (truncated data?)"
         )
-    if isinstance(buffer, bytes):
-        buffer = bytearray(buffer)
     if entry.nbytes == 0:
         return torch.empty(entry.shape, dtype=entry.torch_dtype)
+    buffer = bytearray(buffer) if isinstance(buffer, bytes) else buffer
     return torch.frombuffer(buffer, dtype=entry.torch_dtype).reshape(entry.shape)
 
 
@@ -199,15 +175,10 @@ def require_entry(entries: dict[str, _T], name: str, source: str) -> _T:
     return entries[name]
 
 
-# --------------------------------------------------------------------------------------------
-# local files: safetensors.safe_open
-# --------------------------------------------------------------------------------------------
-def _open(path: Path, backend: str = "mmap"):
+def _open(path: Path, **backend: str):
     """``safe_open(path)``; the library's refusal as a one-line CorruptCheckpointError."""
     try:
-        if backend == "mmap":
-            return safetensors.safe_open(str(path), framework="pt")
-        return safetensors.safe_open(str(path), framework="pt", backend=backend)
+        return safetensors.safe_open(str(path), framework="pt", **backend)
     except safetensors.SafetensorError as err:
         reason = short_reason(err).removeprefix("Error while deserializing header: ")
         size = path.stat().st_size
@@ -217,10 +188,10 @@ def _open(path: Path, backend: str = "mmap"):
 
 
 def local_entries(path: str | os.PathLike[str]) -> dict[str, TensorEntry]:
-    """Name -> :class:`TensorEntry` of a local file, from ``safe_open`` (reads the header only).
+    """Name -> :class:`TensorEntry` of a local file (reads the header only).
 
-    ``safe_open`` has checked that the tensors tile the data in offset order, so each byte range
-    is the running sum of the sizes before it (the library does not report offsets).
+    ``safe_open`` checked that the tensors tile the data in offset order: each byte range is
+    the running sum of the sizes before it (the library does not report offsets).
     """
     path = Path(path)
     entries: dict[str, TensorEntry] = {}
@@ -239,9 +210,8 @@ def local_entries(path: str | os.PathLike[str]) -> dict[str, TensorEntry]:
 def read_tensor(path: str | os.PathLike[str], name: str) -> torch.Tensor:
     """Tensor ``name`` of a local safetensors file, in memory of its own (its bytes only).
 
-    ``safe_open(..., backend="pread")`` (safetensors 0.8) reads just the tensor's bytes into a
-    fresh buffer. A memory-mapped tensor is never returned: a file rewritten in place later
-    would pull its pages away (SIGBUS), so with an older safetensors the mapped tensor is copied.
+    ``backend="pread"`` (safetensors 0.8) reads just its bytes; a memory-mapped tensor (older
+    safetensors) is copied: a file rewritten in place later would pull its pages (SIGBUS).
     """
     path = Path(path)
     try:

@@ -20,9 +20,9 @@ from hub_server import head_files
 
 from llmgeom.cli import main
 from llmgeom.errors import CorruptCheckpointError, NetworkError
-from llmgeom.sources import range_file, torch_zip
+from llmgeom.sources import range_file
 from llmgeom.sources.hub import WholeFileDownloadWarning, load_hub_unembedding
-from llmgeom.sources.torch_zip import plan_zip_tensor
+from llmgeom.sources.torch_zip import index_zip_checkpoint
 
 HEAD = "decoder.embed_tokens.weight"
 BLOCK = range_file.BLOCK_BYTES
@@ -67,6 +67,10 @@ def _add(fake_hub, repo_id: str, shard: bytes, vocab: int = 2048, width: int = 3
     )
 
 
+def _plan(shard: bytes):
+    return index_zip_checkpoint(io.BytesIO(shard)).plan(HEAD)
+
+
 def _cdn(fake_hub):
     return [r for r in fake_hub.records if r.server == "cdn"]
 
@@ -105,7 +109,7 @@ def test_tiny_repos_cost_metadata_and_head_only(fake_hub, tiny, name, monkeypatc
     assert torch.equal(u.weight, repo.head)
     shard = u.meta.file
     data = repo.files["main"][shard]
-    plan = plan_zip_tensor(io.BytesIO(data), HEAD)
+    plan = _plan(data)
     archive = zipfile.ZipFile(io.BytesIO(data))
     pkl = next(i for i in archive.infolist() if i.filename.endswith("/data.pkl"))
     eocd = data.rfind(b"PK\x05\x06")
@@ -114,13 +118,9 @@ def test_tiny_repos_cost_metadata_and_head_only(fake_hub, tiny, name, monkeypatc
     served = fake_hub.bytes_for(shard)
     assert needed <= served <= needed + 8 * 256 and served < len(data)
     # no byte of the other tensors' storages beyond block rounding
-    others = [
-        archive.getinfo(f"{archive.namelist()[0].split('/')[0]}/data/{k}")
-        for k in {
-            info.key for info in torch_zip.index_zip_checkpoint(io.BytesIO(data)).tensors.values()
-        }
-        if k != plan.key
-    ]
+    keys = {t.storage.key for t in index_zip_checkpoint(io.BytesIO(data)).tensors.values()}
+    root = archive.namelist()[0].split("/")[0]
+    others = [archive.getinfo(f"{root}/data/{k}") for k in keys if k != plan.key]
     assert others  # the shard holds other storages, which were not read whole
     assert served < len(data) - sum(o.file_size for o in others) + 8 * 256
 
@@ -153,7 +153,7 @@ def test_legacy_bin_falls_back_to_the_whole_file(fake_hub, tmp_path, capsys):
 def test_server_error_and_cut_during_the_head_range_are_retried(fake_hub, fast_sleep):
     state, shard = _big_opt(seed=13)
     _add(fake_hub, "test-org/opt-flaky", shard)
-    plan = plan_zip_tensor(io.BytesIO(shard), HEAD)
+    plan = _plan(shard)
 
     def head_range(method, path, rng):
         return path.startswith("/lfs/") and rng == f"bytes={plan.start}-{plan.stop - 1}"
@@ -211,7 +211,7 @@ def test_inspect_big_bin_reports_the_head_range(fake_hub, capsys):
     assert main(["inspect", "test-org/opt-inspect", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     loc = report["location"]
-    plan = plan_zip_tensor(io.BytesIO(shard), HEAD)
+    plan = _plan(shard)
     assert loc["fmt"] == "bin" and loc["key"] == HEAD and loc["shape"] == [2048, 32]
     assert loc["dtype"] == "float16" and loc["byte_range"] == [plan.start, plan.stop]
     assert report["download_bytes"] == plan.nbytes
