@@ -44,27 +44,26 @@ from .location import HeadLocation
 
 @runtime_checkable
 class Source(Protocol):
-    """Where output embeddings come from: a name and three methods."""
+    """A ``name``, ``can_load`` (cheap: no reading, no network), ``locate`` (headers only;
+    NotImplementedError where meaningless) and ``load`` (the head with its metadata)."""
 
     name: str
 
-    def can_load(self, obj: Any) -> bool:
-        """Whether this source handles ``obj`` (cheap: no reading, no network)."""
+    def can_load(self, obj: Any) -> bool: ...
 
     def locate(
         self, obj: Any, *, tensor: str | None = None, revision: str | None = None
-    ) -> HeadLocation:
-        """Where the head of ``obj`` is, from headers only (NotImplementedError if meaningless)."""
+    ) -> HeadLocation: ...
 
     def load(
         self, obj: Any, *, tensor: str | None = None, revision: str | None = None
-    ) -> Unembedding:
-        """The head of ``obj`` with its metadata."""
+    ) -> Unembedding: ...
 
 
 @dataclass(frozen=True)
 class FunctionSource:
-    """A :class:`Source` made of functions ``(obj, tensor, revision) -> ...`` (the built-ins)."""
+    """A :class:`Source` made of functions ``(obj, tensor, revision) -> ...`` (the built-ins);
+    without ``locate_fn``, ``locate`` raises NotImplementedError."""
 
     name: str
     can_load: Callable[[Any], bool]
@@ -74,7 +73,6 @@ class FunctionSource:
     def locate(
         self, obj: Any, *, tensor: str | None = None, revision: str | None = None
     ) -> HeadLocation:
-        """``locate_fn(obj, tensor, revision)``; NotImplementedError when there is none."""
         if self.locate_fn is None:
             raise NotImplementedError(f"a {type(obj).__name__} has no file to locate a head in")
         return self.locate_fn(obj, tensor, revision)
@@ -82,7 +80,6 @@ class FunctionSource:
     def load(
         self, obj: Any, *, tensor: str | None = None, revision: str | None = None
     ) -> Unembedding:
-        """``load_fn(obj, tensor, revision)``."""
         return self.load_fn(obj, tensor, revision)
 
 

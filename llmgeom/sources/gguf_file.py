@@ -16,8 +16,8 @@ Example:
 from __future__ import annotations
 
 import os
-import struct
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -32,11 +32,10 @@ from .location import HeadLocation
 from .tensor_digest import tensor_sha256
 
 HEAD_NAMES = ("output.weight", "token_embd.weight")  # untied head first, tied embedding second
-# GGUF architecture names that differ from config.json model types
-_ARCH_TO_MODEL_TYPE = {"gptneox": "gpt_neox"}
+_ARCH_TO_MODEL_TYPE = {"gptneox": "gpt_neox"}  # GGUF architectures named unlike config.json's
 
 
-def _field(reader, key: str):
+def _field(reader: Any, key: str) -> Any:
     field = reader.fields.get(key)
     try:
         return field.contents() if field is not None else None
@@ -44,76 +43,72 @@ def _field(reader, key: str):
         return None
 
 
-def _corrupt(path: Path, size: int, what: str) -> CorruptCheckpointError:
-    return CorruptCheckpointError(f"{path}: truncated or corrupt GGUF file ({size} bytes; {what})")
-
-
-def _open(path: Path):
+def _open(path: Path) -> Any:
     """A ``gguf.GGUFReader`` of ``path``; a one-line error for anything that is not a whole GGUF."""
     import gguf
 
     size = path.stat().st_size
-    if size == 0:
-        raise _corrupt(path, size, "empty")
     with path.open("rb") as fh:
         prefix = fh.read(8)
-    if not b"GGUF".startswith(prefix[:4]):
+    if size and not b"GGUF".startswith(prefix[:4]):
         raise CorruptCheckpointError(f"{path}: not a GGUF file (no GGUF magic number at the start)")
-    if len(prefix) < 8:
-        raise _corrupt(path, size, "the header ends early")
     versions = getattr(gguf.gguf_reader, "READER_SUPPORTED_VERSIONS", (2, 3))
-    little, big = struct.unpack("<I", prefix[4:]), struct.unpack(">I", prefix[4:])
-    if little[0] not in versions and big[0] not in versions:
-        known = ", ".join(str(v) for v in versions)
-        raise _corrupt(path, size, f"format version {little[0]}; readable: {known}")
-    try:
-        reader = gguf.GGUFReader(path)
-    except OSError as err:
-        if err.filename is not None:  # a filesystem error about the path: already names it
-            raise
-        raise _corrupt(path, size, short_reason(err)) from None
-    except Exception:  # gguf reports a cut-short file with numpy's reshape/view errors
-        raise _corrupt(
-            path, size, "the metadata, tensor table or tensor data end early or are malformed"
-        ) from None
-    for entry in reader.tensors:
-        stop = int(entry.data_offset) + int(entry.n_bytes)
-        if stop > size:
-            raise _corrupt(path, size, f"tensor {entry.name} ends at byte {stop}")
+    version = int.from_bytes(prefix[4:], "little")
+    problem = None
+    if size == 0:
+        problem = "empty"
+    elif len(prefix) < 8:
+        problem = "the header ends early"
+    elif version not in versions and int.from_bytes(prefix[4:], "big") not in versions:
+        problem = f"format version {version}; readable: {', '.join(map(str, versions))}"
+    else:
+        try:
+            reader = gguf.GGUFReader(path)
+        except OSError as err:
+            if err.filename is not None:  # a filesystem error about the path: already names it
+                raise
+            problem = short_reason(err)
+        except Exception:  # gguf reports a cut-short file with numpy's reshape/view errors
+            problem = "the metadata, tensor table or tensor data end early or are malformed"
+        else:
+            ends = {t.name: int(t.data_offset) + int(t.n_bytes) for t in reader.tensors}
+            cut = [f"tensor {n} ends at byte {stop}" for n, stop in ends.items() if stop > size]
+            problem = cut[0] if cut else None
+    if problem:
+        raise CorruptCheckpointError(
+            f"{path}: truncated or corrupt GGUF file ({size} bytes; {problem})"
+        )
     return reader
 
 
-def _pick(reader, path: Path, tensor: str | None) -> tuple[object, HeadChoice]:
-    """The head's tensor entry and how it was chosen (tying, family and width from metadata)."""
+def _head(path: Path, tensor: str | None) -> tuple[Any, Any, HeadChoice]:
+    """The reader, the head's tensor entry and how it was chosen (from the GGUF metadata)."""
+    reader = _open(path)
     tensors = {t.name: t for t in reader.tensors}
     usual = next((n for n in HEAD_NAMES if n in tensors), None)
     name = usual if tensor is None else (tensor if tensor in tensors else None)
     if name is None:
-        listing = ", ".join(
-            f"{t.name} {list(reversed(t.shape.tolist()))}" for t in reader.tensors[:8]
-        )
+        listing = ", ".join(f"{t.name} {t.shape.tolist()[::-1]}" for t in reader.tensors[:8])
         wanted = tensor or " or ".join(HEAD_NAMES)
         raise TensorNotFoundError(f"{path}: no tensor {wanted} (has: {listing})")
     arch = _field(reader, "general.architecture")
     family = family_for_model_type(_ARCH_TO_MODEL_TYPE.get(arch, arch))
     d_model = _field(reader, f"{arch}.embedding_length") if arch else None
-    # as for safetensors: an explicit tensor is described as tied or not only if it is the head
-    tied = usual == HEAD_NAMES[1] if name == usual else None
     choice = HeadChoice(
         key=name,
-        tied=tied,
+        # as for safetensors: an explicit tensor is described as tied only if it is the head
+        tied=usual == HEAD_NAMES[1] if name == usual else None,
         family=family.name if family else None,
         rule="explicit" if tensor is not None else "gguf-names",
         d_model=int(d_model) if d_model else None,
     )
-    return tensors[name], choice
+    return reader, tensors[name], choice
 
 
 def locate_gguf(path: str | os.PathLike[str], tensor: str | None = None) -> HeadLocation:
     """Where the head is in a GGUF file (name, quantisation, logical shape, byte range)."""
     path = Path(path)
-    reader = _open(path)
-    entry, choice = _pick(reader, path, tensor)
+    _, entry, choice = _head(path, tensor)
     start = int(entry.data_offset)
     return HeadLocation(
         source=str(path),
@@ -121,7 +116,7 @@ def locate_gguf(path: str | os.PathLike[str], tensor: str | None = None) -> Head
         key=entry.name,
         fmt="gguf",
         dtype=f"gguf:{entry.tensor_type.name}",
-        shape=tuple(reversed(entry.shape.tolist())),
+        shape=tuple(entry.shape.tolist()[::-1]),
         byte_range=(start, start + int(entry.n_bytes)),
         file_size=path.stat().st_size,
         choice=choice,
@@ -133,11 +128,9 @@ def load_gguf(path: str | os.PathLike[str], tensor: str | None = None) -> Unembe
     import gguf
 
     path = Path(path)
-    reader = _open(path)
-    entry, choice = _pick(reader, path, tensor)
-    name = entry.name
+    reader, entry, choice = _head(path, tensor)
+    name, qtype = entry.name, entry.tensor_type
     ensure_fits(int(entry.n_elements) * 4, f"tensor {name!r} dequantised to float32")
-    qtype = entry.tensor_type
     try:
         # a private, writable float32 copy (F32 tensors would otherwise alias the read-only mmap)
         data = np.array(gguf.dequantize(entry.data, qtype), dtype=np.float32, copy=True)

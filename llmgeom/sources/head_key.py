@@ -1,11 +1,9 @@
 """Decide which checkpoint tensor is the output embedding, without loading the model.
 
-The generic rule: build the model skeleton on the meta device (``accelerate.init_empty_weights``,
-one layer, no memory), ask it for its output embeddings (its input embeddings when
-``tie_word_embeddings`` is set), and map that parameter's name to a key of the checkpoint
-(with or without the base-model prefix). Family quirks come from
-:mod:`llmgeom.sources.families`; architectures ``transformers`` does not know fall back to
-well-known tensor names. Checkpoint code is never executed (no ``trust_remote_code``).
+The model's skeleton is built on the meta device (one layer, no memory) and asked for its output
+embeddings (input embeddings when tied); that parameter's name, with or without the base-model
+prefix or a family alias (:mod:`.families`), is matched to the checkpoint's keys. Architectures
+``transformers`` does not know fall back to well-known names. Checkpoint code is never run.
 
 Example:
     >>> choose_head_key({"model_type": "gpt2"}, ["wte.weight", "wpe.weight"]).key
@@ -25,7 +23,7 @@ from typing import Any
 from ..errors import TensorNotFoundError
 from .families import family_for_model_type
 
-# Names tried, in order, when the architecture is unknown or there is no config at all.
+# tried in order when the architecture is unknown or there is no config
 OUTPUT_HEAD_NAMES = ("lm_head.weight", "embed_out.weight", "output.weight")
 INPUT_EMBEDDING_NAMES = (
     "embed_tokens.weight",
@@ -60,28 +58,31 @@ class ConfigInfo:
 
 
 def config_info(config: Mapping[str, Any] | None) -> ConfigInfo:
-    """Read model type, tying, width and family from a ``config.json`` dictionary."""
+    """Model type, tying, width and family from a ``config.json`` dictionary."""
     if not config:
         return ConfigInfo(None, None, None, None)
-    text = config.get("text_config") if isinstance(config.get("text_config"), dict) else config
-    model_type = config.get("model_type")
-    hf_config = _hf_config(json.dumps(dict(config), sort_keys=True, default=str))
+    text = config["text_config"] if isinstance(config.get("text_config"), dict) else config
+    hf_config = _hf_config(_key(config))
     if hf_config is not None:
         text_cfg = hf_config.get_text_config()
         tied = bool(getattr(text_cfg, "tie_word_embeddings", True))
         d_model = getattr(text_cfg, "hidden_size", None)
-    else:
+    else:  # unknown to transformers: the usual keys
         tied = bool(text.get("tie_word_embeddings", config.get("tie_word_embeddings", True)))
         d_model = next((text[k] for k in _D_MODEL_KEYS if isinstance(text.get(k), int)), None)
-    family = family_for_model_type(model_type)
-    return ConfigInfo(
-        model_type, tied, int(d_model) if d_model else None, family.name if family else None
-    )
+    family = family_for_model_type(config.get("model_type"))
+    d_model = int(d_model) if d_model else None
+    return ConfigInfo(config.get("model_type"), tied, d_model, family.name if family else None)
+
+
+def _key(config: Mapping[str, Any]) -> str:
+    """``config`` as a cache key for the transformers config and skeleton."""
+    return json.dumps(dict(config), sort_keys=True, default=str)
 
 
 @contextmanager
 def _quiet_transformers() -> Iterator[None]:
-    """Silence transformers' warnings about toy or unusual configs while we probe them."""
+    """Silence transformers' warnings about toy or unusual configs while probing them."""
     import transformers
 
     verbosity = transformers.logging.get_verbosity()
@@ -138,16 +139,11 @@ def _skeleton_head_names(config_json: str) -> tuple[str, ...]:
 
 
 def _match(candidates: Collection[str], keys: Collection[str]) -> str | None:
-    """First checkpoint key equal to a candidate or ending with ``'.' + candidate``."""
+    """First checkpoint key equal to a candidate, else the shortest ending in ``.candidate``."""
     key_set = set(keys)
-    for cand in candidates:
-        if cand in key_set:
-            return cand
-    for cand in candidates:
-        hits = sorted(k for k in keys if k.endswith("." + cand))
-        if hits:
-            return min(hits, key=len)
-    return None
+    exact = next((c for c in candidates if c in key_set), None)
+    suffixed = (sorted(k for k in key_set if k.endswith("." + c)) for c in candidates)
+    return exact or next((min(hits, key=len) for hits in suffixed if hits), None)
 
 
 def describe_candidates(shapes: Mapping[str, tuple[int, ...]]) -> str:
@@ -164,11 +160,8 @@ def choose_head_key(
     shapes: Mapping[str, tuple[int, ...]] | None = None,
     source: str = "checkpoint",
 ) -> HeadChoice:
-    """Pick the output-embedding key among ``keys`` (see module docstring for the rules).
-
-    ``shapes`` (key -> shape), when known, enables the last resort: the only 2-D tensor with
-    more rows than columns.
-    """
+    """Pick the output-embedding key among ``keys``; ``shapes`` (key -> shape), when known,
+    allows the last resort: the only 2-D tensor with more rows than columns."""
     info = config_info(config)
     if tensor is not None:
         if tensor not in keys:
@@ -183,12 +176,10 @@ def choose_head_key(
         tied = info.tied if tensor == usual else None
         return HeadChoice(tensor, tied, info.family, "explicit", info.d_model)
     if config:
-        names = _skeleton_head_names(json.dumps(dict(config), sort_keys=True, default=str))
+        names = _skeleton_head_names(_key(config))
         family = family_for_model_type(info.model_type)
-        aliases = [
-            a for n in names for a in (family.checkpoint_aliases.get(n, ()) if family else ())
-        ]
-        key = _match([*names, *aliases], keys)
+        aliases = family.checkpoint_aliases if family else {}
+        key = _match([*names, *(a for n in names for a in aliases.get(n, ()))], keys)
         if key:
             return HeadChoice(key, info.tied, info.family, "skeleton", info.d_model)
     preferred = INPUT_EMBEDDING_NAMES if info.tied else ()

@@ -2,15 +2,14 @@
 
 Example:
     >>> import torch
-    >>> head = torch.nn.Linear(4, 10, bias=False)   # weight is [10, 4]
     >>> class Tiny(torch.nn.Module):
     ...     def __init__(self):
     ...         super().__init__()
-    ...         self.head = head
+    ...         self.head = torch.nn.Linear(4, 10, bias=False)   # weight is [10, 4]
     ...     def get_output_embeddings(self):
     ...         return self.head
-    >>> from_module(Tiny()).shape
-    (10, 4)
+    >>> from_module(Tiny()).shape, from_array(torch.ones(3, 2)).meta.source
+    ((10, 4), '<array>')
 """
 
 from __future__ import annotations
@@ -27,33 +26,29 @@ from .families import family_for_model_type
 
 def _text_config(config: Any) -> Any:
     """The text part of a transformers config (itself for plain language models)."""
-    getter = getattr(config, "get_text_config", None)
     try:
-        return getter() if callable(getter) else config
-    except Exception:  # pragma: no cover - an unusual config object
+        return config.get_text_config()
+    except Exception:  # no getter, or an unusual config object
         return config
 
 
 def _module_tied(module: torch.nn.Module, weight: torch.Tensor, text_config: Any) -> bool | None:
     """Whether the output embedding IS the input embedding; the config says so if no getter."""
-    inputs = getattr(module, "get_input_embeddings", None)
-    if callable(inputs):
-        try:
-            in_weight = getattr(inputs(), "weight", None)
-        except (NotImplementedError, AttributeError):
-            in_weight = None
-        if isinstance(in_weight, torch.Tensor):
-            return in_weight is weight
+    try:
+        in_weight = getattr(module.get_input_embeddings(), "weight", None)
+    except (NotImplementedError, AttributeError, TypeError):
+        in_weight = None
+    if isinstance(in_weight, torch.Tensor):
+        return in_weight is weight
     tied = getattr(text_config, "tie_word_embeddings", None)
-    return bool(tied) if isinstance(tied, bool) else None
+    return tied if isinstance(tied, bool) else None
 
 
 def from_module(module: torch.nn.Module, name: str | None = None) -> Unembedding:
     """The output embedding of a model object (anything with ``get_output_embeddings()``).
 
-    For a ``transformers`` model the family comes from ``config.model_type`` through the same
-    table the file and Hub loaders use (:mod:`llmgeom.sources.families`), tying from whether
-    the output embedding is the input embedding, and ``d_model`` from the (text) config.
+    For a ``transformers`` model: the family from ``config.model_type`` (:mod:`.families`),
+    tying from whether the output embedding is the input embedding, ``d_model`` from the config.
     """
     getter = getattr(module, "get_output_embeddings", None)
     head = getter() if callable(getter) else None
@@ -64,9 +59,10 @@ def from_module(module: torch.nn.Module, name: str | None = None) -> Unembedding
             f"{type(head).__name__}); pass the weight tensor instead"
         )
     config = getattr(module, "config", None)
-    text_config = _text_config(config) if config is not None else None
+    text_config = _text_config(config)
     model_type = getattr(config, "model_type", None)
-    family = family_for_model_type(model_type if isinstance(model_type, str) else None)
+    model_type = model_type if isinstance(model_type, str) else None
+    family = family_for_model_type(model_type)
     d_model = getattr(text_config, "hidden_size", None)
     param_names = [n for n, p in module.named_parameters(remove_duplicate=False) if p is weight]
     meta = HeadMetadata(
@@ -75,8 +71,8 @@ def from_module(module: torch.nn.Module, name: str | None = None) -> Unembedding
         family=family.name if family else None,
         tensor_name=param_names[0] if param_names else None,
         tied=_module_tied(module, weight, text_config),
-        d_model=int(d_model) if isinstance(d_model, int) else None,
-        extra={"model_type": model_type} if isinstance(model_type, str) else {},
+        d_model=d_model if isinstance(d_model, int) else None,
+        extra={"model_type": model_type} if model_type is not None else {},
     )
     return Unembedding(weight.detach(), meta)
 
@@ -84,5 +80,4 @@ def from_module(module: torch.nn.Module, name: str | None = None) -> Unembedding
 def from_array(matrix: torch.Tensor | np.ndarray, name: str | None = None) -> Unembedding:
     """Wrap a 2-D tensor or array as an :class:`Unembedding`."""
     tensor = torch.from_numpy(np.asarray(matrix)) if isinstance(matrix, np.ndarray) else matrix
-    meta = HeadMetadata(source=name or "<array>", source_kind="array")
-    return Unembedding(tensor.detach(), meta)
+    return Unembedding(tensor.detach(), HeadMetadata(source=name or "<array>", source_kind="array"))

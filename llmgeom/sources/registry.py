@@ -1,17 +1,16 @@
 """The 27 models of the paper, with short aliases, read from ``configs/models.csv``.
 
-The alias of a model is the name part of its Hub id, lower-cased (``openai-community/gpt2-xl`` ->
-``gpt2-xl``, ``Qwen/Qwen2.5-7B`` -> ``qwen2.5-7b``, ``EleutherAI/pythia-410m`` -> ``pythia-410m``):
-no second table to keep in sync, and the 27 aliases are distinct (checked on load). Lookups
-accept an alias or a Hub id, in any case.
+A model's alias is the name part of its Hub id, lower-cased (``Qwen/Qwen2.5-7B`` ->
+``qwen2.5-7b``): no second table to keep in sync; the aliases are distinct (checked on load).
+Lookups accept an alias or a Hub id, in any case.
 
 Example:
-    >>> lookup("qwen2.5-7b").hub_id
-    'Qwen/Qwen2.5-7B'
-    >>> lookup("openai-community/GPT2-XL").alias
-    'gpt2-xl'
-    >>> len(registry_models())
-    27
+    >>> lookup("qwen2.5-7b").hub_id, lookup("openai-community/GPT2-XL").alias
+    ('Qwen/Qwen2.5-7B', 'gpt2-xl')
+    >>> len(registry_models()), registry_models()[0].alias, lookup("nope")
+    (27, 'opt-125m', None)
+    >>> suggest("pythia-410")
+    ['pythia-410m', 'pythia-160m', 'pythia-1b']
 """
 
 from __future__ import annotations
@@ -53,22 +52,16 @@ class RegistryModel:
 
     @property
     def sharded(self) -> bool:
-        """Whether the main branch's weights are split into shards with an index file."""
+        """Whether the main branch's weights are shards with an index file."""
         return "sharded" in self.weight_format
 
     @property
     def head_shape(self) -> tuple[int, int]:
-        """``(head_rows, head_cols)``."""
         return (self.head_rows, self.head_cols)
 
 
 def alias_for(hub_id: str) -> str:
-    """The alias derived from a Hub id: its name part, lower-cased.
-
-    Example:
-        >>> alias_for("EleutherAI/pythia-1.4b")
-        'pythia-1.4b'
-    """
+    """The alias of a Hub id: its name part, lower-cased."""
     return hub_id.rsplit("/", 1)[-1].lower()
 
 
@@ -92,12 +85,7 @@ def _row_to_model(row: dict[str, str]) -> RegistryModel:
 
 @lru_cache(maxsize=1)
 def registry_models() -> tuple[RegistryModel, ...]:
-    """The paper's models in the order of ``configs/models.csv``.
-
-    Example:
-        >>> registry_models()[0].alias
-        'opt-125m'
-    """
+    """The paper's models in the order of ``configs/models.csv``."""
     path = config_path("models.csv")
     with path.open(newline="") as fh:
         try:
@@ -111,25 +99,12 @@ def registry_models() -> tuple[RegistryModel, ...]:
 
 
 def lookup(name: str) -> RegistryModel | None:
-    """The registry model called ``name`` (alias or Hub id, case-insensitive), else None.
-
-    Example:
-        >>> lookup("gpt2").hub_id, lookup("nope") is None
-        ('openai-community/gpt2', True)
-    """
+    """The registry model called ``name`` (alias or Hub id, case-insensitive), else None."""
     wanted = name.strip().lower()
-    for model in registry_models():
-        if wanted in (model.alias, model.hub_id.lower()):
-            return model
-    return None
+    return next((m for m in registry_models() if wanted in (m.alias, m.hub_id.lower())), None)
 
 
 def suggest(name: str, n: int = 3) -> list[str]:
-    """Aliases close to ``name`` (for "did you mean" messages).
-
-    Example:
-        >>> suggest("pythia-410")
-        ['pythia-410m', 'pythia-160m', 'pythia-1b']
-    """
+    """Aliases close to ``name`` (for "did you mean" messages)."""
     aliases = [m.alias for m in registry_models()]
     return difflib.get_close_matches(name.strip().lower(), aliases, n=n, cutoff=0.6)

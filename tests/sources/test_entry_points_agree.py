@@ -20,7 +20,7 @@ from checkpoints import write_gguf
 
 import llmgeom
 from llmgeom.cli import main
-from llmgeom.sources.families import family_by_name
+from llmgeom.sources.families import FAMILIES
 from llmgeom.sources.tensor_digest import tensor_sha256
 
 # name: (builder, GGUF architecture, family, tied)
@@ -51,7 +51,7 @@ def _same_tensor_name(a: str, b: str, family: str) -> bool:
     """Equal, or one is the other's checkpoint alias (Pythia's embed_out vs lm_head)."""
     if a == b:
         return True
-    aliases = family_by_name(family).checkpoint_aliases
+    aliases = next(f for f in FAMILIES if f.name == family).checkpoint_aliases
     return any({a, b} <= {name, *alts} for name, alts in aliases.items())
 
 
