@@ -1,12 +1,7 @@
-"""A read-only, seekable file whose bytes come from a range-read callable (HTTP range requests).
+"""A read-only, seekable file whose bytes come by HTTP range requests (a range-read callable).
 
-``zipfile`` and ``torch.load`` want a seekable file; the Hub serves byte ranges. This adapter turns
-the many small reads those readers make into a few aligned block fetches, and counts them.
-
-Example:
-    >>> data = bytes(range(10))
-    >>> RangeFile(len(data), lambda a, b: data[a:b], block_bytes=4).read(3)
-    b'\\x00\\x01\\x02'
+``zipfile`` wants a seekable file, the Hub serves byte ranges: this adapter turns its many small
+reads into a few aligned block fetches, and counts them (example: :class:`RangeFile`).
 """
 
 from __future__ import annotations
@@ -24,13 +19,12 @@ MAX_CACHED_BLOCKS = 64  # at most 4 MiB of cached blocks per RangeFile
 
 
 class RangeFile(io.RawIOBase):
-    """A read-only, seekable file of ``size`` bytes whose bytes come from ``read_range``.
+    """A read-only, seekable file of ``size`` bytes; ``read_range(start, stop)`` gives them.
 
-    ``read_range(start, stop)`` must return exactly the bytes ``[start, stop)``. Reads are served
-    from aligned blocks of ``block_bytes`` (the missing blocks of one read are fetched with ONE
-    call), so the many small reads ``zipfile`` makes become a few range requests. Reads of four
-    blocks or more bypass the cache unless it holds all their blocks. ``calls`` and
-    ``bytes_fetched`` count what was asked.
+    Reads are served from aligned blocks of ``block_bytes`` (the missing blocks of one read come
+    in ONE call); reads of four blocks or more bypass the cache unless it holds them all.
+    ``calls`` and ``bytes_fetched`` count what was asked; ``failure`` keeps the last error of
+    ``read_range`` (zipfile would hide it as "not a zip file").
 
     Example:
         >>> data = bytes(range(256)) * 4
@@ -60,17 +54,13 @@ class RangeFile(io.RawIOBase):
         self._pos = 0
         self.calls = 0
         self.bytes_fetched = 0
-        self.failure: LlmgeomError | None = None  # the first error read_range raised
+        self.failure: LlmgeomError | None = None
 
-    # -- io.RawIOBase -------------------------------------------------------------------------
     def readable(self) -> bool:
         return True
 
     def seekable(self) -> bool:
         return True
-
-    def tell(self) -> int:
-        return self._pos
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
         base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self.size}[whence]
@@ -88,11 +78,10 @@ class RangeFile(io.RawIOBase):
             self._pos += n
         return n
 
-    # -- reads ----------------------------------------------------------------------------------
     def _fetch(self, start: int, stop: int) -> bytes:
         try:
             data = self._read_range(start, stop)
-        except LlmgeomError as err:  # kept: zipfile would hide an OSError as "not a zip file"
+        except LlmgeomError as err:
             self.failure = err
             raise
         self.calls += 1
@@ -100,6 +89,13 @@ class RangeFile(io.RawIOBase):
         if len(data) != stop - start:
             raise ZipLayoutError(f"short read: asked bytes [{start}, {stop}), got {len(data)}")
         return bytes(data)
+
+    def _blocks_of(self, start: int, stop: int) -> range:
+        return range(start // self.block_bytes, (stop - 1) // self.block_bytes + 1)
+
+    def _join(self, blocks: range, start: int, stop: int) -> bytes:
+        first = blocks[0] * self.block_bytes
+        return b"".join(self._blocks[b] for b in blocks)[start - first : stop - first]
 
     def cached(self, start: int, stop: int) -> bytes | None:
         """Bytes ``[start, stop)`` if the cached blocks hold all of them (no fetch), else None.
@@ -112,34 +108,27 @@ class RangeFile(io.RawIOBase):
         stop = min(stop, self.size)
         if stop <= start:
             return b""
-        size = self.block_bytes
-        first, last = start // size, (stop - 1) // size
-        if any(b not in self._blocks for b in range(first, last + 1)):
-            return None
-        joined = b"".join(self._blocks[b] for b in range(first, last + 1))
-        return joined[start - first * size : stop - first * size]
+        blocks = self._blocks_of(start, stop)
+        return self._join(blocks, start, stop) if set(blocks) <= self._blocks.keys() else None
 
     def pread(self, start: int, n: int) -> bytes:
         """``n`` bytes from ``start`` (clipped at the end of the file), cached by block."""
         stop = min(self.size, start + n)
         if stop <= start:
             return b""
-        size = self.block_bytes
-        first, last = start // size, (stop - 1) // size
-        if last - first + 1 >= 4:  # big read: from the cache if all there, else straight through
+        blocks, size = self._blocks_of(start, stop), self.block_bytes
+        if len(blocks) >= 4:  # big read: from the cache if all there, else straight through
             hit = self.cached(start, stop)
             return hit if hit is not None else self._fetch(start, stop)
-        missing = [b for b in range(first, last + 1) if b not in self._blocks]
+        missing = [b for b in blocks if b not in self._blocks]
         if missing:  # one call for the run from the first to the last missing block
             lo, hi = missing[0] * size, min(self.size, (missing[-1] + 1) * size)
             data = self._fetch(lo, hi)
             for b in range(missing[0], missing[-1] + 1):
                 self._blocks[b] = data[b * size - lo : (b + 1) * size - lo]
-        parts = []
-        for b in range(first, last + 1):
+        for b in blocks:
             self._blocks.move_to_end(b)
-            parts.append(self._blocks[b])
+        joined = self._join(blocks, start, stop)
         while len(self._blocks) > self.max_blocks:
             self._blocks.popitem(last=False)
-        joined = b"".join(parts)
-        return joined[start - first * size : stop - first * size]
+        return joined

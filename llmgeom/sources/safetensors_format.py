@@ -1,10 +1,8 @@
 """safetensors files: local ones through ``safetensors.safe_open``, remote headers by hand.
 
-Local files use the reference reader (its errors become one-line
-:class:`~llmgeom.errors.CorruptCheckpointError`). The Hub source fetches a header by HTTP range,
-and the library parses no header from bytes: :func:`header_length` and :func:`parse_header` do
-(8-byte little-endian length ``N``, ``N`` bytes of JSON, then the data), with the reference
-validator's checks.
+Local files use the reference reader (errors: one-line ``CorruptCheckpointError``). The Hub
+source fetches headers by HTTP range; the library parses none from bytes, so :func:`parse_header`
+does (8-byte little-endian length, JSON, data) with the reference validator's checks.
 
 Example:
     >>> import tempfile, torch, safetensors.torch as st
@@ -188,11 +186,8 @@ def _open(path: Path, **backend: str):
 
 
 def local_entries(path: str | os.PathLike[str]) -> dict[str, TensorEntry]:
-    """Name -> :class:`TensorEntry` of a local file (reads the header only).
-
-    ``safe_open`` checked that the tensors tile the data in offset order: each byte range is
-    the running sum of the sizes before it (the library does not report offsets).
-    """
+    """Name -> :class:`TensorEntry` of a local file (reads the header only). ``safe_open``
+    checked that the tensors tile the data: offsets are running sums (it reports none)."""
     path = Path(path)
     entries: dict[str, TensorEntry] = {}
     with _open(path) as fh:

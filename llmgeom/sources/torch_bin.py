@@ -1,8 +1,7 @@
-"""Read one tensor from a PyTorch ``.bin`` checkpoint, safely.
+"""Read one tensor from a local PyTorch ``.bin`` checkpoint, safely.
 
-Pickles are loaded with ``weights_only=True`` (a pickle that tries to run code is refused) and
-memory-mapped when the file uses the zip format, so only the pages of the requested tensor are
-read from disk.
+``torch.load(weights_only=True)`` refuses a pickle that tries to run code; zip-format files are
+memory-mapped, so only the requested tensor's pages are read from disk.
 
 Example:
     >>> import tempfile, torch
@@ -32,18 +31,13 @@ from ._reasons import short_reason
 from .safetensors_format import require_entry
 
 
-def _refusal_reason(err: Exception) -> str:
-    """The line of torch's weights_only refusal that names what was refused."""
+def refused_error(err: Exception, source: str) -> CorruptCheckpointError:
+    """The error for a pickle that ``weights_only`` loading refused, naming what it refused."""
     text = str(err)
     match = re.search(r"(unsupported global|unsupported operand|global [\w.]+ )[^\n]*", text, re.I)
     reason = match.group(0) if match else (text.strip().splitlines() or [type(err).__name__])[0]
-    return reason.strip()[:200]
-
-
-def refused_error(err: Exception, source: str) -> CorruptCheckpointError:
-    """The error for a pickle that ``weights_only`` loading refused (not plain weights)."""
     return CorruptCheckpointError(
-        f"{source}: refused to load: the pickle is not plain weights ({_refusal_reason(err)})"
+        f"{source}: refused to load: the pickle is not plain weights ({reason.strip()[:200]})"
     )
 
 
@@ -55,11 +49,8 @@ class BareTensor(dict):
 
 
 def load_state_dict(path: str | os.PathLike[str]) -> Mapping[str, torch.Tensor]:
-    """Load a ``.bin`` state dict lazily (mmap) and safely (``weights_only=True``).
-
-    A file that holds one bare tensor (``torch.save(tensor)``) reads as a :class:`BareTensor`
-    mapping :data:`BARE_TENSOR_KEY` to it.
-    """
+    """Load a ``.bin`` state dict lazily (mmap) and safely (``weights_only=True``); a bare
+    ``torch.save(tensor)`` reads as a :class:`BareTensor`."""
     path = Path(path)
     if path.stat().st_size == 0:
         raise CorruptCheckpointError(f"{path}: empty file (0 bytes), not a PyTorch checkpoint")
@@ -76,23 +67,15 @@ def load_state_dict(path: str | os.PathLike[str]) -> Mapping[str, torch.Tensor]:
         state = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as err:
         raise refused_error(err, str(path)) from None
-    except OSError as err:
-        if err.filename is not None:  # a filesystem error about the path: already names it
+    except (OSError, RuntimeError, EOFError, ValueError) as err:
+        if isinstance(err, OSError) and err.filename is not None:  # a filesystem error: names it
             raise
-        raise CorruptCheckpointError(
-            f"{path}: truncated or corrupt PyTorch checkpoint ({short_reason(err)})"
-        ) from None
-    except (RuntimeError, EOFError, ValueError) as err:
         raise CorruptCheckpointError(
             f"{path}: truncated or corrupt PyTorch checkpoint ({short_reason(err)})"
         ) from None
     if isinstance(state, torch.Tensor):
         return BareTensor({BARE_TENSOR_KEY: state})
-    if (
-        isinstance(state, Mapping)
-        and "state_dict" in state
-        and isinstance(state["state_dict"], Mapping)
-    ):
+    if isinstance(state, Mapping) and isinstance(state.get("state_dict"), Mapping):
         state = state["state_dict"]
     if not isinstance(state, Mapping):
         raise CorruptCheckpointError(
@@ -114,9 +97,6 @@ def bin_shapes(path: str | os.PathLike[str]) -> dict[str, tuple[int, ...]]:
 def read_bin_tensor(path: str | os.PathLike[str], name: str) -> torch.Tensor:
     """Copy tensor ``name`` out of a ``.bin`` file and release the rest."""
     state = load_state_dict(path)
-    shapes = {k: v for k, v in state.items() if isinstance(v, torch.Tensor)}
-    require_entry(shapes, name, str(path))
+    require_entry(tensor_shapes(state), name, str(path))
     ensure_fits(state[name].numel() * state[name].element_size(), f"tensor {name!r}")
-    tensor = state[name].clone()
-    del state
-    return tensor
+    return state[name].clone()  # the rest of the mapped file is released on return

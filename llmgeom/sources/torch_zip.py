@@ -1,19 +1,17 @@
 """Locate ONE tensor of a zip-format PyTorch ``.bin`` file without reading the rest.
 
-``torch.save`` (torch >= 1.6) writes a ZIP archive of STORED entries: ``<root>/data.pkl`` (the
-state dict; tensors name their storages by persistent ids ``('storage', type, key, location,
-numel)``) and ``<root>/data/<key>`` (each storage's raw little-endian bytes). Planning a tensor
-reads the central directory (end of file), ``data.pkl`` (start) and one storage's local header:
-a few range requests through a :class:`~.range_file.RangeFile`, whatever the number of storages.
+``torch.save`` writes a ZIP archive of STORED entries: ``<root>/data.pkl`` (the state dict, whose
+tensors name their storages by key) and ``<root>/data/<key>`` (raw little-endian bytes). A plan
+reads the central directory, ``data.pkl`` and one local header: through a :class:`.RangeFile`, a
+few range requests whatever the number of storages.
 
 Why hand-written: no public torch API gives a tensor's storage key and offset without reading
-its data, and ``torch.load(map_location="meta")`` reads every storage's local header on archives
-without ``.format_version`` (all written by torch < 2.6, every OPT checkpoint on the Hub): one
-range request per storage. So ``data.pkl`` is parsed by an allow-list unpickler that builds only
-dicts, tuples and llmgeom's own records (nothing of the pickle's is called); a global outside the
-list is refused as unsafe (:class:`~llmgeom.errors.CorruptCheckpointError`). What this reader does
-not plan (a legacy pickle, a global it knows but does not read, a compressed entry, a
-non-contiguous tensor, a big-endian file) raises :class:`ZipLayoutError`: the caller reads the
+data, and ``torch.load(map_location="meta")`` reads every storage's local header on archives
+without ``.format_version`` (torch < 2.6: every OPT checkpoint on the Hub), one request each.
+``data.pkl`` is parsed by an allow-list unpickler that builds only containers and llmgeom's
+records; a global outside the list is refused as unsafe (``CorruptCheckpointError``). What the
+planner does not handle (legacy pickle, known but unplanned global, compressed entry,
+non-contiguous tensor, big-endian file) raises :class:`ZipLayoutError`: the caller reads the
 whole file with ``torch.load(weights_only=True)``.
 
 Example:
@@ -58,11 +56,8 @@ _UNPLANNED = set(
 
 
 class ZipLayoutError(LlmgeomError, ValueError):
-    """A ``.bin`` file this reader cannot plan: read the whole file instead.
-
-    Never raised for an unsafe pickle (a :class:`CorruptCheckpointError`) nor for a network
-    failure (those keep their own types).
-    """
+    """A ``.bin`` file this reader cannot plan: read it whole (never an unsafe pickle's or a
+    network failure's error: those keep their own types)."""
 
 
 class _Storage(NamedTuple):
@@ -174,11 +169,7 @@ class ZipCheckpoint:
         return {name: t.shape for name, t in self.tensors.items()}
 
     def plan(self, name: str) -> ZipTensorPlan:
-        """The absolute byte range of tensor ``name``: one more small read, its local header.
-
-        Raises TensorNotFoundError, or :class:`ZipLayoutError` when the tensor is not one
-        contiguous run of a STORED entry.
-        """
+        """Tensor ``name``'s absolute byte range (one more small read: its local header)."""
         t = require_entry(self.tensors, name, self.source)
         if not t.contiguous:
             raise ZipLayoutError(f"{self.source}: tensor {name!r} is not contiguous")
@@ -191,11 +182,9 @@ class ZipCheckpoint:
             raise ZipLayoutError(f"{self.source}: entry {record} is compressed")
         begin = t.offset * t.dtype.itemsize
         end = begin + math.prod(t.shape) * t.dtype.itemsize
-        if max(end, t.storage.nbytes) > info.file_size:
-            raise ZipLayoutError(
-                f"{self.source}: entry {record} has {info.file_size} bytes, "
-                f"{name!r} needs {max(end, t.storage.nbytes)}"
-            )
+        need = max(end, t.storage.nbytes)
+        if need > info.file_size:
+            raise ZipLayoutError(f"{self.source}: {record} has {info.file_size} bytes, not {need}")
         # the data follows the entry's LOCAL header, whose extra field (torch's alignment
         # padding) differs from the central directory's; zipfile does not expose where
         name_bytes = info.filename.encode()
@@ -212,15 +201,7 @@ class ZipCheckpoint:
 
 
 def index_zip_checkpoint(fileobj: IO[bytes], source: str = "file") -> ZipCheckpoint:
-    """Read the central directory and ``data.pkl`` of a zip ``.bin`` file (no tensor data).
-
-    Example:
-        >>> import io, torch
-        >>> buf = io.BytesIO()
-        >>> torch.save({"a": torch.zeros(2, 3, dtype=torch.float16)}, buf)
-        >>> index_zip_checkpoint(buf).shapes
-        {'a': (2, 3)}
-    """
+    """Read the central directory and ``data.pkl`` of a zip ``.bin`` file (no tensor data)."""
     try:
         archive = zipfile.ZipFile(fileobj)
         names = archive.namelist()
@@ -252,10 +233,7 @@ def _zip_error(err: Exception, fileobj: IO[bytes], source: str) -> Exception:
         return failure
     if isinstance(err, zipfile.BadZipFile) and "not a zip file" in str(err):
         return ZipLayoutError(f"{source}: not a zip archive (a legacy torch.save pickle?)")
-    name = type(err).__name__
-    return ZipLayoutError(
-        f"{source}: not a readable torch.save archive ({name}: {short_reason(err)})"
-    )
+    return ZipLayoutError(f"{source}: not a readable torch.save archive ({short_reason(err)})")
 
 
 tensor_from_plan = tensor_from_bytes  # the tensor from exactly its plan's raw bytes
