@@ -3,9 +3,10 @@
 ``load_hub_unembedding("gpt2-xl")`` transfers the head (322 MB) and a few kilobytes of metadata,
 never the 6.4 GB weight file: the name (:mod:`.hub_names`) and revision are resolved to a commit
 (one API request), the head's file, key and byte range are found from metadata
-(:mod:`.hub_locate`), only that range is downloaded (:mod:`.hub_download`) and the head is
-cached (:mod:`.hub_cache`): the next call makes no request. Transport and configuration are
-``huggingface_hub``'s (:mod:`.hub_http`).
+(:mod:`.hub_locate`), only that range is downloaded, and the head is cached (:mod:`.hub_cache`):
+the next call makes no request. A ``.bin`` shard that cannot be read by ranges is downloaded
+whole (kept in the Hugging Face cache) after a :class:`WholeFileDownloadWarning`. Transport and
+configuration are ``huggingface_hub``'s (:mod:`.hub_http`).
 
 Example:
     >>> resolve_name("gpt2").repo_id
@@ -15,31 +16,115 @@ Example:
 from __future__ import annotations
 
 import logging
+import os
+import warnings
+from dataclasses import replace
 from typing import Any
 
+import torch
+from huggingface_hub.utils import are_progress_bars_disabled
+
 from ..errors import NetworkError
+from ..memory import ensure_fits, format_bytes
+from ..progress import progress_bar
 from ..unembedding import HeadMetadata, Unembedding
+from .head_key import choose_head_key
 from .hub_cache import HeadCache
-from .hub_download import WholeFileDownloadWarning, download_head
 from .hub_http import HubClient, HubSettings, TransferStats, hub_settings
-from .hub_locate import HubHead, locate
+from .hub_locate import HubHead, hf_cached_file, locate
 from .hub_names import HubName, resolve_name
+from .location import HeadLocation
 from .registry import RegistryModel
+from .safetensors_format import dtype_itemsize, tensor_from_bytes
 from .tensor_digest import tensor_sha256
 from .tokenizer_len import tokenizer_length_from_json, tokenizer_length_from_vocab
-
-__all__ = [
-    "HubHead",
-    "HubName",
-    "WholeFileDownloadWarning",
-    "cached_hub_location",
-    "load_hub_unembedding",
-    "locate_hub_head",
-    "resolve_name",
-]
+from .torch_zip import tensor_from_plan
 
 log = logging.getLogger(__name__)
 CHEAP_TOKENIZER_BYTES = 2_000_000  # fetch tokenizer files of unknown models up to this size
+
+
+class WholeFileDownloadWarning(UserWarning):
+    """A ``.bin`` weight file that cannot be read by ranges: the whole file is downloaded."""
+
+
+def _download_range(
+    client: HubClient, head: HubHead, name: str, start: int, stop: int
+) -> bytearray:
+    """The bytes ``[start, stop)`` of the head's file, with a progress bar."""
+    ensure_fits(stop - start, f"the {name} tensor of {client.repo_id}")
+    show = False if are_progress_bars_disabled() else None
+    with progress_bar(stop - start, f"{client.repo_id} {name}", unit="B", progress=show) as bar:
+        return client.get_range(head.commit_sha, head.location.file, start, stop, bar.update)
+
+
+def _whole_file(client: HubClient, head: HubHead, head_bytes: int | None) -> str:
+    """Download the head's whole shard into the Hugging Face cache (warning first)."""
+    from huggingface_hub import hf_hub_download
+
+    loc = head.location
+    size = format_bytes(loc.file_size) if loc.file_size else "unknown size"
+    about = f" (about {format_bytes(head_bytes)})" if head_bytes is not None else ""
+    warnings.warn(
+        f"{client.repo_id}@{head.name.revision}: {loc.file} cannot be read by HTTP ranges "
+        f"({head.whole_file_reason or 'not a zip-format torch.save file'}): downloading the whole "
+        f"{loc.file} ({size}) to read the {loc.key} tensor{about}. It is kept in the Hugging Face "
+        f"cache ({client.settings.hub_cache_dir}). A safetensors revision of the repository "
+        "(e.g. a refs/pr/N conversion: --revision refs/pr/N) would transfer the head only.",
+        WholeFileDownloadWarning,
+        stacklevel=5,  # the caller of load_hub_unembedding
+    )
+    with client.calling(loc.file, head.commit_sha):
+        return hf_hub_download(
+            client.repo_id,
+            loc.file,
+            revision=head.commit_sha,
+            cache_dir=client.settings.hub_cache_dir,
+            endpoint=client.settings.endpoint,
+            token=client.settings.token or False,
+        )
+
+
+def download_head(
+    client: HubClient, head: HubHead, tensor: str | None
+) -> tuple[torch.Tensor, HeadLocation, int]:
+    """The head tensor, where it was read, and the bytes of a whole file downloaded (0: none).
+
+    By its byte range, from the shard in the Hugging Face cache, or from the whole shard.
+    """
+    from .torch_bin import bin_shapes, read_bin_tensor
+
+    loc, entry, plan = head.location, head.entry, head.zip_plan
+    if entry is not None:
+        raw = _download_range(client, head, entry.name, entry.start, entry.stop)
+        return tensor_from_bytes(raw, entry), loc, 0
+    cached = hf_cached_file(client, head.commit_sha, loc.file)
+    if cached is None and plan is not None:
+        size = format_bytes(loc.file_size or 0)
+        log.info(
+            "%s: %s by HTTP ranges, not the whole %s (%s)", loc.source, plan.name, loc.file, size
+        )
+        held = head.reader.cached(plan.start, plan.stop) if head.reader is not None else None
+        if held is None:
+            raw = _download_range(client, head, plan.name, plan.start, plan.stop)
+        else:  # a small file: the blocks read to plan it already hold the head
+            raw = bytearray(held)
+        return tensor_from_plan(raw, plan), loc, 0
+    head_bytes = None  # predicted from the 2-D shape and dtype, when known
+    if loc.shape and len(loc.shape) == 2:
+        head_bytes = loc.shape[0] * loc.shape[1] * dtype_itemsize(loc.dtype)
+    path = cached or _whole_file(client, head, head_bytes)
+    if head_bytes is not None:
+        ensure_fits(head_bytes, f"the {loc.key} tensor of {client.repo_id}")
+    choice = loc.choice
+    if choice is None or choice.rule == "predicted":
+        shapes = bin_shapes(path)
+        source = f"{client.repo_id}/{loc.file}"
+        choice = choose_head_key(loc.config, shapes, tensor=tensor, shapes=shapes, source=source)
+    weight = read_bin_tensor(path, choice.key)
+    dtype = str(weight.dtype).removeprefix("torch.")
+    read_at = replace(loc, key=choice.key, dtype=dtype, shape=tuple(weight.shape), choice=choice)
+    return weight, read_at, 0 if cached else os.path.getsize(path)
 
 
 def _connect(
@@ -135,7 +220,10 @@ def load_hub_unembedding(
         with cache.lock(sha, tensor):  # concurrent processes: one downloads, the others read it
             hit = cache.load(sha, tensor)
             if hit is None:
-                return _fetch(client, cache, hub_name, name, sha, files, tensor, tokenizer)
+                head = locate(client, hub_name, sha, files, tensor)
+                fetched, location = _fetch(client, head, name, tensor, tokenizer)
+                cache.store(sha, fetched.weight, fetched.meta, location, auto=tensor is None)
+                return fetched
     hit.meta.source, hit.meta.revision = name, hub_name.revision  # this call's name, revision
     hit.meta.extra["hub"] = {
         **(hit.meta.extra.get("hub") or {}),
@@ -148,24 +236,17 @@ def load_hub_unembedding(
 
 
 def _fetch(
-    client: HubClient,
-    cache: HeadCache,
-    hub_name: HubName,
-    name: str,
-    sha: str,
-    files: dict[str, int | None],
-    tensor: str | None,
-    tokenizer: bool | None,
-) -> Unembedding:
-    """Locate, download and cache the head (a cache miss)."""
-    head = locate(client, hub_name, sha, files, tensor)
+    client: HubClient, head: HubHead, name: str, tensor: str | None, tok: bool | None
+) -> tuple[Unembedding, HeadLocation]:
+    """The located head, read, and where; ``tok``: load_hub_unembedding's ``tokenizer``."""
     weight, location, whole_bytes = download_head(client, head, tensor)
-    choice, model, stats = location.choice, hub_name.model, client.stats
+    hub_name, sha, stats, choice = head.name, head.commit_sha, client.stats, location.choice
+    model = hub_name.model
     assert choice is not None
     shape = (int(weight.shape[0]), int(weight.shape[1])) if weight.ndim == 2 else (0, 0)
-    tok_len = None if tokenizer is True else _registry_tokenizer_len(model, shape)
-    if tok_len is None and tokenizer is not False and (tokenizer or model is None):
-        tok_len = _remote_tokenizer_len(client, head, force=bool(tokenizer))
+    tok_len = None if tok is True else _registry_tokenizer_len(model, shape)
+    if tok_len is None and tok is not False and (tok or model is None):
+        tok_len = _remote_tokenizer_len(client, head, force=bool(tok))
     hub = {
         "endpoint": client.settings.endpoint,
         "alias": hub_name.alias,
@@ -191,9 +272,7 @@ def _fetch(
         commit_sha=sha,
         extra={"head_rule": choice.rule, "format": location.fmt, "hub": hub},
     )
-    unembedding = Unembedding(weight, meta)
-    cache.store(sha, weight, meta, location, auto=tensor is None)
-    return unembedding
+    return Unembedding(weight, meta), location
 
 
 def cached_hub_location(

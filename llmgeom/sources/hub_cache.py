@@ -13,9 +13,7 @@ recorded size. Processes missing the same entry take turns through a ``WeakFileL
 commit sha never needs the Hub once cached; with ``HF_HUB_OFFLINE=1`` any cached ref is used.
 
 Example:
-    >>> import tempfile, torch
-    >>> from llmgeom.unembedding import HeadMetadata
-    >>> from llmgeom.sources.hub_http import HubSettings
+    >>> import tempfile
     >>> root = Path(tempfile.mkdtemp())
     >>> cache = HeadCache(HubSettings("http://x", False, None, root, root), "org/tiny")
     >>> meta = HeadMetadata(source="org/tiny", source_kind="hub", tensor_name="wte.weight")
@@ -97,7 +95,7 @@ class HeadCache:
             ) from None
 
     def _ref_path(self, revision: str) -> Path:
-        return self.repo_dir / "refs" / (quote(revision, safe="") + ".json")
+        return self.repo_dir / "refs" / f"{quote(revision, safe='')}.json"
 
     def cached_commit(self, revision: str, max_age_s: float = math.inf) -> str | None:
         """The commit ``revision`` resolved to at most ``max_age_s`` ago (a full sha: itself)."""
@@ -112,9 +110,8 @@ class HeadCache:
 
     def usable_commit(self, revision: str) -> str | None:
         """The commit to use without asking the Hub: full sha, fresh ref, or any ref offline."""
-        return self.cached_commit(
-            revision, math.inf if self.settings.offline else ref_ttl_seconds()
-        )
+        ttl = math.inf if self.settings.offline else ref_ttl_seconds()
+        return self.cached_commit(revision, ttl)
 
     def put_ref(self, revision: str, sha: str) -> None:
         """Remember that ``revision`` resolved to ``sha`` now."""
@@ -136,10 +133,8 @@ class HeadCache:
     def sidecar(self, sha: str, tensor: str | None) -> dict[str, Any] | None:
         """The sidecar of a complete entry (``tensor=None``: the default head), else None."""
         try:
-            tensor = (
-                tensor or json.loads((self.commit_dir(sha) / "auto.json").read_text())["tensor"]
-            )
-            data_path, side_path = self.paths(sha, str(tensor))
+            auto = self.commit_dir(sha) / "auto.json"
+            data_path, side_path = self.paths(sha, tensor or json.loads(auto.read_text())["tensor"])
             side = json.loads(side_path.read_text())
             if side["format"] == CACHE_FORMAT and data_path.stat().st_size == side["file_bytes"]:
                 return side

@@ -26,14 +26,7 @@ from urllib.parse import quote, urlsplit
 
 import httpx2
 from huggingface_hub import ModelInfo, constants, get_token, hf_hub_url
-from huggingface_hub.errors import (
-    EntryNotFoundError,
-    GatedRepoError,
-    HfHubHTTPError,
-    OfflineModeIsEnabled,
-    RepositoryNotFoundError,
-    RevisionNotFoundError,
-)
+from huggingface_hub import errors as hf
 from huggingface_hub.file_download import http_get
 from huggingface_hub.utils import (
     build_hf_headers,
@@ -65,12 +58,7 @@ class HubSettings:
 
 
 def hub_settings() -> HubSettings:
-    """The configuration ``huggingface_hub`` uses now.
-
-    Example:
-        >>> hub_settings().assets_dir.name
-        'assets'
-    """
+    """The configuration ``huggingface_hub`` uses now."""
     offline = constants.is_offline_mode()
     return HubSettings(
         constants.ENDPOINT,
@@ -117,14 +105,7 @@ def _count_response(response: httpx2.Response) -> None:
 def translate(
     err: Exception, repo_id: str, settings: HubSettings, what: str, revision: str | None = None
 ) -> LlmgeomError:
-    """The llmgeom error for a ``huggingface_hub`` / ``httpx2`` error raised while getting ``what``.
-
-    Example:
-        >>> from huggingface_hub.errors import OfflineModeIsEnabled
-        >>> s = HubSettings("https://huggingface.co", False, None, Path("a"), Path("h"))
-        >>> print(translate(OfflineModeIsEnabled("offline"), "org/model", s, "config.json"))
-        HF_HUB_OFFLINE is set: cannot download config.json of org/model
-    """
+    """The llmgeom error for a huggingface_hub or httpx2 error raised while getting ``what``."""
     if isinstance(err, LlmgeomError):
         return err
     where = repo_id + (f"@{revision}" if revision else "")
@@ -133,25 +114,25 @@ def translate(
         if settings.token
         else "no token was sent: set HF_TOKEN to a token that has access"
     )
-    if isinstance(err, GatedRepoError):
+    if isinstance(err, hf.GatedRepoError):
         return SourceNotFoundError(
             f"{where}: access to this gated repository was refused ({note}; the token's account "
             "must have accepted the model's terms on the Hub)"
         )
-    if isinstance(err, RepositoryNotFoundError):
+    if isinstance(err, hf.RepositoryNotFoundError):
         return SourceNotFoundError(
             f"{repo_id}: no such repository on {settings.endpoint} (if it is private or gated, "
             f"{note})"
         )
-    if isinstance(err, RevisionNotFoundError):
+    if isinstance(err, hf.RevisionNotFoundError):
         return SourceNotFoundError(
             f"{repo_id}: no revision {revision!r} (a branch, tag or commit) on {settings.endpoint}"
         )
-    if isinstance(err, EntryNotFoundError):
+    if isinstance(err, hf.EntryNotFoundError):
         return SourceNotFoundError(f"{where}: the repository has no file {what}")
-    if isinstance(err, OfflineModeIsEnabled):
+    if isinstance(err, hf.OfflineModeIsEnabled):
         return NetworkError(f"HF_HUB_OFFLINE is set: cannot download {what} of {where}")
-    if isinstance(err, HfHubHTTPError) and err.response is not None:
+    if isinstance(err, hf.HfHubHTTPError) and err.response is not None:
         status = err.response.status_code
         if status in (401, 403):
             return SourceNotFoundError(f"{where}: HTTP {status} for {what}: access denied ({note})")
@@ -170,11 +151,8 @@ def translate(
 
 
 class _RangeSink:
-    """A fixed-size buffer for ``http_get`` that refuses to overflow.
-
-    A server that ignores ``Range`` answers a resume with the whole file, which ``http_get``
-    writes from the start: this raises an error rather than return a wrong tensor.
-    """
+    """A fixed-size buffer for ``http_get`` that refuses to overflow (a resume answered with the
+    whole file by a server that ignores ``Range``): an error, never a wrong tensor."""
 
     def __init__(self, nbytes: int, what: str, progress: Callable[[int], Any] | None) -> None:
         self.buffer, self.pos, self.what, self.progress = bytearray(nbytes), 0, what, progress
@@ -195,22 +173,20 @@ class _RangeSink:
     def tell(self) -> int:
         return self.pos
 
-    def seek(self, offset: int, whence: int = 0) -> int:
-        self.pos = offset if whence == 0 else self.pos + offset
-        return self.pos
+    def seek(self, offset: int) -> int:  # http_get rewinds before writing a whole-file answer
+        self.pos = offset
+        return offset
 
-    def truncate(self, size: int | None = None) -> int:
-        return self.pos if size is None else size
+    def truncate(self) -> int:
+        return self.pos
 
 
 _RESOLVED: set[str] = set()  # hosts whose name resolved once in this process
 
 
 def endpoint_resolves(endpoint: str) -> bool:
-    """Whether the endpoint's host name resolves here (always True behind a proxy).
-
-    huggingface_hub retries connection errors for about 25 s: right for a server briefly down,
-    not for a machine without DNS, which this tells at once.
+    """Whether the endpoint's host name resolves here (always True behind a proxy): without DNS,
+    fail at once rather than after huggingface_hub's ~25 s of connection retries.
 
     Example:
         >>> endpoint_resolves("http://127.0.0.1:1"), endpoint_resolves("https://x.invalid")
@@ -230,13 +206,7 @@ def endpoint_resolves(endpoint: str) -> bool:
 
 @dataclass
 class HubClient:
-    """Counted GETs of one repository's files and revision listing, with llmgeom's errors.
-
-    Example:
-        >>> settings = HubSettings("https://huggingface.co", False, None, Path("a"), Path("h"))
-        >>> HubClient(settings, "openai-community/gpt2").file_url("abc123", "config.json")
-        'https://huggingface.co/openai-community/gpt2/resolve/abc123/config.json'
-    """
+    """Counted GETs of one repository's files and revision listing, with llmgeom's errors."""
 
     settings: HubSettings
     repo_id: str
@@ -257,8 +227,7 @@ class HubClient:
     def calling(self, what: str, revision: str | None) -> Iterator[None]:
         """Count the block's requests and bytes; turn library and transport errors into llmgeom's.
 
-        The counting hook goes on the library's shared client (``get_session()``); a client the
-        library replaces mid-block (after a connection error) is hooked at the next call.
+        The hook goes on the library's shared client; one it replaces mid-block is hooked next call.
         """
         endpoint = self.settings.endpoint
         if self.settings.offline:
@@ -277,7 +246,7 @@ class HubClient:
             yield
         except LlmgeomError:
             raise
-        except (HfHubHTTPError, OfflineModeIsEnabled, httpx2.HTTPError, OSError) as err:
+        except (hf.HfHubHTTPError, hf.OfflineModeIsEnabled, httpx2.HTTPError, OSError) as err:
             raise translate(err, self.repo_id, self.settings, what, revision) from None
         finally:
             _STATS.reset(token)
@@ -298,16 +267,13 @@ class HubClient:
         url = f"{self.settings.endpoint}/api/models/{self.repo_id}/revision/"
         what = f"revision {revision!r}"
         response = self._get(url + quote(revision, safe=""), what, revision, params={"blobs": True})
+        answer = f"{self.repo_id}: the Hub's answer for {what}"
         try:
             info = ModelInfo(**response.json())
         except (ValueError, TypeError) as err:
-            raise CorruptCheckpointError(
-                f"{self.repo_id}: malformed answer for {what} ({err})"
-            ) from None
+            raise CorruptCheckpointError(f"{answer} is malformed ({err})") from None
         if not isinstance(info.sha, str) or len(info.sha) != 40:
-            raise CorruptCheckpointError(
-                f"{self.repo_id}: the Hub's answer for {what} has no commit sha"
-            )
+            raise CorruptCheckpointError(f"{answer} has no commit sha")
         return info.sha, {s.rfilename: s.size for s in info.siblings or []}
 
     def get_bytes(self, revision: str, filename: str) -> bytes:

@@ -7,8 +7,8 @@ ranges and planned without running code (:mod:`.torch_zip`); a layout the planne
 handle sets ``whole_file_reason`` instead (the whole shard will be downloaded).
 
 Example:
-    >>> from .hub_names import resolve_name
-    >>> choice, shape, dtype = predicted_bin_head(resolve_name("opt-350m"), None, None, None)
+    >>> opt = HubName("facebook/opt-350m", "main")
+    >>> choice, shape, dtype = predicted_bin_head(opt, None, None, None)
     >>> choice.key, shape, dtype
     ('decoder.embed_tokens.weight', (50272, 512), 'float16')
 """
@@ -172,9 +172,8 @@ def locate(
     if layout.fmt == "safetensors":
         entries = remote_header(client, sha, filename, size)
         shapes = {k: e.shape for k, e in entries.items()}
-        choice = choice or choose_head_key(
-            config, shapes, tensor=tensor, shapes=shapes, source=source
-        )
+        if choice is None:
+            choice = choose_head_key(config, shapes, tensor=tensor, shapes=shapes, source=source)
         entry = head.entry = require_entry(entries, choice.key, source)
         dtype, shape, byte_range = entry.dtype, entry.shape, (entry.start, entry.stop)
     else:
@@ -183,11 +182,8 @@ def locate(
         )
         head.zip_plan = plan
         if plan is not None:
-            dtype, shape, byte_range = (
-                str(plan.dtype).removeprefix("torch."),
-                plan.shape,
-                plan.byte_range,
-            )
+            dtype = str(plan.dtype).removeprefix("torch.")
+            shape, byte_range = plan.shape, plan.byte_range
         else:
             choice, shape, dtype = predicted_bin_head(name, config, tensor, choice)
             byte_range = None
