@@ -44,8 +44,10 @@ _NPY_ERRORS = {
 }
 
 
-def _npy_array(path: Path) -> np.ndarray:
-    """Memory-map a ``.npy`` file (never unpickling), with one-line errors for bad files."""
+def _npy_head(path: Path, tensor: str | None) -> tuple[HeadLocation, np.ndarray]:
+    """The location of a ``.npy`` file's array and the array, memory-mapped, never unpickled."""
+    if tensor is not None:
+        raise ConfigError(f"{path}: a .npy file holds one array; --tensor does not apply")
     size = path.stat().st_size
     with path.open("rb") as fh:
         prefix = fh.read(8)
@@ -70,8 +72,7 @@ def _npy_array(path: Path) -> np.ndarray:
         except (ValueError, EOFError) as err:
             text = f"{type(err).__name__} {err}".lower()
             found = (v for k, v in _NPY_ERRORS.items() if k in text)
-            default = f"corrupt .npy header ({short_reason(err)})"
-            problem = next(found, default).format(size=size)
+            problem = next(found, f"corrupt .npy header ({short_reason(err)})").format(size=size)
     if problem:
         raise CorruptCheckpointError(f"{path}: {problem}")
     if array.dtype.kind not in "biufc":
@@ -81,15 +82,6 @@ def _npy_array(path: Path) -> np.ndarray:
             f"{path}: the array has shape {list(array.shape)}; an output embedding must be "
             "2-D [n_rows, m]"
         )
-    return array
-
-
-def _npy_head(path: Path, tensor: str | None) -> tuple[HeadLocation, np.ndarray]:
-    """The location of a ``.npy`` file's array, and the (memory-mapped) array."""
-    if tensor is not None:
-        raise ConfigError(f"{path}: a .npy file holds one array; --tensor does not apply")
-    array = _npy_array(path)
-    offset = array.offset
     location = HeadLocation(
         source=str(path),
         file=str(path),
@@ -97,8 +89,8 @@ def _npy_head(path: Path, tensor: str | None) -> tuple[HeadLocation, np.ndarray]
         fmt="npy",
         dtype=str(array.dtype),
         shape=tuple(array.shape),
-        byte_range=(offset, offset + array.nbytes),
-        file_size=path.stat().st_size,
+        byte_range=(array.offset, array.offset + array.nbytes),
+        file_size=size,
     )
     return location, array
 

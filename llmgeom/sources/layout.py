@@ -1,11 +1,11 @@
 """How a Hugging Face checkpoint lays out its weight files (shared by local dirs and the Hub).
 
-Preference: safetensors (single or sharded through ``model.safetensors.index.json``) over
-PyTorch ``.bin`` pickles (single or sharded through ``pytorch_model.bin.index.json``).
+Safetensors (single, or sharded with ``model.safetensors.index.json``) are preferred to PyTorch
+``.bin`` pickles (single, or sharded with ``pytorch_model.bin.index.json``).
 
 Example:
-    >>> pick_weight_files(["config.json", "pytorch_model.bin", "model.safetensors"]).fmt
-    'safetensors'
+    >>> pick_weight_files(["config.json", "pytorch_model.bin", "model.safetensors"])
+    WeightFiles(fmt='safetensors', index=None, single='model.safetensors')
     >>> pick_weight_files(["pytorch_model.bin.index.json", "pytorch_model-00001-of-00002.bin"]).fmt
     'bin'
 """
@@ -27,11 +27,11 @@ _LAYOUTS = (
 
 @dataclass(frozen=True)
 class WeightFiles:
-    """The weight files of a checkpoint: a format plus an index file or a single file."""
+    """A checkpoint's weight format, and its index file (sharded) or its one weight file."""
 
     fmt: str  # "safetensors" | "bin"
-    index: str | None  # index file name when sharded
-    single: str | None  # the one weight file when not sharded
+    index: str | None
+    single: str | None
 
 
 def pick_weight_files(filenames: Collection[str], source: str = "checkpoint") -> WeightFiles:
@@ -43,7 +43,7 @@ def pick_weight_files(filenames: Collection[str], source: str = "checkpoint") ->
         if single in names:
             return WeightFiles(fmt, None, single)
     for fmt, suffix in (("safetensors", ".safetensors"), ("bin", ".bin")):
-        found = sorted(n for n in names if n.endswith(suffix) and "/" not in n)
+        found = [n for n in names if n.endswith(suffix) and "/" not in n]
         if len(found) == 1:
             return WeightFiles(fmt, None, found[0])
     raise SourceNotFoundError(
@@ -55,8 +55,7 @@ def pick_weight_files(filenames: Collection[str], source: str = "checkpoint") ->
 def parse_weight_map(raw: str | bytes, source: str = "index") -> dict[str, str]:
     """The ``weight_map`` (tensor name -> shard file) of an index JSON file."""
     try:
-        index = json.loads(raw)
-        weight_map = index["weight_map"]
+        weight_map = json.loads(raw)["weight_map"]
     except (json.JSONDecodeError, KeyError, TypeError):
         raise CorruptCheckpointError(
             f"{source}: not a valid weight index (no weight_map)"
