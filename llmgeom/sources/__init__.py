@@ -8,8 +8,6 @@ itself (``load``). The registered sources are asked in order, first match wins: 
 Face Hub id or a paper-model alias (:mod:`.hub`). :func:`register_source` adds your own.
 
 Example:
-    >>> import torch
-    >>> from llmgeom.unembedding import HeadMetadata
     >>> load_unembedding(torch.ones(3, 2)).meta.source_kind
     'array'
     >>> [s.name for s in registered_sources()]
@@ -34,10 +32,10 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import torch
 
-from ..errors import ConfigError, SourceNotFoundError
-from ..unembedding import Unembedding
+from ..errors import ConfigError, InvalidMatrixError, SourceNotFoundError
+from ..unembedding import HeadMetadata, Unembedding
+from .families import family_for_model_type
 from .files import SUFFIX_FORMATS, load_file, locate_file
-from .in_memory import from_array, from_module
 from .local import load_from_directory, locate_in_directory
 from .location import HeadLocation
 
@@ -138,6 +136,75 @@ def looks_like_path(text: str) -> bool:
         or text.count("/") > 1
         or text.lower().endswith((*SUFFIX_FORMATS, ".json"))
     )
+
+
+def _text_config(config: Any) -> Any:
+    """The text part of a transformers config (itself for plain language models)."""
+    try:
+        return config.get_text_config()
+    except Exception:  # no getter, or an unusual config object
+        return config
+
+
+def _module_tied(module: torch.nn.Module, weight: torch.Tensor, text_config: Any) -> bool | None:
+    """Whether the output embedding IS the input embedding; the config says so if no getter."""
+    try:
+        in_weight = getattr(module.get_input_embeddings(), "weight", None)
+    except (NotImplementedError, AttributeError, TypeError):
+        in_weight = None
+    if isinstance(in_weight, torch.Tensor):
+        return in_weight is weight
+    tied = getattr(text_config, "tie_word_embeddings", None)
+    return tied if isinstance(tied, bool) else None
+
+
+def from_module(module: torch.nn.Module, name: str | None = None) -> Unembedding:
+    """The output embedding of a model object (anything with ``get_output_embeddings()``).
+
+    For a ``transformers`` model: the family from ``config.model_type`` (:mod:`.families`),
+    tying from whether the output embedding is the input embedding, ``d_model`` from the config.
+
+    Example:
+        >>> class Tiny(torch.nn.Module):
+        ...     def __init__(self):
+        ...         super().__init__()
+        ...         self.head = torch.nn.Linear(4, 10, bias=False)   # weight is [10, 4]
+        ...     def get_output_embeddings(self):
+        ...         return self.head
+        >>> from_module(Tiny()).meta.tensor_name
+        'head.weight'
+    """
+    getter = getattr(module, "get_output_embeddings", None)
+    head = getter() if callable(getter) else None
+    weight = getattr(head, "weight", head)
+    if not isinstance(weight, torch.Tensor):
+        raise InvalidMatrixError(
+            f"{type(module).__name__} has no output embedding (get_output_embeddings() returned "
+            f"{type(head).__name__}); pass the weight tensor instead"
+        )
+    config = getattr(module, "config", None)
+    text_config = _text_config(config)
+    model_type = getattr(config, "model_type", None)
+    model_type = model_type if isinstance(model_type, str) else None
+    family = family_for_model_type(model_type)
+    d_model = getattr(text_config, "hidden_size", None)
+    param_names = [n for n, p in module.named_parameters(remove_duplicate=False) if p is weight]
+    meta = HeadMetadata(
+        source=name or getattr(config, "_name_or_path", None) or f"<{type(module).__name__}>",
+        source_kind="module",
+        family=family.name if family else None,
+        tensor_name=param_names[0] if param_names else None,
+        tied=_module_tied(module, weight, text_config),
+        d_model=d_model if isinstance(d_model, int) else None,
+        extra={"model_type": model_type} if model_type is not None else {},
+    )
+    return Unembedding(weight.detach(), meta)
+
+
+def from_array(matrix: torch.Tensor | np.ndarray, name: str | None = None) -> Unembedding:
+    """Wrap a 2-D tensor or array as an :class:`Unembedding`."""
+    tensor = torch.from_numpy(np.asarray(matrix)) if isinstance(matrix, np.ndarray) else matrix
+    return Unembedding(tensor.detach(), HeadMetadata(source=name or "<array>", source_kind="array"))
 
 
 def _path(obj: Any) -> Path | None:

@@ -4,16 +4,24 @@ Each format is a :class:`FileFormat` in a small registry keyed by suffix
 (:func:`register_file_format` adds one), served by the ``local-file`` source. The tensor is
 picked by name (``tensor=``), else by the config.json beside the file, else by well-known head
 names, else as the only 2-D tensor with more rows than columns; otherwise a clear error lists
-the candidates.
+the candidates. GGUF heads (``output.weight`` when untied, else ``token_embd.weight``) are
+dequantised to float32 with the ``gguf`` package.
 
 Example:
-    >>> import tempfile, numpy as np
+    >>> import tempfile, numpy as np, gguf
     >>> path = tempfile.mktemp(suffix=".npy")
     >>> np.save(path, np.eye(5, 3, dtype=np.float32))
     >>> load_file(path).shape
     (5, 3)
     >>> sorted(SUFFIX_FORMATS)
     ['.bin', '.gguf', '.npy', '.pt', '.pth', '.safetensors']
+    >>> path = tempfile.mktemp(suffix=".gguf")
+    >>> w = gguf.GGUFWriter(path, "gpt2")
+    >>> w.add_tensor("token_embd.weight", np.ones((6, 4), dtype=np.float32))
+    >>> w.write_header_to_file(); w.write_kv_data_to_file(); w.write_tensors_to_file(); w.close()
+    >>> u = load_file(path)
+    >>> u.meta.tensor_name, u.meta.tied, u.shape
+    ('token_embd.weight', True, (6, 4))
 """
 
 from __future__ import annotations
@@ -22,17 +30,26 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
-from ..errors import ConfigError, CorruptCheckpointError, InvalidMatrixError, SourceNotFoundError
+from ..errors import (
+    ConfigError,
+    CorruptCheckpointError,
+    InvalidMatrixError,
+    SourceNotFoundError,
+    TensorNotFoundError,
+)
 from ..memory import ensure_fits
-from ..unembedding import Unembedding
+from ..unembedding import HeadMetadata, Unembedding
 from ._reasons import short_reason
-from .gguf_file import load_gguf, locate_gguf
+from .families import family_for_model_type
+from .head_key import HeadChoice
 from .local import load_located, locate_weight_file, read_local_config
 from .location import HeadLocation
+from .tensor_digest import tensor_sha256
 
 # numpy's own messages advise loading pickles: ours name the problem instead
 _OBJECTS = "the array holds Python objects (dtype object); only numeric arrays are read, pickled "
@@ -101,6 +118,132 @@ def _load_npy(path: Path, tensor: str | None) -> Unembedding:
     return load_located(location, torch.from_numpy(np.array(array)))
 
 
+_GGUF_HEADS = ("output.weight", "token_embd.weight")  # untied head first, tied embedding second
+_ARCH_TO_MODEL_TYPE = {"gptneox": "gpt_neox"}  # GGUF architectures named unlike config.json's
+
+
+def _field(reader: Any, key: str) -> Any:
+    field = reader.fields.get(key)
+    try:
+        return field.contents() if field is not None else None
+    except Exception:  # pragma: no cover - malformed metadata is not fatal
+        return None
+
+
+def _gguf_reader(path: Path) -> Any:
+    """A ``gguf.GGUFReader`` of ``path``; a one-line error for anything that is not a whole GGUF."""
+    import gguf
+
+    size = path.stat().st_size
+    with path.open("rb") as fh:
+        prefix = fh.read(8)
+    if size and not b"GGUF".startswith(prefix[:4]):
+        raise CorruptCheckpointError(f"{path}: not a GGUF file (no GGUF magic number at the start)")
+    versions = getattr(gguf.gguf_reader, "READER_SUPPORTED_VERSIONS", (2, 3))
+    version = int.from_bytes(prefix[4:], "little")
+    problem = None
+    if size == 0:
+        problem = "empty"
+    elif len(prefix) < 8:
+        problem = "the header ends early"
+    elif version not in versions and int.from_bytes(prefix[4:], "big") not in versions:
+        problem = f"format version {version}; readable: {', '.join(map(str, versions))}"
+    else:
+        try:
+            reader = gguf.GGUFReader(path)
+        except OSError as err:
+            if err.filename is not None:  # a filesystem error about the path: already names it
+                raise
+            problem = short_reason(err)
+        except Exception:  # gguf reports a cut-short file with numpy's reshape/view errors
+            problem = "the metadata, tensor table or tensor data end early or are malformed"
+    if problem:
+        raise CorruptCheckpointError(
+            f"{path}: truncated or corrupt GGUF file ({size} bytes; {problem})"
+        )
+    return reader
+
+
+def _gguf_head(path: Path, tensor: str | None) -> tuple[Any, Any, HeadChoice]:
+    """The reader, the head's tensor entry and how it was chosen (from the GGUF metadata)."""
+    reader = _gguf_reader(path)
+    tensors = {t.name: t for t in reader.tensors}
+    usual = next((n for n in _GGUF_HEADS if n in tensors), None)
+    name = usual if tensor is None else (tensor if tensor in tensors else None)
+    if name is None:
+        listing = ", ".join(f"{t.name} {t.shape.tolist()[::-1]}" for t in reader.tensors[:8])
+        wanted = tensor or " or ".join(_GGUF_HEADS)
+        raise TensorNotFoundError(f"{path}: no tensor {wanted} (has: {listing})")
+    arch = _field(reader, "general.architecture")
+    family = family_for_model_type(_ARCH_TO_MODEL_TYPE.get(arch, arch))
+    d_model = _field(reader, f"{arch}.embedding_length") if arch else None
+    choice = HeadChoice(
+        key=name,
+        # as for safetensors: an explicit tensor is described as tied only if it is the head
+        tied=usual == _GGUF_HEADS[1] if name == usual else None,
+        family=family.name if family else None,
+        rule="explicit" if tensor is not None else "gguf-names",
+        d_model=int(d_model) if d_model else None,
+    )
+    return reader, tensors[name], choice
+
+
+def _locate_gguf(path: Path, tensor: str | None) -> HeadLocation:
+    """Where the head is in a GGUF file (name, quantisation, logical shape, byte range)."""
+    _, entry, choice = _gguf_head(path, tensor)
+    start = int(entry.data_offset)
+    return HeadLocation(
+        source=str(path),
+        file=str(path),
+        key=entry.name,
+        fmt="gguf",
+        dtype=f"gguf:{entry.tensor_type.name}",
+        shape=tuple(entry.shape.tolist()[::-1]),
+        byte_range=(start, start + int(entry.n_bytes)),
+        file_size=path.stat().st_size,
+        choice=choice,
+    )
+
+
+def _load_gguf(path: Path, tensor: str | None) -> Unembedding:
+    """Read (and dequantise) the output embedding from a GGUF file."""
+    import gguf
+
+    reader, entry, choice = _gguf_head(path, tensor)
+    name, qtype = entry.name, entry.tensor_type
+    ensure_fits(int(entry.n_elements) * 4, f"tensor {name!r} dequantised to float32")
+    try:
+        # a private, writable float32 copy (F32 tensors would otherwise alias the read-only mmap)
+        data = np.array(gguf.dequantize(entry.data, qtype), dtype=np.float32, copy=True)
+    except NotImplementedError:
+        raise CorruptCheckpointError(
+            f"{path}: {name} is stored as {qtype.name}, which the installed gguf package "
+            "cannot dequantise"
+        ) from None
+    if data.ndim != 2:
+        raise InvalidMatrixError(
+            f"{path}: {name} has shape {list(data.shape)}; an output embedding must be "
+            "2-D [n_rows, m]"
+        )
+    meta = HeadMetadata(
+        source=str(path),
+        source_kind="file",
+        family=choice.family,
+        tensor_name=name,
+        tied=choice.tied,
+        d_model=choice.d_model,
+        stored_dtype=f"gguf:{qtype.name}",
+        file=path.name,
+        sha256=tensor_sha256(np.asarray(entry.data)),
+        extra={
+            "format": "gguf",
+            "gguf_architecture": _field(reader, "general.architecture"),
+            "head_rule": choice.rule,
+        },
+    )
+    return Unembedding(torch.from_numpy(data), meta)
+
+
 def _locate_weights(path: Path, tensor: str | None) -> HeadLocation:
     """A safetensors or ``.bin`` file: the head chosen with the config.json beside it."""
     fmt = SUFFIX_FORMATS[path.suffix.lower()]
@@ -138,7 +281,7 @@ for _fmt in (
     FileFormat("safetensors", (".safetensors",), _locate_weights, _load_weights),
     FileFormat("bin", (".bin", ".pt", ".pth"), _locate_weights, _load_weights),
     FileFormat("npy", (".npy",), lambda path, tensor: _npy_head(path, tensor)[0], _load_npy),
-    FileFormat("gguf", (".gguf",), locate_gguf, load_gguf),
+    FileFormat("gguf", (".gguf",), _locate_gguf, _load_gguf),
 ):
     register_file_format(_fmt)
 
