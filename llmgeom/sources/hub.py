@@ -22,6 +22,7 @@ from dataclasses import replace
 from typing import Any
 
 import torch
+from huggingface_hub import hf_hub_download
 from huggingface_hub.utils import are_progress_bars_disabled
 
 from ..errors import NetworkError
@@ -38,6 +39,7 @@ from .registry import RegistryModel
 from .safetensors_format import dtype_itemsize, tensor_from_bytes
 from .tensor_digest import tensor_sha256
 from .tokenizer_len import tokenizer_length_from_json, tokenizer_length_from_vocab
+from .torch_bin import bin_shapes, read_bin_tensor
 from .torch_zip import tensor_from_plan
 
 log = logging.getLogger(__name__)
@@ -60,8 +62,6 @@ def _download_range(
 
 def _whole_file(client: HubClient, head: HubHead, head_bytes: int | None) -> str:
     """Download the head's whole shard into the Hugging Face cache (warning first)."""
-    from huggingface_hub import hf_hub_download
-
     loc = head.location
     size = format_bytes(loc.file_size) if loc.file_size else "unknown size"
     about = f" (about {format_bytes(head_bytes)})" if head_bytes is not None else ""
@@ -92,8 +92,6 @@ def download_head(
 
     By its byte range, from the shard in the Hugging Face cache, or from the whole shard.
     """
-    from .torch_bin import bin_shapes, read_bin_tensor
-
     loc, entry, plan = head.location, head.entry, head.zip_plan
     if entry is not None:
         raw = _download_range(client, head, entry.name, entry.start, entry.stop)
@@ -211,7 +209,7 @@ def load_hub_unembedding(
     hub_name = resolve_name(name, revision)
     settings = hub_settings()
     cache = HeadCache(settings, hub_name.repo_id)
-    sha = cache.usable_commit(hub_name.revision)
+    sha = cache.cached_commit(hub_name.revision, fresh=True)
     hit = cache.load(sha, tensor) if sha is not None else None
     stats = TransferStats()
     if hit is None:

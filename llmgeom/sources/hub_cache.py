@@ -61,11 +61,6 @@ def ref_ttl_seconds() -> float:
         raise ConfigError(f"LLMGEOM_HUB_REF_TTL={raw!r} is not a number of seconds") from None
 
 
-def _safe(tensor: str) -> str:
-    """A file name from a tensor name (as ``cached_assets_path`` makes folder names)."""
-    return re.sub(r"[ /\\]", "--", tensor)
-
-
 def _read_single(path: Path, name: str, *, shape_only: bool = False) -> Any:
     """The one tensor ``name`` of a cache file (or only its shape)."""
     with safetensors.safe_open(str(path), framework="pt") as fh:
@@ -97,21 +92,18 @@ class HeadCache:
     def _ref_path(self, revision: str) -> Path:
         return self.repo_dir / "refs" / f"{quote(revision, safe='')}.json"
 
-    def cached_commit(self, revision: str, max_age_s: float = math.inf) -> str | None:
-        """The commit ``revision`` resolved to at most ``max_age_s`` ago (a full sha: itself)."""
+    def cached_commit(self, revision: str, *, fresh: bool = False) -> str | None:
+        """The cached commit of ``revision`` (a full sha: itself); ``fresh``: only a resolution
+        younger than ``LLMGEOM_HUB_REF_TTL`` (offline: any), i.e. one to use without the Hub."""
         if FULL_SHA.fullmatch(revision):
             return revision
+        ttl = ref_ttl_seconds() if fresh and not self.settings.offline else math.inf
         try:
             ref = json.loads(self._ref_path(revision).read_text())
             age = max(0.0, time.time() - float(ref["resolved_at"]))
-            return str(ref["sha"]) if age < max_age_s else None
+            return str(ref["sha"]) if age < ttl else None
         except _UNREADABLE:
             return None
-
-    def usable_commit(self, revision: str) -> str | None:
-        """The commit to use without asking the Hub: full sha, fresh ref, or any ref offline."""
-        ttl = math.inf if self.settings.offline else ref_ttl_seconds()
-        return self.cached_commit(revision, ttl)
 
     def put_ref(self, revision: str, sha: str) -> None:
         """Remember that ``revision`` resolved to ``sha`` now."""
@@ -122,12 +114,12 @@ class HeadCache:
     @contextmanager
     def lock(self, sha: str, tensor: str | None) -> Iterator[None]:
         """Hold the download lock of one entry (``tensor=None``: the default head)."""
-        with WeakFileLock(self.commit_dir(sha) / f"{_safe(tensor or 'auto')}.lock"):
+        with WeakFileLock(self.paths(sha, tensor or "auto")[0].with_suffix(".lock")):
             yield
 
     def paths(self, sha: str, tensor: str) -> tuple[Path, Path]:
-        """(tensor file, sidecar) of one entry."""
-        base = self.commit_dir(sha) / _safe(tensor)
+        """(tensor file, sidecar) of one entry (file names as ``cached_assets_path`` makes)."""
+        base = self.commit_dir(sha) / re.sub(r"[ /\\]", "--", tensor)
         return base.with_name(base.name + ".safetensors"), base.with_name(base.name + ".json")
 
     def sidecar(self, sha: str, tensor: str | None) -> dict[str, Any] | None:

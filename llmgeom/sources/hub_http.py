@@ -71,35 +71,26 @@ def hub_settings() -> HubSettings:
 
 @dataclass
 class TransferStats:
-    """Requests (every redirect hop counts) and body bytes received during one load."""
+    """The responses of one load (every redirect hop counts) and the body bytes they received."""
 
-    requests: int = 0
-    bytes: int = 0
+    responses: list[httpx2.Response] = field(default_factory=list)
+
+    @property
+    def requests(self) -> int:
+        return len(self.responses)
+
+    @property
+    def bytes(self) -> int:
+        return sum(r.num_bytes_downloaded for r in self.responses)
 
 
 _STATS: ContextVar[TransferStats | None] = ContextVar("llmgeom_hub_stats", default=None)
 
 
-class _CountingStream(httpx2.SyncByteStream):
-    """A response body that adds the bytes it yields to ``stats``."""
-
-    def __init__(self, inner: Any, stats: TransferStats) -> None:
-        self.inner, self.stats = inner, stats
-
-    def __iter__(self) -> Iterator[bytes]:
-        for chunk in self.inner:
-            self.stats.bytes += len(chunk)
-            yield chunk
-
-    def close(self) -> None:
-        self.inner.close()
-
-
 def _count_response(response: httpx2.Response) -> None:
     stats = _STATS.get()
     if stats is not None:
-        stats.requests += 1
-        response.stream = _CountingStream(response.stream, stats)
+        stats.responses.append(response)
 
 
 def translate(

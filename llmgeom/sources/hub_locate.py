@@ -19,6 +19,8 @@ import contextlib
 import logging
 from dataclasses import dataclass
 
+from huggingface_hub import try_to_load_from_cache
+
 from ..errors import CorruptCheckpointError, SourceNotFoundError
 from .head_key import HeadChoice, choose_head_key, config_info
 from .hub_http import HubClient
@@ -103,48 +105,42 @@ def predicted_bin_head(
 
 def hf_cached_file(client: HubClient, sha: str, filename: str) -> str | None:
     """Path of ``filename`` at commit ``sha`` in the Hugging Face file cache, if it is there."""
-    from huggingface_hub import try_to_load_from_cache
-
     hub_cache = client.settings.hub_cache_dir
     cached = try_to_load_from_cache(client.repo_id, filename, cache_dir=hub_cache, revision=sha)
     return cached if isinstance(cached, str) else None
 
 
 def plan_bin(
-    client: HubClient,
-    sha: str,
-    filename: str,
-    size: int | None,
-    config: dict | None,
-    tensor: str | None,
-    choice: HeadChoice | None,
-) -> tuple[HeadChoice | None, ZipTensorPlan | None, RangeFile | None, str | None]:
-    """(choice, plan, range reader, why not) of a ``.bin`` head, from its zip directory.
+    client: HubClient, head: HubHead, tensor: str | None, choice: HeadChoice | None
+) -> HeadChoice | None:
+    """Plan the ranged read of a ``.bin`` head from its zip directory (sets ``head.zip_plan``).
 
-    Read from the shard in the Hugging Face cache when it is there, else by range requests.
-    Network errors and unsafe pickles propagate; a layout the planner does not handle gives no
-    plan and the reason (the caller then downloads the whole file).
+    From the shard in the Hugging Face cache when it is there, else by range requests. Network
+    errors and unsafe pickles propagate; a layout the planner does not handle sets
+    ``head.whole_file_reason`` instead (the whole file will be downloaded).
     """
+    sha, filename, size = head.commit_sha, head.location.file, head.location.file_size
     source = f"{client.repo_id}/{filename}"
     local = hf_cached_file(client, sha, filename)
     if local is None and size is None:
-        return choice, None, None, "the Hub did not list the file's size"
-    reader = None
+        head.whole_file_reason = "the Hub did not list the file's size"
+        return choice
     if local is None:
-        reader = RangeFile(size, lambda a, b: bytes(client.get_range(sha, filename, a, b)))
+        head.reader = RangeFile(size, lambda a, b: bytes(client.get_range(sha, filename, a, b)))
     try:
-        with open(local, "rb") if local else contextlib.nullcontext(reader) as fileobj:
-            index = index_zip_checkpoint(fileobj, source)
+        with open(local, "rb") if local else contextlib.nullcontext(head.reader) as fileobj:
+            index, config = index_zip_checkpoint(fileobj, source), head.location.config
             chosen = choice or choose_head_key(
                 config, index.shapes, tensor=tensor, shapes=index.shapes, source=source
             )
-            plan = index.plan(chosen.key)
+            head.zip_plan = index.plan(chosen.key)
     except ZipLayoutError as err:
         log.info("%s: no ranged read (%s)", source, err)
-        return choice, None, None, str(err).removeprefix(f"{source}: ")
-    if reader is not None:
-        log.info("%s: located %s by %d range requests", source, plan.name, reader.calls)
-    return chosen, plan, reader, None
+        head.whole_file_reason = str(err).removeprefix(f"{source}: ")
+        return choice
+    if head.reader is not None:
+        log.info("%s: located %s by %d range requests", source, chosen.key, head.reader.calls)
+    return chosen
 
 
 def locate(
@@ -168,7 +164,8 @@ def locate(
                 "does not have"
             )
     size, source = files.get(filename), f"{repo}/{filename}"
-    head = HubHead(name, sha, HeadLocation(repo, filename, "", layout.fmt), files)
+    where = HeadLocation(repo, filename, "", layout.fmt, file_size=size, config=config)
+    head = HubHead(name, sha, where, files)
     if layout.fmt == "safetensors":
         entries = remote_header(client, sha, filename, size)
         shapes = {k: e.shape for k, e in entries.items()}
@@ -177,10 +174,8 @@ def locate(
         entry = head.entry = require_entry(entries, choice.key, source)
         dtype, shape, byte_range = entry.dtype, entry.shape, (entry.start, entry.stop)
     else:
-        choice, plan, head.reader, head.whole_file_reason = plan_bin(
-            client, sha, filename, size, config, tensor, choice
-        )
-        head.zip_plan = plan
+        choice = plan_bin(client, head, tensor, choice)
+        plan = head.zip_plan
         if plan is not None:
             dtype = str(plan.dtype).removeprefix("torch.")
             shape, byte_range = plan.shape, plan.byte_range

@@ -32,14 +32,7 @@ class HubName:
 
 
 def resolve_name(name: str, revision: str | None = None) -> HubName:
-    """Turn an alias, ``org/name`` or ``org/name@revision`` into a :class:`HubName`.
-
-    Example:
-        >>> resolve_name("gpt2-xl").repo_id
-        'openai-community/gpt2-xl'
-        >>> resolve_name("EleutherAI/pythia-70m", revision="step1000").revision
-        'step1000'
-    """
+    """Turn an alias, ``org/name`` or ``org/name@revision`` into a :class:`HubName`."""
     text = name.strip()
     for prefix in _PREFIXES:
         if text.startswith(prefix):
