@@ -158,7 +158,7 @@ def _module_tied(module: torch.nn.Module, weight: torch.Tensor, text_config: Any
     return tied if isinstance(tied, bool) else None
 
 
-def from_module(module: torch.nn.Module, name: str | None = None) -> Unembedding:
+def from_module(module: torch.nn.Module) -> Unembedding:
     """The output embedding of a model object (anything with ``get_output_embeddings()``).
 
     For a ``transformers`` model: the family from ``config.model_type`` (:mod:`.families`),
@@ -190,7 +190,7 @@ def from_module(module: torch.nn.Module, name: str | None = None) -> Unembedding
     d_model = getattr(text_config, "hidden_size", None)
     param_names = [n for n, p in module.named_parameters(remove_duplicate=False) if p is weight]
     meta = HeadMetadata(
-        source=name or getattr(config, "_name_or_path", None) or f"<{type(module).__name__}>",
+        source=getattr(config, "_name_or_path", None) or f"<{type(module).__name__}>",
         source_kind="module",
         family=family.name if family else None,
         tensor_name=param_names[0] if param_names else None,
@@ -199,12 +199,6 @@ def from_module(module: torch.nn.Module, name: str | None = None) -> Unembedding
         extra={"model_type": model_type} if model_type is not None else {},
     )
     return Unembedding(weight.detach(), meta)
-
-
-def from_array(matrix: torch.Tensor | np.ndarray, name: str | None = None) -> Unembedding:
-    """Wrap a 2-D tensor or array as an :class:`Unembedding`."""
-    tensor = torch.from_numpy(np.asarray(matrix)) if isinstance(matrix, np.ndarray) else matrix
-    return Unembedding(tensor.detach(), HeadMetadata(source=name or "<array>", source_kind="array"))
 
 
 def _path(obj: Any) -> Path | None:
@@ -226,7 +220,9 @@ def _hub_locate(name: Any, tensor: str | None, revision: str | None) -> HeadLoca
 for _source in (
     FunctionSource("unembedding", lambda o: isinstance(o, Unembedding), lambda o, t, r: o),
     FunctionSource(
-        "array", lambda o: isinstance(o, torch.Tensor | np.ndarray), lambda o, t, r: from_array(o)
+        "array",
+        lambda o: isinstance(o, torch.Tensor | np.ndarray),
+        lambda o, t, r: Unembedding(torch.as_tensor(o).detach(), HeadMetadata("<array>", "array")),
     ),
     FunctionSource(
         "module", lambda o: isinstance(o, torch.nn.Module), lambda o, t, r: from_module(o)

@@ -61,6 +61,12 @@ _NPY_ERRORS = {
 }
 
 
+def _in_file(path: Path, key, fmt, dtype, shape, byte_range, choice=None) -> HeadLocation:
+    """The :class:`HeadLocation` of a head in the file ``path``, its own source."""
+    file, size = str(path), path.stat().st_size
+    return HeadLocation(file, file, key, fmt, dtype, tuple(shape), byte_range, size, choice)
+
+
 def _npy_head(path: Path, tensor: str | None) -> tuple[HeadLocation, np.ndarray]:
     """The location of a ``.npy`` file's array and the array, memory-mapped, never unpickled."""
     if tensor is not None:
@@ -99,17 +105,8 @@ def _npy_head(path: Path, tensor: str | None) -> tuple[HeadLocation, np.ndarray]
             f"{path}: the array has shape {list(array.shape)}; an output embedding must be "
             "2-D [n_rows, m]"
         )
-    location = HeadLocation(
-        source=str(path),
-        file=str(path),
-        key="array",
-        fmt="npy",
-        dtype=str(array.dtype),
-        shape=tuple(array.shape),
-        byte_range=(array.offset, array.offset + array.nbytes),
-        file_size=size,
-    )
-    return location, array
+    byte_range = (array.offset, array.offset + array.nbytes)
+    return _in_file(path, "array", "npy", str(array.dtype), array.shape, byte_range), array
 
 
 def _load_npy(path: Path, tensor: str | None) -> Unembedding:
@@ -191,17 +188,10 @@ def _gguf_head(path: Path, tensor: str | None) -> tuple[Any, Any, HeadChoice]:
 def _locate_gguf(path: Path, tensor: str | None) -> HeadLocation:
     """Where the head is in a GGUF file (name, quantisation, logical shape, byte range)."""
     _, entry, choice = _gguf_head(path, tensor)
+    dtype, shape = f"gguf:{entry.tensor_type.name}", entry.shape.tolist()[::-1]
     start = int(entry.data_offset)
-    return HeadLocation(
-        source=str(path),
-        file=str(path),
-        key=entry.name,
-        fmt="gguf",
-        dtype=f"gguf:{entry.tensor_type.name}",
-        shape=tuple(entry.shape.tolist()[::-1]),
-        byte_range=(start, start + int(entry.n_bytes)),
-        file_size=path.stat().st_size,
-        choice=choice,
+    return _in_file(
+        path, entry.name, "gguf", dtype, shape, (start, start + int(entry.n_bytes)), choice
     )
 
 
@@ -210,7 +200,7 @@ def _load_gguf(path: Path, tensor: str | None) -> Unembedding:
     import gguf
 
     reader, entry, choice = _gguf_head(path, tensor)
-    name, qtype = entry.name, entry.tensor_type
+    name, qtype, arch = entry.name, entry.tensor_type, _field(reader, "general.architecture")
     ensure_fits(int(entry.n_elements) * 4, f"tensor {name!r} dequantised to float32")
     try:
         # a private, writable float32 copy (F32 tensors would otherwise alias the read-only mmap)
@@ -235,11 +225,7 @@ def _load_gguf(path: Path, tensor: str | None) -> Unembedding:
         stored_dtype=f"gguf:{qtype.name}",
         file=path.name,
         sha256=tensor_sha256(np.asarray(entry.data)),
-        extra={
-            "format": "gguf",
-            "gguf_architecture": _field(reader, "general.architecture"),
-            "head_rule": choice.rule,
-        },
+        extra={"format": "gguf", "gguf_architecture": arch, "head_rule": choice.rule},
     )
     return Unembedding(torch.from_numpy(data), meta)
 

@@ -97,15 +97,13 @@ def _quiet_transformers() -> Iterator[None]:
 def _hf_config(config_json: str):
     """A transformers config object for a known model type, else None (never remote code)."""
     config = json.loads(config_json)
-    model_type = config.get("model_type")
-    if not model_type:
+    if not config.get("model_type"):
         return None
     try:
         from transformers import AutoConfig
 
-        kwargs = {k: v for k, v in config.items() if k != "model_type"}
         with _quiet_transformers():
-            return AutoConfig.for_model(model_type, **kwargs)
+            return AutoConfig.for_model(**config)
     except Exception:  # unknown or malformed architecture: the caller falls back
         return None
 
