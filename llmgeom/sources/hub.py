@@ -1,12 +1,10 @@
 """Hugging Face Hub source: fetch only the output-embedding tensor of a repository.
 
-``load_hub_unembedding("gpt2-xl")`` transfers the head (322 MB) and a few kilobytes of metadata,
-never the 6.4 GB weight file: the name (:mod:`.hub_names`) and revision are resolved to a commit
-(one API request), the head's file, key and byte range are found from metadata
-(:mod:`.hub_locate`), only that range is downloaded, and the head is cached (:mod:`.hub_cache`):
-the next call makes no request. A ``.bin`` shard that cannot be read by ranges is downloaded
-whole (kept in the Hugging Face cache) after a :class:`WholeFileDownloadWarning`. Transport and
-configuration are ``huggingface_hub``'s (:mod:`.hub_http`).
+``load_hub_unembedding("gpt2-xl")`` resolves the name (:mod:`.hub_names`) and revision to a
+commit, finds the head's file, key and byte range from metadata (:mod:`.hub_locate`), downloads
+that range only (322 MB, not the 6.4 GB file) and caches it (:mod:`.hub_cache`): the next call
+makes no request. A ``.bin`` shard that cannot be read by ranges is downloaded whole, with a
+:class:`WholeFileDownloadWarning`. Transport and configuration: :mod:`.hub_http`.
 
 Example:
     >>> resolve_name("gpt2").repo_id
@@ -88,25 +86,17 @@ def _whole_file(client: HubClient, head: HubHead, head_bytes: int | None) -> str
 def download_head(
     client: HubClient, head: HubHead, tensor: str | None
 ) -> tuple[torch.Tensor, HeadLocation, int]:
-    """The head tensor, where it was read, and the bytes of a whole file downloaded (0: none).
-
-    By its byte range, from the shard in the Hugging Face cache, or from the whole shard.
-    """
+    """The head tensor, where it was read, and the bytes of a whole file downloaded (0: none)."""
     loc, entry, plan = head.location, head.entry, head.zip_plan
     if entry is not None:
         raw = _download_range(client, head, entry.name, entry.start, entry.stop)
         return tensor_from_bytes(raw, entry), loc, 0
     cached = hf_cached_file(client, head.commit_sha, loc.file)
     if cached is None and plan is not None:
-        size = format_bytes(loc.file_size or 0)
-        log.info(
-            "%s: %s by HTTP ranges, not the whole %s (%s)", loc.source, plan.name, loc.file, size
-        )
+        log.info("%s: %s by HTTP ranges, not the whole %s", loc.source, plan.name, loc.file)
+        # a small file: the blocks read to plan it may already hold the head
         held = head.reader.cached(plan.start, plan.stop) if head.reader is not None else None
-        if held is None:
-            raw = _download_range(client, head, plan.name, plan.start, plan.stop)
-        else:  # a small file: the blocks read to plan it already hold the head
-            raw = bytearray(held)
+        raw = held or _download_range(client, head, plan.name, plan.start, plan.stop)
         return tensor_from_plan(raw, plan), loc, 0
     head_bytes = None  # predicted from the 2-D shape and dtype, when known
     if loc.shape and len(loc.shape) == 2:
@@ -220,7 +210,7 @@ def load_hub_unembedding(
             if hit is None:
                 head = locate(client, hub_name, sha, files, tensor)
                 fetched, location = _fetch(client, head, name, tensor, tokenizer)
-                cache.store(sha, fetched.weight, fetched.meta, location, auto=tensor is None)
+                cache.store(sha, fetched, location, auto=tensor is None)
                 return fetched
     hit.meta.source, hit.meta.revision = name, hub_name.revision  # this call's name, revision
     hit.meta.extra["hub"] = {

@@ -1,23 +1,21 @@
 """The cache of extracted heads: one small safetensors file per (repo, commit, tensor).
 
-In huggingface_hub's assets cache (``cached_assets_path``; ``$HF_HOME/assets`` unless
-``HF_ASSETS_CACHE`` is set), under ``llmgeom/<org>--<name>/``::
+In huggingface_hub's assets cache (``$HF_HOME/assets`` or ``HF_ASSETS_CACHE``)::
 
-    <commit sha>/<tensor>.safetensors  the head, as stored    <commit sha>/<tensor>.json  sidecar
-    <commit sha>/auto.json  the default head's name           <commit sha>/<tensor>.lock  lock
-    refs/<revision>.json    branch/tag -> commit, reused for LLMGEOM_HUB_REF_TTL s (default a day)
+    llmgeom/<org>--<name>/<commit sha>/<tensor>.safetensors|.json|.lock  head, sidecar, lock
+    llmgeom/<org>--<name>/<commit sha>/auto.json                         the default head's name
+    llmgeom/<org>--<name>/refs/<revision>.json                           branch/tag -> commit
 
-Files are written under a temporary name and renamed, the tensor file (read back to check it)
-before its sidecar; an entry counts only when its sidecar exists and the tensor file has the
-recorded size. Processes missing the same entry take turns through a ``WeakFileLock``. A full
-commit sha never needs the Hub once cached; with ``HF_HUB_OFFLINE=1`` any cached ref is used.
+Writes are atomic, the tensor file read back before its sidecar is written; an entry counts only
+when the tensor file has the sidecar's size. A ref is reused for ``LLMGEOM_HUB_REF_TTL`` s
+(default a day; offline: at any age); processes missing one head take turns (``WeakFileLock``).
 
 Example:
-    >>> import tempfile
+    >>> import tempfile, torch
     >>> root = Path(tempfile.mkdtemp())
     >>> cache = HeadCache(HubSettings("http://x", False, None, root, root), "org/tiny")
     >>> meta = HeadMetadata(source="org/tiny", source_kind="hub", tensor_name="wte.weight")
-    >>> _ = cache.store("0" * 40, torch.ones(4, 2), meta, location=None, auto=True)
+    >>> cache.store("0" * 40, Unembedding(torch.ones(4, 2), meta), location=None, auto=True)
     >>> cache.load("0" * 40, None).meta.tensor_name
     'wte.weight'
 """
@@ -37,7 +35,6 @@ from urllib.parse import quote
 
 import safetensors
 import safetensors.torch
-import torch
 from huggingface_hub import cached_assets_path
 from huggingface_hub.utils import WeakFileLock
 
@@ -79,13 +76,12 @@ class HeadCache:
 
     def commit_dir(self, sha: str) -> Path:
         """``cached_assets_path``'s folder of commit ``sha`` (created), or a ConfigError."""
+        assets = self.settings.assets_dir
         try:
-            return cached_assets_path(
-                "llmgeom", self.repo_id, sha, assets_dir=self.settings.assets_dir
-            )
+            return cached_assets_path("llmgeom", self.repo_id, sha, assets_dir=assets)
         except (OSError, ValueError) as err:
             raise ConfigError(
-                f"cannot create the llmgeom cache folder in {self.settings.assets_dir} ({err}); "
+                f"cannot create the llmgeom cache folder in {assets} ({err}); "
                 "set HF_ASSETS_CACHE (or HF_HOME) to a writable folder"
             ) from None
 
@@ -148,15 +144,10 @@ class HeadCache:
             return None  # damaged behind our back: a miss, downloaded again
 
     def store(
-        self,
-        sha: str,
-        weight: torch.Tensor,
-        meta: HeadMetadata,
-        location: HeadLocation | None,
-        *,
-        auto: bool,
-    ) -> Path:
-        """Write one entry atomically (tensor file, checked, then sidecar) and return its path."""
+        self, sha: str, head: Unembedding, location: HeadLocation | None, *, auto: bool
+    ) -> None:
+        """Write one entry atomically: the tensor file, checked, then its sidecar."""
+        weight, meta = head.weight, head.meta
         tensor = meta.tensor_name or "head"
         data_path, side_path = self.paths(sha, tensor)
         with atomic_path(data_path) as tmp:
@@ -184,4 +175,3 @@ class HeadCache:
         )
         if auto:
             write_json_atomic(self.commit_dir(sha) / "auto.json", {"tensor": tensor})
-        return data_path

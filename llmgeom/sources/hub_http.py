@@ -99,7 +99,7 @@ def translate(
     """The llmgeom error for a huggingface_hub or httpx2 error raised while getting ``what``."""
     if isinstance(err, LlmgeomError):
         return err
-    where = repo_id + (f"@{revision}" if revision else "")
+    where, endpoint = repo_id + (f"@{revision}" if revision else ""), settings.endpoint
     note = (
         "the token in HF_TOKEN (or the saved login) was sent but not accepted"
         if settings.token
@@ -112,12 +112,11 @@ def translate(
         )
     if isinstance(err, hf.RepositoryNotFoundError):
         return SourceNotFoundError(
-            f"{repo_id}: no such repository on {settings.endpoint} (if it is private or gated, "
-            f"{note})"
+            f"{repo_id}: no such repository on {endpoint} (if it is private or gated, {note})"
         )
     if isinstance(err, hf.RevisionNotFoundError):
         return SourceNotFoundError(
-            f"{repo_id}: no revision {revision!r} (a branch, tag or commit) on {settings.endpoint}"
+            f"{repo_id}: no revision {revision!r} (a branch, tag or commit) on {endpoint}"
         )
     if isinstance(err, hf.EntryNotFoundError):
         return SourceNotFoundError(f"{where}: the repository has no file {what}")
@@ -127,18 +126,16 @@ def translate(
         status = err.response.status_code
         if status in (401, 403):
             return SourceNotFoundError(f"{where}: HTTP {status} for {what}: access denied ({note})")
-        return NetworkError(f"{where}: HTTP {status} from {settings.endpoint} for {what}")
+        return NetworkError(f"{where}: HTTP {status} from {endpoint} for {what}")
     if isinstance(err, httpx2.TimeoutException):
         return NetworkError(
-            f"{where}: no answer from {settings.endpoint} for {what} within the timeout, after "
-            f"retries (HF_HUB_DOWNLOAD_TIMEOUT={constants.HF_HUB_DOWNLOAD_TIMEOUT} s)"
+            f"{where}: no answer from {endpoint} for {what} within the timeout, after retries "
+            f"(HF_HUB_DOWNLOAD_TIMEOUT={constants.HF_HUB_DOWNLOAD_TIMEOUT} s)"
         )
     reason = f"{type(err).__name__}: {err}".splitlines()[0]
     if isinstance(err, httpx2.ConnectError):
-        return NetworkError(f"{where}: cannot reach {settings.endpoint} for {what} ({reason})")
-    return NetworkError(
-        f"{where}: the connection to {settings.endpoint} failed for {what} ({reason})"
-    )
+        return NetworkError(f"{where}: cannot reach {endpoint} for {what} ({reason})")
+    return NetworkError(f"{where}: the connection to {endpoint} failed for {what} ({reason})")
 
 
 class _RangeSink:
@@ -216,10 +213,8 @@ class HubClient:
 
     @contextmanager
     def calling(self, what: str, revision: str | None) -> Iterator[None]:
-        """Count the block's requests and bytes; turn library and transport errors into llmgeom's.
-
-        The hook goes on the library's shared client; one it replaces mid-block is hooked next call.
-        """
+        """Count the block's requests and bytes; turn library and transport errors into llmgeom's
+        (the hook goes on the library's shared client; one it replaces is hooked next call)."""
         endpoint = self.settings.endpoint
         if self.settings.offline:
             raise NetworkError(f"HF_HUB_OFFLINE=1: not contacting {endpoint} for {self.repo_id}")
@@ -250,11 +245,8 @@ class HubClient:
             return response
 
     def revision_info(self, revision: str) -> tuple[str, dict[str, int | None]]:
-        """(commit sha, {file: size}) of ``revision``: one API request, parsed by ``ModelInfo``.
-
-        ``HfApi.model_info(files_metadata=True)``'s request, sent through ``http_backoff``
-        because ``model_info`` makes a single attempt.
-        """
+        """(commit sha, {file: size}) of ``revision``: ``HfApi.model_info(files_metadata=True)``'s
+        request, with ``http_backoff``'s retries (``model_info`` makes a single attempt)."""
         url = f"{self.settings.endpoint}/api/models/{self.repo_id}/revision/"
         what = f"revision {revision!r}"
         response = self._get(url + quote(revision, safe=""), what, revision, params={"blobs": True})
@@ -281,10 +273,8 @@ class HubClient:
     ) -> bytearray:
         """Bytes ``[start, stop)`` of a repository file: one ranged GET, resumed if cut.
 
-        ``http_get`` alone would not retry a 5xx on the first request, so the first attempt is
-        streamed here through ``http_stream_backoff`` (429 with ``Retry-After``, 5xx, timeouts);
-        a body cut short is then resumed by ``http_get``.
-        """
+        ``http_get`` alone would not retry a 5xx, so the first attempt goes through
+        ``http_stream_backoff`` (429, 5xx, timeouts); ``http_get`` resumes a body cut short."""
         url = self.file_url(revision, filename)
         what = f"{filename} bytes {start}-{stop - 1}"
         sink = _RangeSink(stop - start, f"{self.repo_id}/{filename}", progress)

@@ -1,10 +1,8 @@
 """Where the head of a Hub repository is (file, key, byte range), from metadata only.
 
-A safetensors head: ``config.json``, the index of a sharded checkpoint and the shard's header
-(two small range requests) give its key (:func:`.head_key.choose_head_key`) and byte range. A
-``.bin`` head (every OPT main branch): the shard's zip directory and ``data.pkl`` are read by
-ranges and planned without running code (:mod:`.torch_zip`); a layout the planner does not
-handle sets ``whole_file_reason`` instead (the whole shard will be downloaded).
+safetensors: ``config.json``, a sharded checkpoint's index and the shard's header (two small
+range requests). ``.bin`` (every OPT main branch): the shard's zip directory and ``data.pkl``,
+read by ranges and planned without running code (:mod:`.torch_zip`), else a ``whole_file_reason``.
 
 Example:
     >>> opt = HubName("facebook/opt-350m", "main")
@@ -113,12 +111,9 @@ def hf_cached_file(client: HubClient, sha: str, filename: str) -> str | None:
 def plan_bin(
     client: HubClient, head: HubHead, tensor: str | None, choice: HeadChoice | None
 ) -> HeadChoice | None:
-    """Plan the ranged read of a ``.bin`` head from its zip directory (sets ``head.zip_plan``).
-
-    From the shard in the Hugging Face cache when it is there, else by range requests. Network
-    errors and unsafe pickles propagate; a layout the planner does not handle sets
-    ``head.whole_file_reason`` instead (the whole file will be downloaded).
-    """
+    """Plan the ranged read of a ``.bin`` head (``head.zip_plan``) from its zip directory, read
+    from the Hugging Face cache or by ranges; a layout the planner does not handle sets
+    ``head.whole_file_reason`` (network errors and unsafe pickles propagate)."""
     sha, filename, size = head.commit_sha, head.location.file, head.location.file_size
     source = f"{client.repo_id}/{filename}"
     local = hf_cached_file(client, sha, filename)
