@@ -85,11 +85,8 @@ _SOURCES: list[Source] = []
 
 
 def register_source(source: Source, *, before: str | None = None) -> None:
-    """Add ``source`` last, or just before the source called ``before`` (names are unique).
-
-    The built-in ``hub`` source takes every string that does not look like a path, so a source
-    of strings must be registered ``before="hub"``.
-    """
+    """Add ``source`` last, or just before the source called ``before`` (names are unique); the
+    built-in ``hub`` takes any string that does not look like a path: register strings before it."""
     if not isinstance(source, Source):
         raise TypeError(f"{source!r} is not a Source (name, can_load, locate, load)")
     names = [s.name for s in _SOURCES]
@@ -163,16 +160,6 @@ def from_module(module: torch.nn.Module) -> Unembedding:
 
     For a ``transformers`` model: the family from ``config.model_type`` (:mod:`.families`),
     tying from whether the output embedding is the input embedding, ``d_model`` from the config.
-
-    Example:
-        >>> class Tiny(torch.nn.Module):
-        ...     def __init__(self):
-        ...         super().__init__()
-        ...         self.head = torch.nn.Linear(4, 10, bias=False)   # weight is [10, 4]
-        ...     def get_output_embeddings(self):
-        ...         return self.head
-        >>> from_module(Tiny()).meta.tensor_name
-        'head.weight'
     """
     getter = getattr(module, "get_output_embeddings", None)
     head = getter() if callable(getter) else None

@@ -8,20 +8,13 @@ the candidates. GGUF heads (``output.weight`` when untied, else ``token_embd.wei
 dequantised to float32 with the ``gguf`` package.
 
 Example:
-    >>> import tempfile, numpy as np, gguf
+    >>> import tempfile, numpy as np
     >>> path = tempfile.mktemp(suffix=".npy")
     >>> np.save(path, np.eye(5, 3, dtype=np.float32))
-    >>> load_file(path).shape
-    (5, 3)
+    >>> load_file(path).shape, locate_file(path).byte_range
+    ((5, 3), (128, 188))
     >>> sorted(SUFFIX_FORMATS)
     ['.bin', '.gguf', '.npy', '.pt', '.pth', '.safetensors']
-    >>> path = tempfile.mktemp(suffix=".gguf")
-    >>> w = gguf.GGUFWriter(path, "gpt2")
-    >>> w.add_tensor("token_embd.weight", np.ones((6, 4), dtype=np.float32))
-    >>> w.write_header_to_file(); w.write_kv_data_to_file(); w.write_tensors_to_file(); w.close()
-    >>> u = load_file(path)
-    >>> u.meta.tensor_name, u.meta.tied, u.shape
-    ('token_embd.weight', True, (6, 4))
 """
 
 from __future__ import annotations
@@ -47,7 +40,7 @@ from ..unembedding import HeadMetadata, Unembedding
 from ._reasons import short_reason
 from .families import family_for_model_type
 from .head_key import HeadChoice
-from .local import load_located, locate_weight_file, read_local_config
+from .local import load_located, locate_weight_file
 from .location import HeadLocation
 from .tensor_digest import tensor_sha256
 
@@ -230,12 +223,6 @@ def _load_gguf(path: Path, tensor: str | None) -> Unembedding:
     return Unembedding(torch.from_numpy(data), meta)
 
 
-def _locate_weights(path: Path, tensor: str | None) -> HeadLocation:
-    """A safetensors or ``.bin`` file: the head chosen with the config.json beside it."""
-    fmt = SUFFIX_FORMATS[path.suffix.lower()]
-    return locate_weight_file(path, fmt, tensor, read_local_config(path.parent), str(path))
-
-
 @dataclass(frozen=True)
 class FileFormat:
     """A weight-file format: its name, file suffixes, and how to locate and load its head."""
@@ -259,13 +246,14 @@ def register_file_format(fmt: FileFormat) -> None:
     SUFFIX_FORMATS.update(dict.fromkeys((s.lower() for s in fmt.suffixes), fmt.name))
 
 
-def _load_weights(path: Path, tensor: str | None) -> Unembedding:
-    return load_located(_locate_weights(path, tensor))
-
-
+# safetensors and .bin files: the head chosen with the config.json beside them (.local)
+_WEIGHTS = (
+    lambda path, tensor: locate_weight_file(path, tensor, path),
+    lambda path, tensor: load_located(locate_weight_file(path, tensor, path)),
+)
 for _fmt in (
-    FileFormat("safetensors", (".safetensors",), _locate_weights, _load_weights),
-    FileFormat("bin", (".bin", ".pt", ".pth"), _locate_weights, _load_weights),
+    FileFormat("safetensors", (".safetensors",), *_WEIGHTS),
+    FileFormat("bin", (".bin", ".pt", ".pth"), *_WEIGHTS),
     FileFormat("npy", (".npy",), lambda path, tensor: _npy_head(path, tensor)[0], _load_npy),
     FileFormat("gguf", (".gguf",), _locate_gguf, _load_gguf),
 ):

@@ -43,27 +43,23 @@ def read_local_config(directory: Path) -> dict | None:
 
 def local_tokenizer_length(directory: Path) -> int | None:
     """``len(tokenizer)`` from the tokenizer files in ``directory``, if any."""
-    tokenizer, vocab, added = (
-        directory / n for n in ("tokenizer.json", "vocab.json", "added_tokens.json")
-    )
-    if tokenizer.is_file():
+    if (tokenizer := directory / "tokenizer.json").is_file():
         return tokenizer_length_from_json(tokenizer.read_bytes(), str(tokenizer))
-    if vocab.is_file():
+    if (vocab := directory / "vocab.json").is_file():
+        added = directory / "added_tokens.json"
         added_raw = added.read_bytes() if added.is_file() else None
         return tokenizer_length_from_vocab(vocab.read_bytes(), added_raw, str(vocab))
     return None
 
 
 def locate_weight_file(
-    path: Path,
-    fmt: str,
-    tensor: str | None,
-    config: dict | None,
-    source: str,
-    choice: HeadChoice | None = None,
+    path: Path, tensor: str | None, source: Path, choice: HeadChoice | None = None
 ) -> HeadLocation:
-    """The head in one safetensors or ``.bin`` file: ``choice`` (a shard index's), else chosen
-    from the file's tensors and ``config``; a bare ``torch.save(tensor)`` is the head if 2-D."""
+    """The head in a safetensors or ``.bin`` file of ``source`` (its directory, or the file):
+    ``choice`` (from a shard index), else chosen from the file's tensors with the config.json
+    beside them; a bare ``torch.save(tensor)`` is the head if 2-D."""
+    config = read_local_config(path.parent if source == path else source)
+    fmt = "safetensors" if path.suffix.lower() == ".safetensors" else "bin"
     entries, dtype = {}, None
     if fmt == "safetensors":
         entries = local_entries(path)
@@ -85,12 +81,12 @@ def locate_weight_file(
             choice, config = HeadChoice(BARE_TENSOR_KEY, None, None, "bare-tensor"), None
             dtype = str(weight.dtype).removeprefix("torch.")
     if choice is None:
-        choice = choose_head_key(config, shapes, tensor=tensor, shapes=shapes, source=source)
+        choice = choose_head_key(config, shapes, tensor=tensor, shapes=shapes, source=str(source))
     elif choice.key not in shapes:
         raise SourceNotFoundError(f"{path}: does not contain {choice.key!r} as its index says")
     entry = entries.get(choice.key)
     return HeadLocation(
-        source=source,
+        source=str(source),
         file=str(path),
         key=choice.key,
         fmt=fmt,
@@ -110,21 +106,19 @@ def locate_in_directory(
     directory = Path(directory)
     if not directory.is_dir():
         raise SourceNotFoundError(f"no such checkpoint directory: {directory}")
-    config = read_local_config(directory)
     files = pick_weight_files([p.name for p in directory.iterdir()], str(directory))
     if files.single:
-        return locate_weight_file(
-            directory / files.single, files.fmt, tensor, config, str(directory)
-        )
+        return locate_weight_file(directory / files.single, tensor, directory)
     index_path = directory / files.index
     weight_map = parse_weight_map(index_path.read_bytes(), str(index_path))
+    config = read_local_config(directory)
     choice = choose_head_key(config, weight_map, tensor=tensor, source=str(directory))
     shard = weight_map[choice.key]
     if not (directory / shard).is_file():
         raise SourceNotFoundError(
             f"{directory}: the index maps {choice.key!r} to a missing shard {shard}"
         )
-    return locate_weight_file(directory / shard, files.fmt, tensor, config, str(directory), choice)
+    return locate_weight_file(directory / shard, tensor, directory, choice)
 
 
 def load_located(location: HeadLocation, weight: torch.Tensor | None = None) -> Unembedding:

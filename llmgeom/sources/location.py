@@ -38,7 +38,4 @@ class HeadLocation:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary (without the config)."""
-        out = asdict(self)
-        out.pop("config")
-        out["nbytes"] = self.nbytes
-        return out
+        return {**{k: v for k, v in asdict(self).items() if k != "config"}, "nbytes": self.nbytes}

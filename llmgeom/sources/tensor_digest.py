@@ -20,11 +20,9 @@ PIECE_BYTES = 64 * 2**20  # hashed piece by piece: a progress bar for multi-GB h
 
 def tensor_sha256(tensor: torch.Tensor | np.ndarray) -> str:
     """SHA-256 of the tensor's raw bytes (C order, stored dtype)."""
-    if isinstance(tensor, np.ndarray):
-        data = np.ascontiguousarray(tensor).view(np.uint8)
-    else:
-        data = tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy()
-    view = memoryview(data.reshape(-1))
+    if isinstance(tensor, torch.Tensor):  # as bytes first: numpy has no bfloat16
+        tensor = tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy()
+    view = memoryview(np.ascontiguousarray(tensor).reshape(-1).view(np.uint8))
     digest = hashlib.sha256()
     with progress_bar(len(view), "checksum", unit="B") as bar:
         for start in range(0, len(view), PIECE_BYTES):
