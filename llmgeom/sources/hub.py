@@ -29,7 +29,7 @@ from ..progress import progress_bar
 from ..unembedding import HeadMetadata, Unembedding
 from .head_key import choose_head_key
 from .hub_cache import HeadCache
-from .hub_http import HubClient, HubSettings, TransferStats, hub_settings
+from .hub_http import HubClient, TransferStats, hub_settings
 from .hub_locate import HubHead, hf_cached_file, locate
 from .hub_names import HubName, resolve_name
 from .location import HeadLocation
@@ -48,9 +48,7 @@ class WholeFileDownloadWarning(UserWarning):
     """A ``.bin`` weight file that cannot be read by ranges: the whole file is downloaded."""
 
 
-def _download_range(
-    client: HubClient, head: HubHead, name: str, start: int, stop: int
-) -> bytearray:
+def _get_range(client: HubClient, head: HubHead, name: str, start: int, stop: int) -> bytearray:
     """The bytes ``[start, stop)`` of the head's file, with a progress bar."""
     ensure_fits(stop - start, f"the {name} tensor of {client.repo_id}")
     show = False if are_progress_bars_disabled() else None
@@ -89,14 +87,14 @@ def download_head(
     """The head tensor, where it was read, and the bytes of a whole file downloaded (0: none)."""
     loc, entry, plan = head.location, head.entry, head.zip_plan
     if entry is not None:
-        raw = _download_range(client, head, entry.name, entry.start, entry.stop)
+        raw = _get_range(client, head, entry.name, entry.start, entry.stop)
         return tensor_from_bytes(raw, entry), loc, 0
     cached = hf_cached_file(client, head.commit_sha, loc.file)
     if cached is None and plan is not None:
         log.info("%s: %s by HTTP ranges, not the whole %s", loc.source, plan.name, loc.file)
         # a small file: the blocks read to plan it may already hold the head
         held = head.reader.cached(plan.start, plan.stop) if head.reader is not None else None
-        raw = held or _download_range(client, head, plan.name, plan.start, plan.stop)
+        raw = held or _get_range(client, head, plan.name, plan.start, plan.stop)
         return tensor_from_plan(raw, plan), loc, 0
     head_bytes = None  # predicted from the 2-D shape and dtype, when known
     if loc.shape and len(loc.shape) == 2:
@@ -116,10 +114,10 @@ def download_head(
 
 
 def _connect(
-    name: HubName, settings: HubSettings, cache: HeadCache, tensor: str | None, what: str
+    name: HubName, cache: HeadCache, tensor: str | None, what: str
 ) -> tuple[HubClient, str, dict[str, int | None]]:
     """A client, the commit of ``name.revision`` and its files (one request); offline: why not."""
-    if settings.offline:
+    if cache.settings.offline:
         sha = cache.cached_commit(name.revision)
         missing = f"no cached resolution of revision {name.revision!r}"
         if sha is not None:
@@ -129,7 +127,7 @@ def _connect(
             f"HF_HUB_OFFLINE=1 and the llmgeom cache cannot {what} {name.repo_id}@{name.revision}"
             f": {missing}. Run once with network access (unset HF_HUB_OFFLINE) to cache it."
         )
-    client = HubClient(settings, name.repo_id)
+    client = HubClient(cache.settings, name.repo_id)
     sha, files = client.revision_info(name.revision)
     cache.put_ref(name.revision, sha)
     return client, sha, files
@@ -146,9 +144,8 @@ def locate_hub_head(
         ('model.safetensors', (15216, 154404720))
     """
     hub_name = resolve_name(name, revision)
-    settings = hub_settings()
-    cache = HeadCache(settings, hub_name.repo_id)
-    client, sha, files = _connect(hub_name, settings, cache, tensor, "inspect")
+    cache = HeadCache(hub_settings(), hub_name.repo_id)
+    client, sha, files = _connect(hub_name, cache, tensor, "inspect")
     return locate(client, hub_name, sha, files, tensor)
 
 
@@ -197,13 +194,12 @@ def load_hub_unembedding(
         ((50304, 512), '...', 'miss')
     """
     hub_name = resolve_name(name, revision)
-    settings = hub_settings()
-    cache = HeadCache(settings, hub_name.repo_id)
+    cache = HeadCache(hub_settings(), hub_name.repo_id)
     sha = cache.cached_commit(hub_name.revision, fresh=True)
     hit = cache.load(sha, tensor) if sha is not None else None
     stats = TransferStats()
     if hit is None:
-        client, sha, files = _connect(hub_name, settings, cache, tensor, "load")
+        client, sha, files = _connect(hub_name, cache, tensor, "load")
         stats = client.stats
         with cache.lock(sha, tensor):  # concurrent processes: one downloads, the others read it
             hit = cache.load(sha, tensor)

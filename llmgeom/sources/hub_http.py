@@ -230,8 +230,6 @@ class HubClient:
         token = _STATS.set(self.stats)
         try:
             yield
-        except LlmgeomError:
-            raise
         except (hf.HfHubHTTPError, hf.OfflineModeIsEnabled, httpx2.HTTPError, OSError) as err:
             raise translate(err, self.repo_id, self.settings, what, revision) from None
         finally:

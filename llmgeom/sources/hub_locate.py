@@ -55,8 +55,7 @@ class HubHead:
     @property
     def weight_bytes(self) -> int:
         """Total size of the weight files of the head's format."""
-        suffix = "." + self.location.fmt
-        return sum(size or 0 for f, size in self.files.items() if f.endswith(suffix))
+        return sum(n or 0 for f, n in self.files.items() if f.endswith("." + self.location.fmt))
 
     @property
     def download_bytes(self) -> int | None:
