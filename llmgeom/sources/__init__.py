@@ -1,11 +1,9 @@
 """Where an output-embedding matrix comes from: one entry point, :func:`load_unembedding`.
 
-A :class:`Source` has a ``name`` and answers three questions about an object: can I load it
-(``can_load``: cheap, no reading), where is its head (``locate``: headers only) and the head
-itself (``load``). The registered sources are asked in order, first match wins: an
+It asks the registered sources (:class:`Source`) in order, first match wins: an
 :class:`Unembedding` as is; a tensor or array; an ``nn.Module``; an existing directory
-(checkpoint) or file (safetensors, bin, npy, gguf: :mod:`.files`); any other string is a Hugging
-Face Hub id or a paper-model alias (:mod:`.hub`). :func:`register_source` adds your own.
+(:mod:`.local`) or file (:mod:`.files`); any other string is a Hub id or a paper-model alias
+(:mod:`.hub`). :func:`register_source` adds your own.
 
 Example:
     >>> load_unembedding(torch.ones(3, 2)).meta.source_kind
@@ -121,12 +119,7 @@ def find_source(obj: Any) -> Source:
 
 
 def looks_like_path(text: str) -> bool:
-    """True for strings that can only be paths (never a Hub id ``org/name`` or an alias).
-
-    Example:
-        >>> looks_like_path("gpt2"), looks_like_path("org/model"), looks_like_path("./model")
-        (False, False, True)
-    """
+    """True for strings that can only be paths (``./model``; never ``org/name`` or an alias)."""
     return (
         text.startswith((".", "/", "~"))
         or "\\" in text
@@ -239,13 +232,9 @@ for _source in (
 def load_unembedding(
     source: Any, *, tensor: str | None = None, revision: str | None = None
 ) -> Unembedding:
-    """Load the output embedding (LM head) of ``source`` with its metadata.
-
-    ``source``: a path (checkpoint directory or weight file), a Hub id or alias (``gpt2``,
-    ``EleutherAI/pythia-410m``), an ``nn.Module``, a tensor or an array, or anything a
-    registered :class:`Source` accepts. ``tensor`` forces the tensor name; ``revision`` selects
-    a Hub branch, tag or commit.
-    """
+    """The output embedding (LM head) of ``source`` with its metadata: a checkpoint directory or
+    weight file, a Hub id or alias (``gpt2``), an ``nn.Module``, a tensor or array, or anything a
+    registered :class:`Source` accepts. ``tensor`` forces the tensor; ``revision``: a Hub ref."""
     return find_source(source).load(source, tensor=tensor, revision=revision)
 
 

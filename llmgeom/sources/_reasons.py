@@ -1,8 +1,6 @@
-"""Short, one-line reasons for error messages built around third-party exceptions.
-
-Library errors name the file once (``f"{path}: ..."``); the reason in parentheses must then not
-repeat it, must fit on one line, and must not carry a library's advice that does not apply to
-llmgeom (numpy's "load it unsafely", torch's paragraph about miniz).
+"""One-line reasons for our errors around third-party exceptions (``f"{path}: ... ({reason})"``):
+no file name again, no library advice that does not apply (numpy's "load it unsafely", torch's
+paragraph about miniz).
 
 Example:
     >>> short_reason(RuntimeError("PytorchStreamReader failed: bad zip. If you are seeing this, "

@@ -1,8 +1,6 @@
-"""The model families llmgeom knows, as data (no if-chains elsewhere).
-
-The head of any Hugging Face causal LM is found generically (:mod:`.head_key`); a family only
-records what that rule cannot know: the label used in results and fits, and checkpoint names
-that differ from the parameter names of today's ``transformers`` classes.
+"""The model families llmgeom knows, as data: what the generic head rule (:mod:`.head_key`)
+cannot know, the label used in results and fits and checkpoint names that differ from today's
+``transformers`` parameter names.
 
 Example:
     >>> family_for_model_type("gpt_neox").name

@@ -1,11 +1,9 @@
 """Single weight files: ``.safetensors``, ``.bin``/``.pt``/``.pth``, ``.npy`` and ``.gguf``.
 
-Each format is a :class:`FileFormat` in a small registry keyed by suffix
-(:func:`register_file_format` adds one), served by the ``local-file`` source. The tensor is
-picked by name (``tensor=``), else by the config.json beside the file, else by well-known head
-names, else as the only 2-D tensor with more rows than columns; otherwise a clear error lists
-the candidates. GGUF heads (``output.weight`` when untied, else ``token_embd.weight``) are
-dequantised to float32 with the ``gguf`` package.
+Each format is a :class:`FileFormat` in a registry keyed by suffix (:func:`register_file_format`
+adds one). The head is chosen as in a checkpoint (:mod:`.head_key`, with the config.json beside
+the file); in GGUF it is ``output.weight`` (untied) else ``token_embd.weight``, dequantised to
+float32 with the ``gguf`` package. ``.npy`` files are memory-mapped, never unpickled.
 
 Example:
     >>> import tempfile, numpy as np
@@ -44,13 +42,11 @@ from .local import load_located, locate_weight_file
 from .location import HeadLocation
 from .tensor_digest import tensor_sha256
 
-# numpy's own messages advise loading pickles: ours name the problem instead
-_OBJECTS = "the array holds Python objects (dtype object); only numeric arrays are read, pickled "
-_NPY_ERRORS = {
-    "object": _OBJECTS + "data never is",
-    "pickle": _OBJECTS + "data never is",
-    "eof": "truncated .npy file ({size} bytes; the header ends early)",
-    "mmap length": "truncated .npy file ({size} bytes; the array data ends early)",
+_NPY_ERRORS = {  # numpy's own messages advise loading pickles: ours name the problem instead
+    ("object", "pickle"): "the array holds Python objects (dtype object); only numeric arrays "
+    "are read, pickled data never is",
+    ("eof",): "truncated .npy file ({size} bytes; the header ends early)",
+    ("mmap length",): "truncated .npy file ({size} bytes; the array data ends early)",
 }
 
 
@@ -87,7 +83,7 @@ def _npy_head(path: Path, tensor: str | None) -> tuple[HeadLocation, np.ndarray]
             problem = f"unreadable .npy file ({short_reason(err)})"
         except (ValueError, EOFError) as err:
             text = f"{type(err).__name__} {err}".lower()
-            found = (v for k, v in _NPY_ERRORS.items() if k in text)
+            found = (v for keys, v in _NPY_ERRORS.items() if any(k in text for k in keys))
             problem = next(found, f"corrupt .npy header ({short_reason(err)})").format(size=size)
     if problem:
         raise CorruptCheckpointError(f"{path}: {problem}")

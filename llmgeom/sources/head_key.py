@@ -1,9 +1,6 @@
-"""Decide which checkpoint tensor is the output embedding, without loading the model.
-
-The model's skeleton is built on the meta device (one layer, no memory) and asked for its output
-embeddings (input embeddings when tied); that parameter's name, with or without the base-model
-prefix or a family alias (:mod:`.families`), is matched to the checkpoint's keys. Architectures
-``transformers`` does not know fall back to well-known names. Checkpoint code is never run.
+"""Which checkpoint tensor is the output embedding: the name of the output (tied: input)
+embeddings of the model's meta-device skeleton, with or without the base-model prefix or a family
+alias (:mod:`.families`), else well-known names. Checkpoint code is never run.
 
 Example:
     >>> choose_head_key({"model_type": "gpt2"}, ["wte.weight", "wpe.weight"]).key

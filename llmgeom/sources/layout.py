@@ -1,7 +1,5 @@
-"""How a Hugging Face checkpoint lays out its weight files (shared by local dirs and the Hub).
-
-Safetensors (single, or sharded with ``model.safetensors.index.json``) are preferred to PyTorch
-``.bin`` pickles (single, or sharded with ``pytorch_model.bin.index.json``).
+"""How a Hugging Face checkpoint lays out its weight files (local or on the Hub): safetensors
+are preferred to ``.bin`` pickles, each single or sharded with an ``*.index.json``.
 
 Example:
     >>> pick_weight_files(["config.json", "pytorch_model.bin", "model.safetensors"])

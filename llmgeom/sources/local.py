@@ -1,9 +1,6 @@
-"""Local Hugging Face checkpoints: a directory (single or sharded, safetensors or ``.bin``), or
-one weight file of one, described by the ``config.json`` and tokenizer files beside it.
-
-Only the head tensor is read: the model is never instantiated and no other tensor's bytes are
-touched (safetensors: ``safe_open`` maps the one shard and reads the head's pages; ``.bin``: a
-memory map of the one shard that holds it).
+"""Local Hugging Face checkpoints: a directory (single or sharded, safetensors or ``.bin``) or
+one weight file, with the ``config.json`` and tokenizer files beside it. Only the head's bytes
+are read (``safe_open``, or a memory map of the ``.bin`` shard); no model is built.
 
 Example:
     >>> import json, tempfile, pathlib, torch, safetensors.torch as st
@@ -99,9 +96,7 @@ def locate_weight_file(
     )
 
 
-def locate_in_directory(
-    directory: str | os.PathLike[str], tensor: str | None = None
-) -> HeadLocation:
+def locate_in_directory(directory: str | os.PathLike, tensor: str | None = None) -> HeadLocation:
     """Find the head tensor of a checkpoint directory without reading its data."""
     directory = Path(directory)
     if not directory.is_dir():
@@ -150,8 +145,6 @@ def load_located(location: HeadLocation, weight: torch.Tensor | None = None) -> 
         raise InvalidMatrixError(f"{location.file}: tensor {location.key!r}: {err}") from None
 
 
-def load_from_directory(
-    directory: str | os.PathLike[str], tensor: str | None = None
-) -> Unembedding:
+def load_from_directory(directory: str | os.PathLike, tensor: str | None = None) -> Unembedding:
     """Load the output embedding of a local checkpoint directory with its metadata."""
     return load_located(locate_in_directory(directory, tensor))

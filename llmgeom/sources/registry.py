@@ -1,8 +1,5 @@
-"""The 27 models of the paper, with short aliases, read from ``configs/models.csv``.
-
-A model's alias is the name part of its Hub id, lower-cased (``Qwen/Qwen2.5-7B`` ->
-``qwen2.5-7b``): no second table to keep in sync; the aliases are distinct (checked on load).
-Lookups accept an alias or a Hub id, in any case.
+"""The paper's 27 models from ``configs/models.csv``; a model's alias is the name part of its
+Hub id, lower-cased (no second table to keep in sync). Lookups take either, in any case.
 
 Example:
     >>> lookup("qwen2.5-7b").hub_id, lookup("openai-community/GPT2-XL").alias

@@ -1,7 +1,5 @@
-"""Tokenizer length (``len(tokenizer)``) read from tokenizer files, without running any code.
-
-``len(tokenizer)`` is the number of distinct token ids in the vocabulary plus added tokens. It
-tells which rows of a padded head are real tokens (``--rows tokenizer``).
+"""``len(tokenizer)`` (distinct ids of the vocabulary and added tokens) from tokenizer files,
+without running any code: which rows of a padded head are real tokens (``--rows tokenizer``).
 
 Example:
     >>> tokenizer_length_from_json(b'{"model": {"vocab": {"a": 0, "b": 1}},'
