@@ -11,12 +11,9 @@ Example:
     >>> [s.name for s in registered_sources()]
     ['unembedding', 'array', 'module', 'local-dir', 'local-file', 'hub']
     >>> to_list = lambda o, t, r: Unembedding(torch.tensor(o), HeadMetadata("<list>", "list"))
-    >>> is_list = lambda o: isinstance(o, list)
-    >>> register_source(FunctionSource("list", is_list, to_list), before="hub")
-    >>> load_unembedding([[1.0, 2.0], [3.0, 4.0]]).meta.source_kind
-    'list'
-    >>> unregister_source("list").name
-    'list'
+    >>> register_source(FunctionSource("list", lambda o: type(o) is list, to_list), before="hub")
+    >>> load_unembedding([[1.0, 2.0], [3.0, 4.0]]).meta.source_kind, unregister_source("list").name
+    ('list', 'list')
 """
 
 from __future__ import annotations
@@ -58,8 +55,7 @@ class Source(Protocol):
 
 @dataclass(frozen=True)
 class FunctionSource:
-    """A :class:`Source` made of functions ``(obj, tensor, revision) -> ...`` (the built-ins);
-    without ``locate_fn``, ``locate`` raises NotImplementedError."""
+    """A :class:`Source` made of functions ``(obj, tensor, revision) -> ...`` (the built-ins)."""
 
     name: str
     can_load: Callable[[Any], bool]
@@ -149,11 +145,8 @@ def _module_tied(module: torch.nn.Module, weight: torch.Tensor, text_config: Any
 
 
 def from_module(module: torch.nn.Module) -> Unembedding:
-    """The output embedding of a model object (anything with ``get_output_embeddings()``).
-
-    For a ``transformers`` model: the family from ``config.model_type`` (:mod:`.families`),
-    tying from whether the output embedding is the input embedding, ``d_model`` from the config.
-    """
+    """The output embedding of a model with ``get_output_embeddings()``; tied when it IS the
+    input embedding; family (:mod:`.families`) and ``d_model`` from a transformers config."""
     getter = getattr(module, "get_output_embeddings", None)
     head = getter() if callable(getter) else None
     weight = getattr(head, "weight", head)

@@ -1,6 +1,5 @@
 """One-line reasons for our errors around third-party exceptions (``f"{path}: ... ({reason})"``):
-no file name again, no library advice that does not apply (numpy's "load it unsafely", torch's
-paragraph about miniz).
+no file name again, no library advice that does not apply (numpy's "load it unsafely").
 
 Example:
     >>> short_reason(RuntimeError("PytorchStreamReader failed: bad zip. If you are seeing this, "

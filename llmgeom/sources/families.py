@@ -25,18 +25,15 @@ class Family:
 
 
 FAMILIES: tuple[Family, ...] = (
-    # tied: the head is wte.weight (transformer.wte.weight in re-saved copies)
-    Family("gpt2", ("gpt2",)),
-    # tied: decoder.embed_tokens.weight; OPT-350m's head is 512 wide, its d_model 1024
-    Family("opt", ("opt",)),
+    Family("gpt2", ("gpt2",)),  # tied wte.weight (transformer.wte.weight in re-saved copies)
+    Family("opt", ("opt",)),  # tied; OPT-350m's head is 512 wide while its d_model is 1024
     # untied embed_out.weight, with padding rows beyond the tokenizer
     Family(
         "pythia",
         ("gpt_neox",),
         {"lm_head.weight": ("embed_out.weight", "gpt_neox.embed_out.weight")},
     ),
-    # tied model.embed_tokens.weight up to 3B, untied lm_head.weight from 7B
-    Family("qwen2.5", ("qwen2",)),
+    Family("qwen2.5", ("qwen2",)),  # tied up to 3B, untied lm_head.weight from 7B
 )
 
 

@@ -155,8 +155,8 @@ def choose_head_key(
     shapes: Mapping[str, tuple[int, ...]] | None = None,
     source: str = "checkpoint",
 ) -> HeadChoice:
-    """Pick the output-embedding key among ``keys``; ``shapes`` (key -> shape), when known,
-    allows the last resort: the only 2-D tensor with more rows than columns."""
+    """The output-embedding key among ``keys``; ``shapes`` allow a last resort: the only 2-D tensor
+    with more rows than columns."""
     info = config_info(config)
     if tensor is not None:
         if tensor not in keys:

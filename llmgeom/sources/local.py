@@ -53,8 +53,7 @@ def locate_weight_file(
     path: Path, tensor: str | None, source: Path, choice: HeadChoice | None = None
 ) -> HeadLocation:
     """The head in a safetensors or ``.bin`` file of ``source`` (its directory, or the file):
-    ``choice`` (from a shard index), else chosen from the file's tensors with the config.json
-    beside them; a bare ``torch.save(tensor)`` is the head if 2-D."""
+    ``choice`` (a shard index's), else chosen with the config (a 2-D bare tensor is the head)."""
     config = read_local_config(path.parent if source == path else source)
     fmt = "safetensors" if path.suffix.lower() == ".safetensors" else "bin"
     entries, dtype = {}, None
