@@ -10,10 +10,12 @@ Example:
     'array'
     >>> [s.name for s in registered_sources()]
     ['unembedding', 'array', 'module', 'local-dir', 'local-file', 'hub']
-    >>> to_list = lambda o, t, r: Unembedding(torch.tensor(o), HeadMetadata("<list>", "list"))
+    >>> to_list = lambda o, t, r: from_array(torch.tensor(o))
     >>> register_source(FunctionSource("list", lambda o: type(o) is list, to_list), before="hub")
-    >>> load_unembedding([[1.0, 2.0], [3.0, 4.0]]).meta.source_kind, unregister_source("list").name
-    ('list', 'list')
+    >>> find_source([[1.0, 2.0]]).name, load_unembedding([[1.0], [3.0]]).shape
+    ('list', (2, 1))
+    >>> unregister_source("list").name
+    'list'
 """
 
 from __future__ import annotations
@@ -27,10 +29,10 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import torch
 
-from ..errors import ConfigError, InvalidMatrixError, SourceNotFoundError
-from ..unembedding import HeadMetadata, Unembedding
-from .families import family_for_model_type
+from ..errors import ConfigError, SourceNotFoundError
+from ..unembedding import Unembedding
 from .files import SUFFIX_FORMATS, load_file, locate_file
+from .in_memory import from_array, from_module
 from .local import load_from_directory, locate_in_directory
 from .location import HeadLocation
 
@@ -124,56 +126,6 @@ def looks_like_path(text: str) -> bool:
     )
 
 
-def _text_config(config: Any) -> Any:
-    """The text part of a transformers config (itself for plain language models)."""
-    try:
-        return config.get_text_config()
-    except Exception:  # no getter, or an unusual config object
-        return config
-
-
-def _module_tied(module: torch.nn.Module, weight: torch.Tensor, text_config: Any) -> bool | None:
-    """Whether the output embedding IS the input embedding; the config says so if no getter."""
-    try:
-        in_weight = getattr(module.get_input_embeddings(), "weight", None)
-    except (NotImplementedError, AttributeError, TypeError):
-        in_weight = None
-    if isinstance(in_weight, torch.Tensor):
-        return in_weight is weight
-    tied = getattr(text_config, "tie_word_embeddings", None)
-    return tied if isinstance(tied, bool) else None
-
-
-def from_module(module: torch.nn.Module) -> Unembedding:
-    """The output embedding of a model with ``get_output_embeddings()``; tied when it IS the
-    input embedding; family (:mod:`.families`) and ``d_model`` from a transformers config."""
-    getter = getattr(module, "get_output_embeddings", None)
-    head = getter() if callable(getter) else None
-    weight = getattr(head, "weight", head)
-    if not isinstance(weight, torch.Tensor):
-        raise InvalidMatrixError(
-            f"{type(module).__name__} has no output embedding (get_output_embeddings() returned "
-            f"{type(head).__name__}); pass the weight tensor instead"
-        )
-    config = getattr(module, "config", None)
-    text_config = _text_config(config)
-    model_type = getattr(config, "model_type", None)
-    model_type = model_type if isinstance(model_type, str) else None
-    family = family_for_model_type(model_type)
-    d_model = getattr(text_config, "hidden_size", None)
-    param_names = [n for n, p in module.named_parameters(remove_duplicate=False) if p is weight]
-    meta = HeadMetadata(
-        source=getattr(config, "_name_or_path", None) or f"<{type(module).__name__}>",
-        source_kind="module",
-        family=family.name if family else None,
-        tensor_name=param_names[0] if param_names else None,
-        tied=_module_tied(module, weight, text_config),
-        d_model=d_model if isinstance(d_model, int) else None,
-        extra={"model_type": model_type} if model_type is not None else {},
-    )
-    return Unembedding(weight.detach(), meta)
-
-
 def _path(obj: Any) -> Path | None:
     return Path(obj).expanduser() if isinstance(obj, str | os.PathLike) else None
 
@@ -195,7 +147,7 @@ for _source in (
     FunctionSource(
         "array",
         lambda o: isinstance(o, torch.Tensor | np.ndarray),
-        lambda o, t, r: Unembedding(torch.as_tensor(o).detach(), HeadMetadata("<array>", "array")),
+        lambda o, t, r: from_array(o),
     ),
     FunctionSource(
         "module", lambda o: isinstance(o, torch.nn.Module), lambda o, t, r: from_module(o)

@@ -1,0 +1,76 @@
+"""In-memory sources: a model with ``get_output_embeddings()`` (``nn.Module``), a tensor, an array.
+
+Example:
+    >>> from transformers import GPT2Config, GPT2LMHeadModel
+    >>> u = from_module(GPT2LMHeadModel(GPT2Config(n_layer=1, n_embd=8, n_head=2, vocab_size=20)))
+    >>> u.shape, u.meta.family, u.meta.tied, u.meta.tensor_name
+    ((20, 8), 'gpt2', True, 'transformer.wte.weight')
+    >>> from_array(np.eye(3, 2)).meta.source_kind
+    'array'
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..errors import InvalidMatrixError
+from ..unembedding import HeadMetadata, Unembedding
+from .families import family_for_model_type
+
+
+def _text_config(config: Any) -> Any:
+    """The text part of a transformers config (itself for plain language models)."""
+    try:
+        return config.get_text_config()
+    except Exception:  # no getter, or an unusual config object
+        return config
+
+
+def _module_tied(module: torch.nn.Module, weight: torch.Tensor, text_config: Any) -> bool | None:
+    """Whether the output embedding IS the input embedding; the config says so if no getter."""
+    try:
+        in_weight = getattr(module.get_input_embeddings(), "weight", None)
+    except (NotImplementedError, AttributeError, TypeError):
+        in_weight = None
+    if isinstance(in_weight, torch.Tensor):
+        return in_weight is weight
+    tied = getattr(text_config, "tie_word_embeddings", None)
+    return tied if isinstance(tied, bool) else None
+
+
+def from_module(module: torch.nn.Module) -> Unembedding:
+    """The output embedding of a model with ``get_output_embeddings()``; tied when it IS the
+    input embedding; family (:mod:`.families`) and ``d_model`` from a transformers config."""
+    getter = getattr(module, "get_output_embeddings", None)
+    head = getter() if callable(getter) else None
+    weight = getattr(head, "weight", head)
+    if not isinstance(weight, torch.Tensor):
+        raise InvalidMatrixError(
+            f"{type(module).__name__} has no output embedding (get_output_embeddings() returned "
+            f"{type(head).__name__}); pass the weight tensor instead"
+        )
+    config = getattr(module, "config", None)
+    text_config = _text_config(config)
+    model_type = getattr(config, "model_type", None)
+    model_type = model_type if isinstance(model_type, str) else None
+    family = family_for_model_type(model_type)
+    d_model = getattr(text_config, "hidden_size", None)
+    param_names = [n for n, p in module.named_parameters(remove_duplicate=False) if p is weight]
+    meta = HeadMetadata(
+        source=getattr(config, "_name_or_path", None) or f"<{type(module).__name__}>",
+        source_kind="module",
+        family=family.name if family else None,
+        tensor_name=param_names[0] if param_names else None,
+        tied=_module_tied(module, weight, text_config),
+        d_model=d_model if isinstance(d_model, int) else None,
+        extra={"model_type": model_type} if model_type is not None else {},
+    )
+    return Unembedding(weight.detach(), meta)
+
+
+def from_array(matrix: torch.Tensor | np.ndarray) -> Unembedding:
+    """A 2-D tensor or array as an :class:`Unembedding` (shares its memory)."""
+    return Unembedding(torch.as_tensor(matrix).detach(), HeadMetadata("<array>", "array"))
