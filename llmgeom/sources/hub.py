@@ -88,7 +88,7 @@ def download_head(
     loc, entry, plan = head.location, head.entry, head.zip_plan
     if entry is not None:
         raw = _get_range(client, head, entry.name, entry.start, entry.stop)
-        return tensor_from_bytes(raw, entry), loc, 0
+        return tensor_from_bytes(raw, entry.name, entry.torch_dtype, entry.shape), loc, 0
     cached = hf_cached_file(client, head.commit_sha, loc.file)
     if cached is None and plan is not None:
         log.info("%s: %s by HTTP ranges, not the whole %s", loc.source, plan.name, loc.file)

@@ -24,7 +24,7 @@ import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 import safetensors
 import torch
@@ -32,24 +32,39 @@ import torch
 from ..errors import CorruptCheckpointError, TensorNotFoundError
 from ._reasons import short_reason
 
-if TYPE_CHECKING:
-    from .torch_zip import ZipTensorPlan
-
 _T = TypeVar("_T")
 
 MAX_HEADER_BYTES = 100 * 1024 * 1024  # the reference implementation's own limit
 
-# every dtype code the reference implementation knows: code, bits per element, torch name
-# ("-": none; uint16/32/64 and float8 exist in recent torch versions only)
-_CODES = """BOOL 8 bool  U8 8 uint8  I8 8 int8  F8_E5M2 8 float8_e5m2  F8_E4M3 8 float8_e4m3fn
-F8_E8M0 8 -  F8_E4M3FNUZ 8 -  F8_E5M2FNUZ 8 -  I16 16 int16  U16 16 uint16  F16 16 float16
-BF16 16 bfloat16  I32 32 int32  U32 32 uint32  F32 32 float32  I64 64 int64  U64 64 uint64
-F64 64 float64  C64 64 complex64  F4 4 -  F6_E2M3 6 -  F6_E3M2 6 -""".split()
-DTYPE_BITS = {code: int(bits) for code, bits in zip(_CODES[::3], _CODES[1::3], strict=True)}
+# every dtype code the reference implementation knows: (code, bits per element, torch name or
+# None); uint16/32/64 and float8 exist in recent torch versions only
+_CODES = (
+    ("BOOL", 8, "bool"),
+    ("U8", 8, "uint8"),
+    ("I8", 8, "int8"),
+    ("F8_E5M2", 8, "float8_e5m2"),
+    ("F8_E4M3", 8, "float8_e4m3fn"),
+    ("F8_E8M0", 8, None),
+    ("F8_E4M3FNUZ", 8, None),
+    ("F8_E5M2FNUZ", 8, None),
+    ("I16", 16, "int16"),
+    ("U16", 16, "uint16"),
+    ("F16", 16, "float16"),
+    ("BF16", 16, "bfloat16"),
+    ("I32", 32, "int32"),
+    ("U32", 32, "uint32"),
+    ("F32", 32, "float32"),
+    ("I64", 64, "int64"),
+    ("U64", 64, "uint64"),
+    ("F64", 64, "float64"),
+    ("C64", 64, "complex64"),
+    ("F4", 4, None),
+    ("F6_E2M3", 6, None),
+    ("F6_E3M2", 6, None),
+)
+DTYPE_BITS = {code: bits for code, bits, _ in _CODES}
 DTYPES: dict[str, torch.dtype] = {
-    code: getattr(torch, name)
-    for code, name in zip(_CODES[::3], _CODES[2::3], strict=True)
-    if hasattr(torch, name)
+    code: getattr(torch, name) for code, _, name in _CODES if name and hasattr(torch, name)
 }
 
 
@@ -151,18 +166,24 @@ def parse_header(raw: bytes, source: str = "file") -> tuple[dict[str, TensorEntr
 
 
 def tensor_from_bytes(
-    buffer: bytearray | bytes, entry: TensorEntry | ZipTensorPlan
+    buffer: bytearray | bytes, name: str, dtype: torch.dtype, shape: tuple[int, ...]
 ) -> torch.Tensor:
-    """The tensor from exactly its raw little-endian bytes (no copy for a bytearray); ``entry``
-    is a :class:`TensorEntry` or a zip ``.bin`` plan (:func:`.torch_zip.tensor_from_plan`)."""
-    if len(buffer) != entry.nbytes:
+    """Tensor ``name`` from exactly its raw little-endian bytes (no copy for a bytearray): a
+    safetensors entry's or a zip ``.bin`` plan's (:mod:`.torch_zip`).
+
+    Example:
+        >>> tensor_from_bytes(bytes(8), "w", torch.float16, (2, 2)).tolist()
+        [[0.0, 0.0], [0.0, 0.0]]
+    """
+    nbytes = math.prod(shape) * dtype.itemsize
+    if len(buffer) != nbytes:
         raise CorruptCheckpointError(
-            f"{entry.name}: got {len(buffer)} bytes, expected {entry.nbytes} (truncated data?)"
+            f"{name}: got {len(buffer)} bytes, expected {nbytes} (truncated data?)"
         )
-    if entry.nbytes == 0:
-        return torch.empty(entry.shape, dtype=entry.torch_dtype)
+    if nbytes == 0:
+        return torch.empty(shape, dtype=dtype)
     buffer = bytearray(buffer) if isinstance(buffer, bytes) else buffer
-    return torch.frombuffer(buffer, dtype=entry.torch_dtype).reshape(entry.shape)
+    return torch.frombuffer(buffer, dtype=dtype).reshape(shape)
 
 
 def require_entry(entries: dict[str, _T], name: str, source: str) -> _T:

@@ -147,11 +147,6 @@ class ZipTensorPlan:
         """``(start, stop)``."""
         return self.start, self.stop
 
-    @property
-    def torch_dtype(self) -> torch.dtype:
-        """``dtype`` (the name :func:`.safetensors_format.tensor_from_bytes` reads)."""
-        return self.dtype
-
 
 @dataclass
 class ZipCheckpoint:
@@ -236,4 +231,6 @@ def _zip_error(err: Exception, fileobj: IO[bytes], source: str) -> Exception:
     return ZipLayoutError(f"{source}: not a readable torch.save archive ({short_reason(err)})")
 
 
-tensor_from_plan = tensor_from_bytes  # the tensor from exactly its plan's raw bytes
+def tensor_from_plan(buffer: bytearray | bytes, plan: ZipTensorPlan) -> torch.Tensor:
+    """The tensor from exactly its plan's raw bytes (no copy for a bytearray)."""
+    return tensor_from_bytes(buffer, plan.name, plan.dtype, plan.shape)

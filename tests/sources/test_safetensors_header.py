@@ -71,4 +71,9 @@ def test_parsed_entries_read_the_saved_tensors():
     entries, _ = parse_header(data[8 : 8 + header_length(data[:8])])
     for name, tensor in tensors.items():
         entry = entries[name]
-        assert torch.equal(tensor_from_bytes(data[entry.start : entry.stop], entry), tensor)
+        assert torch.equal(
+            tensor_from_bytes(
+                data[entry.start : entry.stop], entry.name, entry.torch_dtype, entry.shape
+            ),
+            tensor,
+        )
