@@ -136,9 +136,14 @@ def _skeleton_head_names(config_json: str) -> tuple[str, ...]:
 def _match(candidates: Collection[str], keys: Collection[str]) -> str | None:
     """First checkpoint key equal to a candidate, else the shortest ending in ``.candidate``."""
     key_set = set(keys)
-    exact = next((c for c in candidates if c in key_set), None)
-    suffixed = (sorted(k for k in key_set if k.endswith("." + c)) for c in candidates)
-    return exact or next((min(hits, key=len) for hits in suffixed if hits), None)
+    for cand in candidates:
+        if cand in key_set:
+            return cand
+    for cand in candidates:
+        hits = sorted(k for k in key_set if k.endswith("." + cand))
+        if hits:
+            return min(hits, key=len)
+    return None
 
 
 def describe_candidates(shapes: Mapping[str, tuple[int, ...]]) -> str:
