@@ -50,11 +50,17 @@ def local_tokenizer_length(directory: Path) -> int | None:
 
 
 def locate_weight_file(
-    path: Path, tensor: str | None, source: Path, choice: HeadChoice | None = None
+    path: Path,
+    tensor: str | None,
+    source: Path,
+    choice: HeadChoice | None = None,
+    config: dict | None = None,
 ) -> HeadLocation:
     """The head in a safetensors or ``.bin`` file of ``source`` (its directory, or the file):
-    ``choice`` (a shard index's), else chosen with the config (a 2-D bare tensor is the head)."""
-    config = read_local_config(path.parent if source == path else source)
+    ``choice`` (made from a shard index with ``config``, which the caller read), else chosen
+    with the config beside it (a 2-D bare tensor is the head)."""
+    if choice is None:
+        config = read_local_config(path.parent if source == path else source)
     fmt = "safetensors" if path.suffix.lower() == ".safetensors" else "bin"
     entries, dtype = {}, None
     if fmt == "safetensors":
@@ -112,7 +118,7 @@ def locate_in_directory(directory: str | os.PathLike, tensor: str | None = None)
         raise SourceNotFoundError(
             f"{directory}: the index maps {choice.key!r} to a missing shard {shard}"
         )
-    return locate_weight_file(directory / shard, tensor, directory, choice)
+    return locate_weight_file(directory / shard, tensor, directory, choice, config)
 
 
 def load_located(location: HeadLocation, weight: torch.Tensor | None = None) -> Unembedding:
