@@ -1,0 +1,149 @@
+"""Every number the previous version (llmgeom 0.1, before the 1.0 refactor of issue 16) wrote is
+written again: the same inputs (rebuilt by ``make_golden.py``), the same CLI commands, the JSON
+compared with the committed ``v0_1/`` files; and every one of those files still loads.
+
+What may differ is listed once, in :data:`IGNORED`, with the reason; floats are compared with
+a relative tolerance of 1e-9 (equality is expected, but BLAS thread counts can move the last
+bits), everything else exactly. A deliberate change of the file formats goes through
+:func:`migrate`, never through a looser comparison.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+from golden.make_golden import json_outputs, read_output, run_commands, write_inputs
+
+from llmgeom.fits.io import load_fit
+from llmgeom.results import load_record
+from llmgeom.text.freq import load_freq_record
+from llmgeom.text.loss import load_loss_record
+from llmgeom.toy.report import load_result
+
+GOLDEN = Path(__file__).resolve().parent / "v0_1"
+GOLDEN_FILES = json_outputs(GOLDEN)
+
+pytestmark = pytest.mark.slow  # ~10 s: builds a tiny model zoo and runs 16 commands
+
+RTOL = 1e-9
+
+#: Fields that differ from run to run or machine to machine, never a result, as key paths from
+#: the document's top level. They are skipped on both sides; nothing else is.
+IGNORED: dict[tuple[str, ...], str] = {
+    ("created",): "when the file was written",
+    ("timings",): "durations and rates: measure, loss, freq and toy (wall_s, ms_per_step, ...)",
+    ("environment",): "package versions, python, platform, device name: measure, loss, freq",
+    ("versions",): "package versions and platform: the toy result",
+    ("variant", "matmul_gflops"): "measure: this machine's live matmul benchmark",
+    ("variant", "exact_pass_estimate_s"): "measure: time predicted from that benchmark",
+}
+
+
+def migrate(relative: Path, previous: dict[str, Any]) -> dict[str, Any]:
+    """The previous version's document ``previous`` (the golden file ``relative``) in today's
+    format. Identity today: nothing has changed.
+
+    The one place to absorb a deliberate format change (a schema bump, a renamed or moved key):
+    map the old document to the new layout here, with the same numbers (e.g. through the
+    library's own tested migration of old records), and say why in a comment. Never drop a
+    number here that the new version still reports.
+    """
+    return previous
+
+
+def differences(previous: Any, current: Any, path: tuple[str, ...] = ()) -> list[str]:
+    """Where ``current`` differs from ``previous``: one line per difference, as a key path."""
+    where = ".".join(path) or "(top)"
+    if isinstance(previous, dict) and isinstance(current, dict):
+        out = []
+        for key in sorted(set(previous) | set(current)):
+            sub = (*path, key)
+            if sub in IGNORED:
+                continue
+            if key not in current:
+                out.append(f"{'.'.join(sub)}: missing now (was {previous[key]!r:.80})")
+            elif key not in previous:
+                out.append(f"{'.'.join(sub)}: new key ({current[key]!r:.80})")
+            else:
+                out += differences(previous[key], current[key], sub)
+        return out
+    if isinstance(previous, list) and isinstance(current, list):
+        if len(previous) != len(current):
+            return [f"{where}: {len(current)} items, was {len(previous)}"]
+        return [
+            line
+            for i, (a, b) in enumerate(zip(previous, current, strict=True))
+            for line in differences(a, b, (*path, str(i)))
+        ]
+    if type(previous) is float and type(current) is float:
+        same = (math.isnan(previous) and math.isnan(current)) or math.isclose(
+            previous, current, rel_tol=RTOL, abs_tol=0.0
+        )
+    else:  # exact, type included: 1 is not 1.0, True is not 1
+        same = type(previous) is type(current) and previous == current
+    return [] if same else [f"{where}: {current!r:.80} (was {previous!r:.80})"]
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory: pytest.TempPathFactory) -> dict[Path, dict[str, Any]]:
+    """The golden inputs rebuilt and the golden commands run with this version: its JSON
+    outputs by path relative to the output folder, absolute paths replaced as in the fixtures."""
+    root = tmp_path_factory.mktemp("previous-version") / "golden"
+    with pytest.MonkeyPatch.context() as mp:  # before any command: offline, no user cache
+        mp.setenv("HF_HOME", str(tmp_path_factory.mktemp("hf_home")))
+        mp.setenv("HF_HUB_OFFLINE", "1")
+        write_inputs(root)
+        out = run_commands(root)
+    return {rel: json.loads(read_output(out / rel, root)) for rel in json_outputs(out)}
+
+
+def test_the_fixtures_cover_every_analysis() -> None:
+    schemas = {json.loads((GOLDEN / rel).read_text())["schema"] for rel in GOLDEN_FILES}
+    assert {s.rsplit("/", 1)[0] for s in schemas} == {
+        "llmgeom.measurement", "llmgeom.loss", "llmgeom.freq", "llmgeom.fit.overlap",
+        "llmgeom.fit.width_loss", "llmgeom.fit.chinchilla", "llmgeom.toy.result",
+    }  # fmt: skip
+
+
+def test_every_file_of_the_previous_version_is_written(written: dict) -> None:
+    assert sorted(set(GOLDEN_FILES) - set(written)) == []
+
+
+@pytest.mark.parametrize("relative", GOLDEN_FILES, ids=str)
+def test_same_numbers_as_the_previous_version(written: dict, relative: Path) -> None:
+    previous = migrate(relative, json.loads((GOLDEN / relative).read_text()))
+    found = differences(previous, written[relative])
+    assert not found, f"{relative} differs from the previous version:\n" + "\n".join(found)
+
+
+def _load(path: Path) -> dict[str, Any]:
+    """``path`` read by the reader of its kind of document."""
+    schema = json.loads(path.read_text())["schema"]
+    readers = {
+        "llmgeom.measurement": load_record,
+        "llmgeom.loss": load_loss_record,
+        "llmgeom.freq": load_freq_record,
+        "llmgeom.toy.result": load_result,
+    }
+    return readers.get(schema.rsplit("/", 1)[0], load_fit)(path)
+
+
+@pytest.mark.parametrize("relative", GOLDEN_FILES, ids=str)
+def test_a_file_written_by_the_previous_version_loads(relative: Path) -> None:
+    document = _load(GOLDEN / relative)
+    assert document["schema"] == json.loads((GOLDEN / relative).read_text())["schema"]
+
+
+def test_the_comparison_sees_a_change_in_the_last_digits() -> None:
+    previous = {"stats": {"mean_cos2": 0.041537092312371744, "pairs": 44850}, "created": "a"}
+    assert differences(previous, {**previous, "created": "b"}) == []
+    drifted = {"stats": {"mean_cos2": 0.041537092312371744 * (1 + 1e-8), "pairs": 44850}}
+    assert differences(previous, {**drifted, "created": "a"}) == [
+        f"stats.mean_cos2: {drifted['stats']['mean_cos2']!r} (was 0.041537092312371744)"
+    ]
+    as_float = {"stats": {"mean_cos2": 0.041537092312371744, "pairs": 44850.0}, "created": "a"}
+    assert differences(previous, as_float) == ["stats.pairs: 44850.0 (was 44850)"]
