@@ -45,6 +45,7 @@ TINY_NORM_RELATIVE = 1e-4
 PROGRESS_LOGGER = "llmgeom.progress"  # what a long measurement is about to do (the CLI prints it)
 LOG = logging.getLogger(PROGRESS_LOGGER)
 _OWNED_KINDS = ("local-dir", "file", "hub")  # tensors loaded by us: safe to normalise in place
+_IN_MEMORY_KINDS = ("array", "module")  # the caller's objects: no tokenizer, no revision
 
 
 @dataclass
@@ -81,9 +82,14 @@ def _select_rows(u: Unembedding, rows: str) -> tuple[torch.Tensor, int]:
     if rows == "all":
         return W, W.shape[0]
     k = u.meta.tokenizer_len
+    if not k and u.meta.source_kind in _IN_MEMORY_KINDS:
+        raise ConfigError(
+            f"rows='tokenizer' does not apply to an in-memory {u.meta.source_kind}: it has no "
+            "tokenizer; pass the rows you want (W[:n]) with rows='all'"
+        )
     if not k:
         raise ConfigError(
-            "--rows tokenizer needs the tokenizer length, and none was found with this "
+            "rows='tokenizer' needs the tokenizer length, and none was found with this "
             "checkpoint (no tokenizer.json / vocab.json)"
         )
     if k > W.shape[0]:

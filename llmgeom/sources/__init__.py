@@ -32,7 +32,7 @@ import torch
 from ..errors import ConfigError, SourceNotFoundError
 from ..unembedding import Unembedding
 from .files import SUFFIX_FORMATS, load_file, locate_file
-from .in_memory import from_array, from_module
+from .in_memory import from_array, from_module, refuse_ref
 from .local import load_from_directory, locate_in_directory
 from .location import HeadLocation
 
@@ -142,16 +142,25 @@ def _hub_locate(name: Any, tensor: str | None, revision: str | None) -> HeadLoca
     return locate_hub_head(str(name), revision=revision, tensor=tensor).location
 
 
+def _unembedding(obj: Unembedding, tensor: str | None, revision: str | None) -> Unembedding:
+    refuse_ref("Unembedding", tensor, revision)
+    return obj
+
+
+def _array(obj: Any, tensor: str | None, revision: str | None) -> Unembedding:
+    refuse_ref("tensor" if isinstance(obj, torch.Tensor) else "array", tensor, revision)
+    return from_array(obj)
+
+
+def _module(obj: torch.nn.Module, tensor: str | None, revision: str | None) -> Unembedding:
+    refuse_ref("module", tensor, revision)
+    return from_module(obj, tensor)
+
+
 for _source in (
-    FunctionSource("unembedding", lambda o: isinstance(o, Unembedding), lambda o, t, r: o),
-    FunctionSource(
-        "array",
-        lambda o: isinstance(o, torch.Tensor | np.ndarray),
-        lambda o, t, r: from_array(o),
-    ),
-    FunctionSource(
-        "module", lambda o: isinstance(o, torch.nn.Module), lambda o, t, r: from_module(o)
-    ),
+    FunctionSource("unembedding", lambda o: isinstance(o, Unembedding), _unembedding),
+    FunctionSource("array", lambda o: isinstance(o, torch.Tensor | np.ndarray), _array),
+    FunctionSource("module", lambda o: isinstance(o, torch.nn.Module), _module),
     FunctionSource(
         "local-dir",
         lambda o: _path(o) is not None and _path(o).is_dir(),

@@ -145,3 +145,51 @@ def test_measure_does_not_modify_a_loaded_unembedding(tmp_path):
     second = measure(u, pairs="gram", device="cpu", progress=False)
     assert torch.equal(u.weight, before)
     assert second.row_norms["mean"] == pytest.approx(first.row_norms["mean"], rel=1e-12)
+
+
+# --- arguments that do not apply are errors naming the Python parameter, never dropped ---
+
+
+@pytest.mark.parametrize("obj", [torch.eye(4, 2), np.eye(4, 2)], ids=["tensor", "array"])
+@pytest.mark.parametrize("kwargs", [{"revision": "main"}, {"tensor": "lm_head.weight"}])
+def test_in_memory_matrix_refuses_revision_and_tensor(obj, kwargs):
+    from llmgeom.errors import ConfigError
+
+    name = next(iter(kwargs))
+    with pytest.raises(ConfigError, match=rf"^{name}=.* does not apply to an in-memory") as err:
+        measure(obj, **kwargs)
+    assert "--" not in str(err.value)  # a notebook user never meets a CLI flag
+
+
+def test_module_refuses_revision(gpt2_model):
+    from llmgeom.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="revision='v1' does not apply to an in-memory module"):
+        llmgeom.load_unembedding(gpt2_model, revision="v1")
+
+
+def test_module_tensor_picks_that_parameter(qwen_model):
+    model, tied = qwen_model
+    oracle = model.get_input_embeddings().weight  # transformers' own accessor
+    u = llmgeom.load_unembedding(model, tensor="model.embed_tokens.weight")
+    assert torch.equal(u.weight, oracle)
+    assert u.meta.tensor_name == "model.embed_tokens.weight"
+    assert u.meta.tied is tied
+    head = llmgeom.load_unembedding(model, tensor="lm_head.weight")
+    assert torch.equal(head.weight, model.get_output_embeddings().weight)
+
+
+def test_module_tensor_that_is_missing_or_not_a_matrix(gpt2_model):
+    from llmgeom.errors import TensorNotFoundError
+
+    with pytest.raises(TensorNotFoundError, match=r"no parameter 'nope'.*transformer\.wte\.weight"):
+        llmgeom.load_unembedding(gpt2_model, tensor="nope")
+    with pytest.raises(InvalidMatrixError, match="not a matrix"):
+        llmgeom.load_unembedding(gpt2_model, tensor="transformer.ln_f.weight")
+
+
+def test_tokenizer_rows_on_an_in_memory_matrix_names_the_parameter():
+    from llmgeom.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"^rows='tokenizer' does not apply to an in-memory"):
+        measure(torch.eye(4, 2), rows="tokenizer")
