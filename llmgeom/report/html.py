@@ -1,14 +1,12 @@
 """The self-contained ``index.html`` of a report: figures embedded as base64 ``data:`` URIs, the
 fitted numbers with their intervals, tables of the results, what was missing, skipped or
-corrupt, and the provenance of every point in a collapsible table. No external resource (no
-CDN, no script library); one small inline script records on ``<body>`` whether every image
-decoded and no script error happened (``data-check="ok"``, ``data-images="N/N"``), which the
-browser test reads back.
+corrupt, and the provenance of every point in a collapsible table. No external resource and no
+script: the page is HTML and CSS only, readable offline.
 
 Example:
     >>> page = render_page(Page(title="t", intro=["x < y"], sections=[("s", "S", "<p>hi</p>")]))
     >>> "x &lt; y" in page, page.count("<script>"), "http" in page
-    (True, 2, False)
+    (True, 0, False)
 """
 
 from __future__ import annotations
@@ -30,29 +28,6 @@ figure { margin: 0.5em 0 1.5em; } figure img { max-width: 100%; border: 1px soli
 figcaption { font-size: 0.88em; color: #444; } code { font-size: 0.9em; }
 .missing { color: #a33; } details { margin: 0.5em 0; } summary { cursor: pointer; }
 .wrap { overflow-x: auto; }
-"""
-
-ERROR_HOOK = (
-    "window.__reportErrors = [];"
-    "window.addEventListener('error', function (e) {"
-    " window.__reportErrors.push(String(e.message || e.type)); }, true);"
-)
-
-IMAGE_CHECK = """
-(function () {
-  function check() {
-    var images = document.images, ok = 0;
-    for (var i = 0; i < images.length; i++) {
-      if (images[i].complete && images[i].naturalWidth > 0) { ok++; }
-    }
-    var good = ok === images.length && window.__reportErrors.length === 0;
-    document.body.setAttribute('data-images', ok + '/' + images.length);
-    document.body.setAttribute('data-errors', String(window.__reportErrors.length));
-    document.body.setAttribute('data-check', good ? 'ok' : 'fail');
-  }
-  if (document.readyState === 'complete') { check(); }
-  else { window.addEventListener('load', check); }
-})();
 """
 
 
@@ -127,7 +102,6 @@ def render_page(page: Page) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{esc(page.title)}</title>",
         f"<style>{STYLE}</style>",
-        f"<script>{ERROR_HOOK}</script>",
         "</head><body>",
         f"<h1>{esc(page.title)}</h1>",
         *(f"<p>{esc(p)}</p>" for p in page.intro),
@@ -135,5 +109,5 @@ def render_page(page: Page) -> str:
     ]
     for anchor, heading, body in page.sections:
         parts.append(f'<section id="{esc(anchor)}"><h2>{esc(heading)}</h2>{body}</section>')
-    parts += [f"<script>{IMAGE_CHECK}</script>", "</body></html>", ""]
+    parts += ["</body></html>", ""]
     return "\n".join(parts)

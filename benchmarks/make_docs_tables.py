@@ -1,0 +1,194 @@
+"""Write the documentation's benchmark page, ``docs/benchmarks/index.md``, from ``benchmarks/``.
+
+Two kinds of benchmark feed it:
+
+- **computed** ones are cheap and deterministic (byte and request counts, no clock): this script
+  runs them every time and puts their output on the page;
+- **timed** ones depend on the machine and take minutes: their output is saved once, with the
+  machine it ran on, in ``benchmarks/saved/NAME.json``, and the page shows the saved run.
+  ``--rerun NAME`` runs one now, saves its output and rewrites the page.
+
+Run:  python benchmarks/make_docs_tables.py             # rewrite the page
+      python benchmarks/make_docs_tables.py --check     # fail if the committed page is stale
+      python benchmarks/make_docs_tables.py --rerun loss_speed --machine "8-core laptop"
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SAVED = ROOT / "benchmarks" / "saved"
+PAGE = ROOT / "docs" / "benchmarks" / "index.md"
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """A script of ``benchmarks/`` with its arguments, and what its output shows."""
+
+    name: str
+    script: str
+    args: tuple[str, ...]
+    title: str
+    what: str
+    markdown: bool = False  # the script prints a markdown table (else: text in a code block)
+
+    @property
+    def command(self) -> str:
+        return " ".join(["python", f"benchmarks/{self.script}", *self.args])
+
+
+COMPUTED = (
+    Benchmark(
+        "hub_transfer",
+        "hub_transfer_table.py",
+        ("--markdown",),
+        "Bytes transferred for the paper's 27 heads",
+        "What llmgeom downloads to get each model's output embedding from the Hub (the head's "
+        "byte range plus metadata) against the authors' approach (the whole weight file that "
+        "holds the head) and the whole model. Computed from `configs/models.csv` and the "
+        "published file sizes, not measured; `--live` asks the Hub instead.",
+        markdown=True,
+    ),
+    Benchmark(
+        "bin_plan_requests",
+        "bin_plan_requests.py",
+        (),
+        "Locating the head inside a PyTorch `.bin` archive",
+        "Range requests (64 KiB blocks, as on the Hub) to locate the head of an OPT-125m-shaped "
+        "`.bin` archive in the layout every OPT checkpoint on the Hub has, before reading the "
+        "head itself: llmgeom's planner against `torch.load(map_location='meta')`.",
+    ),
+)
+
+TIMED = (
+    Benchmark(
+        "overlap_speed",
+        "overlap_speed.py",
+        (),
+        "The overlap engine on a GPT-2-size head",
+        "On a random 50257 × 768 float32 matrix, in one run (so that machine noise mostly "
+        "cancels): mean cos² by the Gram identity against the authors' blocked all-pairs "
+        "method; the exact pairwise pass against a plain matmul of the same shapes; the peak "
+        "memory of `llmgeom measure` on a safetensors file of that size.",
+    ),
+    Benchmark(
+        "local_read_memory",
+        "local_read_memory.py",
+        (),
+        "Peak memory of reading a head from a local checkpoint",
+        "Peak resident memory beyond the interpreter and imports, reading a GPT-2-size head "
+        "from a local safetensors file: llmgeom (`llmgeom-warm`: after transformers was "
+        "imported once, the read itself) against a plain byte-range read.",
+    ),
+    Benchmark(
+        "loss_speed",
+        "loss_speed.py",
+        (),
+        "`llmgeom loss` against the bare model forward",
+        "A GPT-2-small-size model (random initialisation) on a small corpus: llmgeom end to "
+        "end (reading, tokenising, batching, padding, forward, float64 accumulation) against the "
+        "bare forward on the same pre-tokenised batches. On a shared machine the CPU-time "
+        "ratio is the one to read.",
+    ),
+    Benchmark(
+        "sweep_ray_vs_local",
+        "sweep_ray_vs_local.py",
+        ("--repeat", "4"),
+        "Sweeps: Ray against the local executor",
+        "A sweep of 24 small toy runs with `--jobs 2`, once per executor, alternating which "
+        "goes first. On one machine Ray costs a fixed few seconds per command (starting and "
+        "stopping its instance); the units run at the same speed.",
+    ),
+    Benchmark(
+        "hub_local",
+        "hub_transfer_table.py",
+        ("--local",),
+        "Transfers measured on a local stand-in of the Hub",
+        "Bytes and requests a local HTTP server speaking the Hub's protocol saw for a cold load "
+        "of each tiny test repository (requests count redirect hops: a ranged read is a 302 "
+        "from the Hub plus a 206 from the CDN), the requests of a second load (from the cache), "
+        "and three concurrent cold-cache processes loading one head.",
+    ),
+)
+
+
+def run(bench: Benchmark) -> str:
+    """The benchmark's standard output (it must succeed)."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / bench.script), *bench.args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"{bench.command} failed:\n{done.stderr[-2000:]}")
+    return done.stdout.rstrip()
+
+
+def section(bench: Benchmark, output: str, note: str) -> list[str]:
+    """A page section: title, what is compared, how it was made, the output."""
+    body = [output] if bench.markdown else ["```text", output, "```"]
+    return [f"## {bench.title}", "", bench.what, "", note, "", *body, ""]
+
+
+def render() -> str:
+    """The whole page."""
+    lines = [
+        "# Benchmarks",
+        "",
+        "<!-- Generated by benchmarks/make_docs_tables.py: edit that script, not this page. -->",
+        "",
+        "Every performance claim of llmgeom comes from a script in `benchmarks/` that compares",
+        "two methods in one run and prints the ratio; none is a timed test. This page is",
+        "written by `python benchmarks/make_docs_tables.py`: it runs the computed benchmarks",
+        "(byte and request counts, no clock) each time, and shows the saved output of the timed",
+        "ones (`benchmarks/saved/`), which `--rerun NAME` refreshes on your machine.",
+        "",
+    ]
+    for bench in COMPUTED:
+        note = f"Computed by `{bench.command}` when this page was written."
+        lines += section(bench, run(bench), note)
+    for bench in TIMED:
+        saved = json.loads((SAVED / f"{bench.name}.json").read_text(encoding="utf-8"))
+        note = (
+            f"Measured by `{saved['command']}` on {saved['machine']}; "
+            f"`python benchmarks/make_docs_tables.py --rerun {bench.name}` measures it again."
+        )
+        shown = Benchmark(**{**bench.__dict__, "markdown": saved.get("markdown", False)})
+        lines += section(shown, saved["output"], note)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="fail if the page is stale")
+    parser.add_argument("--rerun", choices=[b.name for b in TIMED], help="run a timed one now")
+    parser.add_argument("--machine", default="this machine", help="with --rerun: where it ran")
+    args = parser.parse_args()
+    if args.rerun:
+        bench = next(b for b in TIMED if b.name == args.rerun)
+        record = {"command": bench.command, "machine": args.machine, "output": run(bench)}
+        SAVED.mkdir(parents=True, exist_ok=True)
+        (SAVED / f"{bench.name}.json").write_text(json.dumps(record, indent=2) + "\n")
+    page = render()
+    if args.check:
+        if not PAGE.exists() or PAGE.read_text(encoding="utf-8") != page:
+            raise SystemExit(f"{PAGE.relative_to(ROOT)} is stale: run {__file__}")
+        return
+    PAGE.parent.mkdir(parents=True, exist_ok=True)
+    PAGE.write_text(page, encoding="utf-8")
+    print(f"wrote {PAGE.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
