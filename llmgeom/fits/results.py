@@ -48,7 +48,7 @@ class FitResult:
     law: Any
     _payload: Mapping[str, Any]
 
-    LAW: ClassVar[type]
+    LAW: ClassVar[Any]  # the law class, with from_dict
     SCHEMA: ClassVar[str]
 
     @classmethod
@@ -154,7 +154,7 @@ class OverlapFit(FitResult):
     width: str
     inputs: tuple[str, ...]
 
-    LAW: ClassVar[type] = OverlapLaw
+    LAW: ClassVar[Any] = OverlapLaw
     SCHEMA: ClassVar[str] = "llmgeom.fit.overlap/1"
 
     @classmethod
@@ -219,7 +219,7 @@ class WidthLossFit(FitResult):
     n_points: int
     input: str | None
 
-    LAW: ClassVar[type] = WidthLossLaw
+    LAW: ClassVar[Any] = WidthLossLaw
     SCHEMA: ClassVar[str] = "llmgeom.fit.width_loss/1"
 
     @classmethod
@@ -282,7 +282,7 @@ class ChinchillaFit(FitResult):
     n_models: int
     table: str
 
-    LAW: ClassVar[type] = ChinchillaCheck
+    LAW: ClassVar[Any] = ChinchillaCheck
     SCHEMA: ClassVar[str] = "llmgeom.fit.chinchilla/1"
 
     @classmethod

@@ -66,9 +66,12 @@ class Law:
         """
         from ..fits import OverlapLaw, WidthLossLaw
 
-        kinds = {"llmgeom.fit.overlap/1": OverlapLaw, "llmgeom.fit.width_loss/1": WidthLossLaw}
-        kind = kinds.get((self.data or {}).get("schema"))
-        if kind is None:
+        kinds: dict[str, Any] = {
+            "llmgeom.fit.overlap/1": OverlapLaw,
+            "llmgeom.fit.width_loss/1": WidthLossLaw,
+        }
+        kind = kinds.get(str((self.data or {}).get("schema")))
+        if kind is None or self.data is None:
             return None
         try:
             return kind.from_dict(self.data)
