@@ -3,26 +3,30 @@
 Left: histogram of cos over all pairs (log scale), with the density of cos between random unit
 vectors in the same width, ``p(c) ∝ (1 − c²)^((m−3)/2)``, for comparison. Right: row norms.
 
+:func:`plot_measurement` returns the figure; saving is the caller's job (``llmgeom measure
+--plot`` writes it with :func:`llmgeom.plotting.save_png` at ``PNG_DPI``).
+
 Example:
-    >>> import tempfile, pathlib, torch
+    >>> import torch
     >>> from llmgeom.measurement import measure
-    >>> report = measure(torch.randn(300, 8), progress=False)
-    >>> path = plot_measurement(report, pathlib.Path(tempfile.mkdtemp()) / "m.png")
-    >>> path.suffix
-    '.png'
+    >>> fig = plot_measurement(measure(torch.randn(300, 8), progress=False))
+    >>> len(fig.axes)
+    2
 """
 
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 if TYPE_CHECKING:
     from .measurement import MeasureReport
+
+#: Resolution of the PNG ``llmgeom measure --plot`` writes.
+PNG_DPI = 110
 
 
 def random_cos_density(c: np.ndarray, m: int) -> np.ndarray:
@@ -33,13 +37,26 @@ def random_cos_density(c: np.ndarray, m: int) -> np.ndarray:
         return math.exp(log_norm) * np.power(inside, (m - 3) / 2)
 
 
-def plot_measurement(report: MeasureReport, path: str | os.PathLike[str]) -> Path:
-    """Save the figure of ``report`` as a PNG at ``path`` (atomically) and return the path."""
-    from .plotting import new_figure, save_png
+def plot_measurement(report: MeasureReport, axes: tuple[Any, Any] | None = None) -> Any:
+    """The figure of ``report``: the cos histogram against random vectors' density and the row
+    norms, drawn into ``axes`` (two axes of one figure; a new 10 × 3.8 figure if omitted).
+
+    Example:
+        >>> import torch
+        >>> from llmgeom.measurement import measure
+        >>> fig = plot_measurement(measure(torch.randn(100, 4), progress=False))
+        >>> fig.axes[0].get_xlabel()
+        'cos between rows'
+    """
+    from .plotting import new_figure
 
     stats, meta = report.stats, report.meta
     m = int(stats["m"])
-    fig, (ax_cos, ax_norm) = new_figure(2, 10, 3.8)
+    if axes is None:
+        fig, (ax_cos, ax_norm) = new_figure(2, 10, 3.8)
+    else:
+        ax_cos, ax_norm = axes
+        fig = ax_cos.figure
     sampled = stats.get("sampled", {})
     hist = stats.get("histogram") or sampled.get("histogram")
     peak = 0.0
@@ -78,4 +95,4 @@ def plot_measurement(report: MeasureReport, path: str | os.PathLike[str]) -> Pat
         ax_norm.legend(fontsize=8)
     name = meta.repo_id or Path(str(meta.source)).name
     fig.suptitle(f"{name} [{report.variant['name']}]  {meta.n_rows}×{meta.head_width}", fontsize=11)
-    return save_png(fig, path, dpi=110)
+    return fig

@@ -5,8 +5,10 @@ Steps, each resumable because each is a sweep or writes its own files:
 1. the sweep of ``configs/paper-27.toml`` (27 models: measure, loss on four corpora, token
    frequencies of four tokenizers) into ``OUT``;
 2. the toy presets (``paper-small``, ``paper-large``; one unit per run) into ``OUT/toy``;
-3. the three fits, exactly as ``llmgeom fit`` makes them, into ``OUT/fits``: the overlap law
-   on the measure results, the width-loss law on ``OUT/losses.csv``, the Chinchilla check;
+3. the three fits, exactly as ``llmgeom fit`` makes them (:func:`llmgeom.fits.fit_overlap`,
+   :func:`~llmgeom.fits.fit_loss`, :func:`~llmgeom.fits.fit_chinchilla` with their defaults,
+   then ``save``), into ``OUT/fits``: the overlap law on the measure results, the width-loss
+   law on ``OUT/losses.csv``, the Chinchilla check;
 4. the report (``llmgeom report OUT --out OUT/report``).
 
 Before anything runs, the plan is printed with a rough estimate of the bytes to download and
@@ -23,15 +25,16 @@ Example:
 
 from __future__ import annotations
 
-import io
 import os
-import sys
-from contextlib import redirect_stderr, redirect_stdout
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .errors import ConfigError
+from .errors import ConfigError, LlmgeomError
+
+if TYPE_CHECKING:
+    from .fits import FitResult
 
 PAPER_CONFIG = "paper-27.toml"
 TOY_PRESETS = ("paper-small", "paper-large")
@@ -80,47 +83,41 @@ def _plan_line(units: list, toy_units: list, out: Path, done: int) -> str:
     return f"reproduce paper: {parts} + {len(toy_units)} toy unit(s) ({state}) in {out}"
 
 
-def _run_cli(argv: list[str]) -> tuple[int, str]:
-    """``llmgeom ARGV`` in this process; (exit code, its stderr)."""
-    from .cli import main
-
-    err = io.StringIO()
-    with redirect_stderr(err):
-        code = main(argv)
-    return code, err.getvalue().strip()
-
-
-def _fit(name: str, argv: list[str], out: Path, result: ReproduceResult, echo: bool) -> None:
-    before = set(os.listdir(out)) if out.is_dir() else set()
-    sink = sys.stdout if echo else io.StringIO()
-    with redirect_stdout(sink):
-        code, err = _run_cli(["fit", *argv, "--out", str(out)])
-    if code:
-        result.fit_errors[name] = err.splitlines()[-1] if err else f"exit status {code}"
+def _fit(name: str, fit: Callable[[], FitResult], out: Path, result: ReproduceResult,
+         echo: bool) -> None:  # fmt: skip
+    """Run one fit and save it into ``out``; the files in ``result.fits``, or its error."""
+    try:
+        fitted = fit()
+        paths = fitted.save(out)
+    except (LlmgeomError, OSError) as err:
+        result.fit_errors[name] = " ".join(str(err).split()) or type(err).__name__
         if echo:
             print(f"fit {name}: failed: {result.fit_errors[name]}")
         return
-    after = set(os.listdir(out)) if out.is_dir() else set()
-    result.fits[name] = sorted(after - before) or sorted(after)
+    result.fits[name] = [p.name for p in paths]
+    if echo:
+        print(fitted.summary())
+        print("wrote " + "  ".join(str(p) for p in paths))
 
 
 def run_fits(out: Path, measure_files: list[Path], echo: bool = True) -> ReproduceResult:
     """The three fits of the paper into ``out/fits`` (as ``llmgeom fit`` writes them)."""
+    from .fits import fit_chinchilla, fit_loss, fit_overlap
     from .text.loss import LOSSES_CSV
 
     result = ReproduceResult(out)
     fits = out / "fits"
-    present = [str(p) for p in measure_files if p.is_file()]
+    present = [p for p in measure_files if p.is_file()]
     if present:
-        _fit("overlap", ["overlap", *present], fits, result, echo)
+        _fit("overlap", lambda: fit_overlap(present), fits, result, echo)
     else:
         result.fit_errors["overlap"] = "no measure result to fit"
     table = out / LOSSES_CSV
     if table.is_file():
-        _fit("loss", ["loss", str(table)], fits, result, echo)
+        _fit("loss", lambda: fit_loss(table), fits, result, echo)
     else:
         result.fit_errors["loss"] = f"no {LOSSES_CSV} to fit"
-    _fit("chinchilla", ["chinchilla"], fits, result, echo)
+    _fit("chinchilla", fit_chinchilla, fits, result, echo)
     return result
 
 

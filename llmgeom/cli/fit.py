@@ -1,8 +1,9 @@
 """``llmgeom fit``: the overlap-vs-width law, the width-loss law and the Chinchilla check.
 
-Each sub-subcommand fits, prints a one-screen summary and writes ``<name>.json`` (the fitted
-values) and ``<name>.png`` (the figure) into ``--out``. Bad input: one line on stderr, exit 1,
-nothing written.
+Each sub-subcommand calls its library function (:func:`llmgeom.fits.fit_overlap`,
+:func:`~llmgeom.fits.fit_loss`, :func:`~llmgeom.fits.fit_chinchilla`), prints the result's
+summary and saves ``<name>.json`` (the fitted values) and ``<name>.png`` (the figure) into
+``--out``. Bad input: one line on stderr (options named by their flags), exit 1, nothing written.
 
 Example:
     >>> import argparse
@@ -14,11 +15,15 @@ Example:
 from __future__ import annotations
 
 import argparse
-import math
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .._atomic import ensure_writable_dir
 from ..errors import ConfigError
+
+if TYPE_CHECKING:
+    from ..fits import FitResult
 
 DEFAULT_OUT = "results/fits"
 
@@ -76,34 +81,29 @@ examples:
 """
 
 
-def check_number(
-    option: str, value: float | None, *, minimum: float = 0.0, strict: bool = False
-) -> None:
-    """:class:`ConfigError` unless ``value`` is None or a finite number ``>= minimum``
-    (``> minimum`` when ``strict``).
+#: The library's parameter names and the flags that set them (errors name the flag).
+FLAGS = {
+    "n_bootstrap": "--bootstrap",
+    "seed": "--seed",
+    "huber_delta": "--huber-delta",
+    "alpha_n": "--alpha-n",
+    "alpha_n_se": "--alpha-n-se",
+    "width": "--width",
+    "loss": "--loss",
+    "resample": "--resample",
+    "propagation": "--propagation",
+}
+
+
+def flag_message(message: str) -> str:
+    """``message`` of a library option error with the parameter name replaced by its flag.
 
     Example:
-        >>> check_number("--alpha-n", -1.0, strict=True)
-        Traceback (most recent call last):
-        ...
-        llmgeom.errors.ConfigError: --alpha-n must be a finite number > 0, got -1
+        >>> flag_message("alpha_n_se must be a finite number >= 0, got -1")
+        '--alpha-n-se must be a finite number >= 0, got -1'
     """
-    if value is None:
-        return
-    ok = math.isfinite(value) and (value > minimum if strict else value >= minimum)
-    if not ok:
-        bound = f"{'>' if strict else '>='} {minimum:g}"
-        raise ConfigError(f"{option} must be a finite number {bound}, got {value:g}")
-
-
-def _check_options(args: argparse.Namespace) -> None:
-    """Refuse nonsense numeric options before any input is read (one-line ConfigError)."""
-    check_number("--bootstrap", getattr(args, "bootstrap", None))
-    check_number("--seed", getattr(args, "seed", None))
-    check_number("--huber-delta", getattr(args, "huber_delta", None), strict=True)
-    check_number("--alpha-n", getattr(args, "alpha_n", None), strict=True)
-    check_number("--alpha-n-se", getattr(args, "alpha_n_se", None))
-    ensure_writable_dir(args.out)  # before the fit and its bootstrap
+    name, _, rest = message.partition(" ")
+    return f"{FLAGS[name]} {rest}" if name in FLAGS and rest else message
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -115,81 +115,61 @@ def _common(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _write(out: str, stem: str, payload: dict, png: bytes) -> None:
-    from ..fits.io import write_fit_outputs
-
+def _run(args: argparse.Namespace, fit: Callable[[], FitResult]) -> int:
+    """Check ``--out``, fit, print the summary, write the JSON and PNG, print their paths."""
+    ensure_writable_dir(args.out)  # before the fit and its bootstrap
     try:
-        paths = write_fit_outputs(out, stem, payload, png)
-    except OSError as err:
-        raise ConfigError(f"cannot write into {out}: {err.strerror or err}") from None
+        result = fit()
+    except ConfigError as err:
+        raise ConfigError(flag_message(str(err))) from None
+    print(result.summary())
+    paths = result.save(args.out)
     print("wrote " + "  ".join(str(Path(p)) for p in paths))
+    return 0
 
 
 def run_overlap(args: argparse.Namespace) -> int:
     """Fit the overlap-vs-width law to the given inputs."""
-    _check_options(args)
-    from ..fits.io import read_overlap_inputs
-    from ..fits.overlap_law import OverlapLaw
-    from ..fits.plots import plot_overlap
+    from ..fits import fit_overlap
 
-    table = read_overlap_inputs(args.inputs)
-    law = OverlapLaw(n_bootstrap=args.bootstrap, random_state=args.seed).fit(
-        table.widths(args.width),
-        table.mean_cos2,
-        family=table.family,
-        models=table.model,
-        head_width=table.head_width,
+    return _run(
+        args,
+        lambda: fit_overlap(
+            args.inputs, width=args.width, n_bootstrap=args.bootstrap, seed=args.seed
+        ),
     )
-    payload = law.to_dict() | {"width": args.width, "inputs": table.origin}
-    png = plot_overlap(law)
-    print(law.summary())
-    _write(args.out, "overlap_fit", payload, png)
-    return 0
 
 
 def run_loss(args: argparse.Namespace) -> int:
     """Fit the width-loss law to a (model, family, corpus, m, loss) table."""
-    _check_options(args)
-    from ..fits.io import read_loss_table
-    from ..fits.plots import plot_width_loss
-    from ..fits.width_loss import WidthLossLaw
+    from ..fits import fit_loss
 
-    table = read_loss_table(args.table)
-    n_boot = args.bootstrap if args.bootstrap is not None else (1000 if args.loss == "ls" else 200)
-    law = WidthLossLaw(
-        loss=args.loss,
-        n_bootstrap=n_boot,
-        bootstrap=args.resample,
-        random_state=args.seed,
-        huber_delta=args.huber_delta,
-    ).fit(table.m, table.loss, family=table.family, corpus=table.corpus, models=table.model)
-    payload = law.to_dict() | {"input": str(args.table)}
-    png = plot_width_loss(law)
-    print(law.summary())
-    _write(args.out, f"width_loss_fit_{args.loss}", payload, png)
-    return 0
+    return _run(
+        args,
+        lambda: fit_loss(
+            args.table,
+            loss=args.loss,
+            n_bootstrap=args.bootstrap,
+            resample=args.resample,
+            huber_delta=args.huber_delta,
+            seed=args.seed,
+        ),
+    )
 
 
 def run_chinchilla(args: argparse.Namespace) -> int:
     """Fit N ∝ d_model^k and combine with alpha_N."""
-    _check_options(args)
-    from ..fits.chinchilla import ChinchillaCheck
-    from ..fits.io import read_size_table
-    from ..fits.plots import plot_chinchilla
+    from ..fits import fit_chinchilla
 
-    check = ChinchillaCheck(
-        alpha_n=args.alpha_n, alpha_n_se=args.alpha_n_se, propagation=args.propagation
+    return _run(
+        args,
+        lambda: fit_chinchilla(
+            args.table,
+            alpha_n=args.alpha_n,
+            alpha_n_se=args.alpha_n_se,
+            propagation=args.propagation,
+        ),
     )
-    if args.table:
-        t = read_size_table(args.table)
-        check.fit(t.params, t.d_model)
-    else:
-        check.fit()
-    payload = check.to_dict() | {"table": args.table or "configs/chinchilla_table_a9.csv"}
-    png = plot_chinchilla(check)
-    print(check.summary())
-    _write(args.out, "chinchilla_fit", payload, png)
-    return 0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -146,9 +146,11 @@ def _write_outputs(report, args: argparse.Namespace) -> list[str]:
         else:
             lines.append("no .npz written: per-token arrays come from the exact pass only")
     if args.plot:
-        from ..measurement_plot import plot_measurement
+        from ..measurement_plot import PNG_DPI, plot_measurement
+        from ..plotting import save_png
 
-        lines.append(f"wrote {plot_measurement(report, saved.path.with_suffix('.png'))}")
+        png = save_png(plot_measurement(report), saved.path.with_suffix(".png"), dpi=PNG_DPI)
+        lines.append(f"wrote {png}")
     return lines
 
 

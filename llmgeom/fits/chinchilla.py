@@ -113,6 +113,31 @@ class ChinchillaCheck:
         )
         return self
 
+    @classmethod
+    def from_dict(cls, data: dict) -> ChinchillaCheck:
+        """The fitted check back from its :meth:`to_dict` (no refit; the model table is not
+        stored, so ``d_model_`` and ``params_`` are ``None``).
+
+        Example:
+            >>> c = ChinchillaCheck().fit()
+            >>> back = ChinchillaCheck.from_dict(c.to_dict())
+            >>> back.to_dict() == c.to_dict(), bool(back.predict(1024) == c.predict(1024))
+            (True, True)
+        """
+        from ._restore import restore_chinchilla
+
+        return restore_chinchilla(cls(), data)
+
+    def predict(self, d_model: np.ndarray | float) -> np.ndarray:
+        """Fitted parameter count ``A · d_model^k``.
+
+        Example:
+            >>> c = ChinchillaCheck().fit()
+            >>> float(c.predict(1.0)) == c.prefactor_
+            True
+        """
+        return self.prefactor_ * np.asarray(d_model, dtype=float) ** self.k_
+
     def to_dict(self) -> dict:
         """JSON-ready dictionary of the fitted values."""
         return jsonable(

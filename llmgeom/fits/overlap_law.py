@@ -179,6 +179,23 @@ class OverlapLaw:
             method="models resampled with replacement within each family",
         )
 
+    @classmethod
+    def from_dict(cls, data: dict) -> OverlapLaw:
+        """The fitted law back from its :meth:`to_dict` (no refit; bootstrap replicates are not
+        stored, the covariance is rebuilt from the points).
+
+        Example:
+            >>> import numpy as np
+            >>> m = np.array([256.0, 512, 1024, 2048])
+            >>> law = OverlapLaw(n_bootstrap=0).fit(m, 30 / m * np.array([1, 1.1, .9, 1]))
+            >>> back = OverlapLaw.from_dict(law.to_dict())
+            >>> back.to_dict() == law.to_dict(), bool(back.predict(300.0) == law.predict(300.0))
+            (True, True)
+        """
+        from ._restore import restore_overlap
+
+        return restore_overlap(cls(), data)
+
     def predict(self, m: np.ndarray | float, family: str | None = None) -> np.ndarray:
         """Fitted mean cos² at width(s) ``m`` for ``family`` (the only one if omitted)."""
         g = self._family(family)

@@ -1,19 +1,24 @@
-"""One log-log figure per fit (matplotlib, Agg, no pyplot state), returned as PNG bytes.
+"""One log-log figure per fit (matplotlib, Agg, no pyplot state); each function draws into
+``ax`` (a new figure when omitted) and returns the figure: saving is the caller's job.
 
 Points are coloured by family, the fitted line(s) drawn, the confidence interval shaded.
 
 Example:
+    >>> from llmgeom import plotting
     >>> from llmgeom.fits.chinchilla import ChinchillaCheck
-    >>> png = plot_chinchilla(ChinchillaCheck().fit())
-    >>> png[:4]
+    >>> fig = plot_chinchilla(ChinchillaCheck().fit())
+    >>> plotting.png_bytes(fig, dpi=120)[:4]
     b'\\x89PNG'
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from .. import plotting
+from ..errors import FitError
 from .chinchilla import ChinchillaCheck
 from .overlap_law import OverlapLaw
 from .width_loss import WidthLossLaw
@@ -21,15 +26,32 @@ from .width_loss import WidthLossLaw
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 
 
-def _figure():  # -> (Figure, Axes), log-log
-    fig, (ax,) = plotting.new_figure(1, 6.4, 4.8)
+#: Resolution of the PNG next to each fit's JSON.
+PNG_DPI = 120
+
+
+def _figure(ax: Any = None) -> tuple[Any, Any]:
+    """(figure, axes) with log-log axes: ``ax`` and its figure, or a new 6.4 × 4.8 figure."""
+    if ax is None:
+        fig, (ax,) = plotting.new_figure(1, 6.4, 4.8)
+    else:
+        fig = ax.figure
     plotting.log_axes(ax)
     return fig, ax
 
 
-def plot_overlap(law: OverlapLaw) -> bytes:
-    """Mean cos² against m, a line per family with shaded t-band, and the random value 1/m."""
-    fig, ax = _figure()
+def plot_overlap(law: OverlapLaw, ax: Any = None) -> Any:
+    """Mean cos² against m, a line per family with shaded t-band, and the random value 1/m;
+    drawn into ``ax`` (a new figure if omitted); returns the figure.
+
+    Example:
+        >>> import numpy as np
+        >>> m = np.array([256.0, 512, 1024, 2048])
+        >>> fig = plot_overlap(OverlapLaw(n_bootstrap=0).fit(m, 30 / m * np.array([1, 1.1, .9, 1])))
+        >>> fig.axes[0].get_xscale()
+        'log'
+    """
+    fig, ax = _figure(ax)
     colours = plotting.colours(law.families_)
     fam = np.array(law.family_)
     grid = np.geomspace(law.m_.min() / 1.2, law.m_.max() * 1.2, 100)
@@ -49,12 +71,24 @@ def plot_overlap(law: OverlapLaw) -> bytes:
     ax.set_xlabel("width m")
     ax.set_ylabel("mean squared overlap  mean cos²")
     ax.legend(fontsize=8)
-    return plotting.png_bytes(fig, dpi=120)
+    return fig
 
 
-def plot_width_loss(law: WidthLossLaw) -> bytes:
-    """The data collapse ``L − L0`` against m, the line ``C m^−α`` and its shaded interval."""
-    fig, ax = _figure()
+def plot_width_loss(law: WidthLossLaw, ax: Any = None) -> Any:
+    """The data collapse ``L − L0`` against m, the line ``C m^−α`` and its shaded interval;
+    drawn into ``ax`` (a new figure if omitted); returns the figure.
+
+    The bootstrap band needs the replicates; a law read back with ``from_dict`` has none and
+    shows the band of its stored interval pivoting about the geometric-mean width instead.
+
+    Example:
+        >>> from llmgeom.fits.paper import paper_implied_losses
+        >>> t = paper_implied_losses()
+        >>> law = WidthLossLaw().fit(t.m, t.loss, family=t.family, corpus=t.corpus)
+        >>> len(plot_width_loss(law).axes)
+        1
+    """
+    fig, ax = _figure(ax)
     families = sorted(set(law.family_))
     corpora = sorted(set(law.corpus_))
     colours = plotting.colours(families)
@@ -82,7 +116,7 @@ def plot_width_loss(law: WidthLossLaw) -> bytes:
     )
     (lo_a, hi_a), how = law.alpha_interval()
     samples = law.bootstrap_.samples
-    if how == "bootstrap":
+    if how == "bootstrap" and samples.shape[1] >= 2:
         curves = samples[:, 1][:, None] * grid[None, :] ** (-samples[:, 0][:, None])
         tail = 50 * (1 - law.confidence)
         lo, hi = np.percentile(curves, [tail, 100 - tail], axis=0)
@@ -109,14 +143,24 @@ def plot_width_loss(law: WidthLossLaw) -> bytes:
     ax.set_xlabel("width m")
     ax.set_ylabel("loss above offset  L − L0  (nats/token)")
     ax.legend(fontsize=7, ncol=2)
-    return plotting.png_bytes(fig, dpi=120)
+    return fig
 
 
-def plot_chinchilla(check: ChinchillaCheck) -> bytes:
-    """Parameters against d_model with the fitted line and its shaded 95 % t-band."""
+def plot_chinchilla(check: ChinchillaCheck, ax: Any = None) -> Any:
+    """Parameters against d_model with the fitted line and its shaded 95 % t-band; drawn into
+    ``ax`` (a new figure if omitted); returns the figure. Needs the model table
+    (``check.d_model_``, ``check.params_``).
+
+    Example:
+        >>> fig = plot_chinchilla(ChinchillaCheck().fit())
+        >>> fig.axes[0].get_xlabel()
+        'd_model'
+    """
     from scipy import stats
 
-    fig, ax = _figure()
+    if getattr(check, "d_model_", None) is None or getattr(check, "params_", None) is None:
+        raise FitError("the Chinchilla figure needs the model table (params, d_model)")
+    fig, ax = _figure(ax)
     x, y = np.log(check.d_model_), np.log(check.params_)
     ax.scatter(check.d_model_, check.params_, color="C0", label="Chinchilla models", zorder=3)
     grid = np.geomspace(check.d_model_.min() / 1.1, check.d_model_.max() * 1.1, 100)
@@ -139,4 +183,4 @@ def plot_chinchilla(check: ChinchillaCheck) -> bytes:
     ax.set_xlabel("d_model")
     ax.set_ylabel("parameters N")
     ax.legend(fontsize=8)
-    return plotting.png_bytes(fig, dpi=120)
+    return fig

@@ -313,6 +313,25 @@ class WidthLossLaw:
         }[self.bootstrap]
         return run_bootstrap(one, self.n_bootstrap, seed=self.random_state, method=method)
 
+    @classmethod
+    def from_dict(cls, data: dict) -> WidthLossLaw:
+        """The fitted law back from its :meth:`to_dict` (no refit, no bootstrap replicates).
+
+        Example:
+            >>> import numpy as np
+            >>> m = np.array([512.0, 1024, 2048, 4096] * 2)
+            >>> L = 476.08 * m ** -0.9098 + np.repeat([2.0, 2.3], 4)
+            >>> law = WidthLossLaw().fit(m, L, corpus=["x"] * 4 + ["y"] * 4)
+            >>> back = WidthLossLaw.from_dict(law.to_dict())
+            >>> back.to_dict() == law.to_dict()
+            True
+            >>> bool(back.predict(700, corpus="y") == law.predict(700, corpus="y"))
+            True
+        """
+        from ._restore import restore_width_loss
+
+        return restore_width_loss(cls(), data)
+
     def predict(
         self, m: np.ndarray | float, family: str = "all", corpus: str = "all"
     ) -> np.ndarray:

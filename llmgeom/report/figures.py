@@ -106,7 +106,7 @@ def overlap_vs_width(ctx: Context) -> Drawn:
     fig, (ax,) = plotting.new_figure()
     plotting.log_axes(ax)
     points, two_widths = [], []
-    law = ctx.overlap.data
+    law, fitted = ctx.overlap.data, ctx.overlap.fitted
     on_d_model = law is not None and law.get("width") == "d_model"
     for g in families:
         rec = [r for r in records if (r["model"].get("family") or "other") == g]
@@ -132,17 +132,11 @@ def overlap_vs_width(ctx: Context) -> Drawn:
                     fontsize=7,
                 )
                 xs.append(d)
-        if law is not None and g in law.get("intercepts", {}):
+        if fitted is not None and g in fitted.intercepts_:
             if on_d_model:
                 xs = [float(r["model"].get("d_model") or mi) for r, mi in zip(rec, m, strict=True)]
             grid = np.geomspace(min(xs) / 1.15, max(xs) * 1.15, 50)
-            ax.plot(
-                grid,
-                np.exp(law["intercepts"][g] - law["slope"] * np.log(grid)),
-                "-",
-                color=colours[g],
-                lw=1.2,
-            )
+            ax.plot(grid, fitted.predict(grid, g), "-", color=colours[g], lw=1.2)
     all_m = [p["m"] for p in points] + [p["d_model"] for p in points if p["d_model"]]
     grid = np.geomspace(min(all_m) / 1.2, max(all_m) * 1.2, 100)
     ax.plot(grid, 1.0 / grid, "k--", lw=1, label="random vectors: 1/m")
@@ -226,7 +220,7 @@ def loss_vs_width(ctx: Context) -> Drawn:
     families = sorted({p["family"] for p in points})
     corpora = sorted({p["corpus"] for p in points})
     colours = plotting.colours(families)
-    law = ctx.width_loss.data
+    law, fitted = ctx.width_loss.data, ctx.width_loss.fitted
     fig, (ax,) = plotting.new_figure()
     plotting.log_axes(ax, "x")
     for g in families:
@@ -243,12 +237,9 @@ def loss_vs_width(ctx: Context) -> Drawn:
                 zorder=3,
                 label=f"{g} / {c}",
             )
-            offset = (law or {}).get("offsets_L0", {}).get(g, {}).get(c)
-            if offset is not None:
+            if fitted is not None and c in fitted.offsets_.get(g, {}):
                 grid = np.geomspace(m.min() / 1.15, m.max() * 1.15, 50)
-                ax.plot(
-                    grid, law["C"] * grid ** (-law["alpha"]) + offset, "-", color=colours[g], lw=1
-                )
+                ax.plot(grid, fitted.predict(grid, g, c), "-", color=colours[g], lw=1)
     if law is not None:
         ci = law.get("alpha_ci_bootstrap") or [None, None]
         how = "bootstrap"

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from ..errors import FitError
@@ -46,6 +47,36 @@ class Law:
     def ok(self) -> bool:
         """Whether there is a fit to draw."""
         return self.data is not None
+
+    @cached_property
+    def fitted(self) -> Any:
+        """The law object (:class:`~llmgeom.fits.OverlapLaw` or
+        :class:`~llmgeom.fits.WidthLossLaw`) rebuilt from ``data`` by its ``from_dict``, whose
+        ``predict`` draws the lines; None without a fit or where ``data`` cannot be read back.
+
+        Example:
+            >>> from llmgeom.fits import ChinchillaCheck, WidthLossLaw, paper_implied_losses
+            >>> t = paper_implied_losses()
+            >>> fit = WidthLossLaw().fit(t.m, t.loss, family=t.family, corpus=t.corpus)
+            >>> law = Law(fit.to_dict(), "test").fitted
+            >>> bool(law.predict(1024.0, "gpt2", "c4") == fit.predict(1024.0, "gpt2", "c4"))
+            True
+            >>> Law(ChinchillaCheck().fit().to_dict(), "test").fitted is None  # not drawn here
+            True
+        """
+        from ..fits import OverlapLaw, WidthLossLaw
+
+        kinds: dict[str, Any] = {
+            "llmgeom.fit.overlap/1": OverlapLaw,
+            "llmgeom.fit.width_loss/1": WidthLossLaw,
+        }
+        kind = kinds.get(str((self.data or {}).get("schema")))
+        if kind is None or self.data is None:
+            return None
+        try:
+            return kind.from_dict(self.data)
+        except FitError:
+            return None
 
 
 def describe_setting(key: tuple) -> str:

@@ -58,10 +58,10 @@ def run_experiment(
         out = Path(out_dir)
         paths.append(write_json_atomic(out / f"{stem}.json", doc))
         if plots:
-            from .plots import plot_loss, plot_phi
+            from .plots import plot_loss, plot_phi, save_plot
 
-            paths.append(plot_loss(doc, out / f"{stem}_loss.png"))
-            paths.append(plot_phi(doc, out / f"{stem}_phi.png"))
+            paths.append(save_plot(plot_loss(doc), out / f"{stem}_loss.png"))
+            paths.append(save_plot(plot_phi(doc), out / f"{stem}_phi.png"))
     return doc, paths
 
 

@@ -4,6 +4,9 @@
   for the weak regime, the unlearned-features prediction as open markers);
 * φ vs m with the weak-regime references ``m/n`` and ``2m/n``.
 
+Each function draws into ``ax`` (a new 5.6 × 4.2 figure if omitted) and returns the figure;
+:func:`save_plot` writes one as the toy experiment does (atomically, 130 dpi, tight box).
+
 Example:
     >>> import tempfile, pathlib
     >>> from llmgeom.toy.config import ToyConfig, ToyRun
@@ -12,7 +15,7 @@ Example:
     >>> cfg = ToyConfig(n=40, m=(3, 5, 8), steps=5, batch=32, warmup=1, eval_samples=64,
     ...                 runs=(ToyRun(gamma=-1.0),))
     >>> out = pathlib.Path(tempfile.mkdtemp()) / "demo_loss.png"
-    >>> plot_loss(summarize(train(cfg, progress=False)), out).exists()
+    >>> save_plot(plot_loss(summarize(train(cfg, progress=False))), out).exists()
     True
 """
 
@@ -21,27 +24,45 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 
 from .._atomic import atomic_path
 from .report import run_label
 
+#: Resolution of the toy figures.
+PNG_DPI = 130
 
-def _save(fig: Any, path: Path) -> Path:
+
+def _axes(ax: Any) -> tuple[Any, Any]:
+    """(figure, axes): ``ax`` and its figure, or a new 5.6 × 4.2 Agg figure (no pyplot)."""
+    if ax is not None:
+        return ax.figure, ax
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(5.6, 4.2))
+    FigureCanvasAgg(fig)
+    return fig, fig.add_subplot()
+
+
+def save_plot(fig: Any, path: str | Path) -> Path:
+    """Write ``fig`` at ``path`` atomically (format from the suffix, 130 dpi, tight box).
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> fig, ax = _axes(None)
+        >>> save_plot(fig, pathlib.Path(tempfile.mkdtemp()) / "f.png").suffix
+        '.png'
+    """
     path = Path(path)
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, format=path.suffix.lstrip(".") or "png", dpi=130, bbox_inches="tight")
-    plt.close(fig)
+        fig.savefig(tmp, format=path.suffix.lstrip(".") or "png", dpi=PNG_DPI, bbox_inches="tight")
     return path
 
 
-def plot_loss(doc: dict[str, Any], path: str | Path) -> Path:
-    """Save the log-log loss-vs-width figure with fitted lines; returns the path."""
-    fig, ax = plt.subplots(figsize=(5.6, 4.2))
+def plot_loss(doc: dict[str, Any], ax: Any = None) -> Any:
+    """The log-log loss-vs-width figure with fitted lines, drawn into ``ax``; the figure."""
+    fig, ax = _axes(ax)
     for k, run in enumerate(doc["runs"]):
         color = f"C{k % 10}"
         m = np.array([r["m"] for r in run["per_m"]], dtype=float)
@@ -67,12 +88,13 @@ def plot_loss(doc: dict[str, Any], path: str | Path) -> Path:
     ax.set_title(f"toy model '{doc['name']}': n={cfg['n']}, {cfg['steps']} steps", fontsize=10)
     ax.legend(fontsize=7)
     ax.grid(True, which="both", alpha=0.3)
-    return _save(fig, Path(path))
+    return fig
 
 
-def plot_phi(doc: dict[str, Any], path: str | Path) -> Path:
-    """Save the fraction of represented features φ vs width, with ``m/n`` and ``2m/n``."""
-    fig, ax = plt.subplots(figsize=(5.6, 4.2))
+def plot_phi(doc: dict[str, Any], ax: Any = None) -> Any:
+    """The fraction of represented features φ vs width, with ``m/n`` and ``2m/n``, drawn into
+    ``ax``; the figure."""
+    fig, ax = _axes(ax)
     n = doc["config"]["n"]
     all_m = sorted({r["m"] for run in doc["runs"] for r in run["per_m"]})
     grid = np.array(all_m, dtype=float)
@@ -90,4 +112,4 @@ def plot_phi(doc: dict[str, Any], path: str | Path) -> Path:
     ax.set_title(f"toy model '{doc['name']}': n={n}", fontsize=10)
     ax.legend(fontsize=7)
     ax.grid(True, which="both", alpha=0.3)
-    return _save(fig, Path(path))
+    return fig
