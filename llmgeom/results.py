@@ -424,18 +424,19 @@ def _pairs_line(variant: dict[str, Any]) -> str | None:
     from .timing import format_duration
 
     estimate = variant.get("exact_pass_estimate_s")
-    about = f"about {format_duration(estimate)} here" if estimate is not None else ""
+    about = f"about {format_duration(estimate)} here" if estimate is not None else "time unknown"
     limit = variant.get("exact_max_flops")
+    exact = variant.get("pairs") == "exact"
     if limit is None:  # records of the former time rule
         if estimate is None or "time_budget_s" not in variant:
             return None
-        limit_text = f"budget {format_duration(variant['time_budget_s'])}"
+        rule = f"budget {format_duration(variant['time_budget_s'])}"
     else:
         flops = variant.get("exact_pass_flops", float("nan"))
-        limit_text = f"{flops:.3g} FLOPs, limit --exact-max-flops {limit:.3g}"
-    if variant.get("pairs") == "exact":
-        return f"  pairs auto: exact pass ({limit_text}; {about})"
-    return f"  pairs auto: sampled ({limit_text}; the exact pass: {about}): --pairs exact runs it"
+        rule = f"{flops:.3g} FLOPs {'<=' if exact else '>'} --exact-max-flops {limit:.3g}"
+    if exact:
+        return f"  pairs auto: exact pass ({rule}; {about})"
+    return f"  pairs auto: sampled ({rule}); the exact pass would take {about}: --pairs exact"
 
 
 def _sampled_line(sample: dict[str, Any]) -> str:

@@ -64,7 +64,7 @@ from .progress import progress_bar
 PASS_EFFICIENCY = 0.75  # the exact pass runs at ~79 % of a plain matmul (benchmarks/overlap_speed)
 HISTOGRAM_EFFICIENCY = 0.6  # with the exact histogram: ~60 %
 PAIR_BATCH = 2**16  # pairs drawn between two checks of the stopping rule (fixed: determinism)
-PAIR_CHUNK = 2**13  # pairs computed at once (memory: 2 × PAIR_CHUNK × m floats)
+PAIR_CHUNK_ELEMENTS = 2**22  # pairs computed at once: this many products (2 × 16 MB float32)
 MIN_PAIR_BATCHES = 2  # at least this many batches, whatever the clock says
 GRID_BITS = 23  # products are rounded to multiples of 2^-23: partial sums stay exact (< 2^24)
 
@@ -183,16 +183,22 @@ class _PairSums:
         self.hist = np.zeros(bins, dtype=np.int64) if bins else None
 
     def add(self, x: np.ndarray) -> None:
-        ax = np.abs(x)
-        self.count += int(x.size)
-        self.sum_abs += int(ax.sum())  # ≤ 2^24 · PAIR_CHUNK: exact in int64
-        self.sum_sq += int((ax * ax).sum())  # ≤ 2^48 · PAIR_CHUNK < 2^63
-        sq = ax * ax  # x⁴ = (hi·2^24 + lo)² with hi, lo < 2^24: three int64-safe sums
-        hi, lo = sq >> 24, sq & (2**24 - 1)
-        self.sum_fourth += (int((hi * hi).sum()) << 48) + (int((hi * lo).sum()) << 25)
-        self.sum_fourth += int((lo * lo).sum())
+        for start in range(0, x.size, self.SLICE):
+            self._add(x[start : start + self.SLICE])
         if self.hist is not None:
             self.hist += np.histogram(x / 2.0**GRID_BITS, len(self.hist), HIST_RANGE)[0]
+
+    SLICE = 2**14  # int64 sums of up to 2^14 values below 2^48 cannot overflow
+
+    def _add(self, x: np.ndarray) -> None:
+        ax = np.abs(x)
+        self.count += int(x.size)
+        self.sum_abs += int(ax.sum())
+        sq = ax * ax  # < 2^48
+        self.sum_sq += int(sq.sum())
+        hi, lo = sq >> 24, sq & (2**24 - 1)  # x⁴ = (hi·2^24 + lo)², hi and lo < 2^24
+        self.sum_fourth += (int((hi * hi).sum()) << 48) + (int((hi * lo).sum()) << 25)
+        self.sum_fourth += int((lo * lo).sum())
 
     def mean_se(self) -> tuple[float, float, float, float]:
         """``(mean |cos|, its SE, mean cos², its SE)`` from the exact integer sums."""
@@ -226,15 +232,16 @@ def _sample_pairs(
 ) -> tuple[_PairSums, str]:
     """Draw batches of pairs with ``draw`` until the interval is precise enough or time is up."""
     sums = _PairSums(bins)
+    chunk = max(1024, PAIR_CHUNK_ELEMENTS // U.shape[1])  # no effect on the result: exact sums
     start = time.perf_counter()
     batches = 0
     unknown_total: Any = None  # the stopping rule decides how many pairs
     with progress_bar(unknown_total, desc, unit="pair", progress=progress) as bar:
         while True:
             i, j = draw(rng, PAIR_BATCH)
-            for c0 in range(0, i.size, PAIR_CHUNK):
-                ii = torch.from_numpy(i[c0 : c0 + PAIR_CHUNK]).to(U.device)
-                jj = torch.from_numpy(j[c0 : c0 + PAIR_CHUNK]).to(U.device)
+            for c0 in range(0, i.size, chunk):
+                ii = torch.from_numpy(i[c0 : c0 + chunk]).to(U.device)
+                jj = torch.from_numpy(j[c0 : c0 + chunk]).to(U.device)
                 sums.add(fixed_point_dots(U, ii, jj))
             bar.update(i.size)
             batches += 1

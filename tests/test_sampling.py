@@ -109,7 +109,7 @@ def test_same_seed_gives_identical_floats_whatever_the_threads_or_chunks(monkeyp
         one = sampling.sampled_statistics(U, 30, seed=4, precision=0.01, bins=20, progress=False)
     with threads(2):
         two = sampling.sampled_statistics(U, 30, seed=4, precision=0.01, bins=20, progress=False)
-    monkeypatch.setattr(sampling, "PAIR_CHUNK", 1000)  # other partial sums, same integers
+    monkeypatch.setattr(sampling, "PAIR_CHUNK_ELEMENTS", 1000)  # other chunks, same integers
     chunked = sampling.sampled_statistics(U, 30, seed=4, precision=0.01, bins=20, progress=False)
     assert one == two == chunked
     other = sampling.sampled_statistics(U, 30, seed=5, precision=0.01, progress=False)
