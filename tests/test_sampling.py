@@ -189,3 +189,19 @@ def test_the_gram_statistics_are_logged_before_the_pass(caplog):
     first = next(i for i, text in enumerate(messages) if text.startswith("Gram statistics"))
     assert f"{report.stats['mean_cos2']:.6g}" in messages[first]
     assert first < next(i for i, text in enumerate(messages) if "random pairs" in text)
+
+
+def test_records_of_the_former_row_design_still_summarise():
+    from llmgeom.results import _pairs_line, _sampled_line, weighted_lines
+
+    old_sample = {"rows_sampled": 1781, "pairs_covered": 89505936, "mean_max_abs_cos": 0.1574}
+    assert "1,781 rows x all rows = 89,505,936 ordered pairs" in _sampled_line(old_sample)
+    old_variant = {"pairs_requested": "auto", "pairs": "sample", "exact_pass_estimate_s": 71.0,
+                   "time_budget_s": 5.0}  # fmt: skip
+    assert "budget 5.0 s" in _pairs_line(old_variant)
+    block = {"counts_total": 10.0, "rows_with_count": 2, "rows_used": 3, "rows_without_count": 1,
+             "weighted_mean_cos2": 0.1, "m_times_weighted_mean_cos2": 1.0,
+             "weighted_mean_cos": 0.0, "effective_tokens": 2.0, "weighted_mean_abs_cos": 0.2,
+             "abs_cos_method": "sample", "weighted_mean_abs_cos_interval": [0.19, 0.21],
+             "rows_drawn_by_weight": 1250}  # fmt: skip
+    assert "1,250 rows drawn by weight x all rows" in weighted_lines(block)[-1]
