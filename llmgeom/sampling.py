@@ -245,7 +245,7 @@ def _sample_pairs(
                 sums.add(fixed_point_dots(U, ii, jj))
             bar.update(i.size)
             batches += 1
-            if batches < MIN_PAIR_BATCHES:
+            if batches < MIN_PAIR_BATCHES or sums.count < 2:  # (a weighted draw may drop many)
                 continue
             mean, se, _, _ = sums.mean_se()
             if _t_quantile(confidence, sums.count - 1) * se <= precision * mean:
