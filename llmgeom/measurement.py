@@ -19,14 +19,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import overlap
+from . import overlap, sampling
 from .baselines import reference_values
 from .devices import resolve_device
 from .errors import ConfigError, InvalidMatrixError
 from .memory import ensure_fits
 from .options import (  # noqa: F401 - PAIR_MODES, ROW_MODES... are part of this module's API
     DEFAULT_TIME_BUDGET_S,
-    MIN_SAMPLE_ROWS,
     PAIR_MODES,
     ROW_MODES,
     MeasureOptions,
@@ -232,55 +231,83 @@ def _exact_pairs(
     return exact, arrays
 
 
-def _choose_pairs(
-    pairs: str,
-    U: torch.Tensor,
-    budget: int,
-    bins: int,
-    time_budget: float,
-    sample_rows: int | None,
-    weighted: bool = False,
-) -> tuple[str, dict[str, Any]]:
-    """Resolve ``auto``, size the sample, and announce the pass with its predicted time.
+def _choose_pairs(opts: MeasureOptions, U: torch.Tensor, budget: int) -> tuple[str, dict[str, Any]]:
+    """Resolve ``auto`` by a deterministic rule and announce the pass.
 
-    Predictions are FLOPs over a matmul rate measured on ``U``'s device. ``auto`` runs the
-    exact pass when predicted under ``time_budget``; sampling compares as many random rows with
-    all others as fit in ``time_budget`` (at least ``MIN_SAMPLE_ROWS``), or ``sample_rows``;
-    ``weighted`` sampling draws that many rows a second time, by weight, so each draw gets half
-    the budget.
+    ``auto`` runs the exact pass when its FLOP count ``n(n−1)·m``
+    (:func:`llmgeom.sampling.pair_pass_flops`) is at most ``exact_max_flops``, else samples: the
+    same shape gives the same kind of result on every machine. A matmul rate measured on ``U``'s
+    device only predicts the exact pass's time for the message and the record. Sampling
+    (:func:`llmgeom.sampling.sampled_statistics`) draws random pairs until the 95 % interval of
+    mean |cos| is within ``precision`` (relative) or ``time_budget`` has passed, and compares
+    ``sample_rows`` (default :data:`~llmgeom.sampling.DEFAULT_MAX_ROWS`) whole rows with all
+    rows for the per-token maxima.
     """
-    decision: dict[str, Any] = {"pairs_requested": pairs}
-    if pairs == "gram" or (pairs == "sample" and sample_rows):
-        decision["sample_rows"] = sample_rows if pairs == "sample" else None
-        return pairs, decision
+    pairs = opts.pairs
     n, m = U.shape
-    est = overlap.estimate_exact_pass(U, budget, bins)
+    flops = sampling.pair_pass_flops(n, m)
+    decision: dict[str, Any] = {"pairs_requested": pairs}
+    if pairs == "gram":
+        decision["sample_rows"] = None
+        return pairs, decision
+    est = sampling.estimate_exact_pass(U, budget, opts.bins)
     rate = est["matmul_flops_per_s"]
-    decision |= {"exact_pass_estimate_s": est["seconds"], "matmul_gflops": rate / 1e9}
-    where = f"{n:,} rows on {U.device.type}, {rate / 1e9:.3g} GFLOP/s matmul"
-    if pairs == "exact" or (pairs == "auto" and est["seconds"] <= time_budget):
-        if pairs == "auto":
-            decision["time_budget_s"] = time_budget
-        LOG.info("exact pairwise pass: about %s (%s)", format_duration(est["seconds"]), where)
+    decision |= {
+        "exact_pass_flops": flops,
+        "exact_pass_estimate_s": est["seconds"],
+        "matmul_gflops": rate / 1e9,
+    }
+    where = f"{n:,} x {m} rows, {flops:.3g} FLOPs; about {format_duration(est['seconds'])} here"
+    if pairs == "auto":
+        decision["exact_max_flops"] = opts.exact_max_flops
+    if pairs == "exact" or (pairs == "auto" and flops <= opts.exact_max_flops):
+        LOG.info("exact pairwise pass (%s)", where)
         return "exact", decision
-    decision["time_budget_s"] = time_budget
-    share = time_budget / 2 if weighted else time_budget
-    rows = min(n, max(MIN_SAMPLE_ROWS, overlap.affordable_rows(n, m, rate, share)))
-    decision["sample_rows"] = rows
+    rows = min(n, opts.sample_rows or sampling.DEFAULT_MAX_ROWS)
+    decision |= {
+        "sample_rows": rows,
+        "precision": opts.precision,
+        "time_budget_s": opts.time_budget,
+    }
     why = (
-        f"the exact pass would take about {format_duration(est['seconds'])} ({where}), over "
-        f"the {format_duration(time_budget)} time budget"
+        f"the exact pass ({where}) is over --exact-max-flops {opts.exact_max_flops:.3g}"
         if pairs == "auto"
-        else f"--pairs sample within the {format_duration(time_budget)} time budget"
+        else "--pairs sample"
     )
     LOG.info(
-        "%s: |cos| from %s random rows against all others (%s pairs) with 95%% intervals; "
-        "mean cos^2 stays exact; --pairs exact runs the full pass",
+        "%s: mean/std |cos| from random pairs until the 95%% interval is within %.3g of the "
+        "mean (at most %s), per-token maxima from %s random rows; mean cos^2 stays exact; "
+        "--pairs exact runs the full pass",
         why,
+        opts.precision,
+        format_duration(opts.time_budget),
         f"{rows:,}",
-        f"{rows * (n - 1):,}",
     )
     return "sample", decision
+
+
+def _sampled_pairs(
+    U: torch.Tensor,
+    opts: MeasureOptions,
+    decision: dict[str, Any],
+    mean_cos2: float,
+    budget: int,
+    p: torch.Tensor | None,
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The sampled statistics and, with weights ``p``, the pairs drawn by weight (each draw
+    gets half of ``time_budget``)."""
+    share = opts.time_budget / 2 if p is not None else opts.time_budget
+    sampled = sampling.sampled_statistics(
+        U, decision["sample_rows"], seed=opts.seed, precision=opts.precision, time_budget=share,
+        bins=opts.bins, mean_cos2=mean_cos2, budget_bytes=budget, progress=opts.progress,
+    )  # fmt: skip
+    weighted = None
+    if p is not None:
+        weighted = sampling.weighted_sampled_abs(
+            U, p, seed=opts.seed, precision=opts.precision, time_budget=share,
+            progress=opts.progress,
+        )  # fmt: skip
+    return sampled, weighted
 
 
 def measure(
@@ -292,10 +319,12 @@ def measure(
     tensor, array). The options are the fields of :class:`~llmgeom.options.MeasureOptions`,
     given as keywords (``measure(W, pairs="gram")``) or as an object (``options=...``, keywords
     then override it). ``rows``: ``all`` (the paper) or ``tokenizer`` (drop padding rows);
-    ``center`` subtracts the mean row; ``pairs``: ``auto`` (the exact pass when its predicted
-    time is under ``time_budget`` seconds, else ``sample``), ``exact`` (blocked pass over all
-    pairs), ``sample`` (``sample_rows`` random rows, by default as many as fit in
-    ``time_budget``, each against all rows, with intervals) or ``gram`` (Gram statistics only);
+    ``center`` subtracts the mean row; ``pairs``: ``auto`` (the exact pass when its FLOP
+    count ``n(n−1)·m`` is at most ``exact_max_flops``, else ``sample``: a deterministic rule),
+    ``exact`` (blocked pass over all pairs), ``sample`` (mean/std |cos| from random pairs until
+    the 95 % interval is within ``precision`` of the mean or ``time_budget`` has passed, the
+    per-token maxima from ``sample_rows`` random whole rows, with intervals; see
+    :mod:`llmgeom.sampling`) or ``gram`` (Gram statistics only);
     mean cos² is exact in every mode. ``bins`` > 0 adds a histogram of cos (exact in
     the exact pass, about 30 % more CPU time; of the sampled pairs otherwise). ``weights``
     (token counts: a ``.npz`` path, an array, or None) adds the frequency-weighted statistics
@@ -343,10 +372,18 @@ def _measure(source: Any, opts: MeasureOptions, counts: TokenCounts | None) -> M
     }
     weighted_gram = None if p is None else overlap.weighted_gram_statistics(U, p)
     timings["gram_s"] = time.perf_counter() - t
-    budget = opts.memory_budget if opts.memory_budget is not None else overlap.default_budget(dev)
-    chosen, decision = _choose_pairs(
-        opts.pairs, U, budget, bins, opts.time_budget, opts.sample_rows, p is not None
+    weighted_note = ""
+    if weighted_gram is not None:
+        weighted_note = f"; weighted mean cos^2 {weighted_gram['weighted_mean_cos2']:.6g}"
+    LOG.info(
+        "Gram statistics: mean cos^2 %.6g (m*mean = %.4g), effective dim %.1f%s",
+        stats["mean_cos2"],
+        m * stats["mean_cos2"],
+        stats["effective_dim"],
+        weighted_note,
     )
+    budget = opts.memory_budget if opts.memory_budget is not None else overlap.default_budget(dev)
+    chosen, decision = _choose_pairs(opts, U, budget)
     arrays: dict[str, np.ndarray] = {}
     pair_sums: dict[str, Any] | None = None
     t = time.perf_counter()
@@ -357,15 +394,7 @@ def _measure(source: Any, opts: MeasureOptions, counts: TokenCounts | None) -> M
         stats["abs_cos_method"] = "exact"
         timings["pairwise_s"] = time.perf_counter() - t
     elif chosen == "sample":
-        sampled = overlap.sampled_statistics(
-            U, decision["sample_rows"], seed=opts.seed, bins=bins, mean_cos2=stats["mean_cos2"],
-            budget_bytes=budget, progress=progress,
-        )  # fmt: skip
-        if p is not None:  # as many rows again, drawn by weight (the pass costs twice as much)
-            pair_sums = overlap.weighted_sampled_abs(
-                U, p, decision["sample_rows"], seed=opts.seed, budget_bytes=budget,
-                progress=progress,
-            )  # fmt: skip
+        sampled, pair_sums = _sampled_pairs(U, opts, decision, stats["mean_cos2"], budget, p)
         if row_index is not None:  # the original numbering of the matrix
             bound = sampled["max_abs_cos_lower_bound"]
             bound["i"], bound["j"] = int(row_index[bound["i"]]), int(row_index[bound["j"]])

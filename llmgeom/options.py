@@ -36,8 +36,13 @@ from .errors import ConfigError
 
 PAIR_MODES = ("auto", "exact", "sample", "gram")
 ROW_MODES = ("all", "tokenizer")
-DEFAULT_TIME_BUDGET_S = 60.0  # --pairs auto: the exact pass runs when predicted under this
-MIN_SAMPLE_ROWS = 100  # sampling compares at least this many rows with all others
+DEFAULT_TIME_BUDGET_S = 60.0  # sampling stops at the latest after this long
+# --pairs auto runs the exact pass up to this many FLOPs, n(n-1)*m (llmgeom.sampling): GPT-2's
+# 50257 x 768 head counts 1.94e12 and stays exact (under a minute on a desktop CPU, about a
+# second on a GPU); 151936 x 896 (2.1e13) or 262144 x 640 (4.4e13) heads are sampled
+DEFAULT_EXACT_MAX_FLOPS = 2e12
+DEFAULT_PRECISION = 1e-3  # sampling: relative half-width of the 95% interval of mean |cos|
+DEFAULT_MAX_ROWS = 256  # sampling: whole random rows for the per-token maxima
 PLOT_BINS = 200  # histogram bins --plot asks for when --bins is not given
 
 
@@ -83,7 +88,7 @@ def help_text(f: Any) -> str:
     Example:
         >>> from dataclasses import fields
         >>> print(help_text({x.name: x for x in fields(MeasureOptions)}["time_budget"]))
-        --pairs auto runs the exact pass when predicted to take less (default: 60s; e.g. 90, 5m, 1h)
+        sampling stops after this long at the latest (default: 60s; e.g. 90, 5m, 1h)
     """
     meta = f.metadata
     shown = meta["shown"] if meta["shown"] is not None else f.default
@@ -153,6 +158,11 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _is_number(value: Any) -> bool:
+    """An int or float that is not a bool and not NaN (infinity allowed)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and value == value
+
+
 @dataclass(frozen=True)
 class MeasureOptions:
     """Analysis options of :func:`llmgeom.measure` and ``llmgeom measure`` (declared once).
@@ -169,16 +179,15 @@ class MeasureOptions:
 
     pairs: str = option(
         "auto",
-        "{default} (default): exact if predicted under --time-budget, else sample; exact: all "
-        "pairs; sample: random rows against all rows, with 95% intervals; gram: only the Gram "
-        "statistics (mean cos^2)",
+        "{default} (default): exact if the pass counts at most --exact-max-flops, else sample; "
+        "exact: all pairs; sample: random pairs (mean, std |cos|) and random whole rows "
+        "(per-token max), with 95% intervals; gram: only the Gram statistics (mean cos^2)",
         flag="--pairs",
         choices=PAIR_MODES,
     )
     time_budget: float = option(
         DEFAULT_TIME_BUDGET_S,
-        "--pairs auto runs the exact pass when predicted to take less (default: {default}; "
-        "e.g. 90, 5m, 1h)",
+        "sampling stops after this long at the latest (default: {default}; e.g. 90, 5m, 1h)",
         flag="--time-budget",
         metavar="T",
         parse=_duration,
@@ -186,11 +195,28 @@ class MeasureOptions:
     )
     sample_rows: int | None = option(
         None,
-        "estimate |cos| statistics from N random rows, each against all rows (implies --pairs "
-        f"sample; default: as many as fit in --time-budget, at least {MIN_SAMPLE_ROWS})",
+        "per-token max |cos| from N random whole rows, each against all rows (implies --pairs "
+        f"sample; default: {DEFAULT_MAX_ROWS}); mean and std |cos| come from random pairs",
         flag="--sample",
         metavar="N",
         kind=int,
+    )
+    exact_max_flops: float = option(
+        DEFAULT_EXACT_MAX_FLOPS,
+        "--pairs auto runs the exact pass when it counts at most this many FLOPs, n(n-1)*m "
+        "(default: {default:g}: GPT-2's 50257 x 768 head, 1.94e12, is exact); the same "
+        "decision on every machine",
+        flag="--exact-max-flops",
+        metavar="FLOPS",
+        kind=float,
+    )
+    precision: float = option(
+        DEFAULT_PRECISION,
+        "sampling stops once the 95% interval of mean |cos| is within this fraction of it "
+        "(default: {default:g}), or at --time-budget",
+        flag="--precision",
+        metavar="REL",
+        kind=float,
     )
     rows: str = option(
         "all",
@@ -270,6 +296,17 @@ class MeasureOptions:
             raise ConfigError(
                 "memory_budget (--memory-budget) must be a positive size, e.g. 512MB, got "
                 f"{self.memory_budget!r}"
+            )
+        flops = self.exact_max_flops
+        if not (_is_number(flops) and flops >= 0):
+            raise ConfigError(
+                "exact_max_flops (--exact-max-flops) must be a number >= 0 (0: always sample, "
+                f"inf: always exact), got {flops!r}"
+            )
+        if not (_is_number(self.precision) and 0 < self.precision < 1):
+            raise ConfigError(
+                f"precision (--precision) must be a number in (0, 1), e.g. 1e-3, got "
+                f"{self.precision!r}"
             )
         budget = self.time_budget
         if not (isinstance(budget, int | float) and math.isfinite(budget) and budget > 0):

@@ -8,13 +8,13 @@ and return plain dictionaries of Python floats (and a few arrays).
 * :func:`pairwise_statistics` — mean and std of |cos| (the authors' ``mean_over``/``std_over``),
   a histogram of cos, and each row's max |cos| with its partner: a blocked pass over the upper
   triangle (float32 products, float64 accumulation, row blocks sized from a memory budget).
-* :func:`sampled_statistics` — the |cos| statistics from random rows, each against every row
-  (unbiased, with confidence intervals), for vocabularies where the exact pass is too slow;
-* :func:`estimate_exact_pass` — the predicted time of the exact pass on this device;
 * :func:`weighted_gram_statistics` — the same Gram identity with row weights ``p_i`` (token
   frequencies): ``Σ_{i,j} p_i p_j cos²_ij = ‖Uᵀ diag(p) U‖_F²``, O(n·m²). Passing ``weights``
-  to the exact pass adds the weighted pair sum ``Σ p_i p_j |cos_ij|``;
-  :func:`weighted_sampled_abs` estimates it from rows drawn by weight.
+  to the exact pass adds the weighted pair sum ``Σ p_i p_j |cos_ij|``.
+
+Where the exact pass is too much work, :mod:`llmgeom.sampling` estimates the |cos| statistics
+(random pairs for the means, random whole rows for the per-token maxima) and predicts the exact
+pass's time.
 
 Rows are normalised exactly, ``u_i = w_i / ‖w_i‖`` in float64 then stored in float32 (the authors
 divide by the norm with no epsilon; a zero row has no direction and is left as zeros here, and
@@ -32,10 +32,8 @@ Example:
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 import numpy as np
 import torch
@@ -48,8 +46,6 @@ CHUNK_ROWS = 1024  # rows per float64 temporary in norms/normalisation/Gram (6 M
 # histogram range: a hair wider than [-1, 1] so float32 rounding of |cos| = 1 is never dropped
 HIST_RANGE = (-1.0001, 1.0001)
 EIGSH_MIN_WIDTH = 1024  # above this width only the top eigenvalue is computed (Lanczos)
-PASS_EFFICIENCY = 0.75  # the exact pass runs at ~79 % of a plain matmul (benchmarks/overlap_speed)
-HISTOGRAM_EFFICIENCY = 0.6  # with the exact histogram: ~60 %
 
 
 @contextmanager
@@ -298,59 +294,6 @@ def default_budget(device: torch.device) -> int:
     return 64 * 2**20
 
 
-def exact_pass_flops(n: int, m: int, block_rows: int) -> float:
-    """Multiply-add FLOPs of :func:`pairwise_statistics` (the upper triangle, block diagonal)."""
-    return 2.0 * m * sum((stop - start) * (n - start) for start, stop in _chunks(n, block_rows))
-
-
-def _synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def matmul_rate(U: torch.Tensor, rows: int, target_flops: float = 2e10) -> float:
-    """Measured FLOP/s of a float32 product ``U[:rows] @ U[:cols]ᵀ`` on ``U``'s device.
-
-    ``cols`` is chosen so one product costs about ``target_flops`` (a tenth of a second on a
-    laptop CPU); the best of two timed runs after a warm-up is kept.
-    """
-    n, m = U.shape
-    rows = max(1, min(rows, n, 512))
-    cols = int(max(1, min(n, max(256, target_flops // (2 * rows * m)))))
-    a, b = U[:rows], U[:cols]
-    out = torch.empty(rows, cols, dtype=U.dtype, device=U.device)
-    best = math.inf
-    with full_precision():
-        for attempt in range(3):
-            _synchronize(U.device)
-            t = time.perf_counter()
-            torch.matmul(a, b.T, out=out)
-            _synchronize(U.device)
-            if attempt:  # the first product warms up threads, kernels and caches
-                best = min(best, time.perf_counter() - t)
-    return 2.0 * rows * cols * m / max(best, 1e-9)
-
-
-def estimate_exact_pass(U: torch.Tensor, budget_bytes: int, bins: int = 0) -> dict[str, float]:
-    """Predicted time of :func:`pairwise_statistics` on ``U``: its FLOPs over a measured rate.
-
-    The pass runs at about :data:`PASS_EFFICIENCY` of a plain matmul of the same shape
-    (:data:`HISTOGRAM_EFFICIENCY` with a histogram), as ``benchmarks/overlap_speed.py`` measures.
-
-    Example:
-        >>> import torch
-        >>> est = estimate_exact_pass(torch.randn(2000, 64), 2**20)
-        >>> est["flops"] > 0 and est["seconds"] > 0
-        True
-    """
-    n, m = U.shape
-    rows = block_rows_for(n, budget_bytes)
-    rate = matmul_rate(U, rows)
-    flops = exact_pass_flops(n, m, rows)
-    efficiency = HISTOGRAM_EFFICIENCY if bins else PASS_EFFICIENCY
-    return {"seconds": flops / (rate * efficiency), "flops": flops, "matmul_flops_per_s": rate}
-
-
 class _Accumulator:
     """Float64 running sums, histogram and per-row maxima of the blocked pass."""
 
@@ -523,181 +466,3 @@ def _resolve_column_partners(
             sel = cols[c0 : c0 + rows]
             products = (U[start : start + rows] @ U[sel].T).abs_()
             acc.partner[sel] = products.argmax(dim=0) + start
-
-
-def sampled_statistics(
-    U: torch.Tensor,
-    n_rows: int,
-    *,
-    seed: int = 0,
-    confidence: float = 0.95,
-    bins: int = 0,
-    mean_cos2: float | None = None,
-    budget_bytes: int | None = None,
-    progress: bool | None = None,
-) -> dict:
-    """Estimate the |cos| statistics from ``n_rows`` random rows, each against every other row.
-
-    Rows are drawn uniformly without replacement; for each, one product with all of ``U``
-    (blocked matmuls, no gathers) gives its exact means ``a_i = mean_{j≠i} |cos_ij|`` and
-    ``q_i = mean_{j≠i} cos²_ij`` and its max |cos|. The all-pairs mean |cos| is the mean of
-    ``a_i`` over all rows, so the sample mean is unbiased; its standard error is the between-row
-    one with the finite-population correction (all rows: exact, SE 0), intervals Student-t.
-    The std of |cos| is ``sqrt(E cos² − (E|cos|)²)`` with ``mean_cos2`` (pass the exact Gram
-    value; else the estimate is used, delta method with the covariance of ``a`` and ``q``).
-    ``bins`` > 0 adds the histogram of the covered pairs' cos.
-
-    Example:
-        >>> import torch
-        >>> U, _ = normalize_rows(torch.eye(5, 5))
-        >>> s = sampled_statistics(U, 3, progress=False)
-        >>> s["rows_sampled"], s["pairs_covered"], s["mean_abs_cos"], s["interval"]["mean_abs_cos"]
-        (3, 12, 0.0, [0.0, 0.0])
-    """
-    from scipy import stats as sps
-
-    n = U.shape[0]
-    if n < 2 or n_rows < 2:
-        raise ValueError("sampling needs at least 2 rows")
-    r = min(n, int(n_rows))
-    gen = torch.Generator().manual_seed(seed)
-    chosen = torch.randperm(n, generator=gen)[:r].sort().values.to(U.device)
-    budget = budget_bytes if budget_bytes is not None else default_budget(U.device)
-    rows = min(r, block_rows_for(n, budget))
-    release_free_memory()
-    buffer = torch.empty(rows * n, dtype=U.dtype, device=U.device)
-    sums = torch.empty(3, r, dtype=torch.float64, device=U.device)  # Σ|c|, Σc², max|c|
-    hist = torch.zeros(bins, dtype=torch.float64, device=U.device) if bins else None
-    lower_bound = (-1.0, -1, -1)
-    with full_precision():
-        for start, stop in _progress_chunks(r, rows, "sampled rows", progress):
-            idx = chosen[start:stop]
-            own = torch.arange(stop - start, device=U.device)
-            S = buffer[: (stop - start) * n].view(stop - start, n)
-            torch.matmul(U[idx], U.T, out=S)
-            if hist is not None:
-                S[own, idx] = 2.0  # a row with itself: outside the histogram's range
-                hist += torch.histc(S, bins, *HIST_RANGE).to(torch.float64)
-            S[own, idx] = 0.0
-            S.abs_()
-            sums[0, start:stop] = S.sum(dim=1).to(torch.float64)
-            sums[1, start:stop] = torch.linalg.vector_norm(S, dim=1).to(torch.float64).square()
-            S[own, idx] = -1.0
-            values, partners = S.max(dim=1)
-            sums[2, start:stop] = values.to(torch.float64)
-            k = int(values.argmax())
-            if float(values[k]) > lower_bound[0]:
-                lower_bound = (float(values[k]), int(idx[k]), int(partners[k]))
-    per_row = sums.cpu().numpy()
-    per_row[:2] /= n - 1
-    fpc = 1.0 - r / n  # rows drawn without replacement from n
-    cov = fpc * np.cov(per_row) / r if r > 1 else np.zeros((3, 3))
-    means = per_row.mean(axis=1)
-    mean_abs, mean_sq, mean_max = (float(v) for v in means)
-    exact_sq = mean_cos2 is not None
-    second = float(mean_cos2) if exact_sq else mean_sq
-    std_abs = math.sqrt(max(0.0, second - mean_abs**2))
-    grad = np.array([-mean_abs, 0.0 if exact_sq else 0.5]) / std_abs if std_abs > 0 else np.zeros(2)
-    se = {
-        "mean_abs_cos": math.sqrt(max(0.0, cov[0, 0])),
-        "std_abs_cos": math.sqrt(max(0.0, float(grad @ cov[:2, :2] @ grad))),
-        "mean_cos2": math.sqrt(max(0.0, cov[1, 1])),
-        "mean_max_abs_cos": math.sqrt(max(0.0, cov[2, 2])),
-    }
-    values = {
-        "mean_abs_cos": mean_abs,
-        "std_abs_cos": std_abs,
-        "mean_cos2": mean_sq,
-        "mean_max_abs_cos": mean_max,
-    }
-    t = float(sps.t.ppf(0.5 + confidence / 2, max(1, r - 1)))
-    out = {
-        "rows_sampled": r,
-        "pairs_covered": r * (n - 1),
-        "seed": seed,
-        "confidence": confidence,
-        **values,
-        "standard_error": se,
-        "interval": {k: [v - t * se[k], v + t * se[k]] for k, v in values.items()},
-        "max_abs_cos_lower_bound": {
-            "abs_cos": lower_bound[0],
-            "i": lower_bound[1],
-            "j": lower_bound[2],
-        },
-        "matmul_flops": 2.0 * r * n * U.shape[1],
-    }
-    if hist is not None:
-        out["histogram"] = _histogram_record(hist)
-    return out
-
-
-def weighted_sampled_abs(
-    U: torch.Tensor,
-    weights: torch.Tensor,
-    n_rows: int,
-    *,
-    seed: int = 0,
-    confidence: float = 0.95,
-    budget_bytes: int | None = None,
-    progress: bool | None = None,
-) -> dict[str, Any]:
-    """Estimate ``T = Σ_{i≠j} p_i p_j |cos_ij|`` (ordered pairs) from rows drawn with prob. ∝ p.
-
-    ``n_rows`` rows are drawn with replacement with probability ``p_i / Σp``; for each, one
-    product with all of ``U`` gives ``a_i = Σ_{j≠i} p_j |cos_ij|`` exactly. Since
-    ``T = Σp · E[a_i]`` under that draw, ``Σp · mean(a)`` is unbiased, with the plain standard
-    error of a mean (independent draws) and a Student-t interval. Drawing by weight keeps the
-    error small where uniform rows would mostly hit tokens that never occur.
-
-    Example:
-        >>> import torch
-        >>> U, _ = normalize_rows(torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]]))
-        >>> s = weighted_sampled_abs(U, torch.tensor([1.0, 1.0, 0.0]), 10, progress=False)
-        >>> s["weighted_abs_sum"], s["weighted_abs_sum_se"]   # 2 ordered pairs, |cos| = 1
-        (2.0, 0.0)
-    """
-    from scipy import stats as sps
-
-    n = U.shape[0]
-    p = weights.to(device=U.device, dtype=torch.float64).flatten()
-    r = int(n_rows)
-    if r < 2:
-        raise ValueError("sampling needs at least 2 rows")
-    gen = torch.Generator().manual_seed(seed)
-    chosen = torch.multinomial(p.cpu() / p.sum().cpu(), r, replacement=True, generator=gen)
-    chosen = chosen.to(U.device)
-    budget = budget_bytes if budget_bytes is not None else default_budget(U.device)
-    rows = min(r, block_rows_for(n, budget))
-    release_free_memory()
-    buffer = torch.empty(rows * n, dtype=U.dtype, device=U.device)
-    a = torch.empty(r, dtype=torch.float64, device=U.device)
-    p32 = p.to(U.dtype)
-    with full_precision():
-        for start, stop in _progress_chunks(r, rows, "weighted rows", progress):
-            idx = chosen[start:stop]
-            S = buffer[: (stop - start) * n].view(stop - start, n)
-            torch.matmul(U[idx], U.T, out=S)
-            S[torch.arange(stop - start, device=U.device), idx] = 0.0  # j ≠ i
-            a[start:stop] = (S.abs_() @ p32).to(torch.float64)
-    values = a.cpu().numpy()
-    scale = float(p.sum())
-    total = scale * float(values.mean())
-    se = scale * float(np.std(values, ddof=1)) / math.sqrt(r)
-    t = float(sps.t.ppf(0.5 + confidence / 2, r - 1))
-    return {
-        "rows_drawn": r,
-        "seed": seed,
-        "weighted_abs_sum": total,
-        "weighted_abs_sum_se": se,
-        "weighted_abs_sum_interval": [total - t * se, total + t * se],
-    }
-
-
-def affordable_rows(n: int, m: int, flops_per_s: float, seconds: float) -> int:
-    """How many rows :func:`sampled_statistics` can compare with all others in ``seconds``.
-
-    Example:
-        >>> affordable_rows(50_000, 768, 1e11, 60.0)
-        58593
-    """
-    return int(seconds * flops_per_s * PASS_EFFICIENCY / (2.0 * n * m))

@@ -20,8 +20,17 @@ it. A record has:
   ``count_mass_excluded`` (fraction of Σc on rows not used); ``effective_tokens`` (1/Σp²),
   ``weighted_mean_cos2`` (exact), ``m_times_weighted_mean_cos2``, ``weighted_mean_cos``
   (exact), ``weighted_mean_abs_cos`` with ``abs_cos_method`` (``exact``; ``sample`` with
-  ``weighted_mean_abs_cos_se``, ``weighted_mean_abs_cos_interval`` (95 %) and
-  ``rows_drawn_by_weight``; None after a Gram-only run), and ``definition``.
+  ``weighted_mean_abs_cos_se``, ``weighted_mean_abs_cos_interval`` (95 %),
+  ``pairs_drawn_by_weight`` and ``stopped_by``; records written before the pair design have
+  ``rows_drawn_by_weight`` instead; None after a Gram-only run), and ``definition``.
+
+``stats.sampled`` (sampled runs, :mod:`llmgeom.sampling`): ``design``, ``pairs_sampled``,
+``stopped_by`` (``precision`` or ``time_budget``), ``precision``, ``relative_half_width``,
+``rows_sampled`` (whole rows, for the per-token maxima), ``seed``, ``confidence``,
+``std_from``, the estimates ``mean_abs_cos``, ``std_abs_cos``, ``mean_cos2``,
+``mean_max_abs_cos`` with ``standard_error`` and ``interval``, ``max_abs_cos_lower_bound``,
+``matmul_flops``, ``pair_flops`` and, with bins, ``histogram`` (of the sampled pairs). Records
+of the former row design have ``pairs_covered`` instead of ``pairs_sampled``.
 
 Example:
     >>> import torch
@@ -211,7 +220,9 @@ def merge_records(old: dict[str, Any], new: dict[str, Any]) -> tuple[dict[str, A
 _WEIGHTED_SAMPLE_KEYS = (
     "weighted_mean_abs_cos_se",
     "weighted_mean_abs_cos_interval",
-    "rows_drawn_by_weight",
+    "pairs_drawn_by_weight",
+    "rows_drawn_by_weight",  # records of the former design: rows drawn by weight x all rows
+    "stopped_by",
 )
 
 
@@ -406,19 +417,46 @@ def excluded_rows(variant: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
-def _pairs_line(variant: dict[str, Any], stats: dict[str, Any]) -> str | None:
-    estimate = variant.get("exact_pass_estimate_s")
-    if variant.get("pairs_requested") != "auto" or estimate is None:
+def _pairs_line(variant: dict[str, Any]) -> str | None:
+    """How ``--pairs auto`` decided (FLOP rule; older records: a predicted time)."""
+    if variant.get("pairs_requested") != "auto":
         return None
     from .timing import format_duration
 
-    budget = format_duration(variant["time_budget_s"])
-    if variant.get("pairs") == "exact":
-        return f"  pairs auto: exact pass (estimated {format_duration(estimate)}, budget {budget})"
-    rows = stats.get("sampled", {}).get("rows_sampled", 0)
+    estimate = variant.get("exact_pass_estimate_s")
+    about = f"about {format_duration(estimate)} here" if estimate is not None else "time unknown"
+    limit = variant.get("exact_max_flops")
+    exact = variant.get("pairs") == "exact"
+    if limit is None:  # records of the former time rule
+        if estimate is None or "time_budget_s" not in variant:
+            return None
+        rule = f"budget {format_duration(variant['time_budget_s'])}"
+    else:
+        flops = variant.get("exact_pass_flops", float("nan"))
+        rule = f"{flops:.3g} FLOPs {'<=' if exact else '>'} --exact-max-flops {limit:.3g}"
+    if exact:
+        return f"  pairs auto: exact pass ({rule}; {about})"
+    return f"  pairs auto: sampled ({rule}); the exact pass would take {about}: --pairs exact"
+
+
+def _sampled_line(sample: dict[str, Any]) -> str:
+    """What a sampled run drew and why it stopped (older records: rows x all rows)."""
+    if "pairs_sampled" not in sample:
+        return (
+            f"  sampled         {sample['rows_sampled']:,} rows x all rows = "
+            f"{sample.get('pairs_covered', 0):,} ordered pairs; mean per-token max "
+            f"{sample['mean_max_abs_cos']:.4f}"
+        )
+    stop = (
+        f"precision {sample['precision']:g} reached"
+        if sample["stopped_by"] == "precision"
+        else f"time budget reached at relative half-width {sample['relative_half_width']:.2g}"
+    )
+    low, high = sample["interval"]["mean_max_abs_cos"]
     return (
-        f"  pairs auto: |cos| from {rows:,} random rows x all rows; the exact pass would take "
-        f"about {format_duration(estimate)} (budget {budget}): use --pairs exact for it"
+        f"  sampled         {sample['pairs_sampled']:,} random pairs ({stop}); mean per-token "
+        f"max {sample['mean_max_abs_cos']:.4f} [{low:.4f}, {high:.4f}] from "
+        f"{sample['rows_sampled']:,} whole rows"
     )
 
 
@@ -461,9 +499,13 @@ def weighted_lines(block: dict[str, Any]) -> list[str]:
         )
     elif block.get("abs_cos_method") == "sample":
         low, high = block["weighted_mean_abs_cos_interval"]
+        drawn = (
+            f"{block['pairs_drawn_by_weight']:,} pairs drawn by weight"
+            if "pairs_drawn_by_weight" in block
+            else f"{block.get('rows_drawn_by_weight', 0):,} rows drawn by weight x all rows"
+        )
         lines.append(
-            f"  weighted |cos|  {value:.6g}   95% CI [{low:.6g}, {high:.6g}]   (sampled: "
-            f"{block['rows_drawn_by_weight']:,} rows drawn by weight x all rows)"
+            f"  weighted |cos|  {value:.6g}   95% CI [{low:.6g}, {high:.6g}]   (sampled: {drawn})"
         )
     else:
         lines.append(f"  weighted |cos|  {value:.6g} (exact)")
@@ -495,12 +537,7 @@ def summarize(report: MeasureReport) -> str:
             line += f"   95% CI of mean [{low:.6g}, {high:.6g}]"
         lines.append(line)
         if sampled:
-            sample = s["sampled"]
-            lines.append(
-                f"  sampled         {sample['rows_sampled']:,} rows x all rows = "
-                f"{sample['pairs_covered']:,} ordered pairs; mean per-token max "
-                f"{sample['mean_max_abs_cos']:.4f}"
-            )
+            lines.append(_sampled_line(s["sampled"]))
     if "max_abs_cos" in s:
         lines.append(
             f"  max |cos|       {s['max_abs_cos']:.4f}   "
@@ -514,7 +551,7 @@ def summarize(report: MeasureReport) -> str:
     )
     if report.weighted is not None:
         lines.extend(weighted_lines(report.weighted))
-    pairs = _pairs_line(variant, s)
+    pairs = _pairs_line(variant)
     if pairs:
         lines.append(pairs)
     lines.append(f"  time {report.timings['total_s']:.2f}s on {report.device}")

@@ -6,7 +6,7 @@ count ``c_i`` per token id, i.e. per row of the head. Over the rows a measuremen
 
     weighted_mean_cos2    = Σ_{i≠j} p_i p_j cos²_ij  / Σ_{i≠j} p_i p_j   (exact: Gram identity)
     weighted_mean_abs_cos = Σ_{i≠j} p_i p_j |cos_ij| / Σ_{i≠j} p_i p_j   (exact pass, or
-                            estimated from rows drawn by weight, 95 % interval, when sampling)
+                            estimated from pairs drawn by weight, 95 % interval, when sampling)
     effective_tokens      = 1 / Σ p_i²
 
 Counts shorter than the head are padded with zeros (rows that never occur get weight 0);
@@ -203,9 +203,9 @@ def weighted_block(
 ) -> dict[str, Any]:
     """The record's ``weighted`` block from the weighted Gram statistics and the pair pass.
 
-    ``pairs`` holds ``weighted_abs_sum`` from the exact pass (unordered pairs) or from rows
-    drawn by weight (ordered pairs, with ``weighted_abs_sum_se``, an interval and
-    ``rows_drawn``); ``method`` says which.
+    ``pairs`` holds ``weighted_abs_sum`` (unordered pairs) from the exact pass, or, sampled
+    (:func:`llmgeom.sampling.weighted_sampled_abs`: pairs drawn by weight),
+    ``weighted_mean_abs_cos`` with its SE, interval and ``pairs_drawn``; ``method`` says which.
     """
     pair_weight = gram["pair_weight"]  # Σ_{i≠j} p_i p_j, ordered pairs
     block: dict[str, Any] = {
@@ -221,18 +221,14 @@ def weighted_block(
         "weighted_mean_abs_cos": None,
         "abs_cos_method": None,
     }
-    if pairs is not None and "weighted_abs_sum" in pairs:
-        if method == "exact":  # the pass sums unordered pairs i<j
-            block["weighted_mean_abs_cos"] = 2.0 * pairs["weighted_abs_sum"] / pair_weight
-        else:
-            block["weighted_mean_abs_cos"] = pairs["weighted_abs_sum"] / pair_weight
-            block["weighted_mean_abs_cos_se"] = pairs["weighted_abs_sum_se"] / pair_weight
-            block["rows_drawn_by_weight"] = pairs["rows_drawn"]
-            low, high = pairs["weighted_abs_sum_interval"]
-            # |cos| lies in [0, 1]: the t-interval is clipped to it
-            block["weighted_mean_abs_cos_interval"] = [
-                max(0.0, low / pair_weight),
-                min(1.0, high / pair_weight),
-            ]
+    if pairs is not None and method == "exact":  # the pass sums unordered pairs i<j
+        block["weighted_mean_abs_cos"] = 2.0 * pairs["weighted_abs_sum"] / pair_weight
+    elif pairs is not None:
+        block["weighted_mean_abs_cos"] = pairs["weighted_mean_abs_cos"]
+        block["weighted_mean_abs_cos_se"] = pairs["weighted_mean_abs_cos_se"]
+        block["weighted_mean_abs_cos_interval"] = pairs["weighted_mean_abs_cos_interval"]
+        block["pairs_drawn_by_weight"] = pairs["pairs_drawn"]
+        block["stopped_by"] = pairs["stopped_by"]
+    if pairs is not None:
         block["abs_cos_method"] = method
     return block

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from llmgeom import overlap
+from llmgeom import overlap, sampling
 from llmgeom.baselines import frame_bound, random_mean_abs_cos, reference_values
 
 
@@ -123,59 +123,6 @@ def test_equal_norm_tight_frame_reaches_the_frame_bound():
     assert frame_bound(2 * m, m) == pytest.approx(1 / (2 * m - 1))
 
 
-def _uneven_rows(n: int, m: int, seed: int) -> torch.Tensor:
-    """Rows that differ in how much they share one direction: per-row means really vary."""
-    gen = torch.Generator().manual_seed(seed)
-    shared = torch.rand(n, 1, generator=gen) * 2.0 * torch.randn(m, generator=gen)
-    return torch.randn(n, m, generator=gen) + shared
-
-
-@pytest.mark.parametrize("exact_cos2", [True, False])
-def test_sampled_rows_intervals_cover_the_exact_values(exact_cos2):
-    U, gram, exact = engine(_uneven_rows(1500, 16, seed=6))
-    keys = ("mean_abs_cos", "std_abs_cos", "mean_cos2", "mean_max_abs_cos")
-    truth = {**{k: exact[k] for k in keys if k in exact}, "mean_cos2": gram["mean_cos2"]}
-    covered, total = 0, 0
-    for seed in range(40):
-        s = overlap.sampled_statistics(
-            U, 40, seed=seed, mean_cos2=gram["mean_cos2"] if exact_cos2 else None, progress=False
-        )
-        for key in keys:
-            lo, hi = s["interval"][key]
-            covered += lo <= truth[key] <= hi
-            total += 1
-    assert total == 160 and covered >= 140  # nominal 95 %: expect 152; P(< 140) is tiny
-
-
-def test_sampling_every_row_is_the_exact_pass():
-    W = _uneven_rows(300, 12, seed=7)
-    U, gram, exact = engine(W)
-    s = overlap.sampled_statistics(U, 300, bins=40, mean_cos2=gram["mean_cos2"], progress=False)
-    c, _ = direct_cosines(W.numpy())
-    assert s["rows_sampled"] == 300 and s["pairs_covered"] == 300 * 299
-    assert s["mean_abs_cos"] == pytest.approx(np.mean(np.abs(c)), rel=1e-6)
-    assert s["std_abs_cos"] == pytest.approx(np.std(np.abs(c)), rel=1e-5)
-    assert s["mean_cos2"] == pytest.approx(np.mean(c**2), rel=1e-6)
-    assert s["mean_max_abs_cos"] == pytest.approx(exact["mean_max_abs_cos"], rel=1e-6)
-    assert s["max_abs_cos_lower_bound"]["abs_cos"] == pytest.approx(np.max(np.abs(c)), rel=1e-6)
-    assert all(se == 0.0 for se in s["standard_error"].values())  # nothing left to estimate
-    counts, _ = np.histogram(c, bins=40, range=overlap.HIST_RANGE)
-    got = np.array(s["histogram"]["counts"])
-    assert got.sum() == 2 * c.size  # each pair seen from both rows, no row with itself
-    assert np.abs(got - 2 * counts).sum() <= 1e-3 * got.sum()  # float32 values at bin edges
-
-
-def test_sampling_is_reproducible_and_never_pairs_a_row_with_itself():
-    U, _ = overlap.normalize_rows(torch.eye(3, 3))  # any pair of distinct rows has cos 0
-    a = overlap.sampled_statistics(U, 2, seed=1, progress=False)
-    assert a["mean_cos2"] == 0.0 and a["mean_abs_cos"] == 0.0
-    assert a["max_abs_cos_lower_bound"]["abs_cos"] == 0.0
-    b = overlap.sampled_statistics(U, 2, seed=1, progress=False)
-    assert a == b
-    c = overlap.sampled_statistics(U, 2, seed=2, budget_bytes=1, progress=False)  # 1-row blocks
-    assert c["mean_abs_cos"] == 0.0
-
-
 def test_zero_row_normalises_to_zero_and_others_exactly_like_the_authors():
     W = torch.tensor([[3.0, 4.0], [0.0, 0.0]])
     U, norms = overlap.normalize_rows(W)
@@ -210,9 +157,9 @@ def test_exact_pass_estimate_counts_the_flops_of_the_pass():
     rows = overlap.block_rows_for(1000, 400 * 1000 * 4)  # 400-row blocks: 400, 400, 200
     # blocks cover the upper triangle with their diagonal blocks: Σ rows_b × (n − start_b)
     expected = 2 * 32 * (400 * 1000 + 400 * 600 + 200 * 200)
-    assert overlap.exact_pass_flops(1000, 32, rows) == expected
     exact = overlap.pairwise_statistics(U, budget_bytes=400 * 1000 * 4, progress=False)
     assert exact["matmul_flops"] == expected
-    est = overlap.estimate_exact_pass(U, 400 * 1000 * 4)
+    assert sampling.exact_pass_flops(1000, 32, rows) == expected
+    est = sampling.estimate_exact_pass(U, 400 * 1000 * 4)
     assert est["flops"] == expected and est["matmul_flops_per_s"] > 1e6
     assert est["seconds"] == pytest.approx(expected / (est["matmul_flops_per_s"] * 0.75))

@@ -10,10 +10,12 @@ import pytest
 import torch
 from checkpoints import SPECS, write_checkpoint
 
+from llmgeom import sampling
 from llmgeom.cli import main
 from llmgeom.measurement import measure
-from llmgeom.overlap import normalize_rows, weighted_sampled_abs
+from llmgeom.overlap import normalize_rows
 from llmgeom.results import load_record
+from llmgeom.sampling import weighted_sampled_abs
 
 
 def direct(W: np.ndarray, counts: np.ndarray, center: bool = False) -> dict[str, float]:
@@ -77,14 +79,17 @@ def test_uniform_weights_reproduce_the_unweighted_means():
     assert w["weighted_mean_abs_cos"] == pytest.approx(s["mean_abs_cos"], rel=1e-6)
     assert w["weighted_mean_cos"] == pytest.approx(s["mean_cos"], rel=1e-6)
     assert w["effective_tokens"] == pytest.approx(80.0)
-    # sampled: rows drawn by weight; the estimate within 4 standard errors of the exact value
-    sampled = measure(W, weights=np.full(80, 5), sample_rows=40, progress=False).weighted
-    assert sampled["abs_cos_method"] == "sample" and sampled["rows_drawn_by_weight"] == 40
-    se = sampled["weighted_mean_abs_cos_se"]
-    assert 0 < se < 0.05 * s["mean_abs_cos"]
-    assert abs(sampled["weighted_mean_abs_cos"] - s["mean_abs_cos"]) < 4 * se
-    low, high = sampled["weighted_mean_abs_cos_interval"]
-    assert high - low == pytest.approx(2 * 2.0227 * se, rel=1e-3)  # t(0.975, 39 dof) = 2.0227
+    # sampled: pairs drawn by weight; the estimate within 4 standard errors of the exact value
+    sampled = measure(W, weights=np.full(80, 5), pairs="sample", precision=0.01, progress=False)
+    block = sampled.weighted
+    assert block["abs_cos_method"] == "sample" and block["stopped_by"] == "precision"
+    assert 0.95 * 2**17 < block["pairs_drawn_by_weight"] <= 2**17  # draws with i = j dropped
+    se = block["weighted_mean_abs_cos_se"]
+    assert 0 < se < 0.01 * s["mean_abs_cos"]
+    assert abs(block["weighted_mean_abs_cos"] - s["mean_abs_cos"]) < 4 * se
+    low, high = block["weighted_mean_abs_cos_interval"]
+    assert high - low == pytest.approx(2 * 1.95996 * se, rel=1e-4)  # t(0.975, > 10^5 dof)
+    assert high - low <= 2 * 0.01 * block["weighted_mean_abs_cos"]
 
 
 def test_analytic_truths():
@@ -128,23 +133,21 @@ def test_center_uses_the_centred_directions():
     assert got["weighted_mean_abs_cos"] == pytest.approx(want["weighted_mean_abs_cos"], rel=1e-5)
 
 
-def test_sampled_weighted_abs_cos_is_unbiased_with_honest_intervals():
+def test_sampled_weighted_abs_cos_is_unbiased_with_honest_intervals(monkeypatch):
+    monkeypatch.setattr(sampling, "PAIR_BATCH", 2048)  # 60 short runs
     W, counts = random_case(6, n=120)
     U, _ = normalize_rows(torch.from_numpy(W))
     p = torch.from_numpy(counts / counts.sum())
     exact = direct(W, counts)
-    pair_weight = 1.0 - float((p * p).sum())
     estimates, hits = [], 0
     for seed in range(60):
-        s = weighted_sampled_abs(U, p, 60, seed=seed, progress=False)
-        estimates.append(s["weighted_abs_sum"] / pair_weight)
-        low, high = (v / pair_weight for v in s["weighted_abs_sum_interval"])
+        s = weighted_sampled_abs(U, p, seed=seed, precision=0.5, progress=False)
+        estimates.append(s["weighted_mean_abs_cos"])
+        low, high = s["weighted_mean_abs_cos_interval"]
         hits += low <= exact["weighted_mean_abs_cos"] <= high
     spread = np.std(estimates) / math.sqrt(len(estimates))
     assert abs(np.mean(estimates) - exact["weighted_mean_abs_cos"]) < 4 * spread
     assert hits >= 51  # nominal 95 % of 60
-    # drawing rows by weight: far tighter than the spread of single uniform rows' contributions
-    assert np.std(estimates) < 0.1 * exact["weighted_mean_abs_cos"]
 
 
 def test_gram_only_run_reports_no_weighted_abs_cos():

@@ -32,15 +32,18 @@ def only_json(out_dir: Path) -> dict:
     return json.loads(files[0].read_text())
 
 
-def direct(W, center=False):
-    """Exact pair statistics of the rows of W, the O(n²) float64 way."""
+def direct_matrix(W, center=False):
+    """All cosines of the rows of W, the O(n²) float64 way."""
     W = np.asarray(W, dtype=np.float64)
     if center:
         W = W - W.mean(axis=0)
     U = W / np.linalg.norm(W, axis=1, keepdims=True)
-    C = U @ U.T
-    iu = np.triu_indices(len(W), 1)
-    return C[iu]
+    return U @ U.T
+
+
+def direct(W, center=False):
+    """The cosines of the pairs i<j of the rows of W."""
+    return direct_matrix(W, center)[np.triu_indices(len(W), 1)]
 
 
 @pytest.fixture(scope="module")
@@ -161,9 +164,10 @@ def test_sample(tmp_path, capsys, pythia_dir):
     assert code == 0
     record = only_json(tmp_path)
     assert record["variant"]["pairs"] == "sample" and record["variant"]["sample_rows"] == 30
+    assert record["variant"]["precision"] == 1e-3
     sampled = record["stats"]["sampled"]
     assert sampled["rows_sampled"] == 30 and sampled["seed"] == 3
-    assert sampled["pairs_covered"] == 30 * 71
+    assert sampled["stopped_by"] == "precision" and sampled["relative_half_width"] <= 1e-3
     cos = direct(head.numpy())
     exact = {"mean_cos2": np.mean(cos**2), "mean_abs_cos": np.mean(np.abs(cos))}
     for key, value in exact.items():
@@ -172,7 +176,9 @@ def test_sample(tmp_path, capsys, pythia_dir):
         assert lo <= value <= hi, f"{key}: exact {value} outside [{lo}, {hi}]"
     # the Gram mean cos² stays exact even in sample mode
     assert record["stats"]["mean_cos2"] == pytest.approx(exact["mean_cos2"], rel=1e-6)
-    assert "(sampled)" in stdout and "30 rows x all rows = 2,130 ordered pairs" in stdout
+    assert "(sampled)" in stdout
+    assert f"{sampled['pairs_sampled']:,} random pairs (precision 0.001 reached)" in stdout
+    assert "from 30 whole rows" in stdout
 
 
 def test_rows_tokenizer_on_padded_pythia(tmp_path, capsys, pythia_dir):
@@ -523,39 +529,56 @@ def test_every_file_written_is_printed(tmp_path, capsys, pythia_dir):
 # ---------------------------------------------------------------- --pairs auto and its cost
 
 
-def test_auto_runs_the_exact_pass_within_the_budget(tmp_path, capsys, pythia_dir):
+def test_auto_runs_the_exact_pass_up_to_the_flop_limit(tmp_path, capsys, pythia_dir):
     directory, head = pythia_dir
     code, stdout, _ = run_cli(capsys, directory, "--out", tmp_path, "--no-progress")
     assert code == 0
     record = only_json(tmp_path)
     variant = record["variant"]
     assert (variant["pairs_requested"], variant["pairs"]) == ("auto", "exact")
-    assert variant["time_budget_s"] == 60 and 0 < variant["exact_pass_estimate_s"] < 60
-    assert variant["matmul_gflops"] > 0
+    n, m = head.shape
+    assert variant["exact_pass_flops"] == n * (n - 1) * m and variant["exact_max_flops"] == 2e12
+    assert variant["exact_pass_estimate_s"] > 0 and variant["matmul_gflops"] > 0
     assert record["stats"]["max_abs_cos"] == pytest.approx(
         np.abs(direct(head.numpy())).max(), rel=1e-6
     )
-    # the estimate is printed before the pass, the decision in the summary
-    assert stdout.index("exact pairwise pass: about") < stdout.index("mean cos^2")
-    assert "pairs auto: exact pass (estimated" in stdout
+    # the Gram statistics and the pass are announced before the pass, the decision in the summary
+    assert stdout.index("Gram statistics: mean cos^2") < stdout.index("exact pairwise pass (")
+    assert stdout.index("exact pairwise pass (") < stdout.index("mean cos^2      ")
+    assert "pairs auto: exact pass (" in stdout and "<= --exact-max-flops 2e+12" in stdout
 
 
-def test_auto_samples_when_the_exact_pass_would_exceed_the_budget(tmp_path, capsys, pythia_dir):
+def test_auto_samples_above_the_flop_limit(tmp_path, capsys, pythia_dir):
     directory, head = pythia_dir
     code, stdout, _ = run_cli(
-        capsys, directory, "--out", tmp_path, "--time-budget", "1e-9", "--no-progress"
+        capsys, directory, "--out", tmp_path, "--exact-max-flops", "1000", "--no-progress"
     )
     assert code == 0
     record = only_json(tmp_path)
     variant, stats = record["variant"], record["stats"]
     assert (variant["pairs_requested"], variant["pairs"]) == ("auto", "sample")
-    assert variant["exact_pass_estimate_s"] > variant["time_budget_s"]
+    assert variant["exact_pass_flops"] > variant["exact_max_flops"] == 1000
     assert stats["abs_cos_method"] == "sample" and stats["sampled"]["rows_sampled"] == 72
     assert "max_abs_cos" not in stats
-    cos = direct(head.numpy())  # at least 100 rows are drawn: here every row, so it is exact
-    assert stats["mean_abs_cos"] == pytest.approx(np.mean(np.abs(cos)), rel=1e-6)
+    cos = direct(head.numpy())  # 256 whole rows asked, 72 exist: the per-token maxima are exact
+    best = np.abs(direct_matrix(head.numpy()))
+    np.fill_diagonal(best, -1.0)
+    assert stats["sampled"]["mean_max_abs_cos"] == pytest.approx(best.max(axis=1).mean(), abs=1e-6)
+    low, high = stats["sampled"]["interval"]["mean_abs_cos"]
+    assert low <= np.mean(np.abs(cos)) <= high
     assert stats["mean_cos2"] == pytest.approx(np.mean(cos**2), rel=1e-6)  # still exact
-    assert "over the" in stdout and "--pairs exact" in stdout and "(sampled)" in stdout
+    assert "over --exact-max-flops" in stdout and "> --exact-max-flops 1e+03" in stdout
+    assert "(sampled)" in stdout
+
+
+@pytest.mark.parametrize(
+    "flag", ["--exact-max-flops=-1", "--exact-max-flops=nan", "--precision=0", "--precision=1"]
+)
+def test_bad_exact_max_flops_or_precision_is_a_one_line_error(tmp_path, capsys, flag):
+    out = tmp_path / "out"
+    code, stdout, stderr = run_cli(capsys, _gpt2(tmp_path), "--out", out, flag)
+    assert_one_line_error(code, stdout, stderr, flag.split("=")[0])
+    assert not out.exists()
 
 
 @pytest.mark.parametrize("budget", ["0", "-5", "soon", "nan"])
