@@ -45,14 +45,32 @@ IGNORED: dict[tuple[str, ...], str] = {
 
 def migrate(relative: Path, previous: dict[str, Any]) -> dict[str, Any]:
     """The previous version's document ``previous`` (the golden file ``relative``) in today's
-    format. Identity today: nothing has changed.
+    format: the measurement records gained the settings of the pair rule (below); nothing else
+    has changed.
 
     The one place to absorb a deliberate format change (a schema bump, a renamed or moved key):
     map the old document to the new layout here, with the same numbers (e.g. through the
     library's own tested migration of old records), and say why in a comment. Never drop a
     number here that the new version still reports.
     """
+    if previous.get("schema") == "llmgeom.measurement/1":
+        previous = _with_pair_rule_settings(previous)
     return previous
+
+
+def _with_pair_rule_settings(record: dict[str, Any]) -> dict[str, Any]:
+    """Issue 16 §7 made ``pairs="auto"`` a fixed rule on the exact pass's FLOP count, with the
+    pair sampler's relative ``precision``: every record now states both settings (their
+    defaults in these runs, which give no option for them) and, whenever a pass was considered
+    (any mode but ``gram``), its FLOP count n(n−1)·m, computed here from the old record's own
+    n and m. Only settings are added; no number of the old record changes."""
+    new = json.loads(json.dumps(record))
+    new["options"] |= {"exact_max_flops": 2e12, "precision": 1e-3}
+    variant = new["variant"]
+    if variant["pairs"] != "gram":
+        n, m = variant["n_rows_used"], new["stats"]["m"]
+        variant["exact_pass_flops"] = float(n * (n - 1) * m)
+    return new
 
 
 def differences(previous: Any, current: Any, path: tuple[str, ...] = ()) -> list[str]:
