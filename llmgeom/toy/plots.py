@@ -21,27 +21,31 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
 from .._atomic import atomic_path
 from .report import run_label
 
 
-def _save(fig: Any, path: Path) -> Path:
+def _figure() -> tuple[Figure, Any]:
+    """A 5.6 x 4.2 in figure on its own Agg canvas: no pyplot, no process-wide backend change."""
+    fig = Figure(figsize=(5.6, 4.2))
+    FigureCanvasAgg(fig)
+    return fig, fig.add_subplot()
+
+
+def _save(fig: Figure, path: Path) -> Path:
     path = Path(path)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format=path.suffix.lstrip(".") or "png", dpi=130, bbox_inches="tight")
-    plt.close(fig)
     return path
 
 
 def plot_loss(doc: dict[str, Any], path: str | Path) -> Path:
     """Save the log-log loss-vs-width figure with fitted lines; returns the path."""
-    fig, ax = plt.subplots(figsize=(5.6, 4.2))
+    fig, ax = _figure()
     for k, run in enumerate(doc["runs"]):
         color = f"C{k % 10}"
         m = np.array([r["m"] for r in run["per_m"]], dtype=float)
@@ -72,7 +76,7 @@ def plot_loss(doc: dict[str, Any], path: str | Path) -> Path:
 
 def plot_phi(doc: dict[str, Any], path: str | Path) -> Path:
     """Save the fraction of represented features φ vs width, with ``m/n`` and ``2m/n``."""
-    fig, ax = plt.subplots(figsize=(5.6, 4.2))
+    fig, ax = _figure()
     n = doc["config"]["n"]
     all_m = sorted({r["m"] for run in doc["runs"] for r in run["per_m"]})
     grid = np.array(all_m, dtype=float)
