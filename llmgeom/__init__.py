@@ -11,6 +11,9 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from typing import Any
+
+from ._lazy import lazy_attribute
 from .errors import (
     ConfigError,
     CorpusError,
@@ -58,9 +61,5 @@ _LAZY = {  # name -> module (relative); `import llmgeom` does not import torch
 }
 
 
-def __getattr__(name: str):
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
-    raise AttributeError(f"module 'llmgeom' has no attribute {name!r}")
+def __getattr__(name: str) -> Any:
+    return lazy_attribute(__name__, _LAZY, name)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,11 +24,26 @@ from typing import Any
 
 from .errors import ConfigError
 
+# Like tempfile's: a new file only (never an existing one or a symlink's target), binary on Windows
+_CREATE_FLAGS = (
+    os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+)
+_ATTEMPTS = 100
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+
+def _create_beside(target: Path) -> Path:
+    """A new empty file ``.NAME.RANDOM.tmp`` in ``target``'s folder, of mode ``0o666 & ~umask``
+    like any file ``open`` creates: the process umask applies, and is never changed (changing
+    it, even for a moment, would race with files other threads create)."""
+    for _ in range(_ATTEMPTS):
+        tmp = target.parent / f".{target.name}.{secrets.token_hex(4)}.tmp"
+        try:
+            fd = os.open(tmp, _CREATE_FLAGS, 0o666)
+        except FileExistsError:
+            continue
+        os.close(fd)
+        return tmp
+    raise FileExistsError(f"{target.parent}: no free temporary name after {_ATTEMPTS} attempts")
 
 
 @contextmanager
@@ -38,10 +54,7 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
         target.parent.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError):
         raise ConfigError(f"cannot write into {target.parent}: it is not a directory") from None
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; results are ordinary files
+    tmp = _create_beside(target)
     try:
         yield tmp
         os.replace(tmp, target)

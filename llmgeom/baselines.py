@@ -22,7 +22,14 @@ def random_mean_abs_cos(m: int) -> float:
 
 
 def frame_bound(n: int, m: int) -> float:
-    """Lower bound on mean_{i≠j} cos² for any ``n`` unit vectors in ``R^m`` (0 when n ≤ m)."""
+    """Lower bound on mean_{i≠j} cos² for any ``n`` unit vectors in ``R^m``,
+    ``(n − m) / (m (n − 1))``; 0 when ``n ≤ m`` (orthogonal vectors fit) and for fewer than two
+    vectors (no pair).
+
+    Example:
+        >>> round(frame_bound(1000, 10), 6), frame_bound(5, 10), frame_bound(1, 10)
+        (0.099099, 0.0, 0.0)
+    """
     return max(0.0, (n - m) / (m * (n - 1))) if n > 1 else 0.0
 
 

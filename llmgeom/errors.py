@@ -63,3 +63,17 @@ class ConfigError(LlmgeomError, ValueError):
 
 class CorpusError(LlmgeomError, ValueError):
     """A text corpus that cannot be read as documents (empty, undecodable, missing field...)."""
+
+
+def one_line(message: str) -> str:
+    r"""``message`` on a single line: every run of whitespace, line breaks included, becomes one
+    space, with none at either end.
+
+    The one formatter of llmgeom's one-line messages: the CLI's errors and warnings on stderr, a
+    failed sweep unit, a corrupt file listed by the report, a reason quoted from another library.
+
+    Example:
+        >>> one_line("Traceback:\n\tValueError:  bad\r\n")
+        'Traceback: ValueError: bad'
+    """
+    return " ".join(message.split())

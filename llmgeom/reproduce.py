@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import ConfigError, LlmgeomError
+from .errors import ConfigError, LlmgeomError, one_line
 
 if TYPE_CHECKING:
     from .fits import FitResult
@@ -90,7 +90,7 @@ def _fit(name: str, fit: Callable[[], FitResult], out: Path, result: ReproduceRe
         fitted = fit()
         paths = fitted.save(out)
     except (LlmgeomError, OSError) as err:
-        result.fit_errors[name] = " ".join(str(err).split()) or type(err).__name__
+        result.fit_errors[name] = one_line(str(err)) or type(err).__name__
         if echo:
             print(f"fit {name}: failed: {result.fit_errors[name]}")
         return
@@ -127,7 +127,7 @@ def _build_report(out: Path, result: ReproduceResult, echo: bool) -> None:
     try:
         result.report = build_report(out, out / "report")
     except Exception as err:  # the report's own failure is recorded, the results stay
-        result.report_error = " ".join(str(err).split()) or type(err).__name__
+        result.report_error = one_line(str(err)) or type(err).__name__
         if echo:
             print(f"report: failed: {result.report_error}")
         return

@@ -11,10 +11,11 @@ import importlib
 import os
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from .. import __version__
-from ..errors import LlmgeomError
+from ..errors import LlmgeomError, one_line
 
 SUBCOMMANDS: tuple[str, ...] = (
     *("measure", "inspect", "models", "fit", "toy", "loss", "freq"),
@@ -55,14 +56,27 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
     print(f"llmgeom: warning: {one_line(str(message))}", file=file or sys.stderr)
 
 
-def one_line(message: str) -> str:
-    r"""``message`` on a single line (an error is one line on stderr, whatever it wraps).
+@contextmanager
+def one_line_warnings() -> Iterator[None]:
+    """Inside the block, warnings print as one ``llmgeom: warning: ...`` line on stderr; the
+    previous ``warnings.showwarning`` comes back on the way out (a notebook or a program calling
+    :func:`main` keeps its own).
 
     Example:
-        >>> one_line("bad file\n  (details)  ")
-        'bad file (details)'
+        >>> import warnings
+        >>> before = warnings.showwarning
+        >>> with one_line_warnings():
+        ...     warnings.showwarning is before
+        False
+        >>> warnings.showwarning is before
+        True
     """
-    return " ".join(part.strip() for part in message.strip().splitlines() if part.strip())
+    previous = warnings.showwarning
+    warnings.showwarning = _one_line_warning
+    try:
+        yield
+    finally:
+        warnings.showwarning = previous
 
 
 def _silence_stdout() -> None:
@@ -81,7 +95,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     pipe (``llmgeom models --json | head -1``) ends the command quietly with exit status 141,
     as for a process stopped by SIGPIPE (the recipe of Python's ``signal`` documentation).
     """
-    warnings.showwarning = _one_line_warning
+    with one_line_warnings():
+        return _run(argv)
+
+
+def _run(argv: Sequence[str] | None) -> int:
     command = "llmgeom"
     try:
         parser = build_parser()

@@ -37,8 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..cli import one_line
-from ..errors import ConfigError, LlmgeomError, SourceNotFoundError
+from ..errors import ConfigError, LlmgeomError, SourceNotFoundError, one_line
 
 STEP_REVISION = re.compile(r"^step(\d+)$")
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import re
 
+from ..errors import one_line
+
 _MAX_CHARS = 200
 
 
@@ -20,7 +22,7 @@ def short_reason(err: BaseException, max_chars: int = _MAX_CHARS) -> str:
     """The first sentence of ``err`` on one line, without a file name (OS errors: strerror)."""
     if isinstance(err, OSError) and err.strerror:
         return err.strerror
-    text = " ".join(str(err).split())
+    text = one_line(str(err))
     first = re.split(r"(?<=[a-z0-9)\]])\. (?=[A-Z])", text, maxsplit=1)[0].rstrip(".")
     if len(first) > max_chars:
         first = first[: max_chars - 3].rstrip() + "..."

@@ -7,7 +7,7 @@ float32 with the ``gguf`` package. ``.npy`` files are memory-mapped, never unpic
 
 Example:
     >>> import tempfile, numpy as np
-    >>> path = tempfile.mktemp(suffix=".npy")
+    >>> path = f"{tempfile.mkdtemp()}/head.npy"
     >>> np.save(path, np.eye(5, 3, dtype=np.float32))
     >>> load_file(path).shape, locate_file(path).byte_range
     ((5, 3), (128, 188))

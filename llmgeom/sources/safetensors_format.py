@@ -6,7 +6,7 @@ does (8-byte little-endian length, JSON, data) with the reference validator's ch
 
 Example:
     >>> import tempfile, torch, safetensors.torch as st
-    >>> path = tempfile.mktemp(suffix=".safetensors")
+    >>> path = f"{tempfile.mkdtemp()}/model.safetensors"
     >>> st.save_file({"wte.weight": torch.ones(4, 2), "ids": torch.zeros(3, dtype=torch.uint32)},
     ...              path)
     >>> entries = local_entries(path)

@@ -5,7 +5,7 @@ memory-mapped, so only the requested tensor's pages are read from disk.
 
 Example:
     >>> import tempfile, torch
-    >>> path = tempfile.mktemp(suffix=".bin")
+    >>> path = f"{tempfile.mkdtemp()}/pytorch_model.bin"
     >>> torch.save({"decoder.embed_tokens.weight": torch.ones(5, 3)}, path)
     >>> read_bin_tensor(path, "decoder.embed_tokens.weight").shape
     torch.Size([5, 3])

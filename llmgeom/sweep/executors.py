@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any, Protocol
 
-from ..errors import ConfigError
+from ..errors import ConfigError, one_line
 from .units import Unit, UnitOutcome, run_unit
 
 OnDone = Callable[[UnitOutcome], None]
@@ -145,7 +145,7 @@ class LocalExecutor:
 
 
 def _died(err: BaseException) -> str:
-    text = " ".join(str(err).split()) or type(err).__name__
+    text = one_line(str(err)) or type(err).__name__
     return f"the worker process died ({text})"
 
 

@@ -48,7 +48,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from ..errors import ConfigError, NetworkError
+from ..errors import ConfigError, NetworkError, one_line
 from .executors import OnDone, default_jobs, register_executor
 from .units import Resources, Unit, UnitOutcome, run_unit
 
@@ -104,8 +104,8 @@ def one_line_error(err: BaseException) -> str:
             return "the Ray node running the unit died"
         if isinstance(err, rex.RayTaskError) and err.cause is not None:
             err = err.cause
-    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
-    last = lines[-1] if lines else ""
+    lines = str(err).strip().splitlines()
+    last = one_line(lines[-1]) if lines else ""
     name = type(err).__name__
     return f"the Ray task failed: {name}: {last}" if last else f"the Ray task failed: {name}"
 
@@ -203,7 +203,7 @@ class RayExecutor:
             try:
                 ray.init(address=self.address, log_to_driver=False, logging_level=logging.WARNING)
             except (ConnectionError, TimeoutError, RuntimeError, ValueError) as err:
-                text = " ".join(str(err).split()) or type(err).__name__
+                text = one_line(str(err)) or type(err).__name__
                 raise NetworkError(
                     f"cannot join the Ray cluster at {self.address}: {text}"
                 ) from None

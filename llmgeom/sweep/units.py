@@ -9,20 +9,17 @@ the outcome says ``ok=False`` with a one-line error. :func:`unit_done` is the re
 every output exists and parses.
 
 Example:
-    >>> import json, pathlib
-    >>> def hello(params, out):
-    ...     path = pathlib.Path(out) / "hello.json"
-    ...     path.write_text(json.dumps({"who": params["who"]}))
-    ...     return [path.name]
-    >>> register_runner("hello", hello)
-    >>> unit = Unit("hello/world", "hello", {"who": "world"}, ("hello.json",))
-    >>> unit_done(unit, ".")
+    >>> import pathlib, tempfile
+    >>> out = tempfile.mkdtemp()
+    >>> unit = Unit("notes/hello", "notes", {"who": "world"}, ("hello.json",))
+    >>> unit_done(unit, out)
     False
-    >>> outcome = run_unit(unit, ".")
-    >>> outcome.ok, outcome.files, unit_done(unit, ".")
-    (True, ('hello.json',), True)
-    >>> run_unit(Unit("x/y", "nope", {}, ()), ".").error
-    "unknown unit kind 'nope' (known: freq, hello, loss, measure, toy)"
+    >>> outcome = run_unit(unit, out)  # no runner for "notes": a failed unit, not an exception
+    >>> outcome.ok, outcome.error
+    (False, "unknown unit kind 'notes' (known: freq, loss, measure, toy)")
+    >>> _ = (pathlib.Path(out) / "hello.json").write_text('{"who": "world"}')
+    >>> unit_done(unit, out)
+    True
 """
 
 from __future__ import annotations
@@ -33,6 +30,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from ..errors import LlmgeomError, one_line
 
 UNIT_KINDS = ("measure", "loss", "freq", "toy")
 
@@ -110,9 +109,6 @@ def _runner(kind: str) -> Runner:
 
 
 def _one_line(err: BaseException) -> str:
-    from ..cli import one_line
-    from ..errors import LlmgeomError
-
     text = one_line(str(err.args[0]) if isinstance(err, KeyError) and err.args else str(err))
     if isinstance(err, LlmgeomError | KeyError) and text:
         return text

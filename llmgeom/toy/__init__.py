@@ -16,8 +16,9 @@ Example:
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
+
+from .._lazy import lazy_attribute
 
 # Names -> submodule. Loaded on first use, so that importing llmgeom.toy.config (the CLI's help
 # reads ToyConfig's defaults) does not import torch: `llmgeom --help` stays fast.
@@ -55,11 +56,7 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return lazy_attribute(__name__, _LAZY, name)
 
 
 __all__ = [

@@ -26,7 +26,7 @@ from .._atomic import atomic_path, write_json_atomic
 from ..errors import CorruptCheckpointError, SourceNotFoundError
 from .config import ToyConfig, config_from_dict
 from .report import summarize
-from .training import TrainedModel, TrainResult, train
+from .training import TrainedModel, TrainResult, torch_cpu_settings, train
 
 
 def run_experiment(
@@ -48,12 +48,13 @@ def run_experiment(
         >>> len(doc["runs"][0]["per_m"]), paths
         (3, [])
     """
-    result = train(config, progress=progress)
     paths: list[Path] = []
     stem = stem or f"toy-{config.name}"
-    if out_dir is not None and save_models:
-        paths.append(save_trained(result, Path(out_dir) / f"{stem}{MODELS_SUFFIX}"))
-    doc = summarize(result)
+    with torch_cpu_settings(config.threads, flush_denormal=False):  # the summary's threads too
+        result = train(config, progress=progress)
+        if out_dir is not None and save_models:
+            paths.append(save_trained(result, Path(out_dir) / f"{stem}{MODELS_SUFFIX}"))
+        doc = summarize(result)
     if out_dir is not None:
         out = Path(out_dir)
         paths.append(write_json_atomic(out / f"{stem}.json", doc))

@@ -5,7 +5,8 @@
   represented rows (``‖W_i‖ > 1``, Gram identity), ≈ ``1/m`` in strong superposition, next to the
   frame bound ``(n_S − m) / (m (n_S − 1))``; the same mean over all ``‖W_i‖ > 1/2`` rows is kept
   under its own name (in strong superposition the rows of norm in (1/2, 1] share one direction,
-  so that mean is far above ``1/m`` at small ``m``);
+  so that mean is far above ``1/m`` at small ``m``); mean cos² and the frame bound are the
+  measurement's own (:mod:`llmgeom.overlap`, :mod:`llmgeom.baselines`);
 * the "unlearned features" loss ``Σ_{i∉R} (⟨v²⟩p_i − ⟨v⟩²p_i²)`` from the model's own represented
   set ``R``, and the ideal weak-regime loss with the top ``m`` features learned perfectly.
 
@@ -24,6 +25,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..baselines import frame_bound as frame_bound  # re-exported: llmgeom.toy.frame_bound
+from ..overlap import gram_mean_cos2, normalize_rows
 from .data import V2_MEAN, V_MEAN
 
 REPRESENTED_NORM: float = 0.5
@@ -31,36 +34,25 @@ STRONG_NORM: float = 1.0
 HIST_EDGES: tuple[float, ...] = tuple(np.round(np.linspace(0.0, 2.0, 41), 6).tolist())
 
 
-def frame_bound(n_vectors: int, m: int) -> float:
-    """Lower bound on the mean off-diagonal cos² of ``n_vectors`` unit vectors in R^m.
-
-    Example:
-        >>> round(frame_bound(1000, 10), 6), frame_bound(5, 10)
-        (0.099099, 0.0)
-    """
-    if n_vectors <= max(m, 1):
-        return 0.0
-    return (n_vectors - m) / (m * (n_vectors - 1))
-
-
 def mean_cos2(W: torch.Tensor) -> float | None:
-    """Mean of ``(ŵ_i·ŵ_j)²`` over ordered pairs ``i ≠ j`` (None for fewer than two rows).
+    """Mean of ``(ŵ_i·ŵ_j)²`` over ordered pairs ``i ≠ j`` of the non-zero rows of ``W`` (None
+    for fewer than two).
 
-    Uses ``Σ_{i,j} (ŵ_i·ŵ_j)² = ‖ŴᵀŴ‖_F²``: an ``m × m`` Gram matrix instead of ``n × n``.
+    The overlap engine's exact Gram identity (:func:`llmgeom.overlap.gram_mean_cos2`, an
+    ``m × m`` Gram matrix instead of ``n × n``) on rows normalised in float64 with no epsilon; a
+    zero row has no direction and is left out, as :func:`llmgeom.measure` does.
 
     Example:
         >>> import torch
-        >>> round(mean_cos2(torch.tensor([[1.0, 0.0], [1.0, 1.0]])), 6)
+        >>> round(mean_cos2(torch.tensor([[1.0, 0.0], [1.0, 1.0], [0.0, 0.0]])), 6)
         0.5
     """
     Wd = W.detach().to(torch.float64)
-    k = Wd.shape[0]
-    if k < 2:
+    Wd = Wd[torch.linalg.vector_norm(Wd, dim=1) > 0]
+    if Wd.shape[0] < 2:
         return None
-    Wh = Wd / (torch.linalg.vector_norm(Wd, dim=1, keepdim=True) + 1e-9)
-    total = float(torch.linalg.matrix_norm(Wh.T @ Wh) ** 2)
-    diag = float((torch.linalg.vector_norm(Wh, dim=1) ** 4).sum())
-    return max(0.0, (total - diag) / (k * (k - 1)))  # a mean of squares: clip rounding below 0
+    U, _ = normalize_rows(Wd, dtype=torch.float64)
+    return gram_mean_cos2(U)
 
 
 def row_geometry(W: torch.Tensor) -> dict[str, Any]:

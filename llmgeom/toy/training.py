@@ -22,6 +22,8 @@ import hashlib
 import math
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -133,8 +135,6 @@ def train(config: ToyConfig, progress: bool = True) -> TrainResult:
         torch.Size([40, 5])
     """
     device = resolve_device(config.device)
-    if config.threads is not None:
-        torch.set_num_threads(config.threads)
     groups: dict[tuple, list[tuple[int, ToyRun]]] = {}
     for i, run in enumerate(config.runs):
         groups.setdefault(run.data_key, []).append((i, run))
@@ -151,16 +151,63 @@ def train(config: ToyConfig, progress: bool = True) -> TrainResult:
     freqs: dict[tuple, torch.Tensor] = {}
     group_timings = []
     # Weight decay drives dropped rows and their Adam moments toward 1e-38 and below; subnormal
-    # floats are ~10x slower on x86 CPUs, so flush them to zero while training (reset after).
-    flush = device.type == "cpu" and torch.set_flush_denormal(True)
-    try:
+    # floats are ~10x slower on x86 CPUs, so flush them to zero while training.
+    with torch_cpu_settings(config.threads, flush_denormal=device.type == "cpu"):
+        threads = torch.get_num_threads()
         _train_all(config, groups, device, bar, models, freqs, group_timings)
-    finally:
-        if flush:
-            torch.set_flush_denormal(False)
     models.sort(key=lambda t: (t.run_index, t.seed, t.m))
     timings = {"wall_s": time.perf_counter() - t_start, "groups": group_timings}
-    return TrainResult(config, str(device), torch.get_num_threads(), models, freqs, timings)
+    return TrainResult(config, str(device), threads, models, freqs, timings)
+
+
+def denormals_flushed() -> bool:
+    """Whether torch flushes subnormal floats to zero on this thread (``set_flush_denormal``).
+
+    torch has no getter: half the smallest normal double is a subnormal, so it comes out as
+    exactly 0 only while flushing is on (a one-element product runs on the calling thread, the
+    thread whose setting ``set_flush_denormal`` changes).
+
+    Example:
+        >>> import torch
+        >>> before = denormals_flushed()
+        >>> with torch_cpu_settings(None, flush_denormal=True):
+        ...     denormals_flushed() == torch.set_flush_denormal(True)  # True where supported
+        True
+        >>> denormals_flushed() == before
+        True
+    """
+    return bool(torch.tensor(2.0**-1022, dtype=torch.float64).mul(0.5) == 0)
+
+
+@contextmanager
+def torch_cpu_settings(threads: int | None, flush_denormal: bool) -> Iterator[None]:
+    """torch's intra-op CPU threads set to ``threads`` (unless None) and, if ``flush_denormal``,
+    subnormal floats flushed to zero (where the CPU supports it), both for the block only: the
+    previous thread count and flush-denormal state (read by :func:`denormals_flushed`) come back
+    on the way out, whatever happens inside.
+
+    Example:
+        >>> import torch
+        >>> before = torch.get_num_threads()
+        >>> with torch_cpu_settings(1, flush_denormal=False):
+        ...     torch.get_num_threads()
+        1
+        >>> torch.get_num_threads() == before
+        True
+    """
+    previous_threads = torch.get_num_threads()
+    previous_flush = denormals_flushed()
+    try:
+        if threads is not None:
+            torch.set_num_threads(threads)
+        if flush_denormal:
+            torch.set_flush_denormal(True)
+        yield
+    finally:
+        if flush_denormal:
+            torch.set_flush_denormal(previous_flush)
+        if threads is not None:
+            torch.set_num_threads(previous_threads)
 
 
 def _train_all(

@@ -397,9 +397,8 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys, monkeypatch,
     assert not (src_dir / "pwned").exists()
 
 
-@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
 @pytest.mark.parametrize("device", ["cuda", "cuda:0"])
-def test_device_cuda_without_cuda_is_a_one_line_error(tmp_path, capsys, device):
+def test_device_cuda_without_cuda_is_a_one_line_error(tmp_path, capsys, device, without_cuda):
     out = tmp_path / "out"
     code, stdout, stderr = run_cli(capsys, _gpt2(tmp_path), "--out", out, "--device", device)
     assert_one_line_error(code, stdout, stderr, f"device '{device}' requested but no CUDA GPU")

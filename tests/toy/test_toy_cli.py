@@ -196,9 +196,10 @@ def test_run_help_shows_the_dataclass_defaults(capsys) -> None:
     assert f"n={cfg.n}, {cfg.steps} steps, batch {cfg.batch}" in text  # the epilog too
 
 
-@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
 @pytest.mark.parametrize("command", ["run", "sweep"])
-def test_cuda_without_a_gpu_is_a_one_line_error_before_anything(tmp_path: Path, capsys, command):
+def test_cuda_without_a_gpu_is_a_one_line_error_before_anything(
+    tmp_path: Path, capsys, command, without_cuda
+):
     source = TINY if command == "run" else ["quick"]
     argv = ["toy", command, *source, "--device", "cuda:0", "--out", str(tmp_path / "o")]
     assert main(argv) == 1

@@ -116,3 +116,19 @@ def test_overlap_of_orthonormal_rows_is_zero_and_of_duplicated_rows_one() -> Non
     assert g["mean_cos2_strong"] == pytest.approx(0.0, abs=1e-12)
     assert g["mean_cos2_norm_gt_half"] == pytest.approx(_pairwise_cos2_loop(mixed, 0.5), rel=1e-7)
     assert g["mean_cos2_norm_gt_half"] > 0.5
+
+
+def test_mean_cos2_leaves_zero_rows_out_and_agrees_with_measure() -> None:
+    import llmgeom
+    from llmgeom.baselines import frame_bound as baselines_frame_bound
+
+    W = torch.randn(40, 6, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    with_zeros = torch.cat([W[:20], torch.zeros(3, 6, dtype=torch.float64), W[20:]])
+    Wh = W / W.norm(dim=1, keepdim=True)
+    c = (Wh @ Wh.T) ** 2  # the direct mean over the 40 non-zero rows only
+    direct = float((c.sum() - c.diagonal().sum()) / (40 * 39))
+    assert mean_cos2(with_zeros) == pytest.approx(direct, rel=1e-12)
+    measured = llmgeom.measure(with_zeros.float(), pairs="gram").stats["mean_cos2"]
+    assert mean_cos2(with_zeros) == pytest.approx(measured, rel=1e-6)  # the same definition
+    assert mean_cos2(torch.cat([W[:1], torch.zeros(4, 6)])) is None  # one direction: no pair
+    assert frame_bound is baselines_frame_bound  # one frame bound for the toy and measure

@@ -7,6 +7,7 @@ import torch
 
 from llmgeom.toy.config import ToyConfig, ToyRun
 from llmgeom.toy.data import FeatureSampler, frequencies
+from llmgeom.toy.experiment import run_experiment
 from llmgeom.toy.model import batch_loss
 from llmgeom.toy.optim import lr_factor
 from llmgeom.toy.training import derive_seed, init_params, train
@@ -114,3 +115,30 @@ def test_strong_dial_keeps_rows_near_unit_norm() -> None:
     strong, weak = result.model(0, 20).W.norm(dim=1), result.model(1, 20).W.norm(dim=1)
     assert float((strong > 0.5).double().mean()) == 1.0
     assert float((weak > 0.5).double().mean()) < 0.5
+
+
+def _flushing() -> bool:  # an independent probe: the smallest float32 subnormal times one
+    return float(torch.tensor(1e-45, dtype=torch.float32) * 1.0) == 0.0
+
+
+def test_training_leaves_torch_threads_and_flush_denormal_as_it_found_them() -> None:
+    cfg = ToyConfig(steps=3, warmup=1, threads=2, runs=(ToyRun(gamma=-1.0),), **SMALL)
+    assert torch.get_num_threads() == 1  # tests/toy/conftest.py
+    assert not _flushing()
+    result = train(cfg, progress=False)
+    assert result.threads == 2  # it trained with the config's threads
+    assert torch.get_num_threads() == 1 and not _flushing()
+    doc, _ = run_experiment(cfg, progress=False)  # the summary too runs with them
+    assert doc["threads"] == 2 and torch.get_num_threads() == 1 and not _flushing()
+
+
+def test_a_flush_denormal_set_by_the_caller_stays_set() -> None:
+    if not torch.set_flush_denormal(True):
+        pytest.skip("this CPU cannot flush subnormals to zero")
+    try:
+        assert _flushing()
+        train(ToyConfig(steps=2, warmup=1, runs=(ToyRun(gamma=-1.0),), **SMALL), progress=False)
+        assert _flushing()
+    finally:
+        torch.set_flush_denormal(False)
+    assert not _flushing()
