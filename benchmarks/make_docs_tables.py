@@ -85,7 +85,7 @@ TIMED = (
         "The default `measure` on a head too large for the exact pass",
         "On a random 262144 × 640 float32 head (Gemma-3's shape), in one run: the default "
         "`measure` (mean and std of |cos| from random pairs until the 95 % interval is within "
-        "1e-3 of the mean) against `pairs=\"gram\"` (the Gram statistics only); then, on a "
+        '1e-3 of the mean) against `pairs="gram"` (the Gram statistics only); then, on a '
         "smaller head with uneven rows, the interval of mean |cos| from random pairs against the "
         "former design (random whole rows, each against every row), at equal work.",
     ),
