@@ -64,9 +64,8 @@ def _checked(kind: str, d: Any, schema: str, restore: Any) -> Any:
         raise FitError(f"malformed {schema} result: {type(err).__name__}: {err}") from None
 
 
-def restore_overlap(law: T, d: dict[str, Any]) -> T:
+def restore_overlap(law: T, d: dict[str, Any], schema: str) -> T:
     """Set the fitted attributes of an ``OverlapLaw`` from its ``to_dict``; returns ``law``."""
-    from .overlap_law import SCHEMA
 
     def restore() -> T:
         s: Any = law
@@ -92,7 +91,7 @@ def restore_overlap(law: T, d: dict[str, Any]) -> T:
         s.cov_ = _overlap_cov(s)
         return law
 
-    return _checked("overlap", d, SCHEMA, restore)
+    return _checked("overlap", d, schema, restore)
 
 
 def _overlap_cov(s: Any) -> np.ndarray:
@@ -107,10 +106,9 @@ def _overlap_cov(s: Any) -> np.ndarray:
         return np.full((X.shape[1], X.shape[1]), np.nan)
 
 
-def restore_width_loss(law: T, d: dict[str, Any]) -> T:
+def restore_width_loss(law: T, d: dict[str, Any], schema: str) -> T:
     """Set the fitted attributes of a ``WidthLossLaw`` from its ``to_dict``; returns ``law``."""
     from ._varpro import LawSolution
-    from .width_loss import SCHEMA
 
     methods = {"points": "points resampled", "models": "models resampled", "residuals": "fitted"}
 
@@ -150,15 +148,14 @@ def restore_width_loss(law: T, d: dict[str, Any]) -> T:
         s.solution_ = LawSolution(s.alpha_, s.C_, offsets, log_m_ref)
         return law
 
-    return _checked("width-loss", d, SCHEMA, restore)
+    return _checked("width-loss", d, schema, restore)
 
 
-def restore_chinchilla(check: T, d: dict[str, Any]) -> T:
+def restore_chinchilla(check: T, d: dict[str, Any], schema: str) -> T:
     """Set the fitted attributes of a ``ChinchillaCheck`` from its ``to_dict``; returns it.
 
     The model table is not part of the payload: ``d_model_`` and ``params_`` stay ``None``.
     """
-    from .chinchilla import SCHEMA
 
     def restore() -> T:
         s: Any = check
@@ -173,4 +170,4 @@ def restore_chinchilla(check: T, d: dict[str, Any]) -> T:
         s.d_model_ = s.params_ = None
         return check
 
-    return _checked("chinchilla", d, SCHEMA, restore)
+    return _checked("chinchilla", d, schema, restore)

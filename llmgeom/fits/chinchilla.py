@@ -24,6 +24,7 @@ import numpy as np
 
 from ..configs import config_path
 from ..errors import FitError
+from ._restore import restore_chinchilla
 from ._util import jsonable
 from .io import read_size_table
 from .line import fit_power_law
@@ -124,9 +125,7 @@ class ChinchillaCheck:
             >>> back.to_dict() == c.to_dict(), bool(back.predict(1024) == c.predict(1024))
             (True, True)
         """
-        from ._restore import restore_chinchilla
-
-        return restore_chinchilla(cls(), data)
+        return restore_chinchilla(cls(), data, SCHEMA)
 
     def predict(self, d_model: np.ndarray | float) -> np.ndarray:
         """Fitted parameter count ``A · d_model^k``.

@@ -23,6 +23,7 @@ import numpy as np
 from scipy import stats
 
 from ..errors import FitError
+from ._restore import restore_overlap
 from ._util import (
     as_positive,
     check_same_length,
@@ -192,9 +193,7 @@ class OverlapLaw:
             >>> back.to_dict() == law.to_dict(), bool(back.predict(300.0) == law.predict(300.0))
             (True, True)
         """
-        from ._restore import restore_overlap
-
-        return restore_overlap(cls(), data)
+        return restore_overlap(cls(), data, SCHEMA)
 
     def predict(self, m: np.ndarray | float, family: str | None = None) -> np.ndarray:
         """Fitted mean cos² at width(s) ``m`` for ``family`` (the only one if omitted)."""

@@ -31,6 +31,7 @@ from scipy import stats
 
 from ..errors import FitError
 from ._huber import solve_huber
+from ._restore import restore_width_loss
 from ._util import (
     as_finite,
     as_positive,
@@ -328,9 +329,7 @@ class WidthLossLaw:
             >>> bool(back.predict(700, corpus="y") == law.predict(700, corpus="y"))
             True
         """
-        from ._restore import restore_width_loss
-
-        return restore_width_loss(cls(), data)
+        return restore_width_loss(cls(), data, SCHEMA)
 
     def predict(
         self, m: np.ndarray | float, family: str = "all", corpus: str = "all"
