@@ -9,7 +9,7 @@ has ``n_used`` rows and no columns.
 Example:
     >>> from llmgeom.fits.chinchilla import ChinchillaCheck
     >>> d = ChinchillaCheck().fit().to_dict()
-    >>> restore_chinchilla(ChinchillaCheck(), d).to_dict() == d
+    >>> restore_chinchilla(ChinchillaCheck(), d, d["schema"]).to_dict() == d
     True
 """
 
