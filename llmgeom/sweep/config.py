@@ -7,7 +7,8 @@ Schema (every key optional except that something must be asked for)::
     revisions = ["step1000", ...]     # or [[revisions]] tables: revision, models = [names]
     [measure]                         # llmgeom measure's options (MeasureOptions fields)
     [loss]                            # corpora = [...], samples, max_length, dtype, recipe,
-                                      # text_field, device, batch_tokens
+                                      # text_field, device, batch_tokens (max_length: at
+                                      # most; a model with a shorter context uses its context)
     [freq]                            # corpora = [...], tokens, samples, max_length, recipe,
                                       # text_field, tokenizers = [...]
                                       # (each of the three may say models = [names] to run on
@@ -89,7 +90,7 @@ class LossSpec:
 
     corpora: tuple[str, ...]
     samples: int | None = None
-    max_length: int | None = None
+    max_length: int | None = None  # at most: each model uses min(max_length, its context)
     dtype: str | None = None
     recipe: str | None = None
     text_field: str = "text"
