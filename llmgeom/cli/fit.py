@@ -133,6 +133,8 @@ def run_overlap(args: argparse.Namespace) -> int:
     from ..fits.plots import plot_overlap
 
     table = read_overlap_inputs(args.inputs)
+    for note in table.notes:
+        print(f"note: {note}")
     law = OverlapLaw(n_bootstrap=args.bootstrap, random_state=args.seed).fit(
         table.widths(args.width),
         table.mean_cos2,

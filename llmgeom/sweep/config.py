@@ -62,21 +62,29 @@ FREQ_KEYS = (
 )  # fmt: skip
 TOY_OUT = "results/toy"  # where a toy experiment file given as the sweep config writes
 DTYPES = ("auto", "float32", "float16", "bfloat16")
+MODEL_LABELS = ("name", "family")  # MeasureOptions fields given per model ([[models]])
 MEASURE_KEYS = (
-    *(f.name for f in fields(MeasureOptions) if f.name != "progress"), "sample", "models",
+    *(f.name for f in fields(MeasureOptions) if f.name not in ("progress", *MODEL_LABELS)),
+    "sample", "models",
 )  # fmt: skip
 ANALYSES = ("measure", "loss", "freq")
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """One model (at one revision): ``source`` is absolute for a local path, else as given."""
+    """One model (at one revision): ``source`` is absolute for a local path, else as given.
+
+    ``named``: the config gave ``name`` (it then labels the measurement record and its file);
+    otherwise ``name`` is derived from the source and the records are named as by the single
+    commands.
+    """
 
     source: str
     name: str
     revision: str | None = None
     family: str | None = None
     local: bool = False
+    named: bool = False
 
     @property
     def label(self) -> str:
@@ -248,7 +256,7 @@ def _models(raw: Any, base: Path) -> list[ModelSpec]:
         )
         family = table.get("family")
         family = _str(family, "family", f"models[{i}]") if family else _family(source, local)
-        out.append(ModelSpec(source, name, revision, family, local))
+        out.append(ModelSpec(source, name, revision, family, local, "name" in table))
     return out
 
 
@@ -284,7 +292,7 @@ def _expand(models: list[ModelSpec], revisions: list[tuple[str, set[str] | None]
             continue
         if model.local:
             raise ConfigError(f"revisions apply to Hub models; {model.name} is a local path")
-        out.extend(ModelSpec(model.source, model.name, r, model.family) for r in revs)
+        out.extend(replace(model, revision=r) for r in revs)
     return out
 
 

@@ -61,13 +61,16 @@ def _hub(model: ModelSpec) -> tuple[str, str]:
 
 
 def measure_file(model: ModelSpec, options: Any) -> str:
-    """The JSON ``llmgeom measure`` writes for ``model`` under ``options`` (rows, center).
+    """The JSON ``llmgeom measure`` writes for ``model`` under ``options`` (rows, center),
+    named after the model's ``name`` where the config gave one.
 
     Example:
         >>> from llmgeom.options import MeasureOptions
         >>> model = ModelSpec("pythia-70m", "pythia-70m", "step1000")
         >>> measure_file(model, MeasureOptions(center=True))
         'EleutherAI--pythia-70m.step1000.raw+centered.json'
+        >>> measure_file(ModelSpec("/d/w.npy", "mine", local=True, named=True), MeasureOptions())
+        'mine.raw.json'
     """
     from ..results import result_stem
 
@@ -76,8 +79,9 @@ def measure_file(model: ModelSpec, options: Any) -> str:
         ["raw" if options.rows == "all" else "tokenizer-rows"]
         + (["centered"] if options.center else [])
     )
+    name = model.name if model.named else None
     record = {
-        "model": {"repo_id": repo_id, "source": model.source, "revision": revision},
+        "model": {"repo_id": repo_id, "source": model.source, "revision": revision, "name": name},
         "variant": {"name": variant},
     }
     return f"{result_stem(record)}.json"
@@ -202,6 +206,7 @@ def _measure_units(config: SweepConfig) -> list[Unit]:
             "source": model.source,
             "revision": model.revision,
             "name": model.label,
+            "label": model.name if model.named else None,  # the record's name (measure --name)
             "family": model.family,
             "options": record,
             "expected": measure_file(model, options),

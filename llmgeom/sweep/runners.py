@@ -1,7 +1,7 @@
 """Runners of the built-in unit kinds: the same library calls as the single commands.
 
 * ``measure``: :func:`llmgeom.measurement.measure` then :func:`llmgeom.results.save_record`
-  (``llmgeom measure``);
+  (``llmgeom measure``), labelled with the ``[[models]]`` name (when given) and family;
 * ``loss``: :func:`llmgeom.text.lm.load_model`, :func:`llmgeom.text.loss.compute_loss`,
   :func:`llmgeom.text.loss.save_loss` (``llmgeom loss``), the shared ``losses.csv`` updated
   under a file lock so that concurrent units never lose each other's rows; ``[loss]``
@@ -63,6 +63,7 @@ def run_measure(params: dict[str, Any], out: str) -> list[str]:
 
     values = {k: v for k, v in params["options"].items() if k != "progress"}
     values["revision"] = params.get("revision")
+    values["name"], values["family"] = params.get("label"), params.get("family")  # [[models]]
     options = MeasureOptions(**values, progress=False)
     if options.weights is not None:
         from ..weights import load_counts
