@@ -105,6 +105,8 @@ def _load_npy(path: Path, tensor: str | None) -> Unembedding:
 
 
 _GGUF_HEADS = ("output.weight", "token_embd.weight")  # untied head first, tied embedding second
+
+
 def _field(reader: Any, key: str) -> Any:
     field = reader.fields.get(key)
     try:
