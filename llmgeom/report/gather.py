@@ -151,7 +151,12 @@ def loss_model(record: dict[str, Any]) -> str:
         'gpt2-w16'
     """
     model = record["model"]
-    name = model.get("repo_id") or model.get("name") or Path(str(model.get("source"))).name
+    name = (
+        model.get("label")  # a sweep's [[models]] name
+        or model.get("repo_id")
+        or model.get("name")
+        or Path(str(model.get("source"))).name
+    )
     return f"{name}@{model['revision']}" if model.get("revision") else str(name)
 
 

@@ -118,11 +118,21 @@ def lm_name(model: ModelSpec) -> str:
     return entry.hub_id if entry else model.source
 
 
+def loss_model_name(model: ModelSpec) -> str:
+    """The model's name in its loss results: the name the config gave, else :func:`lm_name`.
+
+    Example:
+        >>> loss_model_name(ModelSpec("opt-125m", "mine", named=True))
+        'mine'
+    """
+    return model.name if model.named else lm_name(model)
+
+
 def loss_file(model: ModelSpec, corpus: str) -> str:
     """``<model>.<corpus>.loss.json`` as :func:`llmgeom.text.loss.result_path` names it."""
     from ..text.loss import _safe
 
-    return f"{_safe(lm_name(model))}.{_safe(corpus_name(corpus))}.loss.json"
+    return f"{_safe(loss_model_name(model))}.{_safe(corpus_name(corpus))}.loss.json"
 
 
 def tokenizer_name(source: str, local: bool) -> str:
@@ -233,7 +243,9 @@ def _loss_units(config: SweepConfig) -> list[Unit]:
                 "source": model.source,
                 "revision": model.revision,
                 "corpus": corpus,
-                "model_name": lm_name(model),
+                "model_name": loss_model_name(model),
+                "label": model.name if model.named else None,  # [[models]] name and family
+                "family": model.family,
                 "corpus_name": corpus_name(corpus),
                 "samples": spec.samples,
                 "max_length": spec.max_length,

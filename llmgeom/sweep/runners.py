@@ -7,7 +7,8 @@
   under a file lock so that concurrent units never lose each other's rows; ``[loss]``
   ``max_length`` is an upper bound: each model uses min(max_length, its context length), for
   truncation and the paper recipe's segments alike, and its record says which
-  (``definition.max_length``, with the bound as ``max_length_limit``);
+  (``definition.max_length``, with the bound as ``max_length_limit``); a ``[[models]]`` name
+  and family label the record (``model.label``, ``model.family``), its file and its row;
 * ``freq``: :func:`llmgeom.text.freq.count_tokens`, ``build_record``, ``save_freq``
   (``llmgeom freq``);
 * ``toy``: :func:`llmgeom.toy.experiment.run_experiment` on the file's config, or on one run
@@ -140,11 +141,22 @@ def run_loss(params: dict[str, Any], out: str) -> list[str]:
     )
     if limit is not None:  # the record's max_length is the one used; this is the sweep's bound
         result.options["max_length_limit"] = limit
+    _label_loss(result, params.get("label"), params.get("family"))
     Path(out).mkdir(parents=True, exist_ok=True)
     with losses_lock(out):  # read-modify-rename of the shared table, one process at a time
         paths = save_loss(result, out)
     _check_name(paths[0], params["expected"])
     return _relative(paths, out)
+
+
+def _label_loss(result: Any, label: str | None, family: str | None) -> None:
+    """The ``[[models]]`` labels on a loss result: ``label`` names it (record, file, table row),
+    ``family`` is its ``losses.csv`` family (the width-loss fit's offsets)."""
+    labels = {key: value for key, value in (("label", label), ("family", family)) if value}
+    if labels:
+        result.model = {**result.model, **labels}  # a copy: the loaded model's identity stays
+    if label:
+        result.model_name = label
 
 
 def loss_done(params: dict[str, Any], out: str) -> bool:

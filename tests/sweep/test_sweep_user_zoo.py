@@ -4,14 +4,17 @@ config whose ``[[models]]`` give ``source``, ``name`` and ``family``, run twice 
 that folder. The labels reach the records, the file names and the fit; the sweep's status file
 is skipped and counted; each model is fitted once. Oracle: mean cos² of each matrix from a
 plain numpy Gram matrix and the per-family OLS slope (numpy lstsq on family dummies and −ln m).
+The ``[[models]]`` labels reach the loss records and ``losses.csv`` as well.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 
 import numpy as np
 import pytest
+from sweep_helpers import write_zoo
 
 from llmgeom.cli import main
 
@@ -114,3 +117,30 @@ def test_a_swept_zoo_keeps_its_labels_and_fits_per_family(zoo, tmp_path, capsys)
     assert "found 6 measurements" in printed and "corrupt" not in printed
     summary = (report / "summary.csv").read_text()
     assert all(name in summary for name in names)
+
+
+def test_models_labels_reach_the_loss_records_and_table(tmp_path):
+    zoo = write_zoo(tmp_path)
+    config = tmp_path / "labels.toml"
+    config.write_text(
+        'out = "res"\n'
+        f'[[models]]\nsource = "{zoo["w8"]}"\nname = "my-gpt"\nfamily = "mine"\n'
+        f'[[models]]\nsource = "{zoo["w16"]}"\n'
+        f'[loss]\ncorpora = ["{zoo["txt"]}"]\nmax_length = 16\n'
+    )
+    assert main(["sweep", str(config), "--no-progress"]) == 0
+    res = tmp_path / "res"
+    assert sorted(p.name for p in res.glob("*.loss.json")) == [
+        "my-gpt.a.loss.json",
+        "w16.a.loss.json",
+    ]
+    record = json.loads((res / "my-gpt.a.loss.json").read_text())
+    assert (record["model"]["label"], record["model"]["family"]) == ("my-gpt", "mine")
+    plain = json.loads((res / "w16.a.loss.json").read_text())
+    assert "label" not in plain["model"] and plain["model"]["family"] == "gpt2"
+    with (res / "losses.csv").open(newline="") as fh:
+        rows = {r["model"]: r["family"] for r in csv.DictReader(fh)}
+    assert rows == {"my-gpt": "mine", "w16": "gpt2"}
+    from llmgeom.report.gather import gather, loss_model
+
+    assert sorted(loss_model(i.data) for i in gather(res).losses) == ["my-gpt", "w16"]
