@@ -74,9 +74,9 @@ ANALYSES = ("measure", "loss", "freq")
 class ModelSpec:
     """One model (at one revision): ``source`` is absolute for a local path, else as given.
 
-    ``named``: the config gave ``name`` (it then labels the measurement record and its file);
-    otherwise ``name`` is derived from the source and the records are named as by the single
-    commands.
+    ``named``: the config gave ``name`` (it then labels the measurement and loss records and
+    their files: :attr:`given_name`); otherwise ``name`` is derived from the source and the
+    records are named as by the single commands.
     """
 
     source: str
@@ -85,6 +85,11 @@ class ModelSpec:
     family: str | None = None
     local: bool = False
     named: bool = False
+
+    @property
+    def given_name(self) -> str | None:
+        """The name the config gave (the records' label), None when derived from the source."""
+        return self.name if self.named else None
 
     @property
     def label(self) -> str:

@@ -79,9 +79,13 @@ def measure_file(model: ModelSpec, options: Any) -> str:
         ["raw" if options.rows == "all" else "tokenizer-rows"]
         + (["centered"] if options.center else [])
     )
-    name = model.name if model.named else None
     record = {
-        "model": {"repo_id": repo_id, "source": model.source, "revision": revision, "name": name},
+        "model": {
+            "repo_id": repo_id,
+            "source": model.source,
+            "revision": revision,
+            "name": model.given_name,
+        },
         "variant": {"name": variant},
     }
     return f"{result_stem(record)}.json"
@@ -125,7 +129,7 @@ def loss_model_name(model: ModelSpec) -> str:
         >>> loss_model_name(ModelSpec("opt-125m", "mine", named=True))
         'mine'
     """
-    return model.name if model.named else lm_name(model)
+    return model.given_name or lm_name(model)
 
 
 def loss_file(model: ModelSpec, corpus: str) -> str:
@@ -216,7 +220,7 @@ def _measure_units(config: SweepConfig) -> list[Unit]:
             "source": model.source,
             "revision": model.revision,
             "name": model.label,
-            "label": model.name if model.named else None,  # the record's name (measure --name)
+            "label": model.given_name,  # the record's name (measure --name)
             "family": model.family,
             "options": record,
             "expected": measure_file(model, options),
@@ -244,7 +248,7 @@ def _loss_units(config: SweepConfig) -> list[Unit]:
                 "revision": model.revision,
                 "corpus": corpus,
                 "model_name": loss_model_name(model),
-                "label": model.name if model.named else None,  # [[models]] name and family
+                "label": model.given_name,  # [[models]] name and family
                 "family": model.family,
                 "corpus_name": corpus_name(corpus),
                 "samples": spec.samples,
