@@ -345,6 +345,8 @@ def _measure(source: Any, opts: MeasureOptions, counts: TokenCounts | None) -> M
     meta = unemb.meta
     if meta.sha256 is None:  # in-memory matrices: a checksum names the matrix in the record
         meta = replace(meta, sha256=tensor_sha256(unemb.weight), extra=dict(meta.extra))
+    if opts.name or opts.family:  # the user's labels win over the detected ones
+        meta = replace(meta, name=opts.name, family=opts.family or meta.family)
     timings["load_s"] = time.perf_counter() - t0
     if counts is not None:
         counts.aligned(unemb.shape[0])  # counts longer than the head: fail before any work

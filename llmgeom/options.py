@@ -8,8 +8,8 @@ validation gives the same one-line :class:`~llmgeom.errors.ConfigError` to a Pyt
 to the command line; ``to_record()`` is what a result file stores.
 
 :class:`MeasureOptions` holds the analysis options of ``llmgeom measure`` /
-:func:`llmgeom.measure` (the CLI adds only what is about files: ``--out``, ``--plot``,
-``--save-arrays``).
+:func:`llmgeom.measure` and the labels ``name`` / ``family`` of the record (the CLI adds only what
+is about files: ``--out``, ``--plot``, ``--save-arrays``).
 
 Example:
     >>> import argparse
@@ -259,6 +259,20 @@ class MeasureOptions:
         parse=_size,
     )
     seed: int = option(0, "seed of the sampled rows (default: {default})", flag="--seed", kind=int)
+    name: str | None = option(
+        None,
+        "the model's name in the result, its file name and the fits (default: the repo id or the "
+        "file name)",
+        flag="--name",
+        metavar="NAME",
+    )
+    family: str | None = option(
+        None,
+        "the model's family in the result and the fits (default: from config.json or the GGUF "
+        "metadata; a model of unknown family is fitted as a group of its own)",
+        flag="--family",
+        metavar="FAMILY",
+    )
     progress: bool | None = option(
         None, "no progress bars", flag="--no-progress", const=False, compare=False
     )
@@ -308,6 +322,10 @@ class MeasureOptions:
                 f"precision (--precision) must be a number in (0, 1), e.g. 1e-3, got "
                 f"{self.precision!r}"
             )
+        for label in ("name", "family"):
+            value = getattr(self, label)
+            if value is not None and (not isinstance(value, str) or not value.strip()):
+                raise ConfigError(f"{label} (--{label}) must be a non-empty string, got {value!r}")
         budget = self.time_budget
         if not (isinstance(budget, int | float) and math.isfinite(budget) and budget > 0):
             raise ConfigError(

@@ -108,11 +108,32 @@ def build_record(report: MeasureReport) -> dict[str, Any]:
     }
 
 
+def model_label(model: dict[str, Any]) -> str:
+    """A record's short model name: the name the user gave, else the repo id, else the source's
+    last part (without the revision).
+
+    Example:
+        >>> model_label({"source": "/data/gpt2-m16.npy"}), model_label({"source": "x", "name": "a"})
+        ('gpt2-m16.npy', 'a')
+    """
+    return str(
+        model.get("name")
+        or model.get("repo_id")
+        or Path(str(model["source"]).rstrip("/")).name
+        or "matrix"
+    )
+
+
 def result_stem(record: dict[str, Any]) -> str:
-    """A file-name stem naming the model, revision and variant of a record."""
+    """A file-name stem naming the model, revision and variant of a record.
+
+    Example:
+        >>> result_stem({"model": {"source": "/d/w.npy", "name": "gpt2-m16"},
+        ...              "variant": {"name": "raw"}})
+        'gpt2-m16.raw'
+    """
     model = record["model"]
-    name = model.get("repo_id") or Path(str(model["source"]).rstrip("/")).name or "matrix"
-    parts = [name.replace("/", "--")]
+    parts = [model_label(model).replace("/", "--")]
     if model.get("revision"):
         parts.append(str(model["revision"]))
     parts.append(record["variant"]["name"])
@@ -515,7 +536,7 @@ def weighted_lines(block: dict[str, Any]) -> list[str]:
 def summarize(report: MeasureReport) -> str:
     """A short human summary of a measurement."""
     meta, s, ref, variant = report.meta, report.stats, report.reference, report.variant
-    name = meta.repo_id or meta.source
+    name = meta.name or meta.repo_id or meta.source
     used = f"rows used={s['n_rows_used']}"
     excluded = excluded_rows(variant)
     if excluded:

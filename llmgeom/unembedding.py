@@ -43,6 +43,7 @@ class HeadMetadata:
     revision: str | None = None
     commit_sha: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    name: str | None = None  # the name the user gave (measure --name, a sweep's [[models]])
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary."""

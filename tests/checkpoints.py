@@ -161,14 +161,15 @@ def _qwen(tied: bool) -> TinySpec:
 
 
 def _llama(tied: bool) -> TinySpec:
-    """An architecture with no family entry: exercises the generic skeleton rule."""
+    """An architecture with no family entry: exercises the generic skeleton rule; its family is
+    its model type (the rule of every entry point, ``sources.families.family_label``)."""
     V, d = 70, 16
     tensors = {"model.embed_tokens.weight": (V, d), "model.norm.weight": (d,)}
     if not tied:
         tensors["lm_head.weight"] = (V, d)
     return TinySpec(
         name="llama-" + ("tied" if tied else "untied"),
-        family=None,
+        family="llama",
         config={
             "model_type": "llama",
             "vocab_size": V,

@@ -43,8 +43,11 @@ Fit ln(mean cos^2) = a_family - s ln m, per family and pooled (one offset per fa
 Reports s +/- SE, the t- and bootstrap intervals (models resampled within family, seeded), R^2,
 the t-test of s = 1 (the paper's 1/m claim) and each model's mean cos^2 relative to 1/m_head.
 
-inputs: measurement JSON files written by `llmgeom measure` (or folders of them), and/or CSV
-tables with columns model,family,m,mean_cos2[,d_model] (m = the head width).
+inputs: measurement JSON files written by `llmgeom measure` (or folders of them, e.g. a
+`llmgeom sweep` folder: its other JSON files are skipped and counted), and/or CSV tables with
+columns model,family,m,mean_cos2[,d_model] (m = the head width). A model of unknown family
+(no config.json family, no --family, an empty family cell) is a group of its own
+(unknown:<model>): it adds nothing to the shared slope and is never pooled with others.
 
 examples:
   llmgeom fit overlap results/*.json
@@ -122,6 +125,8 @@ def _run(args: argparse.Namespace, fit: Callable[[], FitResult]) -> int:
         result = fit()
     except ConfigError as err:
         raise ConfigError(flag_message(str(err))) from None
+    for note in getattr(result, "notes", ()):  # what reading the inputs skipped or decided
+        print(f"note: {note}")
     print(result.summary())
     paths = result.save(args.out)
     print("wrote " + "  ".join(str(Path(p)) for p in paths))

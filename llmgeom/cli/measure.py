@@ -47,6 +47,7 @@ examples:
   llmgeom measure pythia-70m --rows tokenizer --center   # variants: drop padding rows, centre
   llmgeom measure gpt2 --plot                        # also a PNG: cos histogram vs random
   llmgeom measure gpt2 --weights gpt2.wikitext.counts.npz   # frequency-weighted interference
+  llmgeom measure head.npy --name my-model --family mine     # labels for the record and the fits
 
 --weights COUNTS.npz (token counts, e.g. from `llmgeom freq`; p_i = c_i / sum c over the rows
 used) adds weighted mean cos^2 = sum_(i!=j) p_i p_j cos^2_ij / sum_(i!=j) p_i p_j (exact, Gram
@@ -161,6 +162,13 @@ def run(args: argparse.Namespace) -> int:
     from ..measurement import measure
 
     options = _options(args)
+    if options.name is not None and len(args.sources) > 1:
+        from ..errors import ConfigError
+
+        raise ConfigError(
+            f"--name labels one model, and {len(args.sources)} sources were given: measure them "
+            "one at a time (or name them in a sweep config's [[models]])"
+        )
     if options.weights is not None:  # a bad counts file fails before anything is loaded
         from ..weights import load_counts
 

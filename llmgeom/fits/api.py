@@ -18,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from collections.abc import Sequence
@@ -116,7 +117,8 @@ def fit_overlap(
         models=table.model,
         head_width=table.head_width,
     )
-    return OverlapFit._build(law, law.to_dict() | {"width": width, "inputs": table.origin})
+    fit = OverlapFit._build(law, law.to_dict() | {"width": width, "inputs": table.origin})
+    return dataclasses.replace(fit, notes=tuple(table.notes))
 
 
 def fit_loss(

@@ -27,14 +27,31 @@ from .._atomic import atomic_path, read_json, write_json_atomic
 from ..errors import ConfigError, FitError, SourceNotFoundError
 from ..results import analysis_settings, load_record
 
-NO_FAMILY = "other"
+UNKNOWN_FAMILY = "unknown:"  # + the model's name: the group of a model of unknown family
 
 PathLike = str | os.PathLike[str]
 
 
+def family_group(family: str | None, model: str) -> str:
+    """The group a model is fitted in: its family, or a group of its own when its family is
+    unknown (``unknown:<model>``, one offset for that model alone, so it adds nothing to a
+    shared slope): unrelated models are never pooled under one intercept.
+
+    Example:
+        >>> family_group("gpt2", "gpt2-medium"), family_group(None, "head.gguf")
+        ('gpt2', 'unknown:head.gguf')
+    """
+    label = str(family).strip() if family is not None else ""
+    return label or f"{UNKNOWN_FAMILY}{model}"
+
+
 @dataclass
 class OverlapTable:
-    """One row per model: its mean squared overlap and widths (head columns, d_model)."""
+    """One row per model: its mean squared overlap and widths (head columns, d_model).
+
+    ``notes``: what reading left out or decided (files of other kinds skipped in a folder,
+    models of unknown family each in a group of their own), one line each.
+    """
 
     model: list[str]
     family: list[str]
@@ -42,6 +59,7 @@ class OverlapTable:
     mean_cos2: np.ndarray
     d_model: np.ndarray = field(default_factory=lambda: np.array([]))
     origin: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.model)
@@ -201,12 +219,12 @@ def _measurement_row(path: Path) -> dict[str, Any]:
     except ConfigError as err:
         raise FitError(str(err)) from None
     model = data["model"]  # load_record checked model.source, head_width and stats.mean_cos2
-    name = model.get("repo_id") or model["source"]
+    name = model.get("name") or model.get("repo_id") or model["source"]
     if model.get("revision"):
         name = f"{name}@{model['revision']}"
     return {
         "model": str(name),
-        "family": str(model.get("family") or NO_FAMILY),
+        "family": model.get("family"),
         "m": _number(path, 1, "model.head_width", model["head_width"]),
         "mean_cos2": _number(path, 1, "stats.mean_cos2", data["stats"]["mean_cos2"]),
         "d_model": _number(path, 1, "model.d_model", model.get("d_model"), required=False),
@@ -215,17 +233,39 @@ def _measurement_row(path: Path) -> dict[str, Any]:
     }
 
 
-def _expand(paths: Iterable[PathLike]) -> list[Path]:
+def _is_measurement(path: Path) -> bool:
+    """Whether ``path`` is JSON with the measurement schema (a folder's other files are not)."""
+    from ..results import SCHEMA
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and data.get("schema") == SCHEMA
+
+
+def _expand(paths: Iterable[PathLike], notes: list[str]) -> list[Path]:
+    """Files named, and the measurement JSON files of folders named (a folder written by
+    ``sweep`` also holds its status, loss records, fits...: skipped and counted in ``notes``)."""
     out: list[Path] = []
     for item in paths:
         p = _existing(item)
-        if p.is_dir():
-            found = sorted(p.glob("*.json"))
-            if not found:
-                raise FitError(f"{p}: folder holds no .json measurement files")
-            out.extend(found)
-        else:
+        if not p.is_dir():
             out.append(p)
+            continue
+        found = sorted(p.glob("*.json"))
+        kept = [f for f in found if _is_measurement(f)]
+        skipped = len(found) - len(kept)
+        if not kept:
+            other = f" ({skipped} JSON file(s) of other kinds)" if skipped else ""
+            raise FitError(f"{p}: folder holds no measurement files{other}")
+        if skipped:
+            names = ", ".join(f.name for f in found if f not in kept)
+            notes.append(
+                f"{p}: skipped {skipped} JSON file(s) that are not measurements "
+                f"({names if len(names) <= 80 else names[:77] + '...'})"
+            )
+        out.extend(kept)
     return out
 
 
@@ -253,9 +293,12 @@ def read_overlap_inputs(paths: Sequence[PathLike]) -> OverlapTable:
     """Read measurement JSON files (``llmgeom measure``) and/or overlap CSV tables.
 
     A CSV table has columns ``model, family, m, mean_cos2`` and optionally ``d_model``; ``m`` is
-    the head width. A folder stands for the ``*.json`` files inside it. The files must share
-    the analysis settings that change the statistic (rows rule, centring, weights) and name
-    each model (and revision) once; vocabulary sizes and pair modes may differ.
+    the head width. A folder stands for the measurement ``*.json`` files inside it (other JSON
+    files, e.g. a sweep's status or loss records, are skipped and counted in ``notes``). The
+    files must share the analysis settings that change the statistic (rows rule, centring,
+    weights) and name each model (and revision) once; vocabulary sizes and pair modes may
+    differ. A model without a family is a group of its own (:func:`family_group`), said in
+    ``notes``.
 
     Example:
         >>> import tempfile, pathlib
@@ -267,13 +310,14 @@ def read_overlap_inputs(paths: Sequence[PathLike]) -> OverlapTable:
     if not paths:
         raise FitError("no input files given")
     rows: list[dict[str, Any]] = []
-    for p in _expand(paths):
+    notes: list[str] = []
+    for p in _expand(paths, notes):
         if p.suffix.lower() == ".csv":
             for i, r in enumerate(_read_records(p, ("model", "family", "m", "mean_cos2")), 1):
                 rows.append(
                     {
                         "model": str(r["model"]),
-                        "family": str(r["family"] or NO_FAMILY),
+                        "family": r["family"],
                         "m": _number(p, i, "m", r["m"]),
                         "mean_cos2": _number(p, i, "mean_cos2", r["mean_cos2"]),
                         "d_model": _number(p, i, "d_model", r.get("d_model"), required=False),
@@ -291,13 +335,23 @@ def read_overlap_inputs(paths: Sequence[PathLike]) -> OverlapTable:
                 f"model {r['model']} appears twice ({seen[r['model']]} and {r['origin']})"
             )
         seen[r["model"]] = r["origin"]
+    groups = [family_group(r["family"], r["model"]) for r in rows]
+    unknown = [r["model"] for r in rows if not str(r["family"] or "").strip()]
+    if unknown:
+        shown = ", ".join(unknown[:5]) + (" ..." if len(unknown) > 5 else "")
+        notes.append(
+            f"{len(unknown)} model(s) of unknown family ({shown}): each is a group of its own, "
+            "which adds nothing to the slope; give a family (measure --family, a sweep's "
+            "[[models]] family, the table's family column) to pool it"
+        )
     return OverlapTable(
         model=[r["model"] for r in rows],
-        family=[r["family"] for r in rows],
+        family=groups,
         head_width=np.array([r["m"] for r in rows]),
         mean_cos2=np.array([r["mean_cos2"] for r in rows]),
         d_model=np.array([r["d_model"] for r in rows]),
         origin=[r["origin"] for r in rows],
+        notes=notes,
     )
 
 

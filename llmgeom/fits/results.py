@@ -153,6 +153,7 @@ class OverlapFit(FitResult):
     intercepts: Mapping[str, float]
     width: str
     inputs: tuple[str, ...]
+    notes: tuple[str, ...] = ()  # what reading the inputs skipped or decided (not in the JSON)
 
     LAW: ClassVar[Any] = OverlapLaw
     SCHEMA: ClassVar[str] = "llmgeom.fit.overlap/1"

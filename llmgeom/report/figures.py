@@ -94,6 +94,13 @@ def _interval(values: Any) -> str:
 # ------------------------------------------------------------------------------ figures
 
 
+def _group(record: dict[str, Any]) -> str:
+    """A measurement's family group, as the overlap law fits it (unknown: its own)."""
+    from ..fits.io import family_group
+
+    return family_group(record["model"].get("family"), measure_model(record))
+
+
 def overlap_vs_width(ctx: Context) -> Drawn:
     """Mean cos² against the head width per family, the overlap law and the random 1/m;
     a head narrower than the model (OPT-350m) is marked at both widths."""
@@ -101,7 +108,7 @@ def overlap_vs_width(ctx: Context) -> Drawn:
     if not items:
         raise Missing("no measurement records")
     records = [i.data for i in items]
-    families = sorted({r["model"].get("family") or "other" for r in records})
+    families = sorted({_group(r) for r in records})
     colours = plotting.colours(families)
     fig, (ax,) = plotting.new_figure()
     plotting.log_axes(ax)
@@ -109,7 +116,7 @@ def overlap_vs_width(ctx: Context) -> Drawn:
     law, fitted = ctx.overlap.data, ctx.overlap.fitted
     on_d_model = law is not None and law.get("width") == "d_model"
     for g in families:
-        rec = [r for r in records if (r["model"].get("family") or "other") == g]
+        rec = [r for r in records if (_group(r)) == g]
         m = np.array([r["model"]["head_width"] for r in rec], dtype=float)
         y = np.array([r["stats"]["mean_cos2"] for r in rec])
         ax.scatter(m, y, color=colours[g], label=g, zorder=3)
@@ -172,13 +179,13 @@ def row_norms_vs_width(ctx: Context) -> Drawn:
     if not items:
         raise Missing("no measurement records with row-norm statistics")
     records = [i.data for i in items]
-    families = sorted({r["model"].get("family") or "other" for r in records})
+    families = sorted({_group(r) for r in records})
     colours = plotting.colours(families)
     fig, (ax,) = plotting.new_figure()
     plotting.log_axes(ax, "x")
     points = []
     for g in families:
-        rec = [r for r in records if (r["model"].get("family") or "other") == g]
+        rec = [r for r in records if (_group(r)) == g]
         m = np.array([r["model"]["head_width"] for r in rec], dtype=float)
         norms = [r["row_norms"] for r in rec]
         mean = np.array([n["mean"] for n in norms])

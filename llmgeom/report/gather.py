@@ -126,8 +126,8 @@ class Gathered:
 
 
 def measure_model(record: dict[str, Any]) -> str:
-    """The model's name in a measurement record: repo id (or the source's last part), with
-    ``@revision`` when one was measured.
+    """The model's name in a measurement record: the name the user gave, else the repo id (or
+    the source's last part), with ``@revision`` when one was measured.
 
     Example:
         >>> measure_model({"model": {"source": "x/models/gpt2-w16", "repo_id": None}})
@@ -135,9 +135,11 @@ def measure_model(record: dict[str, Any]) -> str:
         >>> measure_model({"model": {"source": "p", "repo_id": "org/p", "revision": "step1"}})
         'org/p@step1'
     """
+    from ..results import model_label
+
     model = record["model"]
-    name = model.get("repo_id") or Path(str(model["source"]).rstrip("/")).name or "matrix"
-    return f"{name}@{model['revision']}" if model.get("revision") else str(name)
+    name = model_label(model)
+    return f"{name}@{model['revision']}" if model.get("revision") else name
 
 
 def loss_model(record: dict[str, Any]) -> str:
@@ -148,7 +150,12 @@ def loss_model(record: dict[str, Any]) -> str:
         'gpt2-w16'
     """
     model = record["model"]
-    name = model.get("repo_id") or model.get("name") or Path(str(model.get("source"))).name
+    name = (
+        model.get("label")  # a sweep's [[models]] name
+        or model.get("repo_id")
+        or model.get("name")
+        or Path(str(model.get("source"))).name
+    )
     return f"{name}@{model['revision']}" if model.get("revision") else str(name)
 
 

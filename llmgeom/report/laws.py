@@ -115,13 +115,14 @@ def overlap_law(found: Gathered, items: list[Item]) -> Law:
     if not items:
         return Law(None, "", "no measurements")
     from ..fits import OverlapLaw
+    from ..fits.io import family_group
 
     records = [i.data for i in items]
     try:
         law = OverlapLaw(n_bootstrap=OVERLAP_BOOTSTRAP, random_state=0).fit(
             [r["model"]["head_width"] for r in records],
             [r["stats"]["mean_cos2"] for r in records],
-            family=[r["model"].get("family") or "other" for r in records],
+            family=[family_group(r["model"].get("family"), measure_model(r)) for r in records],
             models=[measure_model(r) for r in records],
         )
     except FitError as err:

@@ -36,7 +36,7 @@ from ..errors import (
 from ..memory import ensure_fits
 from ..unembedding import HeadMetadata, Unembedding
 from ._reasons import short_reason
-from .families import family_for_model_type
+from .families import family_label, gguf_model_type
 from .head_key import HeadChoice
 from .local import load_located, locate_weight_file
 from .location import HeadLocation
@@ -105,7 +105,6 @@ def _load_npy(path: Path, tensor: str | None) -> Unembedding:
 
 
 _GGUF_HEADS = ("output.weight", "token_embd.weight")  # untied head first, tied embedding second
-_ARCH_TO_MODEL_TYPE = {"gptneox": "gpt_neox"}  # GGUF architectures named unlike config.json's
 
 
 def _field(reader: Any, key: str) -> Any:
@@ -161,13 +160,12 @@ def _gguf_head(path: Path, tensor: str | None) -> tuple[Any, Any, HeadChoice]:
         wanted = tensor or " or ".join(_GGUF_HEADS)
         raise TensorNotFoundError(f"{path}: no tensor {wanted} (has: {listing})")
     arch = _field(reader, "general.architecture")
-    family = family_for_model_type(_ARCH_TO_MODEL_TYPE.get(arch, arch))
     d_model = _field(reader, f"{arch}.embedding_length") if arch else None
     choice = HeadChoice(
         key=name,
         # as for safetensors: an explicit tensor is described as tied only if it is the head
         tied=usual == _GGUF_HEADS[1] if name == usual else None,
-        family=family.name if family else None,
+        family=family_label(gguf_model_type(arch)),  # the rule of `loss` and config.json's
         rule="explicit" if tensor is not None else "gguf-names",
         d_model=int(d_model) if d_model else None,
     )

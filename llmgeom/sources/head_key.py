@@ -18,7 +18,7 @@ from functools import lru_cache
 from typing import Any
 
 from ..errors import TensorNotFoundError
-from .families import family_for_model_type
+from .families import family_for_model_type, family_label
 
 # tried in order when the architecture is unknown or there is no config
 OUTPUT_HEAD_NAMES = ("lm_head.weight", "embed_out.weight", "output.weight")
@@ -67,9 +67,9 @@ def config_info(config: Mapping[str, Any] | None) -> ConfigInfo:
     else:  # unknown to transformers: the usual keys
         tied = bool(text.get("tie_word_embeddings", config.get("tie_word_embeddings", True)))
         d_model = next((text[k] for k in _D_MODEL_KEYS if isinstance(text.get(k), int)), None)
-    family = family_for_model_type(config.get("model_type"))
     d_model = int(d_model) if d_model else None
-    return ConfigInfo(config.get("model_type"), tied, d_model, family.name if family else None)
+    model_type = config.get("model_type")
+    return ConfigInfo(model_type, tied, d_model, family_label(model_type))
 
 
 def _key(config: Mapping[str, Any]) -> str:

@@ -18,7 +18,7 @@ import torch
 
 from ..errors import ConfigError, InvalidMatrixError, TensorNotFoundError
 from ..unembedding import HeadMetadata, Unembedding
-from .families import family_for_model_type
+from .families import family_label
 
 
 def _text_config(config: Any) -> Any:
@@ -102,13 +102,12 @@ def from_module(module: torch.nn.Module, tensor: str | None = None) -> Unembeddi
     text_config = _text_config(config)
     model_type = getattr(config, "model_type", None)
     model_type = model_type if isinstance(model_type, str) else None
-    family = family_for_model_type(model_type)
     d_model = getattr(text_config, "hidden_size", None)
     param_names = [n for n, p in module.named_parameters(remove_duplicate=False) if p is weight]
     meta = HeadMetadata(
         source=getattr(config, "_name_or_path", None) or f"<{type(module).__name__}>",
         source_kind="module",
-        family=family.name if family else None,
+        family=family_label(model_type),
         tensor_name=tensor or (param_names[0] if param_names else None),
         tied=_module_tied(module, head_weight, text_config),
         d_model=d_model if isinstance(d_model, int) else None,

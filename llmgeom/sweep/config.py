@@ -7,7 +7,8 @@ Schema (every key optional except that something must be asked for)::
     revisions = ["step1000", ...]     # or [[revisions]] tables: revision, models = [names]
     [measure]                         # llmgeom measure's options (MeasureOptions fields)
     [loss]                            # corpora = [...], samples, max_length, dtype, recipe,
-                                      # text_field, device, batch_tokens
+                                      # text_field, device, batch_tokens (max_length: at
+                                      # most; a model with a shorter context uses its context)
     [freq]                            # corpora = [...], tokens, samples, max_length, recipe,
                                       # text_field, tokenizers = [...]
                                       # (each of the three may say models = [names] to run on
@@ -61,21 +62,34 @@ FREQ_KEYS = (
 )  # fmt: skip
 TOY_OUT = "results/toy"  # where a toy experiment file given as the sweep config writes
 DTYPES = ("auto", "float32", "float16", "bfloat16")
+MODEL_LABELS = ("name", "family")  # MeasureOptions fields given per model ([[models]])
 MEASURE_KEYS = (
-    *(f.name for f in fields(MeasureOptions) if f.name != "progress"), "sample", "models",
+    *(f.name for f in fields(MeasureOptions) if f.name not in ("progress", *MODEL_LABELS)),
+    "sample", "models",
 )  # fmt: skip
 ANALYSES = ("measure", "loss", "freq")
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """One model (at one revision): ``source`` is absolute for a local path, else as given."""
+    """One model (at one revision): ``source`` is absolute for a local path, else as given.
+
+    ``named``: the config gave ``name`` (it then labels the measurement and loss records and
+    their files: :attr:`given_name`); otherwise ``name`` is derived from the source and the
+    records are named as by the single commands.
+    """
 
     source: str
     name: str
     revision: str | None = None
     family: str | None = None
     local: bool = False
+    named: bool = False
+
+    @property
+    def given_name(self) -> str | None:
+        """The name the config gave (the records' label), None when derived from the source."""
+        return self.name if self.named else None
 
     @property
     def label(self) -> str:
@@ -89,7 +103,7 @@ class LossSpec:
 
     corpora: tuple[str, ...]
     samples: int | None = None
-    max_length: int | None = None
+    max_length: int | None = None  # at most: each model uses min(max_length, its context)
     dtype: str | None = None
     recipe: str | None = None
     text_field: str = "text"
@@ -247,7 +261,7 @@ def _models(raw: Any, base: Path) -> list[ModelSpec]:
         )
         family = table.get("family")
         family = _str(family, "family", f"models[{i}]") if family else _family(source, local)
-        out.append(ModelSpec(source, name, revision, family, local))
+        out.append(ModelSpec(source, name, revision, family, local, "name" in table))
     return out
 
 
@@ -283,7 +297,7 @@ def _expand(models: list[ModelSpec], revisions: list[tuple[str, set[str] | None]
             continue
         if model.local:
             raise ConfigError(f"revisions apply to Hub models; {model.name} is a local path")
-        out.extend(ModelSpec(model.source, model.name, r, model.family) for r in revs)
+        out.extend(replace(model, revision=r) for r in revs)
     return out
 
 

@@ -61,13 +61,16 @@ def _hub(model: ModelSpec) -> tuple[str, str]:
 
 
 def measure_file(model: ModelSpec, options: Any) -> str:
-    """The JSON ``llmgeom measure`` writes for ``model`` under ``options`` (rows, center).
+    """The JSON ``llmgeom measure`` writes for ``model`` under ``options`` (rows, center),
+    named after the model's ``name`` where the config gave one.
 
     Example:
         >>> from llmgeom.options import MeasureOptions
         >>> model = ModelSpec("pythia-70m", "pythia-70m", "step1000")
         >>> measure_file(model, MeasureOptions(center=True))
         'EleutherAI--pythia-70m.step1000.raw+centered.json'
+        >>> measure_file(ModelSpec("/d/w.npy", "mine", local=True, named=True), MeasureOptions())
+        'mine.raw.json'
     """
     from ..results import result_stem
 
@@ -77,7 +80,12 @@ def measure_file(model: ModelSpec, options: Any) -> str:
         + (["centered"] if options.center else [])
     )
     record = {
-        "model": {"repo_id": repo_id, "source": model.source, "revision": revision},
+        "model": {
+            "repo_id": repo_id,
+            "source": model.source,
+            "revision": revision,
+            "name": model.given_name,
+        },
         "variant": {"name": variant},
     }
     return f"{result_stem(record)}.json"
@@ -114,11 +122,21 @@ def lm_name(model: ModelSpec) -> str:
     return entry.hub_id if entry else model.source
 
 
+def loss_model_name(model: ModelSpec) -> str:
+    """The model's name in its loss results: the name the config gave, else :func:`lm_name`.
+
+    Example:
+        >>> loss_model_name(ModelSpec("opt-125m", "mine", named=True))
+        'mine'
+    """
+    return model.given_name or lm_name(model)
+
+
 def loss_file(model: ModelSpec, corpus: str) -> str:
     """``<model>.<corpus>.loss.json`` as :func:`llmgeom.text.loss.result_path` names it."""
     from ..text.loss import _safe
 
-    return f"{_safe(lm_name(model))}.{_safe(corpus_name(corpus))}.loss.json"
+    return f"{_safe(loss_model_name(model))}.{_safe(corpus_name(corpus))}.loss.json"
 
 
 def tokenizer_name(source: str, local: bool) -> str:
@@ -202,6 +220,7 @@ def _measure_units(config: SweepConfig) -> list[Unit]:
             "source": model.source,
             "revision": model.revision,
             "name": model.label,
+            "label": model.given_name,  # the record's name (measure --name)
             "family": model.family,
             "options": record,
             "expected": measure_file(model, options),
@@ -228,7 +247,9 @@ def _loss_units(config: SweepConfig) -> list[Unit]:
                 "source": model.source,
                 "revision": model.revision,
                 "corpus": corpus,
-                "model_name": lm_name(model),
+                "model_name": loss_model_name(model),
+                "label": model.given_name,  # [[models]] name and family
+                "family": model.family,
                 "corpus_name": corpus_name(corpus),
                 "samples": spec.samples,
                 "max_length": spec.max_length,

@@ -1,10 +1,14 @@
 """Runners of the built-in unit kinds: the same library calls as the single commands.
 
 * ``measure``: :func:`llmgeom.measurement.measure` then :func:`llmgeom.results.save_record`
-  (``llmgeom measure``);
+  (``llmgeom measure``), labelled with the ``[[models]]`` name (when given) and family;
 * ``loss``: :func:`llmgeom.text.lm.load_model`, :func:`llmgeom.text.loss.compute_loss`,
   :func:`llmgeom.text.loss.save_loss` (``llmgeom loss``), the shared ``losses.csv`` updated
-  under a file lock so that concurrent units never lose each other's rows;
+  under a file lock so that concurrent units never lose each other's rows; ``[loss]``
+  ``max_length`` is an upper bound: each model uses min(max_length, its context length), for
+  truncation and the paper recipe's segments alike, and its record says which
+  (``definition.max_length``, with the bound as ``max_length_limit``); a ``[[models]]`` name
+  and family label the record (``model.label``, ``model.family``), its file and its row;
 * ``freq``: :func:`llmgeom.text.freq.count_tokens`, ``build_record``, ``save_freq``
   (``llmgeom freq``);
 * ``toy``: :func:`llmgeom.toy.experiment.run_experiment` on the file's config, or on one run
@@ -60,6 +64,7 @@ def run_measure(params: dict[str, Any], out: str) -> list[str]:
 
     values = {k: v for k, v in params["options"].items() if k != "progress"}
     values["revision"] = params.get("revision")
+    values["name"], values["family"] = params.get("label"), params.get("family")  # [[models]]
     options = MeasureOptions(**values, progress=False)
     if options.weights is not None:
         from ..weights import load_counts
@@ -119,25 +124,39 @@ def losses_lock(out: str | os.PathLike[str]) -> Any:
 def run_loss(params: dict[str, Any], out: str) -> list[str]:
     """One ``llmgeom loss`` result: the JSON and its row of ``losses.csv``."""
     from ..text.corpus import open_corpus
-    from ..text.loss import DEFAULT_BATCH_TOKENS, compute_loss, save_loss
+    from ..text.loss import DEFAULT_BATCH_TOKENS, compute_loss, max_length_at_most, save_loss
 
     corpus = open_corpus(
         params["corpus"], text_field=params.get("text_field") or "text", recipe=params.get("recipe")
     )
     loaded = _load_model(params)
+    limit = params.get("max_length")  # "at most": each model is cut at min(limit, its context)
     result = compute_loss(
         loaded,
         corpus=corpus,
         samples=params.get("samples"),
-        max_length=params.get("max_length"),
+        max_length=max_length_at_most(limit, loaded.context_length),
         batch_tokens=params.get("batch_tokens") or DEFAULT_BATCH_TOKENS,
         progress=False,
     )
+    if limit is not None:  # the record's max_length is the one used; this is the sweep's bound
+        result.options["max_length_limit"] = limit
+    _label_loss(result, params.get("label"), params.get("family"))
     Path(out).mkdir(parents=True, exist_ok=True)
     with losses_lock(out):  # read-modify-rename of the shared table, one process at a time
         paths = save_loss(result, out)
     _check_name(paths[0], params["expected"])
     return _relative(paths, out)
+
+
+def _label_loss(result: Any, label: str | None, family: str | None) -> None:
+    """The ``[[models]]`` labels on a loss result: ``label`` names it (record, file, table row),
+    ``family`` is its ``losses.csv`` family (the width-loss fit's offsets)."""
+    labels = {key: value for key, value in (("label", label), ("family", family)) if value}
+    if labels:
+        result.model = {**result.model, **labels}  # a copy: the loaded model's identity stays
+    if label:
+        result.model_name = label
 
 
 def loss_done(params: dict[str, Any], out: str) -> bool:

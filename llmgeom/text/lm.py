@@ -39,7 +39,7 @@ import torch
 from ..devices import resolve_device
 from ..errors import ConfigError, NetworkError, SourceNotFoundError
 from ..sources._reasons import short_reason
-from ..sources.families import family_for_model_type
+from ..sources.families import family_label
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 QUANTIZATIONS = ("8bit", "4bit")
@@ -118,11 +118,10 @@ def model_facts(model: torch.nn.Module, tokenizer: Any) -> dict[str, Any]:
     model_type = getattr(_text_config(config), "model_type", None) or getattr(
         config, "model_type", None
     )
-    family = family_for_model_type(model_type)
     in_rows, _ = _rows_cols(model.get_input_embeddings())
     out_rows, head_width = _rows_cols(model.get_output_embeddings())
     return {
-        "family": family.name if family else model_type,
+        "family": family_label(model_type),  # the rule of `measure` (sources.families)
         "model_type": model_type,
         "architecture": type(model).__name__,
         "d_model": _d_model(config),

@@ -172,6 +172,22 @@ class LossResult:
         return "\n".join(lines)
 
 
+def max_length_at_most(limit: int | None, context: int | None) -> int | None:
+    """The ``max_length`` a model uses when ``limit`` is an upper bound (a sweep's ``[loss]``
+    ``max_length``): ``min(limit, context)``; ``limit`` when the context is unknown, None (the
+    default rule of :func:`compute_loss`) when no limit is given.
+
+    Example:
+        >>> max_length_at_most(2048, 1024), max_length_at_most(2048, 4096)
+        (1024, 2048)
+        >>> max_length_at_most(2048, None), max_length_at_most(None, 1024) is None
+        (2048, True)
+    """
+    if limit is None or context is None:
+        return limit
+    return min(limit, context)
+
+
 def _plain(value: Any) -> str:
     if value is None:
         return ""

@@ -22,6 +22,7 @@ import llmgeom
 from llmgeom.cli import main
 from llmgeom.sources.families import FAMILIES
 from llmgeom.sources.tensor_digest import tensor_sha256
+from llmgeom.text.lm import model_facts
 
 # name: (builder, GGUF architecture, family, tied)
 MODELS = {
@@ -29,6 +30,8 @@ MODELS = {
     "pythia": (tiny_models.pythia, "gptneox", "pythia", False),
     "qwen-tied": (lambda: tiny_models.qwen(True), "qwen2", "qwen2.5", True),
     "qwen-untied": (lambda: tiny_models.qwen(False), "qwen2", "qwen2.5", False),
+    # outside the registry: its model type (GGUF general.architecture) is its family everywhere
+    "llama": (tiny_models.llama, "llama", "llama", False),
 }
 
 
@@ -108,6 +111,9 @@ def test_every_entry_point_reports_the_same_head(tmp_path, capsys, name):
     for field in ("family", "tied", "d_model", "n_rows", "head_width", "sha256"):
         assert getattr(report.meta, field) == getattr(from_dir.meta, field), field
     assert report.stats["mean_cos2"] == from_dir.stats["mean_cos2"]
+    # `llmgeom loss` records the family of the model it loads by the same rule
+    vocabulary = list(range(model.get_input_embeddings().weight.shape[0]))
+    assert model_facts(model, vocabulary)["family"] == family
 
 
 def test_module_without_input_embeddings_takes_tying_from_its_config():
@@ -134,7 +140,7 @@ def test_module_without_input_embeddings_takes_tying_from_its_config():
     )
 
 
-def test_module_of_an_unknown_model_type_has_no_family():
+def test_module_of_an_unregistered_model_type_has_that_type_as_family():
     meta = llmgeom.load_unembedding(tiny_models.llama(vocab=32, width=8)).meta
-    assert meta.family is None and meta.extra["model_type"] == "llama"
+    assert meta.family == "llama" and meta.extra["model_type"] == "llama"
     assert meta.tied is False and meta.tensor_name == "lm_head.weight" and meta.d_model == 8

@@ -239,7 +239,7 @@ def test_gguf_untied_q8_0_output(tmp_path):
 
 @pytest.mark.parametrize(
     ("arch", "family"),
-    [("gpt2", "gpt2"), ("gptneox", "pythia"), ("qwen2", "qwen2.5"), ("llama", None)],
+    [("gpt2", "gpt2"), ("gptneox", "pythia"), ("qwen2", "qwen2.5"), ("llama", "llama")],
 )
 def test_gguf_architecture_to_family(tmp_path, arch, family):
     emb = np.ones((6, 4), dtype=np.float32) * np.arange(1, 7, dtype=np.float32)[:, None]

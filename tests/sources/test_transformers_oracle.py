@@ -23,7 +23,7 @@ FAMILIES = {
     "qwen2-untied": (lambda: tiny_models.qwen(False), "qwen2.5"),
     "opt": (tiny_models.opt, "opt"),
     "opt-350m": (lambda: tiny_models.opt(width=16, proj_dim=8), "opt"),
-    "llama": (tiny_models.llama, None),
+    "llama": (tiny_models.llama, "llama"),  # outside the registry: its model type
 }
 
 

@@ -81,6 +81,22 @@ def test_revisions_expand_hub_models_over_training_steps():
     assert units[0].params["revision"] == "step1000"
 
 
+def test_a_name_given_in_models_names_the_measurement_and_its_revisions():
+    cfg = parse_config(
+        'models = [{source = "pythia-70m", name = "mine", family = "f"}, "gpt2"]\n'
+        'revisions = ["step1"]\n[measure]\n'
+    )
+    units = expand_units(cfg)
+    assert [u.outputs[0] for u in units] == [
+        "mine.step1.raw.json",
+        "openai-community--gpt2.step1.raw.json",  # no name given: named as `measure` names it
+    ]
+    assert [(u.params["label"], u.params["family"]) for u in units] == [
+        ("mine", "f"),
+        (None, "gpt2"),
+    ]
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
@@ -88,6 +104,7 @@ def test_revisions_expand_hub_models_over_training_steps():
         ('models = ["gpt2"]\n[measure]\npair = "gram"', "[measure]: unknown key 'pair'"),
         ('models = ["gpt2"]\n[measure]\npairs = "all"', "[measure]: unknown pairs mode 'all'"),
         ('models = ["gpt2"]\n[measure]\nbins = -1', "bins (--bins) must be an integer >= 0"),
+        ('models = ["gpt2"]\n[measure]\nfamily = "x"', "[measure]: unknown key 'family'"),
         (
             'models = ["gpt2"]\n[loss]\ncorpora = ["hf:x"]\ndtype = "fp8"',
             "loss.dtype: unknown dtype",
