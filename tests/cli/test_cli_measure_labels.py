@@ -28,7 +28,7 @@ def test_cli_labels_reach_the_record_file_name_and_summary(tmp_path, capsys):
     argv = ["measure", str(source), "--name", "my-model", "--family", "mine", "--pairs", "gram"]
     assert main([*argv, "--out", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert printed.startswith("my-model  [raw]  mine  ")
+    assert any(line.startswith("my-model  [raw]  mine  ") for line in printed.splitlines())
     assert [p.name for p in out.iterdir()] == ["my-model.raw.json"]
     record = json.loads((out / "my-model.raw.json").read_text())
     assert (record["model"]["name"], record["model"]["family"]) == ("my-model", "mine")
