@@ -440,7 +440,8 @@ def pairwise_statistics(
             acc.add_abs_moments(S)
             acc.add_abs_moments(diag.abs_(), sign=-1)
             acc.add_abs_moments(upper.abs_())
-            if p64 is not None:  # Σ p_i p_j |cos_ij|: the block's right part, then its triangle
+            # Σ p_i p_j |cos_ij|: the block's right part, then its triangle (p32 is set with p64)
+            if p64 is not None and p32 is not None:
                 if cols > b:
                     right = (S[:, b:] @ p32[stop:]).to(torch.float64)
                     acc.weighted_abs += float(p64[start:stop] @ right)
@@ -583,11 +584,11 @@ def sampled_statistics(
             sums[0, start:stop] = S.sum(dim=1).to(torch.float64)
             sums[1, start:stop] = torch.linalg.vector_norm(S, dim=1).to(torch.float64).square()
             S[own, idx] = -1.0
-            values, partners = S.max(dim=1)
-            sums[2, start:stop] = values.to(torch.float64)
-            k = int(values.argmax())
-            if float(values[k]) > lower_bound[0]:
-                lower_bound = (float(values[k]), int(idx[k]), int(partners[k]))
+            row_max, partners = S.max(dim=1)
+            sums[2, start:stop] = row_max.to(torch.float64)
+            k = int(row_max.argmax())
+            if float(row_max[k]) > lower_bound[0]:
+                lower_bound = (float(row_max[k]), int(idx[k]), int(partners[k]))
     per_row = sums.cpu().numpy()
     per_row[:2] /= n - 1
     fpc = 1.0 - r / n  # rows drawn without replacement from n
@@ -595,7 +596,7 @@ def sampled_statistics(
     means = per_row.mean(axis=1)
     mean_abs, mean_sq, mean_max = (float(v) for v in means)
     exact_sq = mean_cos2 is not None
-    second = float(mean_cos2) if exact_sq else mean_sq
+    second = float(mean_cos2) if mean_cos2 is not None else mean_sq
     std_abs = math.sqrt(max(0.0, second - mean_abs**2))
     grad = np.array([-mean_abs, 0.0 if exact_sq else 0.5]) / std_abs if std_abs > 0 else np.zeros(2)
     se = {

@@ -98,7 +98,7 @@ def overlap_vs_width(ctx: Context) -> Drawn:
     """Mean cos² against the head width per family, the overlap law and the random 1/m;
     a head narrower than the model (OPT-350m) is marked at both widths."""
     items = ctx.width_items
-    if not items:
+    if not items or ctx.setting is None:  # the setting is None only without items
         raise Missing("no measurement records")
     records = [i.data for i in items]
     families = sorted({r["model"].get("family") or "other" for r in records})
@@ -244,7 +244,7 @@ def loss_vs_width(ctx: Context) -> Drawn:
                 label=f"{g} / {c}",
             )
             offset = (law or {}).get("offsets_L0", {}).get(g, {}).get(c)
-            if offset is not None:
+            if offset is not None and law is not None:  # no law, no offset
                 grid = np.geomspace(m.min() / 1.15, m.max() * 1.15, 50)
                 ax.plot(
                     grid, law["C"] * grid ** (-law["alpha"]) + offset, "-", color=colours[g], lw=1
