@@ -407,6 +407,7 @@ def _measure(source: Any, opts: MeasureOptions, counts: TokenCounts | None) -> M
         timings["sample_s"] = time.perf_counter() - t
     weighted = None
     if counts is not None:
+        assert weighted_gram is not None  # computed with p whenever counts are given
         method = None if chosen == "gram" else chosen
         weighted = weighted_block(counts, used_weights, weighted_gram, pair_sums, method, m)
     reference = reference_values(n, m)

@@ -383,7 +383,8 @@ def pairwise_statistics(
             acc.add_abs_moments(S)
             acc.add_abs_moments(diag.abs_(), sign=-1)
             acc.add_abs_moments(upper.abs_())
-            if p64 is not None:  # Σ p_i p_j |cos_ij|: the block's right part, then its triangle
+            # Σ p_i p_j |cos_ij|: the block's right part, then its triangle (p32 is set with p64)
+            if p64 is not None and p32 is not None:
                 if cols > b:
                     right = (S[:, b:] @ p32[stop:]).to(torch.float64)
                     acc.weighted_abs += float(p64[start:stop] @ right)

@@ -36,7 +36,7 @@ def progress_setting(show: bool | None) -> Iterator[None]:
 
 
 def progress_bar(
-    total: float, desc: str, *, unit: str = "row", progress: bool | None = None
+    total: float | None, desc: str, *, unit: str = "row", progress: bool | None = None
 ) -> tqdm:
     """A ``tqdm`` bar (use it as a context manager) that shows after :data:`DELAY_S` seconds."""
     show = _SHOW.get() if progress is None else progress

@@ -177,7 +177,12 @@ def reproduce_paper(
         return result
     if executor == "local" and address:
         raise ConfigError("--address joins a Ray cluster: use it with --executor ray")
-    options = {"executor": executor, "jobs": jobs, "address": address, "progress": progress}
+    options: dict[str, Any] = {
+        "executor": executor,
+        "jobs": jobs,
+        "address": address,
+        "progress": progress,
+    }
     result.sweep = run_sweep(cfg, units=units, echo=echo, **options)
     if toy_units:
         result.toy = run_sweep(toy_cfg, units=toy_units, echo=echo, **options)

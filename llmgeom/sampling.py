@@ -373,7 +373,7 @@ def sampled_statistics(
     )  # fmt: skip
     mean_abs, se_abs, mean_sq, se_sq = sums.mean_se()
     exact_sq = mean_cos2 is not None
-    second = float(mean_cos2) if exact_sq else mean_sq
+    second = float(mean_cos2) if mean_cos2 is not None else mean_sq
     std_abs = math.sqrt(max(0.0, second - mean_abs**2))
     se_std = mean_abs * se_abs / std_abs if std_abs > 0 else 0.0
     best = maxima["max_abs_cos"]

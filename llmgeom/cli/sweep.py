@@ -13,8 +13,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
+
+if TYPE_CHECKING:  # imported on use at run time, as below
+    from ..sweep.config import SweepConfig
+    from ..sweep.units import Unit
 
 EPILOG = """\
 the config (TOML; relative paths are relative to its folder):
@@ -81,7 +86,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def print_plan(units: list, out: str, config: object) -> None:
+def print_plan(units: list[Unit], out: str, config: SweepConfig) -> None:
     """Each unit with its state (done or to run), then the rough estimate of the rest."""
     from ..sweep.plan import estimate
     from ..sweep.units import unit_done

@@ -9,6 +9,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, overload
 
 import numpy as np
 
@@ -91,6 +92,10 @@ def fmt(x: float | None, digits: int = 4) -> str:
     return f"{x:.{digits}g}"
 
 
+@overload
+def jsonable(x: dict[Any, Any]) -> dict[str, Any]: ...
+@overload
+def jsonable(x: object) -> object: ...
 def jsonable(x: object) -> object:
     """Replace non-finite floats by None recursively so that strict JSON accepts the payload."""
     if isinstance(x, dict):

@@ -87,7 +87,7 @@ class ChinchillaCheck:
             raise FitError("alpha_N must be a finite number > 0 and its SE finite and >= 0")
         if (params is None) != (d_model is None):
             raise FitError("give both params and d_model, or neither (the shipped table)")
-        if params is None:
+        if params is None or d_model is None:  # both None (checked above)
             table = read_size_table(config_path(DEFAULT_TABLE))
             params, d_model = table.params, table.d_model
         fit = fit_power_law(d_model, params)  # ln N = ln A - (-k) ln d

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import stats
 
 from ..errors import FitError
@@ -43,7 +44,7 @@ class PowerLawFit:
         return out
 
 
-def _validated_log(name: str, values: np.ndarray) -> np.ndarray:
+def _validated_log(name: str, values: ArrayLike) -> np.ndarray:
     values = np.asarray(values, dtype=float).ravel()
     if not np.all(np.isfinite(values)):
         raise FitError(f"{name} contains NaN or infinite values")
@@ -52,7 +53,7 @@ def _validated_log(name: str, values: np.ndarray) -> np.ndarray:
     return np.log(values)
 
 
-def fit_power_law(x: np.ndarray, y: np.ndarray) -> PowerLawFit:
+def fit_power_law(x: ArrayLike, y: ArrayLike) -> PowerLawFit:
     """Fit ``y = A x^-exponent`` by OLS on ``(ln x, ln y)``; the CI uses Student's t."""
     lx, ly = _validated_log("x", x), _validated_log("y", y)
     if lx.shape != ly.shape:

@@ -105,7 +105,11 @@ class FitResult:
             raise ConfigError(f"cannot write into {out_dir}: {err.strerror or err}") from None
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and self.to_dict() == other.to_dict()  # type: ignore[attr-defined]
+        return (
+            isinstance(other, type(self))
+            and type(other) is type(self)
+            and self.to_dict() == other.to_dict()
+        )
 
     __hash__ = None  # type: ignore[assignment]
 

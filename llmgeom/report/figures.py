@@ -105,7 +105,7 @@ def overlap_vs_width(ctx: Context) -> Drawn:
     """Mean cos² against the head width per family, the overlap law and the random 1/m;
     a head narrower than the model (OPT-350m) is marked at both widths."""
     items = ctx.width_items
-    if not items:
+    if not items or ctx.setting is None:  # the setting is None only without items
         raise Missing("no measurement records")
     records = [i.data for i in items]
     families = sorted({_group(r) for r in records})

@@ -261,7 +261,7 @@ def _skip_reason(path: Path) -> str:
 
 def _walk(root: Path, exclude: Iterable[Path]) -> list[Path]:
     excluded = [p.resolve() for p in exclude]
-    out = []
+    out: list[Path] = []
     for dirpath, dirnames, filenames in os.walk(root):
         here = Path(dirpath).resolve()
         dirnames[:] = sorted(d for d in dirnames if (here / d).resolve() not in excluded)

@@ -38,7 +38,8 @@ class Source(Protocol):
     """A ``name``, ``can_load`` (cheap: no reading, no network), ``locate`` (headers only;
     NotImplementedError where meaningless) and ``load`` (the head with its metadata)."""
 
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def can_load(self, obj: Any) -> bool: ...
 
@@ -123,7 +124,11 @@ def looks_like_path(text: str) -> bool:
 
 
 def _path(obj: Any) -> Path | None:
-    return Path(obj).expanduser() if isinstance(obj, str | os.PathLike) else None
+    return _local_path(obj) if isinstance(obj, str | os.PathLike) else None
+
+
+def _local_path(obj: str | os.PathLike) -> Path:
+    return Path(obj).expanduser()
 
 
 def _hub_load(name: Any, tensor: str | None, revision: str | None) -> Unembedding:
@@ -159,15 +164,15 @@ for _source in (
     FunctionSource("module", lambda o: isinstance(o, torch.nn.Module), _module),
     FunctionSource(
         "local-dir",
-        lambda o: _path(o) is not None and _path(o).is_dir(),
-        lambda o, t, r: load_from_directory(_path(o), t),
-        lambda o, t, r: locate_in_directory(_path(o), t),
+        lambda o: (p := _path(o)) is not None and p.is_dir(),
+        lambda o, t, r: load_from_directory(_local_path(o), t),
+        lambda o, t, r: locate_in_directory(_local_path(o), t),
     ),
     FunctionSource(
         "local-file",
-        lambda o: _path(o) is not None and _path(o).is_file(),
-        lambda o, t, r: load_file(_path(o), t),
-        lambda o, t, r: locate_file(_path(o), t),
+        lambda o: (p := _path(o)) is not None and p.is_file(),
+        lambda o, t, r: load_file(_local_path(o), t),
+        lambda o, t, r: locate_file(_local_path(o), t),
     ),
     FunctionSource(  # any other string that does not look like a path
         "hub",

@@ -94,8 +94,8 @@ def download_head(
         log.info("%s: %s by HTTP ranges, not the whole %s", loc.source, plan.name, loc.file)
         # a small file: the blocks read to plan it may already hold the head
         held = head.reader.cached(plan.start, plan.stop) if head.reader is not None else None
-        raw = held or _get_range(client, head, plan.name, plan.start, plan.stop)
-        return tensor_from_plan(raw, plan), loc, 0
+        data = held or _get_range(client, head, plan.name, plan.start, plan.stop)
+        return tensor_from_plan(data, plan), loc, 0
     head_bytes = None  # predicted from the 2-D shape and dtype, when known
     if loc.shape and len(loc.shape) == 2:
         head_bytes = loc.shape[0] * loc.shape[1] * dtype_itemsize(loc.dtype)

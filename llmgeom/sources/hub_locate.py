@@ -27,7 +27,7 @@ from .layout import parse_config, parse_weight_map, pick_weight_files
 from .location import HeadLocation
 from .range_file import RangeFile
 from .safetensors_format import TensorEntry, header_length, parse_header, require_entry
-from .torch_zip import ZipLayoutError, ZipTensorPlan, index_zip_checkpoint
+from .torch_zip import BinaryFile, ZipLayoutError, ZipTensorPlan, index_zip_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -116,13 +116,17 @@ def plan_bin(
     sha, filename, size = head.commit_sha, head.location.file, head.location.file_size
     source = f"{client.repo_id}/{filename}"
     local = hf_cached_file(client, sha, filename)
-    if local is None and size is None:
+    opened: contextlib.AbstractContextManager[BinaryFile]
+    if local is not None:
+        opened = open(local, "rb")
+    elif size is None:
         head.whole_file_reason = "the Hub did not list the file's size"
         return choice
-    if local is None:
+    else:
         head.reader = RangeFile(size, lambda a, b: bytes(client.get_range(sha, filename, a, b)))
+        opened = contextlib.nullcontext(head.reader)
     try:
-        with open(local, "rb") if local else contextlib.nullcontext(head.reader) as fileobj:
+        with opened as fileobj:
             index, config = index_zip_checkpoint(fileobj, source), head.location.config
             chosen = choice or choose_head_key(
                 config, index.shapes, tensor=tensor, shapes=index.shapes, source=source
@@ -160,6 +164,8 @@ def locate(
     size, source = files.get(filename), f"{repo}/{filename}"
     where = HeadLocation(repo, filename, "", layout.fmt, file_size=size, config=config)
     head = HubHead(name, sha, where, files)
+    shape: tuple[int, ...] | None
+    dtype: str | None
     if layout.fmt == "safetensors":
         entries = remote_header(client, sha, filename, size)
         shapes = {k: e.shape for k, e in entries.items()}
@@ -171,6 +177,7 @@ def locate(
         choice = plan_bin(client, head, tensor, choice)
         plan = head.zip_plan
         if plan is not None:
+            assert choice is not None  # plan_bin returns the key it planned
             dtype = str(plan.dtype).removeprefix("torch.")
             shape, byte_range = plan.shape, plan.byte_range
         else:

@@ -31,8 +31,9 @@ def _text_config(config: Any) -> Any:
 
 def _module_tied(module: torch.nn.Module, weight: Any, text_config: Any) -> bool | None:
     """Whether the output embedding IS the input embedding; the config says so if no getter."""
+    hf_module: Any = module  # the getter is a transformers method, untyped on nn.Module
     try:
-        in_weight = getattr(module.get_input_embeddings(), "weight", None)
+        in_weight = getattr(hf_module.get_input_embeddings(), "weight", None)
     except (NotImplementedError, AttributeError, TypeError):
         in_weight = None
     if isinstance(in_weight, torch.Tensor) and isinstance(weight, torch.Tensor):
@@ -64,7 +65,7 @@ def refuse_ref(kind: str, tensor: str | None, revision: str | None) -> None:
 
 
 def _named_weight(module: torch.nn.Module, tensor: str) -> torch.Tensor:
-    named = dict(module.named_parameters(remove_duplicate=False))
+    named: dict[str, torch.Tensor] = dict(module.named_parameters(remove_duplicate=False))
     named.update(dict(module.named_buffers(remove_duplicate=False)))
     weight = named.get(tensor)
     if weight is None:

@@ -109,6 +109,7 @@ def locate_in_directory(directory: str | os.PathLike, tensor: str | None = None)
     files = pick_weight_files([p.name for p in directory.iterdir()], str(directory))
     if files.single:
         return locate_weight_file(directory / files.single, tensor, directory)
+    assert files.index is not None  # a checkpoint has one weight file or an index
     index_path = directory / files.index
     weight_map = parse_weight_map(index_path.read_bytes(), str(index_path))
     config = read_local_config(directory)

@@ -22,7 +22,7 @@ def tensor_sha256(tensor: torch.Tensor | np.ndarray) -> str:
     """SHA-256 of the tensor's raw bytes (C order, stored dtype)."""
     if isinstance(tensor, torch.Tensor):  # as bytes first: numpy has no bfloat16
         tensor = tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy()
-    view = memoryview(np.ascontiguousarray(tensor).reshape(-1).view(np.uint8))
+    view = np.ascontiguousarray(tensor).reshape(-1).view(np.uint8).data  # a memoryview
     digest = hashlib.sha256()
     with progress_bar(len(view), "checksum", unit="B") as bar:
         for start in range(0, len(view), PIECE_BYTES):

@@ -36,7 +36,7 @@ import zipfile
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import IO, Any, NamedTuple
+from typing import IO, Any, NamedTuple, TypeAlias
 
 import torch
 
@@ -53,6 +53,8 @@ _UNPLANNED = set(
     " torch._tensor._rebuild_from_type_v2 torch.serialization._get_layout builtins.set"
     " builtins.bytearray builtins.complex _codecs.encode".split()
 )
+#: A seekable binary file: an open file, or a raw stream such as :class:`.RangeFile`.
+BinaryFile: TypeAlias = IO[bytes] | io.RawIOBase
 
 
 class ZipLayoutError(LlmgeomError, ValueError):
@@ -152,7 +154,7 @@ class ZipTensorPlan:
 class ZipCheckpoint:
     """An indexed zip ``.bin`` (see :func:`index_zip_checkpoint`): its plain tensors by name."""
 
-    fileobj: IO[bytes]
+    fileobj: BinaryFile
     archive: zipfile.ZipFile
     root: str
     tensors: dict[str, _Tensor]
@@ -195,7 +197,7 @@ class ZipCheckpoint:
         return ZipTensorPlan(name, t.storage.key, t.dtype, t.shape, data + begin, data + end)
 
 
-def index_zip_checkpoint(fileobj: IO[bytes], source: str = "file") -> ZipCheckpoint:
+def index_zip_checkpoint(fileobj: BinaryFile, source: str = "file") -> ZipCheckpoint:
     """Read the central directory and ``data.pkl`` of a zip ``.bin`` file (no tensor data)."""
     try:
         archive = zipfile.ZipFile(fileobj)
@@ -219,7 +221,7 @@ def index_zip_checkpoint(fileobj: IO[bytes], source: str = "file") -> ZipCheckpo
     return ZipCheckpoint(fileobj, archive, root, tensors, source)
 
 
-def _zip_error(err: Exception, fileobj: IO[bytes], source: str) -> Exception:
+def _zip_error(err: Exception, fileobj: BinaryFile, source: str) -> Exception:
     """What a failure while reading the archive means: the reader's own error, or a fallback."""
     if isinstance(err, LlmgeomError):
         return err

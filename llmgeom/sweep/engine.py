@@ -140,7 +140,7 @@ def summary_table(result: SweepResult) -> str:
     """
     kinds = list(dict.fromkeys(u.kind for u in result.units))
     kind_of = {u.id: u.kind for u in result.units}
-    rows = [("kind", "units", "ok", "skipped", "failed")]
+    rows: list[tuple[str, ...]] = [("kind", "units", "ok", "skipped", "failed")]
     totals = [0, 0, 0, 0]
     for kind in kinds:
         n = sum(u.kind == kind for u in result.units)

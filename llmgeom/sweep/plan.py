@@ -37,7 +37,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from .config import ModelSpec, SweepConfig, ToySpec
+from ..options import MeasureOptions
+from .config import FreqSpec, LossSpec, ModelSpec, SweepConfig, ToySpec
 from .units import Resources, Unit
 
 LOSSES_CSV = "losses.csv"
@@ -210,13 +211,12 @@ def _gpus(device: str) -> float:
 # ------------------------------------------------------------------------------ units
 
 
-def _measure_units(config: SweepConfig) -> list[Unit]:
-    options = config.measure
+def _measure_units(config: SweepConfig, options: MeasureOptions) -> list[Unit]:
     record = options.to_record()
     record.pop("progress", None)
     out = []
     for model in config.models_for("measure"):
-        params = {
+        params: dict[str, Any] = {
             "source": model.source,
             "revision": model.revision,
             "name": model.label,
@@ -238,12 +238,11 @@ def _measure_units(config: SweepConfig) -> list[Unit]:
     return out
 
 
-def _loss_units(config: SweepConfig) -> list[Unit]:
-    spec = config.loss
+def _loss_units(config: SweepConfig, spec: LossSpec) -> list[Unit]:
     out = []
     for model in config.models_for("loss"):
         for corpus in spec.corpora:
-            params = {
+            params: dict[str, Any] = {
                 "source": model.source,
                 "revision": model.revision,
                 "corpus": corpus,
@@ -278,11 +277,10 @@ def _loss_units(config: SweepConfig) -> list[Unit]:
     return out
 
 
-def _tokenizers(config: SweepConfig) -> list[tuple[str, str, str | None, bool]]:
+def _tokenizers(config: SweepConfig, spec: FreqSpec) -> list[tuple[str, str, str | None, bool]]:
     """``(label, source, revision, local)`` per distinct tokenizer: one per family."""
-    spec = config.freq
     if spec.tokenizers is not None:
-        out = []
+        out: list[tuple[str, str, str | None, bool]] = []
         for source in spec.tokenizers:
             local = Path(source).is_absolute()
             out.append((tokenizer_name(source, local), source, None, local))
@@ -296,13 +294,12 @@ def _tokenizers(config: SweepConfig) -> list[tuple[str, str, str | None, bool]]:
     return list(seen.values())
 
 
-def _freq_units(config: SweepConfig) -> list[Unit]:
-    spec = config.freq
+def _freq_units(config: SweepConfig, spec: FreqSpec) -> list[Unit]:
     out = []
-    for label, source, revision, local in _tokenizers(config):
+    for label, source, revision, local in _tokenizers(config, spec):
         name = tokenizer_name(source, local)
         for corpus in spec.corpora:
-            params = {
+            params: dict[str, Any] = {
                 "tokenizer": source,
                 "revision": revision,
                 "corpus": corpus,
@@ -347,7 +344,7 @@ def toy_run_labels(config: Any) -> list[str]:
 
 def _toy_units(spec: ToySpec) -> list[Unit]:
     config = spec.load()
-    base = {"source": spec.source, "table": spec.table}
+    base: dict[str, Any] = {"source": spec.source, "table": spec.table}
     device_gpus = _gpus(config.device)
     if len(config.runs) == 1:
         stem = f"toy-{config.name}"
@@ -370,11 +367,11 @@ def expand_units(config: SweepConfig) -> list[Unit]:
     x corpus, toy per run; ConfigError when two units would write the same file."""
     units: list[Unit] = []
     if config.models and config.measure is not None:
-        units += _measure_units(config)
+        units += _measure_units(config, config.measure)
     if config.models and config.loss is not None:
-        units += _loss_units(config)
+        units += _loss_units(config, config.loss)
     if config.freq is not None and (config.models or config.freq.tokenizers):
-        units += _freq_units(config)
+        units += _freq_units(config, config.freq)
     for spec in config.toy:
         units += _toy_units(spec)
     owner: dict[str, str] = {}
@@ -483,9 +480,9 @@ def _unit_cost(unit: Unit, config: SweepConfig) -> tuple[dict[str, float], float
         return {"models": weight_bytes(model), **text}, flops / CPU_FLOPS, flops / GPU_FLOPS, True
     if unit.kind == "freq":
         tokens = p["tokens"] or 1_000_000
-        text = tokens * TEXT_BYTES_PER_TOKEN if p["corpus"].startswith("hf:") else 0
+        text_bytes = tokens * TEXT_BYTES_PER_TOKEN if p["corpus"].startswith("hf:") else 0
         local = Path(p["tokenizer"]).is_absolute()
-        download = {"tokenizers": 0 if local else TOKENIZER_BYTES, "corpora": text}
+        download = {"tokenizers": 0 if local else TOKENIZER_BYTES, "corpora": text_bytes}
         return download, tokens / 5e5, 0.0, True
     if unit.kind == "toy":
         spec = ToySpec("x", p["source"], p["table"])

@@ -45,6 +45,7 @@ import logging
 import os
 import socket
 import time
+import types
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -89,6 +90,7 @@ def task_options(resources: Resources, limits: Mapping[str, float] | None = None
 
 def one_line_error(err: BaseException) -> str:
     """One line saying why a Ray task gave no outcome (worker crash, OOM, lost node...)."""
+    rex: types.ModuleType | None
     try:
         import ray.exceptions as rex
     except ImportError:  # pragma: no cover - only reached with Ray installed

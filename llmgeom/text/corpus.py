@@ -145,7 +145,7 @@ def _parse_hf(spec: str) -> tuple[str, str | None, str]:
     config = parts[1] or None if len(parts) > 1 else None
     split = parts[2] if len(parts) > 2 and parts[2] else "train"
     if len(parts) == 2 and config in _SPLITS:
-        config, split = None, config
+        split, config = config, None
     return dataset, config, split
 
 
@@ -247,6 +247,7 @@ def _raw_units(corpus: Corpus) -> Iterator[str]:
     """Lines of ``.txt`` files, records otherwise: what the paper recipe joins."""
     for kind, file in _sources(corpus):
         if kind == "txt":
+            assert file is not None  # only the "hf" kind has no file
             yield from _txt_lines(file)
         else:
             yield from _records(kind, file, corpus)
@@ -254,7 +255,11 @@ def _raw_units(corpus: Corpus) -> Iterator[str]:
 
 def _raw_documents(corpus: Corpus) -> Iterator[str]:
     for kind, file in _sources(corpus):
-        docs = _txt_documents(file) if kind == "txt" else _records(kind, file, corpus)
+        if kind == "txt":
+            assert file is not None  # only the "hf" kind has no file
+            docs = _txt_documents(file)
+        else:
+            docs = _records(kind, file, corpus)
         for doc in docs:
             if doc.strip():
                 yield doc

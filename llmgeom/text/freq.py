@@ -171,7 +171,7 @@ def count_tokens(
     docs = iter_documents(corpus, samples=samples, max_length=max_length)
     # total None: an open-ended bar (tqdm shows the count and the rate)
     with progress_bar(
-        tokens,  # type: ignore[arg-type]
+        tokens,
         f"counting {corpus.name}",
         unit="tok",
         progress=progress,

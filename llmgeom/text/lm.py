@@ -118,8 +118,9 @@ def model_facts(model: torch.nn.Module, tokenizer: Any) -> dict[str, Any]:
     model_type = getattr(_text_config(config), "model_type", None) or getattr(
         config, "model_type", None
     )
-    in_rows, _ = _rows_cols(model.get_input_embeddings())
-    out_rows, head_width = _rows_cols(model.get_output_embeddings())
+    hf_model: Any = model  # the getters are transformers methods, untyped on nn.Module
+    in_rows, _ = _rows_cols(hf_model.get_input_embeddings())
+    out_rows, head_width = _rows_cols(hf_model.get_output_embeddings())
     return {
         "family": family_label(model_type),  # the rule of `measure` (sources.families)
         "model_type": model_type,
@@ -148,8 +149,9 @@ def check_vocabulary(model: torch.nn.Module, tokenizer: Any, name: str) -> None:
         ...     print(err)
         tiny: the tokenizer has 9 entries but the model only 4 embedding rows: ...
     """
-    in_rows, _ = _rows_cols(model.get_input_embeddings())
-    out_rows, _ = _rows_cols(model.get_output_embeddings())
+    hf_model: Any = model  # the getters are transformers methods, untyped on nn.Module
+    in_rows, _ = _rows_cols(hf_model.get_input_embeddings())
+    out_rows, _ = _rows_cols(hf_model.get_output_embeddings())
     rows = min(r for r in (in_rows, out_rows, 1 << 62) if r)
     if len(tokenizer) > rows:
         raise ConfigError(
@@ -342,7 +344,7 @@ def load_model(
     kwargs: dict[str, Any] = {"dtype": torch_dtype, "trust_remote_code": trust_remote_code, **extra}
     if revision is not None:
         kwargs["revision"] = revision
-    if device_map == "auto":
+    if dev is None:  # device_map="auto"
         kwargs["device_map"] = "auto"
     elif quant_config is not None:
         kwargs["device_map"] = {"": dev.index if dev.type == "cuda" and dev.index else str(dev)}
@@ -354,7 +356,8 @@ def load_model(
     except (OSError, ValueError, KeyError, RuntimeError, ImportError) as err:
         raise _load_error(source, err, _ships_code(where) and not trust_remote_code) from None
     if "device_map" not in kwargs:
-        model.to(dev)
+        # transformers' @wraps(nn.Module.to) types the bound method as the unbound one
+        model.to(dev)  # type: ignore[arg-type]
     model.eval()
 
     if kind == "hub":

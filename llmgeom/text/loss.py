@@ -397,8 +397,9 @@ def forward_nll(
 
 
 def _input_device(model: torch.nn.Module) -> torch.device:
+    hf_model: Any = model  # the getter is a transformers method, untyped on nn.Module
     try:
-        return model.get_input_embeddings().weight.device
+        return hf_model.get_input_embeddings().weight.device
     except (AttributeError, NotImplementedError):
         return next(model.parameters()).device
 
@@ -424,7 +425,7 @@ def _corpus_documents(
         for text in texts:
             digest.update(text.encode("utf-8") + b"\x00")
         name = corpus_name or "texts"
-        info = {"spec": None, "name": name, "kind": "in-memory", "files": [],
+        info: dict[str, Any] = {"spec": None, "name": name, "kind": "in-memory", "files": [],
                 "sha256": digest.hexdigest(), "text_field": None, "recipe": None}  # fmt: skip
         return iter(texts), info, name
     from .corpus import Corpus, iter_documents, open_corpus

@@ -99,6 +99,7 @@ class Adam:
         if self.exp_avg is None:
             self.exp_avg = torch.zeros_like(param)
             self.exp_avg_sq = torch.zeros_like(param)
+        assert self.exp_avg_sq is not None  # the moments are created together
         self.t += 1
         bc1 = 1.0 - self.beta1**self.t
         bc2 = 1.0 - self.beta2**self.t

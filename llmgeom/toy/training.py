@@ -149,7 +149,7 @@ def train(config: ToyConfig, progress: bool = True) -> TrainResult:
     )
     models: list[TrainedModel] = []
     freqs: dict[tuple, torch.Tensor] = {}
-    group_timings = []
+    group_timings: list[dict[str, Any]] = []
     # Weight decay drives dropped rows and their Adam moments toward 1e-38 and below; subnormal
     # floats are ~10x slower on x86 CPUs, so flush them to zero while training.
     with torch_cpu_settings(config.threads, flush_denormal=device.type == "cpu"):
@@ -265,7 +265,7 @@ def _train_group(
             apply_dial(st.W, st.gamma, lr_w)
             st.adam_w.step(st.W, gW, lr_w)
             st.adam_b.step(st.b, gb, config.lr_b(st.m) * f)
-            if log:
+            if loss is not None:  # computed on the steps that log
                 st.curve.append((loss / config.batch).cpu())
         if log:
             widest = stacks[-1].curve[-1]
