@@ -38,7 +38,6 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from .units import register_runner
 
 LOCK_SUFFIX = ".lock"
 _LOADED: dict[tuple, Any] = {}  # the last model a loss unit loaded in this process
@@ -222,10 +221,11 @@ DONE_CHECKS: dict[str, Callable[[dict[str, Any], str], bool]] = {
     "loss": loss_done,
 }
 
-for _kind, _runner in (
-    ("measure", run_measure),
-    ("loss", run_loss),
-    ("freq", run_freq),
-    ("toy", run_toy),
-):
-    register_runner(_kind, _runner)
+#: The built-in unit kinds; :mod:`.units` reads this table (this module never imports it, so
+#: the dependency points one way).
+BUILTIN_RUNNERS: dict[str, Callable[[dict[str, Any], str], list[str]]] = {
+    "measure": run_measure,
+    "loss": run_loss,
+    "freq": run_freq,
+    "toy": run_toy,
+}

@@ -100,7 +100,9 @@ def register_runner(kind: str, runner: Runner) -> None:
 
 def _runner(kind: str) -> Runner:
     if kind not in _RUNNERS and kind in UNIT_KINDS:
-        from . import runners  # noqa: F401 - registers the built-in kinds
+        from .runners import BUILTIN_RUNNERS  # on first use: the runners import the analyses
+
+        _RUNNERS.setdefault(kind, BUILTIN_RUNNERS[kind])
 
     if kind not in _RUNNERS:
         known = ", ".join(sorted({*_RUNNERS, *UNIT_KINDS}))

@@ -62,7 +62,8 @@ def test_a_llama_gguf_is_llama_for_measure_as_for_loss(tmp_path, capsys):
     path = write_gguf(tmp_path / "x.gguf", "llama", {"output.weight": (head, None)}, 8)
     out = tmp_path / "out"
     assert main(["measure", str(path), "--pairs", "gram", "--out", str(out)]) == 0
-    assert "  llama  " in capsys.readouterr().out.splitlines()[0]
+    header = [line for line in capsys.readouterr().out.splitlines() if "[raw]" in line]
+    assert len(header) == 1 and "  llama  " in header[0]
     record = json.loads((out / "x.gguf.raw.json").read_text())
     # loss records the family of the transformers model the GGUF loads as: a Llama
     assert record["model"]["family"] == model_facts(llama, list(range(32)))["family"] == "llama"
