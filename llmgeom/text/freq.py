@@ -53,6 +53,7 @@ from .zipf import loglog_fit, rank_counts, zipf_mle
 SCHEMA = "llmgeom.freq/1"
 DEFAULT_TOKENS = 1_000_000
 TOP_TOKENS = 20
+PNG_DPI = 120  # of the rank-frequency figure
 _BATCH_CHARS = 4 << 20  # documents are encoded in batches of at most about this many characters
 _BATCH_DOCS = 4096  # ... and this many documents
 _VERSIONED = (
@@ -297,14 +298,18 @@ def build_record(result: FreqResult, files: dict[str, str] | None = None) -> dic
     }
 
 
-def plot_rank_frequency(result: FreqResult, record: dict[str, Any], target: Path) -> Path:
-    """Write the log-log rank-frequency plot with both fitted lines to ``target`` (PNG)."""
-    from ..plotting import new_figure, save_png
+def plot_rank_frequency(result: FreqResult, record: dict[str, Any], ax: Any = None) -> Any:
+    """The log-log rank-frequency plot with both fitted lines, drawn into ``ax`` (a new
+    6 × 4.5 figure if omitted); returns the figure (saving is the caller's job)."""
+    from ..plotting import new_figure
 
     ranked = rank_counts(result.counts)
     total = ranked.sum()
     ranks = np.arange(1, ranked.size + 1)
-    fig, (ax,) = new_figure(1, 6, 4.5)
+    if ax is None:
+        fig, (ax,) = new_figure(1, 6, 4.5)
+    else:
+        fig = ax.figure
     ax.loglog(ranks, ranked / total, ".", ms=2, color="0.3", label="tokens")
     fit_info = record["rank_frequency"]
     loglog = fit_info.get("loglog", {})
@@ -330,7 +335,7 @@ def plot_rank_frequency(result: FreqResult, record: dict[str, Any], target: Path
         fontsize=10,
     )
     ax.legend(fontsize=8)
-    return save_png(fig, target, dpi=120)
+    return fig
 
 
 def save_freq(
@@ -340,6 +345,8 @@ def save_freq(
 
     ``record``: one :func:`build_record` already made (its ``files`` entry is filled in here).
     """
+    from ..plotting import save_png
+
     out = Path(out_dir)
     counts_path = out / f"{result.stem}.counts.npz"
     json_path = out / f"{result.stem}.freq.json"
@@ -348,7 +355,7 @@ def save_freq(
     record = {**(record or build_record(result)), "files": files}
     with atomic_path(counts_path) as tmp, tmp.open("wb") as fh:
         np.savez_compressed(fh, counts=result.counts.astype(np.int64))
-    plot_rank_frequency(result, record, png_path)
+    save_png(plot_rank_frequency(result, record), png_path, dpi=PNG_DPI)
     write_json_atomic(json_path, record)
     return [counts_path, json_path, png_path]
 
