@@ -2,10 +2,10 @@
 
 Builds, in memory, a ``torch.save`` archive with the state-dict names and shapes of OPT-125m
 (196 tensors, float16, 250 MB) in the layout torch < 2.6 wrote (no ``.format_version``: every
-OPT checkpoint on the Hub), then counts the reads a :class:`~llmgeom.sources.range_file.RangeFile`
-(64 KiB blocks, as on the Hub) makes for:
+OPT checkpoint on the Hub), then counts the reads a
+:class:`~llmgeom.sources.formats.range_file.RangeFile` (64 KiB blocks, as on the Hub) makes for:
 
-* ``llmgeom``: :func:`~llmgeom.sources.torch_zip.index_zip_checkpoint` + ``plan`` (central
+* ``llmgeom``: :func:`~llmgeom.sources.formats.torch_zip.index_zip_checkpoint` + ``plan`` (central
   directory, ``data.pkl``, the head's local header);
 * ``torch.load meta``: ``torch.load(f, map_location="meta", weights_only=True)``, which reads
   every storage's local header on such archives.
@@ -21,8 +21,8 @@ import zipfile
 
 import torch
 
-from llmgeom.sources.range_file import RangeFile
-from llmgeom.sources.torch_zip import index_zip_checkpoint
+from llmgeom.sources.formats.range_file import RangeFile
+from llmgeom.sources.formats.torch_zip import index_zip_checkpoint
 
 HEAD = "decoder.embed_tokens.weight"
 

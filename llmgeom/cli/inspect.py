@@ -67,7 +67,7 @@ def _local_report(path: Path, tensor: str | None) -> dict[str, Any]:
 def _hub_report(source: str, revision: str | None, tensor: str | None) -> dict[str, Any]:
     from ..errors import NetworkError
     from ..sources.hub import cached_hub_location, locate_hub_head, resolve_name
-    from ..sources.hub_http import hub_settings
+    from ..sources.hub.http import hub_settings
 
     name = resolve_name(source, revision)
     model = name.model

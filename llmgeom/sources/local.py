@@ -23,13 +23,19 @@ import torch
 from ..errors import ConfigError, InvalidMatrixError, SourceNotFoundError
 from ..memory import ensure_fits
 from ..unembedding import HeadMetadata, Unembedding
+from .formats.safetensors_format import local_entries, read_tensor
+from .formats.torch_bin import (
+    BARE_TENSOR_KEY,
+    BareTensor,
+    load_state_dict,
+    read_bin_tensor,
+    tensor_shapes,
+)
 from .head_key import HeadChoice, choose_head_key
 from .layout import parse_config, parse_weight_map, pick_weight_files
 from .location import HeadLocation
-from .safetensors_format import local_entries, read_tensor
 from .tensor_digest import tensor_sha256
 from .tokenizer_len import tokenizer_length_from_json, tokenizer_length_from_vocab
-from .torch_bin import BARE_TENSOR_KEY, BareTensor, load_state_dict, read_bin_tensor, tensor_shapes
 
 
 def read_local_config(directory: Path) -> dict | None:

@@ -55,7 +55,7 @@ TOY_MODEL_STEP_S = 8e-3  # one toy model, one step at n = 1000, batch 2048 (toy-
 
 
 def _hub(model: ModelSpec) -> tuple[str, str]:
-    from ..sources.hub_names import resolve_name
+    from ..sources.hub.names import resolve_name
 
     name = resolve_name(model.source, model.revision)
     return name.repo_id, name.revision

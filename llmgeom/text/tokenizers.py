@@ -199,7 +199,7 @@ def _cache_only_offline() -> dict[str, Any]:
     cache answers at once instead of after the library's ~25 s of retries."""
     from huggingface_hub import constants
 
-    from ..sources.hub_http import endpoint_resolves
+    from ..sources.hub.http import endpoint_resolves
 
     return {} if endpoint_resolves(constants.ENDPOINT) else {"local_files_only": True}
 

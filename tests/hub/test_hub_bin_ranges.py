@@ -20,9 +20,9 @@ from hub_server import head_files
 
 from llmgeom.cli import main
 from llmgeom.errors import CorruptCheckpointError, NetworkError
-from llmgeom.sources import range_file
+from llmgeom.sources.formats import range_file
+from llmgeom.sources.formats.torch_zip import index_zip_checkpoint
 from llmgeom.sources.hub import WholeFileDownloadWarning, load_hub_unembedding
-from llmgeom.sources.torch_zip import index_zip_checkpoint
 
 HEAD = "decoder.embed_tokens.weight"
 BLOCK = range_file.BLOCK_BYTES

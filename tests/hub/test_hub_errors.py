@@ -18,9 +18,9 @@ from llmgeom.errors import (
     SourceNotFoundError,
     UnknownModelError,
 )
-from llmgeom.sources import hub_cache
+from llmgeom.sources.hub import cache as hub_cache
 from llmgeom.sources.hub import load_hub_unembedding
-from llmgeom.sources.hub_http import HubClient, hub_settings
+from llmgeom.sources.hub.http import HubClient, hub_settings
 
 
 def _on_head(repo, filename="model.safetensors"):

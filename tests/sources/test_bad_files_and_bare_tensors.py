@@ -19,7 +19,7 @@ from llmgeom.errors import (
     TensorNotFoundError,
 )
 from llmgeom.sources.files import locate_file
-from llmgeom.sources.torch_bin import BARE_TENSOR_KEY
+from llmgeom.sources.formats.torch_bin import BARE_TENSOR_KEY
 
 
 def _one_line(err: BaseException) -> str:

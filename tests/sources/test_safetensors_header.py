@@ -1,6 +1,6 @@
 """The header parser the Hub source uses on ranged bytes agrees with the reference validator.
 
-Each header is judged twice: by ``llmgeom.sources.safetensors_format.parse_header`` and by
+Each header is judged twice: by ``llmgeom.sources.formats.safetensors_format.parse_header`` and by
 ``safetensors.deserialize`` on the whole file (header plus exactly the data it describes). The
 two must accept and refuse the same files, and agree on every accepted tensor's byte range.
 """
@@ -16,7 +16,11 @@ import safetensors.torch
 import torch
 
 from llmgeom.errors import CorruptCheckpointError
-from llmgeom.sources.safetensors_format import header_length, parse_header, tensor_from_bytes
+from llmgeom.sources.formats.safetensors_format import (
+    header_length,
+    parse_header,
+    tensor_from_bytes,
+)
 
 
 def _entry(dtype: str, shape: list[int], begin: int, end: int) -> dict:

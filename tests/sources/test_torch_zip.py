@@ -1,4 +1,5 @@
-"""Planning and reading one tensor of a zip-format torch.save file (llmgeom.sources.torch_zip).
+"""Planning and reading one tensor of a zip-format torch.save file
+(llmgeom.sources.formats.torch_zip).
 
 The oracle is ``torch.load(..., weights_only=True)``: the planned bytes must give its tensors bit
 for bit, on archives written by torch, without ``.format_version`` (torch < 2.6) and re-packed.
@@ -16,8 +17,8 @@ import pytest
 import torch
 
 from llmgeom.errors import CorruptCheckpointError, NetworkError, TensorNotFoundError
-from llmgeom.sources.range_file import RangeFile
-from llmgeom.sources.torch_zip import ZipLayoutError, index_zip_checkpoint, tensor_from_plan
+from llmgeom.sources.formats.range_file import RangeFile
+from llmgeom.sources.formats.torch_zip import ZipLayoutError, index_zip_checkpoint, tensor_from_plan
 
 
 def _saved(obj: object, **kwargs) -> bytes:

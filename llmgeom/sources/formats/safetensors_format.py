@@ -29,8 +29,8 @@ from typing import TypeVar
 import safetensors
 import torch
 
-from ..errors import CorruptCheckpointError, TensorNotFoundError
-from ._reasons import short_reason
+from ...errors import CorruptCheckpointError, TensorNotFoundError
+from .._reasons import short_reason
 
 _T = TypeVar("_T")
 

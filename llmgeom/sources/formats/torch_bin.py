@@ -25,9 +25,9 @@ from pathlib import Path
 
 import torch
 
-from ..errors import CorruptCheckpointError
-from ..memory import ensure_fits
-from ._reasons import short_reason
+from ...errors import CorruptCheckpointError
+from ...memory import ensure_fits
+from .._reasons import short_reason
 from .safetensors_format import require_entry
 
 

@@ -19,15 +19,15 @@ from dataclasses import dataclass
 
 from huggingface_hub import try_to_load_from_cache
 
-from ..errors import CorruptCheckpointError, SourceNotFoundError
-from .head_key import HeadChoice, choose_head_key, config_info
-from .hub_http import HubClient
-from .hub_names import HubName
-from .layout import parse_config, parse_weight_map, pick_weight_files
-from .location import HeadLocation
-from .range_file import RangeFile
-from .safetensors_format import TensorEntry, header_length, parse_header, require_entry
-from .torch_zip import BinaryFile, ZipLayoutError, ZipTensorPlan, index_zip_checkpoint
+from ...errors import CorruptCheckpointError, SourceNotFoundError
+from ..formats.range_file import RangeFile
+from ..formats.safetensors_format import TensorEntry, header_length, parse_header, require_entry
+from ..formats.torch_zip import BinaryFile, ZipLayoutError, ZipTensorPlan, index_zip_checkpoint
+from ..head_key import HeadChoice, choose_head_key, config_info
+from ..layout import parse_config, parse_weight_map, pick_weight_files
+from ..location import HeadLocation
+from .http import HubClient
+from .names import HubName
 
 log = logging.getLogger(__name__)
 

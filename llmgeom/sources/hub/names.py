@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..errors import ConfigError, UnknownModelError
-from .registry import RegistryModel, lookup, suggest
+from ...errors import ConfigError, UnknownModelError
+from ..registry import RegistryModel, lookup, suggest
 
 _REPO_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{0,95}")
 _PREFIXES = ("hf://", "https://huggingface.co/", "huggingface.co/", "hf.co/")

@@ -11,7 +11,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import LlmgeomError
+from ...errors import LlmgeomError
 from .torch_zip import ZipLayoutError
 
 BLOCK_BYTES = 64 * 1024  # RangeFile fetches aligned blocks of this size (tests shrink it)

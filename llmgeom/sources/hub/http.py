@@ -36,8 +36,8 @@ from huggingface_hub.utils import (
     http_stream_backoff,
 )
 
-from .. import __version__
-from ..errors import CorruptCheckpointError, LlmgeomError, NetworkError, SourceNotFoundError
+from ... import __version__
+from ...errors import CorruptCheckpointError, LlmgeomError, NetworkError, SourceNotFoundError
 
 log = logging.getLogger(__name__)
 _IGNORES_RANGE = (

@@ -38,11 +38,11 @@ import safetensors.torch
 from huggingface_hub import cached_assets_path
 from huggingface_hub.utils import WeakFileLock
 
-from .._atomic import atomic_path, write_json_atomic
-from ..errors import ConfigError, CorruptCheckpointError
-from ..unembedding import HeadMetadata, Unembedding
-from .hub_http import HubSettings
-from .location import HeadLocation
+from ..._atomic import atomic_path, write_json_atomic
+from ...errors import ConfigError, CorruptCheckpointError
+from ...unembedding import HeadMetadata, Unembedding
+from ..location import HeadLocation
+from .http import HubSettings
 
 CACHE_FORMAT = 1
 FULL_SHA = re.compile(r"[0-9a-f]{40}")

@@ -23,22 +23,22 @@ import torch
 from huggingface_hub import hf_hub_download
 from huggingface_hub.utils import are_progress_bars_disabled
 
-from ..errors import NetworkError
-from ..memory import ensure_fits, format_bytes
-from ..progress import progress_bar
-from ..unembedding import HeadMetadata, Unembedding
-from .head_key import choose_head_key
-from .hub_cache import HeadCache
-from .hub_http import HubClient, TransferStats, hub_settings
-from .hub_locate import HubHead, hf_cached_file, locate
-from .hub_names import HubName, resolve_name
-from .location import HeadLocation
-from .registry import RegistryModel
-from .safetensors_format import dtype_itemsize, tensor_from_bytes
-from .tensor_digest import tensor_sha256
-from .tokenizer_len import tokenizer_length_from_json, tokenizer_length_from_vocab
-from .torch_bin import bin_shapes, read_bin_tensor
-from .torch_zip import tensor_from_plan
+from ...errors import NetworkError
+from ...memory import ensure_fits, format_bytes
+from ...progress import progress_bar
+from ...unembedding import HeadMetadata, Unembedding
+from ..formats.safetensors_format import dtype_itemsize, tensor_from_bytes
+from ..formats.torch_bin import bin_shapes, read_bin_tensor
+from ..formats.torch_zip import tensor_from_plan
+from ..head_key import choose_head_key
+from ..location import HeadLocation
+from ..registry import RegistryModel
+from ..tensor_digest import tensor_sha256
+from ..tokenizer_len import tokenizer_length_from_json, tokenizer_length_from_vocab
+from .cache import HeadCache
+from .http import HubClient, TransferStats, hub_settings
+from .locate import HubHead, hf_cached_file, locate
+from .names import HubName, resolve_name
 
 log = logging.getLogger(__name__)
 CHEAP_TOKENIZER_BYTES = 2_000_000  # fetch tokenizer files of unknown models up to this size

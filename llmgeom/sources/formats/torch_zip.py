@@ -40,8 +40,8 @@ from typing import IO, Any, NamedTuple, TypeAlias
 
 import torch
 
-from ..errors import CorruptCheckpointError, LlmgeomError
-from ._reasons import short_reason
+from ...errors import CorruptCheckpointError, LlmgeomError
+from .._reasons import short_reason
 from .safetensors_format import require_entry, tensor_from_bytes
 from .torch_bin import refused_error
 
