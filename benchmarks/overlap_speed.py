@@ -28,7 +28,7 @@ from pathlib import Path
 
 import torch
 
-from llmgeom import overlap, sampling
+from llmgeom.geometry import overlap, sampling
 
 
 def authors_blocked_mean(U: torch.Tensor, block: int = 8192) -> tuple[float, float]:
@@ -81,7 +81,7 @@ def peak_memory(rows: int, width: int) -> dict:
         )
         # VmHWM (peak RSS of this process image); ru_maxrss would inherit the parent's peak
         hwm = "print([l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')][0])"
-        code_base = f"import llmgeom.measurement, llmgeom.cli.measure; {hwm}"
+        code_base = f"import llmgeom.geometry.measurement, llmgeom.cli.measure; {hwm}"
         base_kb = int(
             subprocess.run(
                 [sys.executable, "-c", code_base], check=True, capture_output=True, text=True

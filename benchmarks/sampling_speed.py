@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from llmgeom import measure, overlap, sampling
+from llmgeom import measure
+from llmgeom.geometry import overlap, sampling
 
 
 def timed(fn):

@@ -54,7 +54,7 @@ _LAZY = {  # name -> module (relative); `import llmgeom` does not import torch
     "HeadMetadata": "unembedding",
     "Unembedding": "unembedding",
     "load_unembedding": "sources",
-    "measure": "measurement",
+    "measure": "geometry.measurement",
     "MeasureOptions": "options",
     "compute_loss": "text.loss",
     "count_tokens": "text.freq",

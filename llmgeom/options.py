@@ -37,8 +37,8 @@ from .errors import ConfigError
 PAIR_MODES = ("auto", "exact", "sample", "gram")
 ROW_MODES = ("all", "tokenizer")
 DEFAULT_TIME_BUDGET_S = 60.0  # sampling stops at the latest after this long
-# --pairs auto runs the exact pass up to this many FLOPs, n(n-1)*m (llmgeom.sampling): GPT-2's
-# 50257 x 768 head counts 1.94e12 and stays exact (under a minute on a desktop CPU, about a
+# --pairs auto runs the exact pass up to this many FLOPs, n(n-1)*m (llmgeom.geometry.sampling):
+# GPT-2's 50257 x 768 head counts 1.94e12 and stays exact (under a minute on a desktop CPU, about a
 # second on a GPU); 151936 x 896 (2.1e13) or 262144 x 640 (4.4e13) heads are sampled
 DEFAULT_EXACT_MAX_FLOPS = 2e12
 DEFAULT_PRECISION = 1e-3  # sampling: relative half-width of the 95% interval of mean |cos|

@@ -14,7 +14,7 @@ it. A record has:
 * ``stats``, ``reference`` (baselines), ``row_norms``, ``timings``, ``environment``
   (versions, device), ``created``;
 * ``weighted`` (only with ``--weights``; its own ``version``, now 1): frequency-weighted
-  interference, :mod:`llmgeom.weights`. ``counts_path``, ``counts_sha256`` (provenance);
+  interference, :mod:`llmgeom.geometry.weights`. ``counts_path``, ``counts_sha256`` (provenance);
   ``counts_length``, ``counts_total`` (Σc), ``rows_padded`` (head rows beyond the counts),
   ``rows_used``, ``rows_with_count``, ``rows_without_count`` (rows used whose count is 0),
   ``count_mass_excluded`` (fraction of Σc on rows not used); ``effective_tokens`` (1/Σp²),
@@ -24,7 +24,7 @@ it. A record has:
   ``pairs_drawn_by_weight`` and ``stopped_by``; records written before the pair design have
   ``rows_drawn_by_weight`` instead; None after a Gram-only run), and ``definition``.
 
-``stats.sampled`` (sampled runs, :mod:`llmgeom.sampling`): ``design``, ``pairs_sampled``,
+``stats.sampled`` (sampled runs, :mod:`llmgeom.geometry.sampling`): ``design``, ``pairs_sampled``,
 ``stopped_by`` (``precision`` or ``time_budget``), ``precision``, ``relative_half_width``,
 ``rows_sampled`` (whole rows, for the per-token maxima), ``seed``, ``confidence``,
 ``std_from``, the estimates ``mean_abs_cos``, ``std_abs_cos``, ``mean_cos2``,
@@ -34,7 +34,7 @@ of the former row design have ``pairs_covered`` instead of ``pairs_sampled``.
 
 Example:
     >>> import torch
-    >>> from llmgeom.measurement import measure
+    >>> from llmgeom.geometry.measurement import measure
     >>> record = build_record(measure(torch.eye(6, 3), pairs="gram"))
     >>> record["schema"], record["model"]["n_rows"], record["stats"]["mean_cos2"]
     ('llmgeom.measurement/1', 6, 0.0)
@@ -54,13 +54,29 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ._atomic import read_json, write_json_atomic
 from .errors import ConfigError
 
 if TYPE_CHECKING:
-    from .measurement import MeasureReport
+    from .unembedding import HeadMetadata
+
+
+class MeasureReport(Protocol):
+    """What a record is built from: :class:`llmgeom.geometry.measurement.MeasureReport`'s
+    fields (declared here so that this module, below the geometry, never imports it)."""
+
+    meta: HeadMetadata
+    variant: dict[str, Any]
+    options: dict[str, Any]
+    stats: dict[str, Any]
+    reference: dict[str, float]
+    row_norms: dict[str, Any]
+    timings: dict[str, float]
+    device: str
+    weighted: dict[str, Any] | None
+
 
 SCHEMA = "llmgeom.measurement/1"
 _VERSIONED = ("llmgeom", "torch", "numpy", "safetensors", "transformers", "huggingface_hub")

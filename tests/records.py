@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from llmgeom.measurement import measure
+from llmgeom.geometry.measurement import measure
 
 
 def measured_record(name: str, family: str, head: int, d_model: int, mean_cos2: float,

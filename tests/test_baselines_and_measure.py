@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from llmgeom.baselines import frame_bound, random_mean_abs_cos, reference_values
 from llmgeom.errors import ConfigError
-from llmgeom.measurement import measure
+from llmgeom.geometry.baselines import frame_bound, random_mean_abs_cos, reference_values
+from llmgeom.geometry.measurement import measure
 from llmgeom.memory import format_bytes, parse_size
 from llmgeom.results import SCHEMA, load_record, save_record, write_record
 
@@ -121,7 +121,7 @@ def test_sizes():
 
 
 def test_random_cos_density_is_normalised_and_matches_the_variance():
-    from llmgeom.measurement_plot import random_cos_density
+    from llmgeom.geometry.plot import random_cos_density
 
     c = np.linspace(-1, 1, 200_001)
     for m in (3, 16, 768):

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from llmgeom import overlap, sampling
-from llmgeom.baselines import frame_bound, random_mean_abs_cos, reference_values
+from llmgeom.geometry import overlap, sampling
+from llmgeom.geometry.baselines import frame_bound, random_mean_abs_cos, reference_values
 
 
 def direct_cosines(W: np.ndarray, center: bool = False) -> tuple[np.ndarray, np.ndarray]:

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 import llmgeom.progress as progress
-from llmgeom.measurement import measure
+from llmgeom.geometry.measurement import measure
 from llmgeom.progress import progress_bar, progress_setting
 
 

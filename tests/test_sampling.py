@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from llmgeom import overlap, sampling
-from llmgeom.measurement import measure
+from llmgeom.geometry import overlap, sampling
+from llmgeom.geometry.measurement import measure
 
 SEEDS = 200
 

@@ -10,12 +10,12 @@ import pytest
 import torch
 from checkpoints import SPECS, write_checkpoint
 
-from llmgeom import sampling
 from llmgeom.cli import main
-from llmgeom.measurement import measure
-from llmgeom.overlap import normalize_rows
+from llmgeom.geometry import sampling
+from llmgeom.geometry.measurement import measure
+from llmgeom.geometry.overlap import normalize_rows
+from llmgeom.geometry.sampling import weighted_sampled_abs
 from llmgeom.results import load_record
-from llmgeom.sampling import weighted_sampled_abs
 
 
 def direct(W: np.ndarray, counts: np.ndarray, center: bool = False) -> dict[str, float]:

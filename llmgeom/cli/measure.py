@@ -111,7 +111,9 @@ class _StdoutHandler(logging.Handler):
 @contextmanager
 def _progress_messages_on_stdout() -> Iterator[None]:
     """Print the ``llmgeom.progress`` messages (pass-time estimates) on stdout meanwhile."""
-    from ..measurement import PROGRESS_LOGGER  # here: building the CLI parser imports no torch
+    from ..geometry.measurement import (
+        PROGRESS_LOGGER,  # here: building the CLI parser imports no torch
+    )
 
     logger = logging.getLogger(PROGRESS_LOGGER)
     handler = _StdoutHandler()
@@ -147,7 +149,7 @@ def _write_outputs(report, args: argparse.Namespace) -> list[str]:
         else:
             lines.append("no .npz written: per-token arrays come from the exact pass only")
     if args.plot:
-        from ..measurement_plot import PNG_DPI, plot_measurement
+        from ..geometry.plot import PNG_DPI, plot_measurement
         from ..plotting import save_png
 
         png = save_png(plot_measurement(report), saved.path.with_suffix(".png"), dpi=PNG_DPI)
@@ -159,7 +161,7 @@ def run(args: argparse.Namespace) -> int:
     """Measure every source; one JSON per source; exit 1 if any failed."""
     from .._atomic import ensure_writable_dir
     from ..errors import LlmgeomError
-    from ..measurement import measure
+    from ..geometry.measurement import measure
 
     options = _options(args)
     if options.name is not None and len(args.sources) > 1:
@@ -170,7 +172,7 @@ def run(args: argparse.Namespace) -> int:
             "one at a time (or name them in a sweep config's [[models]])"
         )
     if options.weights is not None:  # a bad counts file fails before anything is loaded
-        from ..weights import load_counts
+        from ..geometry.weights import load_counts
 
         options = options.replace(weights=load_counts(options.weights))
     ensure_writable_dir(args.out)  # before any loading or computing

@@ -34,7 +34,7 @@ examples:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``reproduce`` subcommand."""
-    from ..reproduce import DEFAULT_OUT, TOY_PRESETS
+    from ..paper.reproduce import DEFAULT_OUT, TOY_PRESETS
     from ..sweep.executors import executor_names
 
     p = subparsers.add_parser(
@@ -66,9 +66,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run :func:`llmgeom.reproduce.reproduce_paper` with the command line's options."""
+    """Run :func:`llmgeom.paper.reproduce.reproduce_paper` with the command line's options."""
     from ..errors import ConfigError
-    from ..reproduce import TOY_PRESETS, reproduce_paper
+    from ..paper.reproduce import TOY_PRESETS, reproduce_paper
 
     if args.jobs is not None and args.jobs < 1:
         raise ConfigError(f"--jobs must be a positive integer, got {args.jobs}")

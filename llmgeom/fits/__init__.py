@@ -23,7 +23,6 @@ from .io import (
 )
 from .line import PowerLawFit, fit_power_law
 from .overlap_law import OverlapLaw
-from .paper import paper_fit, paper_implied_losses
 from .results import ChinchillaFit, FitResult, OverlapFit, WidthLossFit
 from .width_loss import WidthLossLaw, authors_alpha_se
 
@@ -44,8 +43,6 @@ __all__ = [
     "fit_overlap",
     "fit_power_law",
     "load_fit",
-    "paper_fit",
-    "paper_implied_losses",
     "propagate_product_error",
     "read_loss_table",
     "read_overlap_inputs",

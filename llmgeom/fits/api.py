@@ -139,7 +139,8 @@ def fit_loss(
 
     Example:
         >>> import tempfile, pathlib
-        >>> from llmgeom.fits import paper_implied_losses, write_loss_table
+        >>> from llmgeom.fits import write_loss_table
+        >>> from llmgeom.paper.published import paper_implied_losses
         >>> t = write_loss_table(pathlib.Path(tempfile.mkdtemp()) / "l.csv", paper_implied_losses())
         >>> r = fit_loss(t, loss="huber", n_bootstrap=0)
         >>> r.stem, round(r.alpha, 2)

@@ -82,7 +82,7 @@ def plot_width_loss(law: WidthLossLaw, ax: Any = None) -> Any:
     shows the band of its stored interval pivoting about the geometric-mean width instead.
 
     Example:
-        >>> from llmgeom.fits.paper import paper_implied_losses
+        >>> from llmgeom.paper.published import paper_implied_losses
         >>> t = paper_implied_losses()
         >>> law = WidthLossLaw().fit(t.m, t.loss, family=t.family, corpus=t.corpus)
         >>> len(plot_width_loss(law).axes)

@@ -205,7 +205,8 @@ class WidthLossFit(FitResult):
 
     Example:
         >>> import tempfile, pathlib
-        >>> from llmgeom.fits import fit_loss, paper_implied_losses, write_loss_table
+        >>> from llmgeom.fits import fit_loss, write_loss_table
+        >>> from llmgeom.paper.published import paper_implied_losses
         >>> table = write_loss_table(pathlib.Path(tempfile.mkdtemp()) / "l.csv",
         ...                          paper_implied_losses())
         >>> r = fit_loss(table, n_bootstrap=0)

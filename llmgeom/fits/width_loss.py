@@ -95,7 +95,7 @@ class WidthLossLaw:
     """Fit ``L = C/m^α + L0(family, corpus)`` by least squares (``"ls"``) or Huber (``"huber"``).
 
     Example:
-        >>> from llmgeom.fits.paper import paper_implied_losses
+        >>> from llmgeom.paper.published import paper_implied_losses
         >>> t = paper_implied_losses()
         >>> law = WidthLossLaw().fit(t.m, t.loss, family=t.family, corpus=t.corpus)
         >>> round(law.alpha_, 4), len(law.offsets_), law.n_points_

@@ -7,7 +7,7 @@ from our own measurements, and one self-contained ``index.html``.
 
 Example:
     >>> import torch
-    >>> from llmgeom.measurement import measure
+    >>> from llmgeom.geometry.measurement import measure
     >>> from llmgeom.results import build_record, write_record
     >>> _ = write_record(build_record(measure(torch.randn(30, 6), pairs="gram")), "results")
     >>> report = build_report("results", "out")

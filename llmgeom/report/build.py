@@ -7,7 +7,7 @@ is listed as missing on the page (and a PNG of it from an earlier report is remo
 
 Example:
     >>> import torch
-    >>> from llmgeom.measurement import measure
+    >>> from llmgeom.geometry.measurement import measure
     >>> from llmgeom.results import build_record, write_record
     >>> _ = write_record(build_record(measure(torch.randn(40, 8), pairs="gram")), "res")
     >>> result = build_report("res")

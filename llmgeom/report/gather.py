@@ -6,7 +6,7 @@ Recognised (recursively; the report's own output folder excluded):
 * loss records ``llmgeom.loss/1`` (:func:`llmgeom.text.loss.load_loss_record`) and loss tables
   ``losses.csv`` (:func:`llmgeom.fits.io.read_loss_table`);
 * token-frequency records ``llmgeom.freq/1`` (:func:`llmgeom.text.freq.load_freq_record`) with
-  their counts ``.npz`` (:func:`llmgeom.weights.load_counts`);
+  their counts ``.npz`` (:func:`llmgeom.geometry.weights.load_counts`);
 * fit results of ``llmgeom fit`` (:func:`llmgeom.fits.io.load_fit`);
 * toy-model results (:func:`llmgeom.toy.report.load_result`);
 * ``sweep-status.json`` of ``llmgeom sweep``.
@@ -18,7 +18,7 @@ used and the older one is listed as skipped.
 
 Example:
     >>> import torch
-    >>> from llmgeom.measurement import measure
+    >>> from llmgeom.geometry.measurement import measure
     >>> from llmgeom.results import build_record, write_record
     >>> _ = write_record(build_record(measure(torch.eye(6, 3), pairs="gram")), "res")
     >>> _ = open("res/notes.txt", "w").write("hello")
@@ -271,7 +271,7 @@ def _walk(root: Path, exclude: Iterable[Path]) -> list[Path]:
 
 def _attach_counts(found: Gathered, npz: dict[Path, str]) -> None:
     """Read each freq record's counts file; counts files nobody references are skipped."""
-    from ..weights import load_counts
+    from ..geometry.weights import load_counts
 
     used: set[Path] = set()
     for item in found.freqs:

@@ -55,7 +55,8 @@ class Law:
         ``predict`` draws the lines; None without a fit or where ``data`` cannot be read back.
 
         Example:
-            >>> from llmgeom.fits import ChinchillaCheck, WidthLossLaw, paper_implied_losses
+            >>> from llmgeom.fits import ChinchillaCheck, WidthLossLaw
+            >>> from llmgeom.paper.published import paper_implied_losses
             >>> t = paper_implied_losses()
             >>> fit = WidthLossLaw().fit(t.m, t.loss, family=t.family, corpus=t.corpus)
             >>> law = Law(fit.to_dict(), "test").fitted

@@ -1,6 +1,6 @@
 """Runners of the built-in unit kinds: the same library calls as the single commands.
 
-* ``measure``: :func:`llmgeom.measurement.measure` then :func:`llmgeom.results.save_record`
+* ``measure``: :func:`llmgeom.geometry.measurement.measure` then :func:`llmgeom.results.save_record`
   (``llmgeom measure``), labelled with the ``[[models]]`` name (when given) and family;
 * ``loss``: :func:`llmgeom.text.lm.load_model`, :func:`llmgeom.text.loss.compute_loss`,
   :func:`llmgeom.text.loss.save_loss` (``llmgeom loss``), the shared ``losses.csv`` updated
@@ -57,7 +57,7 @@ def _check_name(written: Path, expected: str) -> None:
 
 def run_measure(params: dict[str, Any], out: str) -> list[str]:
     """One ``llmgeom measure`` result (merged into an earlier one of the same tensor)."""
-    from ..measurement import measure
+    from ..geometry.measurement import measure
     from ..options import MeasureOptions
     from ..results import save_record
 
@@ -66,7 +66,7 @@ def run_measure(params: dict[str, Any], out: str) -> list[str]:
     values["name"], values["family"] = params.get("label"), params.get("family")  # [[models]]
     options = MeasureOptions(**values, progress=False)
     if options.weights is not None:
-        from ..weights import load_counts
+        from ..geometry.weights import load_counts
 
         options = options.replace(weights=load_counts(options.weights))
     report = measure(params["source"], options=options)

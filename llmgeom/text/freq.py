@@ -397,7 +397,8 @@ def load_freq_record(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read a ``<name>.<corpus>.freq.json`` record (schema :data:`SCHEMA`) and check the blocks
     readers use (``tokenizer``, ``corpus``, ``stats`` with ``tokens_counted``, ``rank_frequency``,
     ``files``); one-line :class:`ConfigError` naming the file otherwise. The counts themselves are
-    read with :func:`llmgeom.weights.load_counts` from ``files["counts"]`` beside the record.
+    read with :func:`llmgeom.geometry.weights.load_counts` from ``files["counts"]`` beside the
+    record.
 
     Example:
         >>> import json, tempfile

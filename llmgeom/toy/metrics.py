@@ -6,7 +6,7 @@
   frame bound ``(n_S − m) / (m (n_S − 1))``; the same mean over all ``‖W_i‖ > 1/2`` rows is kept
   under its own name (in strong superposition the rows of norm in (1/2, 1] share one direction,
   so that mean is far above ``1/m`` at small ``m``); mean cos² and the frame bound are the
-  measurement's own (:mod:`llmgeom.overlap`, :mod:`llmgeom.baselines`);
+  measurement's own (:mod:`llmgeom.geometry.overlap`, :mod:`llmgeom.geometry.baselines`);
 * the "unlearned features" loss ``Σ_{i∉R} (⟨v²⟩p_i − ⟨v⟩²p_i²)`` from the model's own represented
   set ``R``, and the ideal weak-regime loss with the top ``m`` features learned perfectly.
 
@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..baselines import frame_bound as frame_bound  # re-exported: llmgeom.toy.frame_bound
-from ..overlap import gram_mean_cos2, normalize_rows
+from ..geometry.baselines import frame_bound as frame_bound  # re-exported: llmgeom.toy.frame_bound
+from ..geometry.overlap import gram_mean_cos2, normalize_rows
 from .data import V2_MEAN, V_MEAN
 
 REPRESENTED_NORM: float = 0.5
@@ -38,7 +38,7 @@ def mean_cos2(W: torch.Tensor) -> float | None:
     """Mean of ``(ŵ_i·ŵ_j)²`` over ordered pairs ``i ≠ j`` of the non-zero rows of ``W`` (None
     for fewer than two).
 
-    The overlap engine's exact Gram identity (:func:`llmgeom.overlap.gram_mean_cos2`, an
+    The overlap engine's exact Gram identity (:func:`llmgeom.geometry.overlap.gram_mean_cos2`, an
     ``m × m`` Gram matrix instead of ``n × n``) on rows normalised in float64 with no epsilon; a
     zero row has no direction and is left out, as :func:`llmgeom.measure` does.
 

@@ -493,10 +493,12 @@ def test_an_exact_run_after_a_gram_run_replaces_it_with_nothing_lost(tmp_path, c
 
 
 def test_unwritable_out_fails_before_anything_is_loaded(tmp_path, capsys, monkeypatch):
-    import llmgeom.measurement
+    import llmgeom.geometry.measurement
 
     loaded = []
-    monkeypatch.setattr(llmgeom.measurement, "load_unembedding", lambda *a, **k: loaded.append(a))
+    monkeypatch.setattr(
+        llmgeom.geometry.measurement, "load_unembedding", lambda *a, **k: loaded.append(a)
+    )
     (tmp_path / "file").write_text("x")
     code, stdout, stderr = run_cli(capsys, _gpt2(tmp_path), "--out", tmp_path / "file" / "sub")
     assert_one_line_error(code, stdout, stderr, "is not a directory")
@@ -505,9 +507,9 @@ def test_unwritable_out_fails_before_anything_is_loaded(tmp_path, capsys, monkey
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
 def test_read_only_out_fails_before_anything_is_loaded(tmp_path, capsys, monkeypatch):
-    import llmgeom.measurement
+    import llmgeom.geometry.measurement
 
-    monkeypatch.setattr(llmgeom.measurement, "load_unembedding", lambda *a, **k: 1 / 0)
+    monkeypatch.setattr(llmgeom.geometry.measurement, "load_unembedding", lambda *a, **k: 1 / 0)
     out = tmp_path / "ro"
     out.mkdir(mode=0o555)
     code, stdout, stderr = run_cli(capsys, _gpt2(tmp_path), "--out", out)

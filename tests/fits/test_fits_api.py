@@ -22,10 +22,10 @@ from llmgeom.fits import (
     fit_chinchilla,
     fit_loss,
     fit_overlap,
-    paper_implied_losses,
     write_loss_table,
 )
 from llmgeom.fits.plots import plot_overlap
+from llmgeom.paper.published import paper_implied_losses
 
 HEADS = (64, 128, 256)
 

@@ -9,7 +9,8 @@ import pytest
 from records import write_measured_record
 
 from llmgeom.cli import build_parser, main
-from llmgeom.fits import paper_implied_losses, write_loss_table
+from llmgeom.fits import write_loss_table
+from llmgeom.paper.published import paper_implied_losses
 
 
 def _overlap_csv(path) -> None:

@@ -1,4 +1,4 @@
-"""``llmgeom.reproduce.run_fits`` calls the fits library: no ``llmgeom.cli``, no captured
+"""``llmgeom.paper.reproduce.run_fits`` calls the fits library: no ``llmgeom.cli``, no captured
 streams, the files ``save`` wrote and the errors' one-line messages."""
 
 from __future__ import annotations
@@ -13,15 +13,15 @@ import numpy as np
 import pytest
 from records import write_measured_record
 
-import llmgeom.reproduce
+import llmgeom.paper.reproduce
 from llmgeom.fits import (
     fit_chinchilla,
     fit_loss,
     fit_overlap,
-    paper_implied_losses,
     write_loss_table,
 )
-from llmgeom.reproduce import run_fits
+from llmgeom.paper.published import paper_implied_losses
+from llmgeom.paper.reproduce import run_fits
 
 TESTS = Path(__file__).resolve().parents[1]
 
@@ -43,7 +43,7 @@ def paper_out(tmp_path):
 
 
 def test_reproduce_imports_nothing_of_the_cli():
-    tree = ast.parse(Path(llmgeom.reproduce.__file__).read_text())
+    tree = ast.parse(Path(llmgeom.paper.reproduce.__file__).read_text())
     modules = [
         (node.module or "") if isinstance(node, ast.ImportFrom) else alias.name
         for node in ast.walk(tree)
@@ -51,7 +51,7 @@ def test_reproduce_imports_nothing_of_the_cli():
         for alias in node.names
     ]
     assert modules and not [m for m in modules if m == "cli" or ".cli" in f".{m}"]
-    source = Path(llmgeom.reproduce.__file__).read_text()
+    source = Path(llmgeom.paper.reproduce.__file__).read_text()
     assert "redirect_std" not in source and "listdir" not in source
 
 
@@ -60,7 +60,7 @@ def test_run_fits_in_a_fresh_process_never_loads_the_cli(paper_out):
     code = (
         "import json, sys\n"
         "from pathlib import Path\n"
-        "from llmgeom.reproduce import run_fits\n"
+        "from llmgeom.paper.reproduce import run_fits\n"
         f"r = run_fits(Path({str(out)!r}), [Path(p) for p in {[str(f) for f in files]!r}],"
         " echo=False)\n"
         "print(json.dumps({'fits': r.fits, 'errors': r.fit_errors,"

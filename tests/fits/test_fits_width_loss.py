@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from llmgeom.errors import FitError
-from llmgeom.fits import WidthLossLaw, authors_alpha_se, paper_fit, paper_implied_losses
+from llmgeom.fits import WidthLossLaw, authors_alpha_se
+from llmgeom.paper.published import paper_fit, paper_implied_losses
 
 PAPER = paper_fit()
 ALPHA, C = PAPER["alpha"], PAPER["C"]

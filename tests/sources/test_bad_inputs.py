@@ -25,7 +25,7 @@ from llmgeom.errors import (
     LlmgeomError,
     SourceNotFoundError,
 )
-from llmgeom.measurement import measure
+from llmgeom.geometry.measurement import measure
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from checkpoints import SPECS, write_checkpoint
 
 import llmgeom
 from llmgeom.errors import InvalidMatrixError
-from llmgeom.measurement import measure
+from llmgeom.geometry.measurement import measure
 
 
 @pytest.fixture(scope="module")

@@ -267,7 +267,7 @@ def test_gguf_measurement_json_is_clean(tmp_path):
     rng = np.random.default_rng(3)
     emb = rng.standard_normal((30, 8)).astype(np.float16)
     path = write_gguf(tmp_path / "m.gguf", "gpt2", {"token_embd.weight": (emb, None)}, 8)
-    from llmgeom.measurement import measure
+    from llmgeom.geometry.measurement import measure
 
     record = measure(path, pairs="gram", progress=False).to_dict()
     json.dumps(record, allow_nan=False)
@@ -280,7 +280,7 @@ def test_measure_f32_gguf_does_not_crash(tmp_path):
     path = write_gguf(tmp_path / "m.gguf", "gpt2", {"token_embd.weight": (emb, None)}, 8)
     before = path.read_bytes()
     code = (
-        "import sys, json; from llmgeom.measurement import measure; "
+        "import sys, json; from llmgeom.geometry.measurement import measure; "
         "r = measure(sys.argv[1], pairs='gram', device='cpu', progress=False); "
         "print(json.dumps(r.stats['mean_cos2']))"
     )

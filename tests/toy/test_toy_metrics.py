@@ -120,7 +120,7 @@ def test_overlap_of_orthonormal_rows_is_zero_and_of_duplicated_rows_one() -> Non
 
 def test_mean_cos2_leaves_zero_rows_out_and_agrees_with_measure() -> None:
     import llmgeom
-    from llmgeom.baselines import frame_bound as baselines_frame_bound
+    from llmgeom.geometry.baselines import frame_bound as baselines_frame_bound
 
     W = torch.randn(40, 6, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
     with_zeros = torch.cat([W[:20], torch.zeros(3, 6, dtype=torch.float64), W[20:]])

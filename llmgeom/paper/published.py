@@ -22,8 +22,8 @@ import numpy as np
 
 from ..configs import config_path
 from ..errors import ConfigError
+from ..fits.io import LossTable
 from ..sources.registry import registry_models
-from .io import LossTable
 
 CORPORA = ("wikitext", "c4", "pile", "bookcorpus")
 

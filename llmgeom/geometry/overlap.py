@@ -12,15 +12,15 @@ and return plain dictionaries of Python floats (and a few arrays).
   frequencies): ``Σ_{i,j} p_i p_j cos²_ij = ‖Uᵀ diag(p) U‖_F²``, O(n·m²). Passing ``weights``
   to the exact pass adds the weighted pair sum ``Σ p_i p_j |cos_ij|``.
 
-Where the exact pass is too much work, :mod:`llmgeom.sampling` estimates the |cos| statistics
-(random pairs for the means, random whole rows for the per-token maxima) and predicts the exact
-pass's time.
+Where the exact pass is too much work, :mod:`llmgeom.geometry.sampling` estimates the |cos|
+statistics (random pairs for the means, random whole rows for the per-token maxima) and predicts the
+exact pass's time.
 
 Rows are normalised exactly, ``u_i = w_i / ‖w_i‖`` in float64 then stored in float32 (the authors
 divide by the norm with no epsilon; a zero row has no direction and is left as zeros here, and
-:mod:`llmgeom.measurement` excludes it). Everything runs on the device ``U`` lives on; TF32 is
-disabled for the duration. Chunked passes show a progress bar (with ETA) when they last more
-than a couple of seconds.
+:mod:`llmgeom.geometry.measurement` excludes it). Everything runs on the device ``U`` lives on; TF32
+is disabled for the duration. Chunked passes show a progress bar (with ETA) when they last more than
+a couple of seconds.
 
 Example:
     >>> import torch
@@ -38,8 +38,8 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
-from .memory import release_free_memory
-from .progress import progress_bar
+from ..memory import release_free_memory
+from ..progress import progress_bar
 
 DEFAULT_BINS = 200  # histogram bins when one is asked for (it costs ~30% of a CPU pass)
 CHUNK_ROWS = 1024  # rows per float64 temporary in norms/normalisation/Gram (6 MB at m=768)

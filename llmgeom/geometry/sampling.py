@@ -32,7 +32,7 @@ mean |cos| directly.
 
 Example:
     >>> import torch
-    >>> from llmgeom.overlap import normalize_rows
+    >>> from llmgeom.geometry.overlap import normalize_rows
     >>> U, _ = normalize_rows(torch.eye(5, 5))
     >>> s = sampled_statistics(U, 3, progress=False)
     >>> s["rows_sampled"], s["mean_abs_cos"], s["interval"]["mean_abs_cos"], s["stopped_by"]
@@ -49,8 +49,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from .memory import release_free_memory
-from .options import DEFAULT_EXACT_MAX_FLOPS, DEFAULT_MAX_ROWS, DEFAULT_PRECISION
+from ..memory import release_free_memory
+from ..options import DEFAULT_EXACT_MAX_FLOPS, DEFAULT_MAX_ROWS, DEFAULT_PRECISION
+from ..progress import progress_bar
 from .overlap import (
     HIST_RANGE,
     _histogram_record,
@@ -59,7 +60,6 @@ from .overlap import (
     default_budget,
     full_precision,
 )
-from .progress import progress_bar
 
 PASS_EFFICIENCY = 0.75  # the exact pass runs at ~79 % of a plain matmul (benchmarks/overlap_speed)
 HISTOGRAM_EFFICIENCY = 0.6  # with the exact histogram: ~60 %
@@ -297,7 +297,7 @@ def sampled_row_maxima(
 
     Example:
         >>> import torch
-        >>> from llmgeom.overlap import normalize_rows
+        >>> from llmgeom.geometry.overlap import normalize_rows
         >>> U, _ = normalize_rows(torch.tensor([[1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]))
         >>> out = sampled_row_maxima(U, 3, progress=False)
         >>> [round(v, 4) for v in out["max_abs_cos"].tolist()], out["partner"].tolist()
@@ -352,7 +352,7 @@ def sampled_statistics(
 
     Example:
         >>> import torch
-        >>> from llmgeom.overlap import normalize_rows
+        >>> from llmgeom.geometry.overlap import normalize_rows
         >>> U, _ = normalize_rows(torch.tensor([[1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]))
         >>> s = sampled_statistics(U, 3, progress=False)
         >>> 0.45 < s["mean_abs_cos"] < 0.49, s["pairs_sampled"] >= 2**17   # exact: 0.4714
@@ -442,7 +442,7 @@ def weighted_sampled_abs(
 
     Example:
         >>> import torch
-        >>> from llmgeom.overlap import normalize_rows
+        >>> from llmgeom.geometry.overlap import normalize_rows
         >>> U, _ = normalize_rows(torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]]))
         >>> s = weighted_sampled_abs(U, torch.tensor([1.0, 1.0, 0.0]), progress=False)
         >>> s["weighted_mean_abs_cos"], s["weighted_mean_abs_cos_se"]   # |cos| = 1 on (0, 1)

@@ -31,10 +31,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import ConfigError, LlmgeomError, one_line
+from ..errors import ConfigError, LlmgeomError, one_line
 
 if TYPE_CHECKING:
-    from .fits import FitResult
+    from ..fits import FitResult
 
 PAPER_CONFIG = "paper-27.toml"
 TOY_PRESETS = ("paper-small", "paper-large")
@@ -62,7 +62,7 @@ class ReproduceResult:
 
 
 def _toy_config(out: Path, toy: tuple[str, ...]) -> Any:
-    from .sweep.config import SweepConfig, ToySpec
+    from ..sweep.config import SweepConfig, ToySpec
 
     specs = []
     for item in toy:
@@ -102,8 +102,8 @@ def _fit(name: str, fit: Callable[[], FitResult], out: Path, result: ReproduceRe
 
 def run_fits(out: Path, measure_files: list[Path], echo: bool = True) -> ReproduceResult:
     """The three fits of the paper into ``out/fits`` (as ``llmgeom fit`` writes them)."""
-    from .fits import fit_chinchilla, fit_loss, fit_overlap
-    from .text.loss import LOSSES_CSV
+    from ..fits import fit_chinchilla, fit_loss, fit_overlap
+    from ..text.loss import LOSSES_CSV
 
     result = ReproduceResult(out)
     fits = out / "fits"
@@ -122,7 +122,7 @@ def run_fits(out: Path, measure_files: list[Path], echo: bool = True) -> Reprodu
 
 
 def _build_report(out: Path, result: ReproduceResult, echo: bool) -> None:
-    from .report import build_report
+    from ..report import build_report
 
     try:
         result.report = build_report(out, out / "report")
@@ -151,11 +151,11 @@ def reproduce_paper(
     echo: bool = True,
 ) -> ReproduceResult:
     """Run the sweep, the toy presets, the fits and the report (see the module docstring)."""
-    from .configs import config_path
-    from .sweep.config import load_config
-    from .sweep.engine import run_sweep
-    from .sweep.plan import estimate, expand_units
-    from .sweep.units import unit_done
+    from ..configs import config_path
+    from ..sweep.config import load_config
+    from ..sweep.engine import run_sweep
+    from ..sweep.plan import estimate, expand_units
+    from ..sweep.units import unit_done
 
     cfg = load_config(config or config_path(PAPER_CONFIG), out=out or DEFAULT_OUT)
     if models:

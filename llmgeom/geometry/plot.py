@@ -8,7 +8,7 @@ vectors in the same width, ``p(c) ∝ (1 − c²)^((m−3)/2)``, for comparison.
 
 Example:
     >>> import torch
-    >>> from llmgeom.measurement import measure
+    >>> from llmgeom.geometry.measurement import measure
     >>> fig = plot_measurement(measure(torch.randn(300, 8), progress=False))
     >>> len(fig.axes)
     2
@@ -43,12 +43,12 @@ def plot_measurement(report: MeasureReport, axes: tuple[Any, Any] | None = None)
 
     Example:
         >>> import torch
-        >>> from llmgeom.measurement import measure
+        >>> from llmgeom.geometry.measurement import measure
         >>> fig = plot_measurement(measure(torch.randn(100, 4), progress=False))
         >>> fig.axes[0].get_xlabel()
         'cos between rows'
     """
-    from .plotting import new_figure
+    from ..plotting import new_figure
 
     stats, meta = report.stats, report.meta
     m = int(stats["m"])

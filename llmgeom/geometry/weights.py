@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ConfigError, SourceNotFoundError
+from ..errors import ConfigError, SourceNotFoundError
 
 COUNTS_KEY = "counts"
 BLOCK_VERSION = 1  # of the record's ``weighted`` block (llmgeom.results documents its fields)
@@ -204,7 +204,7 @@ def weighted_block(
     """The record's ``weighted`` block from the weighted Gram statistics and the pair pass.
 
     ``pairs`` holds ``weighted_abs_sum`` (unordered pairs) from the exact pass, or, sampled
-    (:func:`llmgeom.sampling.weighted_sampled_abs`: pairs drawn by weight),
+    (:func:`llmgeom.geometry.sampling.weighted_sampled_abs`: pairs drawn by weight),
     ``weighted_mean_abs_cos`` with its SE, interval and ``pairs_drawn``; ``method`` says which.
     """
     pair_weight = gram["pair_weight"]  # Σ_{i≠j} p_i p_j, ordered pairs

@@ -19,22 +19,22 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import overlap, sampling
-from .baselines import reference_values
-from .devices import resolve_device
-from .errors import ConfigError, InvalidMatrixError
-from .memory import ensure_fits
-from .options import (  # noqa: F401 - PAIR_MODES, ROW_MODES... are part of this module's API
+from ..devices import resolve_device
+from ..errors import ConfigError, InvalidMatrixError
+from ..memory import ensure_fits
+from ..options import (  # noqa: F401 - PAIR_MODES, ROW_MODES... are part of this module's API
     DEFAULT_TIME_BUDGET_S,
     PAIR_MODES,
     ROW_MODES,
     MeasureOptions,
 )
-from .progress import progress_setting
-from .sources import load_unembedding
-from .sources.tensor_digest import tensor_sha256
-from .timing import format_duration
-from .unembedding import HeadMetadata, Unembedding
+from ..progress import progress_setting
+from ..sources import load_unembedding
+from ..sources.tensor_digest import tensor_sha256
+from ..timing import format_duration
+from ..unembedding import HeadMetadata, Unembedding
+from . import overlap, sampling
+from .baselines import reference_values
 from .weights import TokenCounts, load_counts, row_weights, weighted_block
 
 QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
@@ -64,13 +64,13 @@ class MeasureReport:
 
     def to_dict(self) -> dict[str, Any]:
         """The versioned JSON record of this measurement."""
-        from .results import build_record
+        from ..results import build_record
 
         return build_record(self)
 
     def summary(self) -> str:
         """A few human-readable lines."""
-        from .results import summarize
+        from ..results import summarize
 
         return summarize(self)
 
@@ -235,13 +235,13 @@ def _choose_pairs(opts: MeasureOptions, U: torch.Tensor, budget: int) -> tuple[s
     """Resolve ``auto`` by a deterministic rule and announce the pass.
 
     ``auto`` runs the exact pass when its FLOP count ``n(n−1)·m``
-    (:func:`llmgeom.sampling.pair_pass_flops`) is at most ``exact_max_flops``, else samples: the
-    same shape gives the same kind of result on every machine. A matmul rate measured on ``U``'s
-    device only predicts the exact pass's time for the message and the record. Sampling
-    (:func:`llmgeom.sampling.sampled_statistics`) draws random pairs until the 95 % interval of
-    mean |cos| is within ``precision`` (relative) or ``time_budget`` has passed, and compares
-    ``sample_rows`` (default :data:`~llmgeom.sampling.DEFAULT_MAX_ROWS`) whole rows with all
-    rows for the per-token maxima.
+    (:func:`llmgeom.geometry.sampling.pair_pass_flops`) is at most ``exact_max_flops``, else
+    samples: the same shape gives the same kind of result on every machine. A matmul rate measured
+    on ``U``'s device only predicts the exact pass's time for the message and the record. Sampling
+    (:func:`llmgeom.geometry.sampling.sampled_statistics`) draws random pairs until the 95 %
+    interval of mean |cos| is within ``precision`` (relative) or ``time_budget`` has passed, and
+    compares ``sample_rows`` (default :data:`~llmgeom.geometry.sampling.DEFAULT_MAX_ROWS`) whole
+    rows with all rows for the per-token maxima.
     """
     pairs = opts.pairs
     n, m = U.shape
@@ -315,21 +315,20 @@ def measure(
 ) -> MeasureReport:
     """Measure the overlap geometry of an output embedding.
 
-    ``source``: anything :func:`llmgeom.load_unembedding` accepts (path, Hub id, module,
-    tensor, array). The options are the fields of :class:`~llmgeom.options.MeasureOptions`,
-    given as keywords (``measure(W, pairs="gram")``) or as an object (``options=...``, keywords
-    then override it). ``rows``: ``all`` (the paper) or ``tokenizer`` (drop padding rows);
-    ``center`` subtracts the mean row; ``pairs``: ``auto`` (the exact pass when its FLOP
-    count ``n(n−1)·m`` is at most ``exact_max_flops``, else ``sample``: a deterministic rule),
-    ``exact`` (blocked pass over all pairs), ``sample`` (mean/std |cos| from random pairs until
-    the 95 % interval is within ``precision`` of the mean or ``time_budget`` has passed, the
-    per-token maxima from ``sample_rows`` random whole rows, with intervals; see
-    :mod:`llmgeom.sampling`) or ``gram`` (Gram statistics only);
-    mean cos² is exact in every mode. ``bins`` > 0 adds a histogram of cos (exact in
-    the exact pass, about 30 % more CPU time; of the sampled pairs otherwise). ``weights``
-    (token counts: a ``.npz`` path, an array, or None) adds the frequency-weighted statistics
-    of :mod:`llmgeom.weights`. Zero rows are excluded (no direction) and counted; progress and
-    the pass-time estimate are logged on the ``llmgeom.progress`` logger.
+    ``source``: anything :func:`llmgeom.load_unembedding` accepts (path, Hub id, module, tensor,
+    array). The options are the fields of :class:`~llmgeom.options.MeasureOptions`, given as
+    keywords (``measure(W, pairs="gram")``) or as an object (``options=...``, keywords then override
+    it). ``rows``: ``all`` (the paper) or ``tokenizer`` (drop padding rows); ``center`` subtracts
+    the mean row; ``pairs``: ``auto`` (the exact pass when its FLOP count ``n(n−1)·m`` is at most
+    ``exact_max_flops``, else ``sample``: a deterministic rule), ``exact`` (blocked pass over all
+    pairs), ``sample`` (mean/std |cos| from random pairs until the 95 % interval is within
+    ``precision`` of the mean or ``time_budget`` has passed, the per-token maxima from
+    ``sample_rows`` random whole rows, with intervals; see :mod:`llmgeom.geometry.sampling`) or
+    ``gram`` (Gram statistics only); mean cos² is exact in every mode. ``bins`` > 0 adds a histogram
+    of cos (exact in the exact pass, about 30 % more CPU time; of the sampled pairs otherwise).
+    ``weights`` (token counts: a ``.npz`` path, an array, or None) adds the frequency-weighted
+    statistics of :mod:`llmgeom.geometry.weights`. Zero rows are excluded (no direction) and
+    counted; progress and the pass-time estimate are logged on the ``llmgeom.progress`` logger.
     """
     opts = options.replace(**overrides) if options is not None else MeasureOptions(**overrides)
     counts = None if opts.weights is None else load_counts(opts.weights)  # checked before loading
