@@ -52,6 +52,10 @@ _LAZY = {
     "TrainResult": "training",
     "init_params": "training",
     "train": "training",
+    "ToyResult": "result",
+    "ToyRunResult": "result",
+    "WidthResult": "result",
+    "run_toy": "result",
 }
 
 

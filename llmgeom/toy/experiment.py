@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-from .._atomic import atomic_path, write_json_atomic
+from .._atomic import atomic_path
 from ..errors import CorruptCheckpointError, SourceNotFoundError
 from .config import ToyConfig, config_from_dict
 from .report import summarize
@@ -56,13 +56,9 @@ def run_experiment(
             paths.append(save_trained(result, Path(out_dir) / f"{stem}{MODELS_SUFFIX}"))
         doc = summarize(result)
     if out_dir is not None:
-        out = Path(out_dir)
-        paths.append(write_json_atomic(out / f"{stem}.json", doc))
-        if plots:
-            from .plots import plot_loss, plot_phi, save_plot
+        from .result import ToyResult
 
-            paths.append(save_plot(plot_loss(doc), out / f"{stem}_loss.png"))
-            paths.append(save_plot(plot_phi(doc), out / f"{stem}_phi.png"))
+        paths += ToyResult.from_dict(doc).save(out_dir, stem=stem, plots=plots)
     return doc, paths
 
 

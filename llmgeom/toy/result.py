@@ -1,0 +1,216 @@
+"""Typed results of the toy model: a :class:`ToyResult` per experiment, a :class:`ToyRunResult`
+per (γ, α, seed) run, a :class:`WidthResult` per width.
+
+The JSON document (schema ``llmgeom.toy.result/2``, :func:`llmgeom.toy.report.summarize`) stays
+the on-disk form: ``to_dict()`` returns it exactly, ``from_dict``/``load`` read it back (the
+checks of :func:`llmgeom.toy.report.load_result`), ``save`` writes what ``llmgeom toy run``
+writes. The headline values are attributes.
+
+Example:
+    >>> import tempfile
+    >>> from llmgeom.toy import ToyConfig, ToyRun
+    >>> cfg = ToyConfig(n=40, m=(3, 5, 8), steps=5, batch=32, warmup=1, eval_samples=64,
+    ...                 runs=(ToyRun(gamma=-1.0),))
+    >>> r = run_toy(cfg)
+    >>> r.runs[0].regime, [w.m for w in r.runs[0].widths]
+    ('strong', [3, 5, 8])
+    >>> paths = r.save(tempfile.mkdtemp(), plots=False)
+    >>> ToyResult.load(paths[0]) == r
+    True
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import html
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from .._atomic import write_json_atomic
+from .config import ToyConfig
+
+
+def _opt(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+@dataclass(frozen=True)
+class WidthResult:
+    """One width ``m`` of one run: the evaluation loss, the fraction of represented features φ
+    and the overlap among the strongly represented ones (``m · mean cos²`` ≈ 1 in strong
+    superposition)."""
+
+    m: int
+    loss: float
+    loss_se: float
+    phi: float
+    mean_cos2_strong: float | None
+    m_cos2_strong: float | None
+    unlearned_prediction: float
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> WidthResult:
+        """The typed view of one ``per_m`` row of the document."""
+        return cls(
+            m=int(row["m"]),
+            loss=float(row["loss"]),
+            loss_se=float(row.get("loss_se", float("nan"))),
+            phi=float(row.get("phi", float("nan"))),
+            mean_cos2_strong=_opt(row.get("mean_cos2_strong")),
+            m_cos2_strong=_opt(row.get("m_cos2_strong")),
+            unlearned_prediction=float(row.get("unlearned_prediction", float("nan"))),
+        )
+
+
+@dataclass(frozen=True)
+class ToyRunResult:
+    """One run: its dial γ, data exponent α, seed and regime, the fitted width exponent α_m
+    (``loss = A m^-α_m``; ``None`` with ``alpha_m_error`` when it could not be fitted) and one
+    :class:`WidthResult` per width."""
+
+    gamma: float
+    alpha: float
+    family: str
+    seed: int
+    regime: str
+    alpha_m: float | None
+    alpha_m_se: float | None
+    alpha_m_error: str | None
+    widths: tuple[WidthResult, ...]
+
+    @classmethod
+    def from_run(cls, run: Mapping[str, Any]) -> ToyRunResult:
+        """The typed view of one entry of the document's ``runs``."""
+        fit = run.get("fit") or {}
+        return cls(
+            gamma=float(run["gamma"]),
+            alpha=float(run["alpha"]),
+            family=str(run["family"]),
+            seed=int(run.get("seed", 0)),
+            regime=str(run["regime"]),
+            alpha_m=_opt(fit.get("exponent")),
+            alpha_m_se=_opt(fit.get("exponent_se")),
+            alpha_m_error=fit.get("error"),
+            widths=tuple(WidthResult.from_row(r) for r in run["per_m"]),
+        )
+
+
+def _recorded_config(recorded: Mapping[str, Any]) -> ToyConfig:
+    """The :class:`ToyConfig` a document records (``ToyConfig.to_dict``: its fields, the derived
+    ``warmup_steps`` and the ``extra`` keys kept from the file it was read from)."""
+    from .config import config_from_dict
+
+    fields = {k: v for k, v in recorded.items() if k not in ("warmup_steps", "extra")}
+    config = config_from_dict(fields, source="toy result")
+    return dataclasses.replace(config, extra=dict(recorded.get("extra") or {}))
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class ToyResult:
+    """A toy experiment: its config, device and threads, and one :class:`ToyRunResult` per run."""
+
+    name: str
+    config: ToyConfig
+    device: str
+    threads: int
+    runs: tuple[ToyRunResult, ...]
+    _doc: Mapping[str, Any]
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> ToyResult:
+        """The result back from :meth:`to_dict` (or the JSON :meth:`save` wrote)."""
+        doc = copy.deepcopy(doc)
+        return cls(
+            name=str(doc.get("name", "")),
+            config=_recorded_config(doc["config"]),
+            device=str(doc.get("device", "")),
+            threads=int(doc.get("threads", 0)),
+            runs=tuple(ToyRunResult.from_run(run) for run in doc["runs"]),
+            _doc=MappingProxyType(doc),
+        )
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> ToyResult:
+        """Read ``<stem>.json`` written by :meth:`save` or ``llmgeom toy run`` (checked)."""
+        from .report import load_result
+
+        return cls.from_dict(load_result(path))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON document (a copy), exactly what ``llmgeom toy run`` writes."""
+        return copy.deepcopy(dict(self._doc))
+
+    def summary(self) -> str:
+        """The tables ``llmgeom toy run`` prints."""
+        from .report import format_summary
+
+        return format_summary(self.to_dict())
+
+    def figure_loss(self, ax: Any = None) -> Any:
+        """Loss against width, log-log, with the fitted laws; drawn into ``ax``."""
+        from .plots import plot_loss
+
+        return plot_loss(self.to_dict(), ax)
+
+    def figure_phi(self, ax: Any = None) -> Any:
+        """The fraction of represented features φ against width; drawn into ``ax``."""
+        from .plots import plot_phi
+
+        return plot_phi(self.to_dict(), ax)
+
+    def save(
+        self, out_dir: str | os.PathLike[str], *, stem: str | None = None, plots: bool = True
+    ) -> list[Path]:
+        """Write ``<stem>.json`` (and ``<stem>_loss.png``, ``<stem>_phi.png`` with ``plots``)
+        atomically into ``out_dir``, as ``llmgeom toy run`` does; the paths written."""
+        from .plots import save_plot
+
+        out = Path(out_dir)
+        stem = stem or f"toy-{self.name}"
+        paths = [write_json_atomic(out / f"{stem}.json", self.to_dict())]
+        if plots:
+            paths.append(save_plot(self.figure_loss(), out / f"{stem}_loss.png"))
+            paths.append(save_plot(self.figure_phi(), out / f"{stem}_phi.png"))
+        return paths
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ToyResult) and self.to_dict() == other.to_dict()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def _rows(self) -> list[tuple[str, str]]:
+        rows = [("name", self.name), ("n", str(self.config.n)), ("runs", str(len(self.runs)))]
+        for run in self.runs[:4]:
+            fitted = "—" if run.alpha_m is None else f"{run.alpha_m:.3f}"
+            label = f"γ={run.gamma:g} α={run.alpha:g} seed={run.seed}"
+            rows.append((label, f"{run.regime}, α_m={fitted}"))
+        return rows
+
+    def __repr__(self) -> str:
+        fitted = [f"{r.alpha_m:.3f}" for r in self.runs if r.alpha_m is not None]
+        shown = ", ".join(fitted[:3]) + (", ..." if len(fitted) > 3 else "")
+        return (
+            f"ToyResult(name={self.name!r}, n={self.config.n}, widths={list(self.config.m)}, "
+            f"runs={len(self.runs)}, alpha_m=[{shown}])"
+        )
+
+    def _repr_html_(self) -> str:
+        cells = "".join(
+            f"<tr><th style='text-align:left'>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
+            for k, v in self._rows()
+        )
+        return f"<table><caption>ToyResult</caption>{cells}</table>"
+
+
+def run_toy(config: ToyConfig, *, progress: bool = False) -> ToyResult:
+    """Train every run of ``config`` and return the typed result (nothing is written; call
+    :meth:`ToyResult.save`). Torch's CPU settings of the config apply only inside the call."""
+    from .experiment import run_experiment
+
+    doc, _ = run_experiment(config, None, progress=progress)
+    return ToyResult.from_dict(doc)

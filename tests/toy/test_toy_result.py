@@ -1,0 +1,81 @@
+"""The toy model's typed result: headline values, exact round trips, the previous version's file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from llmgeom.toy import ToyConfig, ToyResult, ToyRun, run_experiment, run_toy
+
+GOLDEN_TOY = Path(__file__).resolve().parents[1] / "golden" / "v0_1" / "toy" / "toy-golden.json"
+
+
+@pytest.fixture(scope="module")
+def result() -> ToyResult:
+    cfg = ToyConfig(
+        n=40, m=(3, 5, 8, 13), steps=40, batch=64, warmup=4, eval_samples=512, name="typed",
+        runs=(ToyRun(gamma=-1.0, alpha=1.0), ToyRun(gamma=0.5, alpha=1.5, seeds=(0, 1))),
+    )  # fmt: skip
+    return run_toy(cfg)
+
+
+def test_headline_values_are_the_documents(result):
+    doc = result.to_dict()
+    assert [r.gamma for r in result.runs] == [r["gamma"] for r in doc["runs"]] == [-1.0, 0.5, 0.5]
+    assert [r.seed for r in result.runs] == [0, 0, 1]
+    for run, raw in zip(result.runs, doc["runs"], strict=True):
+        assert run.regime == raw["regime"]
+        assert [w.m for w in run.widths] == [3, 5, 8, 13]
+        assert [w.loss for w in run.widths] == [r["loss"] for r in raw["per_m"]]
+        assert [w.phi for w in run.widths] == [r["phi"] for r in raw["per_m"]]
+
+
+def test_alpha_m_is_the_least_squares_slope_of_log_loss_on_log_width(result):
+    for run in result.runs:
+        m = np.log([w.m for w in run.widths])
+        loss = np.log([w.loss for w in run.widths])
+        slope = np.polyfit(m, loss, 1)[0]  # numpy's own fit: loss = A m^-alpha_m
+        assert run.alpha_m == pytest.approx(-slope, rel=1e-9, abs=1e-12)
+
+
+def test_round_trips_exactly(result, tmp_path):
+    again = ToyResult.from_dict(result.to_dict())
+    assert again == result and again.to_dict() == result.to_dict()
+    paths = result.save(tmp_path, plots=False)
+    assert [p.name for p in paths] == ["toy-typed.json"]
+    assert json.loads(paths[0].read_text()) == result.to_dict()
+    loaded = ToyResult.load(paths[0])
+    assert loaded == result and loaded.config == result.config
+    assert loaded.runs == result.runs
+
+
+def test_save_writes_what_run_experiment_writes(result, tmp_path):
+    written = result.save(tmp_path / "a")
+    _, paths = run_experiment(result.config, tmp_path / "b", progress=False)
+    assert [p.name for p in written] == [p.name for p in paths] == [
+        "toy-typed.json", "toy-typed_loss.png", "toy-typed_phi.png",
+    ]  # fmt: skip
+    assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in written[1:])
+
+
+def test_the_previous_versions_file_loads_and_round_trips():
+    doc = json.loads(GOLDEN_TOY.read_text())
+    loaded = ToyResult.load(GOLDEN_TOY)
+    assert loaded.to_dict() == doc
+    assert loaded.config.n == doc["config"]["n"] and loaded.config.m == tuple(doc["config"]["m"])
+    assert [w.m for w in loaded.runs[0].widths] == [r["m"] for r in doc["runs"][0]["per_m"]]
+
+
+def test_short_repr_and_html(result):
+    text = repr(result)
+    assert text.startswith("ToyResult(name='typed', n=40") and len(text) < 200
+    assert "<table>" in result._repr_html_() and "γ=0.5" in result._repr_html_()
+
+
+def test_summary_is_what_the_cli_prints(result):
+    from llmgeom.toy.report import format_summary
+
+    assert result.summary() == format_summary(result.to_dict())
