@@ -287,49 +287,57 @@ class MeasureOptions:
         self.validate()
 
     def validate(self) -> None:
-        """Raise a one-line :class:`ConfigError` naming the option (and its flag)."""
+        """Raise a one-line :class:`ConfigError` naming the option by its Python name (the
+        command line shows its flag, :mod:`llmgeom.cli.flags`)."""
         if self.pairs not in PAIR_MODES:
             raise ConfigError(
-                f"unknown pairs mode {self.pairs!r} (choose from {', '.join(PAIR_MODES)})"
+                f"unknown pairs mode {self.pairs!r} (choose from {', '.join(PAIR_MODES)})",
+                parameter="pairs",
             )
         if self.rows not in ROW_MODES:
             raise ConfigError(
-                f"unknown row selection {self.rows!r} (choose from {', '.join(ROW_MODES)})"
+                f"unknown row selection {self.rows!r} (choose from {', '.join(ROW_MODES)})",
+                parameter="rows",
             )
         if self.sample_rows is not None and (not _is_int(self.sample_rows) or self.sample_rows < 2):
             raise ConfigError(
-                f"sampling needs at least 2 rows, got sample_rows={self.sample_rows} (--sample)"
+                f"sampling needs at least 2 rows, got sample_rows={self.sample_rows}",
+                parameter="sample_rows",
             )
         if not _is_int(self.seed) or self.seed < 0:
-            raise ConfigError(f"seed (--seed) must be an integer >= 0, got {self.seed!r}")
+            raise ConfigError(f"seed must be an integer >= 0, got {self.seed!r}", parameter="seed")
         if not _is_int(self.bins) or self.bins < 0:
-            raise ConfigError(f"bins (--bins) must be an integer >= 0, got {self.bins!r}")
+            raise ConfigError(f"bins must be an integer >= 0, got {self.bins!r}", parameter="bins")
         if self.memory_budget is not None and (
             not _is_int(self.memory_budget) or self.memory_budget <= 0
         ):
             raise ConfigError(
-                "memory_budget (--memory-budget) must be a positive size, e.g. 512MB, got "
-                f"{self.memory_budget!r}"
+                f"memory_budget must be a positive size, e.g. 512MB, got {self.memory_budget!r}",
+                parameter="memory_budget",
             )
         flops = self.exact_max_flops
         if not (_is_number(flops) and flops >= 0):
             raise ConfigError(
-                "exact_max_flops (--exact-max-flops) must be a number >= 0 (0: always sample, "
-                f"inf: always exact), got {flops!r}"
+                "exact_max_flops must be a number >= 0 (0: always sample, "
+                f"inf: always exact), got {flops!r}",
+                parameter="exact_max_flops",
             )
         if not (_is_number(self.precision) and 0 < self.precision < 1):
             raise ConfigError(
-                f"precision (--precision) must be a number in (0, 1), e.g. 1e-3, got "
-                f"{self.precision!r}"
+                f"precision must be a number in (0, 1), e.g. 1e-3, got {self.precision!r}",
+                parameter="precision",
             )
         for label in ("name", "family"):
             value = getattr(self, label)
             if value is not None and (not isinstance(value, str) or not value.strip()):
-                raise ConfigError(f"{label} (--{label}) must be a non-empty string, got {value!r}")
+                raise ConfigError(
+                    f"{label} must be a non-empty string, got {value!r}", parameter=label
+                )
         budget = self.time_budget
         if not (isinstance(budget, int | float) and math.isfinite(budget) and budget > 0):
             raise ConfigError(
-                f"time_budget (--time-budget) must be a positive duration in seconds, got {budget}"
+                f"time_budget must be a positive duration in seconds, got {budget}",
+                parameter="time_budget",
             )
         from .devices import resolve_device
 

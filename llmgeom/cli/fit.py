@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .._atomic import ensure_writable_dir
-from ..errors import ConfigError
 
 if TYPE_CHECKING:
     from ..fits import FitResult
@@ -84,31 +83,6 @@ examples:
 """
 
 
-#: The library's parameter names and the flags that set them (errors name the flag).
-FLAGS = {
-    "n_bootstrap": "--bootstrap",
-    "seed": "--seed",
-    "huber_delta": "--huber-delta",
-    "alpha_n": "--alpha-n",
-    "alpha_n_se": "--alpha-n-se",
-    "width": "--width",
-    "loss": "--loss",
-    "resample": "--resample",
-    "propagation": "--propagation",
-}
-
-
-def flag_message(message: str) -> str:
-    """``message`` of a library option error with the parameter name replaced by its flag.
-
-    Example:
-        >>> flag_message("alpha_n_se must be a finite number >= 0, got -1")
-        '--alpha-n-se must be a finite number >= 0, got -1'
-    """
-    name, _, rest = message.partition(" ")
-    return f"{FLAGS[name]} {rest}" if name in FLAGS and rest else message
-
-
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--out",
@@ -121,10 +95,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 def _run(args: argparse.Namespace, fit: Callable[[], FitResult]) -> int:
     """Check ``--out``, fit, print the summary, write the JSON and PNG, print their paths."""
     ensure_writable_dir(args.out)  # before the fit and its bootstrap
-    try:
-        result = fit()
-    except ConfigError as err:
-        raise ConfigError(flag_message(str(err))) from None
+    result = fit()  # a bad option names its parameter; llmgeom.cli shows the flag
     for note in getattr(result, "notes", ()):  # what reading the inputs skipped or decided
         print(f"note: {note}")
     print(result.summary())
@@ -140,7 +111,7 @@ def run_overlap(args: argparse.Namespace) -> int:
     return _run(
         args,
         lambda: fit_overlap(
-            args.inputs, width=args.width, n_bootstrap=args.bootstrap, seed=args.seed
+            args.inputs, width=args.width, n_bootstrap=args.n_bootstrap, seed=args.seed
         ),
     )
 
@@ -154,7 +125,7 @@ def run_loss(args: argparse.Namespace) -> int:
         lambda: fit_loss(
             args.table,
             loss=args.loss,
-            n_bootstrap=args.bootstrap,
+            n_bootstrap=args.n_bootstrap,
             resample=args.resample,
             huber_delta=args.huber_delta,
             seed=args.seed,
@@ -205,6 +176,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--bootstrap",
+        dest="n_bootstrap",
         type=int,
         default=1000,
         metavar="N",
@@ -229,6 +201,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--bootstrap",
+        dest="n_bootstrap",
         type=int,
         default=None,
         metavar="N",

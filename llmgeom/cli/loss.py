@@ -71,8 +71,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="let accelerate spread a model larger than one device over GPUs and CPU",
     )
     quant = p.add_mutually_exclusive_group()
-    quant.add_argument("--load-in-8bit", action="store_true", help="8-bit weights (bitsandbytes)")
-    quant.add_argument("--load-in-4bit", action="store_true", help="4-bit weights (bitsandbytes)")
+    for bits in ("8bit", "4bit"):  # the library's quantization='8bit' / '4bit'
+        quant.add_argument(
+            f"--load-in-{bits}",
+            dest="quantization",
+            action="store_const",
+            const=bits,
+            help=f"{bits[0]}-bit weights (bitsandbytes)",
+        )
     batch = p.add_mutually_exclusive_group()
     batch.add_argument(
         "--batch-tokens",
@@ -92,14 +98,13 @@ def run(args: argparse.Namespace) -> int:
 
     ensure_writable_dir(args.out)  # before loading anything
     corpora = open_corpora(args)
-    quantization = "8bit" if args.load_in_8bit else "4bit" if args.load_in_4bit else None
     loaded = load_model(
         args.model,
         revision=args.revision,
         dtype=args.dtype,
         device=args.device,
         device_map=args.device_map,
-        quantization=quantization,
+        quantization=args.quantization,
         trust_remote_code=args.trust_remote_code,
         progress=False if args.no_progress else None,
     )

@@ -53,10 +53,10 @@ def check_number(
     try:
         ok = math.isfinite(value) and (value > minimum if strict else value >= minimum)
     except TypeError:
-        raise ConfigError(f"{name} must be a number, got {value!r}") from None
+        raise ConfigError(f"{name} must be a number, got {value!r}", parameter=name) from None
     if not ok:
         bound = f"{'>' if strict else '>='} {minimum:g}"
-        raise ConfigError(f"{name} must be a finite number {bound}, got {value:g}")
+        raise ConfigError(f"{name} must be a finite number {bound}, got {value:g}", parameter=name)
 
 
 def check_choice(name: str, value: object, choices: Sequence[str]) -> None:
@@ -69,7 +69,9 @@ def check_choice(name: str, value: object, choices: Sequence[str]) -> None:
         llmgeom.errors.ConfigError: loss must be one of 'ls', 'huber', got 'l1'
     """
     if value not in choices:
-        raise ConfigError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
+        raise ConfigError(
+            f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}", parameter=name
+        )
 
 
 def _check_count(name: str, value: object) -> None:
@@ -78,7 +80,7 @@ def _check_count(name: str, value: object) -> None:
         value = int(value)
     check_number(name, value)  # type: ignore[arg-type]
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(f"{name} must be a whole number, got {value!r}")
+        raise ConfigError(f"{name} must be a whole number, got {value!r}", parameter=name)
 
 
 def fit_overlap(

@@ -227,11 +227,15 @@ def _quantization_config(quantization: str | None, dtype: torch.dtype) -> Any:
     if quantization is None:
         return None
     if quantization not in QUANTIZATIONS:
-        raise ConfigError(f"unknown quantization {quantization!r} (use 8bit or 4bit)")
+        raise ConfigError(
+            f"unknown quantization={quantization!r} (use '8bit' or '4bit')",
+            parameter="quantization",
+        )
     if importlib.util.find_spec("bitsandbytes") is None:
         raise ConfigError(
-            f"--load-in-{quantization} needs bitsandbytes, which is not installed "
-            "(pip install 'llmgeom[quant]')"
+            f"quantization={quantization!r} needs bitsandbytes, which is not installed "
+            "(pip install 'llmgeom[quant]')",
+            parameter="quantization",
         )
     from transformers import BitsAndBytesConfig
 
@@ -291,15 +295,18 @@ def _load_error(source: str, err: BaseException, ships_code: bool = False) -> Ex
     if ships_code:
         reason += (
             "; the model ships its own code, which llmgeom does not run unless "
-            "--trust-remote-code is given (only for sources you trust)"
+            "trust_remote_code=True is given (only for sources you trust)"
         )
+    named = ("trust_remote_code",) if ships_code else ()
     if isinstance(err, OSError) and any(
         word in reason.lower() for word in ("connect", "offline", "network", "resolve")
     ):
-        return NetworkError(f"cannot load {source}: {reason}")
+        return NetworkError(f"cannot load {source}: {reason}", parameter=named)
     if isinstance(err, OSError):
-        return SourceNotFoundError(f"cannot load {source}: {reason}")
-    return ConfigError(f"cannot load {source} as a causal language model: {reason}")
+        return SourceNotFoundError(f"cannot load {source}: {reason}", parameter=named)
+    return ConfigError(
+        f"cannot load {source} as a causal language model: {reason}", parameter=named
+    )
 
 
 def load_model(

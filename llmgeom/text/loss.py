@@ -70,8 +70,8 @@ _ROWS_PER_CHUNK = 4096  # target positions per float32 log-softmax chunk (bounds
 
 _NAN = "the model's weights or activations hold NaN/inf"
 _NONFINITE_HINT = {
-    "float16": "the model overflowed float16; use --dtype float32 or bfloat16",
-    "bfloat16": "use --dtype float32 to rule out an overflow",
+    "float16": "the model overflowed float16; use dtype='float32' or dtype='bfloat16'",
+    "bfloat16": "use dtype='float32' to rule out an overflow",
 }
 
 
@@ -494,15 +494,18 @@ def compute_loss(
     if batch_tokens < 1 or (batch_size is not None and batch_size < 1):
         raise ConfigError("the batch token budget and batch size must be positive")
     if samples is not None and samples < 1:
-        raise ConfigError(f"--samples must be at least 1, got {samples}")
+        raise ConfigError(f"samples must be at least 1, got {samples}", parameter="samples")
     context = loaded.context_length
     if max_length is None:
         max_length = min(context or MAX_LENGTH_CAP, MAX_LENGTH_CAP)
     elif max_length < 2:
-        raise ConfigError(f"--max-length must be at least 2 tokens, got {max_length}")
+        raise ConfigError(
+            f"max_length must be at least 2 tokens, got {max_length}", parameter="max_length"
+        )
     elif context is not None and max_length > context:
         raise ConfigError(
-            f"--max-length {max_length} exceeds the model's context length ({context} tokens)"
+            f"max_length={max_length} exceeds the model's context length ({context} tokens)",
+            parameter="max_length",
         )
 
     texts, corpus_info, cname = _corpus_documents(
@@ -530,7 +533,8 @@ def compute_loss(
                 if not bool(torch.isfinite(nll).all()):
                     raise NonFiniteLossError(
                         f"the loss of {loaded.name} is NaN or infinite in {loaded.dtype} (after "
-                        f"{counts.documents} documents): {_NONFINITE_HINT.get(loaded.dtype, _NAN)}"
+                        f"{counts.documents} documents): {_NONFINITE_HINT.get(loaded.dtype, _NAN)}",
+                        parameter="dtype",
                     )
                 for i, value in zip(batch, nll.tolist(), strict=True):
                     n = len(pool[i].ids)
@@ -549,7 +553,9 @@ def compute_loss(
         )
     loss = counts.nll / counts.predicted
     if not math.isfinite(loss):  # pragma: no cover - caught per batch above
-        raise NonFiniteLossError(f"the loss of {loaded.name} is not finite; use --dtype float32")
+        raise NonFiniteLossError(
+            f"the loss of {loaded.name} is not finite; use dtype='float32'", parameter="dtype"
+        )
     total = time.perf_counter() - started
     options = {
         "tokenization": 'tokenizer(text)["input_ids"] (default special tokens)',

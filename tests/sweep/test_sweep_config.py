@@ -103,7 +103,7 @@ def test_a_name_given_in_models_names_the_measurement_and_its_revisions():
         ('modles = ["gpt2"]', "sweep config: unknown key 'modles'"),
         ('models = ["gpt2"]\n[measure]\npair = "gram"', "[measure]: unknown key 'pair'"),
         ('models = ["gpt2"]\n[measure]\npairs = "all"', "[measure]: unknown pairs mode 'all'"),
-        ('models = ["gpt2"]\n[measure]\nbins = -1', "bins (--bins) must be an integer >= 0"),
+        ('models = ["gpt2"]\n[measure]\nbins = -1', "bins must be an integer >= 0"),
         ('models = ["gpt2"]\n[measure]\nfamily = "x"', "[measure]: unknown key 'family'"),
         (
             'models = ["gpt2"]\n[loss]\ncorpora = ["hf:x"]\ndtype = "fp8"',
@@ -232,6 +232,7 @@ def test_dry_run_prints_the_plan_and_writes_nothing(tmp_path, capsys):
 def test_unknown_executor_and_address_without_ray(tmp_path, capsys):
     path = _write(tmp_path, 'models = ["gpt2"]\n[measure]\n')
     assert main(["sweep", str(path), "--address", "auto"]) == 1
-    assert "--address joins a Ray cluster" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "--address joins a Ray cluster: use it with --executor ray" in err
     assert main(["sweep", str(tmp_path / "missing.toml")]) == 1
     assert "no such sweep config" in capsys.readouterr().err
