@@ -58,6 +58,7 @@ def option(
     const: Any = MISSING,
     shown: str | None = None,
     compare: bool = True,
+    exclusive: str | None = None,
 ) -> Any:
     """A dataclass field that also describes its command-line argument.
 
@@ -66,8 +67,9 @@ def option(
     command-line text raising ``ConfigError``, e.g. a size or a duration: applied by
     :func:`from_namespace`, so bad text is a one-line error, not a usage message), ``const``
     (the flag stores this constant, e.g. ``--no-progress`` → ``False``), ``shown`` (the default
-    as help shows it). ``help`` may use ``{default}`` and ``{choices}``. A boolean field with
-    default ``False`` is a plain switch.
+    as help shows it), ``exclusive`` (flags with the same name form a mutually exclusive group).
+    ``help`` may use ``{default}`` and ``{choices}``. A boolean field with default ``False`` is a
+    plain switch.
     """
     meta = {
         "help": help,
@@ -78,6 +80,7 @@ def option(
         "parse": parse,
         "const": const,
         "shown": shown,
+        "exclusive": exclusive,
     }
     return field(default=default, compare=compare, metadata=meta)
 
@@ -102,6 +105,7 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
     Every argument's parsed default is None ("not given"), so the dataclass default applies and
     is stated only there.
     """
+    groups: dict[str, Any] = {}
     for f in fields(cls):
         meta = f.metadata
         if not meta.get("flag"):
@@ -118,7 +122,10 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
                 kwargs["type"] = meta["kind"]
             if meta["metavar"]:
                 kwargs["metavar"] = meta["metavar"]
-        parser.add_argument(meta["flag"], **kwargs)
+        exclusive = meta.get("exclusive")
+        if exclusive and exclusive not in groups:
+            groups[exclusive] = parser.add_mutually_exclusive_group()
+        (groups[exclusive] if exclusive else parser).add_argument(meta["flag"], **kwargs)
 
 
 def from_namespace(cls: type, args: argparse.Namespace, **overrides: Any) -> Any:
@@ -134,6 +141,26 @@ def from_namespace(cls: type, args: argparse.Namespace, **overrides: Any) -> Any
         values[f.name] = parse(value) if parse and isinstance(value, str) else value
     values.update(overrides)
     return cls(**values)
+
+
+def positive_int(value: str) -> int:
+    """An argparse type: a whole number >= 1.
+
+    Example:
+        >>> positive_int("3")
+        3
+        >>> positive_int("0")
+        Traceback (most recent call last):
+        ...
+        argparse.ArgumentTypeError: must be at least 1, got 0
+    """
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
+    return number
 
 
 def _size(text: str) -> int:

@@ -43,7 +43,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 
@@ -51,10 +51,10 @@ from .._atomic import atomic_path, ensure_writable_dir, read_schema_json, write_
 from ..errors import ConfigError, LlmgeomError
 from ..progress import progress_bar
 from ..results import package_versions
+from .options import DEFAULT_BATCH_TOKENS, LossOptions
 
 SCHEMA = "llmgeom.loss/1"
 MAX_LENGTH_CAP = 2048  # the paper's truncation, and the default cap on a model's context
-DEFAULT_BATCH_TOKENS = 8192  # padded tokens per forward pass
 LOSSES_CSV = "losses.csv"
 CSV_COLUMNS = ("model", "family", "corpus", "m", "loss", "head_width")
 _VERSIONED = (
@@ -446,8 +446,8 @@ def compute_loss(
     batch_tokens: int = DEFAULT_BATCH_TOKENS,
     batch_size: int | None = None,
     text_field: str = "text",
-    recipe: str | None = None,
-    padding_side: str = "right",
+    recipe: Literal["paper"] | None = None,
+    padding_side: Literal["right", "left"] = "right",
     name: str | None = None,
     corpus_name: str | None = None,
     progress: bool | None = None,
@@ -458,7 +458,8 @@ def compute_loss(
     :func:`~llmgeom.text.lm.load_model`), a model source (path, Hub id, alias, ``.gguf`` file;
     loaded with defaults), or an in-memory ``transformers`` model with its ``tokenizer``.
     ``corpus``: a :class:`~llmgeom.text.corpus.Corpus`, a corpus spec (path or ``hf:...``) or a
-    list of document strings.
+    list of document strings. The options are those of
+    :class:`~llmgeom.text.options.LossOptions` (a bad value: a :class:`ConfigError` naming it).
 
     Example:
         >>> from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
@@ -479,6 +480,10 @@ def compute_loss(
     from .lm import LoadedModel, load_model, wrap_model
 
     started = time.perf_counter()
+    LossOptions(  # validates, naming the bad parameter
+        samples=samples, max_length=max_length, batch_tokens=batch_tokens, batch_size=batch_size,
+        text_field=text_field, recipe=recipe, padding_side=padding_side,
+    )  # fmt: skip
     if isinstance(model_or_loaded, LoadedModel):
         loaded = model_or_loaded
     elif isinstance(model_or_loaded, (str, os.PathLike)):
@@ -489,19 +494,9 @@ def compute_loss(
                 "an in-memory model needs its tokenizer: compute_loss(model, tokenizer, ...)"
             )
         loaded = wrap_model(model_or_loaded, tokenizer, name=name)
-    if padding_side not in ("right", "left"):
-        raise ConfigError(f"padding_side must be 'right' or 'left', not {padding_side!r}")
-    if batch_tokens < 1 or (batch_size is not None and batch_size < 1):
-        raise ConfigError("the batch token budget and batch size must be positive")
-    if samples is not None and samples < 1:
-        raise ConfigError(f"samples must be at least 1, got {samples}", parameter="samples")
     context = loaded.context_length
     if max_length is None:
         max_length = min(context or MAX_LENGTH_CAP, MAX_LENGTH_CAP)
-    elif max_length < 2:
-        raise ConfigError(
-            f"max_length must be at least 2 tokens, got {max_length}", parameter="max_length"
-        )
     elif context is not None and max_length > context:
         raise ConfigError(
             f"max_length={max_length} exceeds the model's context length ({context} tokens)",

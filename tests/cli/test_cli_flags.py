@@ -13,6 +13,7 @@ import llmgeom
 from llmgeom.cli import build_parser, main
 from llmgeom.cli.flags import flags_of, with_flags
 from llmgeom.errors import ConfigError, InvalidMatrixError, LlmgeomError
+from llmgeom.text.options import FreqOptions, LossOptions
 
 
 def _matrix(tmp_path, *, nan_row: bool = False):
@@ -130,3 +131,35 @@ def test_parameters_survive_pickling():
     assert err.parameters == ("jobs",) and str(err) == "jobs must be >= 1"
     tensor = pickle.loads(pickle.dumps(InvalidMatrixError("x", parameter=("a", "b"))))
     assert tensor.parameters == ("a", "b")
+
+
+def test_freq_budget_names_tokens_in_python_and_the_flag_on_the_cli(tmp_path, capsys):
+    with pytest.raises(ConfigError) as err:
+        FreqOptions(tokens=-3)
+    assert str(err.value) == "tokens must be at least 0 (0: the whole corpus), got -3"
+    argv = ["freq", "gpt2", "--corpus", tmp_path / "a.txt", "--tokens", "-3", "--out", tmp_path]
+    assert _cli_error(capsys, argv) == (
+        "llmgeom freq: error: --tokens must be at least 0 (0: the whole corpus), got -3"
+    )
+
+
+@pytest.mark.parametrize(
+    ("options", "function"),
+    [
+        (LossOptions, "llmgeom.text.loss:compute_loss"),
+        (FreqOptions, "llmgeom.text.freq:count_tokens"),
+    ],
+)
+def test_python_keywords_are_the_declared_options(options, function):
+    """Every declared option is a keyword of the function, with the same default; the CLI's
+    flag is the name with dashes."""
+    import importlib
+    import inspect
+    from dataclasses import fields
+
+    module, name = function.split(":")
+    signature = inspect.signature(getattr(importlib.import_module(module), name))
+    for f in fields(options):
+        assert signature.parameters[f.name].default == f.default, f.name
+        flag = f.metadata["flag"]
+        assert flag is None or flag == "--" + f.name.replace("_", "-"), flag
