@@ -35,7 +35,9 @@ PADDING_SIDES = ("right", "left")
 
 
 def _check_count(name: str, value: Any, minimum: int, unit: str = "") -> None:
-    if value is not None and (not _is_int(value) or value < minimum):
+    if value is not None and not _is_int(value):
+        raise ConfigError(f"{name} must be a whole number, got {value!r}", parameter=name)
+    if value is not None and value < minimum:
         raise ConfigError(f"{name} must be at least {minimum}{unit}, got {value!r}", parameter=name)
 
 
