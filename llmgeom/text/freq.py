@@ -47,7 +47,7 @@ from ..errors import ConfigError, CorpusError, FitError
 from ..progress import progress_bar
 from ..results import package_versions
 from .corpus import Corpus, iter_documents, open_corpus
-from .options import DEFAULT_TOKENS, FreqOptions
+from .options import DEFAULT_TOKENS, FreqOptions, reading_options, refuse_inapplicable
 from .tokenizers import LoadedTokenizer, load_tokenizer
 from .zipf import loglog_fit, rank_counts, zipf_mle
 
@@ -143,6 +143,13 @@ def count_tokens(
         tokens=tokens, samples=samples, max_length=max_length, text_field=text_field, recipe=recipe
     ).budget  # None: the whole corpus
     start = time.perf_counter()
+    if not isinstance(tokenizer_or_source, str | os.PathLike):
+        refuse_inapplicable("the tokenizer is already loaded", revision=revision)
+    if isinstance(corpus_or_spec, Corpus):
+        refuse_inapplicable(
+            "the corpus is already opened (they apply to a corpus spec)",
+            **reading_options(text_field, recipe),
+        )
     loaded = (
         tokenizer_or_source
         if isinstance(tokenizer_or_source, LoadedTokenizer)

@@ -51,7 +51,7 @@ from .._atomic import atomic_path, ensure_writable_dir, read_schema_json, write_
 from ..errors import ConfigError, LlmgeomError
 from ..progress import progress_bar
 from ..results import package_versions
-from .options import DEFAULT_BATCH_TOKENS, LossOptions
+from .options import DEFAULT_BATCH_TOKENS, LossOptions, reading_options, refuse_inapplicable
 
 SCHEMA = "llmgeom.loss/1"
 MAX_LENGTH_CAP = 2048  # the paper's truncation, and the default cap on a model's context
@@ -417,6 +417,15 @@ def _corpus_documents(
     corpus_name: str | None,
 ) -> tuple[Iterator[str], dict[str, Any], str]:
     """Documents, the corpus record and its short name for ``corpus`` in any accepted form."""
+    from .corpus import Corpus, iter_documents, open_corpus
+
+    if isinstance(corpus, Corpus) or (
+        isinstance(corpus, Sequence) and not isinstance(corpus, (str, bytes))
+    ):
+        refuse_inapplicable(
+            "the corpus is already read (they apply to a corpus spec)",
+            **reading_options(text_field, recipe),
+        )
     if isinstance(corpus, Sequence) and not isinstance(corpus, (str, bytes)):
         texts = [str(t) for t in corpus]
         if samples is not None:
@@ -428,8 +437,6 @@ def _corpus_documents(
         info: dict[str, Any] = {"spec": None, "name": name, "kind": "in-memory", "files": [],
                 "sha256": digest.hexdigest(), "text_field": None, "recipe": None}  # fmt: skip
         return iter(texts), info, name
-    from .corpus import Corpus, iter_documents, open_corpus
-
     if not isinstance(corpus, Corpus):
         corpus = open_corpus(corpus, text_field=text_field, recipe=recipe)
     docs = iter_documents(corpus, samples=samples, max_length=max_length)
@@ -485,8 +492,10 @@ def compute_loss(
         text_field=text_field, recipe=recipe, padding_side=padding_side,
     )  # fmt: skip
     if isinstance(model_or_loaded, LoadedModel):
+        refuse_inapplicable("a LoadedModel has its own", tokenizer=tokenizer, name=name)
         loaded = model_or_loaded
     elif isinstance(model_or_loaded, (str, os.PathLike)):
+        refuse_inapplicable("a model loaded from a source is named by it", name=name)
         loaded = load_model(model_or_loaded, tokenizer=tokenizer)
     else:
         if tokenizer is None:

@@ -41,6 +41,37 @@ def _check_count(name: str, value: Any, minimum: int, unit: str = "") -> None:
         raise ConfigError(f"{name} must be at least {minimum}{unit}, got {value!r}", parameter=name)
 
 
+def refuse_inapplicable(reason: str, **given: Any) -> None:
+    """A :class:`ConfigError` naming the first of ``given`` that is set (not None) although it
+    does not apply: an argument is never silently dropped.
+
+    Example:
+        >>> refuse_inapplicable("a LoadedModel brings its own", tokenizer=None, name="x")
+        Traceback (most recent call last):
+        ...
+        llmgeom.errors.ConfigError: name='x' does not apply: a LoadedModel brings its own
+    """
+    for name, value in given.items():
+        if value is None:
+            continue
+        if isinstance(value, str | int | float):
+            shown = f"{name}={value!r}"
+        else:  # an object: its type, not a many-line repr
+            shown = f"{name} (a {type(value).__name__})"
+        raise ConfigError(f"{shown} does not apply: {reason}", parameter=name)
+
+
+def reading_options(text_field: str, recipe: str | None) -> dict[str, Any]:
+    """``text_field`` and ``recipe`` where they differ from the defaults (None where not),
+    for :func:`refuse_inapplicable` when the corpus is already read.
+
+    Example:
+        >>> reading_options("text", "paper")
+        {'text_field': None, 'recipe': 'paper'}
+    """
+    return {"text_field": None if text_field == "text" else text_field, "recipe": recipe}
+
+
 @dataclass(frozen=True)
 class CorpusOptions:
     """How a corpus is read as documents (``llmgeom loss`` and ``llmgeom freq`` alike).

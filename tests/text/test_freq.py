@@ -148,3 +148,14 @@ def test_bad_budget(tokenizer, corpus_dir):
     with pytest.raises(ConfigError, match=r"^max_length must be at least 2 tokens, got 1$") as err:
         count_tokens(tokenizer, corpus_dir, max_length=1)
     assert err.value.parameters == ("max_length",)
+
+
+def test_an_argument_that_does_not_apply_is_an_error(tokenizer, corpus_dir):
+    from llmgeom.errors import ConfigError
+
+    opened = open_corpus(corpus_dir)
+    with pytest.raises(ConfigError, match=r"^recipe='paper' does not apply: ") as err:
+        count_tokens(tokenizer, opened, recipe="paper")
+    assert err.value.parameters == ("recipe",)
+    with pytest.raises(ConfigError, match=r"^revision='main' does not apply: the tokenizer"):
+        count_tokens(tokenizer, corpus_dir, revision="main")

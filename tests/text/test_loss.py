@@ -222,3 +222,24 @@ def test_documents_read_in_several_pools_give_the_same_loss(tokenizer, monkeypat
     assert pooled.predicted_tokens == whole.predicted_tokens
     assert pooled.loss == pytest.approx(whole.loss, abs=1e-6)
     assert pooled.loss_authors_weighting == pytest.approx(whole.loss_authors_weighting, abs=1e-6)
+
+
+def test_an_argument_that_does_not_apply_is_an_error(tokenizer):
+    """Never silently dropped: each names its parameter."""
+    from llmgeom.text.lm import wrap_model
+
+    model = _model("gpt2", tokenizer)
+    loaded = wrap_model(model, tokenizer)
+    cases = [
+        (dict(model_or_loaded=loaded, tokenizer=tokenizer, corpus=TEXTS), "tokenizer"),
+        (dict(model_or_loaded=loaded, name="x", corpus=TEXTS), "name"),
+        (dict(model_or_loaded=model, tokenizer=tokenizer, corpus=TEXTS, recipe="paper"), "recipe"),
+        (
+            dict(model_or_loaded=model, tokenizer=tokenizer, corpus=TEXTS, text_field="b"),
+            "text_field",
+        ),
+    ]
+    for kwargs, parameter in cases:
+        with pytest.raises(ConfigError, match=rf"^{parameter}[= ].* does not apply: ") as err:
+            compute_loss(**kwargs)
+        assert err.value.parameters == (parameter,)
