@@ -51,6 +51,7 @@ def option(
     help: str,
     *,
     flag: str | None = None,
+    aliases: tuple[str, ...] = (),
     choices: tuple[str, ...] | None = None,
     metavar: str | None = None,
     kind: Callable[[str], Any] | None = None,
@@ -62,9 +63,10 @@ def option(
 ) -> Any:
     """A dataclass field that also describes its command-line argument.
 
-    ``flag`` (e.g. ``--time-budget``; None: Python only), ``choices`` (checked by argparse and
-    by the class), ``kind`` (argparse ``type``, e.g. ``int``), ``parse`` (a function of the
-    command-line text raising ``ConfigError``, e.g. a size or a duration: applied by
+    ``flag`` (e.g. ``--time-budget``, the Python name with dashes; None: Python only),
+    ``aliases`` (older spellings still accepted, e.g. ``--sample``), ``choices`` (checked by
+    argparse and by the class), ``kind`` (argparse ``type``, e.g. ``int``), ``parse`` (a
+    function of the command-line text raising ``ConfigError``, e.g. a size or a duration: applied by
     :func:`from_namespace`, so bad text is a one-line error, not a usage message), ``const``
     (the flag stores this constant, e.g. ``--no-progress`` → ``False``), ``shown`` (the default
     as help shows it), ``exclusive`` (flags with the same name form a mutually exclusive group).
@@ -74,6 +76,7 @@ def option(
     meta = {
         "help": help,
         "flag": flag,
+        "aliases": aliases,
         "choices": choices,
         "metavar": metavar,
         "kind": kind,
@@ -125,7 +128,8 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
         exclusive = meta.get("exclusive")
         if exclusive and exclusive not in groups:
             groups[exclusive] = parser.add_mutually_exclusive_group()
-        (groups[exclusive] if exclusive else parser).add_argument(meta["flag"], **kwargs)
+        target = groups[exclusive] if exclusive else parser
+        target.add_argument(meta["flag"], *meta.get("aliases", ()), **kwargs)
 
 
 def from_namespace(cls: type, args: argparse.Namespace, **overrides: Any) -> Any:
@@ -224,7 +228,8 @@ class MeasureOptions:
         None,
         "per-token max |cos| from N random whole rows, each against all rows (implies --pairs "
         f"sample; default: {DEFAULT_MAX_ROWS}); mean and std |cos| come from random pairs",
-        flag="--sample",
+        flag="--sample-rows",
+        aliases=("--sample",),
         metavar="N",
         kind=int,
     )

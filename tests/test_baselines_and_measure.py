@@ -188,7 +188,8 @@ def test_cli_arguments_are_generated_from_measure_options():
                                                           "save_arrays"}  # fmt: skip
     for f in declared:
         action = actions[f.name]
-        assert action.option_strings == [f.metadata["flag"]]
+        assert action.option_strings == [f.metadata["flag"], *f.metadata["aliases"]]
+        assert f.metadata["flag"] == "--" + f.name.replace("_", "-") or f.name in ("progress",)
         assert action.default is None  # "not given": the dataclass default applies
         assert tuple(action.choices or ()) == tuple(f.metadata["choices"] or ())
         assert action.help == help_text(f)
@@ -222,7 +223,7 @@ def test_options_object_keywords_and_record_agree():
         ({"memory_budget": 0}, "--memory-budget=0", "memory_budget must be a positive size, "
          "e.g. 512MB, got 0", "--memory-budget must be a positive size, e.g. 512MB, got 0"),
         ({"sample_rows": 1}, "--sample=1", "sampling needs at least 2 rows, got sample_rows=1",
-         "sampling needs at least 2 rows, got --sample 1"),
+         "sampling needs at least 2 rows, got --sample-rows 1"),
         ({"bins": -2}, "--bins=-2", "bins must be an integer >= 0, got -2", "--bins must be an "
          "integer >= 0, got -2"),
         ({"device": "tpu"}, "--device=tpu", None, None),

@@ -45,7 +45,7 @@ CASES = {
         lambda p: llmgeom.measure(p["w"], sample_rows=1),
         "sampling needs at least 2 rows, got sample_rows=1",
         ["measure", "{w}", "--sample", "1"],
-        "llmgeom measure: error: sampling needs at least 2 rows, got --sample 1",
+        "llmgeom measure: error: sampling needs at least 2 rows, got --sample-rows 1",
     ),
     "tensor": (
         lambda p: llmgeom.load_unembedding(p["w"], tensor="lm_head.weight"),
@@ -87,7 +87,7 @@ def test_the_flags_come_from_the_running_commands_parser():
     fit = flags_of(parser, parser.parse_args(["fit", "chinchilla"]))
     assert fit["alpha_n_se"] == "--alpha-n-se" and "max_length" not in fit
     measure = flags_of(parser, parser.parse_args(["measure", "gpt2"]))
-    assert measure["sample_rows"] == "--sample" and "n_bootstrap" not in measure
+    assert measure["sample_rows"] == "--sample-rows" and "n_bootstrap" not in measure
 
 
 @pytest.mark.parametrize(
