@@ -32,7 +32,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 
@@ -215,7 +215,7 @@ def _torch_dtype(dtype: str | torch.dtype | None, device: torch.device | None) -
     if isinstance(dtype, torch.dtype):
         return dtype
     if dtype not in DTYPES:
-        raise ConfigError(f"unknown dtype {dtype!r} (use {', '.join(DTYPES)})")
+        raise ConfigError(f"unknown dtype {dtype!r} (use {', '.join(DTYPES)})", parameter="dtype")
     return DTYPES[dtype]
 
 
@@ -313,10 +313,10 @@ def load_model(
     source: str | os.PathLike[str],
     *,
     revision: str | None = None,
-    dtype: str | torch.dtype | None = None,
+    dtype: Literal["float32", "bfloat16", "float16"] | torch.dtype | None = None,
     device: str | torch.device = "auto",
-    device_map: str | None = None,
-    quantization: str | None = None,
+    device_map: Literal["auto"] | None = None,
+    quantization: Literal["8bit", "4bit"] | None = None,
     trust_remote_code: bool = False,
     tokenizer: Any = None,
     progress: bool | None = None,
@@ -334,7 +334,9 @@ def load_model(
     started = time.perf_counter()
     source = str(source)
     if device_map not in (None, "auto"):
-        raise ConfigError(f"device_map must be 'auto' or None, not {device_map!r}")
+        raise ConfigError(
+            f"device_map must be 'auto' or None, not {device_map!r}", parameter="device_map"
+        )
     dev = None if device_map == "auto" else resolve_device(device)
     auto_dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     torch_dtype = _torch_dtype(dtype, dev if dev is not None else auto_dev)
