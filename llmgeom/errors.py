@@ -10,13 +10,32 @@ Example:
     ... except LlmgeomError as err:
     ...     print(err)
     no such path: ./nope
+
+An error about one of the caller's arguments names that argument by its Python name and says so
+with ``parameter=`` (a name, or a tuple of names); the command line rewrites the name into the
+running command's flag (``max_length=4096 exceeds ...`` becomes ``--max-length 4096 exceeds
+...``), so each message is written once, in the library's terms:
+
+    >>> err = ConfigError("samples must be at least 1, got 0", parameter="samples")
+    >>> err.parameters
+    ('samples',)
 """
 
 from __future__ import annotations
 
 
 class LlmgeomError(Exception):
-    """Base class of every error llmgeom raises on purpose."""
+    """Base class of every error llmgeom raises on purpose.
+
+    ``parameter``: the Python name(s) of the argument(s) the message is about, written in the
+    message as ``name=value`` or as its first word (``samples must be ...``); the CLI shows the
+    flag instead (:func:`llmgeom.cli.flags.with_flags`).
+    """
+
+    def __init__(self, *args: object, parameter: str | tuple[str, ...] | None = None) -> None:
+        super().__init__(*args)
+        names = (parameter,) if isinstance(parameter, str) else tuple(parameter or ())
+        self.parameters: tuple[str, ...] = names
 
 
 class SourceNotFoundError(LlmgeomError, FileNotFoundError):

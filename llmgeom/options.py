@@ -51,6 +51,7 @@ def option(
     help: str,
     *,
     flag: str | None = None,
+    aliases: tuple[str, ...] = (),
     choices: tuple[str, ...] | None = None,
     metavar: str | None = None,
     kind: Callable[[str], Any] | None = None,
@@ -58,26 +59,31 @@ def option(
     const: Any = MISSING,
     shown: str | None = None,
     compare: bool = True,
+    exclusive: str | None = None,
 ) -> Any:
     """A dataclass field that also describes its command-line argument.
 
-    ``flag`` (e.g. ``--time-budget``; None: Python only), ``choices`` (checked by argparse and
-    by the class), ``kind`` (argparse ``type``, e.g. ``int``), ``parse`` (a function of the
-    command-line text raising ``ConfigError``, e.g. a size or a duration: applied by
+    ``flag`` (e.g. ``--time-budget``, the Python name with dashes; None: Python only),
+    ``aliases`` (older spellings still accepted, e.g. ``--sample``), ``choices`` (checked by
+    argparse and by the class), ``kind`` (argparse ``type``, e.g. ``int``), ``parse`` (a
+    function of the command-line text raising ``ConfigError``, e.g. a size or a duration: applied by
     :func:`from_namespace`, so bad text is a one-line error, not a usage message), ``const``
     (the flag stores this constant, e.g. ``--no-progress`` → ``False``), ``shown`` (the default
-    as help shows it). ``help`` may use ``{default}`` and ``{choices}``. A boolean field with
-    default ``False`` is a plain switch.
+    as help shows it), ``exclusive`` (flags with the same name form a mutually exclusive group).
+    ``help`` may use ``{default}`` and ``{choices}``. A boolean field with default ``False`` is a
+    plain switch.
     """
     meta = {
         "help": help,
         "flag": flag,
+        "aliases": aliases,
         "choices": choices,
         "metavar": metavar,
         "kind": kind,
         "parse": parse,
         "const": const,
         "shown": shown,
+        "exclusive": exclusive,
     }
     return field(default=default, compare=compare, metadata=meta)
 
@@ -102,6 +108,7 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
     Every argument's parsed default is None ("not given"), so the dataclass default applies and
     is stated only there.
     """
+    groups: dict[str, Any] = {}
     for f in fields(cls):
         meta = f.metadata
         if not meta.get("flag"):
@@ -118,7 +125,11 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
                 kwargs["type"] = meta["kind"]
             if meta["metavar"]:
                 kwargs["metavar"] = meta["metavar"]
-        parser.add_argument(meta["flag"], **kwargs)
+        exclusive = meta.get("exclusive")
+        if exclusive and exclusive not in groups:
+            groups[exclusive] = parser.add_mutually_exclusive_group()
+        target = groups[exclusive] if exclusive else parser
+        target.add_argument(meta["flag"], *meta.get("aliases", ()), **kwargs)
 
 
 def from_namespace(cls: type, args: argparse.Namespace, **overrides: Any) -> Any:
@@ -134,6 +145,26 @@ def from_namespace(cls: type, args: argparse.Namespace, **overrides: Any) -> Any
         values[f.name] = parse(value) if parse and isinstance(value, str) else value
     values.update(overrides)
     return cls(**values)
+
+
+def positive_int(value: str) -> int:
+    """An argparse type: a whole number >= 1.
+
+    Example:
+        >>> positive_int("3")
+        3
+        >>> positive_int("0")
+        Traceback (most recent call last):
+        ...
+        argparse.ArgumentTypeError: must be at least 1, got 0
+    """
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
+    return number
 
 
 def _size(text: str) -> int:
@@ -197,7 +228,8 @@ class MeasureOptions:
         None,
         "per-token max |cos| from N random whole rows, each against all rows (implies --pairs "
         f"sample; default: {DEFAULT_MAX_ROWS}); mean and std |cos| come from random pairs",
-        flag="--sample",
+        flag="--sample-rows",
+        aliases=("--sample",),
         metavar="N",
         kind=int,
     )
@@ -287,49 +319,57 @@ class MeasureOptions:
         self.validate()
 
     def validate(self) -> None:
-        """Raise a one-line :class:`ConfigError` naming the option (and its flag)."""
+        """Raise a one-line :class:`ConfigError` naming the option by its Python name (the
+        command line shows its flag, :mod:`llmgeom.cli.flags`)."""
         if self.pairs not in PAIR_MODES:
             raise ConfigError(
-                f"unknown pairs mode {self.pairs!r} (choose from {', '.join(PAIR_MODES)})"
+                f"unknown pairs mode {self.pairs!r} (choose from {', '.join(PAIR_MODES)})",
+                parameter="pairs",
             )
         if self.rows not in ROW_MODES:
             raise ConfigError(
-                f"unknown row selection {self.rows!r} (choose from {', '.join(ROW_MODES)})"
+                f"unknown row selection {self.rows!r} (choose from {', '.join(ROW_MODES)})",
+                parameter="rows",
             )
         if self.sample_rows is not None and (not _is_int(self.sample_rows) or self.sample_rows < 2):
             raise ConfigError(
-                f"sampling needs at least 2 rows, got sample_rows={self.sample_rows} (--sample)"
+                f"sampling needs at least 2 rows, got sample_rows={self.sample_rows}",
+                parameter="sample_rows",
             )
         if not _is_int(self.seed) or self.seed < 0:
-            raise ConfigError(f"seed (--seed) must be an integer >= 0, got {self.seed!r}")
+            raise ConfigError(f"seed must be an integer >= 0, got {self.seed!r}", parameter="seed")
         if not _is_int(self.bins) or self.bins < 0:
-            raise ConfigError(f"bins (--bins) must be an integer >= 0, got {self.bins!r}")
+            raise ConfigError(f"bins must be an integer >= 0, got {self.bins!r}", parameter="bins")
         if self.memory_budget is not None and (
             not _is_int(self.memory_budget) or self.memory_budget <= 0
         ):
             raise ConfigError(
-                "memory_budget (--memory-budget) must be a positive size, e.g. 512MB, got "
-                f"{self.memory_budget!r}"
+                f"memory_budget must be a positive size, e.g. 512MB, got {self.memory_budget!r}",
+                parameter="memory_budget",
             )
         flops = self.exact_max_flops
         if not (_is_number(flops) and flops >= 0):
             raise ConfigError(
-                "exact_max_flops (--exact-max-flops) must be a number >= 0 (0: always sample, "
-                f"inf: always exact), got {flops!r}"
+                "exact_max_flops must be a number >= 0 (0: always sample, "
+                f"inf: always exact), got {flops!r}",
+                parameter="exact_max_flops",
             )
         if not (_is_number(self.precision) and 0 < self.precision < 1):
             raise ConfigError(
-                f"precision (--precision) must be a number in (0, 1), e.g. 1e-3, got "
-                f"{self.precision!r}"
+                f"precision must be a number in (0, 1), e.g. 1e-3, got {self.precision!r}",
+                parameter="precision",
             )
         for label in ("name", "family"):
             value = getattr(self, label)
             if value is not None and (not isinstance(value, str) or not value.strip()):
-                raise ConfigError(f"{label} (--{label}) must be a non-empty string, got {value!r}")
+                raise ConfigError(
+                    f"{label} must be a non-empty string, got {value!r}", parameter=label
+                )
         budget = self.time_budget
         if not (isinstance(budget, int | float) and math.isfinite(budget) and budget > 0):
             raise ConfigError(
-                f"time_budget (--time-budget) must be a positive duration in seconds, got {budget}"
+                f"time_budget must be a positive duration in seconds, got {budget}",
+                parameter="time_budget",
             )
         from .devices import resolve_device
 

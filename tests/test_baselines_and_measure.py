@@ -188,7 +188,8 @@ def test_cli_arguments_are_generated_from_measure_options():
                                                           "save_arrays"}  # fmt: skip
     for f in declared:
         action = actions[f.name]
-        assert action.option_strings == [f.metadata["flag"]]
+        assert action.option_strings == [f.metadata["flag"], *f.metadata["aliases"]]
+        assert f.metadata["flag"] == "--" + f.name.replace("_", "-") or f.name in ("progress",)
         assert action.default is None  # "not given": the dataclass default applies
         assert tuple(action.choices or ()) == tuple(f.metadata["choices"] or ())
         assert action.help == help_text(f)
@@ -215,25 +216,33 @@ def test_options_object_keywords_and_record_agree():
 
 
 @pytest.mark.parametrize(
-    ("keywords", "flag", "needle"),
+    ("keywords", "flag", "python", "cli"),
     [
-        ({"seed": -1}, "--seed=-1", "--seed"),
-        ({"memory_budget": 0}, "--memory-budget=0", "--memory-budget"),
-        ({"sample_rows": 1}, "--sample=1", "--sample"),
-        ({"bins": -2}, "--bins=-2", "--bins"),
-        ({"device": "tpu"}, "--device=tpu", "unknown device 'tpu'"),
+        ({"seed": -1}, "--seed=-1", "seed must be an integer >= 0, got -1", "--seed must be an "
+         "integer >= 0, got -1"),
+        ({"memory_budget": 0}, "--memory-budget=0", "memory_budget must be a positive size, "
+         "e.g. 512MB, got 0", "--memory-budget must be a positive size, e.g. 512MB, got 0"),
+        ({"sample_rows": 1}, "--sample=1", "sampling needs at least 2 rows, got sample_rows=1",
+         "sampling needs at least 2 rows, got --sample-rows 1"),
+        ({"bins": -2}, "--bins=-2", "bins must be an integer >= 0, got -2", "--bins must be an "
+         "integer >= 0, got -2"),
+        ({"device": "tpu"}, "--device=tpu", None, None),
     ],
-)
-def test_python_and_cli_refuse_the_same_options_with_the_same_message(
-    tmp_path, capsys, keywords, flag, needle
+)  # fmt: skip
+def test_python_names_the_parameter_and_the_cli_the_flag_in_the_same_message(
+    tmp_path, capsys, keywords, flag, python, cli
 ):
     from llmgeom.cli import main
 
-    with pytest.raises(ConfigError, match=needle) as info:
+    with pytest.raises(ConfigError) as info:
         measure(torch.eye(3), **keywords)
+    if python is None:  # no parameter named: the same text on both sides
+        assert "unknown device 'tpu'" in str(info.value)
+        python = cli = str(info.value)
+    assert str(info.value) == python
     np.save(tmp_path / "w.npy", np.eye(3, dtype=np.float32))
     assert main(["measure", str(tmp_path / "w.npy"), "--out", str(tmp_path / "o"), flag]) == 1
-    assert capsys.readouterr().err == f"llmgeom measure: error: {info.value}\n"
+    assert capsys.readouterr().err == f"llmgeom measure: error: {cli}\n"
     assert not (tmp_path / "o").exists()
 
 

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 
 from .. import __version__
 from ..errors import LlmgeomError, one_line
+from .flags import flags_of, with_flags
 
 SUBCOMMANDS: tuple[str, ...] = (
     *("measure", "inspect", "models", "fit", "toy", "loss", "freq"),
@@ -91,7 +92,8 @@ def _silence_stdout() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``llmgeom`` console script.
 
-    Errors llmgeom raises on purpose print as one line on stderr and exit 1. A closed output
+    Errors llmgeom raises on purpose print as one line on stderr and exit 1; an error about an
+    argument shows the flag that sets it (:mod:`llmgeom.cli.flags`). A closed output
     pipe (``llmgeom models --json | head -1``) ends the command quietly with exit status 141,
     as for a process stopped by SIGPIPE (the recipe of Python's ``signal`` documentation).
     """
@@ -101,6 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(argv: Sequence[str] | None) -> int:
     command = "llmgeom"
+    flags: dict[str, str] = {}
     try:
         parser = build_parser()
         try:
@@ -112,6 +115,7 @@ def _run(argv: Sequence[str] | None) -> int:
             parser.print_help()
             return 2
         command = f"llmgeom {args.command}"
+        flags = flags_of(parser, args)
         try:
             code = int(args.func(args) or 0)
         finally:
@@ -120,8 +124,9 @@ def _run(argv: Sequence[str] | None) -> int:
     except BrokenPipeError:
         _silence_stdout()
         return SIGPIPE_EXIT
-    except LlmgeomError as err:
-        print(f"{command}: error: {one_line(str(err))}", file=sys.stderr)
+    except LlmgeomError as err:  # named by the Python parameter: shown with its flag
+        message = with_flags(one_line(str(err)), err.parameters, flags)
+        print(f"{command}: error: {message}", file=sys.stderr)
         return 1
     except OSError as err:  # e.g. a results folder that cannot be written
         print(f"{command}: error: {one_line(str(err))}", file=sys.stderr)

@@ -1,63 +1,43 @@
-"""The corpus and tokenizer options that ``llmgeom loss`` and ``llmgeom freq`` share, declared once.
+"""The command-line arguments that ``llmgeom loss`` and ``llmgeom freq`` share: the corpora, the
+analysis options (derived from :class:`~llmgeom.text.options.LossOptions` /
+:class:`~llmgeom.text.options.FreqOptions`), the tokenizer's source and the output folder.
 
 Example:
     >>> import argparse
+    >>> from llmgeom.options import from_namespace
+    >>> from llmgeom.text.options import FreqOptions
     >>> p = argparse.ArgumentParser()
-    >>> add_corpus_arguments(p, max_length_help="tokens kept", out_default="results/x")
+    >>> add_text_arguments(p, FreqOptions, out_default="results/x")
     >>> a = p.parse_args(["--corpus", "a.txt", "--corpus", "b.jsonl", "--samples", "5"])
-    >>> a.corpus, a.samples, a.text_field, a.recipe, a.out
+    >>> opts = from_namespace(FreqOptions, a)
+    >>> a.corpus, opts.samples, opts.text_field, opts.recipe, a.out
     (['a.txt', 'b.jsonl'], 5, 'text', None, 'results/x')
 """
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
+from ..options import add_arguments
 
 if TYPE_CHECKING:
     from ..text.corpus import Corpus
+    from ..text.options import CorpusOptions
 
 CORPUS_HELP = (
     ".txt, .jsonl or .parquet file, a folder of those, or hf:NAME:CONFIG:SPLIT (repeatable)"
 )
-RECIPE_HELP = (
-    "the authors' sampling: wikitext/bookcorpus lines joined until >= max-length/2 words make a "
-    "document; c4 and the Pile: records as they come"
-)
 
 
-def positive_int(value: str) -> int:
-    """An argparse type: a whole number >= 1.
-
-    Example:
-        >>> positive_int("3")
-        3
-        >>> positive_int("0")
-        Traceback (most recent call last):
-        ...
-        argparse.ArgumentTypeError: must be at least 1, got 0
-    """
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
-    return number
-
-
-def add_corpus_arguments(
-    p: argparse.ArgumentParser, *, max_length_help: str, out_default: str
-) -> None:
-    """Add --corpus, --samples, --max-length, --text-field, --recipe, --revision,
-    --trust-remote-code, --out and --no-progress to ``p``."""
+def add_text_arguments(p: argparse.ArgumentParser, options: type, *, out_default: str) -> None:
+    """Add --corpus, the flags of the ``options`` class (a
+    :class:`~llmgeom.text.options.CorpusOptions`), --revision, --trust-remote-code, --out and
+    --no-progress to ``p``."""
     p.add_argument("--corpus", action="append", required=True, metavar="SOURCE", help=CORPUS_HELP)
-    p.add_argument("--samples", type=positive_int, metavar="N", help="first N documents only")
-    p.add_argument("--max-length", type=positive_int, metavar="L", help=max_length_help)
-    p.add_argument("--text-field", default="text", metavar="F", help="field of .jsonl/.parquet")
-    p.add_argument("--recipe", choices=("paper",), help=RECIPE_HELP)
+    add_arguments(p, options)
     p.add_argument("--revision", metavar="REV", help="Hub branch, tag or commit")
     p.add_argument(
         "--trust-remote-code",
@@ -73,18 +53,16 @@ def add_corpus_arguments(
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
-def open_corpora(args: argparse.Namespace) -> list[Corpus]:
-    """Open every ``--corpus`` of ``args``; refuse two with the same name, whose result files
-    would overwrite each other."""
+def open_corpora(specs: Sequence[str], opts: CorpusOptions) -> list[Corpus]:
+    """Open every ``--corpus`` spec; refuse two with the same name, whose result files would
+    overwrite each other."""
     from ..text.corpus import open_corpus
 
-    corpora = [
-        open_corpus(spec, text_field=args.text_field, recipe=args.recipe) for spec in args.corpus
-    ]
+    corpora = [open_corpus(spec, text_field=opts.text_field, recipe=opts.recipe) for spec in specs]
     names = [c.name for c in corpora]
     if len(set(names)) != len(names):
         raise ConfigError(
             "two corpora have the same name, so their files would overwrite each other: "
-            + ", ".join(args.corpus)
+            + ", ".join(specs)
         )
     return corpora

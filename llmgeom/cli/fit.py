@@ -10,17 +10,21 @@ Example:
     >>> p = argparse.ArgumentParser(); register(p.add_subparsers())
     >>> p.parse_args(["fit", "chinchilla", "--alpha-n", "0.3478"]).alpha_n
     0.3478
+    >>> from_namespace(ChinchillaFitOptions, p.parse_args(["fit", "chinchilla"])).alpha_n_se
+    0.02
 """
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .._atomic import ensure_writable_dir
-from ..errors import ConfigError
+from ..fit_options import ChinchillaFitOptions, LossFitOptions, OverlapFitOptions
+from ..options import add_arguments, from_namespace
 
 if TYPE_CHECKING:
     from ..fits import FitResult
@@ -84,31 +88,6 @@ examples:
 """
 
 
-#: The library's parameter names and the flags that set them (errors name the flag).
-FLAGS = {
-    "n_bootstrap": "--bootstrap",
-    "seed": "--seed",
-    "huber_delta": "--huber-delta",
-    "alpha_n": "--alpha-n",
-    "alpha_n_se": "--alpha-n-se",
-    "width": "--width",
-    "loss": "--loss",
-    "resample": "--resample",
-    "propagation": "--propagation",
-}
-
-
-def flag_message(message: str) -> str:
-    """``message`` of a library option error with the parameter name replaced by its flag.
-
-    Example:
-        >>> flag_message("alpha_n_se must be a finite number >= 0, got -1")
-        '--alpha-n-se must be a finite number >= 0, got -1'
-    """
-    name, _, rest = message.partition(" ")
-    return f"{FLAGS[name]} {rest}" if name in FLAGS and rest else message
-
-
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--out",
@@ -121,10 +100,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 def _run(args: argparse.Namespace, fit: Callable[[], FitResult]) -> int:
     """Check ``--out``, fit, print the summary, write the JSON and PNG, print their paths."""
     ensure_writable_dir(args.out)  # before the fit and its bootstrap
-    try:
-        result = fit()
-    except ConfigError as err:
-        raise ConfigError(flag_message(str(err))) from None
+    result = fit()  # a bad option names its parameter; llmgeom.cli shows the flag
     for note in getattr(result, "notes", ()):  # what reading the inputs skipped or decided
         print(f"note: {note}")
     print(result.summary())
@@ -137,44 +113,24 @@ def run_overlap(args: argparse.Namespace) -> int:
     """Fit the overlap-vs-width law to the given inputs."""
     from ..fits import fit_overlap
 
-    return _run(
-        args,
-        lambda: fit_overlap(
-            args.inputs, width=args.width, n_bootstrap=args.bootstrap, seed=args.seed
-        ),
-    )
+    opts = from_namespace(OverlapFitOptions, args)  # a bad value: named by its flag
+    return _run(args, lambda: fit_overlap(args.inputs, **asdict(opts)))
 
 
 def run_loss(args: argparse.Namespace) -> int:
     """Fit the width-loss law to a (model, family, corpus, m, loss) table."""
     from ..fits import fit_loss
 
-    return _run(
-        args,
-        lambda: fit_loss(
-            args.table,
-            loss=args.loss,
-            n_bootstrap=args.bootstrap,
-            resample=args.resample,
-            huber_delta=args.huber_delta,
-            seed=args.seed,
-        ),
-    )
+    opts = from_namespace(LossFitOptions, args)
+    return _run(args, lambda: fit_loss(args.table, **asdict(opts)))
 
 
 def run_chinchilla(args: argparse.Namespace) -> int:
     """Fit N ∝ d_model^k and combine with alpha_N."""
     from ..fits import fit_chinchilla
 
-    return _run(
-        args,
-        lambda: fit_chinchilla(
-            args.table,
-            alpha_n=args.alpha_n,
-            alpha_n_se=args.alpha_n_se,
-            propagation=args.propagation,
-        ),
-    )
+    opts = from_namespace(ChinchillaFitOptions, args)
+    return _run(args, lambda: fit_chinchilla(args.table, **asdict(opts)))
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -197,20 +153,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="INPUT",
         help="measurement .json files, folders of them, or .csv tables",
     )
-    p.add_argument(
-        "--width",
-        choices=("head", "d_model"),
-        default="head",
-        help="m = the head's column count (default) or the model's d_model",
-    )
-    p.add_argument(
-        "--bootstrap",
-        type=int,
-        default=1000,
-        metavar="N",
-        help="bootstrap replicates (default 1000; 0 to skip)",
-    )
-    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    add_arguments(p, OverlapFitOptions)
     _common(p)
     p.set_defaults(func=run_overlap)
 
@@ -221,34 +164,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=raw,
     )
     p.add_argument("table", help="CSV or JSON with columns model,family,corpus,m,loss")
-    p.add_argument(
-        "--loss",
-        choices=("ls", "huber"),
-        default="ls",
-        help="least squares on L (default) or Huber on ln L",
-    )
-    p.add_argument(
-        "--bootstrap",
-        type=int,
-        default=None,
-        metavar="N",
-        help="bootstrap replicates (default 1000 for ls, 200 for huber; 0 to skip)",
-    )
-    p.add_argument(
-        "--resample",
-        choices=("points", "models", "residuals"),
-        default="points",
-        help="bootstrap scheme: points within each (family, corpus) (default), whole "
-        "models, or residuals",
-    )
-    p.add_argument(
-        "--huber-delta",
-        type=float,
-        default=1e-3,
-        metavar="D",
-        help="Huber threshold on ln L residuals (default 1e-3)",
-    )
-    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    add_arguments(p, LossFitOptions)
     _common(p)
     p.set_defaults(func=run_loss)
 
@@ -264,26 +180,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="CSV",
         help="columns params,d_model (default: the shipped Chinchilla table A9)",
     )
-    p.add_argument(
-        "--alpha-n",
-        type=float,
-        default=0.35,
-        metavar="A",
-        help="parameter-count exponent alpha_N (default 0.35)",
-    )
-    p.add_argument(
-        "--alpha-n-se",
-        type=float,
-        default=0.02,
-        metavar="SE",
-        help="its standard error (default 0.02)",
-    )
-    p.add_argument(
-        "--propagation",
-        choices=("linear", "quadrature"),
-        default="linear",
-        help="error of k*alpha_N: relative errors added linearly (default, the "
-        "paper's 0.06) or in quadrature",
-    )
+    add_arguments(p, ChinchillaFitOptions)
     _common(p)
     p.set_defaults(func=run_chinchilla)

@@ -4,7 +4,7 @@ Example:
     >>> import argparse
     >>> p = argparse.ArgumentParser(); register(p.add_subparsers())
     >>> args = p.parse_args(["freq", "gpt2", "--corpus", "a.txt", "--corpus", "b.jsonl"])
-    >>> args.corpus, args.tokens
+    >>> args.corpus, from_namespace(FreqOptions, args).tokens
     (['a.txt', 'b.jsonl'], 1000000)
 """
 
@@ -13,8 +13,9 @@ from __future__ import annotations
 import argparse
 
 from .._atomic import ensure_writable_dir
-from ..errors import ConfigError
-from ._text_options import add_corpus_arguments, open_corpora
+from ..options import from_namespace
+from ..text.options import FreqOptions
+from ._text_options import add_text_arguments, open_corpora
 
 DEFAULT_OUT = "results/freq"
 
@@ -55,33 +56,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="TOKENIZER",
         help="model folder, .gguf file, Hub repo id or alias (only the tokenizer is loaded)",
     )
-    p.add_argument(
-        "--tokens",
-        type=int,
-        default=1_000_000,
-        metavar="N",
-        help="tokens to count per corpus (default: %(default)s; 0 = the whole corpus)",
-    )
-    add_corpus_arguments(
-        p,
-        max_length_help="with --recipe paper: documents of >= L/2 words (default 2048)",
-        out_default=DEFAULT_OUT,
-    )
+    add_text_arguments(p, FreqOptions, out_default=DEFAULT_OUT)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Check everything, count every corpus, then write the files (nothing on error)."""
-    if args.tokens < 0:
-        raise ConfigError(f"--tokens must be >= 0 (0 = the whole corpus), got {args.tokens}")
-    if args.max_length is not None and args.max_length < 2:
-        raise ConfigError(f"--max-length must be at least 2, got {args.max_length}")
+    opts = from_namespace(FreqOptions, args)  # a bad value: one line naming its flag
     ensure_writable_dir(args.out)
 
     from ..text.freq import build_record, count_tokens, save_freq, summary
     from ..text.tokenizers import load_tokenizer
 
-    corpora = open_corpora(args)
+    corpora = open_corpora(args.corpus, opts)
     loaded = load_tokenizer(
         args.tokenizer, revision=args.revision, trust_remote_code=args.trust_remote_code
     )
@@ -89,9 +76,9 @@ def run(args: argparse.Namespace) -> int:
         count_tokens(
             loaded,
             corpus,
-            tokens=args.tokens or None,
-            samples=args.samples,
-            max_length=args.max_length,
+            tokens=opts.tokens,
+            samples=opts.samples,
+            max_length=opts.max_length,
             progress=False if args.no_progress else None,
         )
         for corpus in corpora

@@ -5,6 +5,8 @@ Example:
     >>> args = p.parse_args(["loss", "gpt2", "--corpus", "wiki.txt", "--samples", "100"])
     >>> args.model, args.corpus, args.samples, args.dtype, args.out
     ('gpt2', ['wiki.txt'], 100, None, 'results/loss')
+    >>> from_namespace(LossOptions, args).batch_tokens  # the declared default
+    8192
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ from __future__ import annotations
 import argparse
 
 from ..devices import DEVICE_HELP
-from ._text_options import add_corpus_arguments, open_corpora, positive_int
+from ..options import from_namespace
+from ..text.options import LossOptions
+from ._text_options import add_text_arguments, open_corpora
 
 DEFAULT_OUT = "results/loss"
 
@@ -54,11 +58,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="MODEL",
         help="Hugging Face model folder, Hub id or paper alias (see `llmgeom models`), .gguf file",
     )
-    add_corpus_arguments(
-        p,
-        max_length_help="tokens kept per document (default: model context length, at most 2048)",
-        out_default=DEFAULT_OUT,
-    )
+    add_text_arguments(p, LossOptions, out_default=DEFAULT_OUT)
     p.add_argument(
         "--dtype",
         choices=("float32", "bfloat16", "float16"),
@@ -71,16 +71,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="let accelerate spread a model larger than one device over GPUs and CPU",
     )
     quant = p.add_mutually_exclusive_group()
-    quant.add_argument("--load-in-8bit", action="store_true", help="8-bit weights (bitsandbytes)")
-    quant.add_argument("--load-in-4bit", action="store_true", help="4-bit weights (bitsandbytes)")
-    batch = p.add_mutually_exclusive_group()
-    batch.add_argument(
-        "--batch-tokens",
-        type=positive_int,
-        metavar="T",
-        help="padded tokens per forward pass (default 8192)",
-    )
-    batch.add_argument("--batch-size", type=positive_int, metavar="B", help="documents per pass")
+    for bits in ("8bit", "4bit"):  # the library's quantization='8bit' / '4bit'
+        quant.add_argument(
+            f"--load-in-{bits}",
+            dest="quantization",
+            action="store_const",
+            const=bits,
+            help=f"{bits[0]}-bit weights (bitsandbytes)",
+        )
     p.set_defaults(func=run)
 
 
@@ -88,32 +86,32 @@ def run(args: argparse.Namespace) -> int:
     """Load the model once, compute its loss on every corpus, write the results."""
     from .._atomic import ensure_writable_dir
     from ..text.lm import load_model
-    from ..text.loss import DEFAULT_BATCH_TOKENS, compute_loss, save_loss
+    from ..text.loss import compute_loss, save_loss
 
+    opts = from_namespace(LossOptions, args)
     ensure_writable_dir(args.out)  # before loading anything
-    corpora = open_corpora(args)
-    quantization = "8bit" if args.load_in_8bit else "4bit" if args.load_in_4bit else None
+    corpora = open_corpora(args.corpus, opts)
     loaded = load_model(
         args.model,
         revision=args.revision,
         dtype=args.dtype,
         device=args.device,
         device_map=args.device_map,
-        quantization=quantization,
+        quantization=args.quantization,
         trust_remote_code=args.trust_remote_code,
         progress=False if args.no_progress else None,
     )
-    batch_tokens = args.batch_tokens or DEFAULT_BATCH_TOKENS
-    if args.batch_size:  # whole documents per pass: no token budget
+    batch_tokens = opts.batch_tokens
+    if opts.batch_size:  # whole documents per pass: no token budget
         batch_tokens = 1 << 62
     for corpus in corpora:
         result = compute_loss(
             loaded,
             corpus=corpus,
-            samples=args.samples,
-            max_length=args.max_length,
+            samples=opts.samples,
+            max_length=opts.max_length,
             batch_tokens=batch_tokens,
-            batch_size=args.batch_size,
+            batch_size=opts.batch_size,
             progress=False if args.no_progress else None,
         )
         print(result.summary())

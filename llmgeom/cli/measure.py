@@ -43,7 +43,7 @@ examples:
   llmgeom measure head.safetensors --tensor lm_head.weight
   llmgeom measure model.gguf --pairs gram             # only the exact mean cos^2 (fast)
   llmgeom measure qwen2.5-7b --pairs exact            # all 11.6e9 pairs, however long it takes
-  llmgeom measure qwen2.5-72b --sample 2000           # 2000 random rows x all rows, 95% CIs
+  llmgeom measure qwen2.5-72b --sample-rows 2000           # 2000 random rows x all rows, 95% CIs
   llmgeom measure pythia-70m --rows tokenizer --center   # variants: drop padding rows, centre
   llmgeom measure gpt2 --plot                        # also a PNG: cos histogram vs random
   llmgeom measure gpt2 --weights gpt2.wikitext.counts.npz   # frequency-weighted interference

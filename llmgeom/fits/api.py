@@ -19,66 +19,22 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 from collections.abc import Sequence
 from typing import Literal
 
-from ..errors import ConfigError
+from ..fit_options import (
+    DEFAULT_LOSS_BOOTSTRAP,
+    ChinchillaFitOptions,
+    LossFitOptions,
+    OverlapFitOptions,
+)
 from .chinchilla import ChinchillaCheck
 from .overlap_law import OverlapLaw
 from .results import SHIPPED_CHINCHILLA_TABLE, ChinchillaFit, OverlapFit, WidthLossFit
 from .width_loss import WidthLossLaw
 
 PathLike = str | os.PathLike[str]
-
-#: Bootstrap replicates of the width-loss law when ``n_bootstrap`` is None, by loss.
-DEFAULT_LOSS_BOOTSTRAP = {"ls": 1000, "huber": 200}
-
-
-def check_number(
-    name: str, value: float | None, *, minimum: float = 0.0, strict: bool = False
-) -> None:
-    """:class:`ConfigError` naming ``name`` unless ``value`` is None or a finite number
-    ``>= minimum`` (``> minimum`` when ``strict``).
-
-    Example:
-        >>> check_number("huber_delta", 0.0, strict=True)
-        Traceback (most recent call last):
-        ...
-        llmgeom.errors.ConfigError: huber_delta must be a finite number > 0, got 0
-    """
-    if value is None:
-        return
-    try:
-        ok = math.isfinite(value) and (value > minimum if strict else value >= minimum)
-    except TypeError:
-        raise ConfigError(f"{name} must be a number, got {value!r}") from None
-    if not ok:
-        bound = f"{'>' if strict else '>='} {minimum:g}"
-        raise ConfigError(f"{name} must be a finite number {bound}, got {value:g}")
-
-
-def check_choice(name: str, value: object, choices: Sequence[str]) -> None:
-    """:class:`ConfigError` naming ``name`` unless ``value`` is one of ``choices``.
-
-    Example:
-        >>> check_choice("loss", "l1", ("ls", "huber"))
-        Traceback (most recent call last):
-        ...
-        llmgeom.errors.ConfigError: loss must be one of 'ls', 'huber', got 'l1'
-    """
-    if value not in choices:
-        raise ConfigError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
-
-
-def _check_count(name: str, value: object) -> None:
-    """A non-negative integer (``bool`` refused), else a ConfigError naming ``name``."""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    check_number(name, value)  # type: ignore[arg-type]
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(f"{name} must be a whole number, got {value!r}")
 
 
 def fit_overlap(
@@ -105,9 +61,7 @@ def fit_overlap(
     """
     from .io import read_overlap_inputs
 
-    check_choice("width", width, ("head", "d_model"))
-    _check_count("n_bootstrap", n_bootstrap)
-    _check_count("seed", seed)
+    OverlapFitOptions(width=width, n_bootstrap=n_bootstrap, seed=seed)  # checks, naming
     paths = [inputs] if isinstance(inputs, str | os.PathLike) else list(inputs)
     table = read_overlap_inputs(paths)
     law = OverlapLaw(n_bootstrap=n_bootstrap, random_state=seed).fit(
@@ -148,12 +102,9 @@ def fit_loss(
     """
     from .io import read_loss_table
 
-    check_choice("loss", loss, ("ls", "huber"))
-    check_choice("resample", resample, ("points", "models", "residuals"))
-    if n_bootstrap is not None:
-        _check_count("n_bootstrap", n_bootstrap)
-    _check_count("seed", seed)
-    check_number("huber_delta", huber_delta, strict=True)
+    LossFitOptions(
+        loss=loss, n_bootstrap=n_bootstrap, resample=resample, huber_delta=huber_delta, seed=seed
+    )  # checks, naming the parameter
     rows = read_loss_table(table)
     law = WidthLossLaw(
         loss=loss,
@@ -183,9 +134,7 @@ def fit_chinchilla(
     """
     from .io import read_size_table
 
-    check_number("alpha_n", alpha_n, strict=True)
-    check_number("alpha_n_se", alpha_n_se)
-    check_choice("propagation", propagation, ("linear", "quadrature"))
+    ChinchillaFitOptions(alpha_n=alpha_n, alpha_n_se=alpha_n_se, propagation=propagation)
     check = ChinchillaCheck(alpha_n=alpha_n, alpha_n_se=alpha_n_se, propagation=propagation)
     if table:
         sizes = read_size_table(table)

@@ -74,9 +74,10 @@ class OverlapTable:
             ]
             if missing:
                 raise FitError(
-                    f"--width d_model needs d_model for every model; missing for "
+                    f"width='d_model' needs d_model for every model; missing for "
                     f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''} "
-                    "(use --width head)"
+                    "(use width='head')",
+                    parameter="width",
                 )
             return self.d_model
         raise FitError(f"unknown width choice {width!r}: use 'head' or 'd_model'")

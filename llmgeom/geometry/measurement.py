@@ -146,7 +146,8 @@ def _usable_rows(
         shown = ", ".join(str(int(i)) for i in bad[:10]) + (" ..." if bad.numel() > 10 else "")
         raise InvalidMatrixError(
             f"{bad.numel()} row(s) contain NaN or inf (rows {shown}); "
-            "use --drop-nonfinite to skip them"
+            "use drop_nonfinite=True to skip them",
+            parameter="drop_nonfinite",
         )
     norm_stats = norm_statistics(norms[finite])
     norm_stats["n_nonfinite"] = int(bad.numel())

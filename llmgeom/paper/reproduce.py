@@ -176,7 +176,10 @@ def reproduce_paper(
     if dry_run:
         return result
     if executor == "local" and address:
-        raise ConfigError("--address joins a Ray cluster: use it with --executor ray")
+        raise ConfigError(
+            "address joins a Ray cluster: use it with executor='ray'",
+            parameter=("address", "executor"),
+        )
     options: dict[str, Any] = {
         "executor": executor,
         "jobs": jobs,

@@ -59,7 +59,10 @@ def _in_file(path: Path, key, fmt, dtype, shape, byte_range, choice=None) -> Hea
 def _npy_head(path: Path, tensor: str | None) -> tuple[HeadLocation, np.ndarray]:
     """The location of a ``.npy`` file's array and the array, memory-mapped, never unpickled."""
     if tensor is not None:
-        raise ConfigError(f"{path}: a .npy file holds one array; --tensor does not apply")
+        raise ConfigError(
+            f"{path}: a .npy file holds one array; tensor={tensor!r} does not apply",
+            parameter="tensor",
+        )
     size = path.stat().st_size
     with path.open("rb") as fh:
         prefix = fh.read(8)

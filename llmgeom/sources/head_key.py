@@ -192,9 +192,10 @@ def choose_head_key(
         if len(tall) == 1:
             return HeadChoice(tall[0], info.tied, info.family, "only-candidate", info.d_model)
         raise TensorNotFoundError(
-            f"{source}: cannot tell which tensor is the output embedding; pass tensor=NAME "
-            f"(--tensor NAME). Candidates: {describe_candidates(shapes)}"
+            f"{source}: cannot tell which tensor is the output embedding; pass tensor=NAME. "
+            f"Candidates: {describe_candidates(shapes)}",
+            parameter="tensor",
         )
     raise TensorNotFoundError(
-        f"{source}: no output-embedding tensor found; pass tensor=NAME (--tensor NAME)"
+        f"{source}: no output-embedding tensor found; pass tensor=NAME", parameter="tensor"
     )

@@ -79,7 +79,8 @@ def locate_weight_file(
             weight = state[BARE_TENSOR_KEY]
             if tensor is not None:
                 raise ConfigError(
-                    f"{path}: the file holds one bare tensor; --tensor does not apply"
+                    f"{path}: the file holds one bare tensor; tensor={tensor!r} does not apply",
+                    parameter="tensor",
                 )
             if weight.ndim != 2:
                 raise InvalidMatrixError(

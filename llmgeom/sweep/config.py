@@ -6,11 +6,13 @@ Schema (every key optional except that something must be asked for)::
     models = ["gpt2", "./ckpt"]       # or [[models]] tables: source, name, revision, family
     revisions = ["step1000", ...]     # or [[revisions]] tables: revision, models = [names]
     [measure]                         # llmgeom measure's options (MeasureOptions fields)
-    [loss]                            # corpora = [...], samples, max_length, dtype, recipe,
-                                      # text_field, device, batch_tokens (max_length: at
-                                      # most; a model with a shorter context uses its context)
-    [freq]                            # corpora = [...], tokens, samples, max_length, recipe,
-                                      # text_field, tokenizers = [...]
+    [loss]                            # corpora = [...], dtype, device and the LossOptions
+                                      # samples, max_length, text_field, recipe, batch_tokens
+                                      # (max_length: at most; a model with a shorter context
+                                      # uses its context)
+    [freq]                            # corpora = [...], tokenizers = [...] and the FreqOptions
+                                      # tokens (0: the whole corpus), samples, max_length,
+                                      # text_field, recipe
                                       # (each of the three may say models = [names] to run on
                                       # those models only)
     toy = ["toy-phase.toml", "quick"] # toy experiment files (or presets); or [[toy]] tables
@@ -19,7 +21,9 @@ Relative paths (``out``, local model sources, corpora, toy files, measure's ``we
 relative to the config file's folder. ``revisions`` expands every model that names no revision
 of its own over the listed training steps (a ``[[revisions]]`` table may restrict itself to some
 models by name). Unknown keys and bad values are a one-line :class:`~llmgeom.errors.ConfigError`
-naming the key.
+naming the key. The analysis options are checked by the same types as the Python functions and
+the commands (:class:`~llmgeom.options.MeasureOptions`, :class:`~llmgeom.text.options.LossOptions`,
+:class:`~llmgeom.text.options.FreqOptions`): a key is the Python parameter's name.
 
 Example:
     >>> cfg = parse_config('''
@@ -49,24 +53,26 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..options import MeasureOptions
+from ..text.options import FreqOptions, LossOptions
 
 TOP_KEYS = ("out", "models", "revisions", "measure", "loss", "freq", "toy")
 MODEL_KEYS = ("source", "name", "revision", "family")
 REVISION_KEYS = ("revision", "models")
-LOSS_KEYS = (
-    "corpora", "samples", "max_length", "dtype", "recipe", "text_field", "device",
-    "batch_tokens", "models",
-)  # fmt: skip
-FREQ_KEYS = (
-    "corpora", "tokens", "samples", "max_length", "recipe", "text_field", "tokenizers", "models",
-)  # fmt: skip
+# the sweep batches by tokens with right padding (whole-document batches and left padding are
+# for a single `llmgeom loss` / compute_loss call): those two options are not sweep keys
+LOSS_OPTION_KEYS = tuple(
+    f.name for f in fields(LossOptions) if f.name not in ("batch_size", "padding_side")
+)
+LOSS_KEYS = (*LOSS_OPTION_KEYS, "corpora", "dtype", "device", "models")
+FREQ_OPTION_KEYS = tuple(f.name for f in fields(FreqOptions))
+FREQ_KEYS = (*FREQ_OPTION_KEYS, "corpora", "tokenizers", "models")
 TOY_OUT = "results/toy"  # where a toy experiment file given as the sweep config writes
 DTYPES = ("auto", "float32", "float16", "bfloat16")
 MODEL_LABELS = ("name", "family")  # MeasureOptions fields given per model ([[models]])
-MEASURE_KEYS = (
-    *(f.name for f in fields(MeasureOptions) if f.name not in ("progress", *MODEL_LABELS)),
-    "sample", "models",
-)  # fmt: skip
+MEASURE_OPTION_KEYS = tuple(
+    f.name for f in fields(MeasureOptions) if f.name not in ("progress", *MODEL_LABELS)
+)
+MEASURE_KEYS = (*MEASURE_OPTION_KEYS, "models")
 ANALYSES = ("measure", "loss", "freq")
 
 
@@ -191,12 +197,6 @@ def _str(value: Any, key: str, section: str | None = None) -> str:
     return value
 
 
-def _int(value: Any, key: str, section: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"{section}.{key} must be an integer >= {minimum}, got {value!r}")
-    return value
-
-
 def _str_list(value: Any, key: str, section: str | None = None) -> list[str]:
     if isinstance(value, str):
         value = [value]
@@ -307,17 +307,18 @@ def _measure(raw: Any, base: Path) -> MeasureOptions | None:
     if not isinstance(raw, dict):
         raise ConfigError("[measure] must be a table")
     _check_keys(raw, MEASURE_KEYS, "measure")
-    values = {k: v for k, v in raw.items() if k != "models"}
-    if "sample" in values:  # the CLI's --sample
-        values["sample_rows"] = values.pop("sample")
+    values = {k: v for k, v in raw.items() if k in MEASURE_OPTION_KEYS}
     if isinstance(values.get("weights"), str):
         values["weights"] = _resolve(values["weights"], base)
+    return _options(MeasureOptions, values, "measure", progress=False)
+
+
+def _options(cls: type, values: dict[str, Any], section: str, **fixed: Any) -> Any:
+    """``cls(**values)``: its own one-line error, in the section (keys are checked before)."""
     try:
-        return MeasureOptions(**values, progress=False)
+        return cls(**values, **fixed)
     except ConfigError as err:
-        raise ConfigError(f"[measure]: {err}") from None
-    except TypeError as err:  # pragma: no cover - keys are checked above
-        raise ConfigError(f"[measure]: {err}") from None
+        raise ConfigError(f"[{section}]: {err}") from None
 
 
 def _corpora(table: dict[str, Any], section: str, base: Path) -> tuple[str, ...]:
@@ -326,26 +327,13 @@ def _corpora(table: dict[str, Any], section: str, base: Path) -> tuple[str, ...]
     return tuple(_resolve(c, base) for c in _str_list(table["corpora"], "corpora", section))
 
 
-def _optional_int(table: dict[str, Any], key: str, section: str, minimum: int = 1) -> int | None:
-    value = table.get(key)
-    return None if value is None else _int(value, key, section, minimum)
-
-
-def _recipe(table: dict[str, Any], section: str) -> str | None:
-    from ..text.corpus import RECIPES
-
-    recipe = table.get("recipe")
-    if recipe is not None and recipe not in RECIPES:
-        raise ConfigError(f"{section}.recipe: unknown recipe {recipe!r} (known: paper)")
-    return recipe
-
-
 def _loss(raw: Any, base: Path) -> LossSpec | None:
     if raw is None:
         return None
     if not isinstance(raw, dict):
         raise ConfigError("[loss] must be a table")
     _check_keys(raw, LOSS_KEYS, "loss")
+    opts = _options(LossOptions, {k: v for k, v in raw.items() if k in LOSS_OPTION_KEYS}, "loss")
     dtype = raw.get("dtype")
     if dtype is not None and dtype not in DTYPES:
         raise ConfigError(f"loss.dtype: unknown dtype {dtype!r} (choose from {', '.join(DTYPES)})")
@@ -355,13 +343,13 @@ def _loss(raw: Any, base: Path) -> LossSpec | None:
     check_device_name(device)
     return LossSpec(
         corpora=_corpora(raw, "loss", base),
-        samples=_optional_int(raw, "samples", "loss"),
-        max_length=_optional_int(raw, "max_length", "loss", 2),
+        samples=opts.samples,
+        max_length=opts.max_length,
         dtype=None if dtype == "auto" else dtype,
-        recipe=_recipe(raw, "loss"),
-        text_field=_str(raw.get("text_field", "text"), "text_field", "loss"),
+        recipe=opts.recipe,
+        text_field=opts.text_field,
         device=device,
-        batch_tokens=_optional_int(raw, "batch_tokens", "loss"),
+        batch_tokens=opts.batch_tokens if "batch_tokens" in raw else None,  # None: the default
     )
 
 
@@ -371,15 +359,15 @@ def _freq(raw: Any, base: Path) -> FreqSpec | None:
     if not isinstance(raw, dict):
         raise ConfigError("[freq] must be a table")
     _check_keys(raw, FREQ_KEYS, "freq")
-    tokens = _optional_int(raw, "tokens", "freq", 0) if "tokens" in raw else 1_000_000
+    opts = _options(FreqOptions, {k: v for k, v in raw.items() if k in FREQ_OPTION_KEYS}, "freq")
     tokenizers = raw.get("tokenizers")
     return FreqSpec(
         corpora=_corpora(raw, "freq", base),
-        tokens=tokens or None,  # 0: the whole corpus, as --tokens 0
-        samples=_optional_int(raw, "samples", "freq"),
-        max_length=_optional_int(raw, "max_length", "freq", 2),
-        recipe=_recipe(raw, "freq"),
-        text_field=_str(raw.get("text_field", "text"), "text_field", "freq"),
+        tokens=opts.budget,  # None: the whole corpus (tokens = 0)
+        samples=opts.samples,
+        max_length=opts.max_length,
+        recipe=opts.recipe,
+        text_field=opts.text_field,
         tokenizers=None
         if tokenizers is None
         else tuple(_resolve(t, base) for t in _str_list(tokenizers, "tokenizers", "freq")),

@@ -107,7 +107,7 @@ class LocalExecutor:
 
     def __init__(self, jobs: int | None = None, **_ignored: Any) -> None:
         if jobs is not None and (not isinstance(jobs, int) or jobs < 1):
-            raise ConfigError(f"--jobs must be a positive integer, got {jobs!r}")
+            raise ConfigError(f"jobs must be a positive integer, got {jobs!r}", parameter="jobs")
         self.jobs = jobs or 1
 
     def run(self, units: Sequence[Unit], out_dir: str, on_done: OnDone) -> None:

@@ -186,9 +186,11 @@ class RayExecutor:
         self, address: str | None = None, jobs: int | None = None, **_ignored: Any
     ) -> None:
         if jobs is not None and (not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1):
-            raise ConfigError(f"--jobs must be a positive integer, got {jobs!r}")
+            raise ConfigError(f"jobs must be a positive integer, got {jobs!r}", parameter="jobs")
         if address is not None and not str(address).strip():
-            raise ConfigError("--address must not be empty (use 'auto' for the local cluster)")
+            raise ConfigError(
+                "address must not be empty (use 'auto' for the local cluster)", parameter="address"
+            )
         self.address = address
         self.jobs = jobs
         self._ray = import_ray()

@@ -187,7 +187,7 @@ def run_freq(params: dict[str, Any], out: str) -> list[str]:
     result = count_tokens(
         loaded,
         corpus,
-        tokens=params.get("tokens"),
+        tokens=params.get("tokens") or 0,  # None in a plan: the whole corpus
         samples=params.get("samples"),
         max_length=params.get("max_length"),
         progress=False,

@@ -224,8 +224,9 @@ def _paper_kind(corpus: Corpus) -> str:
     if re.search(r"(^|[^a-z0-9])c4([^a-z0-9]|$)", key) or "pile" in key:
         return "records"
     raise ConfigError(
-        f"--recipe paper knows wikitext, bookcorpus, c4 and the Pile; cannot tell which "
-        f"{corpus.spec!r} is (name the file or folder after one of them)"
+        f"recipe='paper' knows wikitext, bookcorpus, c4 and the Pile; cannot tell which "
+        f"{corpus.spec!r} is (name the file or folder after one of them)",
+        parameter="recipe",
     )
 
 
@@ -322,7 +323,8 @@ def _field_value(record: Any, field: str, where: str) -> str:
     if field not in record:
         fields = ", ".join(sorted(map(str, record))) or "none"
         raise CorpusError(
-            f"{where}: no field {field!r} (fields: {fields}); choose one with --text-field"
+            f"{where}: no field {field!r} (fields: {fields}); choose one with text_field=NAME",
+            parameter="text_field",
         )
     value = record[field]
     if value is None:
@@ -361,7 +363,8 @@ def _parquet_records(file: Path, field: str) -> Iterator[str]:
     if field not in names:
         raise CorpusError(
             f"{file}: record 1: no field {field!r} (columns: {', '.join(names) or 'none'}); "
-            "choose one with --text-field"
+            "choose one with text_field=NAME",
+            parameter="text_field",
         )
     kind = str(reader.schema_arrow.field(field).type)
     if kind not in ("string", "large_string", "string_view"):

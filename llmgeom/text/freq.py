@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import chain
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -47,11 +47,11 @@ from ..errors import ConfigError, CorpusError, FitError
 from ..progress import progress_bar
 from ..results import package_versions
 from .corpus import Corpus, iter_documents, open_corpus
+from .options import DEFAULT_TOKENS, FreqOptions, reading_options, refuse_inapplicable
 from .tokenizers import LoadedTokenizer, load_tokenizer
 from .zipf import loglog_fit, rank_counts, zipf_mle
 
 SCHEMA = "llmgeom.freq/1"
-DEFAULT_TOKENS = 1_000_000
 TOP_TOKENS = 20
 PNG_DPI = 120  # of the rank-frequency figure
 _BATCH_CHARS = 4 << 20  # documents are encoded in batches of at most about this many characters
@@ -124,10 +124,10 @@ def _batches(docs: Iterator[str], chars: Callable[[], int]) -> Iterator[list[str
 def count_tokens(
     tokenizer_or_source: Any,
     corpus_or_spec: Corpus | str | os.PathLike[str],
-    tokens: int | None = DEFAULT_TOKENS,
+    tokens: int = DEFAULT_TOKENS,
     *,
     text_field: str = "text",
-    recipe: str | None = None,
+    recipe: Literal["paper"] | None = None,
     samples: int | None = None,
     max_length: int | None = None,
     revision: str | None = None,
@@ -136,12 +136,21 @@ def count_tokens(
     """Count the tokens of the corpus's documents, in order, up to ``tokens`` of them.
 
     ``tokenizer_or_source``: a :class:`LoadedTokenizer`, a tokenizer object, or any source
-    :func:`~llmgeom.text.tokenizers.load_tokenizer` accepts. ``tokens=None`` counts the whole
-    corpus.
+    :func:`~llmgeom.text.tokenizers.load_tokenizer` accepts. ``tokens=0`` counts the whole
+    corpus (as ``--tokens 0`` and a sweep's ``tokens = 0``). The options are those of
+    :class:`~llmgeom.text.options.FreqOptions` (a bad value: a ``ConfigError`` naming it).
     """
-    if tokens is not None and (isinstance(tokens, bool) or tokens < 1):
-        raise ConfigError(f"the token budget must be a positive number, got {tokens}")
+    budget = FreqOptions(
+        tokens=tokens, samples=samples, max_length=max_length, text_field=text_field, recipe=recipe
+    ).budget  # None: the whole corpus
     start = time.perf_counter()
+    if not isinstance(tokenizer_or_source, str | os.PathLike):
+        refuse_inapplicable("the tokenizer is already loaded", revision=revision)
+    if isinstance(corpus_or_spec, Corpus):
+        refuse_inapplicable(
+            "the corpus is already opened (they apply to a corpus spec)",
+            **reading_options(text_field, recipe),
+        )
     loaded = (
         tokenizer_or_source
         if isinstance(tokenizer_or_source, LoadedTokenizer)
@@ -164,15 +173,15 @@ def count_tokens(
 
     def batch_chars() -> int:
         """Characters for the next batch: about 1.1x what the rest of the budget needs."""
-        if tokens is None:
+        if budget is None:
             return _BATCH_CHARS
         per_token = chars / counted if counted else 8.0  # few tokens are longer than 8 chars
-        return max(1, min(_BATCH_CHARS, int(1.1 * (tokens - counted) * per_token) + 1))
+        return max(1, min(_BATCH_CHARS, int(1.1 * (budget - counted) * per_token) + 1))
 
     docs = iter_documents(corpus, samples=samples, max_length=max_length)
     # total None: an open-ended bar (tqdm shows the count and the rate)
     with progress_bar(
-        tokens,
+        budget,
         f"counting {corpus.name}",
         unit="tok",
         progress=progress,
@@ -183,16 +192,16 @@ def count_tokens(
             for doc, ids in zip(batch, encoded, strict=True):
                 documents += 1
                 chars += len(doc)
-                if tokens is not None and counted + len(ids) >= tokens:
-                    cut = counted + len(ids) > tokens
-                    ids = ids[: tokens - counted]
+                if budget is not None and counted + len(ids) >= budget:
+                    cut = counted + len(ids) > budget
+                    ids = ids[: budget - counted]
                 kept.append(ids)
                 counted += len(ids)
-                if tokens is not None and counted >= tokens:
+                if budget is not None and counted >= budget:
                     break
             _add(counts, kept, loaded.name)  # one bincount per batch, not per document
             bar.update(sum(map(len, kept)))
-            if tokens is not None and counted >= tokens:
+            if budget is not None and counted >= budget:
                 break
     if counted == 0:
         raise CorpusError(
@@ -203,7 +212,7 @@ def count_tokens(
         tokenizer=loaded,
         corpus=corpus,
         counts=counts,
-        budget=tokens,
+        budget=budget,
         documents=documents,
         last_document_cut=cut,
         samples=samples,

@@ -32,7 +32,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 
@@ -215,7 +215,7 @@ def _torch_dtype(dtype: str | torch.dtype | None, device: torch.device | None) -
     if isinstance(dtype, torch.dtype):
         return dtype
     if dtype not in DTYPES:
-        raise ConfigError(f"unknown dtype {dtype!r} (use {', '.join(DTYPES)})")
+        raise ConfigError(f"unknown dtype {dtype!r} (use {', '.join(DTYPES)})", parameter="dtype")
     return DTYPES[dtype]
 
 
@@ -227,11 +227,15 @@ def _quantization_config(quantization: str | None, dtype: torch.dtype) -> Any:
     if quantization is None:
         return None
     if quantization not in QUANTIZATIONS:
-        raise ConfigError(f"unknown quantization {quantization!r} (use 8bit or 4bit)")
+        raise ConfigError(
+            f"unknown quantization={quantization!r} (use '8bit' or '4bit')",
+            parameter="quantization",
+        )
     if importlib.util.find_spec("bitsandbytes") is None:
         raise ConfigError(
-            f"--load-in-{quantization} needs bitsandbytes, which is not installed "
-            "(pip install 'llmgeom[quant]')"
+            f"quantization={quantization!r} needs bitsandbytes, which is not installed "
+            "(pip install 'llmgeom[quant]')",
+            parameter="quantization",
         )
     from transformers import BitsAndBytesConfig
 
@@ -291,25 +295,28 @@ def _load_error(source: str, err: BaseException, ships_code: bool = False) -> Ex
     if ships_code:
         reason += (
             "; the model ships its own code, which llmgeom does not run unless "
-            "--trust-remote-code is given (only for sources you trust)"
+            "trust_remote_code=True is given (only for sources you trust)"
         )
+    named = ("trust_remote_code",) if ships_code else ()
     if isinstance(err, OSError) and any(
         word in reason.lower() for word in ("connect", "offline", "network", "resolve")
     ):
-        return NetworkError(f"cannot load {source}: {reason}")
+        return NetworkError(f"cannot load {source}: {reason}", parameter=named)
     if isinstance(err, OSError):
-        return SourceNotFoundError(f"cannot load {source}: {reason}")
-    return ConfigError(f"cannot load {source} as a causal language model: {reason}")
+        return SourceNotFoundError(f"cannot load {source}: {reason}", parameter=named)
+    return ConfigError(
+        f"cannot load {source} as a causal language model: {reason}", parameter=named
+    )
 
 
 def load_model(
     source: str | os.PathLike[str],
     *,
     revision: str | None = None,
-    dtype: str | torch.dtype | None = None,
+    dtype: Literal["float32", "bfloat16", "float16"] | torch.dtype | None = None,
     device: str | torch.device = "auto",
-    device_map: str | None = None,
-    quantization: str | None = None,
+    device_map: Literal["auto"] | None = None,
+    quantization: Literal["8bit", "4bit"] | None = None,
     trust_remote_code: bool = False,
     tokenizer: Any = None,
     progress: bool | None = None,
@@ -327,7 +334,9 @@ def load_model(
     started = time.perf_counter()
     source = str(source)
     if device_map not in (None, "auto"):
-        raise ConfigError(f"device_map must be 'auto' or None, not {device_map!r}")
+        raise ConfigError(
+            f"device_map must be 'auto' or None, not {device_map!r}", parameter="device_map"
+        )
     dev = None if device_map == "auto" else resolve_device(device)
     auto_dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     torch_dtype = _torch_dtype(dtype, dev if dev is not None else auto_dev)

@@ -43,7 +43,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 
@@ -51,10 +51,10 @@ from .._atomic import atomic_path, ensure_writable_dir, read_schema_json, write_
 from ..errors import ConfigError, LlmgeomError
 from ..progress import progress_bar
 from ..results import package_versions
+from .options import DEFAULT_BATCH_TOKENS, LossOptions, reading_options, refuse_inapplicable
 
 SCHEMA = "llmgeom.loss/1"
 MAX_LENGTH_CAP = 2048  # the paper's truncation, and the default cap on a model's context
-DEFAULT_BATCH_TOKENS = 8192  # padded tokens per forward pass
 LOSSES_CSV = "losses.csv"
 CSV_COLUMNS = ("model", "family", "corpus", "m", "loss", "head_width")
 _VERSIONED = (
@@ -70,8 +70,8 @@ _ROWS_PER_CHUNK = 4096  # target positions per float32 log-softmax chunk (bounds
 
 _NAN = "the model's weights or activations hold NaN/inf"
 _NONFINITE_HINT = {
-    "float16": "the model overflowed float16; use --dtype float32 or bfloat16",
-    "bfloat16": "use --dtype float32 to rule out an overflow",
+    "float16": "the model overflowed float16; use dtype='float32' or dtype='bfloat16'",
+    "bfloat16": "use dtype='float32' to rule out an overflow",
 }
 
 
@@ -417,6 +417,15 @@ def _corpus_documents(
     corpus_name: str | None,
 ) -> tuple[Iterator[str], dict[str, Any], str]:
     """Documents, the corpus record and its short name for ``corpus`` in any accepted form."""
+    from .corpus import Corpus, iter_documents, open_corpus
+
+    if isinstance(corpus, Corpus) or (
+        isinstance(corpus, Sequence) and not isinstance(corpus, (str, bytes))
+    ):
+        refuse_inapplicable(
+            "the corpus is already read (they apply to a corpus spec)",
+            **reading_options(text_field, recipe),
+        )
     if isinstance(corpus, Sequence) and not isinstance(corpus, (str, bytes)):
         texts = [str(t) for t in corpus]
         if samples is not None:
@@ -428,8 +437,6 @@ def _corpus_documents(
         info: dict[str, Any] = {"spec": None, "name": name, "kind": "in-memory", "files": [],
                 "sha256": digest.hexdigest(), "text_field": None, "recipe": None}  # fmt: skip
         return iter(texts), info, name
-    from .corpus import Corpus, iter_documents, open_corpus
-
     if not isinstance(corpus, Corpus):
         corpus = open_corpus(corpus, text_field=text_field, recipe=recipe)
     docs = iter_documents(corpus, samples=samples, max_length=max_length)
@@ -446,8 +453,8 @@ def compute_loss(
     batch_tokens: int = DEFAULT_BATCH_TOKENS,
     batch_size: int | None = None,
     text_field: str = "text",
-    recipe: str | None = None,
-    padding_side: str = "right",
+    recipe: Literal["paper"] | None = None,
+    padding_side: Literal["right", "left"] = "right",
     name: str | None = None,
     corpus_name: str | None = None,
     progress: bool | None = None,
@@ -458,7 +465,8 @@ def compute_loss(
     :func:`~llmgeom.text.lm.load_model`), a model source (path, Hub id, alias, ``.gguf`` file;
     loaded with defaults), or an in-memory ``transformers`` model with its ``tokenizer``.
     ``corpus``: a :class:`~llmgeom.text.corpus.Corpus`, a corpus spec (path or ``hf:...``) or a
-    list of document strings.
+    list of document strings. The options are those of
+    :class:`~llmgeom.text.options.LossOptions` (a bad value: a :class:`ConfigError` naming it).
 
     Example:
         >>> from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
@@ -479,9 +487,15 @@ def compute_loss(
     from .lm import LoadedModel, load_model, wrap_model
 
     started = time.perf_counter()
+    LossOptions(  # validates, naming the bad parameter
+        samples=samples, max_length=max_length, batch_tokens=batch_tokens, batch_size=batch_size,
+        text_field=text_field, recipe=recipe, padding_side=padding_side,
+    )  # fmt: skip
     if isinstance(model_or_loaded, LoadedModel):
+        refuse_inapplicable("a LoadedModel has its own", tokenizer=tokenizer, name=name)
         loaded = model_or_loaded
     elif isinstance(model_or_loaded, (str, os.PathLike)):
+        refuse_inapplicable("a model loaded from a source is named by it", name=name)
         loaded = load_model(model_or_loaded, tokenizer=tokenizer)
     else:
         if tokenizer is None:
@@ -489,20 +503,13 @@ def compute_loss(
                 "an in-memory model needs its tokenizer: compute_loss(model, tokenizer, ...)"
             )
         loaded = wrap_model(model_or_loaded, tokenizer, name=name)
-    if padding_side not in ("right", "left"):
-        raise ConfigError(f"padding_side must be 'right' or 'left', not {padding_side!r}")
-    if batch_tokens < 1 or (batch_size is not None and batch_size < 1):
-        raise ConfigError("the batch token budget and batch size must be positive")
-    if samples is not None and samples < 1:
-        raise ConfigError(f"--samples must be at least 1, got {samples}")
     context = loaded.context_length
     if max_length is None:
         max_length = min(context or MAX_LENGTH_CAP, MAX_LENGTH_CAP)
-    elif max_length < 2:
-        raise ConfigError(f"--max-length must be at least 2 tokens, got {max_length}")
     elif context is not None and max_length > context:
         raise ConfigError(
-            f"--max-length {max_length} exceeds the model's context length ({context} tokens)"
+            f"max_length={max_length} exceeds the model's context length ({context} tokens)",
+            parameter="max_length",
         )
 
     texts, corpus_info, cname = _corpus_documents(
@@ -530,7 +537,8 @@ def compute_loss(
                 if not bool(torch.isfinite(nll).all()):
                     raise NonFiniteLossError(
                         f"the loss of {loaded.name} is NaN or infinite in {loaded.dtype} (after "
-                        f"{counts.documents} documents): {_NONFINITE_HINT.get(loaded.dtype, _NAN)}"
+                        f"{counts.documents} documents): {_NONFINITE_HINT.get(loaded.dtype, _NAN)}",
+                        parameter="dtype",
                     )
                 for i, value in zip(batch, nll.tolist(), strict=True):
                     n = len(pool[i].ids)
@@ -549,7 +557,9 @@ def compute_loss(
         )
     loss = counts.nll / counts.predicted
     if not math.isfinite(loss):  # pragma: no cover - caught per batch above
-        raise NonFiniteLossError(f"the loss of {loaded.name} is not finite; use --dtype float32")
+        raise NonFiniteLossError(
+            f"the loss of {loaded.name} is not finite; use dtype='float32'", parameter="dtype"
+        )
     total = time.perf_counter() - started
     options = {
         "tokenization": 'tokenizer(text)["input_ids"] (default special tokens)',

@@ -54,23 +54,39 @@ class ToyRun:
     def validate(self) -> None:
         """Raise :class:`ConfigError` on an out-of-range field."""
         if not _is_number(self.gamma):
-            raise ConfigError(f"gamma must be a finite number, got {self.gamma!r}")
+            raise ConfigError(
+                f"gamma must be a finite number, got {self.gamma!r}",
+                parameter="gamma",
+            )
         if not _is_number(self.alpha) or self.alpha < 0:
-            raise ConfigError(f"alpha (frequency exponent) must be >= 0, got {self.alpha!r}")
+            raise ConfigError(
+                f"alpha (frequency exponent) must be >= 0, got {self.alpha!r}",
+                parameter="alpha",
+            )
         if self.family not in FAMILIES:
             raise ConfigError(
                 f"unknown frequency family {self.family!r}; choose one of {', '.join(FAMILIES)}"
             )
         if not _is_number(self.density) or self.density <= 0:
-            raise ConfigError(f"density E must be > 0, got {self.density!r}")
+            raise ConfigError(
+                f"density E must be > 0, got {self.density!r}",
+                parameter="density",
+            )
         if not _is_number(self.decay) or self.decay <= 0:
-            raise ConfigError(f"decay must be > 0, got {self.decay!r}")
+            raise ConfigError(
+                f"decay must be > 0, got {self.decay!r}",
+                parameter="decay",
+            )
         if not self.seeds or not all(_is_int(s) and s >= 0 for s in self.seeds):
             raise ConfigError(
-                f"seeds must be a non-empty list of integers >= 0, got {self.seeds!r}"
+                f"seeds must be a non-empty list of integers >= 0, got {self.seeds!r}",
+                parameter="seeds",
             )
         if len(set(self.seeds)) != len(self.seeds):
-            raise ConfigError(f"seeds must be distinct, got {list(self.seeds)}")
+            raise ConfigError(
+                f"seeds must be distinct, got {list(self.seeds)}",
+                parameter="seeds",
+            )
 
 
 @dataclass(frozen=True)
@@ -175,9 +191,13 @@ class ToyConfig:
 
     # -- validation -----------------------------------------------------------------------------
     def validate(self) -> None:
-        """Raise :class:`ConfigError` with a clear message on any inconsistent field."""
+        """Raise :class:`ConfigError` with a clear message on any inconsistent field (naming
+        it: ``llmgeom toy run`` shows the flag that set it)."""
         if not _is_int(self.n) or self.n <= 0:
-            raise ConfigError(f"n (number of features) must be a positive integer, got {self.n!r}")
+            raise ConfigError(
+                f"n (number of features) must be a positive integer, got {self.n!r}",
+                parameter="n",
+            )
         if not self.m:
             raise ConfigError("m (widths) must list at least one width")
         for m in self.m:
@@ -197,37 +217,60 @@ class ToyConfig:
         for name in ("steps", "batch", "eval_samples", "log_every"):
             value = getattr(self, name)
             if not _is_int(value) or value <= 0:
-                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+                raise ConfigError(
+                    f"{name} must be a positive integer, got {value!r}",
+                    parameter=name,
+                )
         for name in ("lr", "lr_m_ref"):
             value = getattr(self, name)
             if not _is_number(value) or value <= 0:
-                raise ConfigError(f"{name} must be > 0, got {value!r}")
+                raise ConfigError(
+                    f"{name} must be > 0, got {value!r}",
+                    parameter=name,
+                )
         if not _is_number(self.lr_m_power):
-            raise ConfigError(f"lr_m_power must be a number, got {self.lr_m_power!r}")
+            raise ConfigError(
+                f"lr_m_power must be a number, got {self.lr_m_power!r}",
+                parameter="lr_m_power",
+            )
         for name in ("lr_bias", "lr_bias_per_m"):
             value = getattr(self, name)
             if value is not None and (not _is_number(value) or value <= 0):
-                raise ConfigError(f"{name} must be > 0 when given, got {value!r}")
+                raise ConfigError(
+                    f"{name} must be > 0 when given, got {value!r}",
+                    parameter=name,
+                )
         if self.warmup is not None and (not _is_int(self.warmup) or self.warmup < 0):
             raise ConfigError(
-                f"warmup must be an integer number of steps >= 0, got {self.warmup!r}"
+                f"warmup must be an integer number of steps >= 0, got {self.warmup!r}",
+                parameter="warmup",
             )
         if self.warmup is not None and self.warmup_fraction is not None:
             raise ConfigError("give warmup (steps) or warmup_fraction, not both")
         if self.warmup_fraction is not None and not (
             _is_number(self.warmup_fraction) and 0 <= self.warmup_fraction < 1
         ):
-            raise ConfigError(f"warmup_fraction must be in [0, 1), got {self.warmup_fraction!r}")
+            raise ConfigError(
+                f"warmup_fraction must be in [0, 1), got {self.warmup_fraction!r}",
+                parameter="warmup_fraction",
+            )
         if not (_is_number(self.final_lr_fraction) and 0 < self.final_lr_fraction <= 1):
             raise ConfigError(
-                f"final_lr_fraction must be in (0, 1], got {self.final_lr_fraction!r}"
+                f"final_lr_fraction must be in (0, 1], got {self.final_lr_fraction!r}",
+                parameter="final_lr_fraction",
             )
         if not _is_number(self.loss_scale) or self.loss_scale <= 0:
-            raise ConfigError(f"loss_scale must be a finite number > 0, got {self.loss_scale!r}")
+            raise ConfigError(
+                f"loss_scale must be a finite number > 0, got {self.loss_scale!r}",
+                parameter="loss_scale",
+            )
         for name in ("fit_m_min", "fit_m_max"):
             value = getattr(self, name)
             if value is not None and (not _is_int(value) or value <= 0):
-                raise ConfigError(f"{name} must be a positive integer when given, got {value!r}")
+                raise ConfigError(
+                    f"{name} must be a positive integer when given, got {value!r}",
+                    parameter=name,
+                )
         if self.fit_m_min is not None or self.fit_m_max is not None:
             lo = "" if self.fit_m_min is None else f"{self.fit_m_min} <= "
             hi = "" if self.fit_m_max is None else f" <= {self.fit_m_max}"
@@ -238,14 +281,20 @@ class ToyConfig:
                     f" {list(self.m)}; the α_m fit needs at least 3"
                 )
         if not _is_int(self.seed) or self.seed < 0:
-            raise ConfigError(f"seed must be an integer >= 0, got {self.seed!r}")
+            raise ConfigError(
+                f"seed must be an integer >= 0, got {self.seed!r}",
+                parameter="seed",
+            )
         if not isinstance(self.device, str):
             raise ConfigError(
                 f"device must be a name such as auto, cpu, cuda:0, got {self.device!r}"
             )
         check_device_name(self.device)  # whether it exists is asked when training starts
         if self.threads is not None and (not _is_int(self.threads) or self.threads <= 0):
-            raise ConfigError(f"threads must be a positive integer, got {self.threads!r}")
+            raise ConfigError(
+                f"threads must be a positive integer, got {self.threads!r}",
+                parameter="threads",
+            )
 
 
 def _is_int(value: Any) -> bool:
@@ -281,7 +330,8 @@ def config_from_dict(data: dict[str, Any], source: str = "config") -> ToyConfig:
     run_defaults = {k: data.pop(k) for k in list(data) if k in _RUN_FIELDS}
     unknown = sorted(set(data) - _CONFIG_FIELDS)
     if unknown:
-        raise ConfigError(f"{source}: unknown field(s) {', '.join(unknown)}")
+        known = ", ".join(sorted(_CONFIG_FIELDS | _RUN_FIELDS | {"runs"}))
+        raise ConfigError(f"{source}: unknown field(s) {', '.join(unknown)} (known: {known})")
     if run_tables is None:
         gammas = _as_list(run_defaults.pop("gamma", -1.0))
         alphas = _as_list(run_defaults.pop("alpha", 1.0))
@@ -294,7 +344,10 @@ def config_from_dict(data: dict[str, Any], source: str = "config") -> ToyConfig:
             raise ConfigError(f"{source}: runs[{i}] must be a table")
         bad = sorted(set(table) - _RUN_FIELDS)
         if bad:
-            raise ConfigError(f"{source}: runs[{i}] has unknown field(s) {', '.join(bad)}")
+            raise ConfigError(
+                f"{source}: runs[{i}] has unknown field(s) {', '.join(bad)} "
+                f"(known: {', '.join(sorted(_RUN_FIELDS))})"
+            )
         merged = {**{k: v for k, v in run_defaults.items() if k not in ("gamma", "alpha")}, **table}
         if "gamma" not in merged:
             raise ConfigError(f"{source}: runs[{i}] needs a gamma")
@@ -345,7 +398,12 @@ def load_config(path_or_preset: str | Path) -> ToyConfig:
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path}: invalid TOML: {err}") from None
     data.setdefault("name", path.stem.removeprefix("toy-"))
-    return config_from_dict(data, source=str(path))
+    try:
+        return config_from_dict(data, source=str(path))
+    except ConfigError as err:  # a value of the file: named by its key, with the file
+        if not err.parameters:
+            raise
+        raise ConfigError(f"{path}: {err}") from None
 
 
 def list_presets() -> list[str]:

@@ -43,7 +43,7 @@ def test_python_labels_reach_the_record(tmp_path):
     assert saved.path.name == "my-model.raw.json"
     plain = llmgeom.measure(W, pairs="gram", progress=False)
     assert (plain.meta.name, plain.meta.family) == (None, None)
-    with pytest.raises(llmgeom.ConfigError, match=r"family \(--family\) must be a non-empty"):
+    with pytest.raises(llmgeom.ConfigError, match=r"^family must be a non-empty"):
         llmgeom.measure(W, family=" ")
 
 

@@ -258,3 +258,35 @@ def test_plots_draw_into_a_given_axes(fitted):
     assert plot_overlap(fitted["overlap"].law, ax=right) is fig
     assert fitted["ls"].figure(ax=left) is fig
     assert len(right.collections) >= 4 and left.get_xscale() == "log"  # points + bands
+
+
+@pytest.mark.parametrize(
+    ("options", "function"),
+    [
+        ("OverlapFitOptions", "fit_overlap"),
+        ("LossFitOptions", "fit_loss"),
+        ("ChinchillaFitOptions", "fit_chinchilla"),
+    ],
+)
+def test_each_fit_declares_its_options_once(options, function):
+    """The Python keywords, their defaults and the CLI flags come from one options class."""
+    import inspect
+    from dataclasses import fields
+
+    import llmgeom.fit_options as fit_options
+    import llmgeom.fits as fits
+    from llmgeom.cli import build_parser
+    from llmgeom.cli.flags import flags_of
+
+    cls = getattr(fit_options, options)
+    signature = inspect.signature(getattr(fits, function))
+    keywords = [p for p in signature.parameters.values() if p.kind is p.KEYWORD_ONLY]
+    assert [p.name for p in keywords] == [f.name for f in fields(cls)]
+    assert [p.default for p in keywords] == [f.default for f in fields(cls)]
+    parser = build_parser()
+    law = function.removeprefix("fit_")
+    argv = ["fit", law] + (["x"] if law != "chinchilla" else [])
+    flags = flags_of(parser, parser.parse_args(argv))
+    assert {f.name: flags[f.name] for f in fields(cls)} == {
+        f.name: f.metadata["flag"] for f in fields(cls)
+    }

@@ -262,7 +262,7 @@ def test_bare_tensor_must_be_2d_and_takes_no_tensor_name(tmp_path):
             "output embedding must be 2-D [n_rows, m]"
         )
     torch.save(torch.ones(6, 2), path)
-    with pytest.raises(ConfigError, match="one bare tensor; --tensor does not apply"):
+    with pytest.raises(ConfigError, match=r"one bare tensor; tensor='lm_head\.weight' does not"):
         llmgeom.load_unembedding(path, tensor="lm_head.weight")
 
 

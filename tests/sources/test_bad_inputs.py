@@ -330,7 +330,7 @@ def test_nan_rows_are_an_error_naming_the_rows():
     with pytest.raises(InvalidMatrixError) as err:
         measure(W, device="cpu", progress=False)
     message = str(err.value)
-    assert "3 row(s)" in message and "rows 3, 7, 11" in message and "drop-nonfinite" in message
+    assert "3 row(s)" in message and "rows 3, 7, 11" in message and "drop_nonfinite=True" in message
 
 
 def test_many_nan_rows_message_is_bounded():

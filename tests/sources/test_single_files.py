@@ -101,7 +101,8 @@ def test_safetensors_ambiguous_lists_candidates_with_shapes(tmp_path):
         llmgeom.load_unembedding(save_st(tmp_path / "m.safetensors", t))
     message = str(err.value)
     assert "foo [40, 8]" in message and "bar [30, 8]" in message
-    assert "--tensor" in message and "baz" not in message  # only 2-D candidates are listed
+    assert "pass tensor=NAME" in message and "--" not in message  # the parameter, not the flag
+    assert "baz" not in message  # only 2-D candidates are listed
     assert message.index("foo") < message.index("bar")  # tallest first
 
 

@@ -103,16 +103,33 @@ def test_a_name_given_in_models_names_the_measurement_and_its_revisions():
         ('modles = ["gpt2"]', "sweep config: unknown key 'modles'"),
         ('models = ["gpt2"]\n[measure]\npair = "gram"', "[measure]: unknown key 'pair'"),
         ('models = ["gpt2"]\n[measure]\npairs = "all"', "[measure]: unknown pairs mode 'all'"),
-        ('models = ["gpt2"]\n[measure]\nbins = -1', "bins (--bins) must be an integer >= 0"),
+        ('models = ["gpt2"]\n[measure]\nbins = -1', "bins must be an integer >= 0"),
         ('models = ["gpt2"]\n[measure]\nfamily = "x"', "[measure]: unknown key 'family'"),
+        ('models = ["gpt2"]\n[measure]\nsample = 9', "unknown key 'sample' (known: bins, "),
+        (
+            'models = ["gpt2"]\n[loss]\ncorpora = ["hf:x"]\nbatch_size = 4',
+            "[loss]: unknown key 'batch_size' (known: batch_tokens, corpora, device, dtype, "
+            "max_length, models, recipe, samples, text_field)",
+        ),
+        ('models = ["gpt2"]\n[loss]\ncorpora = ["hf:x"]\nmax_length = 1', "[loss]: max_length"),
+        ('models = ["gpt2"]\n[freq]\ncorpora = ["hf:x"]\ntokens = -1', "[freq]: tokens must"),
         (
             'models = ["gpt2"]\n[loss]\ncorpora = ["hf:x"]\ndtype = "fp8"',
             "loss.dtype: unknown dtype",
         ),
-        ('models = ["gpt2"]\n[loss]\ncorpora = ["hf:x"]\nsamples = 0', "loss.samples must be"),
+        (
+            'models = ["gpt2"]\n[loss]\ncorpora = ["hf:x"]\nsamples = 0',
+            "[loss]: samples must be at least 1, got 0",
+        ),
         ('models = ["gpt2"]\n[loss]\nsamples = 5', "loss.corpora is missing"),
-        ('models = ["gpt2"]\n[freq]\ncorpora = ["hf:x"]\ntokens = "many"', "freq.tokens must be"),
-        ('models = ["gpt2"]\n[freq]\ncorpora = ["hf:x"]\nrecipe = "mine"', "freq.recipe: unknown"),
+        (
+            'models = ["gpt2"]\n[freq]\ncorpora = ["hf:x"]\ntokens = "many"',
+            "[freq]: tokens must be a whole number, got 'many'",
+        ),
+        (
+            'models = ["gpt2"]\n[freq]\ncorpora = ["hf:x"]\nrecipe = "mine"',
+            "[freq]: recipe must be one of",
+        ),
         ('models = [{name = "x"}]\n[measure]', "models[0].source is missing"),
         ('models = [{source = "gpt2", size = 1}]\n[measure]', "[models[0]]: unknown key 'size'"),
         ('models = ["gpt2", "gpt2"]\n[measure]', "two models are named gpt2"),
@@ -232,6 +249,26 @@ def test_dry_run_prints_the_plan_and_writes_nothing(tmp_path, capsys):
 def test_unknown_executor_and_address_without_ray(tmp_path, capsys):
     path = _write(tmp_path, 'models = ["gpt2"]\n[measure]\n')
     assert main(["sweep", str(path), "--address", "auto"]) == 1
-    assert "--address joins a Ray cluster" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "--address joins a Ray cluster: use it with --executor ray" in err
     assert main(["sweep", str(tmp_path / "missing.toml")]) == 1
     assert "no such sweep config" in capsys.readouterr().err
+
+
+def test_analysis_tables_take_the_python_names_and_defaults():
+    """[measure]/[loss]/[freq] keys are the Python keywords, checked by the same option types
+    (MeasureOptions, LossOptions, FreqOptions) with the same defaults."""
+    from llmgeom.text.options import FreqOptions, LossOptions
+
+    cfg = parse_config(
+        'models = ["gpt2"]\n[measure]\nsample_rows = 300\n'
+        '[loss]\ncorpora = ["hf:x"]\n[freq]\ncorpora = ["hf:x"]\n',
+        base_dir="/nonexistent-base",
+    )
+    assert (cfg.measure.sample_rows, cfg.measure.pairs) == (300, "sample")
+    assert cfg.freq.tokens == FreqOptions().tokens == 1_000_000
+    assert (cfg.loss.text_field, cfg.loss.samples) == (LossOptions().text_field, None)
+    whole = parse_config(
+        'models = ["gpt2"]\n[freq]\ncorpora = ["hf:x"]\ntokens = 0\n', base_dir="/nonexistent-base"
+    )
+    assert whole.freq.tokens is None  # 0: the whole corpus, as count_tokens(tokens=0)

@@ -50,7 +50,7 @@ def as_counter(counts):
 
 def test_counts_equal_counter_over_the_whole_corpus(tokenizer, corpus_dir):
     ids = stream(tokenizer, corpus_dir)
-    result = count_tokens(tokenizer, corpus_dir, tokens=None)
+    result = count_tokens(tokenizer, corpus_dir, tokens=0)
     assert result.counts.dtype == np.int64 and result.counts.size == len(tokenizer)
     assert as_counter(result.counts) == Counter(ids)
     assert result.tokens_counted == len(ids) and not result.corpus_exhausted
@@ -83,7 +83,7 @@ def test_budget_cuts_exactly_at_the_token(tokenizer, corpus_dir, monkeypatch):
 def test_samples_limit_documents(tokenizer, corpus_dir):
     docs = list(iter_documents(open_corpus(corpus_dir)))[:2]
     expected = Counter(i for d in docs for i in tokenizer.encode(d, add_special_tokens=False))
-    result = count_tokens(tokenizer, corpus_dir, tokens=None, samples=2)
+    result = count_tokens(tokenizer, corpus_dir, tokens=0, samples=2)
     assert as_counter(result.counts) == expected and result.documents == 2
 
 
@@ -130,7 +130,7 @@ def test_gguf_tokenizer_counts_like_its_source(tmp_path, corpus_dir):
     from helpers import write_gguf_tokenizer
 
     reference = write_gguf_tokenizer(tmp_path / "tiny.gguf")
-    result = count_tokens(tmp_path / "tiny.gguf", corpus_dir, tokens=None)
+    result = count_tokens(tmp_path / "tiny.gguf", corpus_dir, tokens=0)
     assert result.tokenizer.identity["kind"] == "gguf" and result.tokenizer.name == "tiny"
     assert result.counts.size == len(reference)
     assert as_counter(result.counts) == Counter(stream(reference, corpus_dir))
@@ -139,5 +139,23 @@ def test_gguf_tokenizer_counts_like_its_source(tmp_path, corpus_dir):
 def test_bad_budget(tokenizer, corpus_dir):
     from llmgeom.errors import ConfigError
 
-    with pytest.raises(ConfigError):
-        count_tokens(tokenizer, corpus_dir, tokens=0)
+    with pytest.raises(
+        ConfigError, match=r"^tokens must be at least 0 \(0: the whole corpus\), got -1$"
+    ):
+        count_tokens(tokenizer, corpus_dir, tokens=-1)
+    with pytest.raises(ConfigError, match=r"^tokens=None is no budget: tokens=0 counts the whole"):
+        count_tokens(tokenizer, corpus_dir, tokens=None)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=r"^max_length must be at least 2 tokens, got 1$") as err:
+        count_tokens(tokenizer, corpus_dir, max_length=1)
+    assert err.value.parameters == ("max_length",)
+
+
+def test_an_argument_that_does_not_apply_is_an_error(tokenizer, corpus_dir):
+    from llmgeom.errors import ConfigError
+
+    opened = open_corpus(corpus_dir)
+    with pytest.raises(ConfigError, match=r"^recipe='paper' does not apply: ") as err:
+        count_tokens(tokenizer, opened, recipe="paper")
+    assert err.value.parameters == ("recipe",)
+    with pytest.raises(ConfigError, match=r"^revision='main' does not apply: the tokenizer"):
+        count_tokens(tokenizer, corpus_dir, revision="main")

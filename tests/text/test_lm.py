@@ -105,7 +105,7 @@ def test_checkpoint_code_is_not_run_by_default(tmp_path):
               "auto_map": {"AutoModelForCausalLM": "modeling_mine.MyLM"}}  # fmt: skip
     (tmp_path / "config.json").write_text(json.dumps(config))
     (tmp_path / "modeling_mine.py").write_text("raise SystemExit('checkpoint code ran')\n")
-    with pytest.raises(ConfigError, match=r"ships its own code.*--trust-remote-code"):
+    with pytest.raises(ConfigError, match=r"ships its own code.*trust_remote_code=True"):
         load_model(tmp_path)
 
 

@@ -188,7 +188,8 @@ def test_float16_overflow_is_reported_with_a_dtype_hint(tokenizer):
     with torch.no_grad():
         model.transformer.ln_f.weight.fill_(6e4)  # a float16 weight, but x * 6e4 overflows
     model = model.half()
-    with pytest.raises(NonFiniteLossError, match=r"overflowed float16; use --dtype float32 or bf"):
+    hint = r"overflowed float16; use dtype='float32' or dtype='bfloat16'"
+    with pytest.raises(NonFiniteLossError, match=hint):
         compute_loss(model, tokenizer, corpus=TEXTS[:4])
 
 
@@ -196,8 +197,10 @@ def test_bad_arguments_are_config_errors(tokenizer):
     model = _model("gpt2", tokenizer)
     with pytest.raises(ConfigError, match="2 tokens or more"):
         compute_loss(model, tokenizer, corpus=["", ""])
-    with pytest.raises(ConfigError, match="exceeds the model's context length"):
+    with pytest.raises(ConfigError, match="exceeds the model's context length") as err:
         compute_loss(model, tokenizer, corpus=TEXTS, max_length=17)
+    assert str(err.value).startswith("max_length=17 exceeds")  # the parameter, not the flag
+    assert err.value.parameters == ("max_length",)
     with pytest.raises(ConfigError, match="at least 2"):
         compute_loss(model, tokenizer, corpus=TEXTS, max_length=1)
     with pytest.raises(ConfigError, match="needs its tokenizer"):
@@ -219,3 +222,24 @@ def test_documents_read_in_several_pools_give_the_same_loss(tokenizer, monkeypat
     assert pooled.predicted_tokens == whole.predicted_tokens
     assert pooled.loss == pytest.approx(whole.loss, abs=1e-6)
     assert pooled.loss_authors_weighting == pytest.approx(whole.loss_authors_weighting, abs=1e-6)
+
+
+def test_an_argument_that_does_not_apply_is_an_error(tokenizer):
+    """Never silently dropped: each names its parameter."""
+    from llmgeom.text.lm import wrap_model
+
+    model = _model("gpt2", tokenizer)
+    loaded = wrap_model(model, tokenizer)
+    cases = [
+        (dict(model_or_loaded=loaded, tokenizer=tokenizer, corpus=TEXTS), "tokenizer"),
+        (dict(model_or_loaded=loaded, name="x", corpus=TEXTS), "name"),
+        (dict(model_or_loaded=model, tokenizer=tokenizer, corpus=TEXTS, recipe="paper"), "recipe"),
+        (
+            dict(model_or_loaded=model, tokenizer=tokenizer, corpus=TEXTS, text_field="b"),
+            "text_field",
+        ),
+    ]
+    for kwargs, parameter in cases:
+        with pytest.raises(ConfigError, match=rf"^{parameter}[= ].* does not apply: ") as err:
+            compute_loss(**kwargs)
+        assert err.value.parameters == (parameter,)

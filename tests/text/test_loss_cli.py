@@ -148,7 +148,7 @@ def test_bad_models_are_one_line_errors_with_nothing_written(zoo, tmp_path, caps
     model.save_pretrained(overflow)
     argv = ["loss", overflow, "--corpus", corpora["txt"], "--out", out, "--dtype", "float16"]
     line = _one_line_error(capsys, argv)
-    assert "NaN or infinite in float16" in line and "--dtype float32 or bfloat16" in line
+    assert "NaN or infinite in float16" in line and "--dtype float32 or --dtype bfloat16" in line
 
     line = _one_line_error(capsys, ["loss", tmp_path / "nope", "--corpus", corpora["txt"]])
     assert "nope" in line
@@ -162,7 +162,16 @@ def test_quantisation_without_bitsandbytes(zoo, tmp_path, capsys):
     for flag in ("--load-in-8bit", "--load-in-4bit"):
         argv = ["loss", models[16], "--corpus", corpora["txt"], "--out", out, flag]
         line = _one_line_error(capsys, argv)
-        assert "needs bitsandbytes" in line and "llmgeom[quant]" in line
+        assert f"error: {flag} needs bitsandbytes" in line and "llmgeom[quant]" in line
+    assert _files(out) == []
+
+
+def test_option_errors_name_the_flag(zoo, tmp_path, capsys):
+    models, corpora = zoo
+    out = tmp_path / "out"
+    argv = ["loss", models[16], "--corpus", corpora["txt"], "--out", out, "--max-length", 10**6]
+    line = _one_line_error(capsys, argv)
+    assert line.startswith("llmgeom loss: error: --max-length 1000000 exceeds the model's context")
     assert _files(out) == []
 
 

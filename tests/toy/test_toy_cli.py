@@ -69,12 +69,14 @@ def test_sweep_runs_toml_files(tmp_path: Path, capsys: pytest.CaptureFixture) ->
             ["--n", "100", "--m", "10,150"],
             "width m=150 must be smaller than the number of features",
         ),
-        (["--n", "-3"], "n (number of features) must be a positive integer"),
+        (["--n", "-3"], "error: --n (number of features) must be a positive integer, got -3"),
         (["--family", "zipf"], "unknown frequency family 'zipf'"),
-        (["--alpha", "-1"], "alpha (frequency exponent) must be >= 0"),
+        (["--alpha", "-1"], "error: --alpha (frequency exponent) must be >= 0"),
+        (["--steps", "0"], "error: --steps must be a positive integer, got 0"),
+        (["--seeds", "1,1"], "error: --seeds must be distinct, got [1, 1]"),
         (["--gamma", "x"], "--gamma: expected comma-separated float values"),
         (["--preset", "nope"], "no config file or preset named 'nope'"),
-        (["--loss-scale", "0"], "loss_scale must be a finite number > 0"),
+        (["--loss-scale", "0"], "error: --loss-scale must be a finite number > 0"),
         (["--fit-m-min", "50"], "the fit range 50 <= m keeps 2 of the widths"),
     ],
 )
@@ -215,3 +217,11 @@ def test_device_cpu_and_cuda_n_in_a_config(tmp_path: Path, capsys) -> None:
     argv = ["toy", "run", *TINY, "--device", "cpu", "--out", str(tmp_path), "--no-plots"]
     assert main([*argv, "--no-progress", "--name", "c"]) == 0
     assert json.loads((tmp_path / "toy-c.json").read_text())["device"] == "cpu"
+
+
+def test_a_value_from_a_file_is_named_by_its_key_not_a_flag(tmp_path: Path, capsys) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("n = 50\nm = [3, 6, 12]\nsteps = 0\n")
+    assert main(["toy", "run", "--config", str(bad), "--out", str(tmp_path / "o")]) == 1
+    err = capsys.readouterr().err
+    assert err == f"llmgeom toy: error: {bad}: steps must be a positive integer, got 0\n"

@@ -71,7 +71,8 @@ def test_grid_and_tables(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("n = 50\nm = [4, 8]\nwidth = 3\n", "unknown field"),
+        ("n = 50\nm = [4, 8]\nwidth = 3\n", r"unknown field\(s\) width \(known: alpha, batch, "),
+        ("n = 50\nm = [4, 8]\nsteps = 0\n", r"bad\.toml: steps must be a positive integer, got 0"),
         ("n = 50\nm = [4, 8]\n[[runs]]\nalpha = 1\n", "needs a gamma"),
         ("n = 50\nm = [4, 8]\n[[runs]]\ngamma = 'x'\n", "gamma must be a number"),
         ("n = [50\n", "invalid TOML"),

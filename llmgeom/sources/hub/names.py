@@ -41,7 +41,8 @@ def resolve_name(name: str, revision: str | None = None) -> HubName:
         text, at_revision = text.rsplit("@", 1)
         if revision is not None and revision != at_revision:
             raise ConfigError(
-                f"{name!r} names revision {at_revision!r} but --revision is {revision!r}"
+                f"{name!r} names revision {at_revision!r} but revision={revision!r}",
+                parameter="revision",
             )
         revision = at_revision
     if revision is not None and not revision.strip():

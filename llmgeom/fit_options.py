@@ -1,0 +1,180 @@
+"""Options of the three fits, declared once: ``llmgeom fit overlap|loss|chinchilla`` derive their
+flags from these classes (:func:`llmgeom.options.add_arguments`) and
+:func:`~llmgeom.fits.fit_overlap`, :func:`~llmgeom.fits.fit_loss`,
+:func:`~llmgeom.fits.fit_chinchilla` validate their keyword arguments with them (same names,
+defaults, help and checks). Kept outside :mod:`llmgeom.fits` so that building the command line
+imports no fitting code.
+
+A bad value is a one-line :class:`~llmgeom.errors.ConfigError` naming the Python parameter; the
+command line shows its flag.
+
+Example:
+    >>> LossFitOptions(loss="huber").n_bootstrap is None   # None: 200 for huber, 1000 for ls
+    True
+    >>> OverlapFitOptions(n_bootstrap=-1)
+    Traceback (most recent call last):
+    ...
+    llmgeom.errors.ConfigError: n_bootstrap must be a finite number >= 0, got -1
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from .errors import ConfigError
+from .options import option
+
+WIDTHS = ("head", "d_model")
+LOSSES = ("ls", "huber")
+RESAMPLES = ("points", "models", "residuals")
+PROPAGATIONS = ("linear", "quadrature")
+
+#: Bootstrap replicates of the width-loss law when ``n_bootstrap`` is None, by loss.
+DEFAULT_LOSS_BOOTSTRAP = {"ls": 1000, "huber": 200}
+
+
+def check_number(
+    name: str, value: float | None, *, minimum: float = 0.0, strict: bool = False
+) -> None:
+    """:class:`ConfigError` naming ``name`` unless ``value`` is None or a finite number
+    ``>= minimum`` (``> minimum`` when ``strict``).
+
+    Example:
+        >>> check_number("huber_delta", 0.0, strict=True)
+        Traceback (most recent call last):
+        ...
+        llmgeom.errors.ConfigError: huber_delta must be a finite number > 0, got 0
+    """
+    if value is None:
+        return
+    try:
+        ok = math.isfinite(value) and (value > minimum if strict else value >= minimum)
+    except TypeError:
+        raise ConfigError(f"{name} must be a number, got {value!r}", parameter=name) from None
+    if not ok:
+        bound = f"{'>' if strict else '>='} {minimum:g}"
+        raise ConfigError(f"{name} must be a finite number {bound}, got {value:g}", parameter=name)
+
+
+def check_choice(name: str, value: object, choices: Sequence[str]) -> None:
+    """:class:`ConfigError` naming ``name`` unless ``value`` is one of ``choices``.
+
+    Example:
+        >>> check_choice("loss", "l1", ("ls", "huber"))
+        Traceback (most recent call last):
+        ...
+        llmgeom.errors.ConfigError: loss must be one of 'ls', 'huber', got 'l1'
+    """
+    if value not in choices:
+        raise ConfigError(
+            f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}", parameter=name
+        )
+
+
+def check_count(name: str, value: object) -> None:
+    """A non-negative integer (``bool`` refused), else a ConfigError naming ``name``."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    check_number(name, value)  # type: ignore[arg-type]
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{name} must be a whole number, got {value!r}", parameter=name)
+
+
+@dataclass(frozen=True)
+class OverlapFitOptions:
+    """Options of :func:`~llmgeom.fits.fit_overlap` and ``llmgeom fit overlap``."""
+
+    width: Literal["head", "d_model"] = option(
+        "head",
+        "m = the head's column count (default) or the model's d_model",
+        flag="--width",
+        choices=WIDTHS,
+    )
+    n_bootstrap: int = option(
+        1000,
+        "bootstrap replicates (default {default}; 0 to skip)",
+        flag="--bootstrap",
+        metavar="N",
+        kind=int,
+    )
+    seed: int = option(0, "bootstrap seed (default {default})", flag="--seed", kind=int)
+
+    def __post_init__(self) -> None:
+        check_choice("width", self.width, WIDTHS)
+        check_count("n_bootstrap", self.n_bootstrap)
+        check_count("seed", self.seed)
+
+
+@dataclass(frozen=True)
+class LossFitOptions:
+    """Options of :func:`~llmgeom.fits.fit_loss` and ``llmgeom fit loss``."""
+
+    loss: Literal["ls", "huber"] = option(
+        "ls", "least squares on L (default) or Huber on ln L", flag="--loss", choices=LOSSES
+    )
+    n_bootstrap: int | None = option(
+        None,
+        "bootstrap replicates (default 1000 for ls, 200 for huber; 0 to skip)",
+        flag="--bootstrap",
+        metavar="N",
+        kind=int,
+    )
+    resample: Literal["points", "models", "residuals"] = option(
+        "points",
+        "bootstrap scheme: points within each (family, corpus) (default), whole models, or "
+        "residuals",
+        flag="--resample",
+        choices=RESAMPLES,
+    )
+    huber_delta: float = option(
+        1e-3,
+        "Huber threshold on ln L residuals (default {default})",
+        flag="--huber-delta",
+        metavar="D",
+        kind=float,
+        shown="1e-3",
+    )
+    seed: int = option(0, "bootstrap seed (default {default})", flag="--seed", kind=int)
+
+    def __post_init__(self) -> None:
+        check_choice("loss", self.loss, LOSSES)
+        check_choice("resample", self.resample, RESAMPLES)
+        if self.n_bootstrap is not None:
+            check_count("n_bootstrap", self.n_bootstrap)
+        check_count("seed", self.seed)
+        check_number("huber_delta", self.huber_delta, strict=True)
+
+
+@dataclass(frozen=True)
+class ChinchillaFitOptions:
+    """Options of :func:`~llmgeom.fits.fit_chinchilla` and ``llmgeom fit chinchilla``."""
+
+    alpha_n: float = option(
+        0.35,
+        "parameter-count exponent alpha_N (default {default})",
+        flag="--alpha-n",
+        metavar="A",
+        kind=float,
+    )
+    alpha_n_se: float = option(
+        0.02,
+        "its standard error (default {default})",
+        flag="--alpha-n-se",
+        metavar="SE",
+        kind=float,
+    )
+    propagation: Literal["linear", "quadrature"] = option(
+        "linear",
+        "error of k*alpha_N: relative errors added linearly (default, the paper's 0.06) or in "
+        "quadrature",
+        flag="--propagation",
+        choices=PROPAGATIONS,
+    )
+
+    def __post_init__(self) -> None:
+        check_number("alpha_n", self.alpha_n, strict=True)
+        check_number("alpha_n_se", self.alpha_n_se)
+        check_choice("propagation", self.propagation, PROPAGATIONS)

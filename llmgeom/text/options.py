@@ -1,0 +1,214 @@
+"""The options of the text analyses, declared once: ``loss`` and ``freq`` (and their corpus part).
+
+:class:`CorpusOptions` is how documents are read (shared), :class:`LossOptions` and
+:class:`FreqOptions` add what each analysis needs. The command line derives its flags from them
+(:func:`llmgeom.options.add_arguments`), :func:`~llmgeom.text.loss.compute_loss` and
+:func:`~llmgeom.text.freq.count_tokens` validate their keyword arguments with them, and the sweep
+config's ``[loss]`` / ``[freq]`` tables use the same names. A bad value is a one-line
+:class:`~llmgeom.errors.ConfigError` naming the Python parameter (the CLI shows the flag).
+
+Example:
+    >>> FreqOptions().tokens, FreqOptions(tokens=0).budget  # 0: the whole corpus
+    (1000000, None)
+    >>> LossOptions(samples=0)
+    Traceback (most recent call last):
+    ...
+    llmgeom.errors.ConfigError: samples must be at least 1, got 0
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any, Literal
+
+from ..errors import ConfigError
+from ..options import _is_int, option, positive_int
+
+RECIPE_HELP = (
+    "the authors' sampling: wikitext/bookcorpus lines joined until >= max-length/2 words make a "
+    "document; c4 and the Pile: records as they come"
+)
+RECIPE_CHOICES = ("paper",)
+DEFAULT_BATCH_TOKENS = 8192  # padded tokens per forward pass
+DEFAULT_TOKENS = 1_000_000  # tokens counted per corpus (the paper's §3)
+PADDING_SIDES = ("right", "left")
+
+
+def _check_count(name: str, value: Any, minimum: int, unit: str = "") -> None:
+    if value is not None and not _is_int(value):
+        raise ConfigError(f"{name} must be a whole number, got {value!r}", parameter=name)
+    if value is not None and value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}{unit}, got {value!r}", parameter=name)
+
+
+def refuse_inapplicable(reason: str, **given: Any) -> None:
+    """A :class:`ConfigError` naming the first of ``given`` that is set (not None) although it
+    does not apply: an argument is never silently dropped.
+
+    Example:
+        >>> refuse_inapplicable("a LoadedModel brings its own", tokenizer=None, name="x")
+        Traceback (most recent call last):
+        ...
+        llmgeom.errors.ConfigError: name='x' does not apply: a LoadedModel brings its own
+    """
+    for name, value in given.items():
+        if value is None:
+            continue
+        if isinstance(value, str | int | float):
+            shown = f"{name}={value!r}"
+        else:  # an object: its type, not a many-line repr
+            shown = f"{name} (a {type(value).__name__})"
+        raise ConfigError(f"{shown} does not apply: {reason}", parameter=name)
+
+
+def reading_options(text_field: str, recipe: str | None) -> dict[str, Any]:
+    """``text_field`` and ``recipe`` where they differ from the defaults (None where not),
+    for :func:`refuse_inapplicable` when the corpus is already read.
+
+    Example:
+        >>> reading_options("text", "paper")
+        {'text_field': None, 'recipe': 'paper'}
+    """
+    return {"text_field": None if text_field == "text" else text_field, "recipe": recipe}
+
+
+@dataclass(frozen=True)
+class CorpusOptions:
+    """How a corpus is read as documents (``llmgeom loss`` and ``llmgeom freq`` alike).
+
+    Example:
+        >>> CorpusOptions(recipe="mine")
+        Traceback (most recent call last):
+        ...
+        llmgeom.errors.ConfigError: recipe must be one of 'paper' or None, got 'mine'
+    """
+
+    samples: int | None = option(
+        None, "first N documents only", flag="--samples", metavar="N", kind=positive_int
+    )
+    max_length: int | None = option(
+        None, "tokens kept per document", flag="--max-length", metavar="L", kind=positive_int
+    )
+    text_field: str = option(
+        "text", "field of .jsonl/.parquet (default: {default})", flag="--text-field", metavar="F"
+    )
+    recipe: Literal["paper"] | None = option(
+        None, RECIPE_HELP, flag="--recipe", choices=RECIPE_CHOICES
+    )
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise a one-line :class:`ConfigError` naming the first bad option."""
+        _check_count("samples", self.samples, 1)
+        _check_count("max_length", self.max_length, 2, " tokens")
+        if not isinstance(self.text_field, str) or not self.text_field:
+            raise ConfigError(
+                f"text_field must be a non-empty string, got {self.text_field!r}",
+                parameter="text_field",
+            )
+        if self.recipe is not None and self.recipe not in RECIPE_CHOICES:
+            raise ConfigError(
+                f"recipe must be one of 'paper' or None, got {self.recipe!r}", parameter="recipe"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The options by their Python names (the sweep's TOML keys).
+
+        Example:
+            >>> CorpusOptions(samples=5).to_dict()
+            {'samples': 5, 'max_length': None, 'text_field': 'text', 'recipe': None}
+        """
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True)
+class LossOptions(CorpusOptions):
+    """Options of :func:`~llmgeom.text.loss.compute_loss` and ``llmgeom loss``.
+
+    Example:
+        >>> LossOptions(batch_tokens=0)
+        Traceback (most recent call last):
+        ...
+        llmgeom.errors.ConfigError: batch_tokens must be at least 1, got 0
+    """
+
+    max_length: int | None = option(
+        None,
+        "tokens kept per document (default: the model's context length, at most 2048)",
+        flag="--max-length",
+        metavar="L",
+        kind=positive_int,
+    )
+    batch_tokens: int = option(
+        DEFAULT_BATCH_TOKENS,
+        "padded tokens per forward pass (default {default})",
+        flag="--batch-tokens",
+        metavar="T",
+        kind=positive_int,
+        exclusive="batch",
+    )
+    batch_size: int | None = option(
+        None,
+        "documents per pass",
+        flag="--batch-size",
+        metavar="B",
+        kind=positive_int,
+        exclusive="batch",
+    )
+    padding_side: Literal["right", "left"] = option("right", "where padding goes (Python only)")
+
+    def validate(self) -> None:
+        """Raise a one-line :class:`ConfigError` naming the first bad option."""
+        super().validate()
+        _check_count("batch_tokens", self.batch_tokens, 1)
+        _check_count("batch_size", self.batch_size, 1)
+        if self.padding_side not in PADDING_SIDES:
+            raise ConfigError(
+                f"padding_side must be 'right' or 'left', not {self.padding_side!r}",
+                parameter="padding_side",
+            )
+
+
+@dataclass(frozen=True)
+class FreqOptions(CorpusOptions):
+    """Options of :func:`~llmgeom.text.freq.count_tokens` and ``llmgeom freq``.
+
+    ``tokens``: the budget per corpus; 0 counts the whole corpus (the same in Python, on the
+    command line and in a sweep config).
+
+    Example:
+        >>> FreqOptions(tokens=-1)
+        Traceback (most recent call last):
+        ...
+        llmgeom.errors.ConfigError: tokens must be at least 0 (0: the whole corpus), got -1
+    """
+
+    tokens: int = option(
+        DEFAULT_TOKENS,
+        "tokens to count per corpus (default: {default}; 0 = the whole corpus)",
+        flag="--tokens",
+        metavar="N",
+        kind=int,
+    )
+    max_length: int | None = option(
+        None,
+        "with --recipe paper: documents of >= L/2 words (default 2048)",
+        flag="--max-length",
+        metavar="L",
+        kind=positive_int,
+    )
+
+    def validate(self) -> None:
+        """Raise a one-line :class:`ConfigError` naming the first bad option."""
+        super().validate()
+        if self.tokens is None:
+            raise ConfigError("tokens=None is no budget: tokens=0 counts the whole corpus",
+                              parameter="tokens")  # fmt: skip
+        _check_count("tokens", self.tokens, 0, " (0: the whole corpus)")
+
+    @property
+    def budget(self) -> int | None:
+        """The tokens to count, None for the whole corpus."""
+        return self.tokens or None
