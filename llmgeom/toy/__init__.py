@@ -55,7 +55,7 @@ _LAZY = {
     "ToyResult": "result",
     "ToyRunResult": "result",
     "WidthResult": "result",
-    "run_toy": "result",
+    "run_toy": "experiment",
 }
 
 

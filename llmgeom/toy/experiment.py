@@ -26,6 +26,7 @@ from .._atomic import atomic_path
 from ..errors import CorruptCheckpointError, SourceNotFoundError
 from .config import ToyConfig, config_from_dict
 from .report import summarize
+from .result import ToyResult
 from .training import TrainedModel, TrainResult, torch_cpu_settings, train
 
 
@@ -56,8 +57,6 @@ def run_experiment(
             paths.append(save_trained(result, Path(out_dir) / f"{stem}{MODELS_SUFFIX}"))
         doc = summarize(result)
     if out_dir is not None:
-        from .result import ToyResult
-
         paths += ToyResult.from_dict(doc).save(out_dir, stem=stem, plots=plots)
     return doc, paths
 
@@ -175,3 +174,10 @@ def _json_text(value: Any) -> str:
     import json
 
     return json.dumps(value)
+
+
+def run_toy(config: ToyConfig, *, progress: bool = False) -> ToyResult:
+    """Train every run of ``config`` and return the typed result (nothing is written; call
+    :meth:`ToyResult.save`). Torch's CPU settings of the config apply only inside the call."""
+    doc, _ = run_experiment(config, None, progress=progress)
+    return ToyResult.from_dict(doc)

@@ -8,7 +8,7 @@ writes. The headline values are attributes.
 
 Example:
     >>> import tempfile
-    >>> from llmgeom.toy import ToyConfig, ToyRun
+    >>> from llmgeom.toy import ToyConfig, ToyRun, run_toy
     >>> cfg = ToyConfig(n=40, m=(3, 5, 8), steps=5, batch=32, warmup=1, eval_samples=64,
     ...                 runs=(ToyRun(gamma=-1.0),))
     >>> r = run_toy(cfg)
@@ -205,12 +205,3 @@ class ToyResult:
             for k, v in self._rows()
         )
         return f"<table><caption>ToyResult</caption>{cells}</table>"
-
-
-def run_toy(config: ToyConfig, *, progress: bool = False) -> ToyResult:
-    """Train every run of ``config`` and return the typed result (nothing is written; call
-    :meth:`ToyResult.save`). Torch's CPU settings of the config apply only inside the call."""
-    from .experiment import run_experiment
-
-    doc, _ = run_experiment(config, None, progress=progress)
-    return ToyResult.from_dict(doc)
