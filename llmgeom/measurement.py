@@ -3,8 +3,8 @@
 Example:
     >>> import torch
     >>> torch.manual_seed(0) and None
-    >>> report = measure(torch.randn(400, 16), progress=False)
-    >>> 0.8 < report.stats["m_times_mean_cos2"] < 1.2      # random rows: mean cos² ≈ 1/m
+    >>> result = measure(torch.randn(400, 16), progress=False)
+    >>> 0.8 < result.m_times_mean_cos2 < 1.2      # random rows: mean cos² ≈ 1/m
     True
 """
 
@@ -13,7 +13,8 @@ from __future__ import annotations
 import logging
 import time
 import warnings
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -31,10 +32,12 @@ from .options import (  # noqa: F401 - PAIR_MODES, ROW_MODES... are part of this
     MeasureOptions,
 )
 from .progress import progress_setting
+from .records.measure import MeasureResult
+from .results import build_record
 from .sources import load_unembedding
 from .sources.tensor_digest import tensor_sha256
 from .timing import format_duration
-from .unembedding import HeadMetadata, Unembedding
+from .unembedding import Unembedding
 from .weights import TokenCounts, load_counts, row_weights, weighted_block
 
 QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
@@ -45,34 +48,6 @@ PROGRESS_LOGGER = "llmgeom.progress"  # what a long measurement is about to do (
 LOG = logging.getLogger(PROGRESS_LOGGER)
 _OWNED_KINDS = ("local-dir", "file", "hub")  # tensors loaded by us: safe to normalise in place
 _IN_MEMORY_KINDS = ("array", "module")  # the caller's objects: no tokenizer, no revision
-
-
-@dataclass
-class MeasureReport:
-    """Everything measured on one matrix; ``to_dict()`` is the JSON result (see results.py)."""
-
-    meta: HeadMetadata
-    variant: dict[str, Any]
-    stats: dict[str, Any]
-    reference: dict[str, float]
-    row_norms: dict[str, Any]
-    timings: dict[str, float]
-    device: str
-    arrays: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
-    weighted: dict[str, Any] | None = None
-    options: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The versioned JSON record of this measurement."""
-        from .results import build_record
-
-        return build_record(self)
-
-    def summary(self) -> str:
-        """A few human-readable lines."""
-        from .results import summarize
-
-        return summarize(self)
 
 
 def _select_rows(u: Unembedding, rows: str) -> tuple[torch.Tensor, int]:
@@ -312,8 +287,9 @@ def _sampled_pairs(
 
 def measure(
     source: Any, *, options: MeasureOptions | None = None, **overrides: Any
-) -> MeasureReport:
-    """Measure the overlap geometry of an output embedding.
+) -> MeasureResult:
+    """Measure the overlap geometry of an output embedding; a typed, frozen
+    :class:`~llmgeom.records.measure.MeasureResult` (``to_dict()``: the JSON record).
 
     ``source``: anything :func:`llmgeom.load_unembedding` accepts (path, Hub id, module,
     tensor, array). The options are the fields of :class:`~llmgeom.options.MeasureOptions`,
@@ -337,7 +313,7 @@ def measure(
         return _measure(source, opts, counts)
 
 
-def _measure(source: Any, opts: MeasureOptions, counts: TokenCounts | None) -> MeasureReport:
+def _measure(source: Any, opts: MeasureOptions, counts: TokenCounts | None) -> MeasureResult:
     progress, rows, center, bins = opts.progress, opts.rows, opts.center, opts.bins
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -430,15 +406,15 @@ def _measure(source: Any, opts: MeasureOptions, counts: TokenCounts | None) -> M
         "n_nonfinite_rows_dropped": n_bad,
         "histogram_bins": bins if chosen != "gram" else 0,
     }
-    return MeasureReport(
+    record = build_record(
         meta=meta,
         variant=variant,
+        options=opts.to_record(),
         stats=stats,
+        weighted=weighted,
         reference=reference,
         row_norms=norm_stats,
         timings=timings,
         device=str(dev),
-        arrays=arrays,
-        weighted=weighted,
-        options=opts.to_record(),
     )
+    return MeasureResult._build(record, arrays=MappingProxyType(arrays))

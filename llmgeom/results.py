@@ -35,7 +35,7 @@ of the former row design have ``pairs_covered`` instead of ``pairs_sampled``.
 Example:
     >>> import torch
     >>> from llmgeom.measurement import measure
-    >>> record = build_record(measure(torch.eye(6, 3), pairs="gram"))
+    >>> record = measure(torch.eye(6, 3), pairs="gram").to_dict()
     >>> record["schema"], record["model"]["n_rows"], record["stats"]["mean_cos2"]
     ('llmgeom.measurement/1', 6, 0.0)
     >>> validate_record(record) is record
@@ -49,7 +49,7 @@ import json
 import os
 import platform
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
@@ -60,7 +60,7 @@ from ._atomic import read_json, write_json_atomic
 from .errors import ConfigError
 
 if TYPE_CHECKING:
-    from .measurement import MeasureReport
+    from .unembedding import HeadMetadata
 
 SCHEMA = "llmgeom.measurement/1"
 _VERSIONED = ("llmgeom", "torch", "numpy", "safetensors", "transformers", "huggingface_hub")
@@ -85,23 +85,34 @@ def _device_name(device: str) -> str:
     return platform.processor() or platform.machine()
 
 
-def build_record(report: MeasureReport) -> dict[str, Any]:
-    """The JSON-ready record of a measurement."""
-    weighted = {"weighted": report.weighted} if report.weighted is not None else {}
+def build_record(
+    *,
+    meta: HeadMetadata,
+    variant: dict[str, Any],
+    options: dict[str, Any],
+    stats: dict[str, Any],
+    weighted: dict[str, Any] | None,
+    reference: dict[str, float],
+    row_norms: dict[str, Any],
+    timings: dict[str, float],
+    device: str,
+) -> dict[str, Any]:
+    """The JSON-ready record of a measurement (:func:`llmgeom.measure` builds it; its
+    :class:`~llmgeom.records.measure.MeasureResult` keeps it: ``to_dict()``)."""
     return {
         "schema": SCHEMA,
-        "model": report.meta.to_dict(),
-        "variant": report.variant,
-        "options": report.options,
-        "stats": report.stats,
-        **weighted,
-        "reference": report.reference,
-        "row_norms": report.row_norms,
-        "timings": report.timings,
+        "model": meta.to_dict(),
+        "variant": variant,
+        "options": options,
+        "stats": stats,
+        **({"weighted": weighted} if weighted is not None else {}),
+        "reference": reference,
+        "row_norms": row_norms,
+        "timings": timings,
         "environment": {
             "versions": package_versions(),
-            "device": report.device,
-            "device_name": _device_name(report.device),
+            "device": device,
+            "device_name": _device_name(device),
             "platform": platform.platform(),
         },
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -533,19 +544,30 @@ def weighted_lines(block: dict[str, Any]) -> list[str]:
     return lines
 
 
-def summarize(report: MeasureReport) -> str:
-    """A short human summary of a measurement."""
-    meta, s, ref, variant = report.meta, report.stats, report.reference, report.variant
-    name = meta.name or meta.repo_id or meta.source
+def summarize(record: Mapping[str, Any]) -> str:
+    """A short human summary of a measurement record (what ``llmgeom measure`` prints).
+
+    Example:
+        >>> import torch
+        >>> from llmgeom.measurement import measure
+        >>> record = measure(torch.eye(6, 3), pairs="gram").to_dict()
+        >>> print(summarize(record))  # doctest: +ELLIPSIS
+        <array>  [raw]  unknown family  tensor=None  tied=None
+          head 6 x 3 (float32)  d_model=None  rows used=3 of 6 (excluded: 3 zero rows (no ...
+          mean cos^2      0   (random 1/m = 0.3333; m*mean = 0.000; frame bound 0)
+        ...
+    """
+    meta, s, ref, variant = record["model"], record["stats"], record["reference"], record["variant"]
+    name = meta.get("name") or meta.get("repo_id") or meta["source"]
     used = f"rows used={s['n_rows_used']}"
     excluded = excluded_rows(variant)
     if excluded:
         used += f" of {variant['n_rows_selected']} (excluded: {excluded})"
     lines = [
-        f"{name}  [{variant['name']}]  {meta.family or 'unknown family'}  "
-        f"tensor={meta.tensor_name}  tied={meta.tied}",
-        f"  head {meta.n_rows} x {meta.head_width} ({meta.stored_dtype})  d_model={meta.d_model}  "
-        + used,
+        f"{name}  [{variant['name']}]  {meta.get('family') or 'unknown family'}  "
+        f"tensor={meta.get('tensor_name')}  tied={meta.get('tied')}",
+        f"  head {meta['n_rows']} x {meta['head_width']} ({meta.get('stored_dtype')})  "
+        f"d_model={meta.get('d_model')}  " + used,
         f"  mean cos^2      {s['mean_cos2']:.6g}   (random 1/m = {ref['random_mean_cos2']:.4g}; "
         f"m*mean = {s['m_times_mean_cos2']:.3f}; frame bound {ref['frame_bound_mean_cos2']:.4g})",
     ]
@@ -564,16 +586,17 @@ def summarize(report: MeasureReport) -> str:
             f"  max |cos|       {s['max_abs_cos']:.4f}   "
             f"mean per-token max {s['mean_max_abs_cos']:.4f}"
         )
-    norms = report.row_norms
+    norms = record.get("row_norms") or {}
     lines.append(
         f"  effective dim   {s['effective_dim']:.1f}   top direction carries "
         f"{100 * s['top_eigen_fraction']:.1f}%   row norms mean "
         f"{norms.get('mean', float('nan')):.4g} min {norms.get('min', float('nan')):.4g}"
     )
-    if report.weighted is not None:
-        lines.extend(weighted_lines(report.weighted))
+    if record.get("weighted") is not None:
+        lines.extend(weighted_lines(record["weighted"]))
     pairs = _pairs_line(variant)
     if pairs:
         lines.append(pairs)
-    lines.append(f"  time {report.timings['total_s']:.2f}s on {report.device}")
+    device = (record.get("environment") or {}).get("device")
+    lines.append(f"  time {record['timings']['total_s']:.2f}s on {device}")
     return "\n".join(lines)

@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 from .base import Estimate, TypedResult
+from .measure import MeasureResult
 from .table import result_class, to_pandas
 
-__all__ = ["Estimate", "TypedResult", "result_class", "to_pandas"]
+__all__ = ["Estimate", "MeasureResult", "TypedResult", "result_class", "to_pandas"]

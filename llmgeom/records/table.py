@@ -25,6 +25,7 @@ from .base import TypedResult
 
 #: Schema family (the name before ``/version``) -> ``module:Class`` of its typed result.
 RESULT_CLASSES = {
+    "llmgeom.measurement": "llmgeom.records.measure:MeasureResult",
     "llmgeom.fit.overlap": "llmgeom.fits.results:OverlapFit",
     "llmgeom.fit.width_loss": "llmgeom.fits.results:WidthLossFit",
     "llmgeom.fit.chinchilla": "llmgeom.fits.results:ChinchillaFit",

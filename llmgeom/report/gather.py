@@ -19,8 +19,8 @@ used and the older one is listed as skipped.
 Example:
     >>> import torch
     >>> from llmgeom.measurement import measure
-    >>> from llmgeom.results import build_record, write_record
-    >>> _ = write_record(build_record(measure(torch.eye(6, 3), pairs="gram")), "res")
+    >>> from llmgeom.results import write_record
+    >>> _ = write_record(measure(torch.eye(6, 3), pairs="gram").to_dict(), "res")
     >>> _ = open("res/notes.txt", "w").write("hello")
     >>> found = gather("res")
     >>> [item.rel for item in found.measurements], found.skipped
