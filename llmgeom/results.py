@@ -349,38 +349,14 @@ def write_record(record: dict[str, Any], out_dir: str | os.PathLike[str]) -> Pat
     return save_record(record, out_dir).path
 
 
-_NUMBER = (int, float)
-#: (block, field, type(s), required): what validate_record checks. A hand-written check rather
-#: than JSON Schema: the jsonschema package is not a dependency, and these lines are the schema.
-_FIELDS: tuple[tuple[str, str, Any, bool], ...] = (
-    ("model", "source", str, True),
-    ("model", "n_rows", int, True),
-    ("model", "head_width", int, True),
-    ("model", "d_model", (int, type(None)), False),
-    ("model", "family", (str, type(None)), False),
-    ("model", "sha256", (str, type(None)), False),
-    ("variant", "name", str, True),
-    ("variant", "rows", str, True),
-    ("variant", "center", bool, True),
-    ("variant", "pairs", str, True),
-    ("stats", "n_rows_used", int, True),
-    ("stats", "m", int, True),
-    ("stats", "mean_cos2", _NUMBER, True),
-    ("stats", "mean_abs_cos", _NUMBER, False),
-    ("weighted", "version", int, True),
-    ("weighted", "weighted_mean_cos2", _NUMBER, True),
-    ("weighted", "effective_tokens", _NUMBER, True),
-    ("weighted", "counts_sha256", (str, type(None)), True),
-)
-_BLOCKS = ("model", "variant", "stats", "reference", "row_norms", "timings", "environment")
-
-
 def validate_record(record: Any, where: str = "record") -> dict[str, Any]:
     """Check that ``record`` is an ``llmgeom.measurement/1`` result; return it unchanged.
 
-    Checks the schema name, that every block is an object, and the type of the fields that
-    readers rely on (the fits read ``model`` and ``stats``); the optional ``weighted`` block
-    must be complete when present. One-line :class:`ConfigError` naming ``where`` and the field.
+    The check is the published JSON Schema (``llmgeom/records/schemas/measurement-1.json``,
+    :func:`llmgeom.records.schema.check_schema`): the schema name, every block an object and
+    the fields readers rely on typed (the fits read ``model`` and ``stats``); the optional
+    ``weighted`` block must be complete when present. One-line :class:`ConfigError` naming
+    ``where`` and the JSON path of the field.
 
     Example:
         >>> validate_record({"schema": SCHEMA, "model": {}, "variant": {}, "stats": {}}, "r.json")
@@ -388,39 +364,11 @@ def validate_record(record: Any, where: str = "record") -> dict[str, Any]:
         ...
         llmgeom.errors.ConfigError: r.json: malformed llmgeom measurement: model.source is missing
     """
+    from .records.schema import check_schema
+
     if not isinstance(record, dict) or record.get("schema") != SCHEMA:
         raise ConfigError(f"{where}: not an llmgeom measurement (schema {SCHEMA} expected)")
-    for block in _BLOCKS + (("weighted",) if "weighted" in record else ()):
-        if block not in record and block in ("model", "variant", "stats"):
-            raise ConfigError(f"{where}: malformed llmgeom measurement: {block} is missing")
-        if block in record and not isinstance(record[block], dict):
-            raise ConfigError(f"{where}: malformed llmgeom measurement: {block} is not an object")
-    for block, name, kinds, required in _FIELDS:
-        data = record.get(block)
-        if not isinstance(data, dict):
-            continue
-        if name not in data:
-            if required:
-                raise ConfigError(
-                    f"{where}: malformed llmgeom measurement: {block}.{name} is missing"
-                )
-            continue
-        value = data[name]
-        wrong = not isinstance(value, kinds) or (isinstance(value, bool) and kinds is not bool)
-        if wrong:
-            raise ConfigError(
-                f"{where}: malformed llmgeom measurement: {block}.{name} = {value!r} is not "
-                f"{_kind_name(kinds)}"
-            )
-    return record
-
-
-def _kind_name(kinds: Any) -> str:
-    names = {int: "an integer", float: "a number", str: "a string", bool: "true/false"}
-    kinds = kinds if isinstance(kinds, tuple) else (kinds,)
-    if kinds == _NUMBER:
-        return "a number"
-    return " or ".join(names.get(k, "null") for k in kinds)
+    return check_schema(record, SCHEMA, where, "llmgeom measurement")
 
 
 def load_record(path: str | os.PathLike[str]) -> dict[str, Any]:

@@ -389,7 +389,8 @@ def summary(result: FreqResult, record: dict[str, Any] | None = None) -> str:
 def load_freq_record(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read a ``<name>.<corpus>.freq.json`` record (schema :data:`SCHEMA`) and check the blocks
     readers use (``tokenizer``, ``corpus``, ``stats`` with ``tokens_counted``, ``rank_frequency``,
-    ``files``); one-line :class:`ConfigError` naming the file otherwise. The counts themselves are
+    ``files``: its JSON Schema, ``llmgeom/records/schemas/freq-1.json``); one-line
+    :class:`ConfigError` naming the file otherwise. The counts themselves are
     read with :func:`llmgeom.weights.load_counts` from ``files["counts"]`` beside the record.
 
     Example:
@@ -400,13 +401,7 @@ def load_freq_record(path: str | os.PathLike[str]) -> dict[str, Any]:
         >>> load_freq_record(p)["stats"]["tokens_counted"]
         8
     """
+    from ..records.schema import check_schema
+
     record = read_schema_json(path, SCHEMA, "freq record")
-    for block in ("tokenizer", "corpus", "stats", "rank_frequency", "files"):
-        if not isinstance(record.get(block), dict):
-            raise ConfigError(f"{path}: malformed freq record: {block} is missing or not an object")
-    counted = record["stats"].get("tokens_counted")
-    if isinstance(counted, bool) or not isinstance(counted, int):
-        raise ConfigError(
-            f"{path}: malformed freq record: stats.tokens_counted = {counted!r} is not an integer"
-        )
-    return record
+    return check_schema(record, SCHEMA, str(path), "freq record")

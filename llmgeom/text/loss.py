@@ -667,7 +667,8 @@ def save_loss(result: LossResult, out_dir: str | os.PathLike[str]) -> list[Path]
 
 def load_loss_record(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read a ``<model>.<corpus>.loss.json`` record (schema :data:`SCHEMA`) and check the blocks
-    readers use (``model``, ``corpus``, ``loss`` with a numeric ``loss``); one-line
+    readers use (``model``, ``corpus``, ``loss`` with a numeric ``loss``: its JSON Schema,
+    ``llmgeom/records/schemas/loss-1.json``); one-line
     :class:`ConfigError` naming the file otherwise.
 
     Example:
@@ -678,11 +679,7 @@ def load_loss_record(path: str | os.PathLike[str]) -> dict[str, Any]:
         >>> load_loss_record(p)["loss"]["loss"]
         3.5
     """
+    from ..records.schema import check_schema
+
     record = read_schema_json(path, SCHEMA, "loss record")
-    for block in ("model", "corpus", "loss"):
-        if not isinstance(record.get(block), dict):
-            raise ConfigError(f"{path}: malformed loss record: {block} is missing or not an object")
-    value = record["loss"].get("loss")
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigError(f"{path}: malformed loss record: loss.loss = {value!r} is not a number")
-    return record
+    return check_schema(record, SCHEMA, str(path), "loss record")
