@@ -33,7 +33,7 @@ from .options import (  # noqa: F401 - PAIR_MODES, ROW_MODES... are part of this
 )
 from .progress import progress_setting
 from .records.measure import MeasureResult
-from .results import build_record
+from .results import PASS_DIAGNOSTICS, build_record
 from .sources import load_unembedding
 from .sources.tensor_digest import tensor_sha256
 from .timing import format_duration
@@ -364,10 +364,13 @@ def _measure(source: Any, opts: MeasureOptions, counts: TokenCounts | None) -> M
     chosen, decision = _choose_pairs(opts, U, budget)
     arrays: dict[str, np.ndarray] = {}
     pair_sums: dict[str, Any] | None = None
+    diagnostics: dict[str, Any] = {}
     t = time.perf_counter()
     if chosen == "exact":
         exact, arrays = _exact_pairs(U, row_index, budget, bins, progress, p)
         pair_sums = {"weighted_abs_sum": exact.pop("weighted_abs_sum")} if p is not None else None
+        diagnostics = {key: exact.pop(key) for key in PASS_DIAGNOSTICS}
+        exact["n_pairs"] = exact.pop("pairs")  # a count; variant.pairs is the mode
         stats.update(exact)
         stats["abs_cos_method"] = "exact"
         timings["pairwise_s"] = time.perf_counter() - t
@@ -388,7 +391,6 @@ def _measure(source: Any, opts: MeasureOptions, counts: TokenCounts | None) -> M
         weighted = weighted_block(counts, used_weights, weighted_gram, pair_sums, method, m)
     reference = reference_values(n, m)
     stats["m_times_mean_cos2"] = m * stats["mean_cos2"]
-    stats["ratio_to_random"] = stats["mean_cos2"] / reference["random_mean_cos2"]
     timings["total_s"] = time.perf_counter() - t0
     variant = {
         "name": "+".join(
@@ -400,7 +402,6 @@ def _measure(source: Any, opts: MeasureOptions, counts: TokenCounts | None) -> M
         **decision,
         "n_rows_total": int(unemb.shape[0]),
         "n_rows_selected": int(n_selected),
-        "n_rows_used": int(n),
         "n_zero_rows_excluded": int(norm_stats.get("n_zero", 0)),
         "n_rows_equal_to_mean_excluded": n_centre_dropped,
         "n_nonfinite_rows_dropped": n_bad,
@@ -411,6 +412,7 @@ def _measure(source: Any, opts: MeasureOptions, counts: TokenCounts | None) -> M
         variant=variant,
         options=opts.to_record(),
         stats=stats,
+        diagnostics=diagnostics,
         weighted=weighted,
         reference=reference,
         row_norms=norm_stats,

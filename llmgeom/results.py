@@ -1,18 +1,25 @@
 """The JSON result format of ``llmgeom measure`` (versioned), its machine check and atomic writing.
 
-This module owns the schema ``llmgeom.measurement/1``: it writes records (:func:`build_record`),
-checks them (:func:`validate_record`) and reads them (:func:`load_record`); nothing else parses
-it. A record has:
+This module owns the schema ``llmgeom.measurement/2`` (its JSON Schema:
+``llmgeom/records/schemas/measurement-2.json``): it writes records (:func:`build_record`), checks
+them (:func:`validate_record`), reads them (:func:`load_record`) and brings records of the
+former version ``llmgeom.measurement/1`` to it (:func:`migrate_record`); nothing else parses it.
+A record has:
 
-* ``schema``: ``"llmgeom.measurement/1"``;
+* ``schema``: ``"llmgeom.measurement/2"``;
 * ``model``: provenance (source, repo, revision and commit, family, tensor name, tied, shapes
   ``n_rows``/``head_width``/``d_model``, dtype, checksum);
 * ``variant``: which rows (``rows``), centring (``center``), the pair mode that ran
   (``pairs``: exact, sample or gram) with its predicted time, rows used and excluded;
 * ``options``: the analysis options as given (:class:`llmgeom.options.MeasureOptions`,
   ``weights`` as the counts file's path);
-* ``stats``, ``reference`` (baselines), ``row_norms``, ``timings``, ``environment``
-  (versions, device), ``created``;
+* ``stats`` (``n_rows_used``, ``m``, ``mean_cos2``, ``m_times_mean_cos2``, ``mean_cos``,
+  ``effective_dim``, ``top_eigen_fraction``; with a pair pass ``mean_abs_cos``,
+  ``std_abs_cos``, ``abs_cos_method``; the exact pass adds ``n_pairs``, ``max_abs_cos``,
+  ``mean_max_abs_cos``, ``median_max_abs_cos``, ``top_pairs``, ``histogram``);
+  ``diagnostics`` (the exact pass's internals: ``mean_cos2_blocked``, ``block_rows``,
+  ``matmul_flops``; empty otherwise); ``reference`` (baselines), ``row_norms``, ``timings``,
+  ``environment`` (versions, device), ``created``;
 * ``weighted`` (only with ``--weights``; its own ``version``, now 1): frequency-weighted
   interference, :mod:`llmgeom.weights`. ``counts_path``, ``counts_sha256`` (provenance);
   ``counts_length``, ``counts_total`` (Σc), ``rows_padded`` (head rows beyond the counts),
@@ -37,7 +44,7 @@ Example:
     >>> from llmgeom.measurement import measure
     >>> record = measure(torch.eye(6, 3), pairs="gram").to_dict()
     >>> record["schema"], record["model"]["n_rows"], record["stats"]["mean_cos2"]
-    ('llmgeom.measurement/1', 6, 0.0)
+    ('llmgeom.measurement/2', 6, 0.0)
     >>> validate_record(record) is record
     True
 """
@@ -62,7 +69,11 @@ from .errors import ConfigError
 if TYPE_CHECKING:
     from .unembedding import HeadMetadata
 
-SCHEMA = "llmgeom.measurement/1"
+SCHEMA = "llmgeom.measurement/2"
+#: The former version, still read (:func:`migrate_record`).
+SCHEMA_V1 = "llmgeom.measurement/1"
+#: Internals of the exact pass, kept in the record's ``diagnostics`` block (``stats`` in /1).
+PASS_DIAGNOSTICS = ("mean_cos2_blocked", "block_rows", "matmul_flops")
 _VERSIONED = ("llmgeom", "torch", "numpy", "safetensors", "transformers", "huggingface_hub")
 
 
@@ -91,6 +102,7 @@ def build_record(
     variant: dict[str, Any],
     options: dict[str, Any],
     stats: dict[str, Any],
+    diagnostics: dict[str, Any],
     weighted: dict[str, Any] | None,
     reference: dict[str, float],
     row_norms: dict[str, Any],
@@ -105,6 +117,7 @@ def build_record(
         "variant": variant,
         "options": options,
         "stats": stats,
+        "diagnostics": diagnostics,
         **({"weighted": weighted} if weighted is not None else {}),
         "reference": reference,
         "row_norms": row_norms,
@@ -184,11 +197,10 @@ def _tensor_digest(model: dict[str, Any]) -> str:
 
 # ------------------------------------------------------------------------------ merging
 
-#: Statistics that only the exact all-pairs pass produces.
+#: Statistics that only the exact all-pairs pass produces (its internals: PASS_DIAGNOSTICS).
 EXACT_PASS_STATS = (
-    "pairs", "mean_abs_cos", "std_abs_cos", "mean_cos2_blocked", "max_abs_cos",
-    "mean_max_abs_cos", "median_max_abs_cos", "top_pairs", "block_rows", "matmul_flops",
-    "histogram", "abs_cos_method",
+    "n_pairs", "mean_abs_cos", "std_abs_cos", "max_abs_cos", "mean_max_abs_cos",
+    "median_max_abs_cos", "top_pairs", "histogram", "abs_cos_method",
 )  # fmt: skip
 
 
@@ -235,7 +247,13 @@ def merge_records(old: dict[str, Any], new: dict[str, Any]) -> tuple[dict[str, A
         kept = sorted(set(kept) | {k for k in EXACT_PASS_STATS if k in old_stats})
     for key in kept:
         stats[key] = old_stats[key]
+    diagnostics = dict(new.get("diagnostics", {}))
+    if abs_cos_method(old_stats) == "exact" and abs_cos_method(new_stats) != "exact":
+        old_diagnostics = old.get("diagnostics", {})
+        diagnostics |= {k: old_diagnostics[k] for k in PASS_DIAGNOSTICS if k in old_diagnostics}
     merged = {**new, "stats": stats, "variant": dict(new.get("variant", {}))}
+    if "diagnostics" in new or diagnostics:
+        merged["diagnostics"] = diagnostics
     weighted, kept_weighted = _merge_weighted(old.get("weighted"), new.get("weighted"))
     if weighted is not None:
         merged["weighted"] = weighted
@@ -315,6 +333,8 @@ def _read_existing(path: Path) -> dict[str, Any] | None:
         return None
     except (OSError, json.JSONDecodeError, UnicodeDecodeError):
         return {}
+    if isinstance(data, dict) and data.get("schema") == SCHEMA_V1:
+        data = migrate_record(data)  # merged and rewritten in today's format
     return data if isinstance(data, dict) and data.get("schema") == SCHEMA else {}
 
 
@@ -350,9 +370,9 @@ def write_record(record: dict[str, Any], out_dir: str | os.PathLike[str]) -> Pat
 
 
 def validate_record(record: Any, where: str = "record") -> dict[str, Any]:
-    """Check that ``record`` is an ``llmgeom.measurement/1`` result; return it unchanged.
+    """Check that ``record`` is an ``llmgeom.measurement/2`` result; return it unchanged.
 
-    The check is the published JSON Schema (``llmgeom/records/schemas/measurement-1.json``,
+    The check is the published JSON Schema (``llmgeom/records/schemas/measurement-2.json``,
     :func:`llmgeom.records.schema.check_schema`): the schema name, every block an object and
     the fields readers rely on typed (the fits read ``model`` and ``stats``); the optional
     ``weighted`` block must be complete when present. One-line :class:`ConfigError` naming
@@ -371,9 +391,56 @@ def validate_record(record: Any, where: str = "record") -> dict[str, Any]:
     return check_schema(record, SCHEMA, where, "llmgeom measurement")
 
 
+def migrate_record(old: dict[str, Any]) -> dict[str, Any]:
+    """An ``llmgeom.measurement/1`` record in today's format (``/2``), every number kept.
+
+    Version 2 has one name per quantity: ``stats.ratio_to_random`` (always equal to
+    ``stats.m_times_mean_cos2``: the random baseline is 1/m) is dropped; the exact pass's pair
+    count ``stats.pairs`` is ``stats.n_pairs`` (``variant.pairs`` is the pass's mode);
+    ``variant.n_rows_used`` (a copy of ``stats.n_rows_used``) is dropped; the exact pass's
+    internals (:data:`PASS_DIAGNOSTICS`) move from ``stats`` to a ``diagnostics`` block. A
+    ``/2`` record is returned as a copy, unchanged.
+
+    Example:
+        >>> old = {"schema": "llmgeom.measurement/1", "variant": {"pairs": "exact",
+        ...        "n_rows_used": 3}, "stats": {"n_rows_used": 3, "m": 2, "mean_cos2": 0.25,
+        ...        "m_times_mean_cos2": 0.5, "ratio_to_random": 0.5, "pairs": 3, "block_rows": 3}}
+        >>> new = migrate_record(old)
+        >>> new["schema"], new["variant"], new["stats"]["n_pairs"], new["diagnostics"]
+        ('llmgeom.measurement/2', {'pairs': 'exact'}, 3, {'block_rows': 3})
+        >>> sorted(new["stats"])
+        ['m', 'm_times_mean_cos2', 'mean_cos2', 'n_pairs', 'n_rows_used']
+    """
+    new = json.loads(json.dumps(old, allow_nan=True))
+    if new.get("schema") != SCHEMA_V1:
+        return new
+    stats, variant = new.get("stats", {}), new.get("variant", {})
+    stats.pop("ratio_to_random", None)
+    if "pairs" in stats:
+        stats["n_pairs"] = stats.pop("pairs")
+    variant.pop("n_rows_used", None)
+    diagnostics = {key: stats.pop(key) for key in PASS_DIAGNOSTICS if key in stats}
+    kept = new.get("kept_from_earlier_runs")
+    if kept:  # the names of what a merge kept, in the new names
+        renamed = {"pairs": "n_pairs", **{k: f"diagnostics.{k}" for k in PASS_DIAGNOSTICS}}
+        new["kept_from_earlier_runs"] = [renamed.get(k, k) for k in kept if k != "ratio_to_random"]
+    ordered = {}
+    for key, value in new.items():  # diagnostics right after the statistics, as written now
+        ordered[key] = value
+        if key == "stats":
+            ordered["diagnostics"] = diagnostics
+    ordered["schema"] = SCHEMA
+    return ordered
+
+
 def load_record(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read a result file and check it (:func:`validate_record`)."""
+    """Read a result file and check it (:func:`validate_record`); a record of the former
+    version is checked against its own schema and migrated (:func:`migrate_record`)."""
     record = read_json(path, "llmgeom result")
+    if isinstance(record, dict) and record.get("schema") == SCHEMA_V1:
+        from .records.schema import check_schema
+
+        record = migrate_record(check_schema(record, SCHEMA_V1, str(path), "llmgeom measurement"))
     return validate_record(record, str(path))
 
 

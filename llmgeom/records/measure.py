@@ -3,7 +3,8 @@ returns and :meth:`MeasureResult.load` reads back from a ``llmgeom measure`` JSO
 
 The headline statistics are attributes (``r.mean_cos2``, ``r.mean_abs_cos.value`` and, when
 sampled, ``r.mean_abs_cos.ci95``); the internals of the passes (blocked sums, block rows, matmul
-FLOPs, the sampling design, timings) are in the read-only mapping ``r.diagnostics``;
+FLOPs, the pair count, the sampling design, timings) are in the read-only mapping
+``r.diagnostics``;
 ``r.to_dict()`` is the record exactly as written (:mod:`llmgeom.results`).
 
 Example:
@@ -13,7 +14,7 @@ Example:
     MeasureResult(name='<array>', m=2, n_rows_used=3, mean_cos2=0.3333, ..., pairs='exact')
     >>> round(r.mean_cos2, 6), r.mean_abs_cos, round(r.max_abs_cos, 6)  # cos: 0, 1/√2, 1/√2
     (0.333333, Estimate(0.4714 (exact)), 0.707107)
-    >>> r.diagnostics["pairs"], MeasureResult.from_dict(r.to_dict()) == r
+    >>> r.diagnostics["n_pairs"], MeasureResult.from_dict(r.to_dict()) == r
     (3, True)
 """
 
@@ -170,7 +171,7 @@ def _estimate(stats: Mapping[str, Any], key: str, method: str | None) -> Estimat
 
 @dataclass(frozen=True, eq=False, repr=False)
 class MeasureResult(TypedResult):
-    """One measured output embedding (schema ``llmgeom.measurement/1``).
+    """One measured output embedding (schema ``llmgeom.measurement/2``).
 
     Model: ``name`` (the user's label, else the repo id, else the file name), ``source``,
     ``family``, ``n_rows`` (rows of the head), ``d_model``, ``model`` (all provenance). Run:
@@ -221,7 +222,15 @@ class MeasureResult(TypedResult):
     #: record, so empty after ``load``)
     arrays: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
-    SCHEMA: ClassVar[str] = "llmgeom.measurement/1"
+    SCHEMA: ClassVar[str] = "llmgeom.measurement/2"
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MeasureResult:
+        """The result of a record (:meth:`to_dict`); a record of the former version
+        ``llmgeom.measurement/1`` is migrated first (:func:`llmgeom.results.migrate_record`)."""
+        from ..results import SCHEMA_V1, migrate_record
+
+        return cls._build(migrate_record(dict(data)) if data.get("schema") == SCHEMA_V1 else data)
 
     @classmethod
     def _headline(cls, d: dict[str, Any]) -> dict[str, Any]:
@@ -230,7 +239,8 @@ class MeasureResult(TypedResult):
         model, stats, variant = d["model"], d["stats"], d["variant"]
         method = abs_cos_method(stats)
         mean_cos2, m = float(stats["mean_cos2"]), int(stats["m"])
-        diagnostics = {k: v for k, v in stats.items() if k not in HEADLINE_STATS}
+        diagnostics = dict(d.get("diagnostics", {}))
+        diagnostics |= {k: v for k, v in stats.items() if k not in HEADLINE_STATS}
         for block in ("variant", "timings", "environment"):
             diagnostics[block] = d.get(block, {})
         weighted = d.get("weighted")

@@ -23,6 +23,7 @@ from ..errors import ConfigError, LlmgeomError
 #: Schema name -> its JSON Schema file in ``llmgeom/records/schemas``.
 SCHEMA_FILES = {
     "llmgeom.measurement/1": "measurement-1.json",
+    "llmgeom.measurement/2": "measurement-2.json",
     "llmgeom.loss/1": "loss-1.json",
     "llmgeom.freq/1": "freq-1.json",
     "llmgeom.toy.result/2": "toy-result-2.json",

@@ -2,7 +2,8 @@
 
 Recognised (recursively; the report's own output folder excluded):
 
-* measurement records ``llmgeom.measurement/1`` (:func:`llmgeom.results.load_record`);
+* measurement records ``llmgeom.measurement/2`` (and /1, migrated:
+  :func:`llmgeom.results.load_record`);
 * loss records ``llmgeom.loss/1`` (:func:`llmgeom.text.loss.load_loss_record`) and loss tables
   ``losses.csv`` (:func:`llmgeom.fits.io.read_loss_table`);
 * token-frequency records ``llmgeom.freq/1`` (:func:`llmgeom.text.freq.load_freq_record`) with
@@ -207,7 +208,7 @@ def _read_json(found: Gathered, path: Path, rel: str) -> str | None:
         return None
     schema = data.get("schema") if isinstance(data, dict) else None
     try:
-        if schema == "llmgeom.measurement/1":
+        if schema in ("llmgeom.measurement/1", "llmgeom.measurement/2"):
             from ..results import load_record
 
             found.measurements.append(Item(path, rel, "measure", load_record(path)))

@@ -15,6 +15,7 @@ import torch
 import llmgeom
 from llmgeom.errors import ConfigError
 from llmgeom.records import Estimate, MeasureResult, to_pandas
+from llmgeom.results import migrate_record
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "v0_1"
 MEASUREMENTS = sorted(
@@ -24,9 +25,10 @@ MEASUREMENTS = sorted(
 
 @pytest.mark.parametrize("path", MEASUREMENTS, ids=lambda p: str(p.relative_to(GOLDEN)))
 def test_a_record_loads_and_writes_back_exactly(path):
-    written = json.loads(path.read_text())
+    written = json.loads(path.read_text())  # llmgeom.measurement/1: migrated on loading
     r = MeasureResult.load(path)
-    assert r.to_dict() == written and MeasureResult.from_dict(r.to_dict()) == r
+    assert r.to_dict() == migrate_record(written) and MeasureResult.from_dict(written) == r
+    assert MeasureResult.from_dict(r.to_dict()).to_dict() == r.to_dict()
     stats = written["stats"]
     assert (r.mean_cos2, r.m, r.n_rows_used) == (
         stats["mean_cos2"],
@@ -44,6 +46,7 @@ def test_a_record_loads_and_writes_back_exactly(path):
         assert r.mean_abs_cos == Estimate(stats["mean_abs_cos"])
         assert r.max_abs_cos == stats["max_abs_cos"]
         assert r.diagnostics["mean_cos2_blocked"] == stats["mean_cos2_blocked"]
+        assert r.diagnostics["n_pairs"] == stats["pairs"]
     else:
         assert r.mean_abs_cos is None and r.max_abs_cos is None
     if "weighted" in written:

@@ -350,12 +350,12 @@ def test_drop_nonfinite_skips_and_reports_them(tmp_path):
     report = measure(W, drop_nonfinite=True, device="cpu", progress=False)
     good = [i for i in range(20) if i not in (3, 7)]
     C, iu = _direct(W[good].numpy())
-    assert report.n_rows_used == 18 and report.diagnostics["variant"]["n_rows_used"] == 18
+    assert report.n_rows_used == 18 and report.diagnostics["variant"]["n_rows_selected"] == 20
     assert report.diagnostics["variant"]["n_nonfinite_rows_dropped"] == 2
     assert report.row_norms.n_nonfinite == 2 and report.row_norms.count == 18
     assert report.mean_cos2 == pytest.approx(np.mean(C[iu] ** 2), rel=1e-6)
     assert report.mean_abs_cos.value == pytest.approx(np.mean(np.abs(C[iu])), rel=1e-6)
-    assert report.diagnostics["pairs"] == 18 * 17 // 2
+    assert report.diagnostics["n_pairs"] == 18 * 17 // 2
     # top pair reported in the ORIGINAL row numbering
     A = np.abs(C)
     np.fill_diagonal(A, -1)
@@ -375,7 +375,7 @@ def test_zero_rows_are_counted_and_excluded_and_never_produce_nan():
     C, iu = _direct(W[good].numpy())
     assert report.diagnostics["variant"]["n_zero_rows_excluded"] == 2
     assert report.row_norms.n_zero == 2 and report.row_norms.min == 0.0
-    assert report.n_rows_used == 23 and report.diagnostics["pairs"] == 23 * 22 // 2
+    assert report.n_rows_used == 23 and report.diagnostics["n_pairs"] == 23 * 22 // 2
     assert report.mean_cos2 == pytest.approx(np.mean(C[iu] ** 2), rel=1e-6)
     assert sum(report.diagnostics["histogram"]["counts"]) == 23 * 22 // 2
     record = report.to_dict()
