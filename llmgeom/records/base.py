@@ -178,14 +178,34 @@ class TypedResult:
         raise NotImplementedError
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({', '.join(f'{k}={v}' for k, v in self._rows())})"
+        return repr_line(type(self).__name__, self._rows())
 
     def _repr_html_(self) -> str:
-        cells = "".join(
-            f"<tr><th style='text-align:left'>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
-            for k, v in self._rows()
-        )
-        return f"<table><caption>{type(self).__name__}</caption>{cells}</table>"
+        return html_table(type(self).__name__, self._rows())
+
+
+def repr_line(name: str, rows: list[tuple[str, str]]) -> str:
+    """``Name(key=value, ...)``: the one-line repr of a result.
+
+    Example:
+        >>> repr_line("Fit", [("k", "2.5"), ("n", "3")])
+        'Fit(k=2.5, n=3)'
+    """
+    return f"{name}({', '.join(f'{k}={v}' for k, v in rows)})"
+
+
+def html_table(name: str, rows: list[tuple[str, str]]) -> str:
+    """The rows of a repr as an HTML table (what a notebook shows).
+
+    Example:
+        >>> html_table("Fit", [("k", "<2>")]).split("<tr>")[1]
+        "<th style='text-align:left'>k</th><td>&lt;2&gt;</td></tr></table>"
+    """
+    cells = "".join(
+        f"<tr><th style='text-align:left'>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
+        for k, v in rows
+    )
+    return f"<table><caption>{html.escape(name)}</caption>{cells}</table>"
 
 
 def fmt(value: float | None, digits: int = 4) -> str:

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from .base import TypedResult
 
 #: Schema family (the name before ``/version``) -> ``module:Class`` of its typed result.
 RESULT_CLASSES = {
@@ -29,10 +28,11 @@ RESULT_CLASSES = {
     "llmgeom.fit.overlap": "llmgeom.fits.results:OverlapFit",
     "llmgeom.fit.width_loss": "llmgeom.fits.results:WidthLossFit",
     "llmgeom.fit.chinchilla": "llmgeom.fits.results:ChinchillaFit",
+    "llmgeom.loss": "llmgeom.text.loss:LossResult",
 }
 
 
-def result_class(schema: str) -> type[TypedResult] | None:
+def result_class(schema: str) -> Any:
     """The typed result class of records with schema ``schema``; None for other documents.
 
     Example:
@@ -43,8 +43,7 @@ def result_class(schema: str) -> type[TypedResult] | None:
     if target is None:
         return None
     module, name = target.split(":")
-    cls: type[TypedResult] = getattr(importlib.import_module(module), name)
-    return cls
+    return getattr(importlib.import_module(module), name)
 
 
 def _result_files(folder_or_paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]):
@@ -71,8 +70,8 @@ def to_pandas(
     the result's headline columns (:meth:`TypedResult.columns`).
 
     A folder is searched recursively for ``*.json``; files that are not llmgeom results of a
-    typed kind (measurements, fits) are skipped. Files named explicitly must be such results.
-    Needs pandas: ``pip install llmgeom[pandas]``.
+    typed kind (measurements, losses, fits) are skipped. Files named explicitly must be such
+    results. Needs pandas: ``pip install llmgeom[pandas]``.
     """
     try:
         import pandas as pd

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -72,3 +73,23 @@ def test_estimate_text():
     assert Estimate(0.25).text() == "0.25 (exact)"
     e = Estimate(0.25, se=0.01, ci95=(0.2304, 0.2696), method="sample")
     assert e.text(3) == "0.25 ± 0.01, 95% CI [0.23, 0.27], sample" and float(e) == 0.25
+
+
+def test_loss_results_round_trip_and_join_the_table(tmp_path):
+    from llmgeom.text.loss import LossResult, load_loss_record
+
+    golden = Path(__file__).resolve().parents[1] / "golden" / "v0_1" / "loss"
+    for path in sorted(golden.glob("*.loss.json")):
+        written = json.loads(path.read_text())
+        r = LossResult.load(path)
+        assert r.to_dict() == written == load_loss_record(path)
+        assert LossResult.from_dict(r.to_dict()) == r
+        assert (r.loss, r.tokens, r.corpus_name) == (
+            written["loss"]["loss"], written["loss"]["tokens"], written["corpus"]["name"],
+        )  # fmt: skip
+        assert path.name == f"{r.model_name}.{r.corpus_name}.loss.json"  # the name save_loss gives
+        assert len(repr(r)) < 120 and "<caption>LossResult</caption>" in r._repr_html_()
+    table = to_pandas(golden)
+    assert sorted(table["corpus"]) == ["c4", "wiki"]
+    for row in table.to_dict("records"):
+        assert row["loss"] == json.loads(Path(row["path"]).read_text())["loss"]["loss"]
