@@ -13,7 +13,8 @@ Example:
 from __future__ import annotations
 
 from .base import Estimate, TypedResult
+from .freq import FreqRecord
 from .measure import MeasureResult
 from .table import result_class, to_pandas
 
-__all__ = ["Estimate", "MeasureResult", "TypedResult", "result_class", "to_pandas"]
+__all__ = ["Estimate", "FreqRecord", "MeasureResult", "TypedResult", "result_class", "to_pandas"]

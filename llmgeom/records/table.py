@@ -29,6 +29,7 @@ RESULT_CLASSES = {
     "llmgeom.fit.width_loss": "llmgeom.fits.results:WidthLossFit",
     "llmgeom.fit.chinchilla": "llmgeom.fits.results:ChinchillaFit",
     "llmgeom.loss": "llmgeom.text.loss:LossResult",
+    "llmgeom.freq": "llmgeom.records.freq:FreqRecord",
 }
 
 
@@ -70,8 +71,8 @@ def to_pandas(
     the result's headline columns (:meth:`TypedResult.columns`).
 
     A folder is searched recursively for ``*.json``; files that are not llmgeom results of a
-    typed kind (measurements, losses, fits) are skipped. Files named explicitly must be such
-    results. Needs pandas: ``pip install llmgeom[pandas]``.
+    typed kind (measurements, losses, token counts, fits) are skipped. Files named explicitly
+    must be such results. Needs pandas: ``pip install llmgeom[pandas]``.
     """
     try:
         import pandas as pd

@@ -95,6 +95,24 @@ class FreqResult:
         """``<tokenizer>.<corpus>``: the common part of the file names."""
         return f"{_safe(self.tokenizer.name)}.{_safe(self.corpus.name)}"
 
+    def _rows(self) -> list[tuple[str, str]]:
+        return [
+            ("tokenizer", repr(self.tokenizer.name)),
+            ("corpus", repr(self.corpus.name)),
+            ("tokens_counted", str(self.tokens_counted)),
+            ("documents", str(self.documents)),
+        ]
+
+    def __repr__(self) -> str:
+        from ..records.base import repr_line
+
+        return repr_line(type(self).__name__, self._rows())
+
+    def _repr_html_(self) -> str:
+        from ..records.base import html_table
+
+        return html_table(type(self).__name__, self._rows())
+
 
 def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "x"

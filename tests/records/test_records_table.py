@@ -93,3 +93,21 @@ def test_loss_results_round_trip_and_join_the_table(tmp_path):
     assert sorted(table["corpus"]) == ["c4", "wiki"]
     for row in table.to_dict("records"):
         assert row["loss"] == json.loads(Path(row["path"]).read_text())["loss"]["loss"]
+
+
+def test_freq_records_read_back_typed_and_join_the_table():
+    from llmgeom.records import FreqRecord
+
+    golden = Path(__file__).resolve().parents[1] / "golden" / "v0_1" / "freq"
+    for path in sorted(golden.glob("*.freq.json")):
+        written = json.loads(path.read_text())
+        r = FreqRecord.load(path)
+        assert r.to_dict() == written and FreqRecord.from_dict(r.to_dict()) == r
+        mle = written["rank_frequency"]["mle"]
+        assert (r.tokens_counted, r.mle_s, list(r.mle_s_ci95)) == (
+            written["stats"]["tokens_counted"], mle["s"], mle["ci95"],
+        )  # fmt: skip
+        assert r.loglog_alpha == written["rank_frequency"]["loglog"]["alpha"]
+        assert (golden / r.counts_file).name == path.name.replace(".freq.json", ".counts.npz")
+    table = to_pandas(golden)
+    assert sorted(table["corpus"]) == ["c4", "wiki"] and set(table["schema"]) == {"llmgeom.freq/1"}
