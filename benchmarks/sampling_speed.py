@@ -50,13 +50,13 @@ def default_vs_gram(rows: int, width: int, exact_max_flops: float) -> dict:
     W = torch.randn(rows, width, generator=torch.Generator().manual_seed(0))
     t_gram, _ = timed(lambda: measure(W, pairs="gram", progress=False))
     t_default, report = timed(lambda: measure(W, exact_max_flops=exact_max_flops, progress=False))
-    sample = report.stats["sampled"]
+    sample = report.diagnostics["sampled"]
     low, high = sample["interval"]["mean_abs_cos"]
     print(f"[1] head {rows} x {width} float32, {torch.get_num_threads()} threads")
     print(f"    measure(pairs='gram')   {t_gram:8.2f} s")
     print(
         f"    measure() default       {t_default:8.2f} s   ratio {t_default / t_gram:.2f} x   "
-        f"(pairs: {report.variant['pairs']}, timings {report.timings})"
+        f"(pairs: {report.pairs}, timings {dict(report.diagnostics['timings'])})"
     )
     print(
         f"    {sample['pairs_sampled']:,} pairs, stopped by {sample['stopped_by']}, mean |cos| "
@@ -72,7 +72,7 @@ def default_vs_gram(rows: int, width: int, exact_max_flops: float) -> dict:
         "stopped_by": sample["stopped_by"],
         "mean_abs_cos": sample["mean_abs_cos"],
         "interval": [low, high],
-        "timings": report.timings,
+        "timings": dict(report.diagnostics["timings"]),
     }
 
 

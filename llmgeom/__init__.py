@@ -2,8 +2,8 @@
 
 Example:
     >>> import torch, llmgeom
-    >>> report = llmgeom.measure(torch.eye(4, 2))
-    >>> report.stats["mean_cos2"]
+    >>> result = llmgeom.measure(torch.eye(4, 2))
+    >>> result.mean_cos2
     0.0
 """
 
@@ -38,6 +38,7 @@ __all__ = [
     "InvalidMatrixError",
     "LlmgeomError",
     "MeasureOptions",
+    "MeasureResult",
     "NetworkError",
     "SourceNotFoundError",
     "TensorNotFoundError",
@@ -48,6 +49,7 @@ __all__ = [
     "count_tokens",
     "load_unembedding",
     "measure",
+    "to_pandas",
 ]
 
 _LAZY = {  # name -> module (relative); `import llmgeom` does not import torch
@@ -56,8 +58,10 @@ _LAZY = {  # name -> module (relative); `import llmgeom` does not import torch
     "load_unembedding": "sources",
     "measure": "geometry.measurement",
     "MeasureOptions": "options",
+    "MeasureResult": "records.measure",
     "compute_loss": "text.loss",
     "count_tokens": "text.freq",
+    "to_pandas": "records",
 }
 
 

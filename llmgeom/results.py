@@ -1,18 +1,25 @@
 """The JSON result format of ``llmgeom measure`` (versioned), its machine check and atomic writing.
 
-This module owns the schema ``llmgeom.measurement/1``: it writes records (:func:`build_record`),
-checks them (:func:`validate_record`) and reads them (:func:`load_record`); nothing else parses
-it. A record has:
+This module owns the schema ``llmgeom.measurement/2`` (its JSON Schema:
+``llmgeom/records/schemas/measurement-2.json``): it writes records (:func:`build_record`), checks
+them (:func:`validate_record`), reads them (:func:`load_record`) and brings records of the
+former version ``llmgeom.measurement/1`` to it (:func:`migrate_record`); nothing else parses it.
+A record has:
 
-* ``schema``: ``"llmgeom.measurement/1"``;
+* ``schema``: ``"llmgeom.measurement/2"``;
 * ``model``: provenance (source, repo, revision and commit, family, tensor name, tied, shapes
   ``n_rows``/``head_width``/``d_model``, dtype, checksum);
 * ``variant``: which rows (``rows``), centring (``center``), the pair mode that ran
   (``pairs``: exact, sample or gram) with its predicted time, rows used and excluded;
 * ``options``: the analysis options as given (:class:`llmgeom.options.MeasureOptions`,
   ``weights`` as the counts file's path);
-* ``stats``, ``reference`` (baselines), ``row_norms``, ``timings``, ``environment``
-  (versions, device), ``created``;
+* ``stats`` (``n_rows_used``, ``m``, ``mean_cos2``, ``m_times_mean_cos2``, ``mean_cos``,
+  ``effective_dim``, ``top_eigen_fraction``; with a pair pass ``mean_abs_cos``,
+  ``std_abs_cos``, ``abs_cos_method``; the exact pass adds ``n_pairs``, ``max_abs_cos``,
+  ``mean_max_abs_cos``, ``median_max_abs_cos``, ``top_pairs``, ``histogram``);
+  ``diagnostics`` (the exact pass's internals: ``mean_cos2_blocked``, ``block_rows``,
+  ``matmul_flops``; empty otherwise); ``reference`` (baselines), ``row_norms``, ``timings``,
+  ``environment`` (versions, device), ``created``;
 * ``weighted`` (only with ``--weights``; its own ``version``, now 1): frequency-weighted
   interference, :mod:`llmgeom.geometry.weights`. ``counts_path``, ``counts_sha256`` (provenance);
   ``counts_length``, ``counts_total`` (Σc), ``rows_padded`` (head rows beyond the counts),
@@ -35,9 +42,9 @@ of the former row design have ``pairs_covered`` instead of ``pairs_sampled``.
 Example:
     >>> import torch
     >>> from llmgeom.geometry.measurement import measure
-    >>> record = build_record(measure(torch.eye(6, 3), pairs="gram"))
+    >>> record = measure(torch.eye(6, 3), pairs="gram").to_dict()
     >>> record["schema"], record["model"]["n_rows"], record["stats"]["mean_cos2"]
-    ('llmgeom.measurement/1', 6, 0.0)
+    ('llmgeom.measurement/2', 6, 0.0)
     >>> validate_record(record) is record
     True
 """
@@ -49,12 +56,12 @@ import json
 import os
 import platform
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from ._atomic import read_json, write_json_atomic
 from .errors import ConfigError
@@ -62,23 +69,11 @@ from .errors import ConfigError
 if TYPE_CHECKING:
     from .unembedding import HeadMetadata
 
-
-class MeasureReport(Protocol):
-    """What a record is built from: :class:`llmgeom.geometry.measurement.MeasureReport`'s
-    fields (declared here so that this module, below the geometry, never imports it)."""
-
-    meta: HeadMetadata
-    variant: dict[str, Any]
-    options: dict[str, Any]
-    stats: dict[str, Any]
-    reference: dict[str, float]
-    row_norms: dict[str, Any]
-    timings: dict[str, float]
-    device: str
-    weighted: dict[str, Any] | None
-
-
-SCHEMA = "llmgeom.measurement/1"
+SCHEMA = "llmgeom.measurement/2"
+#: The former version, still read (:func:`migrate_record`).
+SCHEMA_V1 = "llmgeom.measurement/1"
+#: Internals of the exact pass, kept in the record's ``diagnostics`` block (``stats`` in /1).
+PASS_DIAGNOSTICS = ("mean_cos2_blocked", "block_rows", "matmul_flops")
 _VERSIONED = ("llmgeom", "torch", "numpy", "safetensors", "transformers", "huggingface_hub")
 
 
@@ -101,23 +96,36 @@ def _device_name(device: str) -> str:
     return platform.processor() or platform.machine()
 
 
-def build_record(report: MeasureReport) -> dict[str, Any]:
-    """The JSON-ready record of a measurement."""
-    weighted = {"weighted": report.weighted} if report.weighted is not None else {}
+def build_record(
+    *,
+    meta: HeadMetadata,
+    variant: dict[str, Any],
+    options: dict[str, Any],
+    stats: dict[str, Any],
+    diagnostics: dict[str, Any],
+    weighted: dict[str, Any] | None,
+    reference: dict[str, float],
+    row_norms: dict[str, Any],
+    timings: dict[str, float],
+    device: str,
+) -> dict[str, Any]:
+    """The JSON-ready record of a measurement (:func:`llmgeom.measure` builds it; its
+    :class:`~llmgeom.records.measure.MeasureResult` keeps it: ``to_dict()``)."""
     return {
         "schema": SCHEMA,
-        "model": report.meta.to_dict(),
-        "variant": report.variant,
-        "options": report.options,
-        "stats": report.stats,
-        **weighted,
-        "reference": report.reference,
-        "row_norms": report.row_norms,
-        "timings": report.timings,
+        "model": meta.to_dict(),
+        "variant": variant,
+        "options": options,
+        "stats": stats,
+        "diagnostics": diagnostics,
+        **({"weighted": weighted} if weighted is not None else {}),
+        "reference": reference,
+        "row_norms": row_norms,
+        "timings": timings,
         "environment": {
             "versions": package_versions(),
-            "device": report.device,
-            "device_name": _device_name(report.device),
+            "device": device,
+            "device_name": _device_name(device),
             "platform": platform.platform(),
         },
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -189,11 +197,10 @@ def _tensor_digest(model: dict[str, Any]) -> str:
 
 # ------------------------------------------------------------------------------ merging
 
-#: Statistics that only the exact all-pairs pass produces.
+#: Statistics that only the exact all-pairs pass produces (its internals: PASS_DIAGNOSTICS).
 EXACT_PASS_STATS = (
-    "pairs", "mean_abs_cos", "std_abs_cos", "mean_cos2_blocked", "max_abs_cos",
-    "mean_max_abs_cos", "median_max_abs_cos", "top_pairs", "block_rows", "matmul_flops",
-    "histogram", "abs_cos_method",
+    "n_pairs", "mean_abs_cos", "std_abs_cos", "max_abs_cos", "mean_max_abs_cos",
+    "median_max_abs_cos", "top_pairs", "histogram", "abs_cos_method",
 )  # fmt: skip
 
 
@@ -240,7 +247,13 @@ def merge_records(old: dict[str, Any], new: dict[str, Any]) -> tuple[dict[str, A
         kept = sorted(set(kept) | {k for k in EXACT_PASS_STATS if k in old_stats})
     for key in kept:
         stats[key] = old_stats[key]
+    diagnostics = dict(new.get("diagnostics", {}))
+    if abs_cos_method(old_stats) == "exact" and abs_cos_method(new_stats) != "exact":
+        old_diagnostics = old.get("diagnostics", {})
+        diagnostics |= {k: old_diagnostics[k] for k in PASS_DIAGNOSTICS if k in old_diagnostics}
     merged = {**new, "stats": stats, "variant": dict(new.get("variant", {}))}
+    if "diagnostics" in new or diagnostics:
+        merged["diagnostics"] = diagnostics
     weighted, kept_weighted = _merge_weighted(old.get("weighted"), new.get("weighted"))
     if weighted is not None:
         merged["weighted"] = weighted
@@ -320,6 +333,8 @@ def _read_existing(path: Path) -> dict[str, Any] | None:
         return None
     except (OSError, json.JSONDecodeError, UnicodeDecodeError):
         return {}
+    if isinstance(data, dict) and data.get("schema") == SCHEMA_V1:
+        data = migrate_record(data)  # merged and rewritten in today's format
     return data if isinstance(data, dict) and data.get("schema") == SCHEMA else {}
 
 
@@ -354,38 +369,14 @@ def write_record(record: dict[str, Any], out_dir: str | os.PathLike[str]) -> Pat
     return save_record(record, out_dir).path
 
 
-_NUMBER = (int, float)
-#: (block, field, type(s), required): what validate_record checks. A hand-written check rather
-#: than JSON Schema: the jsonschema package is not a dependency, and these lines are the schema.
-_FIELDS: tuple[tuple[str, str, Any, bool], ...] = (
-    ("model", "source", str, True),
-    ("model", "n_rows", int, True),
-    ("model", "head_width", int, True),
-    ("model", "d_model", (int, type(None)), False),
-    ("model", "family", (str, type(None)), False),
-    ("model", "sha256", (str, type(None)), False),
-    ("variant", "name", str, True),
-    ("variant", "rows", str, True),
-    ("variant", "center", bool, True),
-    ("variant", "pairs", str, True),
-    ("stats", "n_rows_used", int, True),
-    ("stats", "m", int, True),
-    ("stats", "mean_cos2", _NUMBER, True),
-    ("stats", "mean_abs_cos", _NUMBER, False),
-    ("weighted", "version", int, True),
-    ("weighted", "weighted_mean_cos2", _NUMBER, True),
-    ("weighted", "effective_tokens", _NUMBER, True),
-    ("weighted", "counts_sha256", (str, type(None)), True),
-)
-_BLOCKS = ("model", "variant", "stats", "reference", "row_norms", "timings", "environment")
-
-
 def validate_record(record: Any, where: str = "record") -> dict[str, Any]:
-    """Check that ``record`` is an ``llmgeom.measurement/1`` result; return it unchanged.
+    """Check that ``record`` is an ``llmgeom.measurement/2`` result; return it unchanged.
 
-    Checks the schema name, that every block is an object, and the type of the fields that
-    readers rely on (the fits read ``model`` and ``stats``); the optional ``weighted`` block
-    must be complete when present. One-line :class:`ConfigError` naming ``where`` and the field.
+    The check is the published JSON Schema (``llmgeom/records/schemas/measurement-2.json``,
+    :func:`llmgeom.records.schema.check_schema`): the schema name, every block an object and
+    the fields readers rely on typed (the fits read ``model`` and ``stats``); the optional
+    ``weighted`` block must be complete when present. One-line :class:`ConfigError` naming
+    ``where`` and the JSON path of the field.
 
     Example:
         >>> validate_record({"schema": SCHEMA, "model": {}, "variant": {}, "stats": {}}, "r.json")
@@ -393,44 +384,63 @@ def validate_record(record: Any, where: str = "record") -> dict[str, Any]:
         ...
         llmgeom.errors.ConfigError: r.json: malformed llmgeom measurement: model.source is missing
     """
+    from .records.schema import check_schema
+
     if not isinstance(record, dict) or record.get("schema") != SCHEMA:
         raise ConfigError(f"{where}: not an llmgeom measurement (schema {SCHEMA} expected)")
-    for block in _BLOCKS + (("weighted",) if "weighted" in record else ()):
-        if block not in record and block in ("model", "variant", "stats"):
-            raise ConfigError(f"{where}: malformed llmgeom measurement: {block} is missing")
-        if block in record and not isinstance(record[block], dict):
-            raise ConfigError(f"{where}: malformed llmgeom measurement: {block} is not an object")
-    for block, name, kinds, required in _FIELDS:
-        data = record.get(block)
-        if not isinstance(data, dict):
-            continue
-        if name not in data:
-            if required:
-                raise ConfigError(
-                    f"{where}: malformed llmgeom measurement: {block}.{name} is missing"
-                )
-            continue
-        value = data[name]
-        wrong = not isinstance(value, kinds) or (isinstance(value, bool) and kinds is not bool)
-        if wrong:
-            raise ConfigError(
-                f"{where}: malformed llmgeom measurement: {block}.{name} = {value!r} is not "
-                f"{_kind_name(kinds)}"
-            )
-    return record
+    return check_schema(record, SCHEMA, where, "llmgeom measurement")
 
 
-def _kind_name(kinds: Any) -> str:
-    names = {int: "an integer", float: "a number", str: "a string", bool: "true/false"}
-    kinds = kinds if isinstance(kinds, tuple) else (kinds,)
-    if kinds == _NUMBER:
-        return "a number"
-    return " or ".join(names.get(k, "null") for k in kinds)
+def migrate_record(old: dict[str, Any]) -> dict[str, Any]:
+    """An ``llmgeom.measurement/1`` record in today's format (``/2``), every number kept.
+
+    Version 2 has one name per quantity: ``stats.ratio_to_random`` (always equal to
+    ``stats.m_times_mean_cos2``: the random baseline is 1/m) is dropped; the exact pass's pair
+    count ``stats.pairs`` is ``stats.n_pairs`` (``variant.pairs`` is the pass's mode);
+    ``variant.n_rows_used`` (a copy of ``stats.n_rows_used``) is dropped; the exact pass's
+    internals (:data:`PASS_DIAGNOSTICS`) move from ``stats`` to a ``diagnostics`` block. A
+    ``/2`` record is returned as a copy, unchanged.
+
+    Example:
+        >>> old = {"schema": "llmgeom.measurement/1", "variant": {"pairs": "exact",
+        ...        "n_rows_used": 3}, "stats": {"n_rows_used": 3, "m": 2, "mean_cos2": 0.25,
+        ...        "m_times_mean_cos2": 0.5, "ratio_to_random": 0.5, "pairs": 3, "block_rows": 3}}
+        >>> new = migrate_record(old)
+        >>> new["schema"], new["variant"], new["stats"]["n_pairs"], new["diagnostics"]
+        ('llmgeom.measurement/2', {'pairs': 'exact'}, 3, {'block_rows': 3})
+        >>> sorted(new["stats"])
+        ['m', 'm_times_mean_cos2', 'mean_cos2', 'n_pairs', 'n_rows_used']
+    """
+    new = json.loads(json.dumps(old, allow_nan=True))
+    if new.get("schema") != SCHEMA_V1:
+        return new
+    stats, variant = new.get("stats", {}), new.get("variant", {})
+    stats.pop("ratio_to_random", None)
+    if "pairs" in stats:
+        stats["n_pairs"] = stats.pop("pairs")
+    variant.pop("n_rows_used", None)
+    diagnostics = {key: stats.pop(key) for key in PASS_DIAGNOSTICS if key in stats}
+    kept = new.get("kept_from_earlier_runs")
+    if kept:  # the names of what a merge kept, in the new names
+        renamed = {"pairs": "n_pairs", **{k: f"diagnostics.{k}" for k in PASS_DIAGNOSTICS}}
+        new["kept_from_earlier_runs"] = [renamed.get(k, k) for k in kept if k != "ratio_to_random"]
+    ordered = {}
+    for key, value in new.items():  # diagnostics right after the statistics, as written now
+        ordered[key] = value
+        if key == "stats":
+            ordered["diagnostics"] = diagnostics
+    ordered["schema"] = SCHEMA
+    return ordered
 
 
 def load_record(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read a result file and check it (:func:`validate_record`)."""
+    """Read a result file and check it (:func:`validate_record`); a record of the former
+    version is checked against its own schema and migrated (:func:`migrate_record`)."""
     record = read_json(path, "llmgeom result")
+    if isinstance(record, dict) and record.get("schema") == SCHEMA_V1:
+        from .records.schema import check_schema
+
+        record = migrate_record(check_schema(record, SCHEMA_V1, str(path), "llmgeom measurement"))
     return validate_record(record, str(path))
 
 
@@ -549,19 +559,30 @@ def weighted_lines(block: dict[str, Any]) -> list[str]:
     return lines
 
 
-def summarize(report: MeasureReport) -> str:
-    """A short human summary of a measurement."""
-    meta, s, ref, variant = report.meta, report.stats, report.reference, report.variant
-    name = meta.name or meta.repo_id or meta.source
+def summarize(record: Mapping[str, Any]) -> str:
+    """A short human summary of a measurement record (what ``llmgeom measure`` prints).
+
+    Example:
+        >>> import torch
+        >>> from llmgeom.geometry.measurement import measure
+        >>> record = measure(torch.eye(6, 3), pairs="gram").to_dict()
+        >>> print(summarize(record))  # doctest: +ELLIPSIS
+        <array>  [raw]  unknown family  tensor=None  tied=None
+          head 6 x 3 (float32)  d_model=None  rows used=3 of 6 (excluded: 3 zero rows (no ...
+          mean cos^2      0   (random 1/m = 0.3333; m*mean = 0.000; frame bound 0)
+        ...
+    """
+    meta, s, ref, variant = record["model"], record["stats"], record["reference"], record["variant"]
+    name = meta.get("name") or meta.get("repo_id") or meta["source"]
     used = f"rows used={s['n_rows_used']}"
     excluded = excluded_rows(variant)
     if excluded:
         used += f" of {variant['n_rows_selected']} (excluded: {excluded})"
     lines = [
-        f"{name}  [{variant['name']}]  {meta.family or 'unknown family'}  "
-        f"tensor={meta.tensor_name}  tied={meta.tied}",
-        f"  head {meta.n_rows} x {meta.head_width} ({meta.stored_dtype})  d_model={meta.d_model}  "
-        + used,
+        f"{name}  [{variant['name']}]  {meta.get('family') or 'unknown family'}  "
+        f"tensor={meta.get('tensor_name')}  tied={meta.get('tied')}",
+        f"  head {meta['n_rows']} x {meta['head_width']} ({meta.get('stored_dtype')})  "
+        f"d_model={meta.get('d_model')}  " + used,
         f"  mean cos^2      {s['mean_cos2']:.6g}   (random 1/m = {ref['random_mean_cos2']:.4g}; "
         f"m*mean = {s['m_times_mean_cos2']:.3f}; frame bound {ref['frame_bound_mean_cos2']:.4g})",
     ]
@@ -580,16 +601,17 @@ def summarize(report: MeasureReport) -> str:
             f"  max |cos|       {s['max_abs_cos']:.4f}   "
             f"mean per-token max {s['mean_max_abs_cos']:.4f}"
         )
-    norms = report.row_norms
+    norms = record.get("row_norms") or {}
     lines.append(
         f"  effective dim   {s['effective_dim']:.1f}   top direction carries "
         f"{100 * s['top_eigen_fraction']:.1f}%   row norms mean "
         f"{norms.get('mean', float('nan')):.4g} min {norms.get('min', float('nan')):.4g}"
     )
-    if report.weighted is not None:
-        lines.extend(weighted_lines(report.weighted))
+    if record.get("weighted") is not None:
+        lines.extend(weighted_lines(record["weighted"]))
     pairs = _pairs_line(variant)
     if pairs:
         lines.append(pairs)
-    lines.append(f"  time {report.timings['total_s']:.2f}s on {report.device}")
+    device = (record.get("environment") or {}).get("device")
+    lines.append(f"  time {record['timings']['total_s']:.2f}s on {device}")
     return "\n".join(lines)

@@ -39,17 +39,23 @@ def test_reference_values():
 def test_measure_reports_raw_variant_with_reference_values():
     W = torch.randn(400, 16, generator=torch.Generator().manual_seed(0))
     report = measure(W, progress=False)
-    s, ref = report.stats, report.reference
-    assert report.variant["name"] == "raw" and report.variant["n_rows_used"] == 400
-    assert s["m_times_mean_cos2"] == pytest.approx(16 * s["mean_cos2"])
-    assert s["ratio_to_random"] == pytest.approx(s["mean_cos2"] * 16)
-    assert ref["random_mean_cos2"] == 1 / 16
-    assert s["mean_cos2"] == pytest.approx(s["mean_cos2_blocked"], rel=1e-6)
-    assert report.row_norms["count"] == 400 and report.row_norms["n_zero"] == 0
+    ref = report.reference
+    assert report.variant == "raw" and report.n_rows_used == 400
+    assert report.m_times_mean_cos2 == pytest.approx(16 * report.mean_cos2)
+    assert report.m_times_mean_cos2 == pytest.approx(report.mean_cos2 / ref.random_mean_cos2)
+    assert ref.random_mean_cos2 == 1 / 16
+    assert report.mean_cos2 == pytest.approx(report.diagnostics["mean_cos2_blocked"], rel=1e-6)
+    assert report.row_norms.count == 400 and report.row_norms.n_zero == 0
     norms = W.double().norm(dim=1).numpy()
-    assert report.row_norms["mean"] == pytest.approx(norms.mean())
-    assert report.row_norms["quantiles"]["0.5"] == pytest.approx(np.median(norms))
-    assert set(report.timings) >= {"load_s", "normalize_s", "gram_s", "pairwise_s", "total_s"}
+    assert report.row_norms.mean == pytest.approx(norms.mean())
+    assert report.row_norms.quantiles["0.5"] == pytest.approx(np.median(norms))
+    assert set(report.diagnostics["timings"]) >= {
+        "load_s",
+        "normalize_s",
+        "gram_s",
+        "pairwise_s",
+        "total_s",
+    }
     json.dumps(report.to_dict(), allow_nan=False)
     assert "mean cos^2" in report.summary()
 
@@ -63,11 +69,11 @@ def test_measure_does_not_modify_the_callers_tensor():
 
 def test_float16_and_bfloat16_heads_are_normalised_in_float32():
     W = torch.randn(300, 12, generator=torch.Generator().manual_seed(2))
-    exact = measure(W, pairs="gram", progress=False).stats["mean_cos2"]
+    exact = measure(W, pairs="gram", progress=False).mean_cos2
     for dtype in (torch.float16, torch.bfloat16):
         rounded = W.to(dtype)
-        ref = measure(rounded.float(), pairs="gram", progress=False).stats["mean_cos2"]
-        got = measure(rounded, pairs="gram", progress=False).stats["mean_cos2"]
+        ref = measure(rounded.float(), pairs="gram", progress=False).mean_cos2
+        got = measure(rounded, pairs="gram", progress=False).mean_cos2
         assert got == pytest.approx(ref, rel=1e-6)
         assert got == pytest.approx(exact, rel=0.02)
 
@@ -75,10 +81,10 @@ def test_float16_and_bfloat16_heads_are_normalised_in_float32():
 def test_sample_mode_reports_intervals():
     W = torch.randn(1000, 8, generator=torch.Generator().manual_seed(3))
     report = measure(W, pairs="sample", sample_rows=300, progress=False)
-    sampled = report.stats["sampled"]
+    sampled = report.diagnostics["sampled"]
     lo, hi = sampled["interval"]["mean_cos2"]
-    assert lo <= report.stats["mean_cos2"] <= hi  # the exact Gram value is always reported
-    assert report.variant["pairs"] == "sample"
+    assert lo <= report.mean_cos2 <= hi  # the exact Gram value is always reported
+    assert report.pairs == "sample"
 
 
 def test_bad_options_are_config_errors():
@@ -206,11 +212,11 @@ def test_options_object_keywords_and_record_agree():
     opts = MeasureOptions(pairs="gram", center=True)
     by_object = measure(W, options=opts, progress=False)
     by_keywords = measure(W, pairs="gram", center=True, progress=False)
-    assert by_object.stats == by_keywords.stats
+    assert by_object.to_dict()["stats"] == by_keywords.to_dict()["stats"]
     assert by_object.to_dict()["options"] == opts.to_record()
     assert by_object.to_dict()["options"]["center"] is True
     overridden = measure(W, options=opts, center=False, progress=False)
-    assert overridden.variant["center"] is False and overridden.variant["pairs"] == "gram"
+    assert overridden.diagnostics["variant"]["center"] is False and overridden.pairs == "gram"
     with pytest.raises(TypeError):
         measure(W, pair="gram")  # a misspelt option is not silently ignored
 

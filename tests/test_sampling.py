@@ -176,9 +176,9 @@ def test_auto_decides_by_flops_whatever_the_measured_speed(monkeypatch):
         monkeypatch.setattr(sampling, "matmul_rate", lambda U, rows, r=rate: r)
         at = measure(W, exact_max_flops=flops, progress=False, precision=0.1)
         below = measure(W, exact_max_flops=flops - 1, progress=False, precision=0.1)
-        assert (at.variant["pairs"], below.variant["pairs"]) == ("exact", "sample")
-        assert below.variant["exact_pass_flops"] == flops
-        assert below.variant["exact_max_flops"] == flops - 1
+        assert (at.pairs, below.pairs) == ("exact", "sample")
+        assert below.diagnostics["variant"]["exact_pass_flops"] == flops
+        assert below.diagnostics["variant"]["exact_max_flops"] == flops - 1
 
 
 def test_the_gram_statistics_are_logged_before_the_pass(caplog):
@@ -187,7 +187,7 @@ def test_the_gram_statistics_are_logged_before_the_pass(caplog):
         report = measure(W, pairs="sample", precision=0.1, progress=False)
     messages = [r.getMessage() for r in caplog.records if r.name == "llmgeom.progress"]
     first = next(i for i, text in enumerate(messages) if text.startswith("Gram statistics"))
-    assert f"{report.stats['mean_cos2']:.6g}" in messages[first]
+    assert f"{report.mean_cos2:.6g}" in messages[first]
     assert first < next(i for i, text in enumerate(messages) if "random pairs" in text)
 
 

@@ -61,8 +61,8 @@ def test_exact_weighted_statistics_equal_the_direct_double_loop(seed):
     report = measure(
         W, weights=counts, pairs="exact", memory_budget=7 * 50 * 4, progress=False, device="cpu"
     )
-    got, want = report.weighted, direct(W, counts)
-    assert report.stats["block_rows"] == 7
+    got, want = report.to_dict()["weighted"], direct(W, counts)
+    assert report.diagnostics["block_rows"] == 7
     for key in ("weighted_mean_cos2", "weighted_mean_abs_cos", "effective_tokens"):
         assert got[key] == pytest.approx(want[key], rel=1e-6), key
     assert got["weighted_mean_cos"] == pytest.approx(want["weighted_mean_cos"], rel=1e-5, abs=1e-9)
@@ -74,14 +74,14 @@ def test_exact_weighted_statistics_equal_the_direct_double_loop(seed):
 def test_uniform_weights_reproduce_the_unweighted_means():
     W, _ = random_case(3, n=80)
     report = measure(W, weights=np.ones(80, dtype=np.int64), pairs="exact", progress=False)
-    w, s = report.weighted, report.stats
+    w, s = report.to_dict()["weighted"], report.to_dict()["stats"]
     assert w["weighted_mean_cos2"] == pytest.approx(s["mean_cos2"], rel=1e-6)
     assert w["weighted_mean_abs_cos"] == pytest.approx(s["mean_abs_cos"], rel=1e-6)
     assert w["weighted_mean_cos"] == pytest.approx(s["mean_cos"], rel=1e-6)
     assert w["effective_tokens"] == pytest.approx(80.0)
     # sampled: pairs drawn by weight; the estimate within 4 standard errors of the exact value
     sampled = measure(W, weights=np.full(80, 5), pairs="sample", precision=0.01, progress=False)
-    block = sampled.weighted
+    block = sampled.to_dict()["weighted"]
     assert block["abs_cos_method"] == "sample" and block["stopped_by"] == "precision"
     assert 0.95 * 2**17 < block["pairs_drawn_by_weight"] <= 2**17  # draws with i = j dropped
     se = block["weighted_mean_abs_cos_se"]
@@ -94,13 +94,17 @@ def test_uniform_weights_reproduce_the_unweighted_means():
 
 def test_analytic_truths():
     counts = np.array([5, 1, 7, 2, 9])
-    ortho = measure(torch.eye(5), weights=counts, pairs="exact", progress=False).weighted
+    ortho = measure(torch.eye(5), weights=counts, pairs="exact", progress=False).to_dict()[
+        "weighted"
+    ]
     assert ortho["weighted_mean_cos2"] == 0.0 and ortho["weighted_mean_abs_cos"] == 0.0
     assert ortho["effective_tokens"] == pytest.approx(1 / np.sum((counts / counts.sum()) ** 2))
     # rows 0 and 3 point the same way (different lengths); all the weight is on them
     W = torch.randn(6, 4, generator=torch.Generator().manual_seed(0))
     W[3] = 2.5 * W[0]
-    dup = measure(W, weights=[4, 0, 0, 4, 0, 0], pairs="exact", progress=False).weighted
+    dup = measure(W, weights=[4, 0, 0, 4, 0, 0], pairs="exact", progress=False).to_dict()[
+        "weighted"
+    ]
     assert dup["weighted_mean_cos2"] == pytest.approx(1.0, rel=1e-6)
     assert dup["weighted_mean_abs_cos"] == pytest.approx(1.0, rel=1e-6)
     assert dup["weighted_mean_cos"] == pytest.approx(1.0, rel=1e-6)
@@ -114,7 +118,7 @@ def test_short_counts_are_padded_and_excluded_rows_take_their_counts_along():
     short = counts[:30].copy()
     short[7] = 11
     report = measure(W, weights=short, pairs="exact", progress=False)
-    got = report.weighted
+    got = report.to_dict()["weighted"]
     padded = np.concatenate([short, np.zeros(10, dtype=np.int64)])
     want = direct(W, padded)
     assert got["weighted_mean_cos2"] == pytest.approx(want["weighted_mean_cos2"], rel=1e-6)
@@ -127,7 +131,9 @@ def test_short_counts_are_padded_and_excluded_rows_take_their_counts_along():
 
 def test_center_uses_the_centred_directions():
     W, counts = random_case(5, n=40)
-    got = measure(W, weights=counts, center=True, pairs="exact", progress=False).weighted
+    got = measure(W, weights=counts, center=True, pairs="exact", progress=False).to_dict()[
+        "weighted"
+    ]
     want = direct(W, counts, center=True)
     assert got["weighted_mean_cos2"] == pytest.approx(want["weighted_mean_cos2"], rel=1e-5)
     assert got["weighted_mean_abs_cos"] == pytest.approx(want["weighted_mean_abs_cos"], rel=1e-5)
@@ -153,8 +159,8 @@ def test_sampled_weighted_abs_cos_is_unbiased_with_honest_intervals(monkeypatch)
 def test_gram_only_run_reports_no_weighted_abs_cos():
     W, counts = random_case(7)
     report = measure(W, weights=counts, pairs="gram", progress=False)
-    assert report.weighted["weighted_mean_abs_cos"] is None
-    assert report.weighted["abs_cos_method"] is None
+    assert report.weighted is not None and report.weighted.weighted_mean_abs_cos is None
+    assert report.to_dict()["weighted"]["abs_cos_method"] is None
     assert "weighted |cos|  not available" in report.summary()
 
 

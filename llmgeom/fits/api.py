@@ -71,7 +71,7 @@ def fit_overlap(
         models=table.model,
         head_width=table.head_width,
     )
-    fit = OverlapFit._build(law, law.to_dict() | {"width": width, "inputs": table.origin})
+    fit = OverlapFit._build(law.to_dict() | {"width": width, "inputs": table.origin}, law=law)
     return dataclasses.replace(fit, notes=tuple(table.notes))
 
 
@@ -113,7 +113,7 @@ def fit_loss(
         random_state=seed,
         huber_delta=huber_delta,
     ).fit(rows.m, rows.loss, family=rows.family, corpus=rows.corpus, models=rows.model)
-    return WidthLossFit._build(law, law.to_dict() | {"input": str(table)})
+    return WidthLossFit._build(law.to_dict() | {"input": str(table)}, law=law)
 
 
 def fit_chinchilla(
@@ -142,4 +142,4 @@ def fit_chinchilla(
     else:
         check.fit()
     label = str(table) if table else SHIPPED_CHINCHILLA_TABLE
-    return ChinchillaFit._build(check, check.to_dict() | {"table": label})
+    return ChinchillaFit._build(check.to_dict() | {"table": label}, law=check)

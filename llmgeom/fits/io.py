@@ -383,7 +383,8 @@ FIT_FIELDS: dict[str, tuple[str, ...]] = {
 
 def load_fit(path: PathLike) -> dict[str, Any]:
     """Read a fit result written by ``llmgeom fit`` (overlap, width-loss or Chinchilla JSON) and
-    check the fields of its schema (:data:`FIT_FIELDS`); one-line :class:`FitError` otherwise.
+    check the fields of its schema (:data:`FIT_FIELDS`, typed in its JSON Schema
+    ``llmgeom/records/schemas/fit-*-1.json``); one-line :class:`FitError` otherwise.
 
     Example:
         >>> import tempfile
@@ -397,7 +398,6 @@ def load_fit(path: PathLike) -> dict[str, Any]:
     schema = data.get("schema") if isinstance(data, dict) else None
     if schema not in FIT_FIELDS:
         raise FitError(f"{p}: not an llmgeom fit result (schema {schema!r})")
-    missing = [k for k in FIT_FIELDS[schema] if k not in data]
-    if missing:
-        raise FitError(f"{p}: malformed {schema} result: {', '.join(missing)} missing")
-    return data
+    from ..records.schema import check_schema
+
+    return check_schema(data, schema, str(p), f"{schema} result", FitError)

@@ -20,16 +20,15 @@ Example:
 
 from __future__ import annotations
 
-import copy
-import html
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, ClassVar, TypeVar
 
 from ..errors import ConfigError, FitError, LlmgeomError
+from ..records.base import TypedResult
 from ._restore import num, pair
 from .chinchilla import ChinchillaCheck
 from .overlap_law import OverlapLaw
@@ -42,47 +41,30 @@ SHIPPED_CHINCHILLA_TABLE = "configs/chinchilla_table_a9.csv"
 
 
 @dataclass(frozen=True, eq=False, repr=False)
-class FitResult:
-    """Common part of the fit results: the fitted ``law`` and the JSON payload (private)."""
+class FitResult(TypedResult):
+    """Common part of the fit results: the fitted ``law`` and the JSON payload (private); the
+    rest (``to_dict``, ``load``, the repr) is :class:`~llmgeom.records.TypedResult`'s."""
 
-    law: Any
-    _payload: Mapping[str, Any]
+    law: Any = field(kw_only=True)
 
     LAW: ClassVar[Any]  # the law class, with from_dict
-    SCHEMA: ClassVar[str]
+    MISMATCH_ERROR: ClassVar[type[LlmgeomError]] = FitError
 
     @classmethod
-    def _headline(cls, d: dict[str, Any]) -> dict[str, Any]:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    @classmethod
-    def _build(cls: type[R], law: Any, payload: dict[str, Any]) -> R:
-        payload = copy.deepcopy(payload)
-        return cls(law=law, _payload=MappingProxyType(payload), **cls._headline(payload))
-
-    @classmethod
-    def from_dict(cls: type[R], data: dict[str, Any]) -> R:
+    def from_dict(cls: type[R], data: Mapping[str, Any]) -> R:
         """The result back from :meth:`to_dict` (or the JSON ``save`` wrote), without refitting."""
-        return cls._build(cls.LAW.from_dict(data), data)
+        return cls._build(data, law=cls.LAW.from_dict(dict(data)))
 
     @classmethod
-    def load(cls: type[R], path: str | os.PathLike[str]) -> R:
-        """Read ``<stem>.json`` written by :meth:`save` or ``llmgeom fit`` (schema checked)."""
+    def _read(cls, path: str | os.PathLike[str]) -> dict[str, Any]:
         from .io import load_fit
 
-        data = load_fit(path)
-        if data["schema"] != cls.SCHEMA:
-            raise FitError(f"{path}: a {data['schema']} result, not {cls.SCHEMA}")
-        return cls.from_dict(data)
+        return load_fit(path)
 
     @property
     def stem(self) -> str:
         """File name (without suffix) of the JSON and PNG."""
         raise NotImplementedError  # pragma: no cover - every subclass names its files
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON payload (a copy), exactly what ``llmgeom fit`` writes."""
-        return copy.deepcopy(dict(self._payload))
 
     def summary(self) -> str:
         """The one-screen text ``llmgeom fit`` prints."""
@@ -103,28 +85,6 @@ class FitResult:
             return write_fit_outputs(out_dir, self.stem, self.to_dict(), png)
         except OSError as err:
             raise ConfigError(f"cannot write into {out_dir}: {err.strerror or err}") from None
-
-    def __eq__(self, other: object) -> bool:
-        return (
-            isinstance(other, type(self))
-            and type(other) is type(self)
-            and self.to_dict() == other.to_dict()
-        )
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def _rows(self) -> list[tuple[str, str]]:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({', '.join(f'{k}={v}' for k, v in self._rows())})"
-
-    def _repr_html_(self) -> str:
-        cells = "".join(
-            f"<tr><th style='text-align:left'>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
-            for k, v in self._rows()
-        )
-        return f"<table><caption>{type(self).__name__}</caption>{cells}</table>"
 
 
 def _pm(value: float, se: float) -> str:
@@ -308,7 +268,7 @@ class ChinchillaFit(FitResult):
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ChinchillaFit:
+    def from_dict(cls, data: Mapping[str, Any]) -> ChinchillaFit:
         """The result back from :meth:`to_dict`; the model table (for the figure) is read
         again from ``data["table"]`` where that file can still be read."""
         result = super().from_dict(data)

@@ -3,8 +3,8 @@
 Example:
     >>> import torch
     >>> torch.manual_seed(0) and None
-    >>> report = measure(torch.randn(400, 16), progress=False)
-    >>> 0.8 < report.stats["m_times_mean_cos2"] < 1.2      # random rows: mean cos² ≈ 1/m
+    >>> result = measure(torch.randn(400, 16), progress=False)
+    >>> 0.8 < result.m_times_mean_cos2 < 1.2      # random rows: mean cos² ≈ 1/m
     True
 """
 
@@ -13,7 +13,8 @@ from __future__ import annotations
 import logging
 import time
 import warnings
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -29,10 +30,12 @@ from ..options import (  # noqa: F401 - PAIR_MODES, ROW_MODES... are part of thi
     MeasureOptions,
 )
 from ..progress import progress_setting
+from ..records.measure import MeasureResult
+from ..results import PASS_DIAGNOSTICS, build_record
 from ..sources import load_unembedding
 from ..sources.tensor_digest import tensor_sha256
 from ..timing import format_duration
-from ..unembedding import HeadMetadata, Unembedding
+from ..unembedding import Unembedding
 from . import overlap, sampling
 from .baselines import reference_values
 from .weights import TokenCounts, load_counts, row_weights, weighted_block
@@ -45,34 +48,6 @@ PROGRESS_LOGGER = "llmgeom.progress"  # what a long measurement is about to do (
 LOG = logging.getLogger(PROGRESS_LOGGER)
 _OWNED_KINDS = ("local-dir", "file", "hub")  # tensors loaded by us: safe to normalise in place
 _IN_MEMORY_KINDS = ("array", "module")  # the caller's objects: no tokenizer, no revision
-
-
-@dataclass
-class MeasureReport:
-    """Everything measured on one matrix; ``to_dict()`` is the JSON result (see results.py)."""
-
-    meta: HeadMetadata
-    variant: dict[str, Any]
-    stats: dict[str, Any]
-    reference: dict[str, float]
-    row_norms: dict[str, Any]
-    timings: dict[str, float]
-    device: str
-    arrays: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
-    weighted: dict[str, Any] | None = None
-    options: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The versioned JSON record of this measurement."""
-        from ..results import build_record
-
-        return build_record(self)
-
-    def summary(self) -> str:
-        """A few human-readable lines."""
-        from ..results import summarize
-
-        return summarize(self)
 
 
 def _select_rows(u: Unembedding, rows: str) -> tuple[torch.Tensor, int]:
@@ -313,8 +288,9 @@ def _sampled_pairs(
 
 def measure(
     source: Any, *, options: MeasureOptions | None = None, **overrides: Any
-) -> MeasureReport:
-    """Measure the overlap geometry of an output embedding.
+) -> MeasureResult:
+    """Measure the overlap geometry of an output embedding; a typed, frozen
+    :class:`~llmgeom.records.measure.MeasureResult` (``to_dict()``: the JSON record).
 
     ``source``: anything :func:`llmgeom.load_unembedding` accepts (path, Hub id, module, tensor,
     array). The options are the fields of :class:`~llmgeom.options.MeasureOptions`, given as
@@ -337,7 +313,7 @@ def measure(
         return _measure(source, opts, counts)
 
 
-def _measure(source: Any, opts: MeasureOptions, counts: TokenCounts | None) -> MeasureReport:
+def _measure(source: Any, opts: MeasureOptions, counts: TokenCounts | None) -> MeasureResult:
     progress, rows, center, bins = opts.progress, opts.rows, opts.center, opts.bins
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -388,10 +364,13 @@ def _measure(source: Any, opts: MeasureOptions, counts: TokenCounts | None) -> M
     chosen, decision = _choose_pairs(opts, U, budget)
     arrays: dict[str, np.ndarray] = {}
     pair_sums: dict[str, Any] | None = None
+    diagnostics: dict[str, Any] = {}
     t = time.perf_counter()
     if chosen == "exact":
         exact, arrays = _exact_pairs(U, row_index, budget, bins, progress, p)
         pair_sums = {"weighted_abs_sum": exact.pop("weighted_abs_sum")} if p is not None else None
+        diagnostics = {key: exact.pop(key) for key in PASS_DIAGNOSTICS}
+        exact["n_pairs"] = exact.pop("pairs")  # a count; variant.pairs is the mode
         stats.update(exact)
         stats["abs_cos_method"] = "exact"
         timings["pairwise_s"] = time.perf_counter() - t
@@ -412,7 +391,6 @@ def _measure(source: Any, opts: MeasureOptions, counts: TokenCounts | None) -> M
         weighted = weighted_block(counts, used_weights, weighted_gram, pair_sums, method, m)
     reference = reference_values(n, m)
     stats["m_times_mean_cos2"] = m * stats["mean_cos2"]
-    stats["ratio_to_random"] = stats["mean_cos2"] / reference["random_mean_cos2"]
     timings["total_s"] = time.perf_counter() - t0
     variant = {
         "name": "+".join(
@@ -424,21 +402,21 @@ def _measure(source: Any, opts: MeasureOptions, counts: TokenCounts | None) -> M
         **decision,
         "n_rows_total": int(unemb.shape[0]),
         "n_rows_selected": int(n_selected),
-        "n_rows_used": int(n),
         "n_zero_rows_excluded": int(norm_stats.get("n_zero", 0)),
         "n_rows_equal_to_mean_excluded": n_centre_dropped,
         "n_nonfinite_rows_dropped": n_bad,
         "histogram_bins": bins if chosen != "gram" else 0,
     }
-    return MeasureReport(
+    record = build_record(
         meta=meta,
         variant=variant,
+        options=opts.to_record(),
         stats=stats,
+        diagnostics=diagnostics,
+        weighted=weighted,
         reference=reference,
         row_norms=norm_stats,
         timings=timings,
         device=str(dev),
-        arrays=arrays,
-        weighted=weighted,
-        options=opts.to_record(),
     )
+    return MeasureResult._build(record, arrays=MappingProxyType(arrays))

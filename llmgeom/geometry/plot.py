@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from .measurement import MeasureReport
+    from ..records.measure import MeasureResult
 
 #: Resolution of the PNG ``llmgeom measure --plot`` writes.
 PNG_DPI = 110
@@ -37,8 +37,8 @@ def random_cos_density(c: np.ndarray, m: int) -> np.ndarray:
         return math.exp(log_norm) * np.power(inside, (m - 3) / 2)
 
 
-def plot_measurement(report: MeasureReport, axes: tuple[Any, Any] | None = None) -> Any:
-    """The figure of ``report``: the cos histogram against random vectors' density and the row
+def plot_measurement(result: MeasureResult, axes: tuple[Any, Any] | None = None) -> Any:
+    """The figure of ``result``: the cos histogram against random vectors' density and the row
     norms, drawn into ``axes`` (two axes of one figure; a new 10 × 3.8 figure if omitted).
 
     Example:
@@ -50,7 +50,8 @@ def plot_measurement(report: MeasureReport, axes: tuple[Any, Any] | None = None)
     """
     from ..plotting import new_figure
 
-    stats, meta = report.stats, report.meta
+    record = result.to_dict()
+    stats, meta = record["stats"], record["model"]
     m = int(stats["m"])
     if axes is None:
         fig, (ax_cos, ax_norm) = new_figure(2, 10, 3.8)
@@ -83,7 +84,7 @@ def plot_measurement(report: MeasureReport, axes: tuple[Any, Any] | None = None)
         fontsize=10,
     )
     ax_cos.legend(fontsize=8)
-    norms = report.row_norms
+    norms = record["row_norms"]
     if norms.get("count"):
         q = norms["quantiles"]
         labels = list(q)
@@ -93,6 +94,7 @@ def plot_measurement(report: MeasureReport, axes: tuple[Any, Any] | None = None)
         ax_norm.set_ylabel("row norm ‖w_i‖")
         ax_norm.set_title(f"row norms: min {norms['min']:.3g}, max {norms['max']:.3g}", fontsize=10)
         ax_norm.legend(fontsize=8)
-    name = meta.repo_id or Path(str(meta.source)).name
-    fig.suptitle(f"{name} [{report.variant['name']}]  {meta.n_rows}×{meta.head_width}", fontsize=11)
+    name = meta.get("repo_id") or Path(str(meta["source"])).name
+    title = f"{name} [{result.variant}]  {meta['n_rows']}×{meta['head_width']}"
+    fig.suptitle(title, fontsize=11)
     return fig

@@ -2,7 +2,8 @@
 
 Recognised (recursively; the report's own output folder excluded):
 
-* measurement records ``llmgeom.measurement/1`` (:func:`llmgeom.results.load_record`);
+* measurement records ``llmgeom.measurement/2`` (and /1, migrated:
+  :func:`llmgeom.results.load_record`);
 * loss records ``llmgeom.loss/1`` (:func:`llmgeom.text.loss.load_loss_record`) and loss tables
   ``losses.csv`` (:func:`llmgeom.fits.io.read_loss_table`);
 * token-frequency records ``llmgeom.freq/1`` (:func:`llmgeom.text.freq.load_freq_record`) with
@@ -19,8 +20,8 @@ used and the older one is listed as skipped.
 Example:
     >>> import torch
     >>> from llmgeom.geometry.measurement import measure
-    >>> from llmgeom.results import build_record, write_record
-    >>> _ = write_record(build_record(measure(torch.eye(6, 3), pairs="gram")), "res")
+    >>> from llmgeom.results import write_record
+    >>> _ = write_record(measure(torch.eye(6, 3), pairs="gram").to_dict(), "res")
     >>> _ = open("res/notes.txt", "w").write("hello")
     >>> found = gather("res")
     >>> [item.rel for item in found.measurements], found.skipped
@@ -207,7 +208,7 @@ def _read_json(found: Gathered, path: Path, rel: str) -> str | None:
         return None
     schema = data.get("schema") if isinstance(data, dict) else None
     try:
-        if schema == "llmgeom.measurement/1":
+        if schema in ("llmgeom.measurement/1", "llmgeom.measurement/2"):
             from ..results import load_record
 
             found.measurements.append(Item(path, rel, "measure", load_record(path)))

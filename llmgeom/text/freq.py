@@ -43,7 +43,7 @@ from typing import Any, Literal
 import numpy as np
 
 from .._atomic import atomic_path, read_schema_json, write_json_atomic
-from ..errors import ConfigError, CorpusError, FitError
+from ..errors import CorpusError, FitError
 from ..progress import progress_bar
 from ..results import package_versions
 from .corpus import Corpus, iter_documents, open_corpus
@@ -95,6 +95,24 @@ class FreqResult:
     def stem(self) -> str:
         """``<tokenizer>.<corpus>``: the common part of the file names."""
         return f"{_safe(self.tokenizer.name)}.{_safe(self.corpus.name)}"
+
+    def _rows(self) -> list[tuple[str, str]]:
+        return [
+            ("tokenizer", repr(self.tokenizer.name)),
+            ("corpus", repr(self.corpus.name)),
+            ("tokens_counted", str(self.tokens_counted)),
+            ("documents", str(self.documents)),
+        ]
+
+    def __repr__(self) -> str:
+        from ..records.base import repr_line
+
+        return repr_line(type(self).__name__, self._rows())
+
+    def _repr_html_(self) -> str:
+        from ..records.base import html_table
+
+        return html_table(type(self).__name__, self._rows())
 
 
 def _safe(name: str) -> str:
@@ -405,9 +423,9 @@ def summary(result: FreqResult, record: dict[str, Any] | None = None) -> str:
 def load_freq_record(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read a ``<name>.<corpus>.freq.json`` record (schema :data:`SCHEMA`) and check the blocks
     readers use (``tokenizer``, ``corpus``, ``stats`` with ``tokens_counted``, ``rank_frequency``,
-    ``files``); one-line :class:`ConfigError` naming the file otherwise. The counts themselves are
-    read with :func:`llmgeom.geometry.weights.load_counts` from ``files["counts"]`` beside the
-    record.
+    ``files``: its JSON Schema, ``llmgeom/records/schemas/freq-1.json``); one-line
+    :class:`ConfigError` naming the file otherwise. The counts themselves are read with
+    :func:`llmgeom.geometry.weights.load_counts` from ``files["counts"]`` beside the record.
 
     Example:
         >>> import json, tempfile
@@ -417,13 +435,7 @@ def load_freq_record(path: str | os.PathLike[str]) -> dict[str, Any]:
         >>> load_freq_record(p)["stats"]["tokens_counted"]
         8
     """
+    from ..records.schema import check_schema
+
     record = read_schema_json(path, SCHEMA, "freq record")
-    for block in ("tokenizer", "corpus", "stats", "rank_frequency", "files"):
-        if not isinstance(record.get(block), dict):
-            raise ConfigError(f"{path}: malformed freq record: {block} is missing or not an object")
-    counted = record["stats"].get("tokens_counted")
-    if isinstance(counted, bool) or not isinstance(counted, int):
-        raise ConfigError(
-            f"{path}: malformed freq record: stats.tokens_counted = {counted!r} is not an integer"
-        )
-    return record
+    return check_schema(record, SCHEMA, str(path), "freq record")

@@ -31,6 +31,7 @@ Example:
 
 from __future__ import annotations
 
+import copy
 import csv
 import hashlib
 import inspect
@@ -108,6 +109,100 @@ class LossResult:
     device: str
     timings: dict[str, float]
     created: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    #: package versions of the run (this process's, or the record's after :meth:`from_dict`)
+    environment: dict[str, Any] = field(
+        default_factory=lambda: {"versions": package_versions(_VERSIONED)}, repr=False
+    )
+
+    @classmethod
+    def from_dict(cls, record: dict[str, Any]) -> LossResult:
+        """The result back from its record (:meth:`to_dict`, or the JSON ``save_loss`` wrote):
+        ``from_dict(r.to_dict()).to_dict() == r.to_dict()``.
+
+        Example:
+            >>> r = LossResult.from_dict({"schema": SCHEMA, "model": {"name": "m"},
+            ...     "corpus": {"name": "c"}, "definition": {}, "dtype": "float32",
+            ...     "quantization": None, "device": "cpu", "timings": {}, "created": "t",
+            ...     "loss": {"loss": 3.5, "perplexity": 33.1, "bits_per_byte": 1.2,
+            ...              "loss_authors_weighting": 3.49, "nll_sum": 35.0,
+            ...              "predicted_tokens": 10, "tokens": 11, "bytes": 42,
+            ...              "bytes_exact": True, "documents": 1, "documents_skipped": 0,
+            ...              "documents_truncated": 0}})
+            >>> r
+            LossResult(model='m', corpus='c', loss=3.5, bits_per_byte=1.2, tokens=11)
+            >>> LossResult.from_dict(r.to_dict()) == r
+            True
+        """
+        record = copy.deepcopy(record)
+        block, model, corpus = record["loss"], record["model"], record["corpus"]
+        counts = ("predicted_tokens", "tokens", "bytes", "documents", "documents_skipped")
+        return cls(
+            loss=block["loss"],
+            perplexity=block.get("perplexity"),
+            bits_per_byte=block["bits_per_byte"],
+            loss_authors_weighting=block["loss_authors_weighting"],
+            nll_sum=block["nll_sum"],
+            **{key: block[key] for key in counts},
+            bytes_exact=block["bytes_exact"],
+            documents_truncated=block["documents_truncated"],
+            model_name=str(model.get("name") or model.get("source")),
+            corpus_name=str(corpus.get("name")),
+            model=model,
+            corpus=corpus,
+            options=record.get("definition", {}),
+            dtype=record["dtype"],
+            quantization=record.get("quantization"),
+            device=record["device"],
+            timings=record.get("timings", {}),
+            created=record["created"],
+            **({"environment": record["environment"]} if "environment" in record else {}),
+        )
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> LossResult:
+        """Read a ``<model>.<corpus>.loss.json`` record (schema checked,
+        :func:`load_loss_record`)."""
+        return cls.from_dict(load_loss_record(path))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The record (a copy): :meth:`to_record`, what ``save_loss`` writes."""
+        return copy.deepcopy(self.to_record())
+
+    def columns(self) -> dict[str, Any]:
+        """The headline values as one table row (:func:`llmgeom.records.to_pandas`)."""
+        return {
+            "model": self.model_name,
+            "family": self.family,
+            "corpus": self.corpus_name,
+            "d_model": self.model.get("d_model"),
+            "head_width": self.model.get("head_width"),
+            "loss": self.loss,
+            "perplexity": self.perplexity,
+            "bits_per_byte": self.bits_per_byte,
+            "loss_authors_weighting": self.loss_authors_weighting,
+            "tokens": self.tokens,
+            "documents": self.documents,
+            "created": self.created,
+        }
+
+    def _rows(self) -> list[tuple[str, str]]:
+        return [
+            ("model", repr(self.model_name)),
+            ("corpus", repr(self.corpus_name)),
+            ("loss", f"{self.loss:.4g}"),
+            ("bits_per_byte", f"{self.bits_per_byte:.4g}"),
+            ("tokens", str(self.tokens)),
+        ]
+
+    def __repr__(self) -> str:
+        from ..records.base import repr_line
+
+        return repr_line(type(self).__name__, self._rows())
+
+    def _repr_html_(self) -> str:
+        from ..records.base import html_table
+
+        return html_table(type(self).__name__, self._rows())
 
     @property
     def family(self) -> str:
@@ -140,7 +235,7 @@ class LossResult:
             "quantization": self.quantization,
             "device": self.device,
             "timings": self.timings,
-            "environment": {"versions": package_versions(_VERSIONED)},
+            "environment": self.environment,
             "created": self.created,
         }
 
@@ -677,7 +772,8 @@ def save_loss(result: LossResult, out_dir: str | os.PathLike[str]) -> list[Path]
 
 def load_loss_record(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read a ``<model>.<corpus>.loss.json`` record (schema :data:`SCHEMA`) and check the blocks
-    readers use (``model``, ``corpus``, ``loss`` with a numeric ``loss``); one-line
+    readers use (``model``, ``corpus``, ``loss`` with a numeric ``loss``: its JSON Schema,
+    ``llmgeom/records/schemas/loss-1.json``); one-line
     :class:`ConfigError` naming the file otherwise.
 
     Example:
@@ -688,11 +784,7 @@ def load_loss_record(path: str | os.PathLike[str]) -> dict[str, Any]:
         >>> load_loss_record(p)["loss"]["loss"]
         3.5
     """
+    from ..records.schema import check_schema
+
     record = read_schema_json(path, SCHEMA, "loss record")
-    for block in ("model", "corpus", "loss"):
-        if not isinstance(record.get(block), dict):
-            raise ConfigError(f"{path}: malformed loss record: {block} is missing or not an object")
-    value = record["loss"].get("loss")
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigError(f"{path}: malformed loss record: loss.loss = {value!r} is not a number")
-    return record
+    return check_schema(record, SCHEMA, str(path), "loss record")

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from .._atomic import read_schema_json
-from ..errors import ConfigError, FitError
+from ..errors import FitError
 from ..fits.line import fit_power_law
 from .metrics import HIST_EDGES, ideal_weak_loss, row_geometry, unlearned_loss
 from .training import TrainResult
@@ -113,7 +113,7 @@ def fit_block(
 
 
 def summarize(result: TrainResult) -> dict[str, Any]:
-    """The JSON-ready results document (schema ``llmgeom.toy.result/1``).
+    """The JSON-ready results document (schema ``llmgeom.toy.result/2``).
 
     Example:
         >>> from llmgeom.toy.config import ToyConfig, ToyRun
@@ -240,7 +240,8 @@ def load_result(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read a results document written by :func:`~llmgeom.toy.experiment.run_experiment`
     (schema :data:`SCHEMA`) and check what readers use: ``config`` and ``runs``, each run with
     ``gamma``, ``alpha``, ``family``, ``regime``, ``fit`` and ``per_m`` rows holding ``m`` and
-    ``loss``. One-line :class:`ConfigError` naming the file otherwise.
+    ``loss`` (its JSON Schema: ``llmgeom/records/schemas/toy-result-2.json``). One-line
+    :class:`ConfigError` naming the file otherwise.
 
     Example:
         >>> import json, tempfile
@@ -252,19 +253,8 @@ def load_result(path: str | os.PathLike[str]) -> dict[str, Any]:
         >>> load_result(p)["runs"][0]["per_m"][0]["loss"]
         0.5
     """
+    from ..records.schema import check_schema
+
     doc = read_schema_json(path, SCHEMA, "toy result")
-    if not isinstance(doc.get("config"), dict) or not isinstance(doc.get("runs"), list):
-        raise ConfigError(f"{path}: malformed toy result: config or runs missing")
-    for i, run in enumerate(doc["runs"]):
-        keys = ("gamma", "alpha", "family", "regime", "fit", "per_m")
-        if not isinstance(run, dict) or any(k not in run for k in keys):
-            raise ConfigError(f"{path}: malformed toy result: runs[{i}] lacks {', '.join(keys)}")
-        rows = run["per_m"]
-        if not isinstance(rows, list) or not all(
-            isinstance(r, dict)
-            and isinstance(r.get("m"), int)
-            and isinstance(r.get("loss"), float | int)
-            for r in rows
-        ):
-            raise ConfigError(f"{path}: malformed toy result: runs[{i}].per_m needs m and loss")
+    check_schema(doc, SCHEMA, str(path), "toy result")
     return doc

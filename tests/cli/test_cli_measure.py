@@ -17,7 +17,7 @@ from checkpoints import SPECS, write_checkpoint
 import llmgeom
 from llmgeom.cli import main
 
-SCHEMA = "llmgeom.measurement/1"
+SCHEMA = "llmgeom.measurement/2"
 
 
 def run_cli(capsys, *args):
@@ -81,12 +81,12 @@ def test_measure_writes_one_complete_json(tmp_path, capsys, pythia_dir):
 
     variant = record["variant"]
     assert variant["name"] == "raw" and variant["rows"] == "all" and variant["center"] is False
-    assert variant["pairs"] == "exact" and variant["n_rows_used"] == 72
+    assert variant["pairs"] == "exact" and variant["n_rows_selected"] == 72
 
     stats, n = record["stats"], 72
     cos = direct(head.numpy())
     assert stats["n_rows_used"] == n and stats["m"] == 16
-    assert stats["pairs"] == n * (n - 1) // 2
+    assert stats["n_pairs"] == n * (n - 1) // 2
     assert stats["mean_cos2"] == pytest.approx(np.mean(cos**2), rel=1e-6)
     assert stats["mean_abs_cos"] == pytest.approx(np.mean(np.abs(cos)), rel=1e-6)
     assert stats["std_abs_cos"] == pytest.approx(np.std(np.abs(cos)), rel=1e-5)
@@ -469,8 +469,9 @@ def test_a_gram_run_after_an_exact_run_keeps_the_exact_statistics(tmp_path, caps
     merged = only_json(tmp_path)
     assert f"merged into {tmp_path / 'pythia-tiny.raw.json'}" in stdout and "max_abs_cos" in stdout
     cos = direct(head.numpy())
-    for key in ("mean_abs_cos", "std_abs_cos", "max_abs_cos", "top_pairs", "histogram", "pairs"):
+    for key in ("mean_abs_cos", "std_abs_cos", "max_abs_cos", "top_pairs", "histogram", "n_pairs"):
         assert merged["stats"][key] == exact["stats"][key], key
+    assert merged["diagnostics"] == exact["diagnostics"]  # the exact pass's block rows, FLOPs
     assert merged["stats"]["mean_abs_cos"] == pytest.approx(np.mean(np.abs(cos)), rel=1e-6)
     assert merged["variant"]["pairs"] == "exact" and merged["variant"]["histogram_bins"] == 50
     assert "max_abs_cos" in merged["kept_from_earlier_runs"]

@@ -38,11 +38,11 @@ def test_cli_labels_reach_the_record_file_name_and_summary(tmp_path, capsys):
 def test_python_labels_reach_the_record(tmp_path):
     W = np.random.default_rng(0).standard_normal((30, 6))
     report = llmgeom.measure(W, name="my-model", family="mine", pairs="gram", progress=False)
-    assert (report.meta.name, report.meta.family) == ("my-model", "mine")
+    assert (report.name, report.family, report.model["name"]) == ("my-model", "mine", "my-model")
     saved = save_record(report.to_dict(), tmp_path)
     assert saved.path.name == "my-model.raw.json"
     plain = llmgeom.measure(W, pairs="gram", progress=False)
-    assert (plain.meta.name, plain.meta.family) == (None, None)
+    assert (plain.model["name"], plain.family, plain.name) == (None, None, "<array>")
     with pytest.raises(llmgeom.ConfigError, match=r"^family must be a non-empty"):
         llmgeom.measure(W, family=" ")
 
@@ -62,9 +62,9 @@ def test_a_llama_gguf_is_llama_for_measure_as_for_loss(tmp_path, capsys):
     path = write_gguf(tmp_path / "x.gguf", "llama", {"output.weight": (head, None)}, 8)
     out = tmp_path / "out"
     assert main(["measure", str(path), "--pairs", "gram", "--out", str(out)]) == 0
-    header = [line for line in capsys.readouterr().out.splitlines() if "[raw]" in line]
-    assert len(header) == 1 and "  llama  " in header[0]
+    printed = capsys.readouterr().out.splitlines()
+    assert "  llama  " in next(line for line in printed if "x.gguf  [raw]" in line)
     record = json.loads((out / "x.gguf.raw.json").read_text())
     # loss records the family of the transformers model the GGUF loads as: a Llama
     assert record["model"]["family"] == model_facts(llama, list(range(32)))["family"] == "llama"
-    assert llmgeom.measure(llama, pairs="gram", progress=False).meta.family == "llama"
+    assert llmgeom.measure(llama, pairs="gram", progress=False).family == "llama"

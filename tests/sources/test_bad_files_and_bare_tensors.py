@@ -248,7 +248,7 @@ def test_bare_tensor_saved_with_torch_save_is_the_head(tmp_path, suffix, dtype):
     C = U @ U.T
     iu = np.triu_indices(50, 1)
     report = llmgeom.measure(path, pairs="gram", device="cpu", progress=False)
-    assert report.stats["mean_cos2"] == pytest.approx(np.mean(C[iu] ** 2), rel=1e-5)
+    assert report.mean_cos2 == pytest.approx(np.mean(C[iu] ** 2), rel=1e-5)
 
 
 def test_bare_tensor_must_be_2d_and_takes_no_tensor_name(tmp_path):

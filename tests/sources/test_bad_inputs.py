@@ -350,17 +350,17 @@ def test_drop_nonfinite_skips_and_reports_them(tmp_path):
     report = measure(W, drop_nonfinite=True, device="cpu", progress=False)
     good = [i for i in range(20) if i not in (3, 7)]
     C, iu = _direct(W[good].numpy())
-    assert report.stats["n_rows_used"] == 18 and report.variant["n_rows_used"] == 18
-    assert report.variant["n_nonfinite_rows_dropped"] == 2
-    assert report.row_norms["n_nonfinite"] == 2 and report.row_norms["count"] == 18
-    assert report.stats["mean_cos2"] == pytest.approx(np.mean(C[iu] ** 2), rel=1e-6)
-    assert report.stats["mean_abs_cos"] == pytest.approx(np.mean(np.abs(C[iu])), rel=1e-6)
-    assert report.stats["pairs"] == 18 * 17 // 2
+    assert report.n_rows_used == 18 and report.diagnostics["variant"]["n_rows_selected"] == 20
+    assert report.diagnostics["variant"]["n_nonfinite_rows_dropped"] == 2
+    assert report.row_norms.n_nonfinite == 2 and report.row_norms.count == 18
+    assert report.mean_cos2 == pytest.approx(np.mean(C[iu] ** 2), rel=1e-6)
+    assert report.mean_abs_cos.value == pytest.approx(np.mean(np.abs(C[iu])), rel=1e-6)
+    assert report.diagnostics["n_pairs"] == 18 * 17 // 2
     # top pair reported in the ORIGINAL row numbering
     A = np.abs(C)
     np.fill_diagonal(A, -1)
     a, b = np.unravel_index(np.argmax(A), A.shape)
-    top = report.stats["top_pairs"][0]
+    top = report.diagnostics["top_pairs"][0]
     assert {top["i"], top["j"]} == {good[a], good[b]}
     json.dumps(report.to_dict(), allow_nan=False)
 
@@ -373,15 +373,15 @@ def test_zero_rows_are_counted_and_excluded_and_never_produce_nan():
     report = measure(W, device="cpu", progress=False, bins=200)
     good = [i for i in range(25) if i not in (0, 9)]
     C, iu = _direct(W[good].numpy())
-    assert report.variant["n_zero_rows_excluded"] == 2
-    assert report.row_norms["n_zero"] == 2 and report.row_norms["min"] == 0.0
-    assert report.stats["n_rows_used"] == 23 and report.stats["pairs"] == 23 * 22 // 2
-    assert report.stats["mean_cos2"] == pytest.approx(np.mean(C[iu] ** 2), rel=1e-6)
-    assert sum(report.stats["histogram"]["counts"]) == 23 * 22 // 2
+    assert report.diagnostics["variant"]["n_zero_rows_excluded"] == 2
+    assert report.row_norms.n_zero == 2 and report.row_norms.min == 0.0
+    assert report.n_rows_used == 23 and report.diagnostics["n_pairs"] == 23 * 22 // 2
+    assert report.mean_cos2 == pytest.approx(np.mean(C[iu] ** 2), rel=1e-6)
+    assert sum(report.diagnostics["histogram"]["counts"]) == 23 * 22 // 2
     record = report.to_dict()
     text = json.dumps(record, allow_nan=False)
     assert "NaN" not in text and "Infinity" not in text
-    for pair in report.stats["top_pairs"]:
+    for pair in report.diagnostics["top_pairs"]:
         assert pair["i"] in good and pair["j"] in good
     assert set(report.arrays["partner_per_row"].tolist()) <= set(good)
 
@@ -395,8 +395,8 @@ def test_zero_and_nan_rows_json_is_clean_in_every_pair_mode(pairs):
         W, pairs=pairs, sample_rows=20, drop_nonfinite=True, device="cpu", progress=False
     )
     json.dumps(report.to_dict(), allow_nan=False)
-    assert report.variant["n_zero_rows_excluded"] == 1
-    assert report.variant["n_nonfinite_rows_dropped"] == 1
+    assert report.diagnostics["variant"]["n_zero_rows_excluded"] == 1
+    assert report.diagnostics["variant"]["n_nonfinite_rows_dropped"] == 1
 
 
 @pytest.mark.parametrize(

@@ -109,8 +109,8 @@ def test_every_entry_point_reports_the_same_head(tmp_path, capsys, name):
     report = llmgeom.measure(model, pairs="gram", device="cpu", progress=False)
     from_dir = llmgeom.measure(tmp_path / "st", pairs="gram", device="cpu", progress=False)
     for field in ("family", "tied", "d_model", "n_rows", "head_width", "sha256"):
-        assert getattr(report.meta, field) == getattr(from_dir.meta, field), field
-    assert report.stats["mean_cos2"] == from_dir.stats["mean_cos2"]
+        assert report.model[field] == from_dir.model[field], field
+    assert report.mean_cos2 == from_dir.mean_cos2
     # `llmgeom loss` records the family of the model it loads by the same rule
     vocabulary = list(range(model.get_input_embeddings().weight.shape[0]))
     assert model_facts(model, vocabulary)["family"] == family

@@ -59,9 +59,9 @@ def test_measure_module_matches_direct_computation_and_leaves_weights_alone(qwen
     U = W / (np.linalg.norm(W, axis=1, keepdims=True) + 1e-9)
     C = U @ U.T
     iu = np.triu_indices(len(W), 1)
-    assert report.stats["mean_cos2"] == pytest.approx(np.mean(C[iu] ** 2), rel=1e-6)
-    assert report.stats["mean_abs_cos"] == pytest.approx(np.mean(np.abs(C[iu])), rel=1e-6)
-    assert report.meta.source_kind == "module"
+    assert report.mean_cos2 == pytest.approx(np.mean(C[iu] ** 2), rel=1e-6)
+    assert report.mean_abs_cos.value == pytest.approx(np.mean(np.abs(C[iu])), rel=1e-6)
+    assert report.model["source_kind"] == "module"
 
 
 def test_module_without_get_output_embeddings():
@@ -144,7 +144,7 @@ def test_measure_does_not_modify_a_loaded_unembedding(tmp_path):
     first = measure(u, pairs="gram", device="cpu", progress=False)
     second = measure(u, pairs="gram", device="cpu", progress=False)
     assert torch.equal(u.weight, before)
-    assert second.row_norms["mean"] == pytest.approx(first.row_norms["mean"], rel=1e-12)
+    assert second.row_norms.mean == pytest.approx(first.row_norms.mean, rel=1e-12)
 
 
 # --- arguments that do not apply are errors naming the Python parameter, never dropped ---

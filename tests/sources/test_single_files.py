@@ -283,7 +283,7 @@ def test_measure_f32_gguf_does_not_crash(tmp_path):
     code = (
         "import sys, json; from llmgeom.geometry.measurement import measure; "
         "r = measure(sys.argv[1], pairs='gram', device='cpu', progress=False); "
-        "print(json.dumps(r.stats['mean_cos2']))"
+        "print(json.dumps(r.mean_cos2))"
     )
     proc = subprocess.run(
         [sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=120
@@ -305,7 +305,7 @@ def test_tokenizer_beside_a_single_file_gives_the_tokenizer_length(tmp_path):
     report = llmgeom.measure(
         tmp_path / "ckpt" / "model.safetensors", rows="tokenizer", pairs="gram"
     )
-    assert report.stats["n_rows_used"] == spec.tokenizer_len
+    assert report.n_rows_used == spec.tokenizer_len
 
 
 def test_complex_npy_is_refused(tmp_path):

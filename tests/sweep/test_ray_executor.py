@@ -150,7 +150,7 @@ def test_ray_and_local_executors_write_identical_results(ray_instance, checkpoin
         assert a[name] == b[name], name
     # the values compared are real measurements, not two empty shells
     gpt2 = a["gpt2.raw.json"]
-    assert gpt2["schema"] == "llmgeom.measurement/1"
+    assert gpt2["schema"] == "llmgeom.measurement/2"
     assert b[STATUS_FILE]["measure/missing"]["state"] == "failed"
     assert b[STATUS_FILE]["measure/gpt2"]["state"] == "ok"
 

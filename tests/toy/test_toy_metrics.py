@@ -128,7 +128,7 @@ def test_mean_cos2_leaves_zero_rows_out_and_agrees_with_measure() -> None:
     c = (Wh @ Wh.T) ** 2  # the direct mean over the 40 non-zero rows only
     direct = float((c.sum() - c.diagonal().sum()) / (40 * 39))
     assert mean_cos2(with_zeros) == pytest.approx(direct, rel=1e-12)
-    measured = llmgeom.measure(with_zeros.float(), pairs="gram").stats["mean_cos2"]
+    measured = llmgeom.measure(with_zeros.float(), pairs="gram").mean_cos2
     assert mean_cos2(with_zeros) == pytest.approx(measured, rel=1e-6)  # the same definition
     assert mean_cos2(torch.cat([W[:1], torch.zeros(4, 6)])) is None  # one direction: no pair
     assert frame_bound is baselines_frame_bound  # one frame bound for the toy and measure
