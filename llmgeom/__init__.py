@@ -58,7 +58,7 @@ _LAZY = {  # name -> module (relative); `import llmgeom` does not import torch
     "load_unembedding": "sources",
     "measure": "geometry.measurement",
     "MeasureOptions": "options",
-    "MeasureResult": "records.measure",
+    "MeasureResult": "geometry.result",
     "compute_loss": "text.loss",
     "count_tokens": "text.freq",
     "to_pandas": "records",

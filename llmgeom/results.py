@@ -110,7 +110,7 @@ def build_record(
     device: str,
 ) -> dict[str, Any]:
     """The JSON-ready record of a measurement (:func:`llmgeom.measure` builds it; its
-    :class:`~llmgeom.records.measure.MeasureResult` keeps it: ``to_dict()``)."""
+    :class:`~llmgeom.geometry.result.MeasureResult` keeps it: ``to_dict()``)."""
     return {
         "schema": SCHEMA,
         "model": meta.to_dict(),

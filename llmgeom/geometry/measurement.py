@@ -30,7 +30,6 @@ from ..options import (  # noqa: F401 - PAIR_MODES, ROW_MODES... are part of thi
     MeasureOptions,
 )
 from ..progress import progress_setting
-from ..records.measure import MeasureResult
 from ..results import PASS_DIAGNOSTICS, build_record
 from ..sources import load_unembedding
 from ..sources.tensor_digest import tensor_sha256
@@ -38,6 +37,7 @@ from ..timing import format_duration
 from ..unembedding import Unembedding
 from . import overlap, sampling
 from .baselines import reference_values
+from .result import MeasureResult
 from .weights import TokenCounts, load_counts, row_weights, weighted_block
 
 QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
@@ -290,7 +290,7 @@ def measure(
     source: Any, *, options: MeasureOptions | None = None, **overrides: Any
 ) -> MeasureResult:
     """Measure the overlap geometry of an output embedding; a typed, frozen
-    :class:`~llmgeom.records.measure.MeasureResult` (``to_dict()``: the JSON record).
+    :class:`~llmgeom.geometry.result.MeasureResult` (``to_dict()``: the JSON record).
 
     ``source``: anything :func:`llmgeom.load_unembedding` accepts (path, Hub id, module, tensor,
     array). The options are the fields of :class:`~llmgeom.options.MeasureOptions`, given as

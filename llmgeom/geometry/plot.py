@@ -18,12 +18,16 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from ..records.measure import MeasureResult
+
+class _Recorded(Protocol):
+    """Anything with the measurement record as ``to_dict()`` (a ``MeasureResult``)."""
+
+    def to_dict(self) -> dict[str, Any]: ...
+
 
 #: Resolution of the PNG ``llmgeom measure --plot`` writes.
 PNG_DPI = 110
@@ -37,7 +41,7 @@ def random_cos_density(c: np.ndarray, m: int) -> np.ndarray:
         return math.exp(log_norm) * np.power(inside, (m - 3) / 2)
 
 
-def plot_measurement(result: MeasureResult, axes: tuple[Any, Any] | None = None) -> Any:
+def plot_measurement(result: _Recorded, axes: tuple[Any, Any] | None = None) -> Any:
     """The figure of ``result``: the cos histogram against random vectors' density and the row
     norms, drawn into ``axes`` (two axes of one figure; a new 10 × 3.8 figure if omitted).
 
@@ -95,6 +99,6 @@ def plot_measurement(result: MeasureResult, axes: tuple[Any, Any] | None = None)
         ax_norm.set_title(f"row norms: min {norms['min']:.3g}, max {norms['max']:.3g}", fontsize=10)
         ax_norm.legend(fontsize=8)
     name = meta.get("repo_id") or Path(str(meta["source"])).name
-    title = f"{name} [{result.variant}]  {meta['n_rows']}×{meta['head_width']}"
+    title = f"{name} [{record['variant']['name']}]  {meta['n_rows']}×{meta['head_width']}"
     fig.suptitle(title, fontsize=11)
     return fig

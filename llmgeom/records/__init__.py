@@ -1,5 +1,7 @@
 """Typed, frozen results read from and written to llmgeom's JSON records.
 
+The typed classes live with what makes them (:class:`llmgeom.geometry.result.MeasureResult`,
+:class:`llmgeom.text.freq_record.FreqRecord`, the fits' and the toy's results);
 :class:`TypedResult` is the common base (``to_dict``/``from_dict``/``load``, a one-line repr and
 an HTML table for notebooks); :func:`to_pandas` turns a folder of results into a table, one row
 per result with its headline columns.
@@ -13,8 +15,6 @@ Example:
 from __future__ import annotations
 
 from .base import Estimate, TypedResult
-from .freq import FreqRecord
-from .measure import MeasureResult
 from .table import result_class, to_pandas
 
-__all__ = ["Estimate", "FreqRecord", "MeasureResult", "TypedResult", "result_class", "to_pandas"]
+__all__ = ["Estimate", "TypedResult", "result_class", "to_pandas"]

@@ -24,12 +24,12 @@ from ..errors import ConfigError
 
 #: Schema family (the name before ``/version``) -> ``module:Class`` of its typed result.
 RESULT_CLASSES = {
-    "llmgeom.measurement": "llmgeom.records.measure:MeasureResult",
+    "llmgeom.measurement": "llmgeom.geometry.result:MeasureResult",
     "llmgeom.fit.overlap": "llmgeom.fits.results:OverlapFit",
     "llmgeom.fit.width_loss": "llmgeom.fits.results:WidthLossFit",
     "llmgeom.fit.chinchilla": "llmgeom.fits.results:ChinchillaFit",
     "llmgeom.loss": "llmgeom.text.loss:LossResult",
-    "llmgeom.freq": "llmgeom.records.freq:FreqRecord",
+    "llmgeom.freq": "llmgeom.text.freq_record:FreqRecord",
 }
 
 

@@ -14,7 +14,8 @@ import torch
 
 import llmgeom
 from llmgeom.errors import ConfigError
-from llmgeom.records import Estimate, MeasureResult, to_pandas
+from llmgeom.geometry.result import MeasureResult
+from llmgeom.records import Estimate, to_pandas
 from llmgeom.results import migrate_record
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "v0_1"

@@ -96,7 +96,7 @@ def test_loss_results_round_trip_and_join_the_table(tmp_path):
 
 
 def test_freq_records_read_back_typed_and_join_the_table():
-    from llmgeom.records import FreqRecord
+    from llmgeom.text.freq_record import FreqRecord
 
     golden = Path(__file__).resolve().parents[1] / "golden" / "v0_1" / "freq"
     for path in sorted(golden.glob("*.freq.json")):

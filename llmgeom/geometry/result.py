@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, ClassVar
 
-from .base import Estimate, TypedResult, fmt, frozen_mapping
+from ..records.base import Estimate, TypedResult, fmt, frozen_mapping
 
 #: ``stats`` keys that are attributes of :class:`MeasureResult`; every other key of ``stats``
 #: is a diagnostic.
@@ -288,7 +288,7 @@ class MeasureResult(TypedResult):
     def figure(self, axes: Any = None) -> Any:
         """The cos histogram against random vectors' and the row norms
         (:func:`llmgeom.geometry.plot.plot_measurement`)."""
-        from ..geometry.plot import plot_measurement
+        from .plot import plot_measurement
 
         return plot_measurement(self, axes)
 

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from .base import TypedResult, fmt, frozen_mapping
+from ..records.base import TypedResult, fmt, frozen_mapping
 
 
 def _number(block: Mapping[str, Any], key: str) -> float | None:
@@ -84,7 +84,7 @@ class FreqRecord(TypedResult):
 
     @classmethod
     def _read(cls, path: str | os.PathLike[str]) -> dict[str, Any]:
-        from ..text.freq import load_freq_record
+        from .freq import load_freq_record
 
         return load_freq_record(path)
 
