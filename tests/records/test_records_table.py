@@ -14,9 +14,9 @@ from llmgeom.fits import (
     ChinchillaFit,
     fit_chinchilla,
     fit_loss,
-    paper_implied_losses,
     write_loss_table,
 )
+from llmgeom.paper.published import paper_implied_losses
 from llmgeom.records import Estimate, to_pandas
 
 
