@@ -29,7 +29,7 @@ class LlmgeomError(Exception):
 
     ``parameter``: the Python name(s) of the argument(s) the message is about, written in the
     message as ``name=value`` or as its first word (``samples must be ...``); the CLI shows the
-    flag instead (:func:`llmgeom.cli.flags.with_flags`).
+    flag instead (its `with_flags`, in the command line's `flags` module).
     """
 
     def __init__(self, *args: object, parameter: str | tuple[str, ...] | None = None) -> None:

@@ -320,7 +320,7 @@ class MeasureOptions:
 
     def validate(self) -> None:
         """Raise a one-line :class:`ConfigError` naming the option by its Python name (the
-        command line shows its flag, :mod:`llmgeom.cli.flags`)."""
+        command line shows its flag)."""
         if self.pairs not in PAIR_MODES:
             raise ConfigError(
                 f"unknown pairs mode {self.pairs!r} (choose from {', '.join(PAIR_MODES)})",
