@@ -30,12 +30,14 @@ import os
 from collections.abc import Callable
 from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from .errors import ConfigError
 
-PAIR_MODES = ("auto", "exact", "sample", "gram")
-ROW_MODES = ("all", "tokenizer")
+PairMode = Literal["auto", "exact", "sample", "gram"]
+RowMode = Literal["all", "tokenizer"]
+PAIR_MODES: tuple[PairMode, ...] = ("auto", "exact", "sample", "gram")
+ROW_MODES: tuple[RowMode, ...] = ("all", "tokenizer")
 DEFAULT_TIME_BUDGET_S = 60.0  # sampling stops at the latest after this long
 # --pairs auto runs the exact pass up to this many FLOPs, n(n-1)*m (llmgeom.geometry.sampling):
 # GPT-2's 50257 x 768 head counts 1.94e12 and stays exact (under a minute on a desktop CPU, about a
@@ -208,7 +210,7 @@ class MeasureOptions:
         llmgeom.errors.ConfigError: unknown pairs mode 'all' (choose from auto, exact, sample, gram)
     """
 
-    pairs: str = option(
+    pairs: PairMode = option(  # noqa: RUF009 - option() is dataclasses.field with help
         "auto",
         "{default} (default): exact if the pass counts at most --exact-max-flops, else sample; "
         "exact: all pairs; sample: random pairs (mean, std |cos|) and random whole rows "
@@ -250,7 +252,7 @@ class MeasureOptions:
         metavar="REL",
         kind=float,
     )
-    rows: str = option(
+    rows: RowMode = option(  # noqa: RUF009 - option() is dataclasses.field with help
         "all",
         "{default} (default): every row, as the paper; tokenizer: only the tokenizer's rows",
         flag="--rows",

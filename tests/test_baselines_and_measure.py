@@ -280,3 +280,31 @@ def test_a_record_measure_wrote_validates_and_a_malformed_one_is_a_one_line_erro
     del record["stats"]["mean_cos2"]
     with pytest.raises(ConfigError, match=r"stats.mean_cos2 is missing"):
         validate_record(record, "r.json")
+
+
+def test_measure_keywords_are_the_options_fields_with_their_defaults():
+    """IDE completion: every option is an explicit keyword of ``measure``, named, typed and
+    defaulted as the one declaration (MeasureOptions) says; nothing hides in ``**kwargs``."""
+    import dataclasses
+    import inspect
+
+    from llmgeom.options import MeasureOptions
+
+    params = inspect.signature(measure).parameters
+    assert not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    fields = {f.name: f.default for f in dataclasses.fields(MeasureOptions)}
+    keywords = {n: p.default for n, p in params.items() if n not in ("source", "options")}
+    assert keywords == fields
+
+
+def test_measure_keywords_override_an_options_object_only_where_given():
+    from llmgeom.options import MeasureOptions
+
+    W = torch.randn(40, 6, generator=torch.Generator().manual_seed(3))
+    base = MeasureOptions(pairs="gram", rows="all", progress=False)
+    plain = measure(W, options=base)
+    assert plain.pairs == "gram"
+    exact = measure(W, options=base, pairs="exact")
+    assert exact.pairs == "exact" and exact.mean_cos2 == pytest.approx(plain.mean_cos2, abs=1e-12)
+    with pytest.raises(TypeError):
+        measure(W, sampel_rows=5)  # a misspelt option is an error, never dropped

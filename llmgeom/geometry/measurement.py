@@ -10,12 +10,15 @@ Example:
 
 from __future__ import annotations
 
+import contextvars
+import functools
 import logging
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import replace
 from types import MappingProxyType
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import numpy as np
 import torch
@@ -24,10 +27,14 @@ from ..devices import resolve_device
 from ..errors import ConfigError, InvalidMatrixError
 from ..memory import ensure_fits
 from ..options import (  # noqa: F401 - PAIR_MODES, ROW_MODES... are part of this module's API
+    DEFAULT_EXACT_MAX_FLOPS,
+    DEFAULT_PRECISION,
     DEFAULT_TIME_BUDGET_S,
     PAIR_MODES,
     ROW_MODES,
     MeasureOptions,
+    PairMode,
+    RowMode,
 )
 from ..progress import progress_setting
 from ..results import PASS_DIAGNOSTICS, build_record
@@ -286,31 +293,93 @@ def _sampled_pairs(
     return sampled, weighted
 
 
+_GIVEN: contextvars.ContextVar[frozenset[str]] = contextvars.ContextVar(
+    "given", default=frozenset()
+)
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _remember_keywords(func: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Let ``func`` tell the keywords its caller wrote from those left at their defaults (an
+    explicit ``center=False`` must override an ``options`` object that says ``True``); the
+    signature, as tools and IDEs see it, stays ``func``'s."""
+
+    @functools.wraps(func)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        token = _GIVEN.set(frozenset(kwargs))
+        try:
+            return func(*args, **kwargs)
+        finally:
+            _GIVEN.reset(token)
+
+    return wrapper
+
+
+@_remember_keywords
 def measure(
-    source: Any, *, options: MeasureOptions | None = None, **overrides: Any
+    source: Any,
+    *,
+    pairs: PairMode = "auto",
+    time_budget: float | str = DEFAULT_TIME_BUDGET_S,
+    sample_rows: int | None = None,
+    exact_max_flops: float = DEFAULT_EXACT_MAX_FLOPS,
+    precision: float = DEFAULT_PRECISION,
+    rows: RowMode = "all",
+    center: bool = False,
+    weights: Any = None,
+    tensor: str | None = None,
+    revision: str | None = None,
+    device: str = "auto",
+    drop_nonfinite: bool = False,
+    bins: int = 0,
+    memory_budget: int | str | None = None,
+    seed: int = 0,
+    name: str | None = None,
+    family: str | None = None,
+    progress: bool | None = None,
+    options: MeasureOptions | None = None,
 ) -> MeasureResult:
     """Measure the overlap geometry of an output embedding; a typed, frozen
     :class:`~llmgeom.geometry.result.MeasureResult` (``to_dict()``: the JSON record).
 
     ``source``: anything :func:`llmgeom.load_unembedding` accepts (path, Hub id, module, tensor,
-    array). The options are the fields of :class:`~llmgeom.options.MeasureOptions`, given as
-    keywords (``measure(W, pairs="gram")``) or as an object (``options=...``, keywords then override
-    it). ``rows``: ``all`` (the paper) or ``tokenizer`` (drop padding rows); ``center`` subtracts
-    the mean row; ``pairs``: ``auto`` (the exact pass when its FLOP count ``n(n−1)·m`` is at most
-    ``exact_max_flops``, else ``sample``: a deterministic rule), ``exact`` (blocked pass over all
-    pairs), ``sample`` (mean/std |cos| from random pairs until the 95 % interval is within
-    ``precision`` of the mean or ``time_budget`` has passed, the per-token maxima from
-    ``sample_rows`` random whole rows, with intervals; see :mod:`llmgeom.geometry.sampling`) or
-    ``gram`` (Gram statistics only); mean cos² is exact in every mode. ``bins`` > 0 adds a histogram
-    of cos (exact in the exact pass, about 30 % more CPU time; of the sampled pairs otherwise).
-    ``weights`` (token counts: a ``.npz`` path, an array, or None) adds the frequency-weighted
-    statistics of :mod:`llmgeom.geometry.weights`. Zero rows are excluded (no direction) and
-    counted; progress and the pass-time estimate are logged on the ``llmgeom.progress`` logger.
+    array). The keywords are the fields of :class:`~llmgeom.options.MeasureOptions`, with its
+    defaults; an ``options`` object may give them instead, and the keywords written beside it
+    override it (``measure(W, options=o, pairs="gram")``). ``rows``: ``all`` (the paper) or
+    ``tokenizer`` (drop padding rows); ``center`` subtracts the mean row; ``pairs``: ``auto`` (the
+    exact pass when its FLOP count ``n(n−1)·m`` is at most ``exact_max_flops``, else ``sample``: a
+    deterministic rule), ``exact`` (blocked pass over all pairs), ``sample`` (mean/std |cos| from
+    random pairs until the 95 % interval is within ``precision`` of the mean or ``time_budget`` has
+    passed, the per-token maxima from ``sample_rows`` random whole rows, with intervals; see
+    :mod:`llmgeom.geometry.sampling`) or ``gram`` (Gram statistics only); mean cos² is exact in
+    every mode. ``bins`` > 0 adds a histogram of cos (exact in the exact pass, about 30 per cent
+    more CPU time; of the sampled pairs otherwise). ``weights`` (token counts: a ``.npz`` path, an
+    array, or None) adds the frequency-weighted statistics of :mod:`llmgeom.geometry.weights`. Zero
+    rows are excluded (no direction) and counted; progress and the pass-time estimate are logged on
+    the ``llmgeom.progress`` logger.
     """
-    opts = options.replace(**overrides) if options is not None else MeasureOptions(**overrides)
+    given = {
+        "pairs": pairs, "time_budget": time_budget, "sample_rows": sample_rows,
+        "exact_max_flops": exact_max_flops, "precision": precision, "rows": rows,
+        "center": center, "weights": weights, "tensor": tensor, "revision": revision,
+        "device": device, "drop_nonfinite": drop_nonfinite, "bins": bins,
+        "memory_budget": memory_budget, "seed": seed, "name": name, "family": family,
+        "progress": progress,
+    }  # fmt: skip
+    opts = _options(given, options)
     counts = None if opts.weights is None else load_counts(opts.weights)  # checked before loading
     with progress_setting(opts.progress):  # loaders deep inside obey it too
         return _measure(source, opts, counts)
+
+
+def _options(given: dict[str, Any], options: MeasureOptions | None) -> MeasureOptions:
+    """``MeasureOptions`` of ``measure``'s keywords, or ``options`` with the keywords the caller
+    wrote."""
+    if options is None:
+        return MeasureOptions(**given)
+    written = _GIVEN.get()
+    return options.replace(**{key: value for key, value in given.items() if key in written})
 
 
 def _measure(source: Any, opts: MeasureOptions, counts: TokenCounts | None) -> MeasureResult:
