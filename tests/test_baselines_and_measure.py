@@ -13,7 +13,7 @@ from llmgeom.errors import ConfigError
 from llmgeom.geometry.baselines import frame_bound, random_mean_abs_cos, reference_values
 from llmgeom.geometry.measurement import measure
 from llmgeom.memory import format_bytes, parse_size
-from llmgeom.results import SCHEMA, load_record, save_record, write_record
+from llmgeom.records.measurement import SCHEMA, load_record, save_record, write_record
 
 
 def test_random_abs_cos_matches_monte_carlo_and_its_large_m_limit():
@@ -254,7 +254,7 @@ def test_python_names_the_parameter_and_the_cli_the_flag_in_the_same_message(
 
 def test_a_record_measure_wrote_validates_and_a_malformed_one_is_a_one_line_error(tmp_path, capsys):
     from llmgeom.cli import main
-    from llmgeom.results import validate_record
+    from llmgeom.records.measurement import validate_record
 
     np.save(tmp_path / "w.npy", np.random.default_rng(0).standard_normal((50, 6)))
     assert main(["measure", str(tmp_path / "w.npy"), "--out", str(tmp_path), "--no-progress"]) == 0

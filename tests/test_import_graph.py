@@ -117,16 +117,16 @@ def test_only_the_cli_imports_the_cli():
 
 #: The package's layers, bottom first: a module may import its own part and the parts of lower
 #: layers only. Above the foundation the layers follow the data flow, checkpoint -> matrix ->
-#: statistics -> fits -> reports; the record formats (``records``: the typed-result base and
-#: the JSON Schemas; ``results``: the measurement record) sit below every analysis, since each
-#: analysis writes records and the fits and reports read them, while a record never needs an
-#: analysis (each typed result lives with the analysis that makes it).
+#: statistics -> fits -> reports; the record formats (``records``: the typed-result base, the
+#: JSON Schemas, the measurement record's writing, merging and migration) sit below every
+#: analysis, since each analysis writes records and the fits and reports read them, while a
+#: record never needs an analysis (each typed result lives with the analysis that makes it).
 LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"errors"}),
     frozenset({"_lazy", "_atomic", "timing", "progress", "memory"}),
     frozenset({"__init__", "devices", "plotting", "configs", "unembedding"}),
     frozenset({"options", "records"}),
-    frozenset({"results", "fit_options"}),
+    frozenset({"fit_options"}),
     frozenset({"sources"}),
     frozenset({"geometry"}),
     frozenset({"text", "fits"}),

@@ -15,7 +15,7 @@ from llmgeom.geometry import sampling
 from llmgeom.geometry.measurement import measure
 from llmgeom.geometry.overlap import normalize_rows
 from llmgeom.geometry.sampling import weighted_sampled_abs
-from llmgeom.results import load_record
+from llmgeom.records.measurement import load_record
 
 
 def direct(W: np.ndarray, counts: np.ndarray, center: bool = False) -> dict[str, float]:

@@ -138,7 +138,7 @@ def _options(args: argparse.Namespace) -> MeasureOptions:
 
 def _write_outputs(report, args: argparse.Namespace) -> list[str]:
     """The JSON (merged with an earlier result of the same tensor), PNG and NPZ; their lines."""
-    from ..results import save_record
+    from ..records.measurement import save_record
 
     saved = save_record(report.to_dict(), args.out)
     lines = [saved.describe()]

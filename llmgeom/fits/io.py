@@ -25,7 +25,7 @@ import numpy as np
 
 from .._atomic import atomic_path, read_json, write_json_atomic
 from ..errors import ConfigError, FitError, SourceNotFoundError
-from ..results import analysis_settings, load_record
+from ..records.measurement import analysis_settings, load_record
 
 UNKNOWN_FAMILY = "unknown:"  # + the model's name: the group of a model of unknown family
 
@@ -236,7 +236,7 @@ def _measurement_row(path: Path) -> dict[str, Any]:
 
 def _is_measurement(path: Path) -> bool:
     """Whether ``path`` is JSON with the measurement schema (a folder's other files are not)."""
-    from ..results import SCHEMA
+    from ..records.measurement import SCHEMA
 
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -273,9 +273,10 @@ def _expand(paths: Iterable[PathLike], notes: list[str]) -> list[Path]:
 def _check_one_analysis(rows: list[dict[str, Any]]) -> None:
     """Refuse to pool measurements made under different analysis settings.
 
-    Only the settings that change the statistic count (:func:`llmgeom.results.analysis_settings`:
-    rows rule, centring, weights); vocabulary sizes, zero rows and the pair mode differ between
-    any two real models and are facts about each, not settings.
+    Only the settings that change the statistic count
+    (:func:`llmgeom.records.measurement.analysis_settings`: rows rule, centring, weights);
+    vocabulary sizes, zero rows and the pair mode differ between any two real models and are
+    facts about each, not settings.
     """
     groups: dict[str, list[str]] = {}
     for r in rows:

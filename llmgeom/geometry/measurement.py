@@ -37,7 +37,7 @@ from ..options import (  # noqa: F401 - PAIR_MODES, ROW_MODES... are part of thi
     RowMode,
 )
 from ..progress import progress_setting
-from ..results import PASS_DIAGNOSTICS, build_record
+from ..records.measurement import PASS_DIAGNOSTICS, build_record
 from ..sources import load_unembedding
 from ..sources.tensor_digest import tensor_sha256
 from ..timing import format_duration

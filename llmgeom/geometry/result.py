@@ -5,7 +5,7 @@ The headline statistics are attributes (``r.mean_cos2``, ``r.mean_abs_cos.value`
 sampled, ``r.mean_abs_cos.ci95``); the internals of the passes (blocked sums, block rows, matmul
 FLOPs, the pair count, the sampling design, timings) are in the read-only mapping
 ``r.diagnostics``;
-``r.to_dict()`` is the record exactly as written (:mod:`llmgeom.results`).
+``r.to_dict()`` is the record exactly as written (:mod:`llmgeom.records.measurement`).
 
 Example:
     >>> import torch, llmgeom
@@ -228,14 +228,15 @@ class MeasureResult(TypedResult):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> MeasureResult:
         """The result of a record (:meth:`to_dict`); a record of the former version
-        ``llmgeom.measurement/1`` is migrated first (:func:`llmgeom.results.migrate_record`)."""
-        from ..results import SCHEMA_V1, migrate_record
+        ``llmgeom.measurement/1`` is migrated first
+        (:func:`llmgeom.records.measurement.migrate_record`)."""
+        from ..records.measurement import SCHEMA_V1, migrate_record
 
         return cls._build(migrate_record(dict(data)) if data.get("schema") == SCHEMA_V1 else data)
 
     @classmethod
     def _headline(cls, d: dict[str, Any]) -> dict[str, Any]:
-        from ..results import abs_cos_method, model_label
+        from ..records.measurement import abs_cos_method, model_label
 
         model, stats, variant = d["model"], d["stats"], d["variant"]
         method = abs_cos_method(stats)
@@ -275,13 +276,14 @@ class MeasureResult(TypedResult):
 
     @classmethod
     def _read(cls, path: str | os.PathLike[str]) -> dict[str, Any]:
-        from ..results import load_record
+        from ..records.measurement import load_record
 
         return load_record(path)
 
     def summary(self) -> str:
-        """The few lines ``llmgeom measure`` prints (:func:`llmgeom.results.summarize`)."""
-        from ..results import summarize
+        """The few lines ``llmgeom measure`` prints
+        (:func:`llmgeom.records.measurement.summarize`)."""
+        from ..records.measurement import summarize
 
         return summarize(self._payload)
 

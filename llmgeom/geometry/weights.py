@@ -2,7 +2,8 @@
 
 A counts file is a ``.npz`` holding ``counts`` (what ``llmgeom freq`` writes): one non-negative
 count ``c_i`` per token id, i.e. per row of the head. Over the rows a measurement uses, with
-``p_i = c_i / Σc``, it reports (the ``weighted`` block of a result, see :mod:`llmgeom.results`)::
+``p_i = c_i / Σc``, it reports (the ``weighted`` block of a result, see
+:mod:`llmgeom.records.measurement`)::
 
     weighted_mean_cos2    = Σ_{i≠j} p_i p_j cos²_ij  / Σ_{i≠j} p_i p_j   (exact: Gram identity)
     weighted_mean_abs_cos = Σ_{i≠j} p_i p_j |cos_ij| / Σ_{i≠j} p_i p_j   (exact pass, or
@@ -35,7 +36,8 @@ import numpy as np
 from ..errors import ConfigError, SourceNotFoundError
 
 COUNTS_KEY = "counts"
-BLOCK_VERSION = 1  # of the record's ``weighted`` block (llmgeom.results documents its fields)
+# of the record's ``weighted`` block (llmgeom.records.measurement documents its fields)
+BLOCK_VERSION = 1
 DEFINITION = (
     "p_i = c_i / sum(c) over the rows used; weighted mean of x = "
     "sum_{i!=j} p_i p_j x_ij / sum_{i!=j} p_i p_j; effective_tokens = 1 / sum(p_i^2)"

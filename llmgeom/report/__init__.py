@@ -8,7 +8,7 @@ from our own measurements, and one self-contained ``index.html``.
 Example:
     >>> import torch
     >>> from llmgeom.geometry.measurement import measure
-    >>> from llmgeom.results import write_record
+    >>> from llmgeom.records.measurement import write_record
     >>> _ = write_record(measure(torch.randn(30, 6), pairs="gram").to_dict(), "results")
     >>> report = build_report("results", "out")
     >>> report.summary_csv.name, "overlap_vs_width" in report.figures, len(report.missing)

@@ -8,7 +8,7 @@ is listed as missing on the page (and a PNG of it from an earlier report is remo
 Example:
     >>> import torch
     >>> from llmgeom.geometry.measurement import measure
-    >>> from llmgeom.results import write_record
+    >>> from llmgeom.records.measurement import write_record
     >>> _ = write_record(measure(torch.randn(40, 8), pairs="gram").to_dict(), "res")
     >>> result = build_report("res")
     >>> sorted(result.figures), result.index_html.name

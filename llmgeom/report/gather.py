@@ -3,7 +3,7 @@
 Recognised (recursively; the report's own output folder excluded):
 
 * measurement records ``llmgeom.measurement/2`` (and /1, migrated:
-  :func:`llmgeom.results.load_record`);
+  :func:`llmgeom.records.measurement.load_record`);
 * loss records ``llmgeom.loss/1`` (:func:`llmgeom.text.loss.load_loss_record`) and loss tables
   ``losses.csv`` (:func:`llmgeom.fits.io.read_loss_table`);
 * token-frequency records ``llmgeom.freq/1`` (:func:`llmgeom.text.freq.load_freq_record`) with
@@ -20,7 +20,7 @@ used and the older one is listed as skipped.
 Example:
     >>> import torch
     >>> from llmgeom.geometry.measurement import measure
-    >>> from llmgeom.results import write_record
+    >>> from llmgeom.records.measurement import write_record
     >>> _ = write_record(measure(torch.eye(6, 3), pairs="gram").to_dict(), "res")
     >>> _ = open("res/notes.txt", "w").write("hello")
     >>> found = gather("res")
@@ -136,7 +136,7 @@ def measure_model(record: dict[str, Any]) -> str:
         >>> measure_model({"model": {"source": "p", "repo_id": "org/p", "revision": "step1"}})
         'org/p@step1'
     """
-    from ..results import model_label
+    from ..records.measurement import model_label
 
     model = record["model"]
     name = model_label(model)
@@ -173,14 +173,14 @@ def step_of(record: dict[str, Any]) -> int | None:
 
 def settings_key(record: dict[str, Any]) -> tuple:
     """The analysis settings under which measurements compare (rows rule, centring, weights:
-    :func:`llmgeom.results.analysis_settings`), as a tuple. A ``weighted`` block does not change
-    them: it is reported beside the plain statistics of the same record.
+    :func:`llmgeom.records.measurement.analysis_settings`), as a tuple. A ``weighted`` block does
+    not change them: it is reported beside the plain statistics of the same record.
 
     Example:
         >>> settings_key({"variant": {"rows": "all", "center": False}})
         ('all', False, None)
     """
-    from ..results import analysis_settings
+    from ..records.measurement import analysis_settings
 
     return tuple(analysis_settings(record).values())
 
@@ -209,7 +209,7 @@ def _read_json(found: Gathered, path: Path, rel: str) -> str | None:
     schema = data.get("schema") if isinstance(data, dict) else None
     try:
         if schema in ("llmgeom.measurement/1", "llmgeom.measurement/2"):
-            from ..results import load_record
+            from ..records.measurement import load_record
 
             found.measurements.append(Item(path, rel, "measure", load_record(path)))
         elif schema == "llmgeom.loss/1":

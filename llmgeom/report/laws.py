@@ -26,7 +26,7 @@ from functools import cached_property
 from typing import Any
 
 from ..errors import FitError
-from ..results import ANALYSIS_SETTINGS
+from ..records.measurement import ANALYSIS_SETTINGS
 from .gather import Gathered, Item, loss_model, measure_model, settings_key, step_of
 
 PAPER_SETTING = tuple(ANALYSIS_SETTINGS.values())  # every row, no centring, no weights

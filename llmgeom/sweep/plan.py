@@ -73,7 +73,7 @@ def measure_file(model: ModelSpec, options: Any) -> str:
         >>> measure_file(ModelSpec("/d/w.npy", "mine", local=True, named=True), MeasureOptions())
         'mine.raw.json'
     """
-    from ..results import result_stem
+    from ..records.measurement import result_stem
 
     repo_id, revision = (None, None) if model.local else _hub(model)
     variant = "+".join(

@@ -1,7 +1,8 @@
 """Runners of the built-in unit kinds: the same library calls as the single commands.
 
-* ``measure``: :func:`llmgeom.geometry.measurement.measure` then :func:`llmgeom.results.save_record`
-  (``llmgeom measure``), labelled with the ``[[models]]`` name (when given) and family;
+* ``measure``: :func:`llmgeom.geometry.measurement.measure` then
+  :func:`llmgeom.records.measurement.save_record` (``llmgeom measure``), labelled with the
+  ``[[models]]`` name (when given) and family;
 * ``loss``: :func:`llmgeom.text.lm.load_model`, :func:`llmgeom.text.loss.compute_loss`,
   :func:`llmgeom.text.loss.save_loss` (``llmgeom loss``), the shared ``losses.csv`` updated
   under a file lock so that concurrent units never lose each other's rows; ``[loss]``
@@ -59,7 +60,7 @@ def run_measure(params: dict[str, Any], out: str) -> list[str]:
     """One ``llmgeom measure`` result (merged into an earlier one of the same tensor)."""
     from ..geometry.measurement import measure
     from ..options import MeasureOptions
-    from ..results import save_record
+    from ..records.measurement import save_record
 
     values = {k: v for k, v in params["options"].items() if k != "progress"}
     values["revision"] = params.get("revision")
@@ -80,7 +81,7 @@ def measure_done(params: dict[str, Any], out: str) -> bool:
     rule and centring, the exact pass where ``pairs = "exact"``, weighted statistics where
     ``weights`` is given (an earlier ``--pairs gram`` run into the same folder is not enough)."""
     from ..errors import LlmgeomError
-    from ..results import load_record
+    from ..records.measurement import load_record
 
     try:
         record = load_record(Path(out) / params["expected"])

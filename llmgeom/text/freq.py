@@ -45,7 +45,7 @@ import numpy as np
 from .._atomic import atomic_path, read_schema_json, write_json_atomic
 from ..errors import CorpusError, FitError
 from ..progress import progress_bar
-from ..results import package_versions
+from ..records.measurement import package_versions
 from .corpus import Corpus, iter_documents, open_corpus
 from .options import DEFAULT_TOKENS, FreqOptions, reading_options, refuse_inapplicable
 from .tokenizers import LoadedTokenizer, load_tokenizer

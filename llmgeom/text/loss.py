@@ -51,7 +51,7 @@ import torch
 from .._atomic import atomic_path, ensure_writable_dir, read_schema_json, write_json_atomic
 from ..errors import ConfigError, LlmgeomError
 from ..progress import progress_bar
-from ..results import package_versions
+from ..records.measurement import package_versions
 from .options import DEFAULT_BATCH_TOKENS, LossOptions, reading_options, refuse_inapplicable
 
 SCHEMA = "llmgeom.loss/1"

@@ -44,7 +44,7 @@ def versions() -> dict[str, str | None]:
         >>> sorted(versions())[:3]
         ['llmgeom', 'matplotlib', 'numpy']
     """
-    from ..results import package_versions
+    from ..records.measurement import package_versions
 
     names = ("llmgeom", "numpy", "scipy", "torch", "matplotlib")
     return {**package_versions(names), "platform": platform.platform()}

@@ -13,7 +13,7 @@ from checkpoints import write_gguf
 
 import llmgeom
 from llmgeom.cli import main
-from llmgeom.results import save_record
+from llmgeom.records.measurement import save_record
 from llmgeom.text.lm import model_facts
 
 

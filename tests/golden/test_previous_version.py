@@ -19,7 +19,7 @@ import pytest
 from golden.make_golden import json_outputs, read_output, run_commands, write_inputs
 
 from llmgeom.fits.io import load_fit
-from llmgeom.results import load_record, migrate_record
+from llmgeom.records.measurement import load_record, migrate_record
 from llmgeom.text.freq import load_freq_record
 from llmgeom.text.loss import load_loss_record
 from llmgeom.toy.report import load_result
@@ -54,7 +54,7 @@ def migrate(relative: Path, previous: dict[str, Any]) -> dict[str, Any]:
     """The previous version's document ``previous`` (the golden file ``relative``) in today's
     format: the measurement records gained the settings of the pair rule (below) and went to
     schema ``llmgeom.measurement/2`` (one name per quantity: the library's own migration,
-    :func:`llmgeom.results.migrate_record`); nothing else has changed.
+    :func:`llmgeom.records.measurement.migrate_record`); nothing else has changed.
 
     The one place to absorb a deliberate format change (a schema bump, a renamed or moved key):
     map the old document to the new layout here, with the same numbers (e.g. through the

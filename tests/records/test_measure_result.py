@@ -16,7 +16,7 @@ import llmgeom
 from llmgeom.errors import ConfigError
 from llmgeom.geometry.result import MeasureResult
 from llmgeom.records import Estimate, to_pandas
-from llmgeom.results import migrate_record
+from llmgeom.records.measurement import migrate_record
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "v0_1"
 MEASUREMENTS = sorted(

@@ -1,6 +1,7 @@
 """Records of ``llmgeom.measurement/1`` (the golden files the previous version wrote) brought
-to ``/2`` by :func:`llmgeom.results.migrate_record`: valid against the new schema, every number
-of the old record still there under one name, and read, merged and rewritten by the library."""
+to ``/2`` by :func:`llmgeom.records.measurement.migrate_record`: valid against the new schema,
+every number of the old record still there under one name, and read, merged and rewritten by
+the library."""
 
 from __future__ import annotations
 
@@ -12,8 +13,7 @@ import jsonschema
 import pytest
 
 import llmgeom
-from llmgeom.records.schema import schema_document
-from llmgeom.results import (
+from llmgeom.records.measurement import (
     PASS_DIAGNOSTICS,
     SCHEMA,
     load_record,
@@ -21,6 +21,7 @@ from llmgeom.results import (
     save_record,
     validate_record,
 )
+from llmgeom.records.schema import schema_document
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "v0_1"
 OLD = sorted(

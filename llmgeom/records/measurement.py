@@ -63,11 +63,11 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._atomic import read_json, write_json_atomic
-from .errors import ConfigError
+from .._atomic import read_json, write_json_atomic
+from ..errors import ConfigError
 
 if TYPE_CHECKING:
-    from .unembedding import HeadMetadata
+    from ..unembedding import HeadMetadata
 
 SCHEMA = "llmgeom.measurement/2"
 #: The former version, still read (:func:`migrate_record`).
@@ -384,7 +384,7 @@ def validate_record(record: Any, where: str = "record") -> dict[str, Any]:
         ...
         llmgeom.errors.ConfigError: r.json: malformed llmgeom measurement: model.source is missing
     """
-    from .records.schema import check_schema
+    from .schema import check_schema
 
     if not isinstance(record, dict) or record.get("schema") != SCHEMA:
         raise ConfigError(f"{where}: not an llmgeom measurement (schema {SCHEMA} expected)")
@@ -438,7 +438,7 @@ def load_record(path: str | os.PathLike[str]) -> dict[str, Any]:
     version is checked against its own schema and migrated (:func:`migrate_record`)."""
     record = read_json(path, "llmgeom result")
     if isinstance(record, dict) and record.get("schema") == SCHEMA_V1:
-        from .records.schema import check_schema
+        from .schema import check_schema
 
         record = migrate_record(check_schema(record, SCHEMA_V1, str(path), "llmgeom measurement"))
     return validate_record(record, str(path))
@@ -468,7 +468,7 @@ def _pairs_line(variant: dict[str, Any]) -> str | None:
     """How ``--pairs auto`` decided (FLOP rule; older records: a predicted time)."""
     if variant.get("pairs_requested") != "auto":
         return None
-    from .timing import format_duration
+    from ..timing import format_duration
 
     estimate = variant.get("exact_pass_estimate_s")
     about = f"about {format_duration(estimate)} here" if estimate is not None else "time unknown"
