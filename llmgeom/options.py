@@ -27,7 +27,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
@@ -104,16 +104,20 @@ def help_text(f: Any) -> str:
     return text.replace("%", "%%")
 
 
-def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
-    """Add one argument per field of ``cls`` that declares a ``flag``.
+def add_arguments(
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup,
+    cls: type,
+    names: Collection[str] | None = None,
+) -> None:
+    """Add one argument per field of ``cls`` that declares a ``flag`` (only ``names``, if given).
 
     Every argument's parsed default is None ("not given"), so the dataclass default applies and
-    is stated only there.
+    is stated only there. ``parser`` may be an argument group.
     """
     groups: dict[str, Any] = {}
     for f in fields(cls):
         meta = f.metadata
-        if not meta.get("flag"):
+        if not meta.get("flag") or (names is not None and f.name not in names):
             continue
         kwargs: dict[str, Any] = {"dest": f.name, "default": None, "help": help_text(f)}
         if meta["const"] is not MISSING:
@@ -136,6 +140,20 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
 
 def from_namespace(cls: type, args: argparse.Namespace, **overrides: Any) -> Any:
     """``cls`` from parsed arguments: given values (parsed where declared), else the defaults."""
+    return cls(**(given_values(cls, args) | overrides))
+
+
+def given_values(cls: type, args: argparse.Namespace) -> dict[str, Any]:
+    """The fields of ``cls`` whose flags were given in ``args`` (parsed where declared), by
+    field name: for a command that lays them over another source, such as a preset.
+
+    Example:
+        >>> import argparse
+        >>> parser = argparse.ArgumentParser()
+        >>> add_arguments(parser, MeasureOptions, names=("seed", "time_budget"))
+        >>> given_values(MeasureOptions, parser.parse_args(["--time-budget", "2m"]))
+        {'time_budget': 120.0}
+    """
     values: dict[str, Any] = {}
     for f in fields(cls):
         if not f.metadata.get("flag"):
@@ -145,8 +163,7 @@ def from_namespace(cls: type, args: argparse.Namespace, **overrides: Any) -> Any
             continue
         parse = f.metadata["parse"]
         values[f.name] = parse(value) if parse and isinstance(value, str) else value
-    values.update(overrides)
-    return cls(**values)
+    return values
 
 
 def positive_int(value: str) -> int:
