@@ -73,7 +73,9 @@ def option(
     (the flag stores this constant, e.g. ``--no-progress`` → ``False``), ``shown`` (the default
     as help shows it), ``exclusive`` (flags with the same name form a mutually exclusive group).
     ``help`` may use ``{default}`` and ``{choices}``. A boolean field with default ``False`` is a
-    plain switch.
+    plain switch. A ``flag`` with ``{choice}`` in it is one switch per choice, mutually
+    exclusive, each storing its choice (``--load-in-{choice}``: ``--load-in-8bit`` → ``"8bit"``);
+    its help may use ``{choice}``.
     """
     meta = {
         "help": help,
@@ -90,8 +92,9 @@ def option(
     return field(default=default, compare=compare, metadata=meta)
 
 
-def help_text(f: Any) -> str:
-    """The help of field ``f`` with its default and choices filled in (argparse-escaped).
+def help_text(f: Any, choice: str | None = None) -> str:
+    """The help of field ``f`` with its default and choices (and ``choice``, for a switch per
+    choice) filled in (argparse-escaped).
 
     Example:
         >>> from dataclasses import fields
@@ -100,7 +103,8 @@ def help_text(f: Any) -> str:
     """
     meta = f.metadata
     shown = meta["shown"] if meta["shown"] is not None else f.default
-    text = meta["help"].format(default=shown, choices=", ".join(meta["choices"] or ()))
+    choices = ", ".join(meta["choices"] or ())
+    text = meta["help"].format(default=shown, choices=choices, choice=choice)
     return text.replace("%", "%%")
 
 
@@ -118,6 +122,18 @@ def add_arguments(
     for f in fields(cls):
         meta = f.metadata
         if not meta.get("flag") or (names is not None and f.name not in names):
+            continue
+        if "{choice}" in meta["flag"]:  # one switch per choice, e.g. --load-in-8bit
+            switches = parser.add_mutually_exclusive_group()
+            for choice in meta["choices"]:
+                switches.add_argument(
+                    meta["flag"].format(choice=choice),
+                    dest=f.name,
+                    default=None,
+                    action="store_const",
+                    const=choice,
+                    help=help_text(f, choice),
+                )
             continue
         kwargs: dict[str, Any] = {"dest": f.name, "default": None, "help": help_text(f)}
         if meta["const"] is not MISSING:
