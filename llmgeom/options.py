@@ -27,7 +27,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
@@ -73,7 +73,9 @@ def option(
     (the flag stores this constant, e.g. ``--no-progress`` → ``False``), ``shown`` (the default
     as help shows it), ``exclusive`` (flags with the same name form a mutually exclusive group).
     ``help`` may use ``{default}`` and ``{choices}``. A boolean field with default ``False`` is a
-    plain switch.
+    plain switch. A ``flag`` with ``{choice}`` in it is one switch per choice, mutually
+    exclusive, each storing its choice (``--load-in-{choice}``: ``--load-in-8bit`` → ``"8bit"``);
+    its help may use ``{choice}``.
     """
     meta = {
         "help": help,
@@ -90,8 +92,9 @@ def option(
     return field(default=default, compare=compare, metadata=meta)
 
 
-def help_text(f: Any) -> str:
-    """The help of field ``f`` with its default and choices filled in (argparse-escaped).
+def help_text(f: Any, choice: str | None = None) -> str:
+    """The help of field ``f`` with its default and choices (and ``choice``, for a switch per
+    choice) filled in (argparse-escaped).
 
     Example:
         >>> from dataclasses import fields
@@ -100,20 +103,37 @@ def help_text(f: Any) -> str:
     """
     meta = f.metadata
     shown = meta["shown"] if meta["shown"] is not None else f.default
-    text = meta["help"].format(default=shown, choices=", ".join(meta["choices"] or ()))
+    choices = ", ".join(meta["choices"] or ())
+    text = meta["help"].format(default=shown, choices=choices, choice=choice)
     return text.replace("%", "%%")
 
 
-def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
-    """Add one argument per field of ``cls`` that declares a ``flag``.
+def add_arguments(
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup,
+    cls: type,
+    names: Collection[str] | None = None,
+) -> None:
+    """Add one argument per field of ``cls`` that declares a ``flag`` (only ``names``, if given).
 
     Every argument's parsed default is None ("not given"), so the dataclass default applies and
-    is stated only there.
+    is stated only there. ``parser`` may be an argument group.
     """
     groups: dict[str, Any] = {}
     for f in fields(cls):
         meta = f.metadata
-        if not meta.get("flag"):
+        if not meta.get("flag") or (names is not None and f.name not in names):
+            continue
+        if "{choice}" in meta["flag"]:  # one switch per choice, e.g. --load-in-8bit
+            switches = parser.add_mutually_exclusive_group()
+            for choice in meta["choices"]:
+                switches.add_argument(
+                    meta["flag"].format(choice=choice),
+                    dest=f.name,
+                    default=None,
+                    action="store_const",
+                    const=choice,
+                    help=help_text(f, choice),
+                )
             continue
         kwargs: dict[str, Any] = {"dest": f.name, "default": None, "help": help_text(f)}
         if meta["const"] is not MISSING:
@@ -136,6 +156,20 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
 
 def from_namespace(cls: type, args: argparse.Namespace, **overrides: Any) -> Any:
     """``cls`` from parsed arguments: given values (parsed where declared), else the defaults."""
+    return cls(**(given_values(cls, args) | overrides))
+
+
+def given_values(cls: type, args: argparse.Namespace) -> dict[str, Any]:
+    """The fields of ``cls`` whose flags were given in ``args`` (parsed where declared), by
+    field name: for a command that lays them over another source, such as a preset.
+
+    Example:
+        >>> import argparse
+        >>> parser = argparse.ArgumentParser()
+        >>> add_arguments(parser, MeasureOptions, names=("seed", "time_budget"))
+        >>> given_values(MeasureOptions, parser.parse_args(["--time-budget", "2m"]))
+        {'time_budget': 120.0}
+    """
     values: dict[str, Any] = {}
     for f in fields(cls):
         if not f.metadata.get("flag"):
@@ -145,8 +179,7 @@ def from_namespace(cls: type, args: argparse.Namespace, **overrides: Any) -> Any
             continue
         parse = f.metadata["parse"]
         values[f.name] = parse(value) if parse and isinstance(value, str) else value
-    values.update(overrides)
-    return cls(**values)
+    return values
 
 
 def positive_int(value: str) -> int:

@@ -7,15 +7,17 @@ Example:
     ('gpt2', ['wiki.txt'], 100, None, 'results/loss')
     >>> from_namespace(LossOptions, args).batch_tokens  # the declared default
     8192
+    >>> from_namespace(ModelOptions, p.parse_args(["loss", "gpt2", "--corpus", "a.txt",
+    ...                                            "--load-in-4bit"])).to_dict()
+    {'dtype': None, 'device': 'auto', 'device_map': None, 'quantization': '4bit'}
 """
 
 from __future__ import annotations
 
 import argparse
 
-from ..devices import DEVICE_HELP
-from ..options import from_namespace
-from ..text.options import LossOptions
+from ..options import add_arguments, from_namespace
+from ..text.options import LossOptions, ModelOptions
 from ._text_options import add_text_arguments, open_corpora
 
 DEFAULT_OUT = "results/loss"
@@ -59,26 +61,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="Hugging Face model folder, Hub id or paper alias (see `llmgeom models`), .gguf file",
     )
     add_text_arguments(p, LossOptions, out_default=DEFAULT_OUT)
-    p.add_argument(
-        "--dtype",
-        choices=("float32", "bfloat16", "float16"),
-        help="weights' dtype (default: float32 on CPU, bfloat16 on GPU)",
-    )
-    p.add_argument("--device", default="auto", help=DEVICE_HELP)
-    p.add_argument(
-        "--device-map",
-        choices=("auto",),
-        help="let accelerate spread a model larger than one device over GPUs and CPU",
-    )
-    quant = p.add_mutually_exclusive_group()
-    for bits in ("8bit", "4bit"):  # the library's quantization='8bit' / '4bit'
-        quant.add_argument(
-            f"--load-in-{bits}",
-            dest="quantization",
-            action="store_const",
-            const=bits,
-            help=f"{bits[0]}-bit weights (bitsandbytes)",
-        )
+    add_arguments(p, ModelOptions)  # --dtype, --device, --device-map, --load-in-8bit/4bit
     p.set_defaults(func=run)
 
 
@@ -89,15 +72,13 @@ def run(args: argparse.Namespace) -> int:
     from ..text.loss import compute_loss, save_loss
 
     opts = from_namespace(LossOptions, args)
+    model_opts = from_namespace(ModelOptions, args)
     ensure_writable_dir(args.out)  # before loading anything
     corpora = open_corpora(args.corpus, opts)
     loaded = load_model(
         args.model,
         revision=args.revision,
-        dtype=args.dtype,
-        device=args.device,
-        device_map=args.device_map,
-        quantization=args.quantization,
+        **model_opts.to_dict(),
         trust_remote_code=args.trust_remote_code,
         progress=False if args.no_progress else None,
     )

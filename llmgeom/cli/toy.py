@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from .._atomic import ensure_writable_dir
-from ..devices import DEVICE_HELP, resolve_device
+from ..devices import resolve_device
 from ..errors import ConfigError
+from ..options import add_arguments, given_values
 
 DESCRIPTION = """\
 The toy model of superposition y = ReLU(W Wᵀ x + b) with the superposition dial γ
@@ -57,36 +58,22 @@ top-level gamma/alpha lists (a grid).
 """
 
 
-def _defaults() -> dict[str, str]:
-    """The defaults of :class:`ToyConfig` and its default run, as help texts show them.
-
-    Read from the dataclasses, so the help cannot drift from what a run uses.
+def _run_defaults() -> dict[str, str]:
+    """The defaults of the default run's grid lists, as the help of --gamma/--alpha/--seeds shows
+    them (read from :class:`~llmgeom.toy.config.ToyConfig`, so the help cannot drift).
 
     Example:
-        >>> d = _defaults()
-        >>> d["n"], d["m"], d["gamma"], d["warmup"]
-        ('1000', '10,15,25,39,63,100', '-1', '10% of --steps')
+        >>> _run_defaults()
+        {'gamma': '-1', 'alpha': '1', 'seeds': '0'}
     """
     from ..toy.config import ToyConfig
 
-    cfg = ToyConfig()
-    run = cfg.runs[0]
-
-    def shown(value: Any) -> str:
-        if value is None:
-            return "all"
-        if isinstance(value, tuple):
-            return ",".join(shown(v) for v in value)
-        return f"{value:g}" if isinstance(value, float) else str(value)
-
-    out = {name: shown(getattr(cfg, name)) for name in ("n", "m", "steps", "batch", "lr", "seed")}
-    out |= {name: shown(getattr(cfg, name)) for name in ("loss_scale", "eval_samples")}
-    out |= {name: shown(getattr(cfg, name)) for name in ("fit_m_min", "fit_m_max")}
-    out |= {name: shown(getattr(run, name)) for name in ("gamma", "alpha", "family")}
-    out |= {name: shown(getattr(run, name)) for name in ("density", "decay", "seeds")}
-    out["warmup"] = f"{100 * cfg.warmup_steps / cfg.steps:g}% of --steps"
-    out["final_lr"] = f"{100 * cfg.final_lr_fraction:g}"
-    return out
+    run = ToyConfig().runs[0]
+    return {
+        "gamma": f"{run.gamma:g}",
+        "alpha": f"{run.alpha:g}",
+        "seeds": ",".join(map(str, run.seeds)),
+    }
 
 
 def _run_epilog() -> str:
@@ -105,9 +92,9 @@ def _run_epilog() -> str:
 
 def register(subparsers: Any) -> None:
     """Add ``toy`` with its ``run`` and ``sweep`` subcommands to ``subparsers``."""
-    from ..toy.config import FAMILIES
+    from ..toy.config import ToyConfig, ToyRun
 
-    d = {k: v.replace("%", "%%") for k, v in _defaults().items()}  # argparse %-formats help
+    d = _run_defaults()
     toy = subparsers.add_parser(
         "toy",
         help="toy model of superposition with the weight-decay dial",
@@ -127,49 +114,23 @@ def register(subparsers: Any) -> None:
     src = run.add_mutually_exclusive_group()
     src.add_argument("--preset", help="shipped preset: quick, paper-small, paper-large")
     src.add_argument("--config", type=Path, help="a TOML experiment file")
-    run.add_argument("--n", type=int, help=f"number of features (default {d['n']})")
-    run.add_argument("--m", help=f"widths, comma-separated (default {d['m']})")
-    run.add_argument(
+    experiment = run.add_argument_group(
+        "experiment", "the TOML keys of the same names; a flag overrides --preset/--config"
+    )
+    add_arguments(experiment, ToyConfig)  # declared once, on ToyConfig's fields
+    grid = run.add_argument_group(
+        "runs", "the grid --gamma x --alpha, each with these frequencies and init seeds"
+    )
+    grid.add_argument(
         "--gamma", help=f"superposition dial γ, comma-separated (default {d['gamma']})"
     )
-    run.add_argument(
+    grid.add_argument(
         "--alpha", help=f"frequency exponent α, comma-separated (default {d['alpha']})"
     )
-    run.add_argument(
-        "--family", help=f"frequency family: {', '.join(FAMILIES)} (default {d['family']})"
-    )
-    run.add_argument(
-        "--density", type=float, help=f"activation density E = Σp (default {d['density']})"
-    )
-    run.add_argument(
-        "--decay", type=float, help=f"length scale of the exp family (default {d['decay']})"
-    )
-    run.add_argument(
+    add_arguments(grid, ToyRun)  # --family, --density, --decay, declared on ToyRun
+    grid.add_argument(
         "--seeds", help=f"init seeds (replicates), comma-separated (default {d['seeds']})"
     )
-    run.add_argument("--steps", type=int, help=f"training steps (default {d['steps']})")
-    run.add_argument("--batch", type=int, help=f"batch size (default {d['batch']})")
-    run.add_argument("--lr", type=float, help=f"peak learning rate (default {d['lr']})")
-    run.add_argument("--warmup", type=int, help=f"warm-up steps (default {d['warmup']})")
-    run.add_argument("--seed", type=int, help=f"seed of the data streams (default {d['seed']})")
-    run.add_argument(
-        "--loss-scale",
-        type=float,
-        help=f"multiply the loss by this before backward (default {d['loss_scale']}; "
-        "authors' large runs: 100)",
-    )
-    run.add_argument(
-        "--fit-m-min", type=int, help=f"fit α_m on widths m >= this (default: {d['fit_m_min']})"
-    )
-    run.add_argument(
-        "--fit-m-max", type=int, help=f"fit α_m on widths m <= this (default: {d['fit_m_max']})"
-    )
-    run.add_argument(
-        "--eval-samples",
-        type=int,
-        help=f"fresh samples for the final loss (default {d['eval_samples']})",
-    )
-    run.add_argument("--name", help="experiment name; files are toy-NAME.json/_loss.png/_phi.png")
     _common(run)
     run.set_defaults(func=_cmd_run)
 
@@ -181,6 +142,7 @@ def register(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sweep.add_argument("configs", nargs="+", help="TOML files or preset names")
+    add_arguments(sweep, ToyConfig, names=("device", "threads"))  # override every file's
     _common(sweep)
     sweep.set_defaults(func=_cmd_sweep)
 
@@ -189,8 +151,6 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--out", type=Path, default=Path("results/toy"), help="output folder (default results/toy)"
     )
-    parser.add_argument("--device", help=DEVICE_HELP)
-    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--no-plots", action="store_true", help="write the JSON only")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.add_argument(
@@ -229,7 +189,7 @@ def build_run_config(args: argparse.Namespace) -> Any:
         >>> cfg.steps, cfg.warmup_steps, [r.gamma for r in cfg.runs]
         (500, 50, [-1.0])
     """
-    from ..toy.config import ToyConfig, config_from_dict, load_config
+    from ..toy.config import ToyConfig, ToyRun, config_from_dict, load_config
 
     if args.preset or args.config:
         base = load_config(args.preset or args.config)
@@ -242,10 +202,10 @@ def build_run_config(args: argparse.Namespace) -> Any:
     gammas = _parse_list(args.gamma, float, "--gamma")
     alphas = _parse_list(args.alpha, float, "--alpha")
     seeds = _parse_list(args.seeds, int, "--seeds")
-    run_fields = {"family": args.family, "density": args.density, "decay": args.decay}
-    if gammas or alphas or seeds or any(v is not None for v in run_fields.values()):
+    run_fields = given_values(ToyRun, args)  # --family, --density, --decay
+    if gammas or alphas or seeds or run_fields:
         shared = {k: run0[k] for k in ("family", "density", "decay", "seeds")}
-        shared.update({k: v for k, v in run_fields.items() if v is not None})
+        shared.update(run_fields)
         if seeds:
             shared["seeds"] = seeds
         if gammas is None and alphas is None:
@@ -257,27 +217,12 @@ def build_run_config(args: argparse.Namespace) -> Any:
                 for g in (gammas or sorted({r["gamma"] for r in data["runs"]}))
             ]
         data["runs"] = [{"gamma": g, "alpha": a, **shared} for g, a in pairs]
-    m = _parse_list(args.m, int, "--m")
-    scalar = {
-        "n": args.n,
-        "m": m,
-        "steps": args.steps,
-        "batch": args.batch,
-        "lr": args.lr,
-        "seed": args.seed,
-        "loss_scale": args.loss_scale,
-        "fit_m_min": args.fit_m_min,
-        "fit_m_max": args.fit_m_max,
-        "eval_samples": args.eval_samples,
-        "name": args.name,
-        "device": args.device,
-        "threads": args.threads,
-    }
-    if args.steps is not None and args.warmup is None and data["warmup"] is not None:
-        data["warmup"] = round(data["warmup"] * args.steps / base.steps)  # keep the proportion
-    if args.warmup is not None:
-        data["warmup"], data["warmup_fraction"] = args.warmup, None
-    data.update({k: v for k, v in scalar.items() if v is not None})
+    given = given_values(ToyConfig, args)  # every flag of a ToyConfig field that was given
+    if "steps" in given and "warmup" not in given and data["warmup"] is not None:
+        data["warmup"] = round(data["warmup"] * given["steps"] / base.steps)  # keep the proportion
+    if "warmup" in given:
+        data["warmup_fraction"] = None
+    data.update(given)
     return config_from_dict(data, source="llmgeom toy run")
 
 

@@ -40,6 +40,7 @@ from ..devices import resolve_device
 from ..errors import ConfigError, NetworkError, SourceNotFoundError
 from ..sources._reasons import short_reason
 from ..sources.families import family_label
+from .options import DType, Quantization
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 QUANTIZATIONS = ("8bit", "4bit")
@@ -313,10 +314,10 @@ def load_model(
     source: str | os.PathLike[str],
     *,
     revision: str | None = None,
-    dtype: Literal["float32", "bfloat16", "float16"] | torch.dtype | None = None,
+    dtype: DType | torch.dtype | None = None,
     device: str | torch.device = "auto",
     device_map: Literal["auto"] | None = None,
-    quantization: Literal["8bit", "4bit"] | None = None,
+    quantization: Quantization | None = None,
     trust_remote_code: bool = False,
     tokenizer: Any = None,
     progress: bool | None = None,

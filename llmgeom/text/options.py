@@ -22,7 +22,7 @@ from dataclasses import dataclass, fields
 from typing import Any, Literal
 
 from ..errors import ConfigError
-from ..options import _is_int, option, positive_int
+from ..options import _device_help, _is_int, option, positive_int
 
 RECIPE_HELP = (
     "the authors' sampling: wikitext/bookcorpus lines joined until >= max-length/2 words make a "
@@ -32,6 +32,11 @@ RECIPE_CHOICES = ("paper",)
 DEFAULT_BATCH_TOKENS = 8192  # padded tokens per forward pass
 DEFAULT_TOKENS = 1_000_000  # tokens counted per corpus (the paper's §3)
 PADDING_SIDES = ("right", "left")
+DType = Literal["float32", "bfloat16", "float16"]
+DTYPES: tuple[DType, ...] = ("float32", "bfloat16", "float16")
+Quantization = Literal["8bit", "4bit"]
+QUANTIZATIONS: tuple[Quantization, ...] = ("8bit", "4bit")
+DEVICE_MAPS = ("auto",)
 
 
 def _check_count(name: str, value: Any, minimum: int, unit: str = "") -> None:
@@ -212,3 +217,62 @@ class FreqOptions(CorpusOptions):
     def budget(self) -> int | None:
         """The tokens to count, None for the whole corpus."""
         return self.tokens or None
+
+
+@dataclass(frozen=True)
+class ModelOptions:
+    """How ``llmgeom loss`` loads its model: the keywords of
+    :func:`llmgeom.text.lm.load_model` of the same names and defaults (declared once; the flags
+    derive from them, ``quantization`` as ``--load-in-8bit`` / ``--load-in-4bit``).
+
+    Example:
+        >>> ModelOptions(quantization="4bit").to_dict()
+        {'dtype': None, 'device': 'auto', 'device_map': None, 'quantization': '4bit'}
+        >>> ModelOptions(dtype="float64")
+        Traceback (most recent call last):
+        ...
+        llmgeom.errors.ConfigError: dtype must be one of float32, bfloat16, float16 or None, \
+got 'float64'
+    """
+
+    dtype: DType | None = option(  # noqa: RUF009 - option() is dataclasses.field with help
+        None,
+        "weights' dtype (default: float32 on CPU, bfloat16 on GPU)",
+        flag="--dtype",
+        choices=DTYPES,
+    )
+    device: str = option("auto", _device_help(), flag="--device")
+    device_map: Literal["auto"] | None = option(
+        None,
+        "let accelerate spread a model larger than one device over GPUs and CPU",
+        flag="--device-map",
+        choices=DEVICE_MAPS,
+    )
+    quantization: Quantization | None = option(  # noqa: RUF009 - dataclasses.field with help
+        None, "{choice} weights (bitsandbytes)", flag="--load-in-{choice}", choices=QUANTIZATIONS
+    )
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise a one-line :class:`ConfigError` naming the first bad option (the device's
+        existence is asked when the model loads)."""
+        from ..devices import check_device_name
+
+        for name, allowed in (
+            ("dtype", DTYPES),
+            ("device_map", DEVICE_MAPS),
+            ("quantization", QUANTIZATIONS),
+        ):
+            value = getattr(self, name)
+            if value is not None and value not in allowed:
+                raise ConfigError(
+                    f"{name} must be one of {', '.join(allowed)} or None, got {value!r}",
+                    parameter=name,
+                )
+        check_device_name(self.device)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The options by their Python names, the keywords of ``load_model``."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}

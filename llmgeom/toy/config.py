@@ -4,6 +4,10 @@ An experiment shares ``n``, the widths ``m``, the step count, batch and schedule
 more *runs* (γ, α, family, density, init seeds). Runs with the same frequencies share one data
 stream and are trained together.
 
+The fields that ``llmgeom toy run`` exposes declare their flag and help with
+:func:`llmgeom.options.option`: the flag is the field's name with dashes, which is also its TOML
+key, and the command line shows the dataclass default and validates with :meth:`ToyConfig.validate`.
+
 Example:
     >>> cfg = ToyConfig(n=100, m=(5, 10, 20), steps=10, runs=(ToyRun(gamma=-1.0, alpha=1.0),))
     >>> cfg.lr_w(10), cfg.warmup_steps
@@ -19,10 +23,31 @@ from pathlib import Path
 from typing import Any
 
 from ..configs import config_path
-from ..devices import check_device_name
+from ..devices import DEVICE_HELP, check_device_name
 from ..errors import ConfigError
+from ..options import option
 
 FAMILIES: tuple[str, ...] = ("power", "exp", "linear")  # frequency families (data.py)
+DEFAULT_WIDTHS: tuple[int, ...] = (10, 15, 25, 39, 63, 100)  # the paper's small setting
+
+
+def parse_widths(text: str) -> tuple[int, ...]:
+    """The widths ``m`` from comma-separated text (the command line's ``--m``).
+
+    Example:
+        >>> parse_widths("8,16, 32")
+        (8, 16, 32)
+        >>> parse_widths("8,x")
+        Traceback (most recent call last):
+        ...
+        llmgeom.errors.ConfigError: m must be comma-separated whole numbers, got '8,x'
+    """
+    try:
+        return tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise ConfigError(
+            f"m must be comma-separated whole numbers, got {text!r}", parameter="m"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -36,9 +61,15 @@ class ToyRun:
 
     gamma: float
     alpha: float = 1.0
-    family: str = "power"
-    density: float = 1.0
-    decay: float = 400.0
+    family: str = option(
+        "power", f"frequency family: {', '.join(FAMILIES)} (default {{default}})", flag="--family"
+    )
+    density: float = option(
+        1.0, "activation density E = Σp (default {default:g})", flag="--density", kind=float
+    )
+    decay: float = option(
+        400.0, "length scale of the exp family (default {default:g})", flag="--decay", kind=float
+    )
     seeds: tuple[int, ...] = (0,)
 
     @property
@@ -111,28 +142,61 @@ class ToyConfig:
         (16, 32, 64, 80)
     """
 
-    n: int = 1000
-    m: tuple[int, ...] = (10, 15, 25, 39, 63, 100)
+    n: int = option(1000, "number of features (default {default})", flag="--n", kind=int)
+    m: tuple[int, ...] = option(
+        DEFAULT_WIDTHS,
+        "widths, comma-separated (default {default})",
+        flag="--m",
+        parse=parse_widths,
+        shown=",".join(map(str, DEFAULT_WIDTHS)),
+    )
     runs: tuple[ToyRun, ...] = (ToyRun(gamma=-1.0),)
-    steps: int = 20000
-    batch: int = 2048
-    lr: float = 1e-2
+    steps: int = option(20000, "training steps (default {default})", flag="--steps", kind=int)
+    batch: int = option(2048, "batch size (default {default})", flag="--batch", kind=int)
+    lr: float = option(1e-2, "peak learning rate (default {default:g})", flag="--lr", kind=float)
     lr_m_ref: float = 1.0
     lr_m_power: float = 0.0
     lr_bias: float | None = None
     lr_bias_per_m: float | None = None
-    warmup: int | None = None
+    warmup: int | None = option(
+        None,
+        "warm-up steps (default {default})",
+        flag="--warmup",
+        kind=int,
+        shown="10% of --steps",  # warmup_steps: steps // 10 when neither warmup nor its fraction
+    )
     warmup_fraction: float | None = None
     final_lr_fraction: float = 0.05
-    loss_scale: float = 1.0
-    fit_m_min: int | None = None
-    fit_m_max: int | None = None
-    seed: int = 0
-    eval_samples: int = 65536
-    device: str = "auto"
-    threads: int | None = None
+    loss_scale: float = option(
+        1.0,
+        "multiply the loss by this before backward (default {default:g}; authors' large runs: 100)",
+        flag="--loss-scale",
+        kind=float,
+    )
+    fit_m_min: int | None = option(
+        None, "fit α_m on widths m >= this (default: all)", flag="--fit-m-min", kind=int
+    )
+    fit_m_max: int | None = option(
+        None, "fit α_m on widths m <= this (default: all)", flag="--fit-m-max", kind=int
+    )
+    seed: int = option(0, "seed of the data streams (default {default})", flag="--seed", kind=int)
+    eval_samples: int = option(
+        65536,
+        "fresh samples for the final loss (default {default})",
+        flag="--eval-samples",
+        kind=int,
+    )
+    device: str = option("auto", DEVICE_HELP, flag="--device")
+    threads: int | None = option(
+        None, "torch CPU threads (default: torch's choice)", flag="--threads", kind=int
+    )
     log_every: int = 100
-    name: str = "toy"
+    name: str = option(
+        "toy",
+        "experiment name; files are toy-NAME.json/_loss.png/_phi.png (default: the preset's or "
+        "file's name, else run)",
+        flag="--name",
+    )
     description: str = ""
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
@@ -199,7 +263,7 @@ class ToyConfig:
                 parameter="n",
             )
         if not self.m:
-            raise ConfigError("m (widths) must list at least one width")
+            raise ConfigError("m (widths) must list at least one width", parameter="m")
         for m in self.m:
             if not _is_int(m) or m <= 0:
                 raise ConfigError(f"every width m must be a positive integer, got {m!r}")

@@ -181,3 +181,38 @@ def test_unwritable_out_fails_before_loading(zoo, tmp_path, capsys):
     blocker.write_text("x")
     argv = ["loss", models[16], "--corpus", corpora["txt"], "--out", blocker / "sub"]
     assert "not a directory" in _one_line_error(capsys, argv)
+
+
+def test_the_model_flags_are_load_models_keywords_with_its_defaults():
+    """ModelOptions declares load_model's keywords once: the same names, the same defaults,
+    and the flags of `llmgeom loss` that set them."""
+    import argparse
+    import inspect
+    from dataclasses import fields
+
+    from llmgeom.cli.flags import flags_of
+    from llmgeom.cli.loss import register
+    from llmgeom.options import from_namespace
+    from llmgeom.text.lm import load_model
+    from llmgeom.text.options import ModelOptions
+
+    keywords = inspect.signature(load_model).parameters
+    for f in fields(ModelOptions):
+        assert keywords[f.name].kind is inspect.Parameter.KEYWORD_ONLY
+        assert keywords[f.name].default == f.default, f.name
+    parser = argparse.ArgumentParser(prog="llmgeom")
+    register(parser.add_subparsers(dest="command"))
+    argv = ["loss", "gpt2", "--corpus", "a.txt"]
+    assert from_namespace(ModelOptions, parser.parse_args(argv)) == ModelOptions()
+    flags = flags_of(parser, parser.parse_args(argv))
+    assert (flags["dtype"], flags["device"], flags["device_map"]) == (
+        "--dtype",
+        "--device",
+        "--device-map",
+    )
+    assert flags["quantization='8bit'"] == "--load-in-8bit"
+    given = ["--dtype", "bfloat16", "--device", "cpu", "--device-map", "auto", "--load-in-4bit"]
+    opts = from_namespace(ModelOptions, parser.parse_args([*argv, *given]))
+    assert opts == ModelOptions("bfloat16", "cpu", "auto", "4bit")
+    with pytest.raises(SystemExit):  # argparse: the declared choices
+        parser.parse_args([*argv, "--dtype", "float64"])

@@ -225,3 +225,49 @@ def test_a_value_from_a_file_is_named_by_its_key_not_a_flag(tmp_path: Path, caps
     assert main(["toy", "run", "--config", str(bad), "--out", str(tmp_path / "o")]) == 1
     err = capsys.readouterr().err
     assert err == f"llmgeom toy: error: {bad}: steps must be a positive integer, got 0\n"
+
+
+def test_every_toyconfig_flag_is_named_after_its_field_with_the_same_default(capsys) -> None:
+    """The flags of ``toy run`` that set ToyConfig/ToyRun fields are derived from them: the
+    flag is the field's name (its TOML key) with dashes, and nothing given is the dataclass."""
+    import argparse
+    from dataclasses import fields
+
+    from llmgeom.cli import toy
+    from llmgeom.toy.config import ToyConfig, ToyRun
+
+    parser = argparse.ArgumentParser(prog="llmgeom")
+    toy.register(parser.add_subparsers(dest="command"))
+    run_parser = parser._subparsers._group_actions[0].choices["toy"]  # type: ignore[union-attr]
+    run_parser = run_parser._subparsers._group_actions[0].choices["run"]
+    by_dest = {a.dest: a for a in run_parser._actions}
+    exposed = {
+        f.name: f for cls in (ToyConfig, ToyRun) for f in fields(cls) if f.metadata.get("flag")
+    }
+    assert set(exposed) == {  # the CLI's part of the TOML keys; the rest are files only
+        *("n", "m", "steps", "batch", "lr", "warmup", "loss_scale", "fit_m_min", "fit_m_max"),
+        *("seed", "eval_samples", "device", "threads", "name", "family", "density", "decay"),
+    }
+    for name, f in exposed.items():
+        flag = "--" + name.replace("_", "-")
+        assert f.metadata["flag"] == flag and by_dest[name].option_strings[0] == flag
+        assert by_dest[name].default is None  # not given: the dataclass default applies
+    cfg = toy.build_run_config(parser.parse_args(["toy", "run"]))
+    default = ToyConfig(name="run")  # without --preset/--config/--name, the experiment is "run"
+    assert cfg == default and cfg.to_dict() == default.to_dict()
+    with pytest.raises(SystemExit):
+        main(["toy", "run", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    options = text[text.index("options:") :]  # past the usage line
+    for name, f in exposed.items():
+        if f.default is None or name in ("device", "name", "warmup"):  # help says it in words
+            continue
+        value = f.default
+        shown = ",".join(map(str, value)) if isinstance(value, tuple) else value
+        shown = f"{shown:g}" if isinstance(shown, float) else shown
+        after = options[options.index(f.metadata["flag"] + " ") :]
+        help_default = after[: after.index(")")].split("(default ")[1].split(";")[0]
+        assert help_default == str(shown), (name, after[:80])
+    given = ["--m", "4,8,16", "--n", "60", "--warmup", "3", "--decay", "9", "--threads", "2"]
+    cfg = toy.build_run_config(parser.parse_args(["toy", "run", *given]))
+    assert (cfg.m, cfg.n, cfg.warmup, cfg.runs[0].decay, cfg.threads) == ((4, 8, 16), 60, 3, 9.0, 2)
