@@ -192,7 +192,7 @@ def test_the_gram_statistics_are_logged_before_the_pass(caplog):
 
 
 def test_records_of_the_former_row_design_still_summarise():
-    from llmgeom.records.measurement import _pairs_line, _sampled_line, weighted_lines
+    from llmgeom.records.summary import _pairs_line, _sampled_line, weighted_lines
 
     old_sample = {"rows_sampled": 1781, "pairs_covered": 89505936, "mean_max_abs_cos": 0.1574}
     assert "1,781 rows x all rows = 89,505,936 ordered pairs" in _sampled_line(old_sample)

@@ -282,8 +282,8 @@ class MeasureResult(TypedResult):
 
     def summary(self) -> str:
         """The few lines ``llmgeom measure`` prints
-        (:func:`llmgeom.records.measurement.summarize`)."""
-        from ..records.measurement import summarize
+        (:func:`llmgeom.records.summary.summarize`)."""
+        from ..records.summary import summarize
 
         return summarize(self._payload)
 
