@@ -135,7 +135,7 @@ def loss_model_name(model: ModelSpec) -> str:
 
 def loss_file(model: ModelSpec, corpus: str) -> str:
     """``<model>.<corpus>.loss.json`` as :func:`llmgeom.text.loss.result_path` names it."""
-    from ..text.loss import _safe
+    from ..text.loss_record import _safe
 
     return f"{_safe(loss_model_name(model))}.{_safe(corpus_name(corpus))}.loss.json"
 
