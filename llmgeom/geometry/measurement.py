@@ -10,7 +10,6 @@ Example:
 
 from __future__ import annotations
 
-import contextvars
 import functools
 import logging
 import time
@@ -293,30 +292,28 @@ def _sampled_pairs(
     return sampled, weighted
 
 
-_GIVEN: contextvars.ContextVar[frozenset[str]] = contextvars.ContextVar(
-    "given", default=frozenset()
-)
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
 
-def _remember_keywords(func: Callable[_P, _R]) -> Callable[_P, _R]:
-    """Let ``func`` tell the keywords its caller wrote from those left at their defaults (an
-    explicit ``center=False`` must override an ``options`` object that says ``True``); the
-    signature, as tools and IDEs see it, stays ``func``'s."""
+def _keywords_over_options(func: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Apply the keywords written beside an ``options`` object to it before calling ``func``
+    (an explicit ``center=False`` must override an object that says ``True``, and only the
+    caller knows it was written); the signature, as tools and IDEs see it, stays ``func``'s."""
 
     @functools.wraps(func)
     def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-        token = _GIVEN.set(frozenset(kwargs))
-        try:
+        written = dict(kwargs)
+        options = written.pop("options", None)
+        if not isinstance(options, MeasureOptions) or not written:
             return func(*args, **kwargs)
-        finally:
-            _GIVEN.reset(token)
+        # ParamSpec cannot say that func takes options=: the one call mypy cannot check
+        return func(*args, options=options.replace(**written))  # type: ignore[arg-type]
 
     return wrapper
 
 
-@_remember_keywords
+@_keywords_over_options
 def measure(
     source: Any,
     *,
@@ -359,27 +356,11 @@ def measure(
     rows are excluded (no direction) and counted; progress and the pass-time estimate are logged on
     the ``llmgeom.progress`` logger.
     """
-    given = {
-        "pairs": pairs, "time_budget": time_budget, "sample_rows": sample_rows,
-        "exact_max_flops": exact_max_flops, "precision": precision, "rows": rows,
-        "center": center, "weights": weights, "tensor": tensor, "revision": revision,
-        "device": device, "drop_nonfinite": drop_nonfinite, "bins": bins,
-        "memory_budget": memory_budget, "seed": seed, "name": name, "family": family,
-        "progress": progress,
-    }  # fmt: skip
-    opts = _options(given, options)
+    given = {key: value for key, value in locals().items() if key not in ("source", "options")}
+    opts = options if options is not None else MeasureOptions(**given)
     counts = None if opts.weights is None else load_counts(opts.weights)  # checked before loading
     with progress_setting(opts.progress):  # loaders deep inside obey it too
         return _measure(source, opts, counts)
-
-
-def _options(given: dict[str, Any], options: MeasureOptions | None) -> MeasureOptions:
-    """``MeasureOptions`` of ``measure``'s keywords, or ``options`` with the keywords the caller
-    wrote."""
-    if options is None:
-        return MeasureOptions(**given)
-    written = _GIVEN.get()
-    return options.replace(**{key: value for key, value in given.items() if key in written})
 
 
 def _measure(source: Any, opts: MeasureOptions, counts: TokenCounts | None) -> MeasureResult:
