@@ -21,18 +21,17 @@ Example:
 
 from __future__ import annotations
 
-import copy
 import dataclasses
-import html
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from types import MappingProxyType
-from typing import Any
+from typing import Any, ClassVar
 
 from .._atomic import write_json_atomic
+from ..records.base import TypedResult, html_table
 from .config import ToyConfig
+from .report import SCHEMA, format_summary, load_result
 
 
 def _opt(value: Any) -> float | None:
@@ -111,7 +110,7 @@ def _recorded_config(recorded: Mapping[str, Any]) -> ToyConfig:
 
 
 @dataclass(frozen=True, eq=False, repr=False)
-class ToyResult:
+class ToyResult(TypedResult):
     """A toy experiment: its config, device and threads, and one :class:`ToyRunResult` per run."""
 
     name: str
@@ -119,36 +118,25 @@ class ToyResult:
     device: str
     threads: int
     runs: tuple[ToyRunResult, ...]
-    _doc: Mapping[str, Any]
+
+    SCHEMA: ClassVar[str] = SCHEMA
 
     @classmethod
-    def from_dict(cls, doc: dict[str, Any]) -> ToyResult:
-        """The result back from :meth:`to_dict` (or the JSON :meth:`save` wrote)."""
-        doc = copy.deepcopy(doc)
-        return cls(
-            name=str(doc.get("name", "")),
-            config=_recorded_config(doc["config"]),
-            device=str(doc.get("device", "")),
-            threads=int(doc.get("threads", 0)),
-            runs=tuple(ToyRunResult.from_run(run) for run in doc["runs"]),
-            _doc=MappingProxyType(doc),
-        )
+    def _headline(cls, doc: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "name": str(doc.get("name", "")),
+            "config": _recorded_config(doc["config"]),
+            "device": str(doc.get("device", "")),
+            "threads": int(doc.get("threads", 0)),
+            "runs": tuple(ToyRunResult.from_run(run) for run in doc["runs"]),
+        }
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> ToyResult:
-        """Read ``<stem>.json`` written by :meth:`save` or ``llmgeom toy run`` (checked)."""
-        from .report import load_result
-
-        return cls.from_dict(load_result(path))
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON document (a copy), exactly what ``llmgeom toy run`` writes."""
-        return copy.deepcopy(dict(self._doc))
+    def _read(cls, path: str | os.PathLike[str]) -> dict[str, Any]:
+        return load_result(path)
 
     def summary(self) -> str:
         """The tables ``llmgeom toy run`` prints."""
-        from .report import format_summary
-
         return format_summary(self.to_dict())
 
     def figure_loss(self, ax: Any = None) -> Any:
@@ -178,30 +166,23 @@ class ToyResult:
             paths.append(save_plot(self.figure_phi(), out / f"{stem}_phi.png"))
         return paths
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, ToyResult) and self.to_dict() == other.to_dict()
-
-    __hash__ = None  # type: ignore[assignment]
-
     def _rows(self) -> list[tuple[str, str]]:
-        rows = [("name", self.name), ("n", str(self.config.n)), ("runs", str(len(self.runs)))]
-        for run in self.runs[:4]:
-            fitted = "—" if run.alpha_m is None else f"{run.alpha_m:.3f}"
-            label = f"γ={run.gamma:g} α={run.alpha:g} seed={run.seed}"
-            rows.append((label, f"{run.regime}, α_m={fitted}"))
-        return rows
-
-    def __repr__(self) -> str:
         fitted = [f"{r.alpha_m:.3f}" for r in self.runs if r.alpha_m is not None]
         shown = ", ".join(fitted[:3]) + (", ..." if len(fitted) > 3 else "")
-        return (
-            f"ToyResult(name={self.name!r}, n={self.config.n}, widths={list(self.config.m)}, "
-            f"runs={len(self.runs)}, alpha_m=[{shown}])"
-        )
+        return [
+            ("name", repr(self.name)),
+            ("n", str(self.config.n)),
+            ("widths", str(list(self.config.m))),
+            ("runs", str(len(self.runs))),
+            ("alpha_m", f"[{shown}]"),
+        ]
 
     def _repr_html_(self) -> str:
-        cells = "".join(
-            f"<tr><th style='text-align:left'>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
-            for k, v in self._rows()
-        )
-        return f"<table><caption>ToyResult</caption>{cells}</table>"
+        runs = [
+            (
+                f"γ={run.gamma:g} α={run.alpha:g} seed={run.seed}",
+                f"{run.regime}, α_m={'—' if run.alpha_m is None else f'{run.alpha_m:.3f}'}",
+            )
+            for run in self.runs[:4]
+        ]
+        return html_table(type(self).__name__, self._rows()[:4] + runs)
