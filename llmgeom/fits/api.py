@@ -59,7 +59,7 @@ def fit_overlap(
         >>> round(r.slope, 6), r.families
         (1.0, ('x', 'y'))
     """
-    from .io import read_overlap_inputs
+    from .overlap_inputs import read_overlap_inputs
 
     OverlapFitOptions(width=width, n_bootstrap=n_bootstrap, seed=seed)  # checks, naming
     paths = [inputs] if isinstance(inputs, str | os.PathLike) else list(inputs)
@@ -100,7 +100,7 @@ def fit_loss(
         >>> r.stem, round(r.alpha, 2)
         ('width_loss_fit_huber', 0.91)
     """
-    from .io import read_loss_table
+    from .tables import read_loss_table
 
     LossFitOptions(
         loss=loss, n_bootstrap=n_bootstrap, resample=resample, huber_delta=huber_delta, seed=seed
@@ -132,7 +132,7 @@ def fit_chinchilla(
         >>> round(r.k, 2), round(r.k_se, 2), round(r.alpha_m, 2), round(r.alpha_m_err, 2)
         (2.52, 0.03, 0.88, 0.06)
     """
-    from .io import read_size_table
+    from .tables import read_size_table
 
     ChinchillaFitOptions(alpha_n=alpha_n, alpha_n_se=alpha_n_se, propagation=propagation)
     check = ChinchillaCheck(alpha_n=alpha_n, alpha_n_se=alpha_n_se, propagation=propagation)

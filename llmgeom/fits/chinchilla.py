@@ -26,8 +26,8 @@ from ..configs import config_path
 from ..errors import FitError
 from ._restore import restore_chinchilla
 from ._util import jsonable
-from .io import read_size_table
 from .line import fit_power_law
+from .tables import read_size_table
 
 SCHEMA = "llmgeom.fit.chinchilla/1"
 PROPAGATIONS = ("linear", "quadrature")

@@ -300,7 +300,7 @@ def _size_table(label: str) -> Any:
     """The size table a Chinchilla result names, or None where it cannot be read."""
     from ..configs import config_path
     from .chinchilla import DEFAULT_TABLE
-    from .io import read_size_table
+    from .tables import read_size_table
 
     path = config_path(DEFAULT_TABLE) if label == SHIPPED_CHINCHILLA_TABLE else Path(label)
     try:
