@@ -16,6 +16,7 @@ from typing import Any
 
 from .._atomic import atomic_path, read_json, write_json_atomic
 from ..errors import FitError
+from .migration import CHINCHILLA, MIGRATIONS, OVERLAP, migrate_fit
 from .overlap_inputs import (  # noqa: F401 - the readers' names, for the report and the paper
     UNKNOWN_FAMILY,
     OverlapTable,
@@ -31,6 +32,7 @@ from .tables import (  # noqa: F401
     read_size_table,
     write_loss_table,
 )
+from .width_loss import SCHEMA as WIDTH_LOSS
 
 
 def write_fit_outputs(out_dir: PathLike, stem: str, payload: dict, png: bytes) -> list[Path]:
@@ -52,16 +54,18 @@ def write_fit_outputs(out_dir: PathLike, stem: str, payload: dict, png: bytes) -
 
 #: Fit results ``llmgeom fit`` writes, by schema: the fields readers rely on.
 FIT_FIELDS: dict[str, tuple[str, ...]] = {
-    "llmgeom.fit.overlap/1": ("slope", "slope_se", "slope_ci_t", "intercepts", "points"),
-    "llmgeom.fit.width_loss/1": ("alpha", "C", "offsets_L0", "alpha_ci_authors", "points"),
-    "llmgeom.fit.chinchilla/1": ("k", "k_se", "alpha_m", "alpha_m_err"),
+    OVERLAP: ("slope", "slope_se", "slope_ci_t", "intercepts", "points"),
+    WIDTH_LOSS: ("alpha", "C", "offsets_L0", "alpha_ci_authors", "points"),
+    CHINCHILLA: ("k", "k_se", "alpha_m", "alpha_m_err", "alpha_n", "alpha_n_se"),
 }
 
 
 def load_fit(path: PathLike) -> dict[str, Any]:
     """Read a fit result written by ``llmgeom fit`` (overlap, width-loss or Chinchilla JSON) and
     check the fields of its schema (:data:`FIT_FIELDS`, typed in its JSON Schema
-    ``llmgeom/records/schemas/fit-*-1.json``); one-line :class:`FitError` otherwise.
+    ``llmgeom/records/schemas/fit-*.json``); one-line :class:`FitError` otherwise. A result of
+    the former version is checked against its own schema and migrated
+    (:func:`~llmgeom.fits.migration.migrate_fit`).
 
     Example:
         >>> import tempfile
@@ -70,11 +74,14 @@ def load_fit(path: PathLike) -> dict[str, Any]:
         >>> round(load_fit(out[0])["k"], 4)
         2.5226
     """
+    from ..records.schema import check_schema
+
     p = _existing(path)
     data = read_json(p, "fit result", FitError)
     schema = data.get("schema") if isinstance(data, dict) else None
+    if schema in MIGRATIONS:
+        data = migrate_fit(check_schema(data, schema, str(p), f"{schema} result", FitError))
+        schema = data["schema"]
     if schema not in FIT_FIELDS:
         raise FitError(f"{p}: not an llmgeom fit result (schema {schema!r})")
-    from ..records.schema import check_schema
-
     return check_schema(data, schema, str(p), f"{schema} result", FitError)

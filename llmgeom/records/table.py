@@ -8,7 +8,7 @@ Example:
     >>> _ = fit_chinchilla().save(folder)
     >>> table = to_pandas(folder)
     >>> table[["schema", "k", "n_models"]].round(4).values.tolist()
-    [['llmgeom.fit.chinchilla/1', 2.5226, 50]]
+    [['llmgeom.fit.chinchilla/2', 2.5226, 50]]
 """
 
 from __future__ import annotations
