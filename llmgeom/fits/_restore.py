@@ -120,6 +120,7 @@ def restore_width_loss(law: T, d: dict[str, Any], schema: str) -> T:
         points = d["points"]
         s.loss = str(d["loss"])
         s.huber_delta = 1e-3 if d["huber_delta"] is None else float(d["huber_delta"])
+        s.se_rule = str(d["se_rule"])
         s.confidence = float(d["confidence"])
         s.bootstrap_ = bootstrap_from_dict(d["bootstrap"])
         s.n_bootstrap, s.random_state = s.bootstrap_.n_requested, s.bootstrap_.seed

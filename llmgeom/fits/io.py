@@ -55,7 +55,7 @@ def write_fit_outputs(out_dir: PathLike, stem: str, payload: dict, png: bytes) -
 #: Fit results ``llmgeom fit`` writes, by schema: the fields readers rely on.
 FIT_FIELDS: dict[str, tuple[str, ...]] = {
     OVERLAP: ("slope", "slope_se", "slope_ci_t", "intercepts", "points"),
-    WIDTH_LOSS: ("alpha", "C", "offsets_L0", "alpha_ci_authors", "points"),
+    WIDTH_LOSS: ("alpha", "C", "offsets_L0", "alpha_ci_authors", "se_rule", "points"),
     CHINCHILLA: ("k", "k_se", "alpha_m", "alpha_m_err", "alpha_n", "alpha_n_se"),
 }
 

@@ -1,4 +1,4 @@
-"""Fit results of the former version (``/1``) in today's format (``/2``): one name per quantity.
+"""Fit results of the former version (``/1``) in today's format (``/2``), every number kept.
 
 * ``llmgeom.fit.overlap/2``: each point's ``ratio_to_random`` (mean cos² over the random
   baseline 1/m, i.e. ``m · mean cos²`` with m the head width) is ``m_times_mean_cos2``, the
@@ -6,6 +6,9 @@
 * ``llmgeom.fit.chinchilla/2``: ``alpha_N`` and ``alpha_N_se`` are ``alpha_n`` and
   ``alpha_n_se``, the names of :func:`~llmgeom.fits.fit_chinchilla`'s keywords, the
   ``--alpha-n`` flags and :class:`~llmgeom.fits.ChinchillaFit`'s attributes.
+* ``llmgeom.fit.width_loss/2``: ``se_rule`` says how the authors' SE of α treats points with
+  ``L ≤ L0`` (:mod:`llmgeom.fits.width_loss_se`); every ``/1`` result was made by ``"strict"``,
+  the only rule then.
 
 Every number is kept; a ``/2`` result (or any other document) is returned as a copy, unchanged.
 
@@ -23,6 +26,7 @@ from typing import Any
 
 OVERLAP_V1, OVERLAP = "llmgeom.fit.overlap/1", "llmgeom.fit.overlap/2"
 CHINCHILLA_V1, CHINCHILLA = "llmgeom.fit.chinchilla/1", "llmgeom.fit.chinchilla/2"
+WIDTH_LOSS_V1, WIDTH_LOSS = "llmgeom.fit.width_loss/1", "llmgeom.fit.width_loss/2"
 
 
 def _renamed(d: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
@@ -43,10 +47,21 @@ def _chinchilla(old: dict[str, Any]) -> dict[str, Any]:
     return new
 
 
+def _width_loss(old: dict[str, Any]) -> dict[str, Any]:
+    new: dict[str, Any] = {}
+    for key, value in old.items():  # the rule right after the SE it made, as written now
+        new[key] = value
+        if key == "alpha_se_authors_note":
+            new["se_rule"] = "strict"
+    new.setdefault("se_rule", "strict")
+    return new
+
+
 #: Former schema -> (today's schema, the migration of its documents).
 MIGRATIONS: dict[str, tuple[str, Callable[[dict[str, Any]], dict[str, Any]]]] = {
     OVERLAP_V1: (OVERLAP, _overlap),
     CHINCHILLA_V1: (CHINCHILLA, _chinchilla),
+    WIDTH_LOSS_V1: (WIDTH_LOSS, _width_loss),
 }
 
 

@@ -183,6 +183,7 @@ class WidthLossFit(FitResult):
     alpha: float
     C: float
     alpha_se_authors: float
+    se_rule: str
     alpha_ci_authors: tuple[float, float]
     alpha_ci_bootstrap: tuple[float, float]
     offsets_L0: Mapping[str, Mapping[str, float]]
@@ -201,6 +202,7 @@ class WidthLossFit(FitResult):
             "alpha": num(d["alpha"]),
             "C": num(d["C"]),
             "alpha_se_authors": num(d["alpha_se_authors"]),
+            "se_rule": str(d["se_rule"]),
             "alpha_ci_authors": pair(d["alpha_ci_authors"]),
             "alpha_ci_bootstrap": pair(d["alpha_ci_bootstrap"]),
             "offsets_L0": MappingProxyType(offsets),

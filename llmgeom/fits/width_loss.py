@@ -7,7 +7,11 @@ robust alternative (Huber loss on log residuals, multi-start, see :mod:`._huber`
 Uncertainty of α, three ways:
 - ``alpha_se_``: the authors' formula (paper.md §4), the OLS slope error of
   ``ln(L − L0)`` against ``ln m`` with ``n − 3`` degrees of freedom. It needs every ``L > L0``;
-  otherwise it is undefined: NaN plus an explanation in ``alpha_se_note_``.
+  otherwise, with ``se_rule="strict"`` (the default), it is undefined: NaN plus an explanation
+  in ``alpha_se_note_``. ``se_rule="authors"`` computes it as the authors' notebook did,
+  ``(L − L0).log().nan_to_num()``: a point with ``L < L0`` enters with ``ln(L − L0) = 0``
+  (``L = L0``: the most negative float, so the SE is inf), and ``alpha_se_note_`` counts those
+  points (:mod:`llmgeom.fits.width_loss_se`). Where every ``L > L0`` the two rules agree.
 - ``alpha_se_asymptotic_`` (least squares only): from the Jacobian, ``s²(JᵀJ)⁻¹``.
 - ``alpha_ci_bootstrap_``: percentile interval over ``n_bootstrap`` refits. ``bootstrap="points"``
   resamples points with replacement within each group (default), ``"models"`` resamples whole
@@ -30,6 +34,7 @@ import numpy as np
 from scipy import stats
 
 from ..errors import FitError
+from ..fit_options import SE_RULES, SeRule
 from ._restore import restore_width_loss
 from ._util import (
     as_finite,
@@ -44,9 +49,10 @@ from ._util import (
 from ._varpro import LawSolution
 from ._width_loss_solve import check_identifiable, solve_width_loss
 from .bootstrap import BootstrapResult, run_bootstrap
-from .width_loss_se import authors_alpha_se
+from .migration import WIDTH_LOSS
+from .width_loss_se import alpha_se_with_note
 
-SCHEMA = "llmgeom.fit.width_loss/1"
+SCHEMA = WIDTH_LOSS  # "llmgeom.fit.width_loss/2"
 LOSSES = ("ls", "huber")
 BOOTSTRAPS = ("points", "models", "residuals")
 _SEP = "\x1f"
@@ -72,6 +78,7 @@ class WidthLossLaw:
         confidence: float = 0.95,
         alpha_bounds: tuple[float, float] = (0.01, 5.0),
         huber_delta: float = 1e-3,
+        se_rule: SeRule = "strict",
     ) -> None:
         self.loss = loss
         self.n_bootstrap = n_bootstrap
@@ -80,6 +87,7 @@ class WidthLossLaw:
         self.confidence = confidence
         self.alpha_bounds = alpha_bounds
         self.huber_delta = huber_delta
+        self.se_rule = se_rule
 
     def _solve(
         self,
@@ -113,6 +121,8 @@ class WidthLossLaw:
             raise FitError(
                 f"unknown bootstrap {self.bootstrap!r}: use one of {', '.join(BOOTSTRAPS)}"
             )
+        if self.se_rule not in SE_RULES:
+            raise FitError(f"unknown se_rule {self.se_rule!r}: use one of {', '.join(SE_RULES)}")
         if self.n_bootstrap < 0:
             raise FitError(f"n_bootstrap must be >= 0, got {self.n_bootstrap}")
         m_arr = as_positive("m (width)", m)
@@ -150,12 +160,9 @@ class WidthLossLaw:
         self.residuals_ = L - fitted
         self.mse_ = float(np.mean(self.residuals_**2))
         self.rms_ = float(np.sqrt(self.mse_))
-        try:
-            self.alpha_se_ = authors_alpha_se(m_arr, L, sol.offsets[codes], sol.C, sol.alpha)
-            self.alpha_se_note_ = ""
-        except FitError as err:
-            self.alpha_se_ = float("nan")
-            self.alpha_se_note_ = str(err)
+        self.alpha_se_, self.alpha_se_note_ = alpha_se_with_note(
+            m_arr, L, sol.offsets[codes], sol.C, sol.alpha, self.se_rule
+        )
         self.alpha_se_asymptotic_ = sol.alpha_se()
         self.C_se_asymptotic_ = sol.C_se()
         z = float(stats.t.ppf(0.5 + self.confidence / 2, n - 3))
@@ -273,6 +280,7 @@ class WidthLossLaw:
                 "C": self.C_,
                 "alpha_se_authors": self.alpha_se_,
                 "alpha_se_authors_note": self.alpha_se_note_ or None,
+                "se_rule": self.se_rule,
                 "alpha_se_asymptotic": self.alpha_se_asymptotic_,
                 "C_se_asymptotic": self.C_se_asymptotic_,
                 "confidence": self.confidence,
@@ -326,6 +334,8 @@ class WidthLossLaw:
                 f"  SE(alpha), authors' formula  = {self.alpha_se_:.4f}   "
                 f"{pct}% interval [{lo:.4f}, {hi:.4f}]"
             )
+            if self.alpha_se_note_:  # se_rule="authors" with some L <= L0
+                lines.append(f"    ({self.alpha_se_note_})")
         else:
             lines.append(f"  SE(alpha), authors' formula  = undefined: {self.alpha_se_note_}")
         if self.loss == "ls":

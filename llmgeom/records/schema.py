@@ -30,6 +30,7 @@ SCHEMA_FILES = {
     "llmgeom.fit.overlap/1": "fit-overlap-1.json",
     "llmgeom.fit.overlap/2": "fit-overlap-2.json",
     "llmgeom.fit.width_loss/1": "fit-width-loss-1.json",
+    "llmgeom.fit.width_loss/2": "fit-width-loss-2.json",
     "llmgeom.fit.chinchilla/1": "fit-chinchilla-1.json",
     "llmgeom.fit.chinchilla/2": "fit-chinchilla-2.json",
 }

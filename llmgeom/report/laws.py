@@ -69,7 +69,7 @@ class Law:
 
         kinds: dict[str, Any] = {
             "llmgeom.fit.overlap/2": OverlapLaw,
-            "llmgeom.fit.width_loss/1": WidthLossLaw,
+            "llmgeom.fit.width_loss/2": WidthLossLaw,
         }
         kind = kinds.get(str((self.data or {}).get("schema")))
         if kind is None or self.data is None:
@@ -176,7 +176,7 @@ def loss_points(found: Gathered) -> list[dict[str, Any]]:
 
 def width_loss_law(found: Gathered, points: list[dict[str, Any]]) -> Law:
     """The width-loss law to draw: read from a fit result, else fitted to ``points``."""
-    picked = _pick(found.fits, "llmgeom.fit.width_loss/1", lambda d: d.get("loss") == "ls")
+    picked = _pick(found.fits, "llmgeom.fit.width_loss/2", lambda d: d.get("loss") == "ls")
     if picked is not None:
         return Law(picked.data, picked.rel)
     if not points:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from llmgeom.fits import ChinchillaFit, OverlapFit, load_fit
+from llmgeom.fits import ChinchillaFit, OverlapFit, WidthLossFit, load_fit
 from llmgeom.fits.migration import migrate_fit
 from llmgeom.records.schema import check_schema
 
@@ -56,10 +56,32 @@ def test_the_chinchilla_alpha_n_keeps_its_value():
 def test_every_migrated_fit_is_valid_against_todays_schema(path):
     new = migrate_fit(json.loads(path.read_text()))
     assert check_schema(new, new["schema"], str(path), "fit") is new
-    assert new["schema"].endswith("/2") or new["schema"] == "llmgeom.fit.width_loss/1"
+    assert new["schema"].endswith("/2")
 
 
 def test_todays_results_and_other_documents_pass_unchanged():
     doc = {"schema": "llmgeom.fit.overlap/2", "points": [{"ratio_to_random": 1.0}]}
     assert migrate_fit(doc) == doc and migrate_fit(doc) is not doc
     assert migrate_fit({"schema": "other/1", "alpha_N": 1}) == {"schema": "other/1", "alpha_N": 1}
+
+
+@pytest.mark.parametrize("name", ["width_loss_fit_ls.json", "width_loss_fit_huber.json"])
+def test_a_width_loss_result_says_it_was_made_by_the_strict_rule(name):
+    path = GOLDEN / "fit-loss" / name
+    old = json.loads(path.read_text())
+    new = load_fit(path)
+    assert (old["schema"], new["schema"]) == (
+        "llmgeom.fit.width_loss/1",
+        "llmgeom.fit.width_loss/2",
+    )
+    assert new["se_rule"] == "strict" and "se_rule" not in old  # the only rule of /1
+    assert {k: v for k, v in new.items() if k not in ("schema", "se_rule")} == {
+        k: v for k, v in old.items() if k != "schema"
+    }
+    r = WidthLossFit.load(path)
+    assert (r.se_rule, r.alpha_se_authors, r.alpha) == (
+        "strict",
+        old["alpha_se_authors"],
+        old["alpha"],
+    )
+    assert r.law.se_rule == "strict"

@@ -33,7 +33,7 @@ def folder(tmp_path_factory):
 
 def test_one_row_per_result_with_the_values_in_the_files(folder):
     table = to_pandas(folder)
-    assert sorted(table["schema"]) == ["llmgeom.fit.chinchilla/2", "llmgeom.fit.width_loss/1"]
+    assert sorted(table["schema"]) == ["llmgeom.fit.chinchilla/2", "llmgeom.fit.width_loss/2"]
     for row in table.to_dict("records"):
         written = json.loads(open(row["path"]).read())
         assert row["schema"] == written["schema"]
