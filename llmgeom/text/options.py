@@ -21,8 +21,9 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any, Literal
 
+from ..devices import DEVICE_HELP
 from ..errors import ConfigError
-from ..options import _device_help, _is_int, option, positive_int
+from ..options import is_int, option, positive_int
 
 RECIPE_HELP = (
     "the authors' sampling: wikitext/bookcorpus lines joined until >= max-length/2 words make a "
@@ -40,7 +41,7 @@ DEVICE_MAPS = ("auto",)
 
 
 def _check_count(name: str, value: Any, minimum: int, unit: str = "") -> None:
-    if value is not None and not _is_int(value):
+    if value is not None and not is_int(value):
         raise ConfigError(f"{name} must be a whole number, got {value!r}", parameter=name)
     if value is not None and value < minimum:
         raise ConfigError(f"{name} must be at least {minimum}{unit}, got {value!r}", parameter=name)
@@ -241,7 +242,7 @@ got 'float64'
         flag="--dtype",
         choices=DTYPES,
     )
-    device: str = option("auto", _device_help(), flag="--device")
+    device: str = option("auto", DEVICE_HELP, flag="--device")
     device_map: Literal["auto"] | None = option(
         None,
         "let accelerate spread a model larger than one device over GPUs and CPU",
