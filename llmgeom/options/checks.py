@@ -50,9 +50,13 @@ def is_number(value: Any, *, finite: bool = True) -> bool:
         >>> is_number(1e300), is_number(math.inf), is_number(math.inf, finite=False)
         (True, False, True)
     """
-    if not isinstance(value, int | float) or isinstance(value, bool):
+    if not _numeric_type(value):
         return False
     return math.isfinite(value) if finite else value == value
+
+
+def _numeric_type(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def require(ok: bool, name: str, message: str) -> None:
@@ -163,7 +167,7 @@ def check_number(
     ):
         return
     bounds = _bounds(low, high, low_open, high_open)
-    if if_not_number is not None and not is_number(value, finite=False):
+    if if_not_number is not None and not _numeric_type(value):
         must = if_not_number
     elif must is None:  # in [0, 1) | a finite number > 0 | a finite number
         both = low is not None and high is not None
