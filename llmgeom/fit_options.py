@@ -5,8 +5,8 @@ flags from these classes (:func:`llmgeom.options.add_arguments`) and
 defaults, help and checks). Kept outside :mod:`llmgeom.fits` so that building the command line
 imports no fitting code.
 
-A bad value is a one-line :class:`~llmgeom.errors.ConfigError` naming the Python parameter; the
-command line shows its flag.
+A bad value is a one-line :class:`~llmgeom.errors.ConfigError` naming the Python parameter (raised
+on construction, by ``validate()``); the command line shows its flag.
 
 Example:
     >>> LossFitOptions(loss="huber").n_bootstrap is None   # None: 200 for huber, 1000 for ls
@@ -69,6 +69,10 @@ class OverlapFitOptions:
     seed: int = option(0, "bootstrap seed (default {default})", flag="--seed", kind=int)
 
     def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise a one-line :class:`ConfigError` naming the first bad option."""
         check_choice("width", self.width, WIDTHS)
         _check_count("n_bootstrap", self.n_bootstrap)
         _check_count("seed", self.seed)
@@ -106,6 +110,10 @@ class LossFitOptions:
     seed: int = option(0, "bootstrap seed (default {default})", flag="--seed", kind=int)
 
     def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise a one-line :class:`ConfigError` naming the first bad option."""
         check_choice("loss", self.loss, LOSSES)
         check_choice("resample", self.resample, RESAMPLES)
         if self.n_bootstrap is not None:
@@ -141,6 +149,10 @@ class ChinchillaFitOptions:
     )
 
     def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise a one-line :class:`ConfigError` naming the first bad option."""
         _check_positive("alpha_n", self.alpha_n, strict=True)
         _check_positive("alpha_n_se", self.alpha_n_se)
         check_choice("propagation", self.propagation, PROPAGATIONS)
