@@ -24,7 +24,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Literal
 
-from ..devices import DEVICE_HELP
+from ..devices import DEVICE_HELP, resolve_device
 from .checks import check_int, check_number, check_text, is_int, naming, require
 from .declare import option
 
@@ -233,8 +233,6 @@ class MeasureOptions:
             must="a positive duration in seconds",
             shown=str,
         )
-        from ..devices import resolve_device
-
         with naming("device"):
             resolve_device(self.device)  # an unavailable device fails before anything is loaded
 
