@@ -32,10 +32,7 @@ PNG_DPI = 120
 
 def _figure(ax: Any = None) -> tuple[Any, Any]:
     """(figure, axes) with log-log axes: ``ax`` and its figure, or a new 6.4 × 4.8 figure."""
-    if ax is None:
-        fig, (ax,) = plotting.new_figure(1, 6.4, 4.8)
-    else:
-        fig = ax.figure
+    fig, (ax,) = plotting.figure_axes(ax, 1, 6.4, 4.8)
     plotting.log_axes(ax)
     return fig, ax
 

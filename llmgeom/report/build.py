@@ -27,7 +27,7 @@ from typing import Any
 
 from .._atomic import atomic_path, ensure_writable_dir
 from ..errors import ConfigError, LlmgeomError, SourceNotFoundError
-from .figures import FIGURES, Context, Drawn, Missing, _toy_runs, toy_run_label
+from .figures import FIGURES, Context, Drawn, Missing, toy_run_label, toy_runs
 from .gather import Gathered, gather
 from .html import Page, details, esc, figure, render_page, table
 from .summary import fit_rows, summary_rows, write_summary
@@ -154,7 +154,7 @@ def _fits_section(found: Gathered, ctx: Context) -> str:
                 f"<h3>{esc(item.data.get('schema'))}: {esc(item.rel)}</h3>"
                 + _fit_table(item.data, item.rel)
             )
-    toy = _toy_runs(found)
+    toy = toy_runs(found)
     if toy:
         rows = []
         for item, run in toy:
