@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from .base import Context, Drawn, Missing
-from .loss import loss_vs_width, rank_frequency
+from .loss import loss_collapse, loss_vs_width, rank_frequency
 from .measure import overlap_vs_step, overlap_vs_width, row_norms_vs_width, weighted_vs_plain
 from .toy import toy_loss_vs_width, toy_phase_diagram, toy_run_label, toy_runs
 
@@ -35,6 +35,7 @@ FIGURES: tuple[tuple[str, str, Callable[..., Drawn]], ...] = (
     ("overlap_vs_width", "Mean squared overlap vs width", overlap_vs_width),
     ("row_norms_vs_width", "Row norms vs width", row_norms_vs_width),
     ("loss_vs_width", "Loss vs width", loss_vs_width),
+    ("loss_collapse", "Loss collapse: L − L0 vs width (Fig 8b)", loss_collapse),
     ("rank_frequency", "Token rank-frequency", rank_frequency),
     ("toy_loss_vs_width", "Toy model: loss vs width, weak and strong regimes", toy_loss_vs_width),
     ("toy_phase_diagram", "Toy model: phase diagram of α_m", toy_phase_diagram),
@@ -47,6 +48,7 @@ __all__ = [
     "Context",
     "Drawn",
     "Missing",
+    "loss_collapse",
     "loss_vs_width",
     "overlap_vs_step",
     "overlap_vs_width",

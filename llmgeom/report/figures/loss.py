@@ -1,5 +1,5 @@
-"""The figures of losses and token counts: loss against width with the width-loss law, and
-the token rank-frequency curves.
+"""The figures of losses and token counts: loss against width with the width-loss law, its
+data collapse (Fig 8b) and the token rank-frequency curves.
 
 Example:
     >>> from pathlib import Path
@@ -109,3 +109,27 @@ def rank_frequency(ctx: Context, ax: Any = None) -> Drawn:
         "(1000 ranks uniform in log rank)."
     )
     return Drawn(fig, caption, {"curves": curves})
+
+
+def loss_collapse(ctx: Context, ax: Any = None) -> Drawn:
+    """The data collapse of Fig 8b: ``L − L0(family, corpus)`` against m, log-log, with the one
+    line ``C m^−α`` through every point (:func:`llmgeom.fits.plots.plot_width_loss`, the figure
+    ``llmgeom fit loss`` writes)."""
+    from ...fits.plots import plot_width_loss
+
+    law = ctx.width_loss.fitted
+    if law is None:
+        raise Missing(f"no width-loss law ({ctx.width_loss.note or 'its fit cannot be read'})")
+    fig = plot_width_loss(law, ax)
+    excess = law.loss_values_ - law.solution_.offsets[law.codes_]
+    points = [
+        {"family": f, "corpus": c, "m": float(m), "excess": float(e)}
+        for f, c, m, e in zip(law.family_, law.corpus_, law.m_, excess, strict=True)
+    ]
+    shown = sum(p["excess"] > 0 for p in points)
+    caption = (
+        f"{shown} of {len(points)} losses minus their offset L0(family, corpus), against width; "
+        f"line: C/m^α with α = {law.alpha_:.3f}, C = {law.C_:.4g}, from {ctx.width_loss.origin}"
+        " (points with L ≤ L0 cannot be shown on a log axis)."
+    )
+    return Drawn(fig, caption, {"points": points, "alpha": law.alpha_, "C": law.C_})
