@@ -33,7 +33,8 @@ from typing import Any
 
 import numpy as np
 
-from .figures import Context, toy_run_label
+from .figures.base import Context
+from .figures.toy import toy_run_label, toy_runs
 from .gather import Item
 from .html import esc, table
 
@@ -228,8 +229,6 @@ def _origin(matches: list[tuple[Item, dict[str, Any]]]) -> str:
 
 
 def _toy_rows(ctx: Context, pub: dict[str, Any]) -> list[dict[str, Any]]:
-    from .figures import toy_runs
-
     relative = pub["fig_relative_error"]
     runs = toy_runs(ctx.found)
     rows = []

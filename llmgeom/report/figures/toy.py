@@ -1,5 +1,5 @@
 """The figures of toy-model results: loss against width in the weak and strong regimes, and
-the γ × α phase diagram of the fitted exponent α_m.
+the γ × α maps of the fitted exponent α_m (Fig 4b) and of the represented fraction φ (Fig 3).
 
 Example:
     >>> from pathlib import Path
@@ -94,31 +94,38 @@ def toy_loss_vs_width(ctx: Context, ax: Any = None) -> Drawn:
     return Drawn(fig, caption, data)
 
 
-def toy_phase_diagram(ctx: Context, ax: Any = None) -> Drawn:
-    """The γ × α phase diagram of the fitted model exponent α_m (power-law frequencies)."""
-    cells: dict[tuple[float, float], list[float]] = defaultdict(list)
-    for _, run in toy_runs(ctx.found):
-        if run["family"] == "power" and "exponent" in run["fit"]:
-            cells[(float(run["gamma"]), float(run["alpha"]))].append(float(run["fit"]["exponent"]))
-    if len(cells) < 2:
-        raise Missing("fewer than two toy runs (γ, α) with a fitted α_m")
+def _edges(values: list[float]) -> np.ndarray:
+    """Cell edges around sorted cell centres (half-way between neighbours)."""
+    v = np.array(values, dtype=float)
+    if v.size == 1:
+        return np.array([v[0] - 0.5, v[0] + 0.5])
+    mid = (v[1:] + v[:-1]) / 2
+    return np.concatenate([[2 * v[0] - mid[0]], mid, [2 * v[-1] - mid[-1]]])
+
+
+def phase_map(
+    ax: Any, cells: dict[tuple[float, float], list[float]], label: str, title: str, **mesh: Any
+) -> Any:
+    """Draw a γ × α map of the mean of each cell's values into ``ax``, with a colour bar labelled
+    ``label`` (each cell written on it when there are at most 80); returns the figure.
+
+    Example:
+        >>> from llmgeom import plotting
+        >>> fig, (ax,) = plotting.new_figure()
+        >>> phase_map(ax, {(-1.0, 1.0): [1.0], (0.5, 2.0): [0.8, 1.0]}, "α_m", "t") is fig
+        True
+    """
+    fig = ax.figure
     gammas = sorted({g for g, _ in cells})
     alphas = sorted({a for _, a in cells})
     grid = np.full((len(alphas), len(gammas)), np.nan)
     for (g, a), values in cells.items():
         grid[alphas.index(a), gammas.index(g)] = float(np.mean(values))
-
-    def edges(values: list[float]) -> np.ndarray:
-        v = np.array(values, dtype=float)
-        if v.size == 1:
-            return np.array([v[0] - 0.5, v[0] + 0.5])
-        mid = (v[1:] + v[:-1]) / 2
-        return np.concatenate([[2 * v[0] - mid[0]], mid, [2 * v[-1] - mid[-1]]])
-
-    fig, (ax,) = plotting.figure_axes(ax, width=6.4, height=5.0)
     ax.grid(False)
-    mesh = ax.pcolormesh(edges(gammas), edges(alphas), np.ma.masked_invalid(grid), cmap="viridis")
-    fig.colorbar(mesh, ax=ax, label="model exponent α_m")
+    drawn = ax.pcolormesh(
+        _edges(gammas), _edges(alphas), np.ma.masked_invalid(grid), cmap="viridis", **mesh
+    )
+    fig.colorbar(drawn, ax=ax, label=label)
     if grid.size <= 80:
         for (g, a), values in cells.items():
             ax.text(
@@ -127,15 +134,60 @@ def toy_phase_diagram(ctx: Context, ax: Any = None) -> Drawn:
     ax.axvline(0.0, color="w", lw=0.8, ls=":")
     ax.set_xlabel("γ (weight decay dial: < 0 strong, > 0 weak superposition)")
     ax.set_ylabel("α (feature frequencies p_i ∝ i^-α)")
-    ax.set_title("toy model: α_m over (γ, α)", fontsize=9)
+    ax.set_title(title, fontsize=9)
+    return fig
+
+
+def _cells_data(cells: dict[tuple[float, float], list[float]], name: str) -> list[dict[str, Any]]:
+    return [
+        {"gamma": g, "alpha": a, name: float(np.mean(v)), "n": len(v)}
+        for (g, a), v in sorted(cells.items())
+    ]
+
+
+def toy_phase_diagram(ctx: Context, ax: Any = None) -> Drawn:
+    """The γ × α phase diagram of the fitted model exponent α_m (power-law frequencies;
+    Fig 4b)."""
+    cells: dict[tuple[float, float], list[float]] = defaultdict(list)
+    for _, run in toy_runs(ctx.found):
+        if run["family"] == "power" and "exponent" in run["fit"]:
+            cells[(float(run["gamma"]), float(run["alpha"]))].append(float(run["fit"]["exponent"]))
+    if len(cells) < 2:
+        raise Missing("fewer than two toy runs (γ, α) with a fitted α_m")
+    fig, (ax,) = plotting.figure_axes(ax, width=6.4, height=5.0)
+    phase_map(ax, cells, "model exponent α_m", "toy model: α_m over (γ, α)")
     caption = (
         f"{len(cells)} (γ, α) cells, α_m the log-log slope of final loss against width (mean over "
         "seeds and files where a cell repeats); blank cells: not run."
     )
-    data = {
-        "cells": [
-            {"gamma": g, "alpha": a, "alpha_m": float(np.mean(v)), "n": len(v)}
-            for (g, a), v in sorted(cells.items())
-        ]
-    }
-    return Drawn(fig, caption, data)
+    return Drawn(fig, caption, {"cells": _cells_data(cells, "alpha_m")})
+
+
+def toy_phi_phase(ctx: Context, ax: Any = None) -> Drawn:
+    """The γ × α map of the fraction of represented features φ (power-law frequencies, at the
+    narrowest width every run has; Fig 3)."""
+    runs = [
+        run
+        for _, run in toy_runs(ctx.found)
+        if run["family"] == "power" and any(row.get("phi") is not None for row in run["per_m"])
+    ]
+    common = set.intersection(*[{row["m"] for row in r["per_m"]} for r in runs]) if runs else set()
+    if not common:
+        raise Missing("no toy runs with φ at a width they all share")
+    m = min(common)
+    cells: dict[tuple[float, float], list[float]] = defaultdict(list)
+    for run in runs:
+        for row in run["per_m"]:
+            if row["m"] == m and row.get("phi") is not None:
+                cells[(float(run["gamma"]), float(run["alpha"]))].append(float(row["phi"]))
+    if len(cells) < 2:
+        raise Missing("fewer than two toy runs (γ, α) with φ")
+    fig, (ax,) = plotting.figure_axes(ax, width=6.4, height=5.0)
+    title = f"toy model: fraction of represented features φ over (γ, α), m = {m}"
+    phase_map(ax, cells, "φ = fraction of rows with ‖W_i‖ > 1/2", title, vmin=0.0, vmax=1.0)
+    caption = (
+        f"{len(cells)} (γ, α) cells at width m = {m} (the narrowest width of every run), φ the "
+        "fraction of features with ‖W_i‖ > 1/2 (≈ m/n weak, ≈ 1 strong; mean over seeds and "
+        "files where a cell repeats); blank cells: not run."
+    )
+    return Drawn(fig, caption, {"m": m, "cells": _cells_data(cells, "phi")})
