@@ -115,13 +115,13 @@ def loss_collapse(ctx: Context, ax: Any = None) -> Drawn:
     """The data collapse of Fig 8b: ``L − L0(family, corpus)`` against m, log-log, with the one
     line ``C m^−α`` through every point (:func:`llmgeom.fits.plots.plot_width_loss`, the figure
     ``llmgeom fit loss`` writes)."""
-    from ...fits.plots import plot_width_loss
+    from ...fits.plots import loss_above_offset, plot_width_loss
 
     law = ctx.width_loss.fitted
     if law is None:
         raise Missing(f"no width-loss law ({ctx.width_loss.note or 'its fit cannot be read'})")
     fig = plot_width_loss(law, ax)
-    excess = law.loss_values_ - law.solution_.offsets[law.codes_]
+    excess = loss_above_offset(law)
     points = [
         {"family": f, "corpus": c, "m": float(m), "excess": float(e)}
         for f, c, m, e in zip(law.family_, law.corpus_, law.m_, excess, strict=True)

@@ -118,7 +118,9 @@ def toy_alpha_m_families(ctx: Context, ax: Any = None) -> Drawn:
         )
     law = ctx.width_loss.fitted
     if law is not None:
-        excess = (law.loss_values_ - law.solution_.offsets[law.codes_]) / law.C_
+        from ...fits.plots import loss_above_offset
+
+        excess = loss_above_offset(law) / law.C_
         keep = excess > 0
         right.scatter(
             law.m_[keep],
