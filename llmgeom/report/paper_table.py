@@ -161,7 +161,9 @@ def _width_loss_rows(ctx: Context, pub: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _chinchilla_rows(ctx: Context, pub: dict[str, Any]) -> list[dict[str, Any]]:
-    fits = [i for i in ctx.found.fits if i.data.get("schema") == "llmgeom.fit.chinchilla/1"]
+    from ..fits.migration import CHINCHILLA
+
+    fits = [i for i in ctx.found.fits if i.data.get("schema") == CHINCHILLA]
     best = max(fits, key=lambda i: (i.data.get("n_models") or 0, i.rel), default=None)
     fit, origin = (best.data, best.rel) if best else ({}, "")
     where, se = pub["where"], "95%: ± 1.96 × the paper's SE"
