@@ -17,8 +17,8 @@ A record has:
   ``weights`` as the counts file's path);
 * ``stats`` (``n_rows_used``, ``m``, ``mean_cos2``, ``m_times_mean_cos2``, ``mean_cos``,
   ``effective_dim`` (the participation ratio), ``top_eigen_fraction``; with a pair pass
-  ``mean_abs_cos``, ``std_abs_cos``, ``abs_cos_method``; the exact pass adds ``n_pairs``, ``max_abs_cos``,
-  ``mean_max_abs_cos``, ``median_max_abs_cos``, ``top_pairs``, ``histogram``);
+  ``mean_abs_cos``, ``std_abs_cos``, ``abs_cos_method``; the exact pass adds ``n_pairs``,
+  ``max_abs_cos``, ``mean_max_abs_cos``, ``median_max_abs_cos``, ``top_pairs``, ``histogram``);
   ``diagnostics`` (the exact pass's internals: ``mean_cos2_blocked``, ``block_rows``,
   ``matmul_flops``; empty otherwise); ``reference`` (baselines), ``row_norms``, ``timings``,
   ``environment`` (versions, device), ``created``;
