@@ -169,7 +169,7 @@ def _measure(source: Any, opts: MeasureOptions, counts: TokenCounts | None) -> M
     if weighted_gram is not None:
         weighted_note = f"; weighted mean cos^2 {weighted_gram['weighted_mean_cos2']:.6g}"
     LOG.info(
-        "Gram statistics: mean cos^2 %.6g (m*mean = %.4g), effective dim %.1f%s",
+        "Gram statistics: mean cos^2 %.6g (m*mean = %.4g), participation ratio %.1f%s",
         stats["mean_cos2"],
         m * stats["mean_cos2"],
         stats["effective_dim"],

@@ -141,13 +141,13 @@ def spectrum_lines(block: Mapping[str, Any]) -> list[str]:
         >>> for line in lines:
         ...     print(line.strip())
         spectrum        entropy rank 2.9   stable rank (raw W) 2.5   packing efficiency n/a (n <= m)
-        1 eigenvalue above the Marchenko-Pastur edge 3.9; top 1 directions carry 50% of mean cos^2
+        1 eigenvalue above the Marchenko-Pastur edge 3.9; top 1 directions carry 50.0% of mean cos^2
     """
     efficiency = block.get("packing_efficiency")
     packing = "n/a (n <= m)" if efficiency is None else f"{efficiency:.4g}"
     above = int(block["n_above_marchenko_pastur_edge"])
     fractions = block.get("interference_top_k") or {}
-    shares = "/".join("-" if v is None else f"{100 * v:.2g}" for v in fractions.values())
+    shares = "/".join("-" if v is None else f"{100 * v:.1f}" for v in fractions.values())
     return [
         f"  spectrum        entropy rank {block['entropy_effective_rank']:.1f}   "
         f"stable rank (raw W) {block['stable_rank_raw']:.1f}   packing efficiency {packing}",
