@@ -14,7 +14,7 @@ from scipy.integrate import quad
 
 import llmgeom
 from llmgeom.errors import ConfigError
-from llmgeom.geometry import gram
+from llmgeom.geometry import gram, raw_gram
 from llmgeom.geometry.marchenko_pastur import marchenko_pastur_density, marchenko_pastur_edges
 from llmgeom.geometry.result import MeasureResult
 from llmgeom.geometry.spectrum import interference_fractions
@@ -117,12 +117,25 @@ def test_centred_rows_and_zero_rows_are_measured_as_the_statistics_are():
     assert r.spectrum.n_rows == 148
 
 
-def test_the_raw_stable_rank_by_lanczos_above_the_full_decomposition_width(monkeypatch):
-    """Wide heads take ‖W‖₂² from the top eigenvalue alone (Lanczos): the same number."""
+@pytest.mark.parametrize("shared", [0.0, 0.3])  # a flat spectrum (slow Lanczos), a dominant one
+def test_the_raw_stable_rank_by_lanczos_above_the_full_decomposition_width(monkeypatch, shared):
+    """Wide heads take ‖W‖₂² by Lanczos on the rows (no second m × m product) and G's top
+    eigenvalue from the full spectrum: the same numbers."""
     monkeypatch.setattr(gram, "EIGSH_MIN_WIDTH", 8)
+    monkeypatch.setattr(raw_gram, "MATVEC_ROWS", 64)  # several row blocks
+    calls = []
+    monkeypatch.setattr(gram, "scaled_gram_matrices", lambda *a, **k: calls.append(a))
     rng = np.random.default_rng(5)
     W = rng.standard_normal((400, 24)) * rng.uniform(0.5, 2.0, size=(400, 1))
-    check_against_oracle(W + 0.3 * rng.standard_normal(24))
+    check_against_oracle(W + shared * rng.standard_normal(24))
+    assert calls == []  # the raw Gram matrix was not built
+
+
+def test_the_raw_gram_matrix_is_built_when_lanczos_does_not_converge(monkeypatch):
+    monkeypatch.setattr(gram, "EIGSH_MIN_WIDTH", 8)
+    monkeypatch.setattr(raw_gram, "lanczos_raw_spectral_norm", lambda U, norms: None)
+    rng = np.random.default_rng(14)
+    check_against_oracle(rng.standard_normal((100, 12)) * rng.uniform(0.5, 2.0, size=(100, 1)))
 
 
 @pytest.mark.parametrize("pairs", ["exact", "sample"])

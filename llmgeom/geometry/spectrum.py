@@ -38,9 +38,10 @@ import numpy as np
 import torch
 
 from .baselines import frame_bound
-from .gram import row_sums, scaled_gram_matrices, statistics_of_gram, top_eigenvalue
+from .gram import row_sums, statistics_of_gram
 from .marchenko_pastur import marchenko_pastur_edges
 from .normalize import CHUNK_ROWS
+from .raw_gram import gram_and_raw_spectral_norm
 
 #: The ``k`` of :func:`interference_fractions` a measurement records.
 TOP_K_DIRECTIONS = (1, 2, 5, 10)
@@ -190,11 +191,10 @@ def gram_statistics_with_spectrum(
     """The Gram statistics (:func:`llmgeom.geometry.gram.gram_statistics`) and the ``spectrum``
     block (:func:`spectrum_block`) of unit rows ``U`` whose raw rows had norms ``norms``.
 
-    One pass over ``U`` builds ``ŴᵀŴ`` and ``WᵀW = Uᵀ diag(norms²) U``
-    (:func:`~llmgeom.geometry.gram.scaled_gram_matrices`, O(n·m²)); all eigenvalues of the
-    first (float64 ``eigvalsh``, O(m³)) give the spectrum and the top eigen fraction; the largest
-    of the second (:func:`~llmgeom.geometry.gram.top_eigenvalue`) is ``‖W‖_2²``, and
-    ``‖W‖_F² = Σ norms²``.
+    One pass over ``U`` builds ``ŴᵀŴ`` (O(n·m²)), whose eigenvalues (float64 ``eigvalsh``,
+    O(m³)) give the spectrum and the top eigen fraction; ``‖W‖_2²``, the largest eigenvalue of
+    ``WᵀW = Uᵀ diag(norms²) U``, comes from the same pass or from Lanczos iteration, by width
+    (:func:`~llmgeom.geometry.raw_gram.gram_and_raw_spectral_norm`), and ``‖W‖_F² = Σ norms²``.
 
     Example:
         >>> import torch
@@ -206,7 +206,7 @@ def gram_statistics_with_spectrum(
     n, m = U.shape
     if n < 2:
         raise ValueError("pair statistics need at least 2 rows")
-    G, G_raw = scaled_gram_matrices(U, norms, chunk_rows, progress=progress)
+    G, raw_top = gram_and_raw_spectral_norm(U, norms, chunk_rows, progress=progress)
     sq, total = row_sums(U, chunk_rows)
     eigenvalues = torch.linalg.eigvalsh(G)  # ascending, float64
     stats = statistics_of_gram(G, sq, total, float(eigenvalues[-1]))
@@ -217,6 +217,6 @@ def gram_statistics_with_spectrum(
         m,
         stats["mean_cos2"],
         raw_frobenius_sq=float((norms64 * norms64).sum()),
-        raw_top=top_eigenvalue(G_raw),
+        raw_top=raw_top,
     )
     return stats, block
