@@ -211,13 +211,13 @@ def test_bad_arguments_are_config_errors(tokenizer):
 
 
 def test_documents_read_in_several_pools_give_the_same_loss(tokenizer, monkeypatch):
-    import llmgeom.text.loss as loss_module
+    import llmgeom.text.batching as batching
 
     model = _model("gpt2", tokenizer)
     whole = compute_loss(model, tokenizer, corpus=TEXTS * 3)
-    monkeypatch.setattr(loss_module, "_POOL_BATCHES", 1)
-    monkeypatch.setattr(loss_module, "_POOL_CAP", 64)  # pools of 64 tokens: about 5 documents
-    assert loss_module.pool_size(16, 16) == 64
+    monkeypatch.setattr(batching, "_POOL_BATCHES", 1)
+    monkeypatch.setattr(batching, "_POOL_CAP", 64)  # pools of 64 tokens: about 5 documents
+    assert batching.pool_size(16, 16) == 64
     pooled = compute_loss(model, tokenizer, corpus=TEXTS * 3, batch_tokens=16)
     assert pooled.predicted_tokens == whole.predicted_tokens
     assert pooled.loss == pytest.approx(whole.loss, abs=1e-6)
