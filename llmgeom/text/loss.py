@@ -272,7 +272,7 @@ def compute_loss(
             f"the loss of {loaded.name} is not finite; use dtype='float32'", parameter="dtype"
         )
     total = time.perf_counter() - started
-    options = {
+    definition = {
         "tokenization": 'tokenizer(text)["input_ids"] (default special tokens)',
         "samples": samples,
         "max_length": max_length,
@@ -285,24 +285,24 @@ def compute_loss(
         "batch_size": batch_size,
         "padding_side": padding_side,
     }
-    return LossResult(
-        loss=loss,
-        perplexity=math.exp(loss) if loss < _MAX_EXP else None,
-        bits_per_byte=counts.nll / math.log(2) / counts.bytes if counts.bytes else float("nan"),
-        loss_authors_weighting=counts.authors_num / counts.tokens,
-        nll_sum=counts.nll,
-        predicted_tokens=counts.predicted,
-        tokens=counts.tokens,
-        bytes=counts.bytes,
-        bytes_exact=counts.bytes_exact,
-        documents=counts.documents,
-        documents_skipped=counts.skipped,
-        documents_truncated=counts.truncated,
-        model_name=loaded.name,
-        corpus_name=cname,
+    return LossResult.from_values(
         model=loaded.identity,
-        corpus=corpus_info,
-        options=options,
+        corpus=corpus_info if cname == corpus_info.get("name") else {**corpus_info, "label": cname},
+        definition=definition,
+        values={
+            "loss": loss,
+            "perplexity": math.exp(loss) if loss < _MAX_EXP else None,
+            "bits_per_byte": counts.nll / math.log(2) / counts.bytes if counts.bytes else math.nan,
+            "loss_authors_weighting": counts.authors_num / counts.tokens,
+            "nll_sum": counts.nll,
+            "predicted_tokens": counts.predicted,
+            "tokens": counts.tokens,
+            "bytes": counts.bytes,
+            "bytes_exact": counts.bytes_exact,
+            "documents": counts.documents,
+            "documents_skipped": counts.skipped,
+            "documents_truncated": counts.truncated,
+        },
         dtype=loaded.dtype,
         quantization=loaded.quantization,
         device=loaded.device,

@@ -74,7 +74,7 @@ def test_loss_equals_the_hand_computation(family, tokenizer):
     docs, skipped = hand(model, tokenizer, TEXTS, max_length)
     nll = sum(d[0] for d in docs)
     predicted = sum(d[1] - 1 for d in docs)
-    assert result.options["max_length"] == max_length
+    assert result.definition["max_length"] == max_length
     assert result.documents == len(docs) and result.documents_skipped == skipped == 1
     assert result.predicted_tokens == predicted
     assert result.tokens == sum(d[1] for d in docs)
@@ -243,3 +243,36 @@ def test_an_argument_that_does_not_apply_is_an_error(tokenizer):
         with pytest.raises(ConfigError, match=rf"^{parameter}[= ].* does not apply: ") as err:
             compute_loss(**kwargs)
         assert err.value.parameters == (parameter,)
+
+
+def test_the_result_is_frozen_and_round_trips_through_save_and_load(tokenizer, tmp_path):
+    import csv
+    import dataclasses
+    import json
+
+    from llmgeom.text.loss import LossResult
+
+    model = _model("gpt2", tokenizer)
+    result = compute_loss(model, tokenizer, corpus=TEXTS, name="tiny", corpus_name="mixed")
+    json_path, table = result.save(tmp_path)
+    loaded = LossResult.load(json_path)
+    assert type(loaded) is LossResult and loaded == result
+    assert loaded.to_dict() == result.to_dict() == json.loads(json_path.read_text())
+    assert LossResult.from_dict(loaded.to_dict()).to_dict() == loaded.to_dict()
+    assert (loaded.loss, loaded.tokens, loaded.model_name, loaded.corpus_name) == (
+        result.loss, result.tokens, "tiny", "mixed",
+    )  # fmt: skip
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        result.loss = 0.0  # type: ignore[misc]
+    assert len(repr(result)) < 120 and "<caption>LossResult</caption>" in result._repr_html_()
+    with table.open(newline="") as fh:  # the CSV module reads back the row save wrote
+        (row,) = list(csv.DictReader(fh))
+    assert float(row["loss"]) == loaded.loss and row["model"] == "tiny"
+    # a sweep's labels: a new result, the original untouched, and the label survives a reload
+    labelled = result.with_labels(label="mine", family="gpt2-like")
+    assert (labelled.model_name, labelled.family, result.model_name) == (
+        "mine",
+        "gpt2-like",
+        "tiny",
+    )
+    assert LossResult.load(labelled.save(tmp_path)[0]) == labelled
