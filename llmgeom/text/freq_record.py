@@ -212,22 +212,22 @@ class FreqResult(TypedResult):
             f"{self.tokenizer_name} on {self.corpus_name}: {self.tokens_counted:,} tokens "
             f"from {self.documents or 0:,} documents"
             + (" (corpus exhausted before the budget)" if self.corpus_exhausted else ""),
-            f"  distinct tokens {self.distinct_tokens or 0:,} of {self.vocab_size or 0:,} "
+            f"  distinct_tokens {self.distinct_tokens or 0:,} of {self.vocab_size or 0:,} "
             f"({100 * (self.fraction_never_seen or 0.0):.1f} % never seen)",
         ]
         fits = self.to_dict()["rank_frequency"]
         if self.loglog_alpha is not None:
             lines.append(
-                f"  rank-frequency exponent, log-log fit (paper): {self.loglog_alpha:.3f} "
-                f"(R² {fits['loglog']['r2']:.3f})"
+                f"  loglog_alpha {self.loglog_alpha:.3f} (rank-frequency exponent, the paper's "
+                f"log-log fit; R² {fits['loglog']['r2']:.3f})"
             )
         else:
             lines.append(f"  log-log fit: {fits['loglog']['error']}")
         if self.mle_s is not None and self.mle_s_ci95 is not None:
             lo, hi = self.mle_s_ci95
             lines.append(
-                f"  rank-frequency exponent, power-law MLE: {self.mle_s:.4f} "
-                f"(95 % CI {lo:.4f} to {hi:.4f})"
+                f"  mle_s {self.mle_s:.4f} (rank-frequency exponent, power-law MLE; "
+                f"95 % CI {lo:.4f} to {hi:.4f})"
             )
         else:
             lines.append(f"  power-law MLE: {fits['mle']['error']}")

@@ -220,8 +220,8 @@ class LossResult(TypedResult):
         lines = [
             f"{self.model_name} on {self.corpus_name}: loss {self.loss:.4f} nats/token "
             f"(perplexity {self.perplexity or float('inf'):.3f}, "
-            f"{self.bits_per_byte:.4f} bits/byte)",
-            f"  authors' weighting {self.loss_authors_weighting:.4f}; "
+            f"bits_per_byte {self.bits_per_byte:.4f})",
+            f"  loss_authors_weighting {self.loss_authors_weighting:.4f}; "
             f"{self.predicted_tokens:,} predicted tokens in {self.documents:,} documents "
             f"({self.documents_skipped:,} skipped: < 2 tokens; {self.documents_truncated:,} cut "
             f"at {self.definition['max_length']} tokens)",
