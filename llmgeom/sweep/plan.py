@@ -257,6 +257,7 @@ def _loss_units(config: SweepConfig, spec: LossSpec) -> list[Unit]:
                 "text_field": spec.text_field,
                 "device": spec.device,
                 "batch_tokens": spec.batch_tokens,
+                "quantization": spec.quantization,
                 "expected": loss_file(model, corpus),
             }
             weights = weight_bytes(model)

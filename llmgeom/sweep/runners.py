@@ -99,7 +99,9 @@ def measure_done(params: dict[str, Any], out: str) -> bool:
 def _load_model(params: dict[str, Any]) -> Any:
     from ..text.lm import load_model
 
-    key = (params["source"], params.get("revision"), params.get("dtype"), params.get("device"))
+    quantization: Any = params.get("quantization") or "none"  # an earlier version's plan: none
+    key = (params["source"], params.get("revision"), params.get("dtype"), params.get("device"),
+           quantization)  # fmt: skip
     if key not in _LOADED:
         _LOADED.clear()  # one model at a time in memory
         _LOADED[key] = load_model(
@@ -107,6 +109,7 @@ def _load_model(params: dict[str, Any]) -> Any:
             revision=params.get("revision"),
             dtype=params.get("dtype"),
             device=params.get("device") or "auto",
+            quantization=quantization,
             progress=False,
         )
     return _LOADED[key]

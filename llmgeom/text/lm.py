@@ -21,7 +21,6 @@ Example:
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -47,9 +46,9 @@ from .model_identity import (
     weight_file_entries,
 )
 from .options import DType, Quantization
+from .quantization import bitsandbytes_config
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-QUANTIZATIONS = ("8bit", "4bit")
 _REPO_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?")
 
 
@@ -85,27 +84,6 @@ def _torch_dtype(dtype: str | torch.dtype | None, device: torch.device | None) -
 
 def _dtype_name(dtype: torch.dtype) -> str:
     return str(dtype).removeprefix("torch.")
-
-
-def _quantization_config(quantization: str | None, dtype: torch.dtype) -> Any:
-    if quantization is None:
-        return None
-    if quantization not in QUANTIZATIONS:
-        raise ConfigError(
-            f"unknown quantization={quantization!r} (use '8bit' or '4bit')",
-            parameter="quantization",
-        )
-    if importlib.util.find_spec("bitsandbytes") is None:
-        raise ConfigError(
-            f"quantization={quantization!r} needs bitsandbytes, which is not installed "
-            "(pip install 'llmgeom[quant]')",
-            parameter="quantization",
-        )
-    from transformers import BitsAndBytesConfig
-
-    if quantization == "8bit":
-        return BitsAndBytesConfig(load_in_8bit=True)
-    return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_compute_dtype=dtype)
 
 
 def _classify(source: str) -> tuple[str, str, dict[str, Any]]:
@@ -180,7 +158,7 @@ def load_model(
     dtype: DType | torch.dtype | None = None,
     device: str | torch.device = "auto",
     device_map: Literal["auto"] | None = None,
-    quantization: Quantization | None = None,
+    quantization: Quantization = "none",
     trust_remote_code: bool = False,
     tokenizer: Any = None,
     progress: bool | None = None,
@@ -189,7 +167,8 @@ def load_model(
 
     ``tokenizer`` overrides the model's own (an object or anything
     :func:`~llmgeom.text.tokenizers.load_tokenizer` accepts). ``device_map="auto"`` lets
-    accelerate place the layers; ``quantization`` is ``"8bit"`` or ``"4bit"`` (bitsandbytes).
+    accelerate place the layers; ``quantization`` ``"8bit"`` or ``"4bit"`` loads the weights with
+    bitsandbytes (:mod:`~llmgeom.text.quantization`: a CUDA GPU and the ``quant`` extra).
     Errors are one line, raised before any forward pass. ``progress`` shows transformers'
     loading bars (None: on a terminal only).
     """
@@ -204,7 +183,7 @@ def load_model(
     dev = None if device_map == "auto" else resolve_device(device)
     auto_dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     torch_dtype = _torch_dtype(dtype, dev if dev is not None else auto_dev)
-    quant_config = _quantization_config(quantization, torch_dtype)
+    quant_config = bitsandbytes_config(quantization, torch_dtype, dev)
     kind, where, extra = _classify(source)
 
     loaded_tok = load_tokenizer(
@@ -246,7 +225,7 @@ def load_model(
             sorted(p for p in Path(where).iterdir() if p.suffix in WEIGHT_SUFFIXES)
         )
     quant_name = None
-    if quantization:
+    if quant_config is not None:
         quant_name = f"bitsandbytes {quantization}"
     elif kind == "gguf":
         types = gguf_tensor_types(Path(source))

@@ -54,7 +54,13 @@ from .loss_record import (
     save_loss,
 )
 from .nll import forward_nll, input_device
-from .options import DEFAULT_BATCH_TOKENS, LossOptions, reading_options, refuse_inapplicable
+from .options import (
+    DEFAULT_BATCH_TOKENS,
+    LossOptions,
+    Quantization,
+    reading_options,
+    refuse_inapplicable,
+)
 
 _MAX_EXP = 700.0  # exp() beyond this overflows a float: perplexity is then None
 
@@ -166,6 +172,7 @@ def compute_loss(
     text_field: str = "text",
     recipe: Literal["paper"] | None = None,
     padding_side: Literal["right", "left"] = "right",
+    quantization: Quantization = "none",
     name: str | None = None,
     corpus_name: str | None = None,
     progress: bool | None = None,
@@ -177,7 +184,9 @@ def compute_loss(
     loaded with defaults), or an in-memory ``transformers`` model with its ``tokenizer``.
     ``corpus``: a :class:`~llmgeom.text.corpus.Corpus`, a corpus spec (path or ``hf:...``) or a
     list of document strings. The options are those of
-    :class:`~llmgeom.text.options.LossOptions` (a bad value: a :class:`ConfigError` naming it).
+    :class:`~llmgeom.text.options.LossOptions` (a bad value: a :class:`ConfigError` naming it);
+    ``quantization`` (``"8bit"``/``"4bit"``: bitsandbytes on a CUDA GPU) applies to a model
+    loaded here from a source (a :class:`~llmgeom.text.lm.LoadedModel` was loaded with its own).
 
     Example:
         >>> from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
@@ -201,14 +210,19 @@ def compute_loss(
     LossOptions(  # validates, naming the bad parameter
         samples=samples, max_length=max_length, batch_tokens=batch_tokens, batch_size=batch_size,
         text_field=text_field, recipe=recipe, padding_side=padding_side,
+        quantization=quantization,
     )  # fmt: skip
+    bits = None if quantization == "none" else quantization  # None: nothing to refuse
     if isinstance(model_or_loaded, LoadedModel):
-        refuse_inapplicable("a LoadedModel has its own", tokenizer=tokenizer, name=name)
+        refuse_inapplicable(
+            "a LoadedModel has its own", tokenizer=tokenizer, name=name, quantization=bits
+        )
         loaded = model_or_loaded
     elif isinstance(model_or_loaded, (str, os.PathLike)):
         refuse_inapplicable("a model loaded from a source is named by it", name=name)
-        loaded = load_model(model_or_loaded, tokenizer=tokenizer)
+        loaded = load_model(model_or_loaded, tokenizer=tokenizer, quantization=quantization)
     else:
+        refuse_inapplicable("an in-memory model is already loaded", quantization=bits)
         if tokenizer is None:
             raise ConfigError(
                 "an in-memory model needs its tokenizer: compute_loss(model, tokenizer, ...)"

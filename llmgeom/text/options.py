@@ -34,8 +34,12 @@ DEFAULT_TOKENS = 1_000_000  # tokens counted per corpus (the paper's §3)
 PADDING_SIDES = ("right", "left")
 DType = Literal["float32", "bfloat16", "float16"]
 DTYPES: tuple[DType, ...] = ("float32", "bfloat16", "float16")
-Quantization = Literal["8bit", "4bit"]
-QUANTIZATIONS: tuple[Quantization, ...] = ("8bit", "4bit")
+Quantization = Literal["8bit", "4bit", "none"]
+QUANTIZATIONS: tuple[Quantization, ...] = ("8bit", "4bit", "none")
+QUANTIZATION_HELP = (
+    "load the weights in 8 or 4 bits with bitsandbytes (needs `pip install 'llmgeom[quant]'` "
+    "and a CUDA GPU; the authors' script loaded in 8bit) or as they are (default: {default})"
+)
 DEVICE_MAPS = ("auto",)
 
 
@@ -163,6 +167,9 @@ class LossOptions(CorpusOptions):
         exclusive="batch",
     )
     padding_side: Literal["right", "left"] = option("right", "where padding goes (Python only)")
+    quantization: Quantization = option(  # noqa: RUF009 - dataclasses.field with help
+        "none", QUANTIZATION_HELP, flag="--quantization", choices=QUANTIZATIONS
+    )
 
     def validate(self) -> None:
         """Raise a one-line :class:`ConfigError` naming the first bad option."""
@@ -174,6 +181,25 @@ class LossOptions(CorpusOptions):
                 f"padding_side must be 'right' or 'left', not {self.padding_side!r}",
                 parameter="padding_side",
             )
+        check_quantization(self.quantization)
+
+
+def check_quantization(quantization: Any) -> None:
+    """A one-line :class:`ConfigError` naming ``quantization`` unless it is one of
+    ``"8bit"``, ``"4bit"`` or ``"none"``.
+
+    Example:
+        >>> check_quantization("2bit")
+        Traceback (most recent call last):
+        ...
+        llmgeom.errors.ConfigError: quantization must be one of '8bit', '4bit', 'none', got '2bit'
+    """
+    if quantization not in QUANTIZATIONS:
+        raise ConfigError(
+            f"quantization must be one of {', '.join(map(repr, QUANTIZATIONS))}, "
+            f"got {quantization!r}",
+            parameter="quantization",
+        )
 
 
 @dataclass(frozen=True)
@@ -223,11 +249,11 @@ class FreqOptions(CorpusOptions):
 class ModelOptions:
     """How ``llmgeom loss`` loads its model: the keywords of
     :func:`llmgeom.text.lm.load_model` of the same names and defaults (declared once; the flags
-    derive from them, ``quantization`` as ``--load-in-8bit`` / ``--load-in-4bit``).
+    derive from them). ``quantization``, also a sweep key, is a :class:`LossOptions` field.
 
     Example:
-        >>> ModelOptions(quantization="4bit").to_dict()
-        {'dtype': None, 'device': 'auto', 'device_map': None, 'quantization': '4bit'}
+        >>> ModelOptions(dtype="bfloat16").to_dict()
+        {'dtype': 'bfloat16', 'device': 'auto', 'device_map': None}
         >>> ModelOptions(dtype="float64")
         Traceback (most recent call last):
         ...
@@ -248,9 +274,6 @@ got 'float64'
         flag="--device-map",
         choices=DEVICE_MAPS,
     )
-    quantization: Quantization | None = option(  # noqa: RUF009 - dataclasses.field with help
-        None, "{choice} weights (bitsandbytes)", flag="--load-in-{choice}", choices=QUANTIZATIONS
-    )
 
     def __post_init__(self) -> None:
         self.validate()
@@ -260,11 +283,7 @@ got 'float64'
         existence is asked when the model loads)."""
         from ..devices import check_device_name
 
-        for name, allowed in (
-            ("dtype", DTYPES),
-            ("device_map", DEVICE_MAPS),
-            ("quantization", QUANTIZATIONS),
-        ):
+        for name, allowed in (("dtype", DTYPES), ("device_map", DEVICE_MAPS)):
             value = getattr(self, name)
             if value is not None and value not in allowed:
                 raise ConfigError(
