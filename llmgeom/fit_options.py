@@ -29,6 +29,7 @@ from .options import option
 
 WIDTHS = ("head", "d_model")
 LOSSES = ("ls", "huber")
+LOSS_COLUMNS = ("loss", "authors")  # losses.csv's loss, or its loss_authors_weighting
 RESAMPLES = ("points", "models", "residuals")
 PROPAGATIONS = ("linear", "quadrature")
 
@@ -138,9 +139,17 @@ class LossFitOptions:
         shown="1e-3",
     )
     seed: int = option(0, "bootstrap seed (default {default})", flag="--seed", kind=int)
+    column: Literal["loss", "authors"] = option(
+        "loss",
+        "the loss fitted: the token-weighted `loss` column (default) or `authors`, the "
+        "authors' weighting (column loss_authors_weighting of llmgeom loss's losses.csv)",
+        flag="--column",
+        choices=LOSS_COLUMNS,
+    )
 
     def __post_init__(self) -> None:
         check_choice("loss", self.loss, LOSSES)
+        check_choice("column", self.column, LOSS_COLUMNS)
         check_choice("resample", self.resample, RESAMPLES)
         if self.n_bootstrap is not None:
             check_count("n_bootstrap", self.n_bootstrap)

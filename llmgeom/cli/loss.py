@@ -32,9 +32,10 @@ tokens after the first / number of those tokens (nats/token). Also: perplexity, 
 script's average (per-document mean weighted by the token count including the first token).
 
 output, per (model, corpus): DIR/<model>.<corpus>.loss.json (model identity, corpus sha256,
-options, dtype, quantization, versions, timings), and a row model,family,corpus,m,loss,head_width
-in DIR/losses.csv (m = d_model; a row for the same model and corpus is replaced), the table
-`llmgeom fit loss DIR/losses.csv` reads.
+options, dtype, quantization, versions, timings), and a row
+model,family,corpus,m,loss,head_width,loss_authors_weighting in DIR/losses.csv (m = d_model; a
+row for the same model and corpus is replaced), the table `llmgeom fit loss DIR/losses.csv`
+reads (--column authors: the authors' weighting).
 
 examples:
   llmgeom loss gpt2 --corpus wiki.txt --samples 1000

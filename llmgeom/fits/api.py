@@ -83,13 +83,15 @@ def fit_loss(
     resample: Literal["points", "models", "residuals"] = "points",
     huber_delta: float = 1e-3,
     seed: int = 0,
+    column: Literal["loss", "authors"] = "loss",
 ) -> WidthLossFit:
     """Fit ``L = C/m^α + L0(family, corpus)`` to a CSV or JSON table with columns
     ``model, family, corpus, m, loss`` (loss in nats/token).
 
     ``loss``: least squares on L (``"ls"``) or Huber (threshold ``huber_delta``) on ln L;
     ``n_bootstrap`` replicates (default 1000 for ls, 200 for huber; 0 to skip) drawn by
-    ``resample`` with generator ``seed``.
+    ``resample`` with generator ``seed``. ``column="authors"`` fits the table's
+    ``loss_authors_weighting`` column (the authors' average) instead of ``loss``.
 
     Example:
         >>> import tempfile, pathlib
@@ -100,12 +102,13 @@ def fit_loss(
         >>> r.stem, round(r.alpha, 2)
         ('width_loss_fit_huber', 0.91)
     """
-    from .io import read_loss_table
+    from .io import LOSS_COLUMNS, read_loss_table
 
-    LossFitOptions(
-        loss=loss, n_bootstrap=n_bootstrap, resample=resample, huber_delta=huber_delta, seed=seed
-    )  # checks, naming the parameter
-    rows = read_loss_table(table)
+    LossFitOptions(  # checks, naming the parameter
+        loss=loss, n_bootstrap=n_bootstrap, resample=resample, huber_delta=huber_delta, seed=seed,
+        column=column,
+    )  # fmt: skip
+    rows = read_loss_table(table, column)
     law = WidthLossLaw(
         loss=loss,
         n_bootstrap=DEFAULT_LOSS_BOOTSTRAP[loss] if n_bootstrap is None else n_bootstrap,
@@ -113,7 +116,8 @@ def fit_loss(
         random_state=seed,
         huber_delta=huber_delta,
     ).fit(rows.m, rows.loss, family=rows.family, corpus=rows.corpus, models=rows.model)
-    return WidthLossFit._build(law.to_dict() | {"input": str(table)}, law=law)
+    fitted = {"input": str(table), "column": LOSS_COLUMNS[column]}
+    return WidthLossFit._build(law.to_dict() | fitted, law=law)
 
 
 def fit_chinchilla(

@@ -3,8 +3,10 @@
 reads.
 
 Example:
-    >>> LOSSES_CSV, CSV_COLUMNS
+    >>> LOSSES_CSV, CSV_COLUMNS[:6]
     ('losses.csv', ('model', 'family', 'corpus', 'm', 'loss', 'head_width'))
+    >>> CSV_COLUMNS[6]  # `llmgeom fit loss --column authors` fits it
+    'loss_authors_weighting'
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from ..records.measurement import package_versions
 
 SCHEMA = "llmgeom.loss/1"
 LOSSES_CSV = "losses.csv"
-CSV_COLUMNS = ("model", "family", "corpus", "m", "loss", "head_width")
+CSV_COLUMNS = ("model", "family", "corpus", "m", "loss", "head_width", "loss_authors_weighting")
 VERSIONED = (
     "llmgeom", "torch", "numpy", "transformers", "tokenizers", "accelerate", "bitsandbytes",
     "gguf", "huggingface_hub", "safetensors",
@@ -204,7 +206,8 @@ class LossResult(TypedResult):
         return save_loss(self, out_dir)
 
     def csv_row(self) -> dict[str, str]:
-        """The ``losses.csv`` row: ``model,family,corpus,m,loss,head_width`` (m = d_model)."""
+        """The ``losses.csv`` row: ``model,family,corpus,m,loss,head_width,
+        loss_authors_weighting`` (m = d_model)."""
         return {
             "model": self.model_name,
             "family": self.family,
@@ -212,6 +215,7 @@ class LossResult(TypedResult):
             "m": _plain(self.model.get("d_model")),
             "loss": repr(self.loss),
             "head_width": _plain(self.model.get("head_width")),
+            "loss_authors_weighting": repr(self.loss_authors_weighting),
         }
 
     def summary(self) -> str:
@@ -293,8 +297,8 @@ def save_loss(result: LossResult, out_dir: str | os.PathLike[str]) -> list[Path]
         >>> [p.name for p in save_loss(r, out)]
         ['org--tiny.wiki.loss.json', 'losses.csv']
         >>> print((out / "losses.csv").read_text().strip())
-        model,family,corpus,m,loss,head_width
-        org/tiny,gpt2,wiki,64,3.5,64
+        model,family,corpus,m,loss,head_width,loss_authors_weighting
+        org/tiny,gpt2,wiki,64,3.5,64,3.49
         >>> LossResult.load(out / "org--tiny.wiki.loss.json") == r
         True
     """

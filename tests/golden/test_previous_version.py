@@ -54,7 +54,8 @@ def migrate(relative: Path, previous: dict[str, Any]) -> dict[str, Any]:
     """The previous version's document ``previous`` (the golden file ``relative``) in today's
     format: the measurement records gained the settings of the pair rule (below) and went to
     schema ``llmgeom.measurement/2`` (one name per quantity: the library's own migration,
-    :func:`llmgeom.records.measurement.migrate_record`); nothing else has changed.
+    :func:`llmgeom.records.measurement.migrate_record`); a width-loss fit names the column it
+    fitted; nothing else has changed.
 
     The one place to absorb a deliberate format change (a schema bump, a renamed or moved key):
     map the old document to the new layout here, with the same numbers (e.g. through the
@@ -63,6 +64,10 @@ def migrate(relative: Path, previous: dict[str, Any]) -> dict[str, Any]:
     """
     if previous.get("schema") == "llmgeom.measurement/1":
         previous = migrate_record(_with_pair_rule_settings(previous))
+    if previous.get("schema") == "llmgeom.fit.width_loss/1":
+        # issue 17 §6: a width-loss fit names the losses.csv column it fitted (`fit loss
+        # --column`); these runs fitted the token-weighted `loss`, the only column there was
+        previous = {**previous, "column": "loss"}
     return previous
 
 

@@ -276,3 +276,37 @@ def test_the_result_is_frozen_and_round_trips_through_save_and_load(tokenizer, t
         "tiny",
     )
     assert LossResult.load(labelled.save(tmp_path)[0]) == labelled
+
+
+@pytest.mark.parametrize("family", ["gpt2", "llama"])
+def test_the_authors_weighting_equals_transformers_own_loss_weighted_by_label_tokens(
+    family, tokenizer, tmp_path
+):
+    """The authors' average (cali-1.py): each segment tokenised with truncation, batch size 1,
+    labels = the input ids, transformers' own mean loss times the number of label tokens (the
+    un-predicted first one included), summed and divided by the label tokens. A segment of one
+    token has no prediction (its mean loss is NaN): llmgeom skips it, and so does the oracle."""
+    import csv
+
+    model = _model(family, tokenizer)
+    max_length = 12  # some documents are cut, as by the script's truncation=True
+    result = compute_loss(model, tokenizer, corpus=TEXTS, max_length=max_length, batch_tokens=64)
+    weighted = label_tokens = 0.0
+    for text in TEXTS:
+        ids = tokenizer(text, truncation=True, max_length=max_length)["input_ids"]
+        if len(ids) < 2:
+            continue
+        batch = torch.tensor([ids])
+        with torch.no_grad():
+            mean = model(input_ids=batch, labels=batch).loss.item()
+        weighted += mean * len(ids)
+        label_tokens += len(ids)
+    assert result.documents_truncated > 0 and result.tokens == label_tokens
+    assert result.loss_authors_weighting == pytest.approx(weighted / label_tokens, rel=1e-5)
+    assert abs(result.loss_authors_weighting - result.loss) > 1e-4  # two different averages
+    # the losses.csv row carries both, read back by the csv module
+    _json_path, table = result.save(tmp_path)
+    with table.open(newline="") as fh:
+        (row,) = list(csv.DictReader(fh))
+    assert float(row["loss_authors_weighting"]) == result.loss_authors_weighting
+    assert float(row["loss"]) == result.loss

@@ -278,3 +278,37 @@ def test_the_model_flags_are_load_models_keywords_with_its_defaults():
     assert opts == ModelOptions("bfloat16", "cpu", "auto")
     with pytest.raises(SystemExit):  # argparse: the declared choices
         parser.parse_args([*argv, "--dtype", "float64"])
+
+
+def test_fit_loss_fits_either_column_of_losses_csv(tmp_path, capsys):
+    """Two designed laws in one table, exact on 6 points: the token-weighted ``loss`` column
+    follows α = 0.9, the authors' ``loss_authors_weighting`` α = 0.5; ``--column`` picks the
+    one fitted (default: ``loss``) and the fit names it."""
+    rows = []
+    for corpus, offset in (("a", 2.0), ("b", 2.5)):
+        for m in (16, 32, 64):
+            token, authors = 40 / m**0.9 + offset, 10 / m**0.5 + offset + 0.1
+            rows.append(f"gpt2-w{m},gpt2,{corpus},{m},{token!r},{m},{authors!r}")
+    table = tmp_path / "losses.csv"
+    header = "model,family,corpus,m,loss,head_width,loss_authors_weighting"
+    table.write_text("\n".join([header, *rows]) + "\n")
+    fits = {}
+    for column in (None, "loss", "authors"):
+        out = tmp_path / f"fit-{column}"
+        argv = ["fit", "loss", str(table), "--bootstrap", "0", "--out", str(out)]
+        assert main(argv + (["--column", column] if column else [])) == 0
+        fits[column] = json.loads((out / "width_loss_fit_ls.json").read_text())
+    capsys.readouterr()
+    assert fits[None]["alpha"] == pytest.approx(0.9, abs=1e-6) and fits[None]["C"] == (
+        pytest.approx(40, rel=1e-5)
+    )
+    assert fits[None]["column"] == fits["loss"]["column"] == "loss"
+    assert fits["loss"]["alpha"] == fits[None]["alpha"]
+    assert fits["authors"]["alpha"] == pytest.approx(0.5, abs=1e-6)
+    assert fits["authors"]["C"] == pytest.approx(10, rel=1e-5)
+    assert fits["authors"]["column"] == "loss_authors_weighting"
+    # a table of an earlier llmgeom, without the column: one line naming it
+    table.write_text("model,family,corpus,m,loss\ngpt2,gpt2,a,16,3.3\n")
+    argv = ["fit", "loss", str(table), "--column", "authors", "--out", str(tmp_path / "x")]
+    assert main(argv) == 1
+    assert "missing column(s) loss_authors_weighting" in capsys.readouterr().err
