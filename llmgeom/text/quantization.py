@@ -20,7 +20,8 @@ from typing import Any
 import torch
 
 from ..errors import ConfigError
-from .options import check_quantization
+from ..options import check_choice
+from .options import QUANTIZATIONS
 
 
 def bitsandbytes_installed() -> bool:
@@ -59,7 +60,7 @@ def bitsandbytes_config(
     """
     if quantization is None or quantization == "none":
         return None
-    check_quantization(quantization)
+    check_choice("quantization", quantization, QUANTIZATIONS)
     if not bitsandbytes_installed():
         raise ConfigError(
             f"quantization={quantization!r} needs bitsandbytes, which is not installed "
