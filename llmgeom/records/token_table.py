@@ -114,6 +114,44 @@ class TokenTable(TypedResult):
             ("columns", str(len(self.table))),
         ]
 
+    def summary(self, shown: int = 5) -> str:
+        """A few lines for the terminal: shape, mean interference, the most crowded tokens,
+        whether the neighbours were computed, the correlations with frequency."""
+        d = self.to_dict()
+        lines = [
+            f"{self.name}: {self.n_rows:,} tokens x {self.m}, {d.get('n_rows_used', 0):,} used"
+            f" (zero or dropped rows excluded: {d.get('n_rows_excluded', 0):,})",
+            f"  interference (mean cos^2 with the others): mean {fmt(self.mean_interference)},"
+            f" median {fmt((d.get('interference') or {}).get('median'))},"
+            f" max {fmt((d.get('interference') or {}).get('max'))}",
+        ]
+        crowded = d.get("most_crowded") or []
+        if crowded:
+            parts = []
+            for row in crowded[:shown]:
+                label = repr(row["string"]) if row.get("string") is not None else f"#{row['id']}"
+                parts.append(f"{label} {row['interference']:.4g}")
+            lines.append(f"  most crowded: {', '.join(parts)}")
+        nearest = d.get("nearest_neighbour") or {}
+        if nearest.get("computed") is False:
+            lines.append(
+                f"  nearest neighbours not computed: the exact pass counts "
+                f"{nearest.get('flops', 0):.3g} FLOPs, over exact_max_flops "
+                f"{nearest.get('exact_max_flops', 0):.3g}"
+            )
+        tokenizer = d.get("tokenizer") or {}
+        if not tokenizer.get("loaded"):
+            lines.append(f"  no strings: {tokenizer.get('reason', 'no tokenizer')}")
+        correlation = d.get("frequency_correlation")
+        if correlation:
+            for key in ("interference", "row_norm"):
+                c = correlation[key]
+                lines.append(
+                    f"  Spearman of {key} with log frequency: {fmt(c['spearman'], 3)} "
+                    f"({c['n_tokens']:,} tokens with a count)"
+                )
+        return "\n".join(lines)
+
     def column_names(self) -> list[str]:
         """The columns in file order: :data:`COLUMNS` present, then any others."""
         known = [c for c in COLUMNS if c in self.table]

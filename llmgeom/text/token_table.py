@@ -57,7 +57,6 @@ from ..progress import progress_setting
 from ..records.measurement_format import model_label, package_versions
 from ..records.token_table import SCHEMA, TokenTable
 from ..sources import load_unembedding
-from ..timing import format_duration
 from .tokenizers import LoadedTokenizer, load_tokenizer
 
 _OWNED_KINDS = ("local-dir", "file", "hub")  # tensors loaded by us: safe to normalise in place
@@ -268,12 +267,4 @@ def _token_table(source: Any, opts: TokensOptions, counts: TokenCounts | None) -
             "row_norm": spearman_with_log_frequency(table["row_norm"], aligned),
         }
     record["model"]["name"] = model_label(record["model"])
-    LOG.info(
-        "%s: %s tokens x %s, mean interference %.6g, in %s",
-        record["model"]["name"],
-        f"{n_rows:,}",
-        m,
-        record["interference"]["mean"],
-        format_duration(timings["total_s"]),
-    )
     return TokenTable._build(record, table=table)
