@@ -220,9 +220,11 @@ def _token_table(source: Any, opts: TokensOptions, counts: TokenCounts | None) -
         table["frequency_rank"] = frequency_rank(aligned)
 
     timings["total_s"] = time.perf_counter() - t0
-    record = {
+    model = meta.to_dict()
+    model["name"] = model_label(model)
+    record: dict[str, Any] = {
         "schema": SCHEMA,
-        "model": meta.to_dict(),
+        "model": model,
         "options": opts.to_record(),
         "n_rows": n_rows,
         "m": m,
@@ -266,5 +268,4 @@ def _token_table(source: Any, opts: TokensOptions, counts: TokenCounts | None) -
             "interference": spearman_with_log_frequency(table["interference"], aligned),
             "row_norm": spearman_with_log_frequency(table["row_norm"], aligned),
         }
-    record["model"]["name"] = model_label(record["model"])
     return TokenTable._build(record, table=table)
