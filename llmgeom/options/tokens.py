@@ -93,6 +93,10 @@ class TokensOptions:
     )
 
     def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise a one-line :class:`ConfigError` naming the option by its Python name."""
         check_int("top", self.top)
         check_number(
             "exact_max_flops",
