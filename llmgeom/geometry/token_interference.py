@@ -9,9 +9,10 @@ frequency-weighted one ``Σ_{j≠i} p_j cos²_ij / Σ_{j≠i} p_j`` is
 
 The Gram matrices come from :func:`~llmgeom.geometry.gram.scaled_gram_matrices` (float32 chunk
 products, float64 accumulation, TF32 off); the quadratic forms are float32 products with ``G``
-rounded to float32, summed per row in float64. :func:`nearest_neighbours` is the exact blocked
-pass of :func:`~llmgeom.geometry.overlap.pairwise_statistics` (each row's largest |cos| and its
-partner), for heads small enough (:func:`~llmgeom.geometry.pass_cost.prefers_exact`).
+rounded to float32, summed per row in float64 (relative error about 1e-7 of ``u_iᵀ G u_i``).
+:func:`nearest_neighbours` is the exact blocked pass of
+:func:`~llmgeom.geometry.overlap.pairwise_statistics` (each row's largest |cos| and its partner),
+for heads small enough (:func:`~llmgeom.geometry.pass_cost.prefers_exact`).
 
 Example:
     >>> import torch
@@ -34,7 +35,8 @@ def quadratic_forms(
     U: torch.Tensor, G: torch.Tensor, chunk_rows: int = CHUNK_ROWS, progress: bool | None = False
 ) -> torch.Tensor:
     """``u_iᵀ G u_i`` for every row ``u_i`` of ``U`` (float64): float32 products ``U[chunk] @ G``
-    (``G`` rounded to ``U``'s dtype, TF32 off), the per-row sums in float64.
+    (``G`` rounded to ``U``'s dtype, TF32 off) times ``u_i`` element by element, each row's sum
+    in float64.
 
     Example:
         >>> import torch
@@ -47,7 +49,7 @@ def quadratic_forms(
     with full_precision():
         for start, stop in progress_chunks(U.shape[0], chunk_rows, "token interference", progress):
             block = U[start:stop]
-            out[start:stop] = ((block @ G32).to(torch.float64) * block.to(torch.float64)).sum(1)
+            out[start:stop] = (block @ G32).mul_(block).sum(dim=1, dtype=torch.float64)
     return out
 
 
