@@ -45,7 +45,7 @@ def plot_token_frequency(table: Any, ax: Any = None) -> Any:
         values = np.asarray(columns[key], dtype=np.float64)
         keep = seen & np.isfinite(values)
         axis.scatter(counts[keep], values[keep], s=4, alpha=0.4, linewidths=0)
-        log_axes(axis, "x")
+        axis.set_xscale("log")  # matplotlib's decades: counts span many of them
         if key == "row_norm" or (keep.any() and values[keep].min() > 0):
             log_axes(axis, "y")
         rho = spearman_with_log_frequency(values, counts)["spearman"]

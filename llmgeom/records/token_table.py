@@ -195,8 +195,12 @@ class TokenTable(TypedResult):
         return pa.table(arrays)
 
     def to_pandas(self) -> Any:
-        """The table as a pandas DataFrame (needs pandas and pyarrow)."""
-        return self.to_arrow().to_pandas()
+        """The table as a pandas DataFrame (needs pandas and pyarrow); the integer columns are
+        pandas' nullable ``Int64``, so a missing rank stays missing, not a float NaN."""
+        import pandas as pd
+
+        pa = _pyarrow()
+        return self.to_arrow().to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
 
     def file_names(self, table_format: TableFormat = "parquet") -> dict[str, str]:
         """``{"table": NAME.tokens.parquet, "summary": NAME.tokens.json, "figure": ...png}``."""
