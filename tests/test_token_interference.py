@@ -111,3 +111,14 @@ def test_the_mean_over_tokens_is_the_mean_cos2_of_measure():
     table = llmgeom.token_table(W, progress=False)
     expected = llmgeom.measure(W, pairs="gram", progress=False).mean_cos2
     assert table.mean_interference == pytest.approx(expected, rel=1e-6)
+
+
+def test_chunks_do_not_change_the_quadratic_forms():
+    from llmgeom.geometry.gram import gram_matrix
+    from llmgeom.geometry.token_interference import quadratic_forms
+
+    U = unit(random_head(n=100, seed=7))
+    G = gram_matrix(U)
+    expected = np.einsum("ia,ab,ib->i", U.double().numpy(), G.numpy(), U.double().numpy())
+    np.testing.assert_allclose(quadratic_forms(U, G, chunk_rows=7).numpy(), expected, rtol=1e-6)
+    np.testing.assert_allclose(quadratic_forms(U, G).numpy(), expected, rtol=1e-6)
