@@ -244,9 +244,12 @@ class TokenTable(TypedResult):
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> TokenTable:
         """The summary ``NAME.tokens.json`` and the table file it names, read back."""
+        from .schema import check_schema
+
         record = cls._read(path)
         if record.get("schema") != SCHEMA:
             raise ConfigError(f"{path}: a {record.get('schema')} result, not {SCHEMA}")
+        check_schema(record, SCHEMA, str(path), "token table summary")
         files = record.get("files") or {}
         table: dict[str, Any] = {}
         if files.get("table"):

@@ -13,6 +13,13 @@ the Spearman correlations of interference and row norm with log frequency
 Zero rows (no direction) and, with ``drop_nonfinite``, rows with NaN/inf take no part: their
 interference and neighbour are missing, and the others' means are over the rows that do.
 
+More per-token quantities (the under-trained indicator and the frequency direction of issue 18,
+§4-5) join where :func:`_token_table` marks it: computed in :mod:`llmgeom.geometry` from the unit
+rows ``U``, ``G`` and ``p`` already at hand, added to ``table`` under their own names (the
+record's files keep any extra column, :meth:`~llmgeom.records.token_table.TokenTable.with_columns`
+adds one afterwards) and to the summary as a block of their own; a page of the table (§6) reads
+the saved files.
+
 Example:
     >>> import torch
     >>> t = token_table(torch.tensor([[1.0, 0.0], [0.6, 0.8], [0.0, 1.0]]), progress=False)
@@ -215,6 +222,8 @@ def _token_table(source: Any, opts: TokensOptions, counts: TokenCounts | None) -
         table["nearest_id"] = np.full(n_rows, -1, dtype=np.int64)
         table["nearest_abs_cos"] = np.full(n_rows, np.nan)
         nearest["computed"] = False
+    # more per-token columns join here (issue 18 §4-5), from U, G, p and row_index above,
+    # scattered into the head's numbering with _scatter, each with a summary block below
     if aligned is not None:
         table["count"] = _counts_column(aligned)
         table["frequency_rank"] = frequency_rank(aligned)

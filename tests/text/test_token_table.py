@@ -201,3 +201,15 @@ def test_counts_from_another_tokenizer_are_refused():
         ConfigError, lambda: llmgeom.token_table(torch.eye(3, 4), counts=[1, 2, 3, 4])
     )
     assert "4 counts but the head has only 3 rows" in message
+
+
+def test_a_malformed_summary_is_one_line_with_the_json_path(tmp_path):
+    _, summary = llmgeom.token_table(torch.eye(3, 4), progress=False).save(tmp_path)
+    record = json.loads(summary.read_text())
+    record["nearest_neighbour"]["computed"] = "yes"
+    summary.write_text(json.dumps(record))
+    message = one_line_error(ConfigError, lambda: TokenTable.load(summary))
+    assert message == (
+        f"{summary}: malformed token table summary: nearest_neighbour.computed = 'yes' is not "
+        "true/false"
+    )
