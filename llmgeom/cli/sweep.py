@@ -88,7 +88,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def print_plan(units: list[Unit], out: str, config: SweepConfig) -> None:
     """Each unit with its state (done or to run), then the rough estimate of the rest."""
-    from ..sweep.plan import estimate
+    from ..sweep.estimate import estimate
     from ..sweep.units import unit_done
 
     todo = []

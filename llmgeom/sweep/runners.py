@@ -203,7 +203,7 @@ def run_toy(params: dict[str, Any], out: str) -> list[str]:
     from dataclasses import replace
 
     from ..toy.experiment import run_experiment
-    from .config import ToySpec
+    from .toy_specs import ToySpec
 
     config = ToySpec("toy", params.get("source"), params.get("table")).load()
     if params.get("run_index") is not None:
