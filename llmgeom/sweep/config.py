@@ -3,16 +3,16 @@
 Schema (every key optional except that something must be asked for)::
 
     out = "results/paper"             # relative to the config file's folder (default "results")
+    executor = "local"                # where units run; also jobs, address (flags win)
     models = ["gpt2", "./ckpt"]       # or [[models]] tables: source, name, revision, family
     revisions = ["step1000", ...]     # or [[revisions]] tables: revision, models = [names]
-    [measure]                         # llmgeom measure's options (MeasureOptions fields)
-    [loss]                            # corpora = [...], dtype, device and the LossOptions
-                                      # samples, max_length, text_field, recipe, batch_tokens
-                                      # (max_length: at most; a model with a shorter context
-                                      # uses its context)
-    [freq]                            # corpora = [...], tokenizers = [...] and the FreqOptions
-                                      # tokens (0: the whole corpus), samples, max_length,
-                                      # text_field, recipe
+    [measure]                         # every MeasureOptions field (llmgeom.measure's keywords)
+    [loss]                            # corpora = [...], every LossOptions field (compute_loss's
+                                      # keywords; max_length: at most, a model with a shorter
+                                      # context uses its context) and every ModelOptions field
+                                      # (load_model's: dtype, device, device_map, quantization)
+    [freq]                            # corpora = [...], tokenizers = [...] and every FreqOptions
+                                      # field (count_tokens's: tokens = 0 counts everything)
                                       # (each of the three may say models = [names] to run on
                                       # those models only)
     toy = ["toy-phase.toml", "quick"] # toy experiment files (or presets); or [[toy]] tables
@@ -20,10 +20,11 @@ Schema (every key optional except that something must be asked for)::
 Relative paths (``out``, local model sources, corpora, toy files, measure's ``weights``) are
 relative to the config file's folder. ``revisions`` expands every model that names no revision
 of its own over the listed training steps (a ``[[revisions]]`` table may restrict itself to some
-models by name). Unknown keys and bad values are a one-line :class:`~llmgeom.errors.ConfigError`
-naming the key. The analysis options are checked by the same types as the Python functions and
-the commands (:class:`~llmgeom.options.MeasureOptions`, :class:`~llmgeom.text.options.LossOptions`,
-:class:`~llmgeom.text.options.FreqOptions`): a key is the Python parameter's name.
+models by name). The keys of each table are derived from the option types it sets
+(:mod:`llmgeom.sweep.option_tables`): a key is the Python keyword's name, with its default and
+its check, so a bad value gives the option type's own one-line
+:class:`~llmgeom.errors.ConfigError`, in its table; a key that does not apply is an error
+naming it (and the table it belongs in), never dropped.
 
 Example:
     >>> cfg = parse_config('''
@@ -37,10 +38,10 @@ Example:
     ('/data/res', ['pythia-70m@step1000', 'pythia-70m@step2000', 'g@step1000', 'g@step2000'])
     >>> cfg.measure.pairs
     'gram'
-    >>> parse_config('modles = ["gpt2"]')
+    >>> parse_config('modles = ["gpt2"]')  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    llmgeom.errors.ConfigError: sweep config: unknown key 'modles' (known: freq, loss, measure, ...)
+    llmgeom.errors.ConfigError: modles: not a top-level key of the sweep config; did you mean ...
 """
 
 from __future__ import annotations
@@ -60,11 +61,12 @@ from .analysis_tables import (
     parse_loss,
     parse_measure,
 )
-from .config_values import as_str, check_keys, read_toml
+from .config_values import read_toml
 from .model_specs import ModelSpec, expand_revisions, parse_models, parse_revisions
+from .option_tables import TABLES, read_table
+from .sweep_options import SweepOptions
 from .toy_specs import ToySpec, parse_toy
 
-TOP_KEYS = ("out", "models", "revisions", "measure", "loss", "freq", "toy")
 TOY_OUT = "results/toy"  # where a toy experiment file given as the sweep config writes
 
 
@@ -80,6 +82,7 @@ class SweepConfig:
     freq: FreqSpec | None = None
     toy: tuple[ToySpec, ...] = ()
     only: dict[str, tuple[str, ...]] = field(default_factory=dict)  # analysis -> model names
+    options: SweepOptions = field(default_factory=SweepOptions)  # executor, jobs, address...
 
     def models_for(self, analysis: str) -> tuple[ModelSpec, ...]:
         """The models ``analysis`` runs on: all, or those its table's ``models`` names."""
@@ -112,20 +115,20 @@ def config_from_dict(
 ) -> SweepConfig:
     """The :class:`SweepConfig` of a parsed mapping (see the module docstring)."""
     base = Path(base_dir).expanduser().resolve()
-    check_keys(data, TOP_KEYS, None)
-    out = base / as_str(data.get("out", "results"), "out")
+    (options,), _ = read_table(data, TABLES["top"], base)
     models = expand_revisions(
         parse_models(data.get("models"), base), parse_revisions(data.get("revisions"))
     )
     config = SweepConfig(
         path=path,
-        out=out.resolve(),
+        out=(base / options.out).resolve(),
         models=tuple(models),
         measure=parse_measure(data.get("measure"), base),
         loss=parse_loss(data.get("loss"), base),
         freq=parse_freq(data.get("freq"), base),
         toy=parse_toy(data.get("toy"), base),
         only=analysis_models(data, models),
+        options=options,
     )
     if not config.toy and not (config.models and (config.measure or config.loss or config.freq)):
         if config.freq is None or config.freq.tokenizers is None:
@@ -173,9 +176,15 @@ def load_config(
     except (OSError, UnicodeDecodeError) as err:
         raise ConfigError(f"cannot read the sweep config {path}: {err}") from None
     data = read_toml(text, file)
-    if not data or any(key in data for key in TOP_KEYS):
+    if not data or any(key in data for key in TABLES["top"].keys):
         config = config_from_dict(data, file.resolve().parent, file)
-        return config if out is None else replace(config, out=Path(out).expanduser().resolve())
+        if out is None:
+            return config
+        return replace(
+            config,
+            out=Path(out).expanduser().resolve(),
+            options=replace(config.options, out=str(out)),
+        )
     spec = ToySpec(file.stem, source=str(file.resolve()))  # no sweep key: a toy experiment file
     spec.check()
     config = SweepConfig(file, Path(out or TOY_OUT).expanduser().resolve(), (), toy=(spec,))

@@ -1,59 +1,44 @@
-"""The checks every value of a sweep config goes through: known keys, strings, lists of strings,
-and local paths resolved against the config file's folder (Hub ids and ``hf:`` specs as given).
-
-Each failure is a one-line :class:`~llmgeom.errors.ConfigError` naming the key where it sits
-(``models[0].source``, ``[loss] corpora``).
+"""The checks of the sweep's own values (those no option type declares): strings, lists of
+strings, and local paths resolved against the config file's folder (Hub ids and ``hf:`` specs
+as given). Each failure is a one-line :class:`~llmgeom.errors.ConfigError` naming the key as the
+config writes it (``[loss] corpora``, ``revisions[0].models``).
 
 Example:
     >>> as_str_list("gpt2", "models")
     ['gpt2']
+    >>> as_str_list([], "[loss] corpora")
+    Traceback (most recent call last):
+    ...
+    llmgeom.errors.ConfigError: [loss] corpora must be a non-empty list of strings
     >>> resolve_path("hf:allenai/c4:en:train", Path("/data"))
     'hf:allenai/c4:en:train'
     >>> resolve_path("./ckpt", Path("/data"))
     '/data/ckpt'
-    >>> check_keys({"modles": 1}, ("models", "out"), None)
-    Traceback (most recent call last):
-    ...
-    llmgeom.errors.ConfigError: sweep config: unknown key 'modles' (known: models, out)
 """
 
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
 
 
-def where(section: str | None, key: str) -> str:
-    """How a message names ``key`` of ``section`` (``models[0].source``; a top key alone)."""
-    return f"{section}.{key}" if section else key
-
-
-def check_keys(table: dict[str, Any], known: Collection[str], section: str | None) -> None:
-    """A ConfigError naming the first key of ``table`` that is not in ``known``."""
-    for key in table:
-        if key not in known:
-            place = f"[{section}]" if section else "sweep config"
-            raise ConfigError(f"{place}: unknown key {key!r} (known: {', '.join(sorted(known))})")
-
-
-def as_str(value: Any, key: str, section: str | None = None) -> str:
-    """``value`` when it is a non-empty string, else a ConfigError naming ``key``."""
+def as_str(value: Any, name: str) -> str:
+    """``value`` when it is a non-empty string, else a ConfigError naming the key ``name``."""
     if not isinstance(value, str) or not value.strip():
-        raise ConfigError(f"{where(section, key)} must be a non-empty string, got {value!r}")
+        raise ConfigError(f"{name} must be a non-empty string, got {value!r}")
     return value
 
 
-def as_str_list(value: Any, key: str, section: str | None = None) -> list[str]:
+def as_str_list(value: Any, name: str) -> list[str]:
     """``value`` as a non-empty list of non-empty strings (one string is a list of one)."""
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list) or not value:
-        raise ConfigError(f"{where(section, key)} must be a non-empty list of strings")
-    return [as_str(v, key, section) for v in value]
+        raise ConfigError(f"{name} must be a non-empty list of strings")
+    return [as_str(v, name) for v in value]
 
 
 def is_local(text: str, base: Path) -> bool:

@@ -108,8 +108,8 @@ def _unit_cost(unit: Unit, config: SweepConfig) -> tuple[dict[str, float], float
             p["source"], p["model_name"], p["revision"], local=Path(p["source"]).is_absolute()
         )
         entry = registry_entry(model)
-        samples = p["samples"] or 1000
-        tokens = samples * (p["max_length"] or 2048)
+        options = p["options"]
+        tokens = (options["samples"] or 1000) * (options["max_length"] or 2048)
         text = {"corpora": tokens * TEXT_BYTES_PER_TOKEN} if p["corpus"].startswith("hf:") else {}
         params = parse_params(entry.nominal_params) if entry else None
         if not params:
@@ -117,7 +117,7 @@ def _unit_cost(unit: Unit, config: SweepConfig) -> tuple[dict[str, float], float
         flops = 2.0 * params * tokens
         return {"models": weight_bytes(model), **text}, flops / CPU_FLOPS, flops / GPU_FLOPS, True
     if unit.kind == "freq":
-        tokens = p["tokens"] or 1_000_000
+        tokens = p["options"]["tokens"] or 1_000_000  # 0: the whole corpus, size unknown
         text_bytes = tokens * TEXT_BYTES_PER_TOKEN if p["corpus"].startswith("hf:") else 0
         local = Path(p["tokenizer"]).is_absolute()
         download = {"tokenizers": 0 if local else TOKENIZER_BYTES, "corpora": text_bytes}

@@ -17,10 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from .config_values import as_str, as_str_list, check_keys, is_local, resolve_path
-
-MODEL_KEYS = ("source", "name", "revision", "family")
-REVISION_KEYS = ("revision", "models")
+from .config_values import as_str, as_str_list, is_local, resolve_path
+from .option_tables import TABLES, read_table
 
 Revisions = list[tuple[str, set[str] | None]]
 """``(revision, the model names it applies to or None for all)`` per ``revisions`` entry."""
@@ -72,7 +70,8 @@ def _family(source: str, local: bool) -> str | None:
 
 
 def parse_models(raw: Any, base: Path) -> list[ModelSpec]:
-    """The ``models`` list: a source string or a ``[[models]]`` table per model."""
+    """The ``models`` list: a source string or a ``[[models]]`` table
+    (:class:`~llmgeom.sweep.sweep_options.ModelEntry`) per model."""
     if raw is None:
         return []
     if not isinstance(raw, list):
@@ -82,24 +81,15 @@ def parse_models(raw: Any, base: Path) -> list[ModelSpec]:
         table = {"source": item} if isinstance(item, str) else item
         if not isinstance(table, dict):
             raise ConfigError(f"models[{i}] must be a source string or a table")
-        check_keys(table, MODEL_KEYS, f"models[{i}]")
-        if "source" not in table:
-            raise ConfigError(f"models[{i}].source is missing")
-        text = as_str(table["source"], "source", f"models[{i}]")
-        local = is_local(text, base)
-        source = resolve_path(text, base)
-        revision = table.get("revision")
-        if revision is not None:
-            revision = as_str(revision, "revision", f"models[{i}]")
-        elif not local and "@" in text:
-            source, revision = text.rsplit("@", 1)
-        name = table.get("name")
-        name = (
-            as_str(name, "name", f"models[{i}]") if name is not None else _model_name(source, local)
-        )
-        family = table.get("family")
-        family = as_str(family, "family", f"models[{i}]") if family else _family(source, local)
-        out.append(ModelSpec(source, name, revision, family, local, "name" in table))
+        (entry,), _ = read_table(table, TABLES["models"], base, label=f"models[{i}]")
+        local = is_local(entry.source, base)
+        source = resolve_path(entry.source, base)
+        revision = entry.revision
+        if revision is None and not local and "@" in entry.source:
+            source, revision = entry.source.rsplit("@", 1)
+        name = entry.name or _model_name(source, local)
+        family = entry.family or _family(source, local)
+        out.append(ModelSpec(source, name, revision, family, local, entry.name is not None))
     return out
 
 
@@ -114,14 +104,13 @@ def parse_revisions(raw: Any) -> Revisions:
         if isinstance(item, str):
             out.append((as_str(item, f"revisions[{i}]"), None))
             continue
-        if not isinstance(item, dict):
-            raise ConfigError(f"revisions[{i}] must be a revision string or a table")
-        check_keys(item, REVISION_KEYS, f"revisions[{i}]")
-        if "revision" not in item:
-            raise ConfigError(f"revisions[{i}].revision is missing")
-        names = item.get("models")
-        only = set(as_str_list(names, "models", f"revisions[{i}]")) if names is not None else None
-        out.append((as_str(item["revision"], "revision", f"revisions[{i}]"), only))
+        label = f"revisions[{i}]"
+        _, own = read_table(item, TABLES["revisions"], Path("."), label=label)
+        if "revision" not in own:
+            raise ConfigError(f"{label}.revision is missing")
+        names = own.get("models")
+        only = set(as_str_list(names, f"{label}.models")) if names is not None else None
+        out.append((as_str(own["revision"], f"{label}.revision"), only))
     return out
 
 

@@ -98,17 +98,12 @@ def _loss_units(config: SweepConfig, spec: LossSpec) -> list[Unit]:
                 "label": model.given_name,  # [[models]] name and family
                 "family": model.family,
                 "corpus_name": corpus_name(corpus),
-                "samples": spec.samples,
-                "max_length": spec.max_length,
-                "dtype": spec.dtype,
-                "recipe": spec.recipe,
-                "text_field": spec.text_field,
-                "device": spec.device,
-                "batch_tokens": spec.batch_tokens,
+                "options": spec.options.to_dict(),  # compute_loss's keywords (LossOptions)
+                "model_options": spec.model.to_dict(),  # load_model's keywords (ModelOptions)
                 "expected": loss_file(model, corpus),
             }
             weights = weight_bytes(model)
-            bytes_per = DTYPE_BYTES.get(spec.dtype or "float32", 4)
+            bytes_per = DTYPE_BYTES.get(spec.model.dtype or "float32", 4)
             entry = registry_entry(model)
             memory = (
                 int(weights / DTYPE_BYTES.get(entry.storage_dtype, 2) * bytes_per) if entry else 0
@@ -119,7 +114,7 @@ def _loss_units(config: SweepConfig, spec: LossSpec) -> list[Unit]:
                     "loss",
                     params,
                     (params["expected"], LOSSES_CSV),
-                    Resources(1.0, _gpus(spec.device), memory),
+                    Resources(1.0, _gpus(spec.model.device), memory),
                 )
             )
     return out
@@ -152,11 +147,7 @@ def _freq_units(config: SweepConfig, spec: FreqSpec) -> list[Unit]:
                 "revision": revision,
                 "corpus": corpus,
                 "tokenizer_name": name,
-                "tokens": spec.tokens,
-                "samples": spec.samples,
-                "max_length": spec.max_length,
-                "recipe": spec.recipe,
-                "text_field": spec.text_field,
+                "options": spec.options.to_dict(),  # count_tokens's keywords (FreqOptions)
             }
             files = freq_files(name, corpus)
             out.append(Unit(f"freq/{label}/{corpus_name(corpus)}", "freq", params, files))

@@ -3,15 +3,17 @@
 * ``measure``: :func:`llmgeom.geometry.measurement.measure` then
   :func:`llmgeom.records.measurement.save_record` (``llmgeom measure``), labelled with the
   ``[[models]]`` name (when given) and family;
-* ``loss``: :func:`llmgeom.text.lm.load_model`, :func:`llmgeom.text.loss.compute_loss`,
-  :func:`llmgeom.text.loss.save_loss` (``llmgeom loss``), the shared ``losses.csv`` updated
+* ``loss``: :func:`llmgeom.text.lm.load_model` with the ``[loss]`` table's
+  :class:`~llmgeom.text.options.ModelOptions`, :func:`llmgeom.text.loss.compute_loss` with its
+  :class:`~llmgeom.text.options.LossOptions`, :func:`llmgeom.text.loss.save_loss`
+  (``llmgeom loss``), the shared ``losses.csv`` updated
   under a file lock so that concurrent units never lose each other's rows; ``[loss]``
   ``max_length`` is an upper bound: each model uses min(max_length, its context length), for
   truncation and the paper recipe's segments alike, and its record says which
   (``definition.max_length``, with the bound as ``max_length_limit``); a ``[[models]]`` name
   and family label the record (``model.label``, ``model.family``), its file and its row;
-* ``freq``: :func:`llmgeom.text.freq.count_tokens`, ``build_record``, ``save_freq``
-  (``llmgeom freq``);
+* ``freq``: :func:`llmgeom.text.freq.count_tokens` with the ``[freq]`` table's
+  :class:`~llmgeom.text.options.FreqOptions`, ``build_record``, ``save_freq`` (``llmgeom freq``);
 * ``toy``: :func:`llmgeom.toy.experiment.run_experiment` on the file's config, or on one run
   of it (``llmgeom toy run``/``sweep``).
 
@@ -96,19 +98,14 @@ def measure_done(params: dict[str, Any], out: str) -> bool:
     return not (options.get("weights") and not record.get("weighted"))
 
 
-def _load_model(params: dict[str, Any]) -> Any:
+def _load_model(source: str, revision: str | None, options: Any) -> Any:
+    """``load_model(source, revision=..., **options)`` (a ModelOptions), the last one kept."""
     from ..text.lm import load_model
 
-    key = (params["source"], params.get("revision"), params.get("dtype"), params.get("device"))
+    key = (source, revision, tuple(sorted(options.to_dict().items())))
     if key not in _LOADED:
         _LOADED.clear()  # one model at a time in memory
-        _LOADED[key] = load_model(
-            params["source"],
-            revision=params.get("revision"),
-            dtype=params.get("dtype"),
-            device=params.get("device") or "auto",
-            progress=False,
-        )
+        _LOADED[key] = load_model(source, revision=revision, **options.to_dict(), progress=False)
     return _LOADED[key]
 
 
@@ -123,22 +120,16 @@ def losses_lock(out: str | os.PathLike[str]) -> Any:
 
 def run_loss(params: dict[str, Any], out: str) -> list[str]:
     """One ``llmgeom loss`` result: the JSON and its row of ``losses.csv``."""
-    from ..text.corpus import open_corpus
-    from ..text.loss import DEFAULT_BATCH_TOKENS, compute_loss, max_length_at_most, save_loss
+    from ..text.loss import compute_loss, max_length_at_most, save_loss
+    from ..text.options import LossOptions, ModelOptions
 
-    corpus = open_corpus(
-        params["corpus"], text_field=params.get("text_field") or "text", recipe=params.get("recipe")
+    options = LossOptions(**params["options"])
+    loaded = _load_model(
+        params["source"], params.get("revision"), ModelOptions(**params["model_options"])
     )
-    loaded = _load_model(params)
-    limit = params.get("max_length")  # "at most": each model is cut at min(limit, its context)
-    result = compute_loss(
-        loaded,
-        corpus=corpus,
-        samples=params.get("samples"),
-        max_length=max_length_at_most(limit, loaded.context_length),
-        batch_tokens=params.get("batch_tokens") or DEFAULT_BATCH_TOKENS,
-        progress=False,
-    )
+    limit = options.max_length  # "at most": each model is cut at min(limit, its context)
+    keywords = options.to_dict() | {"max_length": max_length_at_most(limit, loaded.context_length)}
+    result = compute_loss(loaded, corpus=params["corpus"], **keywords, progress=False)
     if limit is not None:  # the record's max_length is the one used; this is the sweep's bound
         result.options["max_length_limit"] = limit
     _label_loss(result, params.get("label"), params.get("family"))
@@ -177,22 +168,13 @@ def loss_done(params: dict[str, Any], out: str) -> bool:
 
 def run_freq(params: dict[str, Any], out: str) -> list[str]:
     """One ``llmgeom freq`` result: counts (npz), record (JSON), rank-frequency plot (PNG)."""
-    from ..text.corpus import open_corpus
     from ..text.freq import build_record, count_tokens, save_freq
+    from ..text.options import FreqOptions
     from ..text.tokenizers import load_tokenizer
 
-    corpus = open_corpus(
-        params["corpus"], text_field=params.get("text_field") or "text", recipe=params.get("recipe")
-    )
+    options = FreqOptions(**params["options"])
     loaded = load_tokenizer(params["tokenizer"], revision=params.get("revision"))
-    result = count_tokens(
-        loaded,
-        corpus,
-        tokens=params.get("tokens") or 0,  # None in a plan: the whole corpus
-        samples=params.get("samples"),
-        max_length=params.get("max_length"),
-        progress=False,
-    )
+    result = count_tokens(loaded, params["corpus"], **options.to_dict(), progress=False)
     Path(out).mkdir(parents=True, exist_ok=True)
     paths = save_freq(result, out, build_record(result))
     return _relative(paths, out)

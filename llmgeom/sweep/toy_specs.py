@@ -57,7 +57,7 @@ def parse_toy(raw: Any, base: Path) -> tuple[ToySpec, ...]:
         elif isinstance(item, dict):
             table = dict(item)
             name = table.get("name", f"toy{i}")
-            out.append(ToySpec(f"toy-{as_str(name, 'name', f'toy[{i}]')}", table=table))
+            out.append(ToySpec(f"toy-{as_str(name, f'toy[{i}].name')}", table=table))
         else:
             raise ConfigError(f"toy[{i}] must be a toy config file, a preset name or a table")
     for spec in out:
