@@ -88,7 +88,7 @@ def _unit_cost(unit: Unit, config: SweepConfig) -> tuple[dict[str, float], float
     p = unit.params
     if unit.kind == "measure":
         model = ModelSpec(
-            p["source"], p["name"], p["revision"], local=Path(p["source"]).is_absolute()
+            p["source"], p["source"], p["revision"], local=Path(p["source"]).is_absolute()
         )
         entry = registry_entry(model)
         if entry is None:

@@ -67,8 +67,7 @@ def _measure_units(config: SweepConfig, options: MeasureOptions) -> list[Unit]:
         params: dict[str, Any] = {
             "source": model.source,
             "revision": model.revision,
-            "name": model.label,
-            "label": model.given_name,  # the record's name (measure --name)
+            "name": model.given_name,  # [[models]] name: the record's name (measure --name)
             "family": model.family,
             "options": record,
             "expected": measure_file(model, options),
@@ -95,7 +94,7 @@ def _loss_units(config: SweepConfig, spec: LossSpec) -> list[Unit]:
                 "revision": model.revision,
                 "corpus": corpus,
                 "model_name": loss_model_name(model),
-                "label": model.given_name,  # [[models]] name and family
+                "name": model.given_name,  # [[models]] name and family label the record
                 "family": model.family,
                 "corpus_name": corpus_name(corpus),
                 "options": spec.options.to_dict(),  # compute_loss's keywords (LossOptions)

@@ -66,7 +66,7 @@ def run_measure(params: dict[str, Any], out: str) -> list[str]:
 
     values = {k: v for k, v in params["options"].items() if k != "progress"}
     values["revision"] = params.get("revision")
-    values["name"], values["family"] = params.get("label"), params.get("family")  # [[models]]
+    values["name"], values["family"] = params.get("name"), params.get("family")  # [[models]]
     options = MeasureOptions(**values, progress=False)
     if options.weights is not None:
         from ..geometry.weights import load_counts
@@ -132,7 +132,7 @@ def run_loss(params: dict[str, Any], out: str) -> list[str]:
     result = compute_loss(loaded, corpus=params["corpus"], **keywords, progress=False)
     if limit is not None:  # the record's max_length is the one used; this is the sweep's bound
         result.options["max_length_limit"] = limit
-    _label_loss(result, params.get("label"), params.get("family"))
+    _label_loss(result, params.get("name"), params.get("family"))
     Path(out).mkdir(parents=True, exist_ok=True)
     with losses_lock(out):  # read-modify-rename of the shared table, one process at a time
         paths = save_loss(result, out)

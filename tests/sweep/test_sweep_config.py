@@ -91,7 +91,7 @@ def test_a_name_given_in_models_names_the_measurement_and_its_revisions():
         "mine.step1.raw.json",
         "openai-community--gpt2.step1.raw.json",  # no name given: named as `measure` names it
     ]
-    assert [(u.params["label"], u.params["family"]) for u in units] == [
+    assert [(u.params["name"], u.params["family"]) for u in units] == [
         ("mine", "f"),
         (None, "gpt2"),
     ]

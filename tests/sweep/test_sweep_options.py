@@ -331,6 +331,12 @@ def test_a_bad_value_says_the_same_in_toml_python_and_on_the_command_line(
         ('[[models]]\nsource = "gpt2"\ncorpora = ["a"]\n[measure]', "it belongs in [loss]"),
         ('toy = ["quick"]\nsamples = 3', "samples: not a top-level key of the sweep config; it"),
         ('toy = ["quick"]\nexecuter = "ray"', "did you mean 'executor'?"),
+        # the spellings of the command line (--corpus, --sample, --tokenizer) point to the keys
+        (MODELS + '[loss]\ncorpus = "a.txt"', "[loss] corpus: not a loss option; did you mean 'c"),
+        (MODELS + "[measure]\nsample = 9", "[measure] sample: not a measure option; did you mea"),
+        (MODELS + '[freq]\ncorpora = ["a"]\ntokenizer = "gpt2"', "did you mean 'tokenizers'?"),
+        # dtype = "auto" is no value of load_model's dtype (leave the key out for the default)
+        (MODELS + '[loss]\ncorpora = ["a"]\ndtype = "auto"', "[loss] dtype must be one of"),
     ],
 )
 def test_a_key_that_does_not_apply_is_an_error_naming_it(text, message):
@@ -379,3 +385,12 @@ def test_every_shipped_config_parses_and_plans_its_units(path):
     assert len({u.id for u in units}) == len(units)
     files = [f for u in units for f in u.outputs if f != "losses.csv"]
     assert len(set(files)) == len(files)
+
+
+def test_reproduce_takes_the_sweep_options_under_the_same_flags(capsys):
+    assert main(["reproduce", "paper", "--jobs", "0", "--dry-run"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == "llmgeom reproduce: error: --jobs must be a positive integer, got 0"
+    assert main(["reproduce", "paper", "--executor", "dask", "--dry-run"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == "llmgeom reproduce: error: unknown executor 'dask' (choose from local, ray)"
