@@ -23,17 +23,10 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from ..errors import ConfigError
-from ..options import _is_int, option
+from ..options import check_choice, check_int, check_text, option, require
 from .executors import executor_names
 
 DEFAULT_OUT = "results"  # relative to the config file's folder
-
-
-def _check_text(owner: Any, *names: str) -> None:
-    for name in names:
-        value = getattr(owner, name)
-        if value is not None and (not isinstance(value, str) or not value.strip()):
-            raise ConfigError(f"{name} must be a non-empty string, got {value!r}", parameter=name)
 
 
 @dataclass(frozen=True)
@@ -66,24 +59,15 @@ class SweepOptions:
 
     def validate(self) -> None:
         """Raise a one-line :class:`ConfigError` naming the first bad option."""
-        _check_text(self, "out", "executor", "address")
-        if self.executor not in executor_names():
-            raise ConfigError(
-                f"unknown executor {self.executor!r} (choose from {', '.join(executor_names())})",
-                parameter="executor",
-            )
-        if self.jobs is not None and (not _is_int(self.jobs) or self.jobs < 1):
-            raise ConfigError(
-                f"jobs must be a positive integer, got {self.jobs!r}", parameter="jobs"
-            )
+        check_text("out", self.out)
+        check_choice("executor", self.executor, executor_names(), quote=False)
+        check_int("jobs", self.jobs, minimum=1, optional=True)
+        check_text("address", self.address, optional=True)
         if self.address is not None and self.executor != "ray":
             raise ConfigError(
                 "address joins a Ray cluster: use it with executor='ray'",
-                parameter=("address", "executor"),
+                parameter=("address", "executor"),  # the command line names both flags
             )
-        if self.progress is not None and not isinstance(self.progress, bool):
-            raise ConfigError(f"progress must be true or false, got {self.progress!r}",
-                              parameter="progress")  # fmt: skip
 
     def executor_options(self) -> dict[str, Any]:
         """The keywords of :func:`~llmgeom.sweep.executors.get_executor` (``address`` only
@@ -105,6 +89,6 @@ class ModelEntry:
     )
 
     def __post_init__(self) -> None:
-        if self.source is None:
-            raise ConfigError("source is missing", parameter="source")
-        _check_text(self, *(f.name for f in fields(self)))
+        require(self.source is not None, "source", "source is missing")
+        for f in fields(self):
+            check_text(f.name, getattr(self, f.name), optional=True)

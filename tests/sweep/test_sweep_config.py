@@ -151,7 +151,7 @@ def test_a_name_given_in_models_names_the_measurement_and_its_revisions():
             "[loss] models: no model",
         ),
         ('models = ["gpt2"]\n[measure]\nexecutor = "ray"', "it belongs in the top level"),
-        ('executor = "dask"\ntoy = ["quick"]', "unknown executor 'dask' (choose from local, ray)"),
+        ('executor = "dask"\ntoy = ["quick"]', "executor must be one of local, ray, got 'dask'"),
         ('jobs = 0\ntoy = ["quick"]', "jobs must be a positive integer, got 0"),
         ('models = ["gpt2"]', "the sweep config asks for nothing"),
         ('models = ["gpt2"\n', "invalid TOML"),

@@ -393,4 +393,4 @@ def test_reproduce_takes_the_sweep_options_under_the_same_flags(capsys):
     assert err == "llmgeom reproduce: error: --jobs must be a positive integer, got 0"
     assert main(["reproduce", "paper", "--executor", "dask", "--dry-run"]) == 1
     err = capsys.readouterr().err.strip()
-    assert err == "llmgeom reproduce: error: unknown executor 'dask' (choose from local, ray)"
+    assert err == "llmgeom reproduce: error: --executor must be one of local, ray, got 'dask'"
