@@ -28,6 +28,9 @@ WIDTHS = ("head", "d_model")
 LOSSES = ("ls", "huber")
 RESAMPLES = ("points", "models", "residuals")
 PROPAGATIONS = ("linear", "quadrature")
+#: What the authors' SE of α does where some L <= L0 (:mod:`llmgeom.fits.width_loss_se`).
+SE_RULES = ("strict", "authors")
+SeRule = Literal["strict", "authors"]
 
 #: Bootstrap replicates of the width-loss law when ``n_bootstrap`` is None, by loss.
 DEFAULT_LOSS_BOOTSTRAP = {"ls": 1000, "huber": 200}
@@ -108,6 +111,13 @@ class LossFitOptions:
         shown="1e-3",
     )
     seed: int = option(0, "bootstrap seed (default {default})", flag="--seed", kind=int)
+    se_rule: Literal["strict", "authors"] = option(
+        "strict",
+        "the authors' SE of alpha where some L <= L0: undefined (strict, default) or their "
+        "notebook's nan_to_num (authors)",
+        flag="--se-rule",
+        choices=SE_RULES,
+    )
 
     def __post_init__(self) -> None:
         self.validate()
@@ -115,6 +125,7 @@ class LossFitOptions:
     def validate(self) -> None:
         """Raise a one-line :class:`ConfigError` naming the first bad option."""
         check_choice("loss", self.loss, LOSSES)
+        check_choice("se_rule", self.se_rule, SE_RULES)
         check_choice("resample", self.resample, RESAMPLES)
         if self.n_bootstrap is not None:
             _check_count("n_bootstrap", self.n_bootstrap)
