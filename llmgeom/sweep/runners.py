@@ -4,7 +4,8 @@
   :func:`llmgeom.records.measurement.save_record` (``llmgeom measure``), labelled with the
   ``[[models]]`` name (when given) and family;
 * ``loss``: :func:`llmgeom.text.lm.load_model` with the ``[loss]`` table's
-  :class:`~llmgeom.text.options.ModelOptions`, :func:`llmgeom.text.loss.compute_loss` with its
+  :class:`~llmgeom.text.options.ModelOptions` (and ``quantization``),
+  :func:`llmgeom.text.loss.compute_loss` with its other
   :class:`~llmgeom.text.options.LossOptions`, :func:`llmgeom.text.loss.save_loss`
   (``llmgeom loss``), the shared ``losses.csv`` updated
   under a file lock so that concurrent units never lose each other's rows; ``[loss]``
@@ -13,7 +14,7 @@
   (``definition.max_length``, with the bound as ``max_length_limit``); a ``[[models]]`` name
   and family label the record (``model.label``, ``model.family``), its file and its row;
 * ``freq``: :func:`llmgeom.text.freq.count_tokens` with the ``[freq]`` table's
-  :class:`~llmgeom.text.options.FreqOptions`, ``build_record``, ``save_freq`` (``llmgeom freq``);
+  :class:`~llmgeom.text.options.FreqOptions` and its result's ``save`` (``llmgeom freq``);
 * ``toy``: :func:`llmgeom.toy.experiment.run_experiment` on the file's config, or on one run
   of it (``llmgeom toy run``/``sweep``).
 
@@ -98,14 +99,14 @@ def measure_done(params: dict[str, Any], out: str) -> bool:
     return not (options.get("weights") and not record.get("weighted"))
 
 
-def _load_model(source: str, revision: str | None, options: Any) -> Any:
-    """``load_model(source, revision=..., **options)`` (a ModelOptions), the last one kept."""
+def _load_model(source: str, revision: str | None, keywords: dict[str, Any]) -> Any:
+    """``load_model(source, revision=..., **keywords)``, the last model kept for the next unit."""
     from ..text.lm import load_model
 
-    key = (source, revision, tuple(sorted(options.to_dict().items())))
+    key = (source, revision, tuple(sorted(keywords.items())))
     if key not in _LOADED:
         _LOADED.clear()  # one model at a time in memory
-        _LOADED[key] = load_model(source, revision=revision, **options.to_dict(), progress=False)
+        _LOADED[key] = load_model(source, revision=revision, **keywords, progress=False)
     return _LOADED[key]
 
 
@@ -118,36 +119,47 @@ def losses_lock(out: str | os.PathLike[str]) -> Any:
     return FileLock(str(Path(out) / f".{LOSSES_CSV}{LOCK_SUFFIX}"))
 
 
+def loading_options(options: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A :class:`~llmgeom.text.options.LossOptions` as keywords: those of
+    :func:`~llmgeom.text.lm.load_model` (how the model loads: ``quantization``), and the rest,
+    :func:`~llmgeom.text.loss.compute_loss`'s (a loaded model refuses a loading option).
+
+    Example:
+        >>> from llmgeom.text.options import LossOptions
+        >>> loading, rest = loading_options(LossOptions(samples=5))
+        >>> loading, rest["samples"]
+        ({'quantization': 'none'}, 5)
+    """
+    import inspect
+
+    from ..text.lm import load_model
+
+    loads = set(inspect.signature(load_model).parameters)
+    values = options.to_dict()
+    return {k: v for k, v in values.items() if k in loads}, {
+        k: v for k, v in values.items() if k not in loads
+    }
+
+
 def run_loss(params: dict[str, Any], out: str) -> list[str]:
     """One ``llmgeom loss`` result: the JSON and its row of ``losses.csv``."""
     from ..text.loss import compute_loss, max_length_at_most, save_loss
     from ..text.options import LossOptions, ModelOptions
 
-    options = LossOptions(**params["options"])
-    loaded = _load_model(
-        params["source"], params.get("revision"), ModelOptions(**params["model_options"])
-    )
-    limit = options.max_length  # "at most": each model is cut at min(limit, its context)
-    keywords = options.to_dict() | {"max_length": max_length_at_most(limit, loaded.context_length)}
+    loading, keywords = loading_options(LossOptions(**params["options"]))
+    model = ModelOptions(**params["model_options"])
+    loaded = _load_model(params["source"], params.get("revision"), model.to_dict() | loading)
+    limit = keywords["max_length"]  # "at most": each model is cut at min(limit, its context)
+    keywords["max_length"] = max_length_at_most(limit, loaded.context_length)
     result = compute_loss(loaded, corpus=params["corpus"], **keywords, progress=False)
     if limit is not None:  # the record's max_length is the one used; this is the sweep's bound
-        result.options["max_length_limit"] = limit
-    _label_loss(result, params.get("name"), params.get("family"))
+        result = result.with_definition(max_length_limit=limit)
+    result = result.with_labels(label=params.get("name"), family=params.get("family"))
     Path(out).mkdir(parents=True, exist_ok=True)
     with losses_lock(out):  # read-modify-rename of the shared table, one process at a time
         paths = save_loss(result, out)
     _check_name(paths[0], params["expected"])
     return _relative(paths, out)
-
-
-def _label_loss(result: Any, label: str | None, family: str | None) -> None:
-    """The ``[[models]]`` labels on a loss result: ``label`` names it (record, file, table row),
-    ``family`` is its ``losses.csv`` family (the width-loss fit's offsets)."""
-    labels = {key: value for key, value in (("label", label), ("family", family)) if value}
-    if labels:
-        result.model = {**result.model, **labels}  # a copy: the loaded model's identity stays
-    if label:
-        result.model_name = label
 
 
 def loss_done(params: dict[str, Any], out: str) -> bool:
@@ -168,7 +180,7 @@ def loss_done(params: dict[str, Any], out: str) -> bool:
 
 def run_freq(params: dict[str, Any], out: str) -> list[str]:
     """One ``llmgeom freq`` result: counts (npz), record (JSON), rank-frequency plot (PNG)."""
-    from ..text.freq import build_record, count_tokens, save_freq
+    from ..text.freq import count_tokens
     from ..text.options import FreqOptions
     from ..text.tokenizers import load_tokenizer
 
@@ -176,7 +188,7 @@ def run_freq(params: dict[str, Any], out: str) -> list[str]:
     loaded = load_tokenizer(params["tokenizer"], revision=params.get("revision"))
     result = count_tokens(loaded, params["corpus"], **options.to_dict(), progress=False)
     Path(out).mkdir(parents=True, exist_ok=True)
-    paths = save_freq(result, out, build_record(result))
+    paths = result.save(out)
     return _relative(paths, out)
 
 

@@ -5,6 +5,7 @@ with every option the table set."""
 
 from __future__ import annotations
 
+import functools
 import inspect
 import tomllib
 import typing
@@ -138,7 +139,10 @@ class _Called(Exception):
     """Stops a runner once the analysis is called (its keywords recorded)."""
 
 
-def _record(calls: dict[str, Any], name: str, result: Any = None) -> Any:
+def _record(calls: dict[str, Any], name: str, result: Any = None, like: Any = None) -> Any:
+    """A fake of ``like`` (its signature kept) that records its keywords as ``calls[name]``."""
+
+    @functools.wraps(like or (lambda *args, **kwargs: None))
     def fake(*args: Any, **kwargs: Any) -> Any:
         calls[name] = kwargs
         if result is None:
@@ -173,7 +177,9 @@ def test_loss_and_freq_units_call_the_analyses_with_every_option(monkeypatch, tm
     import llmgeom.text.loss
     import llmgeom.text.tokenizers
 
-    monkeypatch.setattr(llmgeom.text.lm, "load_model", _record(calls, "load_model", Loaded()))
+    loads = set(inspect.signature(llmgeom.text.lm.load_model).parameters)
+    fake = _record(calls, "load_model", Loaded(), like=llmgeom.text.lm.load_model)
+    monkeypatch.setattr(llmgeom.text.lm, "load_model", fake)
     monkeypatch.setattr(llmgeom.text.loss, "compute_loss", _record(calls, "compute_loss"))
     monkeypatch.setattr(llmgeom.text.tokenizers, "load_tokenizer", _record(calls, "tok", "t"))
     monkeypatch.setattr(llmgeom.text.freq, "count_tokens", _record(calls, "count_tokens"))
@@ -183,8 +189,13 @@ def test_loss_and_freq_units_call_the_analyses_with_every_option(monkeypatch, tm
     with pytest.raises(_Called):
         runners.run_freq(dict(freq_unit.params), str(tmp_path))
     runners._LOADED.clear()
-    assert calls["load_model"] == {"revision": None, **model_values, "progress": False}
-    assert calls["compute_loss"] == {"corpus": WIKI, **loss_values, "progress": False}
+    # every option reaches one call with its value: the model's loading (ModelOptions and the
+    # LossOptions that load_model takes, quantization) or the loss of the loaded model
+    loading = {k: v for k, v in loss_values.items() if k in loads}
+    assert "quantization" in loading and loading["quantization"] != "none"
+    rest = {k: v for k, v in loss_values.items() if k not in loads}
+    assert calls["load_model"] == {"revision": None, **model_values, **loading, "progress": False}
+    assert calls["compute_loss"] == {"corpus": WIKI, **rest, "progress": False}
     assert calls["count_tokens"] == {**freq_values, "progress": False}
 
 
