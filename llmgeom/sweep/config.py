@@ -10,7 +10,7 @@ Schema (every key optional except that something must be asked for)::
     [loss]                            # corpora = [...], every LossOptions field (compute_loss's
                                       # keywords; max_length: at most, a model with a shorter
                                       # context uses its context) and every ModelOptions field
-                                      # (load_model's: dtype, device, device_map, quantization)
+                                      # (load_model's: dtype, device, device_map)
     [freq]                            # corpora = [...], tokenizers = [...] and every FreqOptions
                                       # field (count_tokens's: tokens = 0 counts everything)
                                       # (each of the three may say models = [names] to run on
