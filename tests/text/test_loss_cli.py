@@ -293,11 +293,16 @@ def test_fit_loss_fits_either_column_of_losses_csv(tmp_path, capsys):
     header = "model,family,corpus,m,loss,head_width,loss_authors_weighting"
     table.write_text("\n".join([header, *rows]) + "\n")
     fits = {}
+    stems = {
+        None: "width_loss_fit_ls",
+        "loss": "width_loss_fit_ls",
+        "authors": "width_loss_fit_ls_authors",
+    }
     for column in (None, "loss", "authors"):
-        out = tmp_path / f"fit-{column}"
+        out = tmp_path / "fits"  # one folder: the authors' fit must not overwrite the other
         argv = ["fit", "loss", str(table), "--bootstrap", "0", "--out", str(out)]
         assert main(argv + (["--column", column] if column else [])) == 0
-        fits[column] = json.loads((out / "width_loss_fit_ls.json").read_text())
+        fits[column] = json.loads((out / f"{stems[column]}.json").read_text())
     capsys.readouterr()
     assert fits[None]["alpha"] == pytest.approx(0.9, abs=1e-6) and fits[None]["C"] == (
         pytest.approx(40, rel=1e-5)
