@@ -266,7 +266,15 @@ def read_table(path: str | os.PathLike[str]) -> dict[str, Any]:
     if path.suffix == ".csv":
         import pyarrow.csv as pcsv
 
-        arrow = pcsv.read_csv(path)
+        arrow = pcsv.read_csv(
+            path,
+            parse_options=pcsv.ParseOptions(ignore_empty_lines=False),
+            convert_options=pcsv.ConvertOptions(
+                strings_can_be_null=True,  # a null string is written unquoted, "" quoted
+                quoted_strings_can_be_null=False,
+                column_types={"string": _pyarrow().string()},
+            ),
+        )
     else:
         import pyarrow.parquet as pq
 

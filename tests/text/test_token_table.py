@@ -213,3 +213,19 @@ def test_a_malformed_summary_is_one_line_with_the_json_path(tmp_path):
         f"{summary}: malformed token table summary: nearest_neighbour.computed = 'yes' is not "
         "true/false"
     )
+
+
+def test_csv_keeps_empty_and_missing_strings_apart(tmp_path):
+    class Odd:
+        def __len__(self):
+            return 3
+
+        def batch_decode(self, ids):
+            return ["", "a\nb", ' "q" '][: len(ids)]
+
+    from llmgeom.text.token_table import decoded_strings
+
+    strings = decoded_strings(Odd(), 4)
+    table = llmgeom.token_table(torch.randn(4, 3), progress=False).with_columns(string=strings)
+    csv_path, _ = table.save(tmp_path, table_format="csv")
+    assert read_table(csv_path)["string"] == ["", "a\nb", ' "q" ', None]
