@@ -23,11 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from ..configs import config_path
-from ..devices import DEVICE_HELP, check_device_name
+from ..devices import DEVICE_HELP
 from ..errors import ConfigError
 from ..options import option
+from .config_checks import FAMILIES, check_config, check_run, is_number
 
-FAMILIES: tuple[str, ...] = ("power", "exp", "linear")  # frequency families (data.py)
 DEFAULT_WIDTHS: tuple[int, ...] = (10, 15, 25, 39, 63, 100)  # the paper's small setting
 
 
@@ -83,41 +83,8 @@ class ToyRun:
         return (self.family, float(self.alpha), float(self.density), float(self.decay))
 
     def validate(self) -> None:
-        """Raise :class:`ConfigError` on an out-of-range field."""
-        if not _is_number(self.gamma):
-            raise ConfigError(
-                f"gamma must be a finite number, got {self.gamma!r}",
-                parameter="gamma",
-            )
-        if not _is_number(self.alpha) or self.alpha < 0:
-            raise ConfigError(
-                f"alpha (frequency exponent) must be >= 0, got {self.alpha!r}",
-                parameter="alpha",
-            )
-        if self.family not in FAMILIES:
-            raise ConfigError(
-                f"unknown frequency family {self.family!r}; choose one of {', '.join(FAMILIES)}"
-            )
-        if not _is_number(self.density) or self.density <= 0:
-            raise ConfigError(
-                f"density E must be > 0, got {self.density!r}",
-                parameter="density",
-            )
-        if not _is_number(self.decay) or self.decay <= 0:
-            raise ConfigError(
-                f"decay must be > 0, got {self.decay!r}",
-                parameter="decay",
-            )
-        if not self.seeds or not all(_is_int(s) and s >= 0 for s in self.seeds):
-            raise ConfigError(
-                f"seeds must be a non-empty list of integers >= 0, got {self.seeds!r}",
-                parameter="seeds",
-            )
-        if len(set(self.seeds)) != len(self.seeds):
-            raise ConfigError(
-                f"seeds must be distinct, got {list(self.seeds)}",
-                parameter="seeds",
-            )
+        """Raise :class:`ConfigError` on an out-of-range field (:func:`check_run`)."""
+        check_run(self)
 
 
 @dataclass(frozen=True)
@@ -253,120 +220,10 @@ class ToyConfig:
         """A validated copy with some fields replaced (``None`` values are ignored)."""
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
-    # -- validation -----------------------------------------------------------------------------
     def validate(self) -> None:
         """Raise :class:`ConfigError` with a clear message on any inconsistent field (naming
-        it: ``llmgeom toy run`` shows the flag that set it)."""
-        if not _is_int(self.n) or self.n <= 0:
-            raise ConfigError(
-                f"n (number of features) must be a positive integer, got {self.n!r}",
-                parameter="n",
-            )
-        if not self.m:
-            raise ConfigError("m (widths) must list at least one width", parameter="m")
-        for m in self.m:
-            if not _is_int(m) or m <= 0:
-                raise ConfigError(f"every width m must be a positive integer, got {m!r}")
-            if m >= self.n:
-                raise ConfigError(
-                    f"width m={m} must be smaller than the number of features n={self.n}"
-                    " (superposition needs m < n)"
-                )
-        if len(set(self.m)) != len(self.m):
-            raise ConfigError(f"widths m must be distinct, got {list(self.m)}")
-        if not self.runs:
-            raise ConfigError("an experiment needs at least one run (gamma, alpha, ...)")
-        for run in self.runs:
-            run.validate()
-        for name in ("steps", "batch", "eval_samples", "log_every"):
-            value = getattr(self, name)
-            if not _is_int(value) or value <= 0:
-                raise ConfigError(
-                    f"{name} must be a positive integer, got {value!r}",
-                    parameter=name,
-                )
-        for name in ("lr", "lr_m_ref"):
-            value = getattr(self, name)
-            if not _is_number(value) or value <= 0:
-                raise ConfigError(
-                    f"{name} must be > 0, got {value!r}",
-                    parameter=name,
-                )
-        if not _is_number(self.lr_m_power):
-            raise ConfigError(
-                f"lr_m_power must be a number, got {self.lr_m_power!r}",
-                parameter="lr_m_power",
-            )
-        for name in ("lr_bias", "lr_bias_per_m"):
-            value = getattr(self, name)
-            if value is not None and (not _is_number(value) or value <= 0):
-                raise ConfigError(
-                    f"{name} must be > 0 when given, got {value!r}",
-                    parameter=name,
-                )
-        if self.warmup is not None and (not _is_int(self.warmup) or self.warmup < 0):
-            raise ConfigError(
-                f"warmup must be an integer number of steps >= 0, got {self.warmup!r}",
-                parameter="warmup",
-            )
-        if self.warmup is not None and self.warmup_fraction is not None:
-            raise ConfigError("give warmup (steps) or warmup_fraction, not both")
-        if self.warmup_fraction is not None and not (
-            _is_number(self.warmup_fraction) and 0 <= self.warmup_fraction < 1
-        ):
-            raise ConfigError(
-                f"warmup_fraction must be in [0, 1), got {self.warmup_fraction!r}",
-                parameter="warmup_fraction",
-            )
-        if not (_is_number(self.final_lr_fraction) and 0 < self.final_lr_fraction <= 1):
-            raise ConfigError(
-                f"final_lr_fraction must be in (0, 1], got {self.final_lr_fraction!r}",
-                parameter="final_lr_fraction",
-            )
-        if not _is_number(self.loss_scale) or self.loss_scale <= 0:
-            raise ConfigError(
-                f"loss_scale must be a finite number > 0, got {self.loss_scale!r}",
-                parameter="loss_scale",
-            )
-        for name in ("fit_m_min", "fit_m_max"):
-            value = getattr(self, name)
-            if value is not None and (not _is_int(value) or value <= 0):
-                raise ConfigError(
-                    f"{name} must be a positive integer when given, got {value!r}",
-                    parameter=name,
-                )
-        if self.fit_m_min is not None or self.fit_m_max is not None:
-            lo = "" if self.fit_m_min is None else f"{self.fit_m_min} <= "
-            hi = "" if self.fit_m_max is None else f" <= {self.fit_m_max}"
-            used = self.fit_widths()
-            if len(used) < 3:
-                raise ConfigError(
-                    f"the fit range {lo}m{hi} keeps {len(used)} of the widths"
-                    f" {list(self.m)}; the α_m fit needs at least 3"
-                )
-        if not _is_int(self.seed) or self.seed < 0:
-            raise ConfigError(
-                f"seed must be an integer >= 0, got {self.seed!r}",
-                parameter="seed",
-            )
-        if not isinstance(self.device, str):
-            raise ConfigError(
-                f"device must be a name such as auto, cpu, cuda:0, got {self.device!r}"
-            )
-        check_device_name(self.device)  # whether it exists is asked when training starts
-        if self.threads is not None and (not _is_int(self.threads) or self.threads <= 0):
-            raise ConfigError(
-                f"threads must be a positive integer, got {self.threads!r}",
-                parameter="threads",
-            )
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+        it: ``llmgeom toy run`` shows the flag that set it); :func:`check_config`."""
+        check_config(self)
 
 
 _RUN_FIELDS = {f.name for f in fields(ToyRun)}
@@ -430,7 +287,7 @@ def _make_run(table: dict[str, Any], where: str) -> ToyRun:
         table["seeds"] = tuple(_as_list(table["seeds"]))
     for key in ("gamma", "alpha", "density", "decay"):
         if key in table:
-            if not _is_number(table[key]):
+            if not is_number(table[key]):
                 raise ConfigError(f"{where}: {key} must be a number, got {table[key]!r}")
             table[key] = float(table[key])
     run = ToyRun(**table)
