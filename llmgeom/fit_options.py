@@ -5,8 +5,8 @@ flags from these classes (:func:`llmgeom.options.add_arguments`) and
 defaults, help and checks). Kept outside :mod:`llmgeom.fits` so that building the command line
 imports no fitting code.
 
-A bad value is a one-line :class:`~llmgeom.errors.ConfigError` naming the Python parameter; the
-command line shows its flag.
+A bad value is a one-line :class:`~llmgeom.errors.ConfigError` naming the Python parameter (raised
+on construction, by ``validate()``); the command line shows its flag.
 
 Example:
     >>> LossFitOptions(loss="huber").n_bootstrap is None   # None: 200 for huber, 1000 for ls
@@ -19,68 +19,37 @@ Example:
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
-from .errors import ConfigError
-from .options import option
+from .options import check_choice, check_number, check_whole, option
 
 WIDTHS = ("head", "d_model")
 LOSSES = ("ls", "huber")
 RESAMPLES = ("points", "models", "residuals")
 PROPAGATIONS = ("linear", "quadrature")
+#: What the authors' SE of α does where some L <= L0 (:mod:`llmgeom.fits.width_loss_se`).
+SE_RULES = ("strict", "authors")
+SeRule = Literal["strict", "authors"]
 
 #: Bootstrap replicates of the width-loss law when ``n_bootstrap`` is None, by loss.
 DEFAULT_LOSS_BOOTSTRAP = {"ls": 1000, "huber": 200}
 
 
-def check_number(
-    name: str, value: float | None, *, minimum: float = 0.0, strict: bool = False
-) -> None:
-    """:class:`ConfigError` naming ``name`` unless ``value`` is None or a finite number
-    ``>= minimum`` (``> minimum`` when ``strict``).
-
-    Example:
-        >>> check_number("huber_delta", 0.0, strict=True)
-        Traceback (most recent call last):
-        ...
-        llmgeom.errors.ConfigError: huber_delta must be a finite number > 0, got 0
-    """
-    if value is None:
-        return
-    try:
-        ok = math.isfinite(value) and (value > minimum if strict else value >= minimum)
-    except TypeError:
-        raise ConfigError(f"{name} must be a number, got {value!r}", parameter=name) from None
-    if not ok:
-        bound = f"{'>' if strict else '>='} {minimum:g}"
-        raise ConfigError(f"{name} must be a finite number {bound}, got {value:g}", parameter=name)
+def _shown(value: Any) -> str:
+    plain = isinstance(value, bool) or not isinstance(value, int | float)
+    return repr(value) if plain else f"{value:g}"
 
 
-def check_choice(name: str, value: object, choices: Sequence[str]) -> None:
-    """:class:`ConfigError` naming ``name`` unless ``value`` is one of ``choices``.
-
-    Example:
-        >>> check_choice("loss", "l1", ("ls", "huber"))
-        Traceback (most recent call last):
-        ...
-        llmgeom.errors.ConfigError: loss must be one of 'ls', 'huber', got 'l1'
-    """
-    if value not in choices:
-        raise ConfigError(
-            f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}", parameter=name
-        )
+def _check_positive(name: str, value: Any, *, strict: bool = False) -> None:
+    """A finite number >= 0 (> 0 when ``strict``), shown as ``%g`` in the message."""
+    check_number(name, value, low=0, low_open=strict, shown=_shown, if_not_number="a number")
 
 
-def check_count(name: str, value: object) -> None:
-    """A non-negative integer (``bool`` refused), else a ConfigError naming ``name``."""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    check_number(name, value)  # type: ignore[arg-type]
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(f"{name} must be a whole number, got {value!r}", parameter=name)
+def _check_count(name: str, value: Any) -> None:
+    """A whole number >= 0 (a float such as 2.0 counts), else a ConfigError naming ``name``."""
+    _check_positive(name, value)
+    check_whole(name, int(value) if isinstance(value, float) and value.is_integer() else value)
 
 
 @dataclass(frozen=True)
@@ -103,9 +72,13 @@ class OverlapFitOptions:
     seed: int = option(0, "bootstrap seed (default {default})", flag="--seed", kind=int)
 
     def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise a one-line :class:`ConfigError` naming the first bad option."""
         check_choice("width", self.width, WIDTHS)
-        check_count("n_bootstrap", self.n_bootstrap)
-        check_count("seed", self.seed)
+        _check_count("n_bootstrap", self.n_bootstrap)
+        _check_count("seed", self.seed)
 
 
 @dataclass(frozen=True)
@@ -138,14 +111,26 @@ class LossFitOptions:
         shown="1e-3",
     )
     seed: int = option(0, "bootstrap seed (default {default})", flag="--seed", kind=int)
+    se_rule: Literal["strict", "authors"] = option(
+        "strict",
+        "the authors' SE of alpha where some L <= L0: undefined (strict, default) or their "
+        "notebook's nan_to_num (authors)",
+        flag="--se-rule",
+        choices=SE_RULES,
+    )
 
     def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise a one-line :class:`ConfigError` naming the first bad option."""
         check_choice("loss", self.loss, LOSSES)
+        check_choice("se_rule", self.se_rule, SE_RULES)
         check_choice("resample", self.resample, RESAMPLES)
         if self.n_bootstrap is not None:
-            check_count("n_bootstrap", self.n_bootstrap)
-        check_count("seed", self.seed)
-        check_number("huber_delta", self.huber_delta, strict=True)
+            _check_count("n_bootstrap", self.n_bootstrap)
+        _check_count("seed", self.seed)
+        _check_positive("huber_delta", self.huber_delta, strict=True)
 
 
 @dataclass(frozen=True)
@@ -175,6 +160,10 @@ class ChinchillaFitOptions:
     )
 
     def __post_init__(self) -> None:
-        check_number("alpha_n", self.alpha_n, strict=True)
-        check_number("alpha_n_se", self.alpha_n_se)
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise a one-line :class:`ConfigError` naming the first bad option."""
+        _check_positive("alpha_n", self.alpha_n, strict=True)
+        _check_positive("alpha_n_se", self.alpha_n_se)
         check_choice("propagation", self.propagation, PROPAGATIONS)

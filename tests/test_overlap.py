@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from llmgeom.geometry import overlap, sampling
+from llmgeom.geometry import overlap, pass_cost
 from llmgeom.geometry.baselines import frame_bound, random_mean_abs_cos, reference_values
 
 
@@ -159,7 +159,7 @@ def test_exact_pass_estimate_counts_the_flops_of_the_pass():
     expected = 2 * 32 * (400 * 1000 + 400 * 600 + 200 * 200)
     exact = overlap.pairwise_statistics(U, budget_bytes=400 * 1000 * 4, progress=False)
     assert exact["matmul_flops"] == expected
-    assert sampling.exact_pass_flops(1000, 32, rows) == expected
-    est = sampling.estimate_exact_pass(U, 400 * 1000 * 4)
+    assert pass_cost.exact_pass_flops(1000, 32, rows) == expected
+    est = pass_cost.estimate_exact_pass(U, 400 * 1000 * 4)
     assert est["flops"] == expected and est["matmul_flops_per_s"] > 1e6
     assert est["seconds"] == pytest.approx(expected / (est["matmul_flops_per_s"] * 0.75))

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from llmgeom.geometry import overlap, sampling
+from llmgeom.geometry import fixed_point, overlap, pass_cost, sampling
 from llmgeom.geometry.measurement import measure
 
 SEEDS = 200
@@ -60,7 +60,7 @@ def test_fixed_point_dots_match_float64_dots_within_the_stated_bound():
     gen = torch.Generator().manual_seed(1)
     U, _ = overlap.normalize_rows(torch.randn(500, 300, generator=gen))
     i, j = torch.randint(0, 500, (2, 4000), generator=gen)
-    got = sampling.fixed_point_dots(U, i, j) / 2.0**23
+    got = fixed_point.fixed_point_dots(U, i, j) / 2.0**23
     want = (U[i].double() * U[j].double()).sum(dim=1).numpy()
     assert np.abs(got - want).max() <= 300 * 2.0**-24 + 300 * 2.0**-24  # grid + float32 products
     assert np.abs(got - want).mean() < 2e-6
@@ -170,10 +170,10 @@ def test_weighted_pairs_are_unbiased_with_honest_intervals(small_batches):
 
 def test_auto_decides_by_flops_whatever_the_measured_speed(monkeypatch):
     W = uneven_rows(400, 8, seed=1)
-    flops = sampling.pair_pass_flops(400, 8)
+    flops = pass_cost.pair_pass_flops(400, 8)
     assert flops == 400 * 399 * 8
     for rate in (1e-3, 1e30):  # an absurdly slow and an absurdly fast machine
-        monkeypatch.setattr(sampling, "matmul_rate", lambda U, rows, r=rate: r)
+        monkeypatch.setattr(pass_cost, "matmul_rate", lambda U, rows, r=rate: r)
         at = measure(W, exact_max_flops=flops, progress=False, precision=0.1)
         below = measure(W, exact_max_flops=flops - 1, progress=False, precision=0.1)
         assert (at.pairs, below.pairs) == ("exact", "sample")

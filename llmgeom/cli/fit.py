@@ -64,8 +64,9 @@ Fit L(g,d) = C / m^alpha + L0(g,d): one shared (C, alpha), one offset per (famil
 --loss ls (default): least squares on the linear loss scale, as the authors did (variable
 projection, then a joint Levenberg-Marquardt polish). --loss huber: Huber loss (delta 1e-3) on
 ln L, multi-start (Hoffmann et al. 2022; Besiroglu et al. 2024).
-SE(alpha) is reported with the authors' formula (undefined if some L <= L0: then said so), the
-Jacobian (least squares only) and a percentile bootstrap (--resample points|models|residuals).
+SE(alpha) is reported with the authors' formula (undefined if some L <= L0: then said so; with
+--se-rule authors, computed as their notebook did, ln(L - L0) := 0 there), the Jacobian (least
+squares only) and a percentile bootstrap (--resample points|models|residuals).
 
 input: a CSV or JSON table with columns model,family,corpus,m,loss (loss in nats/token).
 

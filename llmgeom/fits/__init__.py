@@ -12,19 +12,14 @@ Example:
 
 from .api import fit_chinchilla, fit_loss, fit_overlap
 from .chinchilla import ChinchillaCheck, propagate_product_error
-from .io import (
-    LossTable,
-    OverlapTable,
-    load_fit,
-    read_loss_table,
-    read_overlap_inputs,
-    read_size_table,
-    write_loss_table,
-)
+from .io import load_fit
 from .line import PowerLawFit, fit_power_law
+from .overlap_inputs import OverlapTable, read_overlap_inputs
 from .overlap_law import OverlapLaw
 from .results import ChinchillaFit, FitResult, OverlapFit, WidthLossFit
-from .width_loss import WidthLossLaw, authors_alpha_se
+from .tables import LossTable, read_loss_table, read_size_table, write_loss_table
+from .width_loss import WidthLossLaw
+from .width_loss_se import authors_alpha_se
 
 __all__ = [
     "ChinchillaCheck",

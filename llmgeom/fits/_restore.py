@@ -22,6 +22,7 @@ import numpy as np
 from ..errors import FitError
 from ._util import group_codes
 from .bootstrap import BootstrapResult
+from .migration import migrate_fit
 
 T = TypeVar("T")
 _SEP = "\x1f"  # the (family, corpus) label separator of the width-loss law
@@ -66,6 +67,7 @@ def _checked(kind: str, d: Any, schema: str, restore: Any) -> Any:
 
 def restore_overlap(law: T, d: dict[str, Any], schema: str) -> T:
     """Set the fitted attributes of an ``OverlapLaw`` from its ``to_dict``; returns ``law``."""
+    d = migrate_fit(d)  # a result of the former version: today's names
 
     def restore() -> T:
         s: Any = law
@@ -87,7 +89,7 @@ def restore_overlap(law: T, d: dict[str, Any], schema: str) -> T:
         s.family_ = [str(p["family"]) for p in points]
         s.m_ = np.array([p["m"] for p in points], dtype=float)
         s.mean_cos2_ = np.array([p["mean_cos2"] for p in points], dtype=float)
-        s.ratio_to_random_ = {str(p["model"]): float(p["ratio_to_random"]) for p in points}
+        s.m_times_mean_cos2_ = {str(p["model"]): float(p["m_times_mean_cos2"]) for p in points}
         s.cov_ = _overlap_cov(s)
         return law
 
@@ -108,6 +110,7 @@ def _overlap_cov(s: Any) -> np.ndarray:
 
 def restore_width_loss(law: T, d: dict[str, Any], schema: str) -> T:
     """Set the fitted attributes of a ``WidthLossLaw`` from its ``to_dict``; returns ``law``."""
+    d = migrate_fit(d)  # a result of the former version: today's names
     from ._varpro import LawSolution
 
     methods = {"points": "points resampled", "models": "models resampled", "residuals": "fitted"}
@@ -117,6 +120,7 @@ def restore_width_loss(law: T, d: dict[str, Any], schema: str) -> T:
         points = d["points"]
         s.loss = str(d["loss"])
         s.huber_delta = 1e-3 if d["huber_delta"] is None else float(d["huber_delta"])
+        s.se_rule = str(d["se_rule"])
         s.confidence = float(d["confidence"])
         s.bootstrap_ = bootstrap_from_dict(d["bootstrap"])
         s.n_bootstrap, s.random_state = s.bootstrap_.n_requested, s.bootstrap_.seed
@@ -156,10 +160,11 @@ def restore_chinchilla(check: T, d: dict[str, Any], schema: str) -> T:
 
     The model table is not part of the payload: ``d_model_`` and ``params_`` stay ``None``.
     """
+    d = migrate_fit(d)  # a result of the former version: today's names
 
     def restore() -> T:
         s: Any = check
-        s.alpha_n, s.alpha_n_se = float(d["alpha_N"]), float(d["alpha_N_se"])
+        s.alpha_n, s.alpha_n_se = float(d["alpha_n"]), float(d["alpha_n_se"])
         s.propagation = str(d["propagation"])
         s.n_models_ = int(d["n_models"])
         s.k_, s.k_se_, s.k_ci_ = float(d["k"]), num(d["k_se"]), pair(d["k_ci95_t"])

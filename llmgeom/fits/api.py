@@ -28,6 +28,7 @@ from ..fit_options import (
     ChinchillaFitOptions,
     LossFitOptions,
     OverlapFitOptions,
+    SeRule,
 )
 from .chinchilla import ChinchillaCheck
 from .overlap_law import OverlapLaw
@@ -59,7 +60,7 @@ def fit_overlap(
         >>> round(r.slope, 6), r.families
         (1.0, ('x', 'y'))
     """
-    from .io import read_overlap_inputs
+    from .overlap_inputs import read_overlap_inputs
 
     OverlapFitOptions(width=width, n_bootstrap=n_bootstrap, seed=seed)  # checks, naming
     paths = [inputs] if isinstance(inputs, str | os.PathLike) else list(inputs)
@@ -83,6 +84,7 @@ def fit_loss(
     resample: Literal["points", "models", "residuals"] = "points",
     huber_delta: float = 1e-3,
     seed: int = 0,
+    se_rule: SeRule = "strict",
 ) -> WidthLossFit:
     """Fit ``L = C/m^α + L0(family, corpus)`` to a CSV or JSON table with columns
     ``model, family, corpus, m, loss`` (loss in nats/token).
@@ -90,6 +92,13 @@ def fit_loss(
     ``loss``: least squares on L (``"ls"``) or Huber (threshold ``huber_delta``) on ln L;
     ``n_bootstrap`` replicates (default 1000 for ls, 200 for huber; 0 to skip) drawn by
     ``resample`` with generator ``seed``.
+
+    ``se_rule``: the authors' SE of α (paper.md §4) takes ``ln(L − L0)``, undefined where some
+    loss lies at or below its fitted offset. ``"strict"`` (the default) reports it as NaN with
+    the reason (``alpha_se_authors_note``); ``"authors"`` computes it as the authors' notebook
+    did, ``(L − L0).log().nan_to_num()``, so such a point enters with ``ln(L − L0) = 0`` and the
+    note counts those points (:mod:`llmgeom.fits.width_loss_se`). Where every ``L > L0`` the two
+    agree; the Jacobian SE and the bootstrap interval never take that logarithm.
 
     Example:
         >>> import tempfile, pathlib
@@ -100,11 +109,12 @@ def fit_loss(
         >>> r.stem, round(r.alpha, 2)
         ('width_loss_fit_huber', 0.91)
     """
-    from .io import read_loss_table
+    from .tables import read_loss_table
 
     LossFitOptions(
-        loss=loss, n_bootstrap=n_bootstrap, resample=resample, huber_delta=huber_delta, seed=seed
-    )  # checks, naming the parameter
+        loss=loss, n_bootstrap=n_bootstrap, resample=resample, huber_delta=huber_delta, seed=seed,
+        se_rule=se_rule,
+    )  # checks, naming the parameter  # fmt: skip
     rows = read_loss_table(table)
     law = WidthLossLaw(
         loss=loss,
@@ -112,6 +122,7 @@ def fit_loss(
         bootstrap=resample,
         random_state=seed,
         huber_delta=huber_delta,
+        se_rule=se_rule,
     ).fit(rows.m, rows.loss, family=rows.family, corpus=rows.corpus, models=rows.model)
     return WidthLossFit._build(law.to_dict() | {"input": str(table)}, law=law)
 
@@ -132,7 +143,7 @@ def fit_chinchilla(
         >>> round(r.k, 2), round(r.k_se, 2), round(r.alpha_m, 2), round(r.alpha_m_err, 2)
         (2.52, 0.03, 0.88, 0.06)
     """
-    from .io import read_size_table
+    from .tables import read_size_table
 
     ChinchillaFitOptions(alpha_n=alpha_n, alpha_n_se=alpha_n_se, propagation=propagation)
     check = ChinchillaCheck(alpha_n=alpha_n, alpha_n_se=alpha_n_se, propagation=propagation)

@@ -26,10 +26,11 @@ from ..configs import config_path
 from ..errors import FitError
 from ._restore import restore_chinchilla
 from ._util import jsonable
-from .io import read_size_table
 from .line import fit_power_law
+from .migration import CHINCHILLA
+from .tables import read_size_table
 
-SCHEMA = "llmgeom.fit.chinchilla/1"
+SCHEMA = CHINCHILLA  # "llmgeom.fit.chinchilla/2"
 PROPAGATIONS = ("linear", "quadrature")
 DEFAULT_TABLE = "chinchilla_table_a9.csv"
 
@@ -84,7 +85,7 @@ class ChinchillaCheck:
             and self.alpha_n > 0
             and self.alpha_n_se >= 0
         ):
-            raise FitError("alpha_N must be a finite number > 0 and its SE finite and >= 0")
+            raise FitError("alpha_n must be a finite number > 0 and its SE finite and >= 0")
         if (params is None) != (d_model is None):
             raise FitError("give both params and d_model, or neither (the shipped table)")
         if params is None or d_model is None:  # both None (checked above)
@@ -142,15 +143,15 @@ class ChinchillaCheck:
         return jsonable(
             {
                 "schema": SCHEMA,
-                "law": "N = A * d_model^k;  alpha_m = k * alpha_N",
+                "law": "N = A * d_model^k;  alpha_m = k * alpha_n",
                 "n_models": self.n_models_,
                 "k": self.k_,
                 "k_se": self.k_se_,
                 "k_ci95_t": list(self.k_ci_),
                 "prefactor_A": self.prefactor_,
                 "r2": self.r2_,
-                "alpha_N": self.alpha_n,
-                "alpha_N_se": self.alpha_n_se,
+                "alpha_n": self.alpha_n,
+                "alpha_n_se": self.alpha_n_se,
                 "alpha_m": self.alpha_m_,
                 "alpha_m_err": self.alpha_m_err_,
                 "propagation": self.propagation,
@@ -174,8 +175,8 @@ class ChinchillaCheck:
                 f"  k = {self.k_:.2f} +/- {self.k_se_:.2f}   "
                 f"(k = {self.k_:.4f}, SE {self.k_se_:.4f}; "
                 f"95% t-interval [{self.k_ci_[0]:.4f}, {self.k_ci_[1]:.4f}])",
-                f"  alpha_N = {self.alpha_n:g} +/- {self.alpha_n_se:g}",
-                f"  alpha_m = k * alpha_N = {self.alpha_m_:.2f} +/- {self.alpha_m_err_:.2f}   "
+                f"  alpha_n = {self.alpha_n:g} +/- {self.alpha_n_se:g}",
+                f"  alpha_m = k * alpha_n = {self.alpha_m_:.2f} +/- {self.alpha_m_err_:.2f}   "
                 f"({self.propagation} error propagation: {self.alpha_m_:.4f} +/- "
                 f"{self.alpha_m_err_:.4f})",
                 f"  ({other} propagation would give +/- {other_err:.4f})",

@@ -35,8 +35,9 @@ from ._util import (
 )
 from .bootstrap import BootstrapResult, run_bootstrap
 from .line import fit_power_law
+from .migration import OVERLAP
 
-SCHEMA = "llmgeom.fit.overlap/1"
+SCHEMA = OVERLAP  # "llmgeom.fit.overlap/2"
 
 
 def _pooled_ols(log_m: np.ndarray, y: np.ndarray, codes: np.ndarray, n_groups: int) -> tuple:
@@ -138,7 +139,7 @@ class OverlapLaw:
             else (float("inf") if self.slope_ != 1.0 else 0.0)
         )
         self.p_slope_eq_1_ = float(2 * stats.t.sf(abs(self.t_slope_eq_1_), dof))
-        self.ratio_to_random_ = {
+        self.m_times_mean_cos2_ = {
             nm: float(v * h) for nm, v, h in zip(names, y_raw, head, strict=True)
         }
         self.per_family_ = self._per_family(m_arr, y_raw, fam, groups)
@@ -247,7 +248,7 @@ class OverlapLaw:
                         "family": f,
                         "m": float(m),
                         "mean_cos2": float(v),
-                        "ratio_to_random": self.ratio_to_random_[nm],
+                        "m_times_mean_cos2": self.m_times_mean_cos2_[nm],
                     }
                     for nm, f, m, v in zip(
                         self.models_, self.family_, self.m_, self.mean_cos2_, strict=True
@@ -283,9 +284,9 @@ class OverlapLaw:
                     f"    {g:<10} n={d['n_models']:<3} s = {d['slope']:.3f} +/- "
                     f"{d['slope_se']:.3f}   R^2 = {d['r2']:.3f}"
                 )
-        ratios = np.array(list(self.ratio_to_random_.values()))
+        ratios = np.array(list(self.m_times_mean_cos2_.values()))
         lines.append(
-            f"  mean cos^2 / (1/m_head): median {np.median(ratios):.1f}x "
-            f"(range {ratios.min():.1f}x .. {ratios.max():.1f}x)"
+            f"  m*mean cos^2 (m = head width): median {np.median(ratios):.1f} "
+            f"(range {ratios.min():.1f} .. {ratios.max():.1f})"
         )
         return "\n".join(lines)

@@ -29,8 +29,10 @@ from typing import Any, ClassVar, TypeVar
 
 from ..errors import ConfigError, FitError, LlmgeomError
 from ..records.base import TypedResult
+from . import chinchilla, overlap_law, width_loss
 from ._restore import num, pair
 from .chinchilla import ChinchillaCheck
+from .migration import migrate_fit
 from .overlap_law import OverlapLaw
 from .width_loss import WidthLossLaw
 
@@ -52,8 +54,11 @@ class FitResult(TypedResult):
 
     @classmethod
     def from_dict(cls: type[R], data: Mapping[str, Any]) -> R:
-        """The result back from :meth:`to_dict` (or the JSON ``save`` wrote), without refitting."""
-        return cls._build(data, law=cls.LAW.from_dict(dict(data)))
+        """The result back from :meth:`to_dict` (or the JSON ``save`` wrote), without refitting;
+        a result of the former version is migrated first
+        (:func:`~llmgeom.fits.migration.migrate_fit`)."""
+        record = migrate_fit(dict(data))
+        return cls._build(record, law=cls.LAW.from_dict(record))
 
     @classmethod
     def _read(cls, path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -120,7 +125,7 @@ class OverlapFit(FitResult):
     notes: tuple[str, ...] = ()  # what reading the inputs skipped or decided (not in the JSON)
 
     LAW: ClassVar[Any] = OverlapLaw
-    SCHEMA: ClassVar[str] = "llmgeom.fit.overlap/1"
+    SCHEMA: ClassVar[str] = overlap_law.SCHEMA
 
     @classmethod
     def _headline(cls, d: dict[str, Any]) -> dict[str, Any]:
@@ -178,15 +183,16 @@ class WidthLossFit(FitResult):
     alpha: float
     C: float
     alpha_se_authors: float
+    se_rule: str
     alpha_ci_authors: tuple[float, float]
     alpha_ci_bootstrap: tuple[float, float]
-    offsets: Mapping[str, Mapping[str, float]]
+    offsets_L0: Mapping[str, Mapping[str, float]]
     rms_residual: float
     n_points: int
     input: str | None
 
     LAW: ClassVar[Any] = WidthLossLaw
-    SCHEMA: ClassVar[str] = "llmgeom.fit.width_loss/1"
+    SCHEMA: ClassVar[str] = width_loss.SCHEMA
 
     @classmethod
     def _headline(cls, d: dict[str, Any]) -> dict[str, Any]:
@@ -196,9 +202,10 @@ class WidthLossFit(FitResult):
             "alpha": num(d["alpha"]),
             "C": num(d["C"]),
             "alpha_se_authors": num(d["alpha_se_authors"]),
+            "se_rule": str(d["se_rule"]),
             "alpha_ci_authors": pair(d["alpha_ci_authors"]),
             "alpha_ci_bootstrap": pair(d["alpha_ci_bootstrap"]),
-            "offsets": MappingProxyType(offsets),
+            "offsets_L0": MappingProxyType(offsets),
             "rms_residual": num(d["rms_residual"]),
             "n_points": int(d["n_points"]),
             "input": d.get("input"),
@@ -221,7 +228,7 @@ class WidthLossFit(FitResult):
             ("C", f"{self.C:.4g}"),
             ("loss", repr(self.loss)),
             ("n_points", str(self.n_points)),
-            ("offsets", str(sum(len(by) for by in self.offsets.values()))),
+            ("offsets_L0", str(sum(len(by) for by in self.offsets_L0.values()))),
         ]
 
 
@@ -249,7 +256,7 @@ class ChinchillaFit(FitResult):
     table: str
 
     LAW: ClassVar[Any] = ChinchillaCheck
-    SCHEMA: ClassVar[str] = "llmgeom.fit.chinchilla/1"
+    SCHEMA: ClassVar[str] = chinchilla.SCHEMA
 
     @classmethod
     def _headline(cls, d: dict[str, Any]) -> dict[str, Any]:
@@ -258,8 +265,8 @@ class ChinchillaFit(FitResult):
             "k_se": num(d["k_se"]),
             "k_ci95_t": pair(d["k_ci95_t"]),
             "r2": num(d["r2"]),
-            "alpha_n": num(d["alpha_N"]),
-            "alpha_n_se": num(d["alpha_N_se"]),
+            "alpha_n": num(d["alpha_n"]),
+            "alpha_n_se": num(d["alpha_n_se"]),
             "alpha_m": num(d["alpha_m"]),
             "alpha_m_err": num(d["alpha_m_err"]),
             "propagation": str(d["propagation"]),
@@ -300,7 +307,7 @@ def _size_table(label: str) -> Any:
     """The size table a Chinchilla result names, or None where it cannot be read."""
     from ..configs import config_path
     from .chinchilla import DEFAULT_TABLE
-    from .io import read_size_table
+    from .tables import read_size_table
 
     path = config_path(DEFAULT_TABLE) if label == SHIPPED_CHINCHILLA_TABLE else Path(label)
     try:

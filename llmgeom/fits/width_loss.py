@@ -7,7 +7,11 @@ robust alternative (Huber loss on log residuals, multi-start, see :mod:`._huber`
 Uncertainty of α, three ways:
 - ``alpha_se_``: the authors' formula (paper.md §4), the OLS slope error of
   ``ln(L − L0)`` against ``ln m`` with ``n − 3`` degrees of freedom. It needs every ``L > L0``;
-  otherwise it is undefined: NaN plus an explanation in ``alpha_se_note_``.
+  otherwise, with ``se_rule="strict"`` (the default), it is undefined: NaN plus an explanation
+  in ``alpha_se_note_``. ``se_rule="authors"`` computes it as the authors' notebook did,
+  ``(L − L0).log().nan_to_num()``: a point with ``L < L0`` enters with ``ln(L − L0) = 0``
+  (``L = L0``: the most negative float, so the SE is inf), and ``alpha_se_note_`` counts those
+  points (:mod:`llmgeom.fits.width_loss_se`). Where every ``L > L0`` the two rules agree.
 - ``alpha_se_asymptotic_`` (least squares only): from the Jacobian, ``s²(JᵀJ)⁻¹``.
 - ``alpha_ci_bootstrap_``: percentile interval over ``n_bootstrap`` refits. ``bootstrap="points"``
   resamples points with replacement within each group (default), ``"models"`` resamples whole
@@ -30,7 +34,7 @@ import numpy as np
 from scipy import stats
 
 from ..errors import FitError
-from ._huber import solve_huber
+from ..fit_options import SE_RULES, SeRule
 from ._restore import restore_width_loss
 from ._util import (
     as_finite,
@@ -42,53 +46,16 @@ from ._util import (
     stratified_resample,
     within_group_width_dof,
 )
-from ._varpro import LawSolution, solve_ls
+from ._varpro import LawSolution
+from ._width_loss_solve import check_identifiable, solve_width_loss
 from .bootstrap import BootstrapResult, run_bootstrap
+from .migration import WIDTH_LOSS
+from .width_loss_se import alpha_se_with_note
 
-SCHEMA = "llmgeom.fit.width_loss/1"
+SCHEMA = WIDTH_LOSS  # "llmgeom.fit.width_loss/2"
 LOSSES = ("ls", "huber")
 BOOTSTRAPS = ("points", "models", "residuals")
 _SEP = "\x1f"
-
-
-def authors_alpha_se(
-    m: Sequence[float] | np.ndarray,
-    loss: Sequence[float] | np.ndarray,
-    offsets: Sequence[float] | np.ndarray,
-    C: float,
-    alpha: float,
-) -> float:
-    """The authors' standard error of α (paper.md §4), exactly.
-
-    ``sqrt( Σ_k [ln(L_k − L0_k) − ln(C m_k^−α)]² / Σ_k (ln m_k − mean ln m)² / (n − 3) )``,
-    ``offsets`` being each point's fitted L0. Raises :class:`FitError` where some ``L_k ≤ L0_k``
-    (the logarithm is undefined there).
-
-    Example:
-        >>> round(authors_alpha_se([10, 100, 1000, 10000], [3.1, 2.52, 2.4, 2.21],
-        ...                        [2.2] * 4, 5.0, 0.5), 4)
-        0.3454
-    """
-    m_arr = as_positive("m", m)
-    L = as_finite("loss", loss)
-    L0 = as_finite("offsets", offsets)
-    check_same_length(m_arr.size, loss=L, offsets=L0)
-    n = m_arr.size
-    if n <= 3:
-        raise FitError(f"the authors' SE needs more than 3 points (n − 3 dof), got {n}")
-    gap = L - L0
-    bad = np.flatnonzero(gap <= 0)
-    if bad.size:
-        raise FitError(
-            f"the authors' SE formula is undefined: {bad.size} of {n} points have L <= L0 "
-            f"(ln(L − L0) of a non-positive number; worst L − L0 = {gap.min():.4g})"
-        )
-    log_m = np.log(m_arr)
-    sxx = float(np.sum((log_m - log_m.mean()) ** 2))
-    if sxx == 0:
-        raise FitError("the authors' SE is undefined when every point has the same width")
-    r = np.log(gap) - (np.log(C) - alpha * log_m)
-    return float(np.sqrt(np.sum(r**2) / sxx / (n - 3)))
 
 
 class WidthLossLaw:
@@ -111,6 +78,7 @@ class WidthLossLaw:
         confidence: float = 0.95,
         alpha_bounds: tuple[float, float] = (0.01, 5.0),
         huber_delta: float = 1e-3,
+        se_rule: SeRule = "strict",
     ) -> None:
         self.loss = loss
         self.n_bootstrap = n_bootstrap
@@ -119,6 +87,7 @@ class WidthLossLaw:
         self.confidence = confidence
         self.alpha_bounds = alpha_bounds
         self.huber_delta = huber_delta
+        self.se_rule = se_rule
 
     def _solve(
         self,
@@ -129,41 +98,10 @@ class WidthLossLaw:
         start: LawSolution | None = None,
         with_cov: bool = True,
     ) -> LawSolution:
-        if self.loss == "ls":
-            sol = solve_ls(log_m, L, codes, G, alpha_bounds=self.alpha_bounds, with_cov=with_cov)
-        else:
-            if start is None:  # full fit: grid of starts plus the least-squares solution
-                try:
-                    ls = solve_ls(
-                        log_m, L, codes, G, alpha_bounds=self.alpha_bounds, with_cov=False
-                    )
-                except FitError:
-                    ls = None
-                sol = solve_huber(
-                    log_m,
-                    L,
-                    codes,
-                    G,
-                    delta=self.huber_delta,
-                    alpha_bounds=self.alpha_bounds,
-                    extra_start=ls,
-                )
-            else:  # bootstrap replicate: start from the full-data optimum only
-                sol = solve_huber(
-                    log_m,
-                    L,
-                    codes,
-                    G,
-                    delta=self.huber_delta,
-                    alpha_bounds=self.alpha_bounds,
-                    starts=[],
-                    extra_start=start,
-                )
-        if sol.C <= 0:
-            raise FitError(
-                f"the fitted C = {sol.C:.4g} is not positive: the losses do not fall with width"
-            )
-        return sol
+        return solve_width_loss(
+            log_m, L, codes, G, loss=self.loss, alpha_bounds=self.alpha_bounds,
+            huber_delta=self.huber_delta, start=start, with_cov=with_cov,
+        )  # fmt: skip
 
     def fit(
         self,
@@ -183,6 +121,8 @@ class WidthLossLaw:
             raise FitError(
                 f"unknown bootstrap {self.bootstrap!r}: use one of {', '.join(BOOTSTRAPS)}"
             )
+        if self.se_rule not in SE_RULES:
+            raise FitError(f"unknown se_rule {self.se_rule!r}: use one of {', '.join(SE_RULES)}")
         if self.n_bootstrap < 0:
             raise FitError(f"n_bootstrap must be >= 0, got {self.n_bootstrap}")
         m_arr = as_positive("m (width)", m)
@@ -205,27 +145,7 @@ class WidthLossLaw:
         G = len(labels)
         log_m = np.log(m_arr)
         p = G + 2
-        if np.ptp(log_m) == 0:
-            raise FitError(
-                f"every point has the same width m = {m_arr[0]:g}: α is not identifiable"
-            )
-        n_widths = np.unique(m_arr).size
-        if n_widths < 3:
-            raise FitError(
-                f"only {n_widths} distinct widths: C and α of a power law plus offsets "
-                "need at least three"
-            )
-        if n <= p:
-            raise FitError(
-                f"{n} points but the law has {p} parameters (C, α and {G} offsets): "
-                "need more points than parameters"
-            )
-        if within_group_width_dof(log_m, codes) < 2:
-            raise FitError(
-                "too little width variation within the (family, corpus) groups: C and "
-                "α need at least three distinct widths in one group, or two in each "
-                "of two groups"
-            )
+        check_identifiable(m_arr, log_m, codes, G)
         sol = self._solve(log_m, L, codes, G)
         self.solution_ = sol
         self.m_, self.loss_values_, self.codes_ = m_arr, L, codes
@@ -240,12 +160,9 @@ class WidthLossLaw:
         self.residuals_ = L - fitted
         self.mse_ = float(np.mean(self.residuals_**2))
         self.rms_ = float(np.sqrt(self.mse_))
-        try:
-            self.alpha_se_ = authors_alpha_se(m_arr, L, sol.offsets[codes], sol.C, sol.alpha)
-            self.alpha_se_note_ = ""
-        except FitError as err:
-            self.alpha_se_ = float("nan")
-            self.alpha_se_note_ = str(err)
+        self.alpha_se_, self.alpha_se_note_ = alpha_se_with_note(
+            m_arr, L, sol.offsets[codes], sol.C, sol.alpha, self.se_rule
+        )
         self.alpha_se_asymptotic_ = sol.alpha_se()
         self.C_se_asymptotic_ = sol.C_se()
         z = float(stats.t.ppf(0.5 + self.confidence / 2, n - 3))
@@ -363,6 +280,7 @@ class WidthLossLaw:
                 "C": self.C_,
                 "alpha_se_authors": self.alpha_se_,
                 "alpha_se_authors_note": self.alpha_se_note_ or None,
+                "se_rule": self.se_rule,
                 "alpha_se_asymptotic": self.alpha_se_asymptotic_,
                 "C_se_asymptotic": self.C_se_asymptotic_,
                 "confidence": self.confidence,
@@ -416,6 +334,8 @@ class WidthLossLaw:
                 f"  SE(alpha), authors' formula  = {self.alpha_se_:.4f}   "
                 f"{pct}% interval [{lo:.4f}, {hi:.4f}]"
             )
+            if self.alpha_se_note_:  # se_rule="authors" with some L <= L0
+                lines.append(f"    ({self.alpha_se_note_})")
         else:
             lines.append(f"  SE(alpha), authors' formula  = undefined: {self.alpha_se_note_}")
         if self.loss == "ls":

@@ -1,11 +1,11 @@
 """Sampled |cos| statistics: random pairs for the means, random whole rows for the maxima.
 
-When the exact pass over all ``n(n−1)/2`` pairs is too much work (:func:`prefers_exact`, a
-deterministic FLOP rule), the statistics are estimated with two designs, each for what it
-estimates best:
+When the exact pass over all ``n(n−1)/2`` pairs is too much work
+(:func:`~llmgeom.geometry.pass_cost.prefers_exact`, a deterministic FLOP rule), the statistics
+are estimated with two designs, each for what it estimates best:
 
 * **mean and std of |cos|** — independent, uniformly random ordered pairs ``(i, j)``, ``i ≠ j``
-  (:func:`sampled_pairs`). Pairs spread over all rows, so the error falls as ``σ/√N`` with the
+  (:func:`sampled_statistics`). Pairs spread over all rows, so the error falls as ``σ/√N`` with the
   per-pair spread ``σ``; comparing a few whole rows with every row instead (the former design)
   is limited by how much the per-row means differ, which on real heads is far larger. The
   sample mean is unbiased, its standard error ``s/√N`` (independent draws), the interval
@@ -19,12 +19,13 @@ estimates best:
   standard error.
 
 Determinism: the draws come from NumPy's PCG64 generator on the CPU, batch sizes are fixed,
-and each cosine is computed as :func:`fixed_point_dots`: float32 products (correctly rounded
-elementwise, the same on every device) rounded onto the grid ``2^-23`` and summed in float32,
-where every partial sum is an integer below ``2^24`` and therefore exact in any order. So the
-pair estimates are bit-identical for a seed on any machine, thread count or device whenever the
-precision (not the clock) stops the sampling. Each cosine is within ``m·2^-24`` of the float32
-products' sum (typically ``~1e-6``; the rounding errors are symmetric and average out).
+and each cosine is computed as :func:`~llmgeom.geometry.fixed_point.fixed_point_dots`:
+float32 products (correctly rounded elementwise, the same on every device) rounded onto the grid
+``2^-23`` and summed in float32, where every partial sum is an integer below ``2^24`` and
+therefore exact in any order. So the pair estimates are bit-identical for a seed on any machine,
+thread count or device whenever the precision (not the clock) stops the sampling. Each cosine is
+within ``m·2^-24`` of the float32 products' sum (typically ``~1e-6``; the rounding errors are
+symmetric and average out).
 
 :func:`weighted_sampled_abs` is the same design with pairs drawn with probability ``∝ p_i p_j``
 (``i ~ p``, ``j ~ p``, draws with ``i = j`` discarded), which estimates the frequency-weighted
@@ -50,166 +51,15 @@ import numpy as np
 import torch
 
 from ..memory import release_free_memory
-from ..options import DEFAULT_EXACT_MAX_FLOPS, DEFAULT_MAX_ROWS, DEFAULT_PRECISION
+from ..options import DEFAULT_MAX_ROWS, DEFAULT_PRECISION
 from ..progress import progress_bar
-from .overlap import (
-    HIST_RANGE,
-    _histogram_record,
-    _progress_chunks,
-    block_rows_for,
-    default_budget,
-    full_precision,
-)
+from .blocked import full_precision, progress_chunks
+from .fixed_point import GRID_BITS, PairSums, fixed_point_dots
+from .overlap import _histogram_record, block_rows_for, default_budget
 
-PASS_EFFICIENCY = 0.75  # the exact pass runs at ~79 % of a plain matmul (benchmarks/overlap_speed)
-HISTOGRAM_EFFICIENCY = 0.6  # with the exact histogram: ~60 %
 PAIR_BATCH = 2**16  # pairs drawn between two checks of the stopping rule (fixed: determinism)
 PAIR_CHUNK_ELEMENTS = 2**22  # pairs computed at once: this many products (2 × 16 MB float32)
 MIN_PAIR_BATCHES = 2  # at least this many batches, whatever the clock says
-GRID_BITS = 23  # products are rounded to multiples of 2^-23: partial sums stay exact (< 2^24)
-
-
-def pair_pass_flops(n: int, m: int) -> float:
-    """FLOPs of all pairwise products, ``n(n−1)/2`` dot products of length ``m`` at 2 FLOPs per
-    multiply-add: ``n(n−1)·m``. A function of the shape only: the same on every machine.
-
-    Example:
-        >>> f"{pair_pass_flops(50257, 768):.3g}"
-        '1.94e+12'
-    """
-    return float(n) * (n - 1) * m
-
-
-def prefers_exact(n: int, m: int, exact_max_flops: float = DEFAULT_EXACT_MAX_FLOPS) -> bool:
-    """The rule of ``--pairs auto``: the exact pass when :func:`pair_pass_flops` is at most
-    ``exact_max_flops``, else sampling. No timing enters, so every machine decides alike.
-
-    Example:
-        >>> prefers_exact(50257, 768), prefers_exact(262144, 640)
-        (True, False)
-    """
-    return pair_pass_flops(n, m) <= exact_max_flops
-
-
-def exact_pass_flops(n: int, m: int, block_rows: int) -> float:
-    """Multiply-add FLOPs of the blocked exact pass (upper triangle, whole diagonal blocks)."""
-    return (
-        2.0
-        * m
-        * sum(
-            (min(n, start + block_rows) - start) * (n - start) for start in range(0, n, block_rows)
-        )
-    )
-
-
-def _synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def matmul_rate(U: torch.Tensor, rows: int, target_flops: float = 2e10) -> float:
-    """Measured FLOP/s of a float32 product ``U[:rows] @ U[:cols]ᵀ`` on ``U``'s device.
-
-    ``cols`` is chosen so one product costs about ``target_flops`` (a tenth of a second on a
-    laptop CPU); the best of two timed runs after a warm-up is kept. Used only to *predict*
-    the exact pass's time for messages, never to choose between exact and sampled results.
-    """
-    n, m = U.shape
-    rows = max(1, min(rows, n, 512))
-    cols = int(max(1, min(n, max(256, target_flops // (2 * rows * m)))))
-    a, b = U[:rows], U[:cols]
-    out = torch.empty(rows, cols, dtype=U.dtype, device=U.device)
-    best = math.inf
-    with full_precision():
-        for attempt in range(3):
-            _synchronize(U.device)
-            t = time.perf_counter()
-            torch.matmul(a, b.T, out=out)
-            _synchronize(U.device)
-            if attempt:  # the first product warms up threads, kernels and caches
-                best = min(best, time.perf_counter() - t)
-    return 2.0 * rows * cols * m / max(best, 1e-9)
-
-
-def estimate_exact_pass(U: torch.Tensor, budget_bytes: int, bins: int = 0) -> dict[str, float]:
-    """Predicted time of the exact pass on ``U``: its FLOPs over a measured matmul rate.
-
-    The pass runs at about :data:`PASS_EFFICIENCY` of a plain matmul of the same shape
-    (:data:`HISTOGRAM_EFFICIENCY` with a histogram), as ``benchmarks/overlap_speed.py`` measures.
-
-    Example:
-        >>> import torch
-        >>> est = estimate_exact_pass(torch.randn(2000, 64), 2**20)
-        >>> est["flops"] > 0 and est["seconds"] > 0
-        True
-    """
-    n, m = U.shape
-    rows = block_rows_for(n, budget_bytes)
-    rate = matmul_rate(U, rows)
-    flops = exact_pass_flops(n, m, rows)
-    efficiency = HISTOGRAM_EFFICIENCY if bins else PASS_EFFICIENCY
-    return {"seconds": flops / (rate * efficiency), "flops": flops, "matmul_flops_per_s": rate}
-
-
-def fixed_point_dots(U: torch.Tensor, i: torch.Tensor, j: torch.Tensor) -> np.ndarray:
-    """``u_i · u_j`` for index vectors ``i``, ``j`` as integers ``x`` with ``cos = x · 2^-23``.
-
-    Float32 products (elementwise, correctly rounded: the same on every device), scaled by
-    ``2^23`` and rounded to integers; since ``Σ_k |u_ik u_jk| ≤ ‖u_i‖‖u_j‖ ≈ 1`` every partial
-    sum is an integer below ``2^24``, exact in float32 whatever the summation order. Returns
-    int64 on the CPU.
-
-    Example:
-        >>> import torch
-        >>> U = torch.tensor([[0.6, 0.8], [1.0, 0.0]])
-        >>> x = fixed_point_dots(U, torch.tensor([0, 0]), torch.tensor([1, 0]))
-        >>> (x / 2.0**23).round(6).tolist()
-        [0.6, 1.0]
-    """
-    a = torch.index_select(U, 0, i).to(torch.float32)
-    a.mul_(torch.index_select(U, 0, j).to(torch.float32)).mul_(2.0**GRID_BITS).round_()
-    return a.sum(dim=1).cpu().numpy().astype(np.int64)
-
-
-class _PairSums:
-    """Exact integer sums over the pairs seen (x = cos · 2^23): count, Σ|x|, Σx², Σx⁴; so the
-    result cannot depend on how pairs are chunked or summed."""
-
-    def __init__(self, bins: int) -> None:
-        self.count = 0
-        self.sum_abs = 0
-        self.sum_sq = 0
-        self.sum_fourth = 0
-        self.hist = np.zeros(bins, dtype=np.int64) if bins else None
-
-    def add(self, x: np.ndarray) -> None:
-        for start in range(0, x.size, self.SLICE):
-            self._add(x[start : start + self.SLICE])
-        if self.hist is not None:
-            self.hist += np.histogram(x / 2.0**GRID_BITS, len(self.hist), HIST_RANGE)[0]
-
-    SLICE = 2**14  # int64 sums of up to 2^14 values below 2^48 cannot overflow
-
-    def _add(self, x: np.ndarray) -> None:
-        ax = np.abs(x)
-        self.count += int(x.size)
-        self.sum_abs += int(ax.sum())
-        sq = ax * ax  # < 2^48
-        self.sum_sq += int(sq.sum())
-        hi, lo = sq >> 24, sq & (2**24 - 1)  # x⁴ = (hi·2^24 + lo)², hi and lo < 2^24
-        self.sum_fourth += (int((hi * hi).sum()) << 48) + (int((hi * lo).sum()) << 25)
-        self.sum_fourth += int((lo * lo).sum())
-
-    def mean_se(self) -> tuple[float, float, float, float]:
-        """``(mean |cos|, its SE, mean cos², its SE)`` from the exact integer sums."""
-        n, scale = self.count, 2.0**GRID_BITS
-        mean_abs = self.sum_abs / n / scale
-        mean_sq = self.sum_sq / n / scale**2
-        if n < 2:
-            return mean_abs, math.inf, mean_sq, math.inf
-        var_abs = (self.sum_sq * n - self.sum_abs**2) / (n * (n - 1)) / scale**2  # exact ints
-        var_sq = (self.sum_fourth * n - self.sum_sq**2) / (n * (n - 1)) / scale**4
-        return mean_abs, math.sqrt(max(0.0, var_abs) / n), mean_sq, math.sqrt(max(0.0, var_sq) / n)
 
 
 def _t_quantile(confidence: float, df: int) -> float:
@@ -229,9 +79,9 @@ def _sample_pairs(
     bins: int = 0,
     desc: str = "random pairs",
     progress: bool | None = None,
-) -> tuple[_PairSums, str]:
+) -> tuple[PairSums, str]:
     """Draw batches of pairs with ``draw`` until the interval is precise enough or time is up."""
-    sums = _PairSums(bins)
+    sums = PairSums(bins)
     chunk = max(1024, PAIR_CHUNK_ELEMENTS // U.shape[1])  # no effect on the result: exact sums
     start = time.perf_counter()
     batches = 0
@@ -292,8 +142,9 @@ def sampled_row_maxima(
 ) -> dict[str, Any]:
     """Per-token max |cos| of ``n_rows`` random whole rows (without replacement), each against
     every other row (blocked float32 matmuls); the partner's cosine is then recomputed with
-    :func:`fixed_point_dots` so the maxima do not depend on the matmul's summation order (only a
-    near-tie between two partners could). Returns the maxima, the rows and their partners.
+    :func:`~llmgeom.geometry.fixed_point.fixed_point_dots` so the maxima do not depend on the
+    matmul's summation order (only a near-tie between two partners could). Returns the maxima,
+    the rows and their partners.
 
     Example:
         >>> import torch
@@ -313,7 +164,7 @@ def sampled_row_maxima(
     buffer = torch.empty(rows * n, dtype=U.dtype, device=U.device)
     partner = torch.empty(r, dtype=torch.int64, device=U.device)
     with full_precision():
-        for start, stop in _progress_chunks(r, rows, "whole rows (per-token max)", progress):
+        for start, stop in progress_chunks(r, rows, "whole rows (per-token max)", progress):
             idx = chosen[start:stop]
             S = buffer[: (stop - start) * n].view(stop - start, n)
             torch.matmul(U[idx], U.T, out=S)

@@ -6,7 +6,7 @@ A problem is one line naming the file, the record's kind and the JSON path of th
 
 Example:
     >>> sorted(SCHEMA_FILES)[:2]
-    ['llmgeom.fit.chinchilla/1', 'llmgeom.fit.overlap/1']
+    ['llmgeom.fit.chinchilla/1', 'llmgeom.fit.chinchilla/2']
     >>> schema_document("llmgeom.loss/1")["required"]
     ['schema', 'model', 'corpus', 'loss']
 """
@@ -28,8 +28,11 @@ SCHEMA_FILES = {
     "llmgeom.freq/1": "freq-1.json",
     "llmgeom.toy.result/2": "toy-result-2.json",
     "llmgeom.fit.overlap/1": "fit-overlap-1.json",
+    "llmgeom.fit.overlap/2": "fit-overlap-2.json",
     "llmgeom.fit.width_loss/1": "fit-width-loss-1.json",
+    "llmgeom.fit.width_loss/2": "fit-width-loss-2.json",
     "llmgeom.fit.chinchilla/1": "fit-chinchilla-1.json",
+    "llmgeom.fit.chinchilla/2": "fit-chinchilla-2.json",
 }
 
 _KIND_NAMES = {

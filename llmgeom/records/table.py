@@ -8,7 +8,7 @@ Example:
     >>> _ = fit_chinchilla().save(folder)
     >>> table = to_pandas(folder)
     >>> table[["schema", "k", "n_models"]].round(4).values.tolist()
-    [['llmgeom.fit.chinchilla/1', 2.5226, 50]]
+    [['llmgeom.fit.chinchilla/2', 2.5226, 50]]
 """
 
 from __future__ import annotations
@@ -56,12 +56,23 @@ def _result_files(folder_or_paths: str | os.PathLike[str] | Iterable[str | os.Pa
     return [Path(p) for p in folder_or_paths], True
 
 
-def _schema_of(path: Path) -> Any:
+def _parsed(path: Path) -> dict[str, Any] | None:
+    """The JSON object in ``path``; None for a file that is not one (unreadable, not JSON)."""
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    return data.get("schema") if isinstance(data, dict) else None
+    return data if isinstance(data, dict) else None
+
+
+def _typed(cls: Any, record: dict[str, Any], path: Path) -> Any:
+    """What ``cls.load(path)`` returns, from the record already read: checked against the JSON
+    Schema of its own version (:func:`~llmgeom.records.schema.check_schema`, the check every
+    reader makes), then built by ``from_dict`` (which brings a former version up to date)."""
+    from .schema import check_schema
+
+    schema = record["schema"]
+    return cls.from_dict(check_schema(record, schema, str(path), f"{schema} result"))
 
 
 def to_pandas(
@@ -82,13 +93,14 @@ def to_pandas(
         ) from None
     paths, explicit = _result_files(folder_or_paths)
     rows = []
-    for path in paths:
-        schema = _schema_of(path)
+    for path in paths:  # each file is read once
+        record = _parsed(path)
+        schema = record.get("schema") if record is not None else None
         cls = result_class(schema) if schema is not None else None
-        if cls is None:
+        if cls is None or record is None:
             if explicit:
                 raise ConfigError(f"{path}: not an llmgeom result that to_pandas reads")
             continue
-        result = cls.load(path)
+        result = _typed(cls, record, path)
         rows.append({"path": str(path), "schema": schema, **result.columns()})
     return pd.DataFrame(rows)

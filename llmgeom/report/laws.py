@@ -68,8 +68,8 @@ class Law:
         from ..fits import OverlapLaw, WidthLossLaw
 
         kinds: dict[str, Any] = {
-            "llmgeom.fit.overlap/1": OverlapLaw,
-            "llmgeom.fit.width_loss/1": WidthLossLaw,
+            "llmgeom.fit.overlap/2": OverlapLaw,
+            "llmgeom.fit.width_loss/2": WidthLossLaw,
         }
         kind = kinds.get(str((self.data or {}).get("schema")))
         if kind is None or self.data is None:
@@ -110,7 +110,7 @@ def _pick(fits: list[Item], schema: str, prefer: Any) -> Item | None:
 
 def overlap_law(found: Gathered, items: list[Item]) -> Law:
     """The overlap law to draw: read from a fit result, else fitted to ``items``."""
-    picked = _pick(found.fits, "llmgeom.fit.overlap/1", lambda d: d.get("width", "head") == "head")
+    picked = _pick(found.fits, "llmgeom.fit.overlap/2", lambda d: d.get("width", "head") == "head")
     if picked is not None:
         return Law(picked.data, picked.rel)
     if not items:
@@ -176,7 +176,7 @@ def loss_points(found: Gathered) -> list[dict[str, Any]]:
 
 def width_loss_law(found: Gathered, points: list[dict[str, Any]]) -> Law:
     """The width-loss law to draw: read from a fit result, else fitted to ``points``."""
-    picked = _pick(found.fits, "llmgeom.fit.width_loss/1", lambda d: d.get("loss") == "ls")
+    picked = _pick(found.fits, "llmgeom.fit.width_loss/2", lambda d: d.get("loss") == "ls")
     if picked is not None:
         return Law(picked.data, picked.rel)
     if not points:

@@ -285,8 +285,8 @@ def fit_rows(data: dict[str, Any], origin: str) -> list[dict[str, Any]]:
             None,
             f"error: {data.get('propagation', '')} propagation",
         )
-        if "alpha_N" in data:
-            add("alpha_N", data["alpha_N"], data.get("alpha_N_se"))
+        if "alpha_n" in data:
+            add("alpha_n", data["alpha_n"], data.get("alpha_n_se"))
     return out
 
 

@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..errors import ConfigError, InvalidMatrixError, TensorNotFoundError
+from ..errors import InvalidMatrixError, TensorNotFoundError
+from ..options import inapplicable
 from ..unembedding import HeadMetadata, Unembedding
 from .families import family_label
 
@@ -53,15 +54,11 @@ def refuse_ref(kind: str, tensor: str | None, revision: str | None) -> None:
         llmgeom.errors.ConfigError: revision='main' does not apply to an in-memory array (it ...
     """
     if revision is not None:
-        raise ConfigError(
-            f"revision={revision!r} does not apply to an in-memory {kind} (it names a Hub "
-            "branch, tag or commit)"
-        )
+        why = f" to an in-memory {kind} (it names a Hub branch, tag or commit)"
+        raise inapplicable("revision", revision, why)
     if tensor is not None and kind != "module":
-        raise ConfigError(
-            f"tensor={tensor!r} does not apply to an in-memory {kind} (it is the matrix "
-            "itself); pass the matrix you want"
-        )
+        why = f" to an in-memory {kind} (it is the matrix itself); pass the matrix you want"
+        raise inapplicable("tensor", tensor, why)
 
 
 def _named_weight(module: torch.nn.Module, tensor: str) -> torch.Tensor:

@@ -21,8 +21,17 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any, Literal
 
-from ..errors import ConfigError
-from ..options import _device_help, _is_int, option, positive_int
+from ..devices import DEVICE_HELP
+from ..options import (  # noqa: F401 - refuse_inapplicable: text/loss and text/freq use it here
+    check_choice,
+    check_text,
+    check_whole,
+    naming,
+    option,
+    positive_int,
+    refuse_inapplicable,
+    require,
+)
 
 RECIPE_HELP = (
     "the authors' sampling: wikitext/bookcorpus lines joined until >= max-length/2 words make a "
@@ -37,33 +46,6 @@ DTYPES: tuple[DType, ...] = ("float32", "bfloat16", "float16")
 Quantization = Literal["8bit", "4bit"]
 QUANTIZATIONS: tuple[Quantization, ...] = ("8bit", "4bit")
 DEVICE_MAPS = ("auto",)
-
-
-def _check_count(name: str, value: Any, minimum: int, unit: str = "") -> None:
-    if value is not None and not _is_int(value):
-        raise ConfigError(f"{name} must be a whole number, got {value!r}", parameter=name)
-    if value is not None and value < minimum:
-        raise ConfigError(f"{name} must be at least {minimum}{unit}, got {value!r}", parameter=name)
-
-
-def refuse_inapplicable(reason: str, **given: Any) -> None:
-    """A :class:`ConfigError` naming the first of ``given`` that is set (not None) although it
-    does not apply: an argument is never silently dropped.
-
-    Example:
-        >>> refuse_inapplicable("a LoadedModel brings its own", tokenizer=None, name="x")
-        Traceback (most recent call last):
-        ...
-        llmgeom.errors.ConfigError: name='x' does not apply: a LoadedModel brings its own
-    """
-    for name, value in given.items():
-        if value is None:
-            continue
-        if isinstance(value, str | int | float):
-            shown = f"{name}={value!r}"
-        else:  # an object: its type, not a many-line repr
-            shown = f"{name} (a {type(value).__name__})"
-        raise ConfigError(f"{shown} does not apply: {reason}", parameter=name)
 
 
 def reading_options(text_field: str, recipe: str | None) -> dict[str, Any]:
@@ -106,17 +88,10 @@ class CorpusOptions:
 
     def validate(self) -> None:
         """Raise a one-line :class:`ConfigError` naming the first bad option."""
-        _check_count("samples", self.samples, 1)
-        _check_count("max_length", self.max_length, 2, " tokens")
-        if not isinstance(self.text_field, str) or not self.text_field:
-            raise ConfigError(
-                f"text_field must be a non-empty string, got {self.text_field!r}",
-                parameter="text_field",
-            )
-        if self.recipe is not None and self.recipe not in RECIPE_CHOICES:
-            raise ConfigError(
-                f"recipe must be one of 'paper' or None, got {self.recipe!r}", parameter="recipe"
-            )
+        check_whole("samples", self.samples, minimum=1)
+        check_whole("max_length", self.max_length, minimum=2, unit=" tokens")
+        check_text("text_field", self.text_field, blank=True)
+        check_choice("recipe", self.recipe, RECIPE_CHOICES, optional=True)
 
     def to_dict(self) -> dict[str, Any]:
         """The options by their Python names (the sweep's TOML keys).
@@ -167,13 +142,13 @@ class LossOptions(CorpusOptions):
     def validate(self) -> None:
         """Raise a one-line :class:`ConfigError` naming the first bad option."""
         super().validate()
-        _check_count("batch_tokens", self.batch_tokens, 1)
-        _check_count("batch_size", self.batch_size, 1)
-        if self.padding_side not in PADDING_SIDES:
-            raise ConfigError(
-                f"padding_side must be 'right' or 'left', not {self.padding_side!r}",
-                parameter="padding_side",
-            )
+        check_whole("batch_tokens", self.batch_tokens, minimum=1)
+        check_whole("batch_size", self.batch_size, minimum=1)
+        require(
+            self.padding_side in PADDING_SIDES,
+            "padding_side",
+            f"padding_side must be 'right' or 'left', not {self.padding_side!r}",
+        )
 
 
 @dataclass(frozen=True)
@@ -208,10 +183,12 @@ class FreqOptions(CorpusOptions):
     def validate(self) -> None:
         """Raise a one-line :class:`ConfigError` naming the first bad option."""
         super().validate()
-        if self.tokens is None:
-            raise ConfigError("tokens=None is no budget: tokens=0 counts the whole corpus",
-                              parameter="tokens")  # fmt: skip
-        _check_count("tokens", self.tokens, 0, " (0: the whole corpus)")
+        require(
+            self.tokens is not None,
+            "tokens",
+            "tokens=None is no budget: tokens=0 counts the whole corpus",
+        )
+        check_whole("tokens", self.tokens, minimum=0, unit=" (0: the whole corpus)")
 
     @property
     def budget(self) -> int | None:
@@ -241,7 +218,7 @@ got 'float64'
         flag="--dtype",
         choices=DTYPES,
     )
-    device: str = option("auto", _device_help(), flag="--device")
+    device: str = option("auto", DEVICE_HELP, flag="--device")
     device_map: Literal["auto"] | None = option(
         None,
         "let accelerate spread a model larger than one device over GPUs and CPU",
@@ -260,18 +237,11 @@ got 'float64'
         existence is asked when the model loads)."""
         from ..devices import check_device_name
 
-        for name, allowed in (
-            ("dtype", DTYPES),
-            ("device_map", DEVICE_MAPS),
-            ("quantization", QUANTIZATIONS),
-        ):
-            value = getattr(self, name)
-            if value is not None and value not in allowed:
-                raise ConfigError(
-                    f"{name} must be one of {', '.join(allowed)} or None, got {value!r}",
-                    parameter=name,
-                )
-        check_device_name(self.device)
+        check_choice("dtype", self.dtype, DTYPES, optional=True, quote=False)
+        check_choice("device_map", self.device_map, DEVICE_MAPS, optional=True, quote=False)
+        check_choice("quantization", self.quantization, QUANTIZATIONS, optional=True, quote=False)
+        with naming("device"):
+            check_device_name(self.device)
 
     def to_dict(self) -> dict[str, Any]:
         """The options by their Python names, the keywords of ``load_model``."""

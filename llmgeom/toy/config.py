@@ -25,8 +25,8 @@ from typing import Any
 from ..configs import config_path
 from ..devices import DEVICE_HELP
 from ..errors import ConfigError
-from ..options import option
-from .config_checks import FAMILIES, check_config, check_run, is_number
+from ..options import is_number, option
+from .config_checks import FAMILIES, check_config, check_run
 
 DEFAULT_WIDTHS: tuple[int, ...] = (10, 15, 25, 39, 63, 100)  # the paper's small setting
 
@@ -220,6 +220,7 @@ class ToyConfig:
         """A validated copy with some fields replaced (``None`` values are ignored)."""
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
+    # -- validation -----------------------------------------------------------------------------
     def validate(self) -> None:
         """Raise :class:`ConfigError` with a clear message on any inconsistent field (naming
         it: ``llmgeom toy run`` shows the flag that set it); :func:`check_config`."""

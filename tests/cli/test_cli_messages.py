@@ -275,5 +275,5 @@ def test_sensible_fit_options_still_run(tmp_path, capsys):
         == 0
     )
     payload = json.loads((out / "chinchilla_fit.json").read_text())
-    assert (payload["alpha_N"], payload["alpha_N_se"]) == (0.3478, 0.0)
+    assert (payload["alpha_n"], payload["alpha_n_se"]) == (0.3478, 0.0)
     assert payload["alpha_m"] == pytest.approx(payload["k"] * 0.3478, rel=1e-12)

@@ -105,7 +105,7 @@ def test_headline_attributes_are_the_json_values(fitted):
     assert len(r.inputs) == 6 and all(p.endswith(".json") for p in r.inputs)
     w, wd = fitted["ls"], fitted["ls"].to_dict()
     assert (w.alpha, w.C, w.loss, w.n_points) == (wd["alpha"], wd["C"], "ls", 108)
-    assert {f: dict(by) for f, by in w.offsets.items()} == wd["offsets_L0"]
+    assert {f: dict(by) for f, by in w.offsets_L0.items()} == wd["offsets_L0"]
     c, cd = fitted["chinchilla"], fitted["chinchilla"].to_dict()
     assert (c.k, c.k_se, c.alpha_m, c.alpha_m_err) == (
         cd["k"],
@@ -126,7 +126,7 @@ def test_results_are_frozen_with_short_reprs(fitted):
         with pytest.raises(dataclasses.FrozenInstanceError):
             result.law = None
     with pytest.raises(TypeError):
-        fitted["ls"].offsets["opt"] = {}
+        fitted["ls"].offsets_L0["opt"] = {}
 
 
 def test_library_json_equals_the_cli_json(inputs, fitted, tmp_path, capsys):
@@ -170,7 +170,7 @@ def test_from_dict_predicts_what_the_fitted_law_predicts(fitted):
     for name in ("ls", "huber"):
         result = fitted[name]
         back = WidthLossLaw.from_dict(result.to_dict())
-        for f, by in result.offsets.items():
+        for f, by in result.offsets_L0.items():
             for c, l0 in by.items():
                 assert np.array_equal(back.predict(grid, f, c), result.law.predict(grid, f, c))
                 expected = result.C * grid ** (-result.alpha) + l0
@@ -244,7 +244,7 @@ def test_mode_errors_name_the_parameter(inputs):
 
 def test_load_checks_the_schema_and_saving_into_a_file_fails(fitted, tmp_path):
     json_path, _ = fitted["chinchilla"].save(tmp_path)
-    with pytest.raises(FitError, match=r"not llmgeom\.fit\.overlap/1"):
+    with pytest.raises(FitError, match=r"not llmgeom\.fit\.overlap/2"):
         OverlapFit.load(json_path)
     (tmp_path / "file").write_text("x")
     with pytest.raises(ConfigError, match="not a directory"):

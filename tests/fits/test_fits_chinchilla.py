@@ -61,5 +61,5 @@ def test_degenerate():
 
 @pytest.mark.parametrize("alpha_n", [0.0, -0.35, float("nan"), float("inf")])
 def test_the_library_refuses_a_nonsense_alpha_n(alpha_n):
-    with pytest.raises(FitError, match="alpha_N must be a finite number > 0"):
+    with pytest.raises(FitError, match="alpha_n must be a finite number > 0"):
         ChinchillaCheck(alpha_n=alpha_n).fit()

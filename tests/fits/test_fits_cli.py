@@ -34,7 +34,7 @@ def _outputs_ok(out, stem):
 def test_fit_chinchilla(tmp_path, capsys):
     assert main(["fit", "chinchilla", "--out", str(tmp_path)]) == 0
     text = capsys.readouterr().out
-    assert "k = 2.52 +/- 0.03" in text and "alpha_m = k * alpha_N = 0.88 +/- 0.06" in text
+    assert "k = 2.52 +/- 0.03" in text and "alpha_m = k * alpha_n = 0.88 +/- 0.06" in text
     data = _outputs_ok(tmp_path, "chinchilla_fit")
     assert round(data["k"], 4) == 2.5226 and data["propagation"] == "linear"
 

@@ -66,11 +66,11 @@ def test_exact_law_ratios_and_per_family():
     assert law.r2_ == pytest.approx(1.0)
     assert law.per_family_["gpt2"]["slope"] == pytest.approx(1.0, abs=1e-10)
     # ratio to the random value 1/m is e^a exactly
-    assert law.ratio_to_random_["x0"] == pytest.approx(np.exp(OFFSETS["opt"]))
+    assert law.m_times_mean_cos2_["x0"] == pytest.approx(np.exp(OFFSETS["opt"]))
     assert law.predict(1000.0, "opt") == pytest.approx(np.exp(3.0) / 1000)
     d = law.to_dict()
     json.dumps(d, allow_nan=False)
-    assert d["points"][0]["ratio_to_random"] == pytest.approx(np.exp(3.0))
+    assert d["points"][0]["m_times_mean_cos2"] == pytest.approx(np.exp(3.0))
 
 
 @pytest.mark.parametrize(

@@ -19,6 +19,7 @@ import pytest
 from golden.make_golden import json_outputs, read_output, run_commands, write_inputs
 
 from llmgeom.fits.io import load_fit
+from llmgeom.fits.migration import migrate_fit
 from llmgeom.records.measurement import load_record, migrate_record
 from llmgeom.text.freq import load_freq_record
 from llmgeom.text.loss import load_loss_record
@@ -54,7 +55,8 @@ def migrate(relative: Path, previous: dict[str, Any]) -> dict[str, Any]:
     """The previous version's document ``previous`` (the golden file ``relative``) in today's
     format: the measurement records gained the settings of the pair rule (below) and went to
     schema ``llmgeom.measurement/2`` (one name per quantity: the library's own migration,
-    :func:`llmgeom.records.measurement.migrate_record`); nothing else has changed.
+    :func:`llmgeom.records.measurement.migrate_record`), the fit results to ``/2`` (one name
+    per quantity: :func:`llmgeom.fits.migration.migrate_fit`); nothing else has changed.
 
     The one place to absorb a deliberate format change (a schema bump, a renamed or moved key):
     map the old document to the new layout here, with the same numbers (e.g. through the
@@ -63,6 +65,11 @@ def migrate(relative: Path, previous: dict[str, Any]) -> dict[str, Any]:
     """
     if previous.get("schema") == "llmgeom.measurement/1":
         previous = migrate_record(_with_pair_rule_settings(previous))
+    if str(previous.get("schema")).startswith("llmgeom.fit."):
+        # the fit results went to /2 (one name per quantity: the overlap points'
+        # ratio_to_random is m_times_mean_cos2, the Chinchilla alpha_N is alpha_n): the
+        # library's own migration, llmgeom.fits.migration.migrate_fit
+        previous = migrate_fit(previous)
     return previous
 
 
@@ -164,10 +171,10 @@ def _load(path: Path) -> dict[str, Any]:
 
 @pytest.mark.parametrize("relative", GOLDEN_FILES, ids=str)
 def test_a_file_written_by_the_previous_version_loads(relative: Path) -> None:
-    """Each reader returns the file as written, a measurement record of the former version in
-    today's format (the library's migration)."""
+    """Each reader returns the file as written, a measurement record or a fit result of the
+    former version in today's format (the library's migrations)."""
     document = _load(GOLDEN / relative)
-    assert document == migrate_record(json.loads((GOLDEN / relative).read_text()))
+    assert document == migrate_fit(migrate_record(json.loads((GOLDEN / relative).read_text())))
 
 
 def test_the_comparison_sees_a_change_in_the_last_digits() -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from llmgeom.errors import ConfigError
+from llmgeom.errors import ConfigError, LlmgeomError
 from llmgeom.fits import (
     ChinchillaFit,
     fit_chinchilla,
@@ -33,11 +33,11 @@ def folder(tmp_path_factory):
 
 def test_one_row_per_result_with_the_values_in_the_files(folder):
     table = to_pandas(folder)
-    assert sorted(table["schema"]) == ["llmgeom.fit.chinchilla/1", "llmgeom.fit.width_loss/1"]
+    assert sorted(table["schema"]) == ["llmgeom.fit.chinchilla/2", "llmgeom.fit.width_loss/2"]
     for row in table.to_dict("records"):
         written = json.loads(open(row["path"]).read())
         assert row["schema"] == written["schema"]
-        if written["schema"] == "llmgeom.fit.chinchilla/1":
+        if written["schema"] == "llmgeom.fit.chinchilla/2":
             assert (row["k"], row["alpha_m"], row["n_models"]) == (
                 written["k"], written["alpha_m"], written["n_models"],
             )  # fmt: skip
@@ -111,3 +111,29 @@ def test_freq_records_read_back_typed_and_join_the_table():
         assert (golden / r.counts_file).name == path.name.replace(".freq.json", ".counts.npz")
     table = to_pandas(golden)
     assert sorted(table["corpus"]) == ["c4", "wiki"] and set(table["schema"]) == {"llmgeom.freq/1"}
+
+
+def test_each_file_is_read_once(folder, monkeypatch):
+    reads: list[str] = []
+    read_text = Path.read_text
+
+    def counting(self, *args, **kwargs):
+        reads.append(str(self))
+        return read_text(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "read_text", counting)
+    table = to_pandas(folder)
+    results = [r for r in reads if r.startswith(str(folder))]
+    assert sorted(results) == sorted(str(p) for p in folder.rglob("*.json"))  # once each
+    assert len(table) == 2
+
+
+def test_a_malformed_result_in_a_folder_is_refused_as_load_refuses_it(tmp_path):
+    fit_chinchilla().save(tmp_path)
+    record = json.loads((tmp_path / "chinchilla_fit.json").read_text())
+    record["k"] = "steep"
+    (tmp_path / "chinchilla_fit.json").write_text(json.dumps(record))
+    with pytest.raises(LlmgeomError, match=r"chinchilla_fit\.json: malformed .*k = 'steep'"):
+        ChinchillaFit.load(tmp_path / "chinchilla_fit.json")
+    with pytest.raises(LlmgeomError, match=r"chinchilla_fit\.json: malformed .*k = 'steep'"):
+        to_pandas(tmp_path)

@@ -1,0 +1,79 @@
+"""Row norms and unit rows, exactly: ``u_i = w_i / ‖w_i‖`` in float64, stored in float32.
+
+The authors divide by the norm with no epsilon; a zero row has no direction and is left as zeros
+here (:mod:`llmgeom.geometry.measurement` excludes it). Chunked: no full float64 copy of the
+matrix.
+
+Example:
+    >>> import torch
+    >>> U, norms = normalize_rows(torch.tensor([[3.0, 4.0], [0.0, 2.0]]))
+    >>> U.tolist(), norms.tolist()
+    ([[0.6000000238418579, 0.800000011920929], [0.0, 1.0]], [5.0, 2.0])
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .blocked import chunks, progress_chunks
+
+CHUNK_ROWS = 1024  # rows per float64 temporary in norms/normalisation/Gram (6 MB at m=768)
+
+
+def row_norms(
+    W: torch.Tensor, chunk_rows: int = CHUNK_ROWS, progress: bool | None = False
+) -> torch.Tensor:
+    """Euclidean norm of every row, accumulated in float64 (chunked: no full float64 copy)."""
+    out = torch.empty(W.shape[0], dtype=torch.float64, device=W.device)
+    for start, stop in progress_chunks(W.shape[0], chunk_rows, "row norms", progress):
+        out[start:stop] = torch.linalg.vector_norm(W[start:stop].to(torch.float64), dim=1)
+    return out
+
+
+def mean_row(W: torch.Tensor, chunk_rows: int = CHUNK_ROWS) -> torch.Tensor:
+    """The mean row, accumulated in float64 chunk by chunk (no full float64 copy)."""
+    total = torch.zeros(W.shape[1], dtype=torch.float64, device=W.device)
+    for start, stop in chunks(W.shape[0], chunk_rows):
+        total += W[start:stop].to(torch.float64).sum(dim=0)
+    return total / W.shape[0]
+
+
+def normalize_rows(
+    W: torch.Tensor,
+    *,
+    center: torch.Tensor | None = None,
+    dtype: torch.dtype = torch.float32,
+    chunk_rows: int = CHUNK_ROWS,
+    out: torch.Tensor | None = None,
+    norms: torch.Tensor | None = None,
+    progress: bool | None = False,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return ``(U, norms)`` with ``u_i = (w_i − c) / ‖w_i − c‖`` stored in ``dtype``.
+
+    Norms and the division are float64 (no additive epsilon, so a row of norm 1e-30 still
+    becomes a unit vector), the result is stored in ``dtype`` (float32 or better); a zero row
+    stays zero. ``center`` (a row vector, e.g. the mean row) is optional; ``norms`` may pass
+    precomputed float64 norms (without ``center``); ``out`` (which may be ``W`` itself, to save
+    memory) receives ``U``.
+
+    Example:
+        >>> import torch
+        >>> U, norms = normalize_rows(torch.tensor([[3e-30, 4e-30], [0.0, 0.0]]))
+        >>> U.tolist(), norms[1].item()
+        ([[0.6000000238418579, 0.800000011920929], [0.0, 0.0]], 0.0)
+    """
+    n = W.shape[0]
+    U = out if out is not None else torch.empty(W.shape, dtype=dtype, device=W.device)
+    shift = center.to(device=W.device, dtype=torch.float64) if center is not None else None
+    given = norms if shift is None else None
+    norms = torch.empty(n, dtype=torch.float64, device=W.device) if given is None else given
+    for start, stop in progress_chunks(n, chunk_rows, "normalising rows", progress):
+        block = W[start:stop].to(torch.float64)
+        if shift is not None:
+            block = block - shift
+        if given is None:
+            norms[start:stop] = torch.linalg.vector_norm(block, dim=1)
+        chunk_norms = norms[start:stop, None]
+        inverse = torch.where(chunk_norms > 0, 1.0 / chunk_norms, torch.zeros_like(chunk_norms))
+        U[start:stop] = (block * inverse).to(U.dtype)
+    return U, norms
