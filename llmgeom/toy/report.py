@@ -21,6 +21,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 from datetime import UTC, datetime
@@ -165,7 +166,7 @@ def summarize(result: TrainResult) -> dict[str, Any]:
     }
 
 
-ROW_NORM_DECIMALS: int = 5  # row_norms are rounded to this many decimals (a smaller JSON)
+ROW_NORM_DECIMALS: int = 3  # row_norms are rounded to 0.001 (the histograms bin at 0.05)
 
 
 def row_norms(W: Any) -> list[float]:
@@ -176,10 +177,43 @@ def row_norms(W: Any) -> list[float]:
     Example:
         >>> import torch
         >>> row_norms(torch.tensor([[3.0, 4.0], [0.0, 0.1234567]]))
-        [5.0, 0.12346]
+        [5.0, 0.123]
     """
     norms = W.detach().double().norm(dim=1)
     return [round(float(v), ROW_NORM_DECIMALS) for v in norms]
+
+
+def json_text(doc: Any, indent: int = 2) -> str:
+    """``doc`` as indented JSON, except that a list of plain numbers stays on one line (a toy
+    result holds ``n`` row norms per width: one line each instead of ``n``). ``json.loads`` of
+    the text is ``doc``; NaN and infinities are refused, as in ``write_json_atomic``.
+
+    Example:
+        >>> print(json_text({"m": [8, 12], "runs": [{"row_norms": [1.0, 0.5]}]}), end="")
+        {
+          "m": [8, 12],
+          "runs": [
+            {
+              "row_norms": [1.0, 0.5]
+            }
+          ]
+        }
+    """
+    return _json_lines(doc, indent, 0) + "\n"
+
+
+def _json_lines(value: Any, indent: int, depth: int) -> str:
+    pad, inner = " " * (indent * depth), " " * (indent * (depth + 1))
+    if isinstance(value, dict) and value:
+        items = [
+            f"{inner}{json.dumps(str(k))}: {_json_lines(v, indent, depth + 1)}"
+            for k, v in value.items()
+        ]
+        return "{\n" + ",\n".join(items) + f"\n{pad}}}"
+    if isinstance(value, list | tuple) and any(isinstance(v, dict | list | tuple) for v in value):
+        items = [f"{inner}{_json_lines(v, indent, depth + 1)}" for v in value]
+        return "[\n" + ",\n".join(items) + f"\n{pad}]"
+    return json.dumps(value, allow_nan=False)
 
 
 def run_label(run: dict[str, Any]) -> str:

@@ -29,10 +29,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from .._atomic import write_json_atomic
+from .._atomic import atomic_path
 from ..records.base import TypedResult, html_table
 from .config import ToyConfig
-from .report import SCHEMA, format_summary, load_result
+from .report import SCHEMA, format_summary, json_text, load_result
 from .seeds import seed_summary
 
 
@@ -209,7 +209,9 @@ class ToyResult(TypedResult):
 
         out = Path(out_dir)
         stem = stem or f"toy-{self.name}"
-        paths = [write_json_atomic(out / f"{stem}.json", self.to_dict())]
+        with atomic_path(out / f"{stem}.json") as tmp:
+            tmp.write_text(json_text(self.to_dict()))
+        paths = [out / f"{stem}.json"]
         if plots:
             paths.append(save_plot(self.figure_loss(), out / f"{stem}_loss.png"))
             paths.append(save_plot(self.figure_phi(), out / f"{stem}_phi.png"))

@@ -112,9 +112,9 @@ def test_row_norms_are_the_trained_rows_norms():
     for row in doc["runs"][0]["per_m"]:
         W = trained.model(0, row["m"]).W.double().numpy()
         assert len(row["row_norms"]) == cfg.n
-        np.testing.assert_allclose(row["row_norms"], np.sqrt((W**2).sum(1)), rtol=0, atol=5e-6)
-        # φ counts the rows of norm > 1/2: the same rows
-        assert row["phi"] == pytest.approx(np.mean(np.array(row["row_norms"]) > 0.5))
+        norms = np.sqrt((W**2).sum(1))
+        np.testing.assert_allclose(row["row_norms"], norms, rtol=0, atol=5e-4)  # 3 decimals
+        assert row["phi"] == pytest.approx(np.mean(norms > 0.5))  # φ: the rows of norm > 1/2
     typed = ToyResult.from_dict(doc)
     assert typed.runs[0].widths[0].row_norms == tuple(doc["runs"][0]["per_m"][0]["row_norms"])
 
