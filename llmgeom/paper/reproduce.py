@@ -4,8 +4,9 @@ Steps, each resumable because each is a sweep or writes its own files:
 
 1. the sweep of ``configs/paper-27.toml`` (27 models: measure, loss on four corpora, token
    frequencies of four tokenizers) into ``OUT``;
-2. the toy presets (``paper-small``, ``paper-large``, the CPU phase diagram ``phase-small``, and
-   the paper's full ``phase`` grid where a GPU is present; one unit per run) into ``OUT/toy``;
+2. the toy presets (``paper-small``, ``paper-large``, the CPU phase diagram ``phase-small``, the
+   activation densities ``density``, and the paper's full ``phase`` grid where a GPU is present;
+   one unit per run) into ``OUT/toy``;
 3. the three fits, exactly as ``llmgeom fit`` makes them (:func:`llmgeom.fits.fit_overlap`,
    :func:`~llmgeom.fits.fit_loss`, :func:`~llmgeom.fits.fit_chinchilla` with their defaults,
    then ``save``), into ``OUT/fits``: the overlap law on the measure results, the width-loss
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
     from ..fits import FitResult
 
 PAPER_CONFIG = "paper-27.toml"
-TOY_PRESETS = ("paper-small", "paper-large", "phase-small")
+TOY_PRESETS = ("paper-small", "paper-large", "phase-small", "density")
 GPU_TOY_PRESETS = ("phase",)  # the 170-run grid: added to the default where a GPU is present
 
 
@@ -48,7 +49,7 @@ def default_toy_presets(gpu: bool | None = None) -> tuple[str, ...]:
 
     Example:
         >>> default_toy_presets(gpu=False)
-        ('paper-small', 'paper-large', 'phase-small')
+        ('paper-small', 'paper-large', 'phase-small', 'density')
         >>> default_toy_presets(gpu=True)[-1]
         'phase'
     """

@@ -1,4 +1,5 @@
-"""``reproduce paper`` runs the CPU phase diagram, and the full grid only where a GPU is present."""
+"""``reproduce paper`` runs the CPU phase diagram and the density preset, and the full grid only
+where a GPU is present."""
 
 from __future__ import annotations
 
@@ -25,13 +26,13 @@ def test_the_dry_run_lists_phase_small_and_the_full_grid_only_with_a_gpu(
     import torch
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: gpu)
-    expected = ["paper-small", "paper-large", "phase-small"] + (["phase"] if gpu else [])
+    expected = ["paper-small", "paper-large", "phase-small", "density"] + (["phase"] if gpu else [])
     assert list(default_toy_presets()) == expected
     result = reproduce_paper(tmp_path / "out", models=["gpt2"], dry_run=True)
     assert result.exit_code == 0 and result.toy is None  # nothing ran
     plan = capsys.readouterr().out.splitlines()[0]
     units = sum(_runs_in(p) for p in expected)
-    assert units == (187 if gpu else 17)  # 3 + 2 + 12 (+ the paper's 17 × 10 grid)
+    assert units == (191 if gpu else 21)  # 3 + 2 + 12 + 4 (+ the paper's 17 × 10 grid)
     assert f"+ {units} toy unit(s) (none done)" in plan
 
 
