@@ -34,9 +34,11 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 
 from llmgeom.devices import resolve_device
+from llmgeom.text.batching import plan_batches, pool_size
 from llmgeom.text.corpus import iter_documents, open_corpus
 from llmgeom.text.lm import wrap_model
-from llmgeom.text.loss import compute_loss, pad_batch, plan_batches, pool_size
+from llmgeom.text.loss import compute_loss
+from llmgeom.text.nll import pad_batch
 
 WORDS = (
     "the of and to in a is that for it as was with be by on not he I this are or his from at "

@@ -26,6 +26,7 @@ from .options import check_choice, check_number, check_whole, option
 
 WIDTHS = ("head", "d_model")
 LOSSES = ("ls", "huber")
+LOSS_COLUMNS = ("loss", "authors")  # losses.csv's loss, or its loss_authors_weighting
 RESAMPLES = ("points", "models", "residuals")
 PROPAGATIONS = ("linear", "quadrature")
 #: What the authors' SE of α does where some L <= L0 (:mod:`llmgeom.fits.width_loss_se`).
@@ -118,6 +119,13 @@ class LossFitOptions:
         flag="--se-rule",
         choices=SE_RULES,
     )
+    column: Literal["loss", "authors"] = option(
+        "loss",
+        "the loss fitted: the token-weighted `loss` column (default) or `authors`, the "
+        "authors' weighting (column loss_authors_weighting of llmgeom loss's losses.csv)",
+        flag="--column",
+        choices=LOSS_COLUMNS,
+    )
 
     def __post_init__(self) -> None:
         self.validate()
@@ -126,6 +134,7 @@ class LossFitOptions:
         """Raise a one-line :class:`ConfigError` naming the first bad option."""
         check_choice("loss", self.loss, LOSSES)
         check_choice("se_rule", self.se_rule, SE_RULES)
+        check_choice("column", self.column, LOSS_COLUMNS)
         check_choice("resample", self.resample, RESAMPLES)
         if self.n_bootstrap is not None:
             _check_count("n_bootstrap", self.n_bootstrap)

@@ -10,6 +10,8 @@ Example:
     b'\\x89PNG'
     >>> colours(["opt", "gpt2"])
     {'opt': 'C0', 'gpt2': 'C1'}
+    >>> figure_axes(ax)[0] is fig  # a plot function given ``ax=`` draws into its figure
+    True
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ._atomic import atomic_path
+from .errors import ConfigError
 
 
 def new_figure(ncols: int = 1, width: float = 6.4, height: float = 4.6) -> tuple[Any, list[Any]]:
@@ -34,6 +37,33 @@ def new_figure(ncols: int = 1, width: float = 6.4, height: float = 4.6) -> tuple
     for ax in axes:
         ax.grid(True, which="both", alpha=0.25)
     return fig, axes
+
+
+def figure_axes(
+    ax: Any = None, ncols: int = 1, width: float = 6.4, height: float = 4.6
+) -> tuple[Any, list[Any]]:
+    """``(figure, axes)`` for a plot function's ``ax=`` argument: a new figure of ``ncols``
+    side-by-side axes (:func:`new_figure`) when ``ax`` is None, else ``ax`` (one axes, or a
+    sequence of ``ncols`` axes) and its figure; :class:`ConfigError` naming ``ax`` otherwise.
+
+    Example:
+        >>> fig, (left, right) = figure_axes(None, 2)
+        >>> figure_axes([left, right], 2)[0] is fig
+        True
+        >>> figure_axes(left, 2)
+        Traceback (most recent call last):
+        ...
+        llmgeom.errors.ConfigError: ax must be 2 axes for this figure, got 1
+    """
+    if ax is None:
+        return new_figure(ncols, width, height)
+    if hasattr(ax, "flat"):  # a numpy array of axes (pyplot.subplots)
+        ax = list(ax.flat)
+    axes = list(ax) if isinstance(ax, list | tuple) else [ax]
+    if len(axes) != ncols:
+        message = f"ax must be {ncols} axes for this figure, got {len(axes)}"
+        raise ConfigError(message, parameter="ax")
+    return axes[0].figure, axes
 
 
 def log_axes(ax: Any, axis: str = "xy") -> None:

@@ -68,12 +68,14 @@ SE(alpha) is reported with the authors' formula (undefined if some L <= L0: then
 --se-rule authors, computed as their notebook did, ln(L - L0) := 0 there), the Jacobian (least
 squares only) and a percentile bootstrap (--resample points|models|residuals).
 
-input: a CSV or JSON table with columns model,family,corpus,m,loss (loss in nats/token).
+input: a CSV or JSON table with columns model,family,corpus,m,loss (loss in nats/token);
+--column authors fits its loss_authors_weighting column instead (written by `llmgeom loss`).
 
 examples:
   llmgeom fit loss losses.csv
   llmgeom fit loss losses.csv --bootstrap 2000 --resample models
   llmgeom fit loss losses.json --loss huber --out results/fits-huber
+  llmgeom fit loss losses.csv --column authors --out results/fits-authors
 """
 
 CHINCHILLA_HELP = """\

@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     opts = from_namespace(FreqOptions, args)  # a bad value: one line naming its flag
     ensure_writable_dir(args.out)
 
-    from ..text.freq import build_record, count_tokens, save_freq, summary
+    from ..text.freq import count_tokens
     from ..text.tokenizers import load_tokenizer
 
     corpora = open_corpora(args.corpus, opts)
@@ -84,8 +84,7 @@ def run(args: argparse.Namespace) -> int:
         for corpus in corpora
     ]
     for result in results:
-        record = build_record(result)
-        print(summary(result, record))
-        for path in save_freq(result, args.out, record):
+        print(result.summary())
+        for path in result.save(args.out):
             print(f"  wrote {path}")
     return 0

@@ -7,9 +7,9 @@ Example:
     ('gpt2', ['wiki.txt'], 100, None, 'results/loss')
     >>> from_namespace(LossOptions, args).batch_tokens  # the declared default
     8192
-    >>> from_namespace(ModelOptions, p.parse_args(["loss", "gpt2", "--corpus", "a.txt",
-    ...                                            "--load-in-4bit"])).to_dict()
-    {'dtype': None, 'device': 'auto', 'device_map': None, 'quantization': '4bit'}
+    >>> from_namespace(LossOptions, p.parse_args(["loss", "gpt2", "--corpus", "a.txt",
+    ...                                           "--quantization", "8bit"])).quantization
+    '8bit'
 """
 
 from __future__ import annotations
@@ -32,9 +32,10 @@ tokens after the first / number of those tokens (nats/token). Also: perplexity, 
 script's average (per-document mean weighted by the token count including the first token).
 
 output, per (model, corpus): DIR/<model>.<corpus>.loss.json (model identity, corpus sha256,
-options, dtype, quantisation, versions, timings), and a row model,family,corpus,m,loss,head_width
-in DIR/losses.csv (m = d_model; a row for the same model and corpus is replaced), the table
-`llmgeom fit loss DIR/losses.csv` reads.
+options, dtype, quantization, versions, timings), and a row
+model,family,corpus,m,loss,head_width,loss_authors_weighting in DIR/losses.csv (m = d_model; a
+row for the same model and corpus is replaced), the table `llmgeom fit loss DIR/losses.csv`
+reads (--column authors: the authors' weighting).
 
 examples:
   llmgeom loss gpt2 --corpus wiki.txt --samples 1000
@@ -42,6 +43,7 @@ examples:
   llmgeom loss pythia-1b --corpus hf:wikitext:wikitext-103-v1:train --recipe paper
   llmgeom loss model.gguf --corpus books/ --max-length 1024
   llmgeom loss qwen2.5-7b --corpus wiki.txt --device-map auto --dtype bfloat16
+  llmgeom loss opt-1.3b --corpus wiki.txt --quantization 8bit    # as the authors (CUDA GPU)
   llmgeom fit loss results/loss/losses.csv
 """
 
@@ -61,7 +63,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="Hugging Face model folder, Hub id or paper alias (see `llmgeom models`), .gguf file",
     )
     add_text_arguments(p, LossOptions, out_default=DEFAULT_OUT)
-    add_arguments(p, ModelOptions)  # --dtype, --device, --device-map, --load-in-8bit/4bit
+    add_arguments(p, ModelOptions)  # --dtype, --device, --device-map
     p.set_defaults(func=run)
 
 
@@ -79,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
         args.model,
         revision=args.revision,
         **model_opts.to_dict(),
+        quantization=opts.quantization,
         trust_remote_code=args.trust_remote_code,
         progress=False if args.no_progress else None,
     )

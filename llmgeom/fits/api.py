@@ -85,13 +85,15 @@ def fit_loss(
     huber_delta: float = 1e-3,
     seed: int = 0,
     se_rule: SeRule = "strict",
+    column: Literal["loss", "authors"] = "loss",
 ) -> WidthLossFit:
     """Fit ``L = C/m^α + L0(family, corpus)`` to a CSV or JSON table with columns
     ``model, family, corpus, m, loss`` (loss in nats/token).
 
     ``loss``: least squares on L (``"ls"``) or Huber (threshold ``huber_delta``) on ln L;
     ``n_bootstrap`` replicates (default 1000 for ls, 200 for huber; 0 to skip) drawn by
-    ``resample`` with generator ``seed``.
+    ``resample`` with generator ``seed``. ``column="authors"`` fits the table's
+    ``loss_authors_weighting`` column (the authors' average) instead of ``loss``.
 
     ``se_rule``: the authors' SE of α (paper.md §4) takes ``ln(L − L0)``, undefined where some
     loss lies at or below its fitted offset. ``"strict"`` (the default) reports it as NaN with
@@ -109,13 +111,13 @@ def fit_loss(
         >>> r.stem, round(r.alpha, 2)
         ('width_loss_fit_huber', 0.91)
     """
-    from .tables import read_loss_table
+    from .tables import LOSS_COLUMNS, read_loss_table
 
-    LossFitOptions(
+    LossFitOptions(  # checks, naming the parameter
         loss=loss, n_bootstrap=n_bootstrap, resample=resample, huber_delta=huber_delta, seed=seed,
-        se_rule=se_rule,
-    )  # checks, naming the parameter  # fmt: skip
-    rows = read_loss_table(table)
+        se_rule=se_rule, column=column,
+    )  # fmt: skip
+    rows = read_loss_table(table, column)
     law = WidthLossLaw(
         loss=loss,
         n_bootstrap=DEFAULT_LOSS_BOOTSTRAP[loss] if n_bootstrap is None else n_bootstrap,
@@ -124,7 +126,8 @@ def fit_loss(
         huber_delta=huber_delta,
         se_rule=se_rule,
     ).fit(rows.m, rows.loss, family=rows.family, corpus=rows.corpus, models=rows.model)
-    return WidthLossFit._build(law.to_dict() | {"input": str(table)}, law=law)
+    fitted = {"input": str(table), "column": LOSS_COLUMNS[column]}
+    return WidthLossFit._build(law.to_dict() | fitted, law=law)
 
 
 def fit_chinchilla(

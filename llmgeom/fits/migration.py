@@ -8,7 +8,8 @@
   ``--alpha-n`` flags and :class:`~llmgeom.fits.ChinchillaFit`'s attributes.
 * ``llmgeom.fit.width_loss/2``: ``se_rule`` says how the authors' SE of α treats points with
   ``L ≤ L0`` (:mod:`llmgeom.fits.width_loss_se`); every ``/1`` result was made by ``"strict"``,
-  the only rule then.
+  the only rule then; ``column`` names the ``losses.csv`` column fitted (``fit_loss(column=)``),
+  ``loss`` for every ``/1`` result.
 
 Every number is kept; a ``/2`` result (or any other document) is returned as a copy, unchanged.
 
@@ -54,6 +55,7 @@ def _width_loss(old: dict[str, Any]) -> dict[str, Any]:
         if key == "alpha_se_authors_note":
             new["se_rule"] = "strict"
     new.setdefault("se_rule", "strict")
+    new.setdefault("column", "loss")  # /1 fitted losses.csv's token-weighted loss, the only one
     return new
 
 

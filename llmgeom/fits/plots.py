@@ -32,10 +32,7 @@ PNG_DPI = 120
 
 def _figure(ax: Any = None) -> tuple[Any, Any]:
     """(figure, axes) with log-log axes: ``ax`` and its figure, or a new 6.4 × 4.8 figure."""
-    if ax is None:
-        fig, (ax,) = plotting.new_figure(1, 6.4, 4.8)
-    else:
-        fig = ax.figure
+    fig, (ax,) = plotting.figure_axes(ax, 1, 6.4, 4.8)
     plotting.log_axes(ax)
     return fig, ax
 
@@ -74,6 +71,20 @@ def plot_overlap(law: OverlapLaw, ax: Any = None) -> Any:
     return fig
 
 
+def loss_above_offset(law: WidthLossLaw) -> np.ndarray:
+    """``L − L0(family, corpus)`` of every point of a fitted width-loss law (the data collapse
+    of Fig 8b: on the line ``C m^−α``).
+
+    Example:
+        >>> from llmgeom.paper.published import paper_implied_losses
+        >>> t = paper_implied_losses()
+        >>> law = WidthLossLaw().fit(t.m, t.loss, family=t.family, corpus=t.corpus)
+        >>> bool(np.allclose(loss_above_offset(law), law.C_ * law.m_ ** -law.alpha_))
+        True
+    """
+    return np.asarray(law.loss_values_ - law.solution_.offsets[law.codes_])
+
+
 def plot_width_loss(law: WidthLossLaw, ax: Any = None) -> Any:
     """The data collapse ``L − L0`` against m, the line ``C m^−α`` and its shaded interval;
     drawn into ``ax`` (a new figure if omitted); returns the figure.
@@ -93,7 +104,7 @@ def plot_width_loss(law: WidthLossLaw, ax: Any = None) -> Any:
     corpora = sorted(set(law.corpus_))
     colours = plotting.colours(families)
     sol = law.solution_
-    excess = law.loss_values_ - sol.offsets[law.codes_]
+    excess = loss_above_offset(law)
     fam, cor = np.array(law.family_), np.array(law.corpus_)
     keep = excess > 0
     for g in families:

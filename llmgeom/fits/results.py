@@ -184,6 +184,7 @@ class WidthLossFit(FitResult):
     C: float
     alpha_se_authors: float
     se_rule: str
+    column: str
     alpha_ci_authors: tuple[float, float]
     alpha_ci_bootstrap: tuple[float, float]
     offsets_L0: Mapping[str, Mapping[str, float]]
@@ -203,6 +204,7 @@ class WidthLossFit(FitResult):
             "C": num(d["C"]),
             "alpha_se_authors": num(d["alpha_se_authors"]),
             "se_rule": str(d["se_rule"]),
+            "column": str(d.get("column", "loss")),
             "alpha_ci_authors": pair(d["alpha_ci_authors"]),
             "alpha_ci_bootstrap": pair(d["alpha_ci_bootstrap"]),
             "offsets_L0": MappingProxyType(offsets),
@@ -213,8 +215,11 @@ class WidthLossFit(FitResult):
 
     @property
     def stem(self) -> str:
-        """``width_loss_fit_ls`` or ``width_loss_fit_huber``."""
-        return f"width_loss_fit_{self.loss}"
+        """``width_loss_fit_ls`` or ``width_loss_fit_huber``; ``…_authors`` when the authors'
+        weighting (``column="loss_authors_weighting"``) was fitted, so that both fits of one
+        table can be saved into one folder."""
+        suffix = "" if self.column == "loss" else "_authors"
+        return f"width_loss_fit_{self.loss}{suffix}"
 
     def figure(self, ax: Any = None) -> Any:
         """The data collapse ``L − L0`` against m (:func:`~llmgeom.fits.plots.plot_width_loss`)."""

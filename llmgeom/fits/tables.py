@@ -115,8 +115,13 @@ def _read_records(path: PathLike, required: Sequence[str]) -> list[dict[str, Any
     return rows
 
 
-def read_loss_table(path: PathLike) -> LossTable:
-    """Read a width-loss table (CSV or JSON) with columns ``model, family, corpus, m, loss``.
+#: The loss column of a width-loss table that ``column`` ("loss" or "authors") names.
+LOSS_COLUMNS = {"loss": "loss", "authors": "loss_authors_weighting"}
+
+
+def read_loss_table(path: PathLike, column: str = "loss") -> LossTable:
+    """Read a width-loss table (CSV or JSON) with columns ``model, family, corpus, m, loss``
+    (``column="authors"``: its ``loss_authors_weighting`` column is the loss).
 
     Example:
         >>> import tempfile, pathlib
@@ -125,14 +130,15 @@ def read_loss_table(path: PathLike) -> LossTable:
         >>> read_loss_table(p).loss.tolist()
         [3.3]
     """
-    cols = ("model", "family", "corpus", "m", "loss")
+    name = LOSS_COLUMNS[column]
+    cols = ("model", "family", "corpus", "m", name)
     rows = _read_records(path, cols)
     return LossTable(
         model=[str(r["model"]) for r in rows],
         family=[str(r["family"]) for r in rows],
         corpus=[str(r["corpus"]) for r in rows],
         m=np.array([_number(path, i, "m", r["m"]) for i, r in enumerate(rows, 1)]),
-        loss=np.array([_number(path, i, "loss", r["loss"]) for i, r in enumerate(rows, 1)]),
+        loss=np.array([_number(path, i, name, r[name]) for i, r in enumerate(rows, 1)]),
     )
 
 

@@ -41,9 +41,10 @@ def random_cos_density(c: np.ndarray, m: int) -> np.ndarray:
         return math.exp(log_norm) * np.power(inside, (m - 3) / 2)
 
 
-def plot_measurement(result: _Recorded, axes: tuple[Any, Any] | None = None) -> Any:
+def plot_measurement(result: _Recorded, ax: Any = None) -> Any:
     """The figure of ``result``: the cos histogram against random vectors' density and the row
-    norms, drawn into ``axes`` (two axes of one figure; a new 10 × 3.8 figure if omitted).
+    norms, drawn into ``ax`` (two axes of one figure; a new 10 × 3.8 figure if omitted); returns
+    the figure.
 
     Example:
         >>> import torch
@@ -52,16 +53,12 @@ def plot_measurement(result: _Recorded, axes: tuple[Any, Any] | None = None) -> 
         >>> fig.axes[0].get_xlabel()
         'cos between rows'
     """
-    from ..plotting import new_figure
+    from ..plotting import figure_axes
 
     record = result.to_dict()
     stats, meta = record["stats"], record["model"]
     m = int(stats["m"])
-    if axes is None:
-        fig, (ax_cos, ax_norm) = new_figure(2, 10, 3.8)
-    else:
-        ax_cos, ax_norm = axes
-        fig = ax_cos.figure
+    fig, (ax_cos, ax_norm) = figure_axes(ax, 2, 10, 3.8)
     sampled = stats.get("sampled", {})
     hist = stats.get("histogram") or sampled.get("histogram")
     peak = 0.0

@@ -1,7 +1,7 @@
 """Typed, frozen results read from and written to llmgeom's JSON records.
 
 The typed classes live with what makes them (:class:`llmgeom.geometry.result.MeasureResult`,
-:class:`llmgeom.text.freq_record.FreqRecord`, the fits' and the toy's results);
+:class:`llmgeom.text.freq_record.FreqResult`, the fits' and the toy's results);
 :class:`TypedResult` is the common base (``to_dict``/``from_dict``/``load``, a one-line repr and
 an HTML table for notebooks); :func:`to_pandas` turns a folder of results into a table, one row
 per result with its headline columns.

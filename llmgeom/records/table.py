@@ -29,7 +29,7 @@ RESULT_CLASSES = {
     "llmgeom.fit.width_loss": "llmgeom.fits.results:WidthLossFit",
     "llmgeom.fit.chinchilla": "llmgeom.fits.results:ChinchillaFit",
     "llmgeom.loss": "llmgeom.text.loss:LossResult",
-    "llmgeom.freq": "llmgeom.text.freq_record:FreqRecord",
+    "llmgeom.freq": "llmgeom.text.freq_record:FreqResult",
 }
 
 

@@ -3,7 +3,8 @@ from our own measurements, and one self-contained ``index.html``.
 
 :func:`build_report` is the whole command; :mod:`.gather` finds and reads the results,
 :mod:`.laws` picks the points and the fitted laws, :mod:`.figures` draws one figure per function,
-:mod:`.summary` writes the table and :mod:`.html` the page.
+:mod:`.paper_table` sets the paper's published numbers beside ours, :mod:`.summary` writes the
+table and :mod:`.html` the page.
 
 Example:
     >>> import torch
@@ -11,8 +12,10 @@ Example:
     >>> from llmgeom.records.measurement import write_record
     >>> _ = write_record(measure(torch.randn(30, 6), pairs="gram").to_dict(), "results")
     >>> report = build_report("results", "out")
-    >>> report.summary_csv.name, "overlap_vs_width" in report.figures, len(report.missing)
-    ('summary.csv', True, 6)
+    >>> report.summary_csv.name, "overlap_vs_width" in report.figures
+    ('summary.csv', True)
+    >>> "loss_vs_width" in report.missing
+    True
 """
 
 from __future__ import annotations

@@ -27,9 +27,10 @@ from typing import Any
 
 from .._atomic import atomic_path, ensure_writable_dir
 from ..errors import ConfigError, LlmgeomError, SourceNotFoundError
-from .figures import FIGURES, Context, Drawn, Missing, _toy_runs, toy_run_label
+from .figures import FIGURES, Context, Drawn, Missing, toy_run_label, toy_runs
 from .gather import Gathered, gather
 from .html import Page, details, esc, figure, render_page, table
+from .paper_table import paper_rows, paper_section
 from .summary import fit_rows, summary_rows, write_summary
 
 FIGURE_DIR = "figures"
@@ -101,7 +102,7 @@ def build_report(
         figures[figure_id] = path
     for figure_id in missing:
         (out / FIGURE_DIR / f"{figure_id}.png").unlink(missing_ok=True)
-    rows = summary_rows(found, [ctx.overlap, ctx.width_loss])
+    rows = summary_rows(found, [ctx.overlap, ctx.width_loss], paper_rows(ctx))
     summary_csv = write_summary(out / "summary.csv", rows)
     page = _page(found, ctx, drawn, missing, rows)
     index = out / "index.html"
@@ -154,7 +155,7 @@ def _fits_section(found: Gathered, ctx: Context) -> str:
                 f"<h3>{esc(item.data.get('schema'))}: {esc(item.rel)}</h3>"
                 + _fit_table(item.data, item.rel)
             )
-    toy = _toy_runs(found)
+    toy = toy_runs(found)
     if toy:
         rows = []
         for item, run in toy:
@@ -371,12 +372,17 @@ def _page(
         f"found {counts}.",
         f"Figures: {len(drawn)} drawn, {len(missing)} missing.",
     ]
-    points = [r for r in rows if not r["record"].startswith("fit:")]
+    points = [r for r in rows if not r["record"].startswith(("fit:", "paper"))]
     provenance = details(
         f"provenance of every point ({len(points)} rows): checksums, commits, versions",
         table(PROVENANCE, [[r.get(c) for c in PROVENANCE] for r in points]),
     )
     sections = [
+        (
+            "paper",
+            "The paper side by side",
+            paper_section([r for r in rows if r["record"] == "paper"]),
+        ),
         ("figures", "Figures", _figures_section(drawn, missing)),
         ("fits", "Fitted numbers", _fits_section(found, ctx)),
         ("results", "Results", _results_section(rows)),

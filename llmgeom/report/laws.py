@@ -26,6 +26,7 @@ from functools import cached_property
 from typing import Any
 
 from ..errors import FitError
+from ..fits.migration import OVERLAP, WIDTH_LOSS
 from ..records.measurement import ANALYSIS_SETTINGS
 from .gather import Gathered, Item, loss_model, measure_model, settings_key, step_of
 
@@ -67,10 +68,7 @@ class Law:
         """
         from ..fits import OverlapLaw, WidthLossLaw
 
-        kinds: dict[str, Any] = {
-            "llmgeom.fit.overlap/2": OverlapLaw,
-            "llmgeom.fit.width_loss/2": WidthLossLaw,
-        }
+        kinds: dict[str, Any] = {OVERLAP: OverlapLaw, WIDTH_LOSS: WidthLossLaw}
         kind = kinds.get(str((self.data or {}).get("schema")))
         if kind is None or self.data is None:
             return None
@@ -110,7 +108,7 @@ def _pick(fits: list[Item], schema: str, prefer: Any) -> Item | None:
 
 def overlap_law(found: Gathered, items: list[Item]) -> Law:
     """The overlap law to draw: read from a fit result, else fitted to ``items``."""
-    picked = _pick(found.fits, "llmgeom.fit.overlap/2", lambda d: d.get("width", "head") == "head")
+    picked = _pick(found.fits, OVERLAP, lambda d: d.get("width", "head") == "head")
     if picked is not None:
         return Law(picked.data, picked.rel)
     if not items:
@@ -176,7 +174,7 @@ def loss_points(found: Gathered) -> list[dict[str, Any]]:
 
 def width_loss_law(found: Gathered, points: list[dict[str, Any]]) -> Law:
     """The width-loss law to draw: read from a fit result, else fitted to ``points``."""
-    picked = _pick(found.fits, "llmgeom.fit.width_loss/2", lambda d: d.get("loss") == "ls")
+    picked = _pick(found.fits, WIDTH_LOSS, lambda d: d.get("loss") == "ls")
     if picked is not None:
         return Law(picked.data, picked.rel)
     if not points:

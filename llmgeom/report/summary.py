@@ -6,11 +6,15 @@ per model and corpus; ``loss_table`` for rows of a ``losses.csv`` no loss record
 ``freq`` (one per tokenizer and corpus), ``toy`` (one per run and width: ``model`` is the toy
 experiment, ``variant`` the run) and ``fit:overlap`` / ``fit:width_loss`` / ``fit:chinchilla``
 (one per fitted ``quantity``, with ``value``, ``se``, ``ci_low``, ``ci_high`` and what kind of
-``interval``). Columns a record does not have are empty. Floats are written as Python's
-``repr`` (shortest text that reads back to the same float), so ``float(cell)`` equals the value
-in the source file exactly. The provenance of every row: ``model_sha256`` (the head tensor's
-checksum for a measurement, the weight or tokenizer files' checksums otherwise), ``commit``,
-``corpus_sha256``, ``counts_sha256``, package versions, ``created`` and the source ``file``.
+``interval``) and ``paper`` (one per published number: ``published`` with its interval
+``published_ci_low``/``published_ci_high`` and ``published_interval``, ours in ``value``,
+``ci_low``, ``ci_high``, ``interval``, whether they ``agrees`` and the ``paper_source``:
+:mod:`llmgeom.report.paper_table`). Columns a record does not have are empty. Floats are written
+as Python's ``repr`` (shortest text that reads back to the same float), so ``float(cell)``
+equals the value in the source file exactly. The provenance of every row: ``model_sha256`` (the
+head tensor's checksum for a measurement, the weight or tokenizer files' checksums otherwise),
+``commit``, ``corpus_sha256``, ``counts_sha256``, package versions, ``created`` and the source
+``file``.
 
 Example:
     >>> cell(0.1 + 0.2), cell(None), cell(True), cell(3)
@@ -46,6 +50,8 @@ COLUMNS: tuple[str, ...] = (
     "zipf_s_mle_ci_high",
     "gamma", "alpha", "regime", "phi", "mean_cos2_strong", "alpha_m", "alpha_m_se",
     "quantity", "value", "se", "ci_low", "ci_high", "interval",
+    "published", "published_ci_low", "published_ci_high", "published_interval", "agrees",
+    "paper_source",
     "model_sha256", "commit", "corpus_sha256", "counts_sha256",
     "llmgeom", "torch", "transformers", "created", "file",
 )  # fmt: skip
@@ -290,8 +296,11 @@ def fit_rows(data: dict[str, Any], origin: str) -> list[dict[str, Any]]:
     return out
 
 
-def summary_rows(found: Gathered, laws: Sequence[Law] = ()) -> list[dict[str, Any]]:
-    """Every row of ``summary.csv``, in a stable order; ``laws``: fits made by the report."""
+def summary_rows(
+    found: Gathered, laws: Sequence[Law] = (), paper: Sequence[dict[str, Any]] = ()
+) -> list[dict[str, Any]]:
+    """Every row of ``summary.csv``, in a stable order; ``laws``: fits made by the report;
+    ``paper``: the side-by-side rows of :func:`llmgeom.report.paper_table.paper_rows`."""
     rows = [measure_row(i, found) for i in found.measurements]
     rows += [loss_row(i) for i in found.losses]
     covered = {(loss_model(i.data), str(i.data["corpus"].get("name"))) for i in found.losses}
@@ -321,7 +330,7 @@ def summary_rows(found: Gathered, laws: Sequence[Law] = ()) -> list[dict[str, An
     for law in laws:
         if law.data is not None and law.origin.startswith("fitted by"):
             rows += fit_rows(law.data, law.origin)
-    return rows
+    return rows + list(paper)
 
 
 def write_summary(path: str | os.PathLike[str], rows: list[dict[str, Any]]) -> Path:

@@ -115,6 +115,7 @@ class LossSpec:
     text_field: str = "text"
     device: str = "auto"
     batch_tokens: int | None = None
+    quantization: str = "none"  # "8bit" / "4bit": bitsandbytes, as the authors' script loaded
 
 
 @dataclass(frozen=True)
@@ -350,6 +351,7 @@ def _loss(raw: Any, base: Path) -> LossSpec | None:
         text_field=opts.text_field,
         device=device,
         batch_tokens=opts.batch_tokens if "batch_tokens" in raw else None,  # None: the default
+        quantization=opts.quantization,
     )
 
 

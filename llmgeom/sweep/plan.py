@@ -158,10 +158,10 @@ def tokenizer_name(source: str, local: bool) -> str:
 
 def freq_files(tokenizer: str, corpus: str) -> tuple[str, str, str]:
     """The counts, record and plot ``llmgeom freq`` writes for one tokenizer name and corpus."""
-    from ..text.freq import _safe
+    from ..text.freq_record import file_names
 
-    stem = f"{_safe(tokenizer)}.{_safe(corpus_name(corpus))}"
-    return (f"{stem}.counts.npz", f"{stem}.freq.json", f"{stem}.freq.png")
+    names = file_names(tokenizer, corpus_name(corpus))
+    return (names["counts"], names["record"], names["plot"])
 
 
 # ------------------------------------------------------------------------------ resources
@@ -257,6 +257,7 @@ def _loss_units(config: SweepConfig, spec: LossSpec) -> list[Unit]:
                 "text_field": spec.text_field,
                 "device": spec.device,
                 "batch_tokens": spec.batch_tokens,
+                "quantization": spec.quantization,
                 "expected": loss_file(model, corpus),
             }
             weights = weight_bytes(model)

@@ -10,7 +10,7 @@
   truncation and the paper recipe's segments alike, and its record says which
   (``definition.max_length``, with the bound as ``max_length_limit``); a ``[[models]]`` name
   and family label the record (``model.label``, ``model.family``), its file and its row;
-* ``freq``: :func:`llmgeom.text.freq.count_tokens`, ``build_record``, ``save_freq``
+* ``freq``: :func:`llmgeom.text.freq.count_tokens` and its result's ``save``
   (``llmgeom freq``);
 * ``toy``: :func:`llmgeom.toy.experiment.run_experiment` on the file's config, or on one run
   of it (``llmgeom toy run``/``sweep``).
@@ -99,7 +99,9 @@ def measure_done(params: dict[str, Any], out: str) -> bool:
 def _load_model(params: dict[str, Any]) -> Any:
     from ..text.lm import load_model
 
-    key = (params["source"], params.get("revision"), params.get("dtype"), params.get("device"))
+    quantization: Any = params.get("quantization") or "none"  # an earlier version's plan: none
+    key = (params["source"], params.get("revision"), params.get("dtype"), params.get("device"),
+           quantization)  # fmt: skip
     if key not in _LOADED:
         _LOADED.clear()  # one model at a time in memory
         _LOADED[key] = load_model(
@@ -107,6 +109,7 @@ def _load_model(params: dict[str, Any]) -> Any:
             revision=params.get("revision"),
             dtype=params.get("dtype"),
             device=params.get("device") or "auto",
+            quantization=quantization,
             progress=False,
         )
     return _LOADED[key]
@@ -140,23 +143,13 @@ def run_loss(params: dict[str, Any], out: str) -> list[str]:
         progress=False,
     )
     if limit is not None:  # the record's max_length is the one used; this is the sweep's bound
-        result.options["max_length_limit"] = limit
-    _label_loss(result, params.get("label"), params.get("family"))
+        result = result.with_definition(max_length_limit=limit)
+    result = result.with_labels(label=params.get("label"), family=params.get("family"))
     Path(out).mkdir(parents=True, exist_ok=True)
     with losses_lock(out):  # read-modify-rename of the shared table, one process at a time
         paths = save_loss(result, out)
     _check_name(paths[0], params["expected"])
     return _relative(paths, out)
-
-
-def _label_loss(result: Any, label: str | None, family: str | None) -> None:
-    """The ``[[models]]`` labels on a loss result: ``label`` names it (record, file, table row),
-    ``family`` is its ``losses.csv`` family (the width-loss fit's offsets)."""
-    labels = {key: value for key, value in (("label", label), ("family", family)) if value}
-    if labels:
-        result.model = {**result.model, **labels}  # a copy: the loaded model's identity stays
-    if label:
-        result.model_name = label
 
 
 def loss_done(params: dict[str, Any], out: str) -> bool:
@@ -178,7 +171,7 @@ def loss_done(params: dict[str, Any], out: str) -> bool:
 def run_freq(params: dict[str, Any], out: str) -> list[str]:
     """One ``llmgeom freq`` result: counts (npz), record (JSON), rank-frequency plot (PNG)."""
     from ..text.corpus import open_corpus
-    from ..text.freq import build_record, count_tokens, save_freq
+    from ..text.freq import count_tokens
     from ..text.tokenizers import load_tokenizer
 
     corpus = open_corpus(
@@ -194,7 +187,7 @@ def run_freq(params: dict[str, Any], out: str) -> list[str]:
         progress=False,
     )
     Path(out).mkdir(parents=True, exist_ok=True)
-    paths = save_freq(result, out, build_record(result))
+    paths = result.save(out)
     return _relative(paths, out)
 
 

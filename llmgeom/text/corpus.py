@@ -35,7 +35,6 @@ Example:
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 from collections.abc import Iterator
@@ -44,13 +43,21 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, CorpusError, NetworkError, SourceNotFoundError
+from .corpus_files import (
+    INSTALL_HINT,
+    decode_utf8,
+    field_value,
+    jsonl_records,
+    parquet_records,
+    txt_documents,
+    txt_lines,
+)
 
 SUFFIXES = (".txt", ".jsonl", ".parquet")
 RECIPES = ("paper",)
 PAPER_MAX_LENGTH = 2048  # the authors' max_seq_length: a document holds >= 1024 words
 _SPLITS = ("train", "validation", "test")
 _HASH_CHUNK = 1 << 20
-_INSTALL_HINT = "pip install 'llmgeom[corpora]'"
 
 
 @dataclass(frozen=True)
@@ -169,22 +176,12 @@ def _hash_and_check(file: Path, digest: Any) -> None:
             offset = 0
             for line in fh:  # b"\n" never occurs inside a UTF-8 multi-byte sequence
                 digest.update(line)
-                _decode(line, file, offset)
+                decode_utf8(line, file, offset)
                 offset += len(line)
     except PermissionError:
         raise CorpusError(f"{file}: not readable (permission denied)") from None
     except IsADirectoryError:  # pragma: no cover - filtered above
         raise CorpusError(f"{file}: is a folder") from None
-
-
-def _decode(raw: bytes, file: Path, offset: int) -> str:
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise CorpusError(
-            f"{file}: not UTF-8 text: undecodable byte 0x{raw[err.start]:02x} at byte offset "
-            f"{offset + err.start}"
-        ) from None
 
 
 # ----------------------------------------------------------------------------- reading
@@ -249,7 +246,7 @@ def _raw_units(corpus: Corpus) -> Iterator[str]:
     for kind, file in _sources(corpus):
         if kind == "txt":
             assert file is not None  # only the "hf" kind has no file
-            yield from _txt_lines(file)
+            yield from txt_lines(file)
         else:
             yield from _records(kind, file, corpus)
 
@@ -258,7 +255,7 @@ def _raw_documents(corpus: Corpus) -> Iterator[str]:
     for kind, file in _sources(corpus):
         if kind == "txt":
             assert file is not None  # only the "hf" kind has no file
-            docs = _txt_documents(file)
+            docs = txt_documents(file)
         else:
             docs = _records(kind, file, corpus)
         for doc in docs:
@@ -277,101 +274,11 @@ def _sources(corpus: Corpus) -> Iterator[tuple[str, Path | None]]:
 def _records(kind: str, file: Path | None, corpus: Corpus) -> Iterator[str]:
     if kind == "jsonl":
         assert file is not None
-        return _jsonl_records(file, corpus.text_field)
+        return jsonl_records(file, corpus.text_field)
     if kind == "parquet":
         assert file is not None
-        return _parquet_records(file, corpus.text_field)
+        return parquet_records(file, corpus.text_field)
     return _hf_records(corpus)
-
-
-def _txt_lines(file: Path) -> Iterator[str]:
-    """Each line of a UTF-8 text file, without its ending."""
-    offset = 0
-    with _open_binary(file) as fh:
-        for raw in fh:
-            line = _decode(raw, file, offset)
-            if offset == 0 and line.startswith("\ufeff"):  # a byte-order mark is no text
-                line = line[1:]
-            offset += len(raw)
-            yield line.removesuffix("\n").removesuffix("\r")
-
-
-def _txt_documents(file: Path) -> Iterator[str]:
-    block: list[str] = []
-    for line in _txt_lines(file):
-        if line.strip():
-            block.append(line)
-        elif block:
-            yield "\n".join(block)
-            block = []
-    if block:
-        yield "\n".join(block)
-
-
-def _open_binary(file: Path) -> Any:
-    try:
-        return file.open("rb")
-    except FileNotFoundError:
-        raise SourceNotFoundError(f"corpus file disappeared: {file}") from None
-    except PermissionError:
-        raise CorpusError(f"{file}: not readable (permission denied)") from None
-
-
-def _field_value(record: Any, field: str, where: str) -> str:
-    if not isinstance(record, dict):
-        raise CorpusError(f"{where}: not a JSON object")
-    if field not in record:
-        fields = ", ".join(sorted(map(str, record))) or "none"
-        raise CorpusError(
-            f"{where}: no field {field!r} (fields: {fields}); choose one with text_field=NAME",
-            parameter="text_field",
-        )
-    value = record[field]
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise CorpusError(f"{where}: field {field!r} is {type(value).__name__}, not text")
-    return value
-
-
-def _jsonl_records(file: Path, field: str) -> Iterator[str]:
-    offset = 0
-    with _open_binary(file) as fh:
-        for number, raw in enumerate(fh, start=1):
-            line = _decode(raw, file, offset)
-            offset += len(raw)
-            if not line.strip():
-                continue
-            where = f"{file}: record {number} (line {number})"
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise CorpusError(f"{where}: not valid JSON ({err.msg})") from None
-            yield _field_value(record, field, where)
-
-
-def _parquet_records(file: Path, field: str) -> Iterator[str]:
-    try:
-        import pyarrow.parquet as pq
-    except ImportError:
-        raise CorpusError(f"{file}: reading .parquet needs pyarrow: {_INSTALL_HINT}") from None
-    try:
-        reader = pq.ParquetFile(file)
-    except Exception as err:  # pyarrow raises ArrowInvalid, OSError... for a bad file
-        raise CorpusError(f"{file}: not a readable parquet file ({err})") from None
-    names = reader.schema_arrow.names
-    if field not in names:
-        raise CorpusError(
-            f"{file}: record 1: no field {field!r} (columns: {', '.join(names) or 'none'}); "
-            "choose one with text_field=NAME",
-            parameter="text_field",
-        )
-    kind = str(reader.schema_arrow.field(field).type)
-    if kind not in ("string", "large_string", "string_view"):
-        raise CorpusError(f"{file}: column {field!r} is {kind}, not text")
-    for batch in reader.iter_batches(columns=[field], batch_size=4096):
-        for value in batch.column(0).to_pylist():
-            yield value or ""  # a null is an empty document
 
 
 def _import_datasets(spec: str) -> Any:
@@ -379,7 +286,7 @@ def _import_datasets(spec: str) -> Any:
         import datasets
     except ImportError:
         raise CorpusError(
-            f"{spec}: Hugging Face datasets need the datasets package: {_INSTALL_HINT}"
+            f"{spec}: Hugging Face datasets need the datasets package: {INSTALL_HINT}"
         ) from None
     return datasets
 
@@ -399,7 +306,7 @@ def _hf_records(corpus: Corpus) -> Iterator[str]:
     if first is None:
         return
     number = 1
-    yield _field_value(first, corpus.text_field, f"{corpus.spec}: record {number}")
+    yield field_value(first, corpus.text_field, f"{corpus.spec}: record {number}")
     for row in rows:
         number += 1
-        yield _field_value(row, corpus.text_field, f"{corpus.spec}: record {number}")
+        yield field_value(row, corpus.text_field, f"{corpus.spec}: record {number}")

@@ -21,8 +21,6 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
 import json
 import os
 import re
@@ -39,13 +37,18 @@ import torch
 from ..devices import resolve_device
 from ..errors import ConfigError, NetworkError, SourceNotFoundError
 from ..sources._reasons import short_reason
-from ..sources.families import family_label
+from .model_identity import (
+    WEIGHT_SUFFIXES,
+    cached_hub_files,
+    check_vocabulary,
+    gguf_tensor_types,
+    model_facts,
+    weight_file_entries,
+)
 from .options import DType, Quantization
+from .quantization import bitsandbytes_config
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-QUANTIZATIONS = ("8bit", "4bit")
-HASH_LIMIT_BYTES = 4 << 30  # local weight files are hashed when they total at most this
-_WEIGHT_SUFFIXES = (".safetensors", ".bin", ".gguf", ".pt", ".pth")
 _REPO_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?")
 
 
@@ -69,147 +72,6 @@ class LoadedModel:
         return self.identity.get("context_length")
 
 
-# ------------------------------------------------------------------------------ facts
-
-
-def _text_config(config: Any) -> Any:
-    getter = getattr(config, "get_text_config", None)
-    return getter() if callable(getter) else config
-
-
-def context_length(config: Any) -> int | None:
-    """The context length a config declares, if any.
-
-    Example:
-        >>> from transformers import GPT2Config
-        >>> context_length(GPT2Config(n_positions=64))
-        64
-    """
-    cfg = _text_config(config)
-    for attr in ("n_positions", "max_position_embeddings", "n_ctx", "seq_length", "max_seq_len"):
-        value = getattr(cfg, attr, None)
-        if isinstance(value, int) and value > 0:
-            return value
-    return None
-
-
-def _d_model(config: Any) -> int | None:
-    cfg = _text_config(config)
-    for attr in ("hidden_size", "n_embd", "d_model", "dim"):
-        value = getattr(cfg, attr, None)
-        if isinstance(value, int):
-            return value
-    return None
-
-
-def _rows_cols(module: Any) -> tuple[int | None, int | None]:
-    if module is None:
-        return None, None
-    rows = getattr(module, "num_embeddings", None) or getattr(module, "out_features", None)
-    cols = getattr(module, "embedding_dim", None) or getattr(module, "in_features", None)
-    weight = getattr(module, "weight", None)
-    if (rows is None or cols is None) and weight is not None and weight.dim() == 2:
-        rows, cols = weight.shape
-    return rows, cols
-
-
-def model_facts(model: torch.nn.Module, tokenizer: Any) -> dict[str, Any]:
-    """Family, widths, vocabulary and context facts of ``model`` (and ``len(tokenizer)``)."""
-    config = getattr(model, "config", None)
-    model_type = getattr(_text_config(config), "model_type", None) or getattr(
-        config, "model_type", None
-    )
-    hf_model: Any = model  # the getters are transformers methods, untyped on nn.Module
-    in_rows, _ = _rows_cols(hf_model.get_input_embeddings())
-    out_rows, head_width = _rows_cols(hf_model.get_output_embeddings())
-    return {
-        "family": family_label(model_type),  # the rule of `measure` (sources.families)
-        "model_type": model_type,
-        "architecture": type(model).__name__,
-        "d_model": _d_model(config),
-        "head_width": head_width,
-        "embedding_rows": in_rows,
-        "head_rows": out_rows,
-        "vocab_size": getattr(_text_config(config), "vocab_size", None),
-        "tokenizer_len": len(tokenizer),
-        "context_length": context_length(config) if config is not None else None,
-        "n_parameters": sum(p.numel() for p in model.parameters()),
-    }
-
-
-def check_vocabulary(model: torch.nn.Module, tokenizer: Any, name: str) -> None:
-    """Refuse a tokenizer with more entries than the model has embedding (or head) rows.
-
-    Example:
-        >>> from transformers import GPT2Config, GPT2LMHeadModel
-        >>> m = GPT2LMHeadModel(GPT2Config(vocab_size=4, n_embd=8, n_layer=1, n_head=2,
-        ...                                bos_token_id=0, eos_token_id=0))
-        >>> try:
-        ...     check_vocabulary(m, list(range(9)), "tiny")
-        ... except ConfigError as err:
-        ...     print(err)
-        tiny: the tokenizer has 9 entries but the model only 4 embedding rows: ...
-    """
-    hf_model: Any = model  # the getters are transformers methods, untyped on nn.Module
-    in_rows, _ = _rows_cols(hf_model.get_input_embeddings())
-    out_rows, _ = _rows_cols(hf_model.get_output_embeddings())
-    rows = min(r for r in (in_rows, out_rows, 1 << 62) if r)
-    if len(tokenizer) > rows:
-        raise ConfigError(
-            f"{name}: the tokenizer has {len(tokenizer)} entries but the model only {rows} "
-            "embedding rows: they do not belong together"
-        )
-
-
-def _file_entries(paths: list[Path], hash_limit: int = HASH_LIMIT_BYTES) -> list[dict[str, Any]]:
-    """Name, size and sha256 of weight files (sha256 only when they total <= hash_limit)."""
-    total = sum(p.stat().st_size for p in paths)
-    entries = []
-    for p in paths:
-        entry: dict[str, Any] = {"name": p.name, "size": p.stat().st_size}
-        if total <= hash_limit:
-            with p.open("rb") as fh:
-                entry["sha256"] = hashlib.file_digest(fh, "sha256").hexdigest()
-        entries.append(entry)
-    return entries
-
-
-def _cached_hub_files(
-    repo_id: str, revision: str | None
-) -> tuple[str | None, list[dict[str, Any]]]:
-    """Commit and weight files of a Hub model in the local cache; a blob's name is the sha256
-    of an LFS file, so nothing is hashed again."""
-    from huggingface_hub import snapshot_download
-
-    try:
-        folder = Path(
-            snapshot_download(
-                repo_id, revision=revision, local_files_only=True, allow_patterns=["config.json"]
-            )
-        )
-    except Exception:  # no cache entry to describe (the model loaded anyway: leave it blank)
-        return None, []
-    entries = []
-    for p in sorted(folder.iterdir()):
-        if p.suffix in _WEIGHT_SUFFIXES:
-            blob = p.resolve()
-            entry: dict[str, Any] = {"name": p.name, "size": blob.stat().st_size}
-            if re.fullmatch(r"[0-9a-f]{64}", blob.name):
-                entry["sha256"] = blob.name
-            entries.append(entry)
-    return folder.name, entries
-
-
-def _gguf_types(path: Path) -> list[str]:
-    import gguf
-
-    reader = gguf.GGUFReader(str(path))
-    return sorted({t.tensor_type.name for t in reader.tensors})
-
-
-# ------------------------------------------------------------------------------ loading
-
-
 def _torch_dtype(dtype: str | torch.dtype | None, device: torch.device | None) -> torch.dtype:
     if dtype is None:
         return torch.bfloat16 if device is not None and device.type == "cuda" else torch.float32
@@ -222,27 +84,6 @@ def _torch_dtype(dtype: str | torch.dtype | None, device: torch.device | None) -
 
 def _dtype_name(dtype: torch.dtype) -> str:
     return str(dtype).removeprefix("torch.")
-
-
-def _quantization_config(quantization: str | None, dtype: torch.dtype) -> Any:
-    if quantization is None:
-        return None
-    if quantization not in QUANTIZATIONS:
-        raise ConfigError(
-            f"unknown quantization={quantization!r} (use '8bit' or '4bit')",
-            parameter="quantization",
-        )
-    if importlib.util.find_spec("bitsandbytes") is None:
-        raise ConfigError(
-            f"quantization={quantization!r} needs bitsandbytes, which is not installed "
-            "(pip install 'llmgeom[quant]')",
-            parameter="quantization",
-        )
-    from transformers import BitsAndBytesConfig
-
-    if quantization == "8bit":
-        return BitsAndBytesConfig(load_in_8bit=True)
-    return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_compute_dtype=dtype)
 
 
 def _classify(source: str) -> tuple[str, str, dict[str, Any]]:
@@ -317,7 +158,7 @@ def load_model(
     dtype: DType | torch.dtype | None = None,
     device: str | torch.device = "auto",
     device_map: Literal["auto"] | None = None,
-    quantization: Quantization | None = None,
+    quantization: Quantization = "none",
     trust_remote_code: bool = False,
     tokenizer: Any = None,
     progress: bool | None = None,
@@ -326,7 +167,8 @@ def load_model(
 
     ``tokenizer`` overrides the model's own (an object or anything
     :func:`~llmgeom.text.tokenizers.load_tokenizer` accepts). ``device_map="auto"`` lets
-    accelerate place the layers; ``quantization`` is ``"8bit"`` or ``"4bit"`` (bitsandbytes).
+    accelerate place the layers; ``quantization`` ``"8bit"`` or ``"4bit"`` loads the weights with
+    bitsandbytes (:mod:`~llmgeom.text.quantization`: a CUDA GPU and the ``quant`` extra).
     Errors are one line, raised before any forward pass. ``progress`` shows transformers'
     loading bars (None: on a terminal only).
     """
@@ -341,7 +183,7 @@ def load_model(
     dev = None if device_map == "auto" else resolve_device(device)
     auto_dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     torch_dtype = _torch_dtype(dtype, dev if dev is not None else auto_dev)
-    quant_config = _quantization_config(quantization, torch_dtype)
+    quant_config = bitsandbytes_config(quantization, torch_dtype, dev)
     kind, where, extra = _classify(source)
 
     loaded_tok = load_tokenizer(
@@ -372,21 +214,21 @@ def load_model(
 
     if kind == "hub":
         name = where
-        commit, files = _cached_hub_files(where, revision)
+        commit, files = cached_hub_files(where, revision)
     elif kind == "gguf":
         name = Path(source).stem
-        commit, files = None, _file_entries([Path(source)])
+        commit, files = None, weight_file_entries([Path(source)])
     else:
         name = Path(where).resolve().name
         commit = None
-        files = _file_entries(
-            sorted(p for p in Path(where).iterdir() if p.suffix in _WEIGHT_SUFFIXES)
+        files = weight_file_entries(
+            sorted(p for p in Path(where).iterdir() if p.suffix in WEIGHT_SUFFIXES)
         )
     quant_name = None
-    if quantization:
+    if quant_config is not None:
         quant_name = f"bitsandbytes {quantization}"
     elif kind == "gguf":
-        types = _gguf_types(Path(source))
+        types = gguf_tensor_types(Path(source))
         quant_name = f"gguf {'/'.join(types)} dequantised to {_dtype_name(model.dtype)}"
     lm = _finish(
         model, loaded_tok.tokenizer, name=name, source=source, kind=kind, started=started,

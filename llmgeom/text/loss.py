@@ -19,24 +19,23 @@ Definition (exact; tests and users rely on it):
   ``bytes_exact`` is then false for a cut document).
 - ``perplexity`` = exp(loss).
 
-The batching (longest documents first, padded to a token budget, padding masked out and
-position ids counted over real tokens only) never changes these numbers: the log-softmax at
-each target is computed here from the logits and summed in float64, not taken from the
-model's own mean loss.
+The batching (:mod:`~llmgeom.text.batching`: longest documents first, padded to a token
+budget) never changes these numbers: padding is masked out, position ids count real tokens
+only, and the log-softmax at each target is computed from the logits and summed in float64
+(:mod:`~llmgeom.text.nll`), not taken from the model's own mean loss.
 
 Example:
-    >>> plan_batches([3, 9, 4, 8, 2], batch_tokens=18)  # longest first, <= 18 padded tokens each
-    [[1, 3], [2, 0, 4]]
+    >>> max_length_at_most(2048, 1024)  # a sweep's max_length is an upper bound per model
+    1024
 """
 
 from __future__ import annotations
 
 import hashlib
-import inspect
 import math
 import os
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -44,6 +43,7 @@ import torch
 
 from ..errors import ConfigError, LlmgeomError
 from ..progress import progress_bar
+from .batching import ReadCounts, document_pools, plan_batches, pool_size, tokenized_documents
 from .loss_record import (
     CSV_COLUMNS,
     LOSSES_CSV,
@@ -53,13 +53,16 @@ from .loss_record import (
     result_path,
     save_loss,
 )
-from .options import DEFAULT_BATCH_TOKENS, LossOptions, reading_options, refuse_inapplicable
+from .nll import forward_nll, input_device
+from .options import (
+    DEFAULT_BATCH_TOKENS,
+    LossOptions,
+    Quantization,
+    reading_options,
+    refuse_inapplicable,
+)
 
-_POOL_BATCHES = 32  # documents are sorted by length within pools of this many token budgets
-_POOL_CAP = 1 << 22  # ...but at most this many tokens in memory at once
-_TOKENIZE_CHUNK = 64  # documents per tokenizer call (fast tokenizers encode a list in parallel)
 _MAX_EXP = 700.0  # exp() beyond this overflows a float: perplexity is then None
-_ROWS_PER_CHUNK = 4096  # target positions per float32 log-softmax chunk (bounds the extra memory)
 
 __all__ = [
     "CSV_COLUMNS",
@@ -69,6 +72,7 @@ __all__ = [
     "LossResult",
     "NonFiniteLossError",
     "compute_loss",
+    "forward_nll",
     "load_loss_record",
     "max_length_at_most",
     "result_path",
@@ -89,9 +93,6 @@ class NonFiniteLossError(LlmgeomError, ArithmeticError):
     """The model produced NaN or infinite log-probabilities (e.g. float16 overflow)."""
 
 
-# ------------------------------------------------------------------------------ the result
-
-
 def max_length_at_most(limit: int | None, context: int | None) -> int | None:
     """The ``max_length`` a model uses when ``limit`` is an upper bound (a sweep's ``[loss]``
     ``max_length``): ``min(limit, context)``; ``limit`` when the context is unknown, None (the
@@ -109,208 +110,15 @@ def max_length_at_most(limit: int | None, context: int | None) -> int | None:
 
 
 @dataclass
-class _Doc:
-    ids: list[int]
-    n_bytes: int
+class _Counts(ReadCounts):
+    """The running sums of :func:`compute_loss` beside what reading skipped and cut."""
 
-
-@dataclass
-class _Counts:
     documents: int = 0
-    skipped: int = 0
-    truncated: int = 0
     tokens: int = 0
     predicted: int = 0
     bytes: int = 0
-    bytes_exact: bool = True
     nll: float = 0.0
     authors_num: float = 0.0
-
-
-def _kept_bytes(
-    text: str, ids: Sequence[int], offsets: Sequence[Any] | None, keep: int
-) -> tuple[int, bool]:
-    """UTF-8 bytes of the text covered by the first ``keep`` tokens (all of it when not cut)."""
-    if keep >= len(ids):
-        return len(text.encode("utf-8")), True
-    if offsets is None:
-        return len(text.encode("utf-8")), False
-    end = max((int(stop) for _start, stop in offsets[:keep]), default=0)
-    return len(text[:end].encode("utf-8")), True
-
-
-def _encode(tokenizer: Any, texts: list[str]) -> tuple[list[list[int]], list[Any] | None]:
-    """``tokenizer(text)["input_ids"]`` for each text (one list call), with offsets when the
-    tokenizer is a fast one."""
-    fast = bool(getattr(tokenizer, "is_fast", False))
-    enc = tokenizer(texts, return_offsets_mapping=fast, verbose=False)
-    return [list(ids) for ids in enc["input_ids"]], (enc["offset_mapping"] if fast else None)
-
-
-def _tokenized(
-    tokenizer: Any, texts: Iterable[str], max_length: int, counts: _Counts
-) -> Iterator[_Doc]:
-    """Kept documents, cut to ``max_length`` tokens; short ones counted in ``counts``."""
-    chunk: list[str] = []
-
-    def flush() -> Iterator[_Doc]:
-        ids_list, offsets = _encode(tokenizer, chunk)
-        for i, (text, ids) in enumerate(zip(chunk, ids_list, strict=True)):
-            keep = min(len(ids), max_length)
-            if keep < 2:
-                counts.skipped += 1
-                continue
-            if keep < len(ids):
-                counts.truncated += 1
-            n_bytes, exact = _kept_bytes(text, ids, None if offsets is None else offsets[i], keep)
-            counts.bytes_exact &= exact
-            yield _Doc(ids[:keep], n_bytes)
-        chunk.clear()
-
-    for text in texts:
-        chunk.append(text)
-        if len(chunk) >= _TOKENIZE_CHUNK:
-            yield from flush()
-    if chunk:
-        yield from flush()
-
-
-def pool_size(batch_tokens: int, max_length: int) -> int:
-    """Tokens read (and sorted by length) before batching: 32 batch budgets, at least four
-    full-length documents, at most 4M tokens (``--batch-size`` gives an unbounded budget).
-
-    Example:
-        >>> pool_size(8192, 2048), pool_size(1 << 62, 2048)
-        (262144, 4194304)
-    """
-    return min(max(batch_tokens * _POOL_BATCHES, 4 * max_length), max(_POOL_CAP, 4 * max_length))
-
-
-def _pools(docs: Iterator[_Doc], pool_tokens: int) -> Iterator[list[_Doc]]:
-    pool: list[_Doc] = []
-    size = 0
-    for doc in docs:
-        pool.append(doc)
-        size += len(doc.ids)
-        if size >= pool_tokens:
-            yield pool
-            pool, size = [], 0
-    if pool:
-        yield pool
-
-
-def plan_batches(
-    lengths: Sequence[int], batch_tokens: int, batch_size: int | None = None
-) -> list[list[int]]:
-    """Indices of ``lengths`` grouped into batches, longest first: each batch's rows × its
-    longest length stays within ``batch_tokens`` (a longer document goes alone) and, if given,
-    at most ``batch_size`` rows.
-
-    Example:
-        >>> plan_batches([3, 9, 4, 8, 2], batch_tokens=18)
-        [[1, 3], [2, 0, 4]]
-    """
-    order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
-    batches: list[list[int]] = []
-    current: list[int] = []
-    for i in order:
-        width = lengths[current[0]] if current else lengths[i]
-        full = batch_size is not None and len(current) >= batch_size
-        if current and ((len(current) + 1) * width > batch_tokens or full):
-            batches.append(current)
-            current = []
-        current.append(i)
-    if current:
-        batches.append(current)
-    return batches
-
-
-# ------------------------------------------------------------------------------ the forward
-
-
-def _accepts_position_ids(model: torch.nn.Module) -> bool:
-    try:
-        return "position_ids" in inspect.signature(model.forward).parameters
-    except (TypeError, ValueError):  # pragma: no cover - exotic wrappers
-        return False
-
-
-def pad_batch(
-    rows: Sequence[Sequence[int]], padding_side: str = "right", pad_id: int = 0
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(input_ids, attention_mask)`` of ``rows`` padded to the longest with ``pad_id``.
-
-    Example:
-        >>> ids, mask = pad_batch([[5, 6, 7], [8, 9]], padding_side="left")
-        >>> ids.tolist(), mask.tolist()
-        ([[5, 6, 7], [0, 8, 9]], [[1, 1, 1], [0, 1, 1]])
-    """
-    width = max(len(r) for r in rows)
-    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for i, row in enumerate(rows):
-        n = len(row)
-        start = 0 if padding_side == "right" else width - n
-        ids[i, start : start + n] = torch.as_tensor(row, dtype=torch.long)
-        mask[i, start : start + n] = 1
-    return ids, mask
-
-
-def _target_nll(logits: torch.Tensor, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Per-row Σ −log p(x_t | x_<t) over real (unpadded) targets, float64, shape (rows,)."""
-    valid = (mask[:, 1:] & mask[:, :-1]).bool()
-    rows = valid.nonzero()[:, 0]
-    pred = logits[:, :-1][valid]  # (targets, vocab): only the positions that count
-    targets = ids[:, 1:][valid]
-    nll = torch.empty(targets.shape[0], dtype=torch.float64, device=logits.device)
-    for start in range(0, targets.shape[0], _ROWS_PER_CHUNK):
-        part = pred[start : start + _ROWS_PER_CHUNK].float()
-        tgt = targets[start : start + _ROWS_PER_CHUNK, None]
-        # −log softmax at the target = logsumexp − logit, in float32, summed in float64
-        nll[start : start + _ROWS_PER_CHUNK] = (
-            torch.logsumexp(part, dim=-1) - part.gather(1, tgt).squeeze(1)
-        ).double()
-    out = torch.zeros(ids.shape[0], dtype=torch.float64, device=logits.device)
-    return out.index_add_(0, rows, nll)
-
-
-def forward_nll(
-    model: torch.nn.Module,
-    rows: Sequence[Sequence[int]],
-    *,
-    padding_side: str = "right",
-    device: torch.device | str | None = None,
-) -> torch.Tensor:
-    """Σ −log p(x_t | x_<t) of each row (float64, on the CPU), one padded forward pass.
-
-    Example:
-        >>> from transformers import GPT2Config, GPT2LMHeadModel
-        >>> _ = torch.manual_seed(0)
-        >>> m = GPT2LMHeadModel(GPT2Config(vocab_size=11, n_embd=8, n_layer=1, n_head=2,
-        ...                                n_positions=8, bos_token_id=0, eos_token_id=0)).eval()
-        >>> both = forward_nll(m, [[1, 2, 3], [4, 5]])
-        >>> alone = forward_nll(m, [[4, 5]])
-        >>> bool(torch.allclose(both[1], alone[0]))
-        True
-    """
-    dev = torch.device(device) if device is not None else _input_device(model)
-    ids, mask = pad_batch(rows, padding_side)
-    ids, mask = ids.to(dev), mask.to(dev)
-    kwargs: dict[str, Any] = {"input_ids": ids, "attention_mask": mask, "use_cache": False}
-    if _accepts_position_ids(model):
-        # count positions over real tokens so that left padding does not shift them
-        kwargs["position_ids"] = (mask.cumsum(-1) - 1).clamp(min=0)
-    with torch.inference_mode():
-        logits = model(**kwargs).logits
-        return _target_nll(logits, ids, mask).cpu()
-
-
-def _input_device(model: torch.nn.Module) -> torch.device:
-    hf_model: Any = model  # the getter is a transformers method, untyped on nn.Module
-    try:
-        return hf_model.get_input_embeddings().weight.device
-    except (AttributeError, NotImplementedError):
-        return next(model.parameters()).device
 
 
 # ------------------------------------------------------------------------------ the computation
@@ -364,6 +172,7 @@ def compute_loss(
     text_field: str = "text",
     recipe: Literal["paper"] | None = None,
     padding_side: Literal["right", "left"] = "right",
+    quantization: Quantization = "none",
     name: str | None = None,
     corpus_name: str | None = None,
     progress: bool | None = None,
@@ -375,7 +184,9 @@ def compute_loss(
     loaded with defaults), or an in-memory ``transformers`` model with its ``tokenizer``.
     ``corpus``: a :class:`~llmgeom.text.corpus.Corpus`, a corpus spec (path or ``hf:...``) or a
     list of document strings. The options are those of
-    :class:`~llmgeom.text.options.LossOptions` (a bad value: a :class:`ConfigError` naming it).
+    :class:`~llmgeom.text.options.LossOptions` (a bad value: a :class:`ConfigError` naming it);
+    ``quantization`` (``"8bit"``/``"4bit"``: bitsandbytes on a CUDA GPU) applies to a model
+    loaded here from a source (a :class:`~llmgeom.text.lm.LoadedModel` was loaded with its own).
 
     Example:
         >>> from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
@@ -399,14 +210,19 @@ def compute_loss(
     LossOptions(  # validates, naming the bad parameter
         samples=samples, max_length=max_length, batch_tokens=batch_tokens, batch_size=batch_size,
         text_field=text_field, recipe=recipe, padding_side=padding_side,
+        quantization=quantization,
     )  # fmt: skip
+    bits = None if quantization == "none" else quantization  # None: nothing to refuse
     if isinstance(model_or_loaded, LoadedModel):
-        refuse_inapplicable("a LoadedModel has its own", tokenizer=tokenizer, name=name)
+        refuse_inapplicable(
+            "a LoadedModel has its own", tokenizer=tokenizer, name=name, quantization=bits
+        )
         loaded = model_or_loaded
     elif isinstance(model_or_loaded, (str, os.PathLike)):
         refuse_inapplicable("a model loaded from a source is named by it", name=name)
-        loaded = load_model(model_or_loaded, tokenizer=tokenizer)
+        loaded = load_model(model_or_loaded, tokenizer=tokenizer, quantization=quantization)
     else:
+        refuse_inapplicable("an in-memory model is already loaded", quantization=bits)
         if tokenizer is None:
             raise ConfigError(
                 "an in-memory model needs its tokenizer: compute_loss(model, tokenizer, ...)"
@@ -428,10 +244,10 @@ def compute_loss(
     counts = _Counts()
     model = loaded.model
     tokenizer = loaded.tokenizer
-    device = _input_device(model)
+    device = input_device(model)
     t_read = t_forward = 0.0
     pool_tokens = pool_size(batch_tokens, max_length)
-    pools = _pools(_tokenized(tokenizer, texts, max_length, counts), pool_tokens)
+    pools = document_pools(tokenized_documents(tokenizer, texts, max_length, counts), pool_tokens)
     with progress_bar(None, f"loss {loaded.name} on {cname}", unit="tok", progress=progress) as bar:
         while True:
             t0 = time.perf_counter()
@@ -470,7 +286,7 @@ def compute_loss(
             f"the loss of {loaded.name} is not finite; use dtype='float32'", parameter="dtype"
         )
     total = time.perf_counter() - started
-    options = {
+    definition = {
         "tokenization": 'tokenizer(text)["input_ids"] (default special tokens)',
         "samples": samples,
         "max_length": max_length,
@@ -483,24 +299,24 @@ def compute_loss(
         "batch_size": batch_size,
         "padding_side": padding_side,
     }
-    return LossResult(
-        loss=loss,
-        perplexity=math.exp(loss) if loss < _MAX_EXP else None,
-        bits_per_byte=counts.nll / math.log(2) / counts.bytes if counts.bytes else float("nan"),
-        loss_authors_weighting=counts.authors_num / counts.tokens,
-        nll_sum=counts.nll,
-        predicted_tokens=counts.predicted,
-        tokens=counts.tokens,
-        bytes=counts.bytes,
-        bytes_exact=counts.bytes_exact,
-        documents=counts.documents,
-        documents_skipped=counts.skipped,
-        documents_truncated=counts.truncated,
-        model_name=loaded.name,
-        corpus_name=cname,
+    return LossResult.from_values(
         model=loaded.identity,
-        corpus=corpus_info,
-        options=options,
+        corpus=corpus_info if cname == corpus_info.get("name") else {**corpus_info, "label": cname},
+        definition=definition,
+        values={
+            "loss": loss,
+            "perplexity": math.exp(loss) if loss < _MAX_EXP else None,
+            "bits_per_byte": counts.nll / math.log(2) / counts.bytes if counts.bytes else math.nan,
+            "loss_authors_weighting": counts.authors_num / counts.tokens,
+            "nll_sum": counts.nll,
+            "predicted_tokens": counts.predicted,
+            "tokens": counts.tokens,
+            "bytes": counts.bytes,
+            "bytes_exact": counts.bytes_exact,
+            "documents": counts.documents,
+            "documents_skipped": counts.skipped,
+            "documents_truncated": counts.truncated,
+        },
         dtype=loaded.dtype,
         quantization=loaded.quantization,
         device=loaded.device,
@@ -512,6 +328,3 @@ def compute_loss(
             "tokens_per_s": counts.tokens / max(t_read + t_forward, 1e-9),
         },
     )
-
-
-# ------------------------------------------------------------------------------ saving

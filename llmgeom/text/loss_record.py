@@ -3,45 +3,55 @@
 reads.
 
 Example:
-    >>> LOSSES_CSV, CSV_COLUMNS
+    >>> LOSSES_CSV, CSV_COLUMNS[:6]
     ('losses.csv', ('model', 'family', 'corpus', 'm', 'loss', 'head_width'))
+    >>> CSV_COLUMNS[6]  # `llmgeom fit loss --column authors` fits it
+    'loss_authors_weighting'
 """
 
 from __future__ import annotations
 
-import copy
 import csv
 import io
+import json
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from .._atomic import atomic_path, ensure_writable_dir, read_schema_json, write_json_atomic
 from ..errors import ConfigError
+from ..records.base import TypedResult, frozen_mapping
 from ..records.measurement import package_versions
-
-_POOL_BATCHES = 32  # documents are sorted by length within pools of this many token budgets
-_POOL_CAP = 1 << 22  # ...but at most this many tokens in memory at once
-_TOKENIZE_CHUNK = 64  # documents per tokenizer call (fast tokenizers encode a list in parallel)
-_MAX_EXP = 700.0  # exp() beyond this overflows a float: perplexity is then None
-_ROWS_PER_CHUNK = 4096  # target positions per float32 log-softmax chunk (bounds the extra memory)
-
 
 SCHEMA = "llmgeom.loss/1"
 LOSSES_CSV = "losses.csv"
-CSV_COLUMNS = ("model", "family", "corpus", "m", "loss", "head_width")
-_VERSIONED = (
+CSV_COLUMNS = ("model", "family", "corpus", "m", "loss", "head_width", "loss_authors_weighting")
+VERSIONED = (
     "llmgeom", "torch", "numpy", "transformers", "tokenizers", "accelerate", "bitsandbytes",
     "gguf", "huggingface_hub", "safetensors",
 )  # fmt: skip
+_COUNTS = (
+    "nll_sum", "predicted_tokens", "tokens", "bytes", "bytes_exact", "documents",
+    "documents_skipped", "documents_truncated",
+)  # fmt: skip
 
 
-@dataclass
-class LossResult:
-    """The loss of one model on one corpus, with everything needed to reproduce it."""
+@dataclass(frozen=True, eq=False, repr=False)
+class LossResult(TypedResult):
+    """The loss of one model on one corpus (schema ``llmgeom.loss/1``), with everything needed
+    to reproduce it. Frozen; :meth:`to_dict` is the JSON record exactly as :meth:`save` writes
+    it, :meth:`from_dict` / :meth:`load` read it back.
+
+    The headline values (``loss``, ``perplexity``, ``bits_per_byte``,
+    ``loss_authors_weighting``) and the counts are the keys of the record's ``loss`` block;
+    ``model`` and ``corpus`` are the record's identity blocks (``model_name`` and
+    ``corpus_name`` name them in file names and tables), ``definition`` its block of the same
+    name (how the loss was computed).
+    """
 
     loss: float
     perplexity: float | None  # None where exp(loss) overflows
@@ -57,72 +67,107 @@ class LossResult:
     documents_truncated: int  # cut at max_length
     model_name: str
     corpus_name: str
-    model: dict[str, Any]
-    corpus: dict[str, Any]
-    options: dict[str, Any]
     dtype: str
     quantization: str | None
     device: str
-    timings: dict[str, float]
-    created: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
-    #: package versions of the run (this process's, or the record's after :meth:`from_dict`)
-    environment: dict[str, Any] = field(
-        default_factory=lambda: {"versions": package_versions(_VERSIONED)}, repr=False
-    )
+    created: str
+    model: Mapping[str, Any] = field(repr=False)
+    corpus: Mapping[str, Any] = field(repr=False)
+    definition: Mapping[str, Any] = field(repr=False)
+    timings: Mapping[str, float] = field(repr=False)
+
+    SCHEMA: ClassVar[str] = SCHEMA
 
     @classmethod
-    def from_dict(cls, record: dict[str, Any]) -> LossResult:
-        """The result back from its record (:meth:`to_dict`, or the JSON ``save_loss`` wrote):
-        ``from_dict(r.to_dict()).to_dict() == r.to_dict()``.
+    def _headline(cls, d: dict[str, Any]) -> dict[str, Any]:
+        block, model, corpus = d["loss"], d["model"], d["corpus"]
+        return {
+            "loss": block["loss"],
+            "perplexity": block.get("perplexity"),
+            "bits_per_byte": block["bits_per_byte"],
+            "loss_authors_weighting": block["loss_authors_weighting"],
+            **{key: block[key] for key in _COUNTS},
+            "model_name": str(model.get("label") or model.get("name") or model.get("source")),
+            "corpus_name": str(corpus.get("label") or corpus.get("name")),
+            "dtype": d["dtype"],
+            "quantization": d.get("quantization"),
+            "device": d["device"],
+            "created": d["created"],
+            "model": frozen_mapping(model),
+            "corpus": frozen_mapping(corpus),
+            "definition": frozen_mapping(d.get("definition")),
+            "timings": frozen_mapping(d.get("timings")),
+        }
+
+    @classmethod
+    def _read(cls, path: str | os.PathLike[str]) -> dict[str, Any]:
+        return load_loss_record(path)
+
+    @classmethod
+    def from_values(
+        cls,
+        *,
+        model: Mapping[str, Any],
+        corpus: Mapping[str, Any],
+        definition: Mapping[str, Any],
+        values: Mapping[str, Any],
+        dtype: str,
+        quantization: str | None,
+        device: str,
+        timings: Mapping[str, float],
+    ) -> LossResult:
+        """A new result (this run's time and package versions) from its parts: ``values`` are
+        the keys of the ``loss`` block (``loss``, ``perplexity``, ``bits_per_byte``,
+        ``loss_authors_weighting`` and the counts).
 
         Example:
-            >>> r = LossResult.from_dict({"schema": SCHEMA, "model": {"name": "m"},
-            ...     "corpus": {"name": "c"}, "definition": {}, "dtype": "float32",
-            ...     "quantization": None, "device": "cpu", "timings": {}, "created": "t",
-            ...     "loss": {"loss": 3.5, "perplexity": 33.1, "bits_per_byte": 1.2,
-            ...              "loss_authors_weighting": 3.49, "nll_sum": 35.0,
-            ...              "predicted_tokens": 10, "tokens": 11, "bytes": 42,
-            ...              "bytes_exact": True, "documents": 1, "documents_skipped": 0,
-            ...              "documents_truncated": 0}})
+            >>> r = LossResult.from_values(model={"name": "m", "d_model": 8}, corpus={"name": "c"},
+            ...     definition={"max_length": 64}, dtype="float32", quantization=None,
+            ...     device="cpu", timings={}, values=dict(loss=3.5, perplexity=33.1,
+            ...     bits_per_byte=1.2, loss_authors_weighting=3.49, nll_sum=35.0,
+            ...     predicted_tokens=10, tokens=11, bytes=42, bytes_exact=True, documents=1,
+            ...     documents_skipped=0, documents_truncated=0))
             >>> r
             LossResult(model='m', corpus='c', loss=3.5, bits_per_byte=1.2, tokens=11)
-            >>> LossResult.from_dict(r.to_dict()) == r
-            True
+            >>> LossResult.from_dict(r.to_dict()) == r, r.to_dict()["loss"]["unit"]
+            (True, 'nats/token')
         """
-        record = copy.deepcopy(record)
-        block, model, corpus = record["loss"], record["model"], record["corpus"]
-        counts = ("predicted_tokens", "tokens", "bytes", "documents", "documents_skipped")
-        return cls(
-            loss=block["loss"],
-            perplexity=block.get("perplexity"),
-            bits_per_byte=block["bits_per_byte"],
-            loss_authors_weighting=block["loss_authors_weighting"],
-            nll_sum=block["nll_sum"],
-            **{key: block[key] for key in counts},
-            bytes_exact=block["bytes_exact"],
-            documents_truncated=block["documents_truncated"],
-            model_name=str(model.get("name") or model.get("source")),
-            corpus_name=str(corpus.get("name")),
-            model=model,
-            corpus=corpus,
-            options=record.get("definition", {}),
-            dtype=record["dtype"],
-            quantization=record.get("quantization"),
-            device=record["device"],
-            timings=record.get("timings", {}),
-            created=record["created"],
-            **({"environment": record["environment"]} if "environment" in record else {}),
-        )
+        block = {"loss": values["loss"], "unit": "nats/token"}
+        block |= {key: values[key] for key in ("perplexity", "bits_per_byte")}
+        block |= {key: values[key] for key in ("loss_authors_weighting", *_COUNTS)}
+        record = {
+            "schema": SCHEMA,
+            "model": dict(model),
+            "corpus": dict(corpus),
+            "definition": dict(definition),
+            "loss": block,
+            "dtype": dtype,
+            "quantization": quantization,
+            "device": device,
+            "timings": dict(timings),
+            "environment": {"versions": package_versions(VERSIONED)},
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        return cls.from_dict(json.loads(json.dumps(record)))  # as the file holds it
 
-    @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> LossResult:
-        """Read a ``<model>.<corpus>.loss.json`` record (schema checked,
-        :func:`load_loss_record`)."""
-        return cls.from_dict(load_loss_record(path))
+    def with_labels(self, *, label: str | None = None, family: str | None = None) -> LossResult:
+        """A copy labelled as a sweep's ``[[models]]`` entry asks: ``label`` names it (record,
+        file, table row; the model block keeps its own ``name``), ``family`` is its
+        ``losses.csv`` family (the width-loss fit's offsets). Nothing given: the same result.
+        """
+        labels = {key: value for key, value in (("label", label), ("family", family)) if value}
+        if not labels:
+            return self
+        record = self.to_dict()
+        record["model"] |= labels
+        return type(self).from_dict(record)
 
-    def to_dict(self) -> dict[str, Any]:
-        """The record (a copy): :meth:`to_record`, what ``save_loss`` writes."""
-        return copy.deepcopy(self.to_record())
+    def with_definition(self, **entries: Any) -> LossResult:
+        """A copy whose ``definition`` block also holds ``entries`` (e.g. a sweep's
+        ``max_length_limit``, the bound the ``max_length`` used came from)."""
+        record = self.to_dict()
+        record["definition"] |= entries
+        return type(self).from_dict(record)
 
     def columns(self) -> dict[str, Any]:
         """The headline values as one table row (:func:`llmgeom.records.to_pandas`)."""
@@ -150,53 +195,19 @@ class LossResult:
             ("tokens", str(self.tokens)),
         ]
 
-    def __repr__(self) -> str:
-        from ..records.base import repr_line
-
-        return repr_line(type(self).__name__, self._rows())
-
-    def _repr_html_(self) -> str:
-        from ..records.base import html_table
-
-        return html_table(type(self).__name__, self._rows())
-
     @property
     def family(self) -> str:
         """The ``losses.csv`` family (the config's model type outside the paper's four)."""
         return str(self.model.get("family") or self.model.get("model_type") or "other")
 
-    def to_record(self) -> dict[str, Any]:
-        """The JSON-ready record (schema :data:`SCHEMA`)."""
-        return {
-            "schema": SCHEMA,
-            "model": self.model,
-            "corpus": self.corpus,
-            "definition": self.options,
-            "loss": {
-                "loss": self.loss,
-                "unit": "nats/token",
-                "perplexity": self.perplexity,
-                "bits_per_byte": self.bits_per_byte,
-                "loss_authors_weighting": self.loss_authors_weighting,
-                "nll_sum": self.nll_sum,
-                "predicted_tokens": self.predicted_tokens,
-                "tokens": self.tokens,
-                "bytes": self.bytes,
-                "bytes_exact": self.bytes_exact,
-                "documents": self.documents,
-                "documents_skipped": self.documents_skipped,
-                "documents_truncated": self.documents_truncated,
-            },
-            "dtype": self.dtype,
-            "quantization": self.quantization,
-            "device": self.device,
-            "timings": self.timings,
-            "environment": self.environment,
-            "created": self.created,
-        }
+    def save(self, out_dir: str | os.PathLike[str]) -> list[Path]:
+        """Write the JSON record and this result's row of ``out_dir/losses.csv``
+        (:func:`save_loss`); the paths written."""
+        return save_loss(self, out_dir)
 
     def csv_row(self) -> dict[str, str]:
-        """The ``losses.csv`` row: ``model,family,corpus,m,loss,head_width`` (m = d_model)."""
+        """The ``losses.csv`` row: ``model,family,corpus,m,loss,head_width,
+        loss_authors_weighting`` (m = d_model)."""
         return {
             "model": self.model_name,
             "family": self.family,
@@ -204,6 +215,7 @@ class LossResult:
             "m": _plain(self.model.get("d_model")),
             "loss": repr(self.loss),
             "head_width": _plain(self.model.get("head_width")),
+            "loss_authors_weighting": repr(self.loss_authors_weighting),
         }
 
     def summary(self) -> str:
@@ -212,11 +224,11 @@ class LossResult:
         lines = [
             f"{self.model_name} on {self.corpus_name}: loss {self.loss:.4f} nats/token "
             f"(perplexity {self.perplexity or float('inf'):.3f}, "
-            f"{self.bits_per_byte:.4f} bits/byte)",
-            f"  authors' weighting {self.loss_authors_weighting:.4f}; "
+            f"bits_per_byte {self.bits_per_byte:.4f})",
+            f"  loss_authors_weighting {self.loss_authors_weighting:.4f}; "
             f"{self.predicted_tokens:,} predicted tokens in {self.documents:,} documents "
             f"({self.documents_skipped:,} skipped: < 2 tokens; {self.documents_truncated:,} cut "
-            f"at {self.options['max_length']} tokens)",
+            f"at {self.definition['max_length']} tokens)",
             f"  {self.dtype}{quant} on {self.device}; "
             f"{self.timings.get('tokens_per_s', 0.0):,.0f} tokens/s",
         ]
@@ -274,18 +286,21 @@ def save_loss(result: LossResult, out_dir: str | os.PathLike[str]) -> list[Path]
 
     Example:
         >>> import tempfile
-        >>> r = LossResult(loss=3.5, perplexity=33.1, bits_per_byte=1.2,
-        ...     loss_authors_weighting=3.49, nll_sum=35.0, predicted_tokens=10, tokens=11,
-        ...     bytes=42, bytes_exact=True, documents=1, documents_skipped=0,
-        ...     documents_truncated=0, model_name="org/tiny", corpus_name="wiki",
-        ...     model={"family": "gpt2", "d_model": 64, "head_width": 64}, corpus={},
-        ...     options={}, dtype="float32", quantization=None, device="cpu", timings={})
+        >>> r = LossResult.from_values(
+        ...     model={"name": "org/tiny", "family": "gpt2", "d_model": 64, "head_width": 64},
+        ...     corpus={"name": "wiki"}, definition={}, dtype="float32", quantization=None,
+        ...     device="cpu", timings={}, values=dict(loss=3.5, perplexity=33.1,
+        ...     bits_per_byte=1.2, loss_authors_weighting=3.49, nll_sum=35.0,
+        ...     predicted_tokens=10, tokens=11, bytes=42, bytes_exact=True, documents=1,
+        ...     documents_skipped=0, documents_truncated=0))
         >>> out = Path(tempfile.mkdtemp())
         >>> [p.name for p in save_loss(r, out)]
         ['org--tiny.wiki.loss.json', 'losses.csv']
         >>> print((out / "losses.csv").read_text().strip())
-        model,family,corpus,m,loss,head_width
-        org/tiny,gpt2,wiki,64,3.5,64
+        model,family,corpus,m,loss,head_width,loss_authors_weighting
+        org/tiny,gpt2,wiki,64,3.5,64,3.49
+        >>> LossResult.load(out / "org--tiny.wiki.loss.json") == r
+        True
     """
     out = ensure_writable_dir(out_dir)
     table = out / LOSSES_CSV
@@ -293,7 +308,7 @@ def save_loss(result: LossResult, out_dir: str | os.PathLike[str]) -> list[Path]
     row = result.csv_row()
     rows = [r for r in rows if (r.get("model"), r.get("corpus")) != (row["model"], row["corpus"])]
     rows.append(row)
-    json_path = write_json_atomic(result_path(result, out), result.to_record())
+    json_path = write_json_atomic(result_path(result, out), result.to_dict())
     with atomic_path(table) as tmp, tmp.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=columns, restval="", extrasaction="ignore")
         writer.writeheader()

@@ -43,8 +43,12 @@ DEFAULT_TOKENS = 1_000_000  # tokens counted per corpus (the paper's §3)
 PADDING_SIDES = ("right", "left")
 DType = Literal["float32", "bfloat16", "float16"]
 DTYPES: tuple[DType, ...] = ("float32", "bfloat16", "float16")
-Quantization = Literal["8bit", "4bit"]
-QUANTIZATIONS: tuple[Quantization, ...] = ("8bit", "4bit")
+Quantization = Literal["8bit", "4bit", "none"]
+QUANTIZATIONS: tuple[Quantization, ...] = ("8bit", "4bit", "none")
+QUANTIZATION_HELP = (
+    "load the weights in 8 or 4 bits with bitsandbytes (needs `pip install 'llmgeom[quant]'` "
+    "and a CUDA GPU; the authors' script loaded in 8bit) or as they are (default: {default})"
+)
 DEVICE_MAPS = ("auto",)
 
 
@@ -138,6 +142,9 @@ class LossOptions(CorpusOptions):
         exclusive="batch",
     )
     padding_side: Literal["right", "left"] = option("right", "where padding goes (Python only)")
+    quantization: Quantization = option(  # noqa: RUF009 - dataclasses.field with help
+        "none", QUANTIZATION_HELP, flag="--quantization", choices=QUANTIZATIONS
+    )
 
     def validate(self) -> None:
         """Raise a one-line :class:`ConfigError` naming the first bad option."""
@@ -149,6 +156,7 @@ class LossOptions(CorpusOptions):
             "padding_side",
             f"padding_side must be 'right' or 'left', not {self.padding_side!r}",
         )
+        check_choice("quantization", self.quantization, QUANTIZATIONS)
 
 
 @dataclass(frozen=True)
@@ -200,11 +208,11 @@ class FreqOptions(CorpusOptions):
 class ModelOptions:
     """How ``llmgeom loss`` loads its model: the keywords of
     :func:`llmgeom.text.lm.load_model` of the same names and defaults (declared once; the flags
-    derive from them, ``quantization`` as ``--load-in-8bit`` / ``--load-in-4bit``).
+    derive from them). ``quantization``, also a sweep key, is a :class:`LossOptions` field.
 
     Example:
-        >>> ModelOptions(quantization="4bit").to_dict()
-        {'dtype': None, 'device': 'auto', 'device_map': None, 'quantization': '4bit'}
+        >>> ModelOptions(dtype="bfloat16").to_dict()
+        {'dtype': 'bfloat16', 'device': 'auto', 'device_map': None}
         >>> ModelOptions(dtype="float64")
         Traceback (most recent call last):
         ...
@@ -225,9 +233,6 @@ got 'float64'
         flag="--device-map",
         choices=DEVICE_MAPS,
     )
-    quantization: Quantization | None = option(  # noqa: RUF009 - dataclasses.field with help
-        None, "{choice} weights (bitsandbytes)", flag="--load-in-{choice}", choices=QUANTIZATIONS
-    )
 
     def __post_init__(self) -> None:
         self.validate()
@@ -239,7 +244,6 @@ got 'float64'
 
         check_choice("dtype", self.dtype, DTYPES, optional=True, quote=False)
         check_choice("device_map", self.device_map, DEVICE_MAPS, optional=True, quote=False)
-        check_choice("quantization", self.quantization, QUANTIZATIONS, optional=True, quote=False)
         with naming("device"):
             check_device_name(self.device)
 

@@ -82,7 +82,7 @@ def test_the_flags_come_from_the_running_commands_parser():
     parser = build_parser()
     loss = flags_of(parser, parser.parse_args(["loss", "gpt2", "--corpus", "a.txt"]))
     assert loss["max_length"] == "--max-length" and loss["text_field"] == "--text-field"
-    assert loss["quantization='4bit'"] == "--load-in-4bit"
+    assert loss["quantization"] == "--quantization"
     assert loss["trust_remote_code=True"] == "--trust-remote-code"
     fit = flags_of(parser, parser.parse_args(["fit", "chinchilla"]))
     assert fit["alpha_n_se"] == "--alpha-n-se" and "max_length" not in fit
@@ -103,7 +103,7 @@ def test_the_flags_come_from_the_running_commands_parser():
         (
             "quantization='8bit' needs bitsandbytes",
             ["quantization"],
-            "--load-in-8bit needs bitsandbytes",
+            "--quantization 8bit needs bitsandbytes",
         ),
         ("the samples of x; samples=3", ["samples"], "the samples of x; --samples 3"),
         ("/data/max_length/a.txt: bad", ["max_length"], "/data/max_length/a.txt: bad"),
@@ -117,9 +117,7 @@ def test_with_flags(message, parameters, expected):
         "address": "--address",
         "executor": "--executor",
         "seed": "--seed",
-        "quantization": "--load-in-8bit",
-        "quantization='8bit'": "--load-in-8bit",
-        "quantization='4bit'": "--load-in-4bit",
+        "quantization": "--quantization",
     }
     assert with_flags(message, parameters, flags) == expected
 

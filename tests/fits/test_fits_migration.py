@@ -75,7 +75,8 @@ def test_a_width_loss_result_says_it_was_made_by_the_strict_rule(name):
         "llmgeom.fit.width_loss/2",
     )
     assert new["se_rule"] == "strict" and "se_rule" not in old  # the only rule of /1
-    assert {k: v for k, v in new.items() if k not in ("schema", "se_rule")} == {
+    assert new["column"] == "loss" and "column" not in old  # the only column of /1
+    assert {k: v for k, v in new.items() if k not in ("schema", "se_rule", "column")} == {
         k: v for k, v in old.items() if k != "schema"
     }
     r = WidthLossFit.load(path)

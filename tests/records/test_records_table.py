@@ -96,13 +96,13 @@ def test_loss_results_round_trip_and_join_the_table(tmp_path):
 
 
 def test_freq_records_read_back_typed_and_join_the_table():
-    from llmgeom.text.freq_record import FreqRecord
+    from llmgeom.text.freq_record import FreqResult
 
     golden = Path(__file__).resolve().parents[1] / "golden" / "v0_1" / "freq"
     for path in sorted(golden.glob("*.freq.json")):
         written = json.loads(path.read_text())
-        r = FreqRecord.load(path)
-        assert r.to_dict() == written and FreqRecord.from_dict(r.to_dict()) == r
+        r = FreqResult.load(path)
+        assert r.to_dict() == written and FreqResult.from_dict(r.to_dict()) == r
         mle = written["rank_frequency"]["mle"]
         assert (r.tokens_counted, r.mle_s, list(r.mle_s_ci95)) == (
             written["stats"]["tokens_counted"], mle["s"], mle["ci95"],

@@ -5,7 +5,8 @@ Under ``results/``: ``measure/`` (2 families x 3 head widths: designed GPT-2s of
 the 32-wide GPT-2 measured again with ``--weights``, which adds a weighted block to its
 record), ``loss/`` (the three GPT-2s on two corpora, with ``losses.csv``), ``freq/`` (one
 tokenizer on both corpora), ``fits/`` (overlap, width-loss and Chinchilla fits), ``toy/`` (a
-2 x 2 grid of gamma x alpha, three widths, a few steps) and ``training/``
+2 x 2 grid of gamma x alpha, three widths, a few steps), ``toy-more/`` (strong runs of the exp
+and linear families and of power at density 0.5) and ``training/``
 (EleutherAI/pythia-70m at two ``stepN`` revisions, served by the fake Hub).
 """
 
@@ -38,6 +39,30 @@ eval_samples = 256
 threads = 1
 alpha = [1.0, 2.0]
 gamma = [-1.0, 0.5]
+"""
+#: The strong regime's other frequency families and a second activation density (Fig 1b/4a, 7).
+TOY_MORE_TOML = """\
+name = "tiny-more"
+n = 40
+m = [3, 5, 8]
+steps = 30
+batch = 32
+warmup = 3
+eval_samples = 256
+threads = 1
+
+[[runs]]
+gamma = -1.0
+family = "exp"
+
+[[runs]]
+gamma = -1.0
+family = "linear"
+
+[[runs]]
+gamma = -1.0
+alpha = 1.0
+density = 0.5
 """
 REVISIONS = ("step1000", "step143000")
 
@@ -158,6 +183,9 @@ def built(tmp_path_factory) -> Built:
         toml = root / "toy.toml"
         toml.write_text(TOY_TOML)
         _run("toy", "sweep", str(toml), "--out", str(results / "toy"), "--no-progress")
+        more = root / "toy-more.toml"
+        more.write_text(TOY_MORE_TOML)
+        _run("toy", "sweep", str(more), "--out", str(results / "toy-more"), "--no-progress")
         _hub_measurements(root, results / "training")
     finally:
         torch.set_num_threads(threads)

@@ -61,7 +61,7 @@ def test_every_figure_and_a_self_contained_page(built, site):
     assert {why for _, why in site.skipped} == {"figure (the report draws its own from the data)"}
     counts = site.counts
     assert (counts["measurements"], counts["losses"], counts["freq"]) == (8, 6, 2)
-    assert (counts["fits"], counts["toy"], counts["loss tables"]) == (3, 1, 1)
+    assert (counts["fits"], counts["toy"], counts["loss tables"]) == (3, 2, 1)
     for model in ("opt-proj", "gpt2-w64", "EleutherAI/pythia-70m"):  # provenance table
         assert model in page
     for record in _json_files(built.results, "llmgeom.measurement/").values():
@@ -76,7 +76,7 @@ def test_summary_csv_holds_the_source_values_exactly(built, site):
     rows = _rows(site.summary_csv)
     by_file = {}
     for row in rows:
-        if not row["record"].startswith("fit:") and row["record"] != "toy":
+        if not row["record"].startswith("fit:") and row["record"] not in ("toy", "paper"):
             assert row["file"] not in by_file
             by_file[row["file"]] = row
 
@@ -125,8 +125,10 @@ def test_summary_csv_holds_the_source_values_exactly(built, site):
         npz = (built.results / rel).parent / record["files"]["counts"]
         assert row["counts_sha256"] == hashlib.sha256(npz.read_bytes()).hexdigest()
 
-    toy_rows = [r for r in rows if r["record"] == "toy"]
-    (toy,) = _json_files(built.results, "llmgeom.toy.result/").values()
+    toys = _json_files(built.results, "llmgeom.toy.result/")
+    assert len([r for r in rows if r["record"] == "toy"]) == 21  # 4 + 3 runs, 3 widths each
+    toy_rows = [r for r in rows if r["record"] == "toy" and r["file"] == "toy/toy-tiny.json"]
+    toy = toys["toy/toy-tiny.json"]
     assert len(toy_rows) == sum(len(run["per_m"]) for run in toy["runs"]) == 12
     for run in toy["runs"]:
         for per_m in run["per_m"]:
@@ -188,9 +190,21 @@ def test_figures_plot_the_records_and_read_the_fits(built):
         for rev in ("step1000", "step143000")
     ]
 
-    (toy,) = _json_files(built.results, "llmgeom.toy.result/").values()
+    runs = [
+        r for t in _json_files(built.results, "llmgeom.toy.result/").values() for r in t["runs"]
+    ]
     cells = {(c["gamma"], c["alpha"]): c["alpha_m"] for c in toy_phase_diagram(ctx).data["cells"]}
-    assert cells == {(r["gamma"], r["alpha"]): r["fit"]["exponent"] for r in toy["runs"]}
+    power = {(r["gamma"], r["alpha"]) for r in runs if r["family"] == "power"}
+    assert cells == {  # the mean over the runs of a cell (here: two densities at γ = -1, α = 1)
+        cell: np.mean(
+            [
+                r["fit"]["exponent"]
+                for r in runs
+                if (r["gamma"], r["alpha"]) == cell and r["family"] == "power"
+            ]
+        )
+        for cell in power
+    }
 
     (row,) = weighted_vs_plain(ctx).data["rows"]
     (weighted,) = [r for r in measures.values() if "weighted" in r]
@@ -361,7 +375,14 @@ def test_a_sweep_folder_with_a_failed_unit(tmp_path, capsys):
     status = json.loads((results / "sweep-status.json").read_text())
     result = build_report(results)
     assert result.counts["sweep status"] == 1 and result.corrupt == []
-    assert list(result.figures) == ["toy_loss_vs_width"]
+    # one strong run, two widths, 3 steps: its per-width figures, no fitted α_m (too few widths)
+    assert list(result.figures) == [
+        "toy_loss_vs_width",
+        "toy_loss_vs_unlearned",
+        "toy_row_norms",
+        "toy_overlap_vs_width",
+    ]
+    assert "toy_alpha_m_families" in result.missing
     page = result.index_html.read_text()
     (failed,) = [u for u in status["units"] if u["state"] == "failed"]
     assert failed["id"] in page and failed["error"] in page

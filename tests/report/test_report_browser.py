@@ -1,5 +1,6 @@
 """The report page in headless Chromium (Debian package ``chromium``): no console message, no
-script error, every image decoded. Skipped with a message where no Chromium is installed.
+script error, every image decoded, the paper's side-by-side table rendered. Skipped with a
+message where no Chromium is installed.
 
 The report ships no JavaScript. The test opens a copy of the page with a probe added by the test
 itself: a script at the top of ``<head>`` that records script errors, and one at the end of
@@ -11,6 +12,7 @@ test is known to fail when the page is wrong.
 
 from __future__ import annotations
 
+import csv
 import re
 import shutil
 import subprocess
@@ -43,6 +45,8 @@ IMAGE_PROBE = """
     var good = ok === images.length && window.__reportErrors.length === 0;
     document.body.setAttribute('data-images', ok + '/' + images.length);
     document.body.setAttribute('data-errors', String(window.__reportErrors.length));
+    var paper = document.querySelectorAll('#paper table tr');
+    document.body.setAttribute('data-paper-rows', String(Math.max(paper.length - 1, 0)));
     document.body.setAttribute('data-check', good ? 'ok' : 'fail');
   }
   if (document.readyState === 'complete') { check(); }
@@ -94,6 +98,10 @@ def test_the_report_renders_with_every_image_and_no_console_error(site, tmp_path
         f"{n}/{n}",
         "0",
     )
+    with site.summary_csv.open(newline="") as fh:
+        paper = [r for r in csv.DictReader(fh) if r["record"] == "paper"]
+    assert len(paper) > 20  # the side-by-side table, rendered: one row per published number
+    assert body.get("data-paper-rows") == str(len(paper))
 
 
 def test_a_broken_page_is_caught(tmp_path):

@@ -109,7 +109,7 @@ def test_a_name_given_in_models_names_the_measurement_and_its_revisions():
         (
             'models = ["gpt2"]\n[loss]\ncorpora = ["hf:x"]\nbatch_size = 4',
             "[loss]: unknown key 'batch_size' (known: batch_tokens, corpora, device, dtype, "
-            "max_length, models, recipe, samples, text_field)",
+            "max_length, models, quantization, recipe, samples, text_field)",
         ),
         ('models = ["gpt2"]\n[loss]\ncorpora = ["hf:x"]\nmax_length = 1', "[loss]: max_length"),
         ('models = ["gpt2"]\n[freq]\ncorpora = ["hf:x"]\ntokens = -1', "[freq]: tokens must"),

@@ -170,11 +170,12 @@ from llmgeom.sweep.runners import losses_lock
 from llmgeom.text.loss import LossResult, save_loss
 out, who = sys.argv[1], sys.argv[2]
 for i in range(25):
-    r = LossResult(loss=float(i), perplexity=None, bits_per_byte=1.0, loss_authors_weighting=1.0,
-        nll_sum=1.0, predicted_tokens=1, tokens=2, bytes=3, bytes_exact=True, documents=1,
-        documents_skipped=0, documents_truncated=0, model_name=f"{who}-{i}", corpus_name="c",
-        model={"family": "gpt2", "d_model": 8, "head_width": 8}, corpus={}, options={},
-        dtype="float32", quantization=None, device="cpu", timings={})
+    r = LossResult.from_values(values=dict(loss=float(i), perplexity=None, bits_per_byte=1.0,
+        loss_authors_weighting=1.0, nll_sum=1.0, predicted_tokens=1, tokens=2, bytes=3,
+        bytes_exact=True, documents=1, documents_skipped=0, documents_truncated=0),
+        model={"name": f"{who}-{i}", "family": "gpt2", "d_model": 8, "head_width": 8},
+        corpus={"name": "c"}, definition={}, dtype="float32", quantization=None, device="cpu",
+        timings={})
     with losses_lock(out):
         save_loss(r, out)
 """

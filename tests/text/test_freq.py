@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import Counter
 
@@ -11,7 +12,8 @@ from helpers import ENGLISH, train_tokenizer, write_corpus
 
 from llmgeom.text import freq as freq_module
 from llmgeom.text.corpus import iter_documents, open_corpus
-from llmgeom.text.freq import build_record, count_tokens, save_freq, top_tokens
+from llmgeom.text.freq import count_tokens
+from llmgeom.text.freq_record import FreqResult
 
 
 @pytest.fixture(scope="module")
@@ -91,11 +93,11 @@ def test_top_tokens_and_record(tokenizer, tokenizer_dir, corpus_dir):
     result = count_tokens(tokenizer_dir, corpus_dir, tokens=300)
     ids = stream(tokenizer, corpus_dir)[:300]
     counter = Counter(ids)
-    rows = top_tokens(result)
+    rows = result.top_tokens
     expected = sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))[:20]
     assert [(r["id"], r["count"]) for r in rows] == expected
     assert [r["token"] for r in rows] == tokenizer.convert_ids_to_tokens([i for i, _ in expected])
-    record = build_record(result)
+    record = result.to_dict()
     stats = record["stats"]
     assert stats["tokens_counted"] == 300 and stats["distinct_tokens"] == len(counter)
     assert stats["vocab_size"] == len(tokenizer)
@@ -108,9 +110,9 @@ def test_top_tokens_and_record(tokenizer, tokenizer_dir, corpus_dir):
     json.dumps(record, allow_nan=False)
 
 
-def test_save_freq_writes_counts_record_and_plot(tokenizer_dir, corpus_dir, tmp_path):
+def test_save_writes_counts_record_and_plot(tokenizer_dir, corpus_dir, tmp_path):
     result = count_tokens(tokenizer_dir, corpus_dir / "a.txt", tokens=40)
-    paths = save_freq(result, tmp_path / "out")
+    paths = result.save(tmp_path / "out")
     assert [p.name for p in paths] == [
         "tiny-bpe.a.counts.npz",
         "tiny-bpe.a.freq.json",
@@ -131,7 +133,7 @@ def test_gguf_tokenizer_counts_like_its_source(tmp_path, corpus_dir):
 
     reference = write_gguf_tokenizer(tmp_path / "tiny.gguf")
     result = count_tokens(tmp_path / "tiny.gguf", corpus_dir, tokens=0)
-    assert result.tokenizer.identity["kind"] == "gguf" and result.tokenizer.name == "tiny"
+    assert result.tokenizer["kind"] == "gguf" and result.tokenizer_name == "tiny"
     assert result.counts.size == len(reference)
     assert as_counter(result.counts) == Counter(stream(reference, corpus_dir))
 
@@ -159,3 +161,27 @@ def test_an_argument_that_does_not_apply_is_an_error(tokenizer, corpus_dir):
     assert err.value.parameters == ("recipe",)
     with pytest.raises(ConfigError, match=r"^revision='main' does not apply: the tokenizer"):
         count_tokens(tokenizer, corpus_dir, revision="main")
+
+
+def test_count_tokens_returns_what_load_reads_back(tokenizer_dir, corpus_dir, tmp_path):
+    """One class: the result of count_tokens equals the one load gives back (record, headline
+    values and counts), and from_dict / to_dict round-trip exactly."""
+    result = count_tokens(tokenizer_dir, corpus_dir, tokens=120)
+    assert type(result) is FreqResult
+    paths = result.save(tmp_path)
+    loaded = FreqResult.load(paths[1])
+    assert type(loaded) is FreqResult and loaded == result
+    assert loaded.to_dict() == result.to_dict() == json.loads(paths[1].read_text())
+    np.testing.assert_array_equal(loaded.counts, result.counts)
+    assert loaded.counts.dtype == np.int64
+    assert (loaded.tokens_counted, loaded.mle_s, loaded.top_tokens) == (
+        result.tokens_counted, result.mle_s, result.top_tokens,
+    )  # fmt: skip
+    again = FreqResult.from_dict(loaded.to_dict())
+    assert again == loaded and again.to_dict() == loaded.to_dict() and again.counts is None
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        result.tokens_counted = 1  # type: ignore[misc]
+    assert len(repr(result)) < 120 and "<caption>FreqResult</caption>" in result._repr_html_()
+    # the counts and the record agree (an independent reader: numpy's own)
+    with np.load(paths[0]) as data:
+        assert int(data["counts"].sum()) == loaded.tokens_counted == 120

@@ -61,7 +61,7 @@ def test_end_to_end(capsys, tmp_path, tokenizer_dir, corpora):
     assert Counter({i: int(c) for i, c in enumerate(counts) if c}) == Counter(expected[:25])
     record = json.loads((out_dir / "tok.b.freq.json").read_text())
     assert record["corpus"]["kind"] == "jsonl" and record["stats"]["tokens_counted"] == 25
-    assert "tokens from" in out and "power-law MLE" in out
+    assert "tokens from" in out and "mle_s " in out and "loglog_alpha " in out
 
 
 @pytest.mark.parametrize(

@@ -71,7 +71,7 @@ def test_dtype_is_applied_and_recorded(tmp_path):
     lm = load_model(tmp_path, device="cpu", dtype="bfloat16")
     assert lm.model.dtype == torch.bfloat16 and lm.dtype == "bfloat16"
     result = compute_loss(lm, corpus=TEXTS[:3])
-    assert result.to_record()["dtype"] == "bfloat16"
+    assert result.to_dict()["dtype"] == "bfloat16"
     with pytest.raises(ConfigError, match="unknown dtype"):
         load_model(tmp_path, dtype="float8")
 

@@ -74,7 +74,7 @@ def test_loss_equals_the_hand_computation(family, tokenizer):
     docs, skipped = hand(model, tokenizer, TEXTS, max_length)
     nll = sum(d[0] for d in docs)
     predicted = sum(d[1] - 1 for d in docs)
-    assert result.options["max_length"] == max_length
+    assert result.definition["max_length"] == max_length
     assert result.documents == len(docs) and result.documents_skipped == skipped == 1
     assert result.predicted_tokens == predicted
     assert result.tokens == sum(d[1] for d in docs)
@@ -211,13 +211,13 @@ def test_bad_arguments_are_config_errors(tokenizer):
 
 
 def test_documents_read_in_several_pools_give_the_same_loss(tokenizer, monkeypatch):
-    import llmgeom.text.loss as loss_module
+    import llmgeom.text.batching as batching
 
     model = _model("gpt2", tokenizer)
     whole = compute_loss(model, tokenizer, corpus=TEXTS * 3)
-    monkeypatch.setattr(loss_module, "_POOL_BATCHES", 1)
-    monkeypatch.setattr(loss_module, "_POOL_CAP", 64)  # pools of 64 tokens: about 5 documents
-    assert loss_module.pool_size(16, 16) == 64
+    monkeypatch.setattr(batching, "_POOL_BATCHES", 1)
+    monkeypatch.setattr(batching, "_POOL_CAP", 64)  # pools of 64 tokens: about 5 documents
+    assert batching.pool_size(16, 16) == 64
     pooled = compute_loss(model, tokenizer, corpus=TEXTS * 3, batch_tokens=16)
     assert pooled.predicted_tokens == whole.predicted_tokens
     assert pooled.loss == pytest.approx(whole.loss, abs=1e-6)
@@ -243,3 +243,70 @@ def test_an_argument_that_does_not_apply_is_an_error(tokenizer):
         with pytest.raises(ConfigError, match=rf"^{parameter}[= ].* does not apply: ") as err:
             compute_loss(**kwargs)
         assert err.value.parameters == (parameter,)
+
+
+def test_the_result_is_frozen_and_round_trips_through_save_and_load(tokenizer, tmp_path):
+    import csv
+    import dataclasses
+    import json
+
+    from llmgeom.text.loss import LossResult
+
+    model = _model("gpt2", tokenizer)
+    result = compute_loss(model, tokenizer, corpus=TEXTS, name="tiny", corpus_name="mixed")
+    json_path, table = result.save(tmp_path)
+    loaded = LossResult.load(json_path)
+    assert type(loaded) is LossResult and loaded == result
+    assert loaded.to_dict() == result.to_dict() == json.loads(json_path.read_text())
+    assert LossResult.from_dict(loaded.to_dict()).to_dict() == loaded.to_dict()
+    assert (loaded.loss, loaded.tokens, loaded.model_name, loaded.corpus_name) == (
+        result.loss, result.tokens, "tiny", "mixed",
+    )  # fmt: skip
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        result.loss = 0.0  # type: ignore[misc]
+    assert len(repr(result)) < 120 and "<caption>LossResult</caption>" in result._repr_html_()
+    with table.open(newline="") as fh:  # the CSV module reads back the row save wrote
+        (row,) = list(csv.DictReader(fh))
+    assert float(row["loss"]) == loaded.loss and row["model"] == "tiny"
+    # a sweep's labels: a new result, the original untouched, and the label survives a reload
+    labelled = result.with_labels(label="mine", family="gpt2-like")
+    assert (labelled.model_name, labelled.family, result.model_name) == (
+        "mine",
+        "gpt2-like",
+        "tiny",
+    )
+    assert LossResult.load(labelled.save(tmp_path)[0]) == labelled
+
+
+@pytest.mark.parametrize("family", ["gpt2", "llama"])
+def test_the_authors_weighting_equals_transformers_own_loss_weighted_by_label_tokens(
+    family, tokenizer, tmp_path
+):
+    """The authors' average (cali-1.py): each segment tokenised with truncation, batch size 1,
+    labels = the input ids, transformers' own mean loss times the number of label tokens (the
+    un-predicted first one included), summed and divided by the label tokens. A segment of one
+    token has no prediction (its mean loss is NaN): llmgeom skips it, and so does the oracle."""
+    import csv
+
+    model = _model(family, tokenizer)
+    max_length = 12  # some documents are cut, as by the script's truncation=True
+    result = compute_loss(model, tokenizer, corpus=TEXTS, max_length=max_length, batch_tokens=64)
+    weighted = label_tokens = 0.0
+    for text in TEXTS:
+        ids = tokenizer(text, truncation=True, max_length=max_length)["input_ids"]
+        if len(ids) < 2:
+            continue
+        batch = torch.tensor([ids])
+        with torch.no_grad():
+            mean = model(input_ids=batch, labels=batch).loss.item()
+        weighted += mean * len(ids)
+        label_tokens += len(ids)
+    assert result.documents_truncated > 0 and result.tokens == label_tokens
+    assert result.loss_authors_weighting == pytest.approx(weighted / label_tokens, rel=1e-5)
+    assert abs(result.loss_authors_weighting - result.loss) > 1e-4  # two different averages
+    # the losses.csv row carries both, read back by the csv module
+    _json_path, table = result.save(tmp_path)
+    with table.open(newline="") as fh:
+        (row,) = list(csv.DictReader(fh))
+    assert float(row["loss_authors_weighting"]) == result.loss_authors_weighting
+    assert float(row["loss"]) == result.loss

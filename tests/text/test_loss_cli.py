@@ -4,7 +4,6 @@ bad input as one-line errors with nothing written."""
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 from pathlib import Path
 
@@ -155,15 +154,79 @@ def test_bad_models_are_one_line_errors_with_nothing_written(zoo, tmp_path, caps
     assert _files(out) == []
 
 
-@pytest.mark.skipif(importlib.util.find_spec("bitsandbytes") is not None, reason="installed")
-def test_quantisation_without_bitsandbytes(zoo, tmp_path, capsys):
+@pytest.mark.parametrize(
+    ("installed", "gpu", "reason"),
+    [
+        (False, True, "needs bitsandbytes, which is not installed (pip install 'llmgeom[quant]')"),
+        (True, False, "needs a CUDA GPU (bitsandbytes), and torch sees none"),
+    ],
+)
+def test_quantization_needs_bitsandbytes_and_a_gpu(
+    zoo, tmp_path, capsys, monkeypatch, installed, gpu, reason
+):
+    """Only the availability checks are replaced (whatever this machine has): a one-line error
+    naming the Python parameter (the CLI its flag) before any model is loaded or file written."""
+    from llmgeom.errors import ConfigError
+    from llmgeom.text import quantization
+    from llmgeom.text.lm import load_model
+    from llmgeom.text.loss import compute_loss
+
+    monkeypatch.setattr(quantization, "bitsandbytes_installed", lambda: installed)
+    monkeypatch.setattr(quantization, "cuda_present", lambda: gpu)
     models, corpora = zoo
     out = tmp_path / "out"
-    for flag in ("--load-in-8bit", "--load-in-4bit"):
-        argv = ["loss", models[16], "--corpus", corpora["txt"], "--out", out, flag]
-        line = _one_line_error(capsys, argv)
-        assert f"error: {flag} needs bitsandbytes" in line and "llmgeom[quant]" in line
+    for bits in ("8bit", "4bit"):
+        argv = ["loss", models[16], "--corpus", corpora["txt"], "--out", out]
+        line = _one_line_error(capsys, [*argv, "--quantization", bits])
+        assert line == f"llmgeom loss: error: --quantization {bits} {reason}"
+        with pytest.raises(ConfigError) as err:
+            compute_loss(str(models[16]), corpus=str(corpora["txt"]), quantization=bits)
+        assert str(err.value) == f"quantization={bits!r} {reason}"
+        assert err.value.parameters == ("quantization",)
+        with pytest.raises(ConfigError, match=r"^quantization='8bit' needs"):
+            load_model(models[16], quantization="8bit")
     assert _files(out) == []
+
+
+def test_quantization_on_a_cpu_device_or_a_loaded_model_is_refused(zoo, monkeypatch):
+    from llmgeom.errors import ConfigError
+    from llmgeom.text import quantization
+    from llmgeom.text.lm import load_model
+    from llmgeom.text.loss import compute_loss
+
+    models, corpora = zoo
+    loaded = load_model(models[16], device="cpu")
+    with pytest.raises(ConfigError, match=r"^quantization='8bit' does not apply: a LoadedModel"):
+        compute_loss(loaded, corpus=str(corpora["txt"]), quantization="8bit")
+    with pytest.raises(ConfigError, match=r"^quantization='4bit' does not apply: an in-memory"):
+        compute_loss(loaded.model, loaded.tokenizer, corpus=["a b c"], quantization="4bit")
+    with pytest.raises(ConfigError, match=r"^quantization must be one of '8bit', '4bit', 'none'"):
+        compute_loss(loaded, corpus=str(corpora["txt"]), quantization="2bit")  # type: ignore[arg-type]
+    monkeypatch.setattr(quantization, "bitsandbytes_installed", lambda: True)
+    monkeypatch.setattr(quantization, "cuda_present", lambda: True)
+    with pytest.raises(ConfigError) as err:
+        load_model(models[16], quantization="8bit", device="cpu")
+    assert str(err.value) == "quantization='8bit' needs a CUDA GPU, not device='cpu'"
+    assert err.value.parameters == ("quantization", "device")
+
+
+def test_quantization_is_a_sweep_key_that_reaches_the_loss_unit(tmp_path):
+    from llmgeom.errors import ConfigError
+    from llmgeom.sweep.config import load_config
+    from llmgeom.sweep.plan import expand_units
+
+    (tmp_path / "wiki.txt").write_text("some text\n")
+    config = tmp_path / "sweep.toml"
+    table = '[[models]]\nsource = "gpt2"\n[loss]\ncorpora = ["wiki.txt"]\n'
+    config.write_text(table + 'quantization = "8bit"\n')
+    (unit,) = [u for u in expand_units(load_config(config)) if u.kind == "loss"]
+    assert unit.params["quantization"] == "8bit"
+    config.write_text(table)
+    (unit,) = [u for u in expand_units(load_config(config)) if u.kind == "loss"]
+    assert unit.params["quantization"] == "none"
+    config.write_text(table + 'quantization = "2bit"\n')
+    with pytest.raises(ConfigError, match=r"quantization must be one of '8bit', '4bit', 'none'"):
+        load_config(config)
 
 
 def test_option_errors_name_the_flag(zoo, tmp_path, capsys):
@@ -210,9 +273,47 @@ def test_the_model_flags_are_load_models_keywords_with_its_defaults():
         "--device",
         "--device-map",
     )
-    assert flags["quantization='8bit'"] == "--load-in-8bit"
-    given = ["--dtype", "bfloat16", "--device", "cpu", "--device-map", "auto", "--load-in-4bit"]
+    given = ["--dtype", "bfloat16", "--device", "cpu", "--device-map", "auto"]
     opts = from_namespace(ModelOptions, parser.parse_args([*argv, *given]))
-    assert opts == ModelOptions("bfloat16", "cpu", "auto", "4bit")
+    assert opts == ModelOptions("bfloat16", "cpu", "auto")
     with pytest.raises(SystemExit):  # argparse: the declared choices
         parser.parse_args([*argv, "--dtype", "float64"])
+
+
+def test_fit_loss_fits_either_column_of_losses_csv(tmp_path, capsys):
+    """Two designed laws in one table, exact on 6 points: the token-weighted ``loss`` column
+    follows α = 0.9, the authors' ``loss_authors_weighting`` α = 0.5; ``--column`` picks the
+    one fitted (default: ``loss``) and the fit names it."""
+    rows = []
+    for corpus, offset in (("a", 2.0), ("b", 2.5)):
+        for m in (16, 32, 64):
+            token, authors = 40 / m**0.9 + offset, 10 / m**0.5 + offset + 0.1
+            rows.append(f"gpt2-w{m},gpt2,{corpus},{m},{token!r},{m},{authors!r}")
+    table = tmp_path / "losses.csv"
+    header = "model,family,corpus,m,loss,head_width,loss_authors_weighting"
+    table.write_text("\n".join([header, *rows]) + "\n")
+    fits = {}
+    stems = {
+        None: "width_loss_fit_ls",
+        "loss": "width_loss_fit_ls",
+        "authors": "width_loss_fit_ls_authors",
+    }
+    for column in (None, "loss", "authors"):
+        out = tmp_path / "fits"  # one folder: the authors' fit must not overwrite the other
+        argv = ["fit", "loss", str(table), "--bootstrap", "0", "--out", str(out)]
+        assert main(argv + (["--column", column] if column else [])) == 0
+        fits[column] = json.loads((out / f"{stems[column]}.json").read_text())
+    capsys.readouterr()
+    assert fits[None]["alpha"] == pytest.approx(0.9, abs=1e-6) and fits[None]["C"] == (
+        pytest.approx(40, rel=1e-5)
+    )
+    assert fits[None]["column"] == fits["loss"]["column"] == "loss"
+    assert fits["loss"]["alpha"] == fits[None]["alpha"]
+    assert fits["authors"]["alpha"] == pytest.approx(0.5, abs=1e-6)
+    assert fits["authors"]["C"] == pytest.approx(10, rel=1e-5)
+    assert fits["authors"]["column"] == "loss_authors_weighting"
+    # a table of an earlier llmgeom, without the column: one line naming it
+    table.write_text("model,family,corpus,m,loss\ngpt2,gpt2,a,16,3.3\n")
+    argv = ["fit", "loss", str(table), "--column", "authors", "--out", str(tmp_path / "x")]
+    assert main(argv) == 1
+    assert "missing column(s) loss_authors_weighting" in capsys.readouterr().err
