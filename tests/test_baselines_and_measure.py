@@ -145,8 +145,9 @@ def test_cli_plot_writes_a_png_next_to_the_json(tmp_path):
         main(["measure", str(path), "--out", str(tmp_path / "out"), "--plot", "--no-progress"]) == 0
     )
     names = sorted(p.name for p in (tmp_path / "out").iterdir())
-    assert names == ["w.npy.raw.json", "w.npy.raw.png"]
-    assert (tmp_path / "out" / "w.npy.raw.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert names == ["w.npy.raw.json", "w.npy.raw.png", "w.npy.raw.spectrum.png"]
+    for png in names[1:]:
+        assert (tmp_path / "out" / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_result_files_are_readable_like_ordinary_files(tmp_path):

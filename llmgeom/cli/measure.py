@@ -29,7 +29,10 @@ excluded, and the summary says how many):
   mean/std |cos|  over all pairs i<j (the authors' mean_over/std_over): exact blocked pass, or
                   estimated from random pairs with 95% intervals (see --pairs)
   max |cos|       per token, with its partner (exact pass only); a histogram of cos (--bins)
-  references      random vectors 1/m, the frame bound (n-m)/(m(n-1)), effective dimension
+  references      random vectors 1/m, the frame bound (n-m)/(m(n-1))
+  spectrum        eigenvalues of W^T W (unit rows; in the JSON): participation ratio, entropy
+                  rank, stable rank of the raw W, eigenvalues above the Marchenko-Pastur edge,
+                  packing efficiency, share of mean cos^2 in the top 1/2/5/10 directions
 
 cost: mean cos^2 takes seconds (O(n m^2)); the exact pass is O(n^2 m). With --pairs auto (the
 default) its time is predicted from a measured matmul rate and printed; it runs when under
@@ -45,7 +48,7 @@ examples:
   llmgeom measure qwen2.5-7b --pairs exact            # all 11.6e9 pairs, however long it takes
   llmgeom measure qwen2.5-72b --sample-rows 2000           # 2000 random rows x all rows, 95% CIs
   llmgeom measure pythia-70m --rows tokenizer --center   # variants: drop padding rows, centre
-  llmgeom measure gpt2 --plot                        # also a PNG: cos histogram vs random
+  llmgeom measure gpt2 --plot                  # also PNGs: cos histogram, spectrum vs random
   llmgeom measure gpt2 --weights gpt2.wikitext.counts.npz   # frequency-weighted interference
   llmgeom measure head.npy --name my-model --family mine     # labels for the record and the fits
 
@@ -82,7 +85,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--plot",
         action="store_true",
-        help="also write a PNG: histogram of cos against random vectors', and row norms",
+        help="also write PNGs: histogram of cos against random vectors' and row norms "
+        "(.png), eigenvalue density against the Marchenko-Pastur law (.spectrum.png)",
     )
     p.add_argument(
         "--save-arrays",
@@ -154,6 +158,9 @@ def _write_outputs(report, args: argparse.Namespace) -> list[str]:
 
         png = save_png(plot_measurement(report), saved.path.with_suffix(".png"), dpi=PNG_DPI)
         lines.append(f"wrote {png}")
+        if report.spectrum is not None:
+            path = saved.path.with_suffix(".spectrum.png")
+            lines.append(f"wrote {save_png(report.spectrum.figure(), path, dpi=PNG_DPI)}")
     return lines
 
 

@@ -6,6 +6,9 @@
   identity), :mod:`.normalize` (exact unit rows) and :mod:`.blocked` (chunks, full precision);
 * :mod:`.sampling`: the pair sampler, on :mod:`.fixed_point` (machine-independent cosines);
   :mod:`.pass_cost`: the exact-or-sample rule and the exact pass's predicted time;
+* :mod:`.spectrum`: the eigenvalues of ŴᵀŴ and the measures read from them, against
+  :mod:`.marchenko_pastur` (the law of random unit rows), :mod:`.raw_gram` (the raw rows'
+  ``‖W‖₂²``); :mod:`.spectrum_plot`: their figure;
 * :mod:`.baselines`: closed forms for random unit vectors and frames;
 * :mod:`.weights`: token counts as weights (frequency-weighted interference);
 * :mod:`.plot`: the figure of one measurement.

@@ -3,6 +3,8 @@
 * :func:`gram_statistics` — mean cos² over pairs i<j through the Gram identity
   ``Σ_{i≠j} (u_i·u_j)² = ‖UᵀU‖_F² − Σ_i ‖u_i‖⁴`` (O(n·m²)), mean cos, the effective dimension
   and the top eigen-direction's share.
+* :func:`scaled_gram_matrices` — ``UᵀU`` and ``WᵀW`` (the raw rows) in one pass, for the
+  spectrum (:mod:`llmgeom.geometry.spectrum`).
 * :func:`weighted_gram_statistics` — the same identity with row weights ``p_i`` (token
   frequencies): ``Σ_{i,j} p_i p_j cos²_ij = ‖Uᵀ diag(p) U‖_F²``.
 
@@ -15,6 +17,8 @@ Example:
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import torch
@@ -38,8 +42,50 @@ def gram_matrix(
     return G
 
 
-def _row_sums(U: torch.Tensor, chunk_rows: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(‖u_i‖² per row, Σ_i u_i)`` in float64, chunk by chunk."""
+def scaled_gram_matrices(
+    U: torch.Tensor,
+    scales: torch.Tensor,
+    chunk_rows: int = CHUNK_ROWS,
+    progress: bool | None = False,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(UᵀU, Uᵀ diag(s²) U)`` in one pass over ``U``'s chunks, as :func:`gram_matrix` (float32
+    chunk products, float64 accumulation). With ``s`` the row norms of a matrix ``W`` and ``U``
+    its unit rows, the second is ``WᵀW``: twice the products of :func:`gram_matrix`, one read.
+
+    Example:
+        >>> import torch
+        >>> U = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+        >>> G, G_raw = scaled_gram_matrices(U, torch.tensor([3.0, 2.0]))
+        >>> G.diagonal().tolist(), G_raw.diagonal().tolist()
+        ([1.0, 1.0], [9.0, 4.0])
+    """
+    m = U.shape[1]
+    G = torch.zeros(m, m, dtype=torch.float64, device=U.device)
+    G_scaled = torch.zeros_like(G)
+    s64 = scales.to(device=U.device, dtype=torch.float64).flatten()
+    if s64.numel() != U.shape[0]:
+        raise ValueError(f"{s64.numel()} scales for {U.shape[0]} rows")
+    largest = float(s64.abs().max()) if s64.numel() else 0.0
+    top = 2.0 ** math.frexp(largest)[1] if largest > 0 else 1.0  # a power of 2: exact scaling
+    s = (s64 / top).to(U.dtype)  # below 1: no float32 overflow, whatever the norms
+    with full_precision():
+        for start, stop in progress_chunks(U.shape[0], chunk_rows, "Gram matrix", progress):
+            block = U[start:stop]
+            G += (block.T @ block).to(torch.float64)
+            scaled = block * s[start:stop, None]
+            G_scaled += (scaled.T @ scaled).to(torch.float64)
+    return G, G_scaled * (top * top)
+
+
+def row_sums(U: torch.Tensor, chunk_rows: int = CHUNK_ROWS) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(‖u_i‖² per row, Σ_i u_i)`` in float64, chunk by chunk.
+
+    Example:
+        >>> import torch
+        >>> sq, total = row_sums(torch.tensor([[3.0, 4.0], [1.0, 0.0]]))
+        >>> sq.tolist(), total.tolist()
+        ([25.0, 1.0], [4.0, 4.0])
+    """
     sq = torch.zeros(U.shape[0], dtype=torch.float64, device=U.device)
     total = torch.zeros(U.shape[1], dtype=torch.float64, device=U.device)
     for start, stop in chunks(U.shape[0], chunk_rows):
@@ -57,7 +103,7 @@ def _mean_cos2(G: torch.Tensor, sq: torch.Tensor) -> float:
 
 def gram_mean_cos2(U: torch.Tensor, chunk_rows: int = CHUNK_ROWS) -> float:
     """Exact mean cos² over pairs i<j via ``(‖UᵀU‖_F² − Σ‖u_i‖⁴) / (n(n−1))``; O(n·m²)."""
-    sq, _ = _row_sums(U, chunk_rows)
+    sq, _ = row_sums(U, chunk_rows)
     return _mean_cos2(gram_matrix(U, chunk_rows), sq)
 
 
@@ -91,16 +137,32 @@ def gram_statistics(
     ``(Σ‖u_i‖²)² / ‖UᵀU‖_F²`` (participation ratio of the Gram spectrum) and the fraction of
     ``Σ‖u_i‖²`` carried by the top eigen-direction.
     """
-    n = U.shape[0]
-    if n < 2:
+    if U.shape[0] < 2:
         raise ValueError("pair statistics need at least 2 rows")
     G = gram_matrix(U, chunk_rows, progress=progress)
-    sq, total = _row_sums(U, chunk_rows)
+    sq, total = row_sums(U, chunk_rows)
+    return statistics_of_gram(G, sq, total, top_eigenvalue(G))
+
+
+def statistics_of_gram(
+    G: torch.Tensor, sq: torch.Tensor, total: torch.Tensor, top: float
+) -> dict[str, float]:
+    """The statistics of :func:`gram_statistics` from its parts: ``G = UᵀU``, the rows'
+    ``‖u_i‖²`` and ``Σ_i u_i`` (:func:`row_sums`) and ``G``'s largest eigenvalue ``top``.
+
+    Example:
+        >>> import torch
+        >>> U = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]], dtype=torch.float64)
+        >>> G = U.T @ U
+        >>> s = statistics_of_gram(G, *row_sums(U), top=2.0)
+        >>> round(s["mean_cos2"], 12), s["effective_dim"], round(s["top_eigen_fraction"], 6)
+        (0.333333333333, 1.8, 0.666667)
+    """
+    n = sq.numel()
     fro2 = float((G * G).sum())
     trace = float(sq.sum())
     mean_cos2 = _mean_cos2(G, sq)
     mean_cos = (float(total @ total) - trace) / (n * (n - 1))
-    top = top_eigenvalue(G)
     return {
         "mean_cos2": mean_cos2,
         "mean_cos": mean_cos,

@@ -1,8 +1,9 @@
 """Measure a matrix: validate, pick rows, normalise, run the overlap engine, compare to baselines.
 
 The steps live beside it: :mod:`.prepare` (rows, norms, unit rows), :mod:`.pair_passes` (which
-pass runs, and running it), :mod:`.gram` and :mod:`.overlap` (the statistics), :mod:`.weights`
-(token counts as weights), :mod:`.baselines`; :mod:`llmgeom.records.measurement` builds the record.
+pass runs, and running it), :mod:`.gram` and :mod:`.overlap` (the statistics), :mod:`.spectrum`
+(the eigenvalues of ŴᵀŴ), :mod:`.weights` (token counts as weights), :mod:`.baselines`;
+:mod:`llmgeom.records.measurement` builds the record.
 
 Example:
     >>> import torch
@@ -50,6 +51,7 @@ from .pair_passes import (  # noqa: F401 - PROGRESS_LOGGER: the CLI listens to i
 )
 from .prepare import _normalized, _select_rows, _usable_rows
 from .result import MeasureResult
+from .spectrum import gram_statistics_with_spectrum
 from .weights import TokenCounts, load_counts, row_weights, weighted_block
 
 _OWNED_KINDS = ("local-dir", "file", "hub")  # tensors loaded by us: safe to normalise in place
@@ -145,7 +147,9 @@ def _measure(source: Any, opts: MeasureOptions, counts: TokenCounts | None) -> M
     W, n_selected = _select_rows(unemb, rows)
     norms, norm_stats, row_index, n_bad = _usable_rows(W, opts.drop_nonfinite, progress)
     owned = unemb is not source and unemb.meta.source_kind in _OWNED_KINDS
-    U, row_index, n_centre_dropped = _normalized(W, norms, row_index, center, owned, dev, progress)
+    U, used_norms, row_index, n_centre_dropped = _normalized(
+        W, norms, row_index, center, owned, dev, progress
+    )
     n, m = U.shape
     timings["normalize_s"] = time.perf_counter() - t
 
@@ -156,18 +160,16 @@ def _measure(source: Any, opts: MeasureOptions, counts: TokenCounts | None) -> M
         p = torch.from_numpy(used_weights.p).to(dev)
 
     t = time.perf_counter()
-    stats: dict[str, Any] = {
-        "n_rows_used": n,
-        "m": m,
-        **gram.gram_statistics(U, progress=progress),
-    }
+    gram_stats, spectrum = gram_statistics_with_spectrum(U, used_norms, progress=progress)
+    del used_norms
+    stats: dict[str, Any] = {"n_rows_used": n, "m": m, **gram_stats}
     weighted_gram = None if p is None else gram.weighted_gram_statistics(U, p)
     timings["gram_s"] = time.perf_counter() - t
     weighted_note = ""
     if weighted_gram is not None:
         weighted_note = f"; weighted mean cos^2 {weighted_gram['weighted_mean_cos2']:.6g}"
     LOG.info(
-        "Gram statistics: mean cos^2 %.6g (m*mean = %.4g), effective dim %.1f%s",
+        "Gram statistics: mean cos^2 %.6g (m*mean = %.4g), participation ratio %.1f%s",
         stats["mean_cos2"],
         m * stats["mean_cos2"],
         stats["effective_dim"],
@@ -227,6 +229,7 @@ def _measure(source: Any, opts: MeasureOptions, counts: TokenCounts | None) -> M
         stats=stats,
         diagnostics=diagnostics,
         weighted=weighted,
+        spectrum=spectrum,
         reference=reference,
         row_norms=norm_stats,
         timings=timings,

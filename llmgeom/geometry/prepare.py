@@ -134,8 +134,9 @@ def _normalized(
     in_place_ok: bool,
     dev: torch.device,
     progress: bool | None = False,
-) -> tuple[torch.Tensor, torch.Tensor | None, int]:
-    """``(U, row_index, rows dropped by centring)``: unit rows in float32 on ``dev``."""
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, int]:
+    """``(U, norms, row_index, rows dropped by centring)``: unit rows in float32 on ``dev`` and
+    the float64 norms of the rows they were (after centring), one per row of ``U``."""
     X = W if row_index is None else W[row_index]  # indexing makes a private copy
     kept_norms = norms if row_index is None else norms[row_index]
     centre = mean_row(X).to(dev) if center else None
@@ -151,6 +152,7 @@ def _normalized(
     dropped = int(degenerate.sum())
     if dropped:
         U = U[~degenerate]
+        used_norms = used_norms[~degenerate]
         base = row_index if row_index is not None else torch.arange(W.shape[0])
         row_index = base[~degenerate.cpu()]
         if U.shape[0] < 2:
@@ -158,4 +160,4 @@ def _normalized(
                 "need at least 2 rows that differ from the mean row after centring, "
                 f"got {U.shape[0]}"
             )
-    return U, row_index, dropped
+    return U, used_norms, row_index, dropped

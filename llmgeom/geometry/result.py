@@ -153,6 +153,75 @@ class WeightedStats:
         )
 
 
+@dataclass(frozen=True)
+class Spectrum:
+    """The spectrum of ``ŴᵀŴ`` (the unit rows' Gram matrix) and what it says, the record's
+    ``spectrum`` block (:mod:`llmgeom.geometry.spectrum`, every formula there and on the
+    statistics page): ``eigenvalues`` (largest first, ``m`` of them, summing to ``n_rows``),
+    ``participation_ratio`` ``(Σλ)²/Σλ²`` (the record's ``stats.effective_dim``),
+    ``entropy_effective_rank`` (Roy & Vetterli), ``stable_rank_raw`` (``‖W‖_F²/‖W‖_2²`` of the
+    rows before normalisation), ``marchenko_pastur_upper_edge`` ``(√n + √m)²/m`` and
+    ``n_above_marchenko_pastur_edge``, ``packing_efficiency`` (frame bound / mean cos², None
+    when ``n ≤ m``) and ``interference_top_k`` (``k`` → the fraction of mean cos² carried by
+    the top ``k`` directions; None without interference).
+
+    Example:
+        >>> import torch, llmgeom
+        >>> s = llmgeom.measure(torch.eye(3).repeat(2, 1), pairs="gram").spectrum
+        >>> s.eigenvalues, s.packing_efficiency, s.interference_top_k[1]
+        ((2.0, 2.0, 2.0), 1.0, 0.3333333333333333)
+    """
+
+    n_rows: int
+    m: int
+    eigenvalues: tuple[float, ...] = field(repr=False)
+    participation_ratio: float
+    entropy_effective_rank: float
+    stable_rank_raw: float
+    marchenko_pastur_upper_edge: float
+    n_above_marchenko_pastur_edge: int
+    packing_efficiency: float | None
+    interference_top_k: Mapping[int, float | None]
+
+    @classmethod
+    def from_record(cls, block: Mapping[str, Any], stats: Mapping[str, Any]) -> Spectrum:
+        """The ``spectrum`` block of a record, with its ``stats`` (rows, width, participation
+        ratio).
+
+        Example:
+            >>> s = Spectrum.from_record({"eigenvalues": [3.0, 1.0], "entropy_effective_rank":
+            ...     1.9, "stable_rank_raw": 1.5, "marchenko_pastur_upper_edge": 3.9,
+            ...     "n_above_marchenko_pastur_edge": 0, "packing_efficiency": 0.5,
+            ...     "interference_top_k": {"1": 1.0, "2": 1.0}},
+            ...     {"n_rows_used": 4, "m": 2, "effective_dim": 1.6})
+            >>> s.eigenvalues, s.participation_ratio, dict(s.interference_top_k)
+            ((3.0, 1.0), 1.6, {1: 1.0, 2: 1.0})
+        """
+        efficiency = block.get("packing_efficiency")
+        fractions = block.get("interference_top_k") or {}
+        return cls(
+            n_rows=int(stats["n_rows_used"]),
+            m=int(stats["m"]),
+            eigenvalues=tuple(float(v) for v in block["eigenvalues"]),
+            participation_ratio=float(stats.get("effective_dim", float("nan"))),
+            entropy_effective_rank=float(block["entropy_effective_rank"]),
+            stable_rank_raw=float(block["stable_rank_raw"]),
+            marchenko_pastur_upper_edge=float(block["marchenko_pastur_upper_edge"]),
+            n_above_marchenko_pastur_edge=int(block["n_above_marchenko_pastur_edge"]),
+            packing_efficiency=None if efficiency is None else float(efficiency),
+            interference_top_k=MappingProxyType(
+                {int(k): None if v is None else float(v) for k, v in fractions.items()}
+            ),
+        )
+
+    def figure(self, ax: Any = None) -> Any:
+        """The eigenvalue density against the Marchenko–Pastur law
+        (:func:`llmgeom.geometry.spectrum_plot.plot_spectrum`)."""
+        from .spectrum_plot import plot_spectrum
+
+        return plot_spectrum(self, ax)
+
+
 def _estimate(stats: Mapping[str, Any], key: str, method: str | None) -> Estimate | None:
     """``stats[key]`` as an :class:`Estimate`: exact, or sampled with the sampler's standard
     error and interval."""
@@ -182,7 +251,8 @@ class MeasureResult(TypedResult):
     ``mean_cos``, ``effective_dim``, ``top_eigen_fraction``; ``mean_abs_cos``,
     ``std_abs_cos`` and ``mean_max_abs_cos`` as :class:`~llmgeom.records.Estimate` (None after
     a Gram-only run); ``max_abs_cos`` (exact pass only); ``reference``, ``row_norms``,
-    ``weighted`` (with token counts); ``diagnostics``: the internals.
+    ``weighted`` (with token counts), ``spectrum`` (:class:`Spectrum`, every pass; None in
+    records written before it); ``diagnostics``: the internals.
 
     Example:
         >>> import torch
@@ -215,6 +285,7 @@ class MeasureResult(TypedResult):
     reference: Reference
     row_norms: RowNorms
     weighted: WeightedStats | None
+    spectrum: Spectrum | None
     model: Mapping[str, Any]
     options: Mapping[str, Any]
     created: str | None
@@ -245,7 +316,7 @@ class MeasureResult(TypedResult):
         diagnostics |= {k: v for k, v in stats.items() if k not in HEADLINE_STATS}
         for block in ("variant", "timings", "environment"):
             diagnostics[block] = d.get(block, {})
-        weighted = d.get("weighted")
+        weighted, spectrum = d.get("weighted"), d.get("spectrum")
         return {
             "name": model_label(model),
             "source": str(model["source"]),
@@ -268,6 +339,7 @@ class MeasureResult(TypedResult):
             "reference": Reference.from_dict(d.get("reference", {})),
             "row_norms": RowNorms.from_dict(d.get("row_norms", {})),
             "weighted": None if weighted is None else WeightedStats.from_dict(weighted),
+            "spectrum": None if spectrum is None else Spectrum.from_record(spectrum, stats),
             "model": frozen_mapping(model),
             "options": frozen_mapping(d.get("options")),
             "created": d.get("created"),
@@ -289,7 +361,8 @@ class MeasureResult(TypedResult):
 
     def figure(self, axes: Any = None) -> Any:
         """The cos histogram against random vectors' and the row norms
-        (:func:`llmgeom.geometry.plot.plot_measurement`)."""
+        (:func:`llmgeom.geometry.plot.plot_measurement`); the spectrum's figure is
+        ``spectrum.figure()``."""
         from .plot import plot_measurement
 
         return plot_measurement(self, axes)
@@ -298,6 +371,15 @@ class MeasureResult(TypedResult):
         """The headline values as table columns; with token counts also the weighted ones."""
         out = super().columns()
         out.pop("weighted", None)
+        if self.spectrum is not None:
+            s = self.spectrum
+            out |= {
+                "entropy_effective_rank": s.entropy_effective_rank,
+                "stable_rank_raw": s.stable_rank_raw,
+                "n_above_marchenko_pastur_edge": s.n_above_marchenko_pastur_edge,
+                "packing_efficiency": s.packing_efficiency,
+                **{f"interference_top_{k}": v for k, v in s.interference_top_k.items()},
+            }
         if self.weighted is not None:
             abs_cos = self.weighted.weighted_mean_abs_cos
             out |= {

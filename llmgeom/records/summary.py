@@ -131,6 +131,32 @@ def weighted_lines(block: dict[str, Any]) -> list[str]:
     return lines
 
 
+def spectrum_lines(block: Mapping[str, Any]) -> list[str]:
+    """The two summary lines of a record's ``spectrum`` block.
+
+    Example:
+        >>> lines = spectrum_lines({"entropy_effective_rank": 2.9, "stable_rank_raw": 2.5,
+        ...     "packing_efficiency": None, "n_above_marchenko_pastur_edge": 1,
+        ...     "marchenko_pastur_upper_edge": 3.9, "interference_top_k": {"1": 0.5}})
+        >>> for line in lines:
+        ...     print(line.strip())
+        spectrum        entropy rank 2.9   stable rank (raw W) 2.5   packing efficiency n/a (n <= m)
+        1 eigenvalue above the Marchenko-Pastur edge 3.9; top 1 directions carry 50.0% of mean cos^2
+    """
+    efficiency = block.get("packing_efficiency")
+    packing = "n/a (n <= m)" if efficiency is None else f"{efficiency:.4g}"
+    above = int(block["n_above_marchenko_pastur_edge"])
+    fractions = block.get("interference_top_k") or {}
+    shares = "/".join("-" if v is None else f"{100 * v:.1f}" for v in fractions.values())
+    return [
+        f"  spectrum        entropy rank {block['entropy_effective_rank']:.1f}   "
+        f"stable rank (raw W) {block['stable_rank_raw']:.1f}   packing efficiency {packing}",
+        f"                  {above} eigenvalue{'' if above == 1 else 's'} above the "
+        f"Marchenko-Pastur edge {block['marchenko_pastur_upper_edge']:.4g}; top "
+        f"{'/'.join(fractions)} directions carry {shares}% of mean cos^2",
+    ]
+
+
 def summarize(record: Mapping[str, Any]) -> str:
     """A short human summary of a measurement record (what ``llmgeom measure`` prints).
 
@@ -175,10 +201,12 @@ def summarize(record: Mapping[str, Any]) -> str:
         )
     norms = record.get("row_norms") or {}
     lines.append(
-        f"  effective dim   {s['effective_dim']:.1f}   top direction carries "
+        f"  participation ratio {s['effective_dim']:.1f}   top direction carries "
         f"{100 * s['top_eigen_fraction']:.1f}%   row norms mean "
         f"{norms.get('mean', float('nan')):.4g} min {norms.get('min', float('nan')):.4g}"
     )
+    if record.get("spectrum") is not None:
+        lines.extend(spectrum_lines(record["spectrum"]))
     if record.get("weighted") is not None:
         lines.extend(weighted_lines(record["weighted"]))
     pairs = _pairs_line(variant)

@@ -525,7 +525,7 @@ def test_every_file_written_is_printed(tmp_path, capsys, pythia_dir):
     assert code == 0
     written = sorted(line.split()[-1] for line in stdout.splitlines() if "wrote " in line)
     assert written == sorted(str(p) for p in tmp_path.iterdir())
-    assert len(written) == 3
+    assert len(written) == 4  # JSON, the two PNGs (cos histogram, spectrum), NPZ
 
 
 # ---------------------------------------------------------------- --pairs auto and its cost
