@@ -154,7 +154,8 @@ def reproduce_paper(
     from ..configs import config_path
     from ..sweep.config import load_config
     from ..sweep.engine import run_sweep
-    from ..sweep.plan import estimate, expand_units
+    from ..sweep.estimate import estimate
+    from ..sweep.plan import expand_units
     from ..sweep.units import unit_done
 
     cfg = load_config(config or config_path(PAPER_CONFIG), out=out or DEFAULT_OUT)
