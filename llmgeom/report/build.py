@@ -27,11 +27,12 @@ from typing import Any
 
 from .._atomic import atomic_path, ensure_writable_dir
 from ..errors import ConfigError, LlmgeomError, SourceNotFoundError
-from .figures import FIGURES, Context, Drawn, Missing, toy_run_label, toy_runs
+from .figures import FIGURES, Context, Drawn, Missing
 from .gather import Gathered, gather
 from .html import Page, details, esc, figure, render_page, table
 from .paper_table import paper_rows, paper_section
-from .summary import fit_rows, summary_rows, write_summary
+from .sections import files_section, fits_section, results_section, sweep_section
+from .summary import summary_rows, write_summary
 
 FIGURE_DIR = "figures"
 
@@ -139,225 +140,6 @@ def _figures_section(drawn: dict[str, Drawn], missing: dict[str, str]) -> str:
     return "".join(parts)
 
 
-def _fits_section(found: Gathered, ctx: Context) -> str:
-    parts = []
-    laws = [(ctx.overlap, "overlap law (drawn)"), (ctx.width_loss, "width-loss law (drawn)")]
-    shown: set[str] = set()
-    for law, what in laws:
-        if law.data is None:
-            parts.append(f"<p>{esc(what.replace(' (drawn)', ''))}: {esc(law.note)}</p>")
-            continue
-        shown.add(law.origin)
-        parts.append(f"<h3>{esc(what)}: {esc(law.origin)}</h3>" + _fit_table(law.data, law.origin))
-    for item in found.fits:
-        if item.rel not in shown:
-            parts.append(
-                f"<h3>{esc(item.data.get('schema'))}: {esc(item.rel)}</h3>"
-                + _fit_table(item.data, item.rel)
-            )
-    toy = toy_runs(found)
-    if toy:
-        rows = []
-        for item, run in toy:
-            fit = run["fit"]
-            ci = fit.get("exponent_ci95") or [None, None]
-            rows.append(
-                [
-                    item.rel,
-                    toy_run_label(run),
-                    run["regime"],
-                    fit.get("exponent"),
-                    fit.get("exponent_se"),
-                    ci[0],
-                    ci[1],
-                    fit.get("r2"),
-                    " ".join(str(m) for m in fit.get("m_used") or []),
-                    fit.get("error", ""),
-                ]
-            )
-        parts.append(
-            "<h3>toy model exponents α_m (log-log fit of final loss vs width)</h3>"
-            + table(
-                [
-                    "file",
-                    "run",
-                    "regime",
-                    "α_m",
-                    "SE",
-                    "95% low",
-                    "95% high",
-                    "R²",
-                    "widths used",
-                    "not fitted",
-                ],
-                rows,
-            )
-        )
-    if found.freqs:
-        rows = []
-        for item in found.freqs:
-            fits = item.data["rank_frequency"]
-            loglog, mle = fits.get("loglog") or {}, fits.get("mle") or {}
-            ci = mle.get("ci95") or [None, None]
-            rows.append(
-                [
-                    item.data["tokenizer"].get("name"),
-                    item.data["corpus"].get("name"),
-                    item.data["stats"]["tokens_counted"],
-                    loglog.get("alpha"),
-                    mle.get("s"),
-                    ci[0],
-                    ci[1],
-                ]
-            )
-        parts.append(
-            "<h3>token rank-frequency exponents</h3>"
-            + table(
-                [
-                    "tokenizer",
-                    "corpus",
-                    "tokens",
-                    "α (log-log, paper)",
-                    "s (MLE)",
-                    "95% low",
-                    "95% high",
-                ],
-                rows,
-            )
-        )
-    return "".join(parts) or "<p>No fits.</p>"
-
-
-def _fit_table(data: dict[str, Any], origin: str) -> str:
-    rows = [
-        [r["quantity"], r["value"], r["se"], r["ci_low"], r["ci_high"], r["interval"]]
-        for r in fit_rows(data, origin)
-    ]
-    return table(["quantity", "value", "SE", "low", "high", "interval"], rows)
-
-
-def _pick(rows: list[dict[str, Any]], record: str, columns: list[str]) -> list[list[Any]]:
-    return [[r.get(c) for c in columns] for r in rows if r["record"] == record]
-
-
-def _results_section(rows: list[dict[str, Any]]) -> str:
-    parts = ['<p>Every value at full precision: <a href="summary.csv">summary.csv</a>.</p>']
-    specs = (
-        (
-            "measure",
-            "measurements",
-            [
-                "model",
-                "revision",
-                "family",
-                "variant",
-                "weights",
-                "corpus",
-                "m",
-                "d_model",
-                "n_rows_used",
-                "mean_cos2",
-                "m_times_mean_cos2",
-                "mean_abs_cos",
-                "abs_cos_method",
-                "participation_ratio",
-                "entropy_effective_rank",
-                "stable_rank_raw",
-                "n_above_marchenko_pastur_edge",
-                "packing_efficiency",
-                "interference_top_1",
-                "row_norm_mean",
-                "row_norm_min",
-                "weighted_mean_cos2",
-                "effective_tokens",
-            ],
-        ),
-        (
-            "loss",
-            "losses",
-            [
-                "model",
-                "revision",
-                "family",
-                "corpus",
-                "m",
-                "d_model",
-                "loss",
-                "loss_authors_weighting",
-                "bits_per_byte",
-                "predicted_tokens",
-                "dtype",
-            ],
-        ),
-        (
-            "loss_table",
-            "losses.csv rows without a loss record",
-            ["model", "family", "corpus", "d_model", "loss", "file"],
-        ),
-        (
-            "freq",
-            "token counts",
-            [
-                "model",
-                "corpus",
-                "tokens_counted",
-                "distinct_tokens",
-                "zipf_alpha_loglog",
-                "zipf_s_mle",
-            ],
-        ),
-        (
-            "toy",
-            "toy model",
-            [
-                "model",
-                "variant",
-                "regime",
-                "m",
-                "loss",
-                "loss_se",
-                "phi",
-                "mean_cos2_strong",
-                "alpha_m",
-            ],
-        ),
-    )
-    for record, title, columns in specs:
-        picked = _pick(rows, record, columns)
-        if picked:
-            parts.append(f"<h3>{esc(title)} ({len(picked)})</h3>" + table(columns, picked))
-    return "".join(parts)
-
-
-def _sweep_section(found: Gathered) -> str:
-    parts = []
-    for item in found.sweeps:
-        units = item.data["units"]
-        states: dict[str, int] = {}
-        for unit in units:
-            states[str(unit.get("state"))] = states.get(str(unit.get("state")), 0) + 1
-        counts = ", ".join(f"{n} {state}" for state, n in sorted(states.items()))
-        rows = [
-            [u.get("id"), u.get("kind"), u.get("state"), u.get("seconds"), u.get("error")]
-            for u in units
-        ]
-        parts.append(
-            f"<h3>{esc(item.rel)}</h3><p>{len(units)} units: {esc(counts)}; updated "
-            f"{esc(item.data.get('updated'))}</p>"
-            + table(["unit", "kind", "state", "seconds", "error"], rows)
-        )
-    return "".join(parts)
-
-
-def _files_section(found: Gathered) -> str:
-    parts = []
-    if found.corrupt:
-        parts.append("<h3>corrupt (not used)</h3>" + table(["file", "problem"], found.corrupt))
-    if found.skipped:
-        parts.append("<h3>skipped</h3>" + table(["file", "why"], found.skipped))
-    return "".join(parts) or "<p>Every file under the folder was used.</p>"
-
-
 PROVENANCE = ["record", "model", "revision", "variant", "corpus", "model_sha256", "commit",
               "corpus_sha256", "counts_sha256", "all_versions", "created", "file"]  # fmt: skip
 
@@ -390,13 +172,13 @@ def _page(
             paper_section([r for r in rows if r["record"] == "paper"]),
         ),
         ("figures", "Figures", _figures_section(drawn, missing)),
-        ("fits", "Fitted numbers", _fits_section(found, ctx)),
-        ("results", "Results", _results_section(rows)),
+        ("fits", "Fitted numbers", fits_section(found, ctx)),
+        ("results", "Results", results_section(rows)),
     ]
     if found.sweeps:
-        sections.append(("sweep", "Sweep status", _sweep_section(found)))
+        sections.append(("sweep", "Sweep status", sweep_section(found)))
     sections += [
-        ("files", "Skipped and corrupt files", _files_section(found)),
+        ("files", "Skipped and corrupt files", files_section(found)),
         ("provenance", "Provenance", provenance),
     ]
     return Page(title="llmgeom report", intro=intro, sections=sections)
