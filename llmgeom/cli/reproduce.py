@@ -34,8 +34,9 @@ examples:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``reproduce`` subcommand."""
+    from ..options import add_arguments
     from ..paper.reproduce import DEFAULT_OUT, TOY_PRESETS
-    from ..sweep.executors import executor_names
+    from ..sweep.sweep_options import SweepOptions
 
     p = subparsers.add_parser(
         "reproduce",
@@ -57,21 +58,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help=f"toy preset or file (repeatable; default: {', '.join(TOY_PRESETS)})",
     )
     p.add_argument("--no-toy", action="store_true", help="skip the toy presets")
-    p.add_argument("--executor", default="local", choices=executor_names())
-    p.add_argument("--address", metavar="ADDR", help="Ray cluster to join (--executor ray)")
-    p.add_argument("--jobs", type=int, metavar="N", help="units at once")
+    add_arguments(p, SweepOptions, names=("executor", "jobs", "address", "progress"))  # as sweep's
     p.add_argument("--dry-run", action="store_true", help="print the plan and the estimate only")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run :func:`llmgeom.paper.reproduce.reproduce_paper` with the command line's options."""
-    from ..errors import ConfigError
+    from ..options import from_namespace
     from ..paper.reproduce import TOY_PRESETS, reproduce_paper
+    from ..sweep.sweep_options import SweepOptions
 
-    if args.jobs is not None and args.jobs < 1:
-        raise ConfigError(f"--jobs must be a positive integer, got {args.jobs}")
+    run = from_namespace(SweepOptions, args)  # checked as llmgeom sweep's options are
     toy = () if args.no_toy else tuple(args.toy or TOY_PRESETS)
     models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else None
     result = reproduce_paper(
@@ -79,10 +77,10 @@ def run(args: argparse.Namespace) -> int:
         config=args.config,
         models=models,
         toy=toy,
-        executor=args.executor,
-        jobs=args.jobs,
-        address=args.address,
+        executor=run.executor,
+        jobs=run.jobs,
+        address=run.address,
         dry_run=args.dry_run,
-        progress=False if args.no_progress else None,
+        progress=run.progress,
     )
     return result.exit_code

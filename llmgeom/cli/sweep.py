@@ -5,8 +5,8 @@ Example:
     >>> p = argparse.ArgumentParser(prog="llmgeom")
     >>> register(p.add_subparsers(dest="command"))
     >>> args = p.parse_args(["sweep", "paper-27.toml", "--jobs", "2", "--dry-run"])
-    >>> args.executor, args.jobs, args.dry_run
-    ('local', 2, True)
+    >>> args.executor, args.jobs, args.dry_run    # not given: the config's, else the default
+    (None, 2, True)
 """
 
 from __future__ import annotations
@@ -15,20 +15,19 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from ..errors import ConfigError
-
 if TYPE_CHECKING:  # imported on use at run time, as below
     from ..sweep.config import SweepConfig
     from ..sweep.units import Unit
 
 EPILOG = """\
 the config (TOML; relative paths are relative to its folder):
-  out = "results/paper"
+  out = "results/paper"                       # and executor, jobs, address: as the flags
   models = ["gpt2", "pythia-70m", "./ckpt"]  # or [[models]]: source, name, revision, family
   revisions = ["step1000", "step143000"]      # expand Hub models over training steps
-  [measure]                                   # llmgeom measure's options: pairs, rows, ...
-  [loss]                                      # corpora = [...], samples, max_length, dtype, recipe
-  [freq]                                      # corpora = [...], tokens
+  [measure]                                   # llmgeom.measure's keywords: pairs, rows, ...
+  [loss]                                      # corpora = [...] + the keywords of compute_loss
+                                              # (samples, max_length...) and load_model (dtype...)
+  [freq]                                      # corpora = [...] + count_tokens's: tokens, ...
   toy = ["toy-phase.toml"]                    # toy experiments: one unit per run
 
 Each unit (model x analysis x corpus, or one toy run) writes exactly the files of the single
@@ -44,19 +43,11 @@ examples:
 """
 
 
-def _jobs(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
-    return value
-
-
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the ``sweep`` subcommand."""
-    from ..sweep.executors import executor_names
+    """Add the ``sweep`` subcommand (its options derive from
+    :class:`~llmgeom.sweep.sweep_options.SweepOptions`, as the config's top-level keys do)."""
+    from ..options import add_arguments
+    from ..sweep.sweep_options import SweepOptions
 
     p = subparsers.add_parser(
         "sweep",
@@ -68,27 +59,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "config", metavar="CONFIG.toml", help="the sweep config (or a shipped one by name)"
     )
-    p.add_argument(
-        "--executor",
-        default="local",
-        choices=executor_names(),
-        help="where units run (default: local)",
-    )
-    p.add_argument(
-        "--out", metavar="DIR", help="output folder instead of the config's out (relative to here)"
-    )
-    p.add_argument("--address", metavar="ADDR", help="Ray cluster to join (--executor ray)")
-    p.add_argument(
-        "--jobs", type=_jobs, default=None, metavar="N", help="units at once (default: 1 for local)"
-    )
+    add_arguments(p, SweepOptions)  # --out, --executor, --jobs, --address, --no-progress
     p.add_argument("--dry-run", action="store_true", help="print the plan and the estimate only")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
 
 def print_plan(units: list[Unit], out: str, config: SweepConfig) -> None:
     """Each unit with its state (done or to run), then the rough estimate of the rest."""
-    from ..sweep.plan import estimate
+    from ..sweep.estimate import estimate
     from ..sweep.units import unit_done
 
     todo = []
@@ -107,24 +85,19 @@ def print_plan(units: list[Unit], out: str, config: SweepConfig) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Parse the config, then print the plan (--dry-run) or run the units not yet done."""
+    from ..options import given_values
     from ..sweep.config import load_config
-    from ..sweep.engine import run_sweep
+    from ..sweep.engine import run_options, run_sweep
     from ..sweep.plan import expand_units
+    from ..sweep.sweep_options import SweepOptions
 
-    if args.address and args.executor != "ray":
-        raise ConfigError("--address joins a Ray cluster: use it with --executor ray")
-    config = load_config(args.config, out=args.out)
+    given = given_values(SweepOptions, args)
+    config = load_config(args.config, out=given.pop("out", None))
+    run_options(config, **given)  # checked before the plan is printed or anything runs
     units = expand_units(config)
     if args.dry_run:
         print_plan(units, str(config.out), config)
         return 0
-    result = run_sweep(
-        config,
-        executor=args.executor,
-        jobs=args.jobs,
-        address=args.address,
-        units=units,
-        progress=False if args.no_progress else None,
-    )
+    result = run_sweep(config, units=units, **given)
     sys.stdout.flush()
     return result.exit_code

@@ -34,7 +34,7 @@ from .checks import (
     require,
     shown_argument,
 )
-from .declare import add_arguments, from_namespace, given_values, help_text, option, positive_int
+from .declare import add_arguments, from_namespace, given_values, help_text, option
 from .measure import (
     DEFAULT_EXACT_MAX_FLOPS,
     DEFAULT_MAX_ROWS,
@@ -73,7 +73,6 @@ __all__ = [
     "is_number",
     "naming",
     "option",
-    "positive_int",
     "refuse_inapplicable",
     "require",
     "shown_argument",

@@ -169,23 +169,3 @@ def given_values(cls: type, args: argparse.Namespace) -> dict[str, Any]:
         parse = f.metadata["parse"]
         values[f.name] = parse(value) if parse and isinstance(value, str) else value
     return values
-
-
-def positive_int(value: str) -> int:
-    """An argparse type: a whole number >= 1.
-
-    Example:
-        >>> positive_int("3")
-        3
-        >>> positive_int("0")
-        Traceback (most recent call last):
-        ...
-        argparse.ArgumentTypeError: must be at least 1, got 0
-    """
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
-    return number

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ConfigError, LlmgeomError, one_line
+from ..errors import LlmgeomError, one_line
 
 if TYPE_CHECKING:
     from ..fits import FitResult
@@ -154,9 +154,13 @@ def reproduce_paper(
     from ..configs import config_path
     from ..sweep.config import load_config
     from ..sweep.engine import run_sweep
-    from ..sweep.plan import estimate, expand_units
+    from ..sweep.estimate import estimate
+    from ..sweep.plan import expand_units
+    from ..sweep.sweep_options import SweepOptions
     from ..sweep.units import unit_done
 
+    # checked as `llmgeom sweep` checks them, naming the parameter (also in a dry run)
+    SweepOptions(executor=executor, jobs=jobs, address=address, progress=progress)
     cfg = load_config(config or config_path(PAPER_CONFIG), out=out or DEFAULT_OUT)
     if models:
         cfg = cfg.with_models(list(models))
@@ -175,11 +179,6 @@ def reproduce_paper(
         print("  then: fit overlap, fit loss, fit chinchilla into fits/, and the report")
     if dry_run:
         return result
-    if executor == "local" and address:
-        raise ConfigError(
-            "address joins a Ray cluster: use it with executor='ray'",
-            parameter=("address", "executor"),
-        )
     options: dict[str, Any] = {
         "executor": executor,
         "jobs": jobs,

@@ -29,7 +29,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,7 @@ from .._atomic import ensure_writable_dir, write_json_atomic
 from .config import SweepConfig
 from .executors import get_executor
 from .plan import expand_units
+from .sweep_options import SweepOptions
 from .units import Unit, UnitOutcome, unit_done
 
 STATUS_FILE = "sweep-status.json"
@@ -159,10 +160,27 @@ def summary_table(result: SweepResult) -> str:
     return "\n".join(lines)
 
 
+def run_options(config: SweepConfig, **given: Any) -> SweepOptions:
+    """The :class:`~llmgeom.sweep.sweep_options.SweepOptions` a run uses: the config's top-level
+    keys with the ``given`` ones (not None) laid over them, checked together.
+
+    Example:
+        >>> from llmgeom.sweep.config import parse_config
+        >>> cfg = parse_config('executor = "local"\\njobs = 2\\ntoy = ["quick"]')
+        >>> run_options(cfg, jobs=None).jobs, run_options(cfg, jobs=3).jobs
+        (2, 3)
+        >>> run_options(cfg, address="auto")
+        Traceback (most recent call last):
+        ...
+        llmgeom.errors.ConfigError: address joins a Ray cluster: use it with executor='ray'
+    """
+    return replace(config.options, **{k: v for k, v in given.items() if v is not None})
+
+
 def run_sweep(
     config: SweepConfig,
     *,
-    executor: str = "local",
+    executor: str | None = None,
     jobs: int | None = None,
     address: str | None = None,
     units: list[Unit] | None = None,
@@ -172,15 +190,16 @@ def run_sweep(
 ) -> SweepResult:
     """Run the units of ``config`` not yet done; see the module docstring.
 
-    ``units`` overrides the expansion (a subset); ``echo`` prints one status line per unit
-    (above the sweep's progress bar) and the summary table at the end.
+    ``executor``, ``jobs``, ``address`` and ``progress`` are the
+    :class:`~llmgeom.sweep.sweep_options.SweepOptions` (None: the config's key, else the
+    default); ``units`` overrides the expansion (a subset); ``echo`` prints one status line per
+    unit (above the sweep's progress bar) and the summary table at the end.
     """
     out = Path(config.out)
+    options = run_options(config, executor=executor, jobs=jobs, address=address, progress=progress)
     units = expand_units(config) if units is None else list(units)
-    options: dict[str, Any] = {"jobs": jobs}
-    if address is not None:
-        options["address"] = address
-    runner = get_executor(executor, **options)  # an unknown executor fails before anything runs
+    # an unknown executor (or ray where it is not installed) fails before anything runs
+    runner = get_executor(options.executor, **options.executor_options())
     ensure_writable_dir(out)
     out.mkdir(parents=True, exist_ok=True)
     status = _Status(out, units, config.path)
@@ -202,7 +221,7 @@ def run_sweep(
     from ..progress import progress_bar
 
     total = len(units)
-    with progress_bar(total, "sweep", unit="unit", progress=progress) as bar:
+    with progress_bar(total, "sweep", unit="unit", progress=options.progress) as bar:
         bar.update(len(skipped))
 
         def done(outcome: UnitOutcome) -> None:

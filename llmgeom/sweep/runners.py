@@ -3,15 +3,18 @@
 * ``measure``: :func:`llmgeom.geometry.measurement.measure` then
   :func:`llmgeom.records.measurement.save_record` (``llmgeom measure``), labelled with the
   ``[[models]]`` name (when given) and family;
-* ``loss``: :func:`llmgeom.text.lm.load_model`, :func:`llmgeom.text.loss.compute_loss`,
-  :func:`llmgeom.text.loss.save_loss` (``llmgeom loss``), the shared ``losses.csv`` updated
+* ``loss``: :func:`llmgeom.text.lm.load_model` with the ``[loss]`` table's
+  :class:`~llmgeom.text.options.ModelOptions` (and ``quantization``),
+  :func:`llmgeom.text.loss.compute_loss` with its other
+  :class:`~llmgeom.text.options.LossOptions`, :func:`llmgeom.text.loss.save_loss`
+  (``llmgeom loss``), the shared ``losses.csv`` updated
   under a file lock so that concurrent units never lose each other's rows; ``[loss]``
   ``max_length`` is an upper bound: each model uses min(max_length, its context length), for
   truncation and the paper recipe's segments alike, and its record says which
   (``definition.max_length``, with the bound as ``max_length_limit``); a ``[[models]]`` name
   and family label the record (``model.label``, ``model.family``), its file and its row;
-* ``freq``: :func:`llmgeom.text.freq.count_tokens` and its result's ``save``
-  (``llmgeom freq``);
+* ``freq``: :func:`llmgeom.text.freq.count_tokens` with the ``[freq]`` table's
+  :class:`~llmgeom.text.options.FreqOptions` and its result's ``save`` (``llmgeom freq``);
 * ``toy``: :func:`llmgeom.toy.experiment.run_experiment` on the file's config, or on one run
   of it (``llmgeom toy run``/``sweep``).
 
@@ -64,7 +67,7 @@ def run_measure(params: dict[str, Any], out: str) -> list[str]:
 
     values = {k: v for k, v in params["options"].items() if k != "progress"}
     values["revision"] = params.get("revision")
-    values["name"], values["family"] = params.get("label"), params.get("family")  # [[models]]
+    values["name"], values["family"] = params.get("name"), params.get("family")  # [[models]]
     options = MeasureOptions(**values, progress=False)
     if options.weights is not None:
         from ..geometry.weights import load_counts
@@ -98,22 +101,14 @@ def measure_done(params: dict[str, Any], out: str) -> bool:
     return not (options.get("weights") and not record.get("weighted"))
 
 
-def _load_model(params: dict[str, Any]) -> Any:
+def _load_model(source: str, revision: str | None, keywords: dict[str, Any]) -> Any:
+    """``load_model(source, revision=..., **keywords)``, the last model kept for the next unit."""
     from ..text.lm import load_model
 
-    quantization: Any = params.get("quantization") or "none"  # an earlier version's plan: none
-    key = (params["source"], params.get("revision"), params.get("dtype"), params.get("device"),
-           quantization)  # fmt: skip
+    key = (source, revision, tuple(sorted(keywords.items())))
     if key not in _LOADED:
         _LOADED.clear()  # one model at a time in memory
-        _LOADED[key] = load_model(
-            params["source"],
-            revision=params.get("revision"),
-            dtype=params.get("dtype"),
-            device=params.get("device") or "auto",
-            quantization=quantization,
-            progress=False,
-        )
+        _LOADED[key] = load_model(source, revision=revision, **keywords, progress=False)
     return _LOADED[key]
 
 
@@ -126,27 +121,42 @@ def losses_lock(out: str | os.PathLike[str]) -> Any:
     return FileLock(str(Path(out) / f".{LOSSES_CSV}{LOCK_SUFFIX}"))
 
 
+def loading_options(options: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A :class:`~llmgeom.text.options.LossOptions` as keywords: those of
+    :func:`~llmgeom.text.lm.load_model` (how the model loads: ``quantization``), and the rest,
+    :func:`~llmgeom.text.loss.compute_loss`'s (a loaded model refuses a loading option).
+
+    Example:
+        >>> from llmgeom.text.options import LossOptions
+        >>> loading, rest = loading_options(LossOptions(samples=5))
+        >>> loading, rest["samples"]
+        ({'quantization': 'none'}, 5)
+    """
+    import inspect
+
+    from ..text.lm import load_model
+
+    loads = set(inspect.signature(load_model).parameters)
+    values = options.to_dict()
+    return {k: v for k, v in values.items() if k in loads}, {
+        k: v for k, v in values.items() if k not in loads
+    }
+
+
 def run_loss(params: dict[str, Any], out: str) -> list[str]:
     """One ``llmgeom loss`` result: the JSON and its row of ``losses.csv``."""
-    from ..text.corpus import open_corpus
-    from ..text.loss import DEFAULT_BATCH_TOKENS, compute_loss, max_length_at_most, save_loss
+    from ..text.loss import compute_loss, max_length_at_most, save_loss
+    from ..text.options import LossOptions, ModelOptions
 
-    corpus = open_corpus(
-        params["corpus"], text_field=params.get("text_field") or "text", recipe=params.get("recipe")
-    )
-    loaded = _load_model(params)
-    limit = params.get("max_length")  # "at most": each model is cut at min(limit, its context)
-    result = compute_loss(
-        loaded,
-        corpus=corpus,
-        samples=params.get("samples"),
-        max_length=max_length_at_most(limit, loaded.context_length),
-        batch_tokens=params.get("batch_tokens") or DEFAULT_BATCH_TOKENS,
-        progress=False,
-    )
+    loading, keywords = loading_options(LossOptions(**params["options"]))
+    model = ModelOptions(**params["model_options"])
+    loaded = _load_model(params["source"], params.get("revision"), model.to_dict() | loading)
+    limit = keywords["max_length"]  # "at most": each model is cut at min(limit, its context)
+    keywords["max_length"] = max_length_at_most(limit, loaded.context_length)
+    result = compute_loss(loaded, corpus=params["corpus"], **keywords, progress=False)
     if limit is not None:  # the record's max_length is the one used; this is the sweep's bound
         result = result.with_definition(max_length_limit=limit)
-    result = result.with_labels(label=params.get("label"), family=params.get("family"))
+    result = result.with_labels(label=params.get("name"), family=params.get("family"))
     Path(out).mkdir(parents=True, exist_ok=True)
     with losses_lock(out):  # read-modify-rename of the shared table, one process at a time
         paths = save_loss(result, out)
@@ -172,22 +182,13 @@ def loss_done(params: dict[str, Any], out: str) -> bool:
 
 def run_freq(params: dict[str, Any], out: str) -> list[str]:
     """One ``llmgeom freq`` result: counts (npz), record (JSON), rank-frequency plot (PNG)."""
-    from ..text.corpus import open_corpus
     from ..text.freq import count_tokens
+    from ..text.options import FreqOptions
     from ..text.tokenizers import load_tokenizer
 
-    corpus = open_corpus(
-        params["corpus"], text_field=params.get("text_field") or "text", recipe=params.get("recipe")
-    )
+    options = FreqOptions(**params["options"])
     loaded = load_tokenizer(params["tokenizer"], revision=params.get("revision"))
-    result = count_tokens(
-        loaded,
-        corpus,
-        tokens=params.get("tokens") or 0,  # None in a plan: the whole corpus
-        samples=params.get("samples"),
-        max_length=params.get("max_length"),
-        progress=False,
-    )
+    result = count_tokens(loaded, params["corpus"], **options.to_dict(), progress=False)
     Path(out).mkdir(parents=True, exist_ok=True)
     paths = result.save(out)
     return _relative(paths, out)
@@ -198,7 +199,7 @@ def run_toy(params: dict[str, Any], out: str) -> list[str]:
     from dataclasses import replace
 
     from ..toy.experiment import run_experiment
-    from .config import ToySpec
+    from .toy_specs import ToySpec
 
     config = ToySpec("toy", params.get("source"), params.get("table")).load()
     if params.get("run_index") is not None:

@@ -28,7 +28,6 @@ from ..options import (  # noqa: F401 - refuse_inapplicable: text/loss and text/
     check_whole,
     naming,
     option,
-    positive_int,
     refuse_inapplicable,
     require,
 )
@@ -75,10 +74,10 @@ class CorpusOptions:
     """
 
     samples: int | None = option(
-        None, "first N documents only", flag="--samples", metavar="N", kind=positive_int
+        None, "first N documents only", flag="--samples", metavar="N", kind=int
     )
     max_length: int | None = option(
-        None, "tokens kept per document", flag="--max-length", metavar="L", kind=positive_int
+        None, "tokens kept per document", flag="--max-length", metavar="L", kind=int
     )
     text_field: str = option(
         "text", "field of .jsonl/.parquet (default: {default})", flag="--text-field", metavar="F"
@@ -123,14 +122,14 @@ class LossOptions(CorpusOptions):
         "tokens kept per document (default: the model's context length, at most 2048)",
         flag="--max-length",
         metavar="L",
-        kind=positive_int,
+        kind=int,
     )
     batch_tokens: int = option(
         DEFAULT_BATCH_TOKENS,
         "padded tokens per forward pass (default {default})",
         flag="--batch-tokens",
         metavar="T",
-        kind=positive_int,
+        kind=int,
         exclusive="batch",
     )
     batch_size: int | None = option(
@@ -138,7 +137,7 @@ class LossOptions(CorpusOptions):
         "documents per pass",
         flag="--batch-size",
         metavar="B",
-        kind=positive_int,
+        kind=int,
         exclusive="batch",
     )
     padding_side: Literal["right", "left"] = option("right", "where padding goes (Python only)")
@@ -185,7 +184,7 @@ class FreqOptions(CorpusOptions):
         "with --recipe paper: documents of >= L/2 words (default 2048)",
         flag="--max-length",
         metavar="L",
-        kind=positive_int,
+        kind=int,
     )
 
     def validate(self) -> None:

@@ -161,3 +161,28 @@ def test_python_keywords_are_the_declared_options(options, function):
         assert signature.parameters[f.name].default == f.default, f.name
         flag = f.metadata["flag"]
         assert flag is None or flag == "--" + f.name.replace("_", "-"), flag
+
+
+@pytest.mark.parametrize(
+    ("command", "options", "name", "flag", "bad", "message"),
+    [
+        ("loss", LossOptions, "samples", "--samples", 0, "must be at least 1, got 0"),
+        ("loss", LossOptions, "max_length", "--max-length", 1, "must be at least 2 tokens, got 1"),
+        ("loss", LossOptions, "batch_tokens", "--batch-tokens", 0, "must be at least 1, got 0"),
+        ("loss", LossOptions, "batch_size", "--batch-size", 0, "must be at least 1, got 0"),
+        ("freq", FreqOptions, "samples", "--samples", 0, "must be at least 1, got 0"),
+        ("freq", FreqOptions, "max_length", "--max-length", 1, "must be at least 2 tokens, got 1"),
+    ],
+)
+def test_a_count_flag_out_of_range_fails_as_its_keyword_does(
+    tmp_path, capsys, command, options, name, flag, bad, message
+):
+    """The count flags reach the options' own check (one line, exit 1), not an argparse type
+    with its own wording and exit 2: the same message as the Python keyword, with the flag."""
+    with pytest.raises(ConfigError) as raised:
+        options(**{name: bad})
+    assert str(raised.value) == f"{name} {message}" and raised.value.parameters == (name,)
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("hello world\n")
+    line = _cli_error(capsys, [command, "gpt2", "--corpus", corpus, flag, bad])
+    assert line == f"llmgeom {command}: error: {flag} {message}"

@@ -91,7 +91,7 @@ def test_a_name_given_in_models_names_the_measurement_and_its_revisions():
         "mine.step1.raw.json",
         "openai-community--gpt2.step1.raw.json",  # no name given: named as `measure` names it
     ]
-    assert [(u.params["label"], u.params["family"]) for u in units] == [
+    assert [(u.params["name"], u.params["family"]) for u in units] == [
         ("mine", "f"),
         (None, "gpt2"),
     ]
@@ -100,43 +100,59 @@ def test_a_name_given_in_models_names_the_measurement_and_its_revisions():
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ('modles = ["gpt2"]', "sweep config: unknown key 'modles'"),
-        ('models = ["gpt2"]\n[measure]\npair = "gram"', "[measure]: unknown key 'pair'"),
-        ('models = ["gpt2"]\n[measure]\npairs = "all"', "[measure]: unknown pairs mode 'all'"),
-        ('models = ["gpt2"]\n[measure]\nbins = -1', "bins must be an integer >= 0"),
-        ('models = ["gpt2"]\n[measure]\nfamily = "x"', "[measure]: unknown key 'family'"),
-        ('models = ["gpt2"]\n[measure]\nsample = 9', "unknown key 'sample' (known: bins, "),
+        ('modles = ["gpt2"]', "modles: not a top-level key of the sweep config; did you mean"),
+        ('models = ["gpt2"]\n[measure]\npair = "gram"', "[measure] pair: not a measure option"),
+        ('models = ["gpt2"]\n[measure]\npairs = "all"', "[measure] unknown pairs mode 'all'"),
+        ('models = ["gpt2"]\n[measure]\nbins = -1', "[measure] bins must be an integer >= 0"),
         (
-            'models = ["gpt2"]\n[loss]\ncorpora = ["hf:x"]\nbatch_size = 4',
-            "[loss]: unknown key 'batch_size' (known: batch_tokens, corpora, device, dtype, "
-            "max_length, models, quantization, recipe, samples, text_field)",
+            'models = ["gpt2"]\n[measure]\nfamily = "x"',
+            "[measure] family: given per model: [[models]] family",
         ),
-        ('models = ["gpt2"]\n[loss]\ncorpora = ["hf:x"]\nmax_length = 1', "[loss]: max_length"),
-        ('models = ["gpt2"]\n[freq]\ncorpora = ["hf:x"]\ntokens = -1', "[freq]: tokens must"),
+        (
+            'models = ["gpt2"]\n[measure]\nrevision = "step1"',  # was silently replaced
+            "[measure] revision: given per model: [[models]] revision, or revisions = [...]",
+        ),
+        ('models = ["gpt2"]\n[measure]\nsample = 9', "[measure] sample: not a measure option"),
+        (
+            'models = ["gpt2"]\n[loss]\ncorpora = ["hf:x"]\nsample_rows = 4',
+            "[loss] sample_rows: not a loss option; it belongs in [measure] (known: batch_size, ",
+        ),
+        (
+            'models = ["gpt2"]\n[loss]\ncorpora = ["hf:x"]\nmax_length = 1',
+            "[loss] max_length must be at least 2 tokens, got 1",
+        ),
+        ('models = ["gpt2"]\n[freq]\ncorpora = ["hf:x"]\ntokens = -1', "[freq] tokens must"),
         (
             'models = ["gpt2"]\n[loss]\ncorpora = ["hf:x"]\ndtype = "fp8"',
-            "loss.dtype: unknown dtype",
+            "[loss] dtype must be one of float32, bfloat16, float16 or None, got 'fp8'",
         ),
         (
             'models = ["gpt2"]\n[loss]\ncorpora = ["hf:x"]\nsamples = 0',
-            "[loss]: samples must be at least 1, got 0",
+            "[loss] samples must be at least 1, got 0",
         ),
-        ('models = ["gpt2"]\n[loss]\nsamples = 5', "loss.corpora is missing"),
+        ('models = ["gpt2"]\n[loss]\nsamples = 5', "[loss] corpora is missing"),
         (
             'models = ["gpt2"]\n[freq]\ncorpora = ["hf:x"]\ntokens = "many"',
-            "[freq]: tokens must be a whole number, got 'many'",
+            "[freq] tokens must be a whole number, got 'many'",
         ),
         (
             'models = ["gpt2"]\n[freq]\ncorpora = ["hf:x"]\nrecipe = "mine"',
-            "[freq]: recipe must be one of",
+            "[freq] recipe must be one of",
         ),
         ('models = [{name = "x"}]\n[measure]', "models[0].source is missing"),
-        ('models = [{source = "gpt2", size = 1}]\n[measure]', "[models[0]]: unknown key 'size'"),
+        (
+            'models = [{source = "gpt2", size = 1}]\n[measure]',
+            "models[0] size: not a [[models]] key (known: family, name, revision, source)",
+        ),
+        ('models = [{source = "gpt2", name = ""}]\n[measure]', "models[0].name must be a non-emp"),
         ('models = ["gpt2", "gpt2"]\n[measure]', "two models are named gpt2"),
         (
             'models = ["gpt2"]\n[loss]\ncorpora = ["hf:x"]\nmodels = ["gpt3"]',
-            "loss.models: no model",
+            "[loss] models: no model",
         ),
+        ('models = ["gpt2"]\n[measure]\nexecutor = "ray"', "it belongs in the top level"),
+        ('executor = "dask"\ntoy = ["quick"]', "executor must be one of local, ray, got 'dask'"),
+        ('jobs = 0\ntoy = ["quick"]', "jobs must be a positive integer, got 0"),
         ('models = ["gpt2"]', "the sweep config asks for nothing"),
         ('models = ["gpt2"\n', "invalid TOML"),
         ('toy = ["nope.toml"]', "no such toy config file 'nope.toml'"),
@@ -206,7 +222,8 @@ def test_shipped_paper_config_has_the_27_models_four_corpora_four_tokenizers():
     from llmgeom.sources.registry import lookup
 
     assert sorted(lookup(m.source).hub_id for m in cfg.models) == sorted(_registry_ids())
-    assert cfg.loss.recipe == "paper" and cfg.loss.samples == 10000 and cfg.loss.max_length == 2048
+    loss = cfg.loss.options
+    assert (loss.recipe, loss.samples, loss.max_length) == ("paper", 10000, 2048)
     loss_corpora = {u.params["corpus_name"] for u in units if u.kind == "loss"}
     assert loss_corpora == {"wikitext-103-v1", "bookcorpus", "c4-en", "pile-10k"}
     freq = [u for u in units if u.kind == "freq"]
@@ -216,7 +233,7 @@ def test_shipped_paper_config_has_the_27_models_four_corpora_four_tokenizers():
         "qwen2.5-0.5b",
         "gpt2",
     }
-    assert {u.params["tokens"] for u in freq} == {1_000_000}
+    assert {u.params["options"]["tokens"] for u in freq} == {1_000_000}
     outputs = [o for u in units for o in u.outputs if o != "losses.csv"]
     assert len(outputs) == len(set(outputs))
 
@@ -266,9 +283,9 @@ def test_analysis_tables_take_the_python_names_and_defaults():
         base_dir="/nonexistent-base",
     )
     assert (cfg.measure.sample_rows, cfg.measure.pairs) == (300, "sample")
-    assert cfg.freq.tokens == FreqOptions().tokens == 1_000_000
-    assert (cfg.loss.text_field, cfg.loss.samples) == (LossOptions().text_field, None)
+    assert cfg.freq.options == FreqOptions() and cfg.freq.options.tokens == 1_000_000
+    assert cfg.loss.options == LossOptions() and cfg.loss.options.text_field == "text"
     whole = parse_config(
         'models = ["gpt2"]\n[freq]\ncorpora = ["hf:x"]\ntokens = 0\n', base_dir="/nonexistent-base"
     )
-    assert whole.freq.tokens is None  # 0: the whole corpus, as count_tokens(tokens=0)
+    assert whole.freq.options.budget is None  # 0: the whole corpus, as count_tokens(tokens=0)

@@ -70,9 +70,9 @@ def paper_loss_sweep(tmp_path_factory):
 def test_the_shipped_loss_section_keeps_2048_as_a_bound(paper_loss_sweep):
     _root, config, _lines, shipped, _result = paper_loss_sweep
     assert shipped["max_length"] == 2048 and shipped["recipe"] == "paper"
-    assert config.loss.max_length == 2048
+    assert config.loss.options.max_length == 2048
     units = expand_units(config)
-    assert [u.params["max_length"] for u in units] == [2048, 2048]
+    assert [u.params["options"]["max_length"] for u in units] == [2048, 2048]
 
 
 def test_both_units_finish_and_record_the_length_they_used(paper_loss_sweep):

@@ -220,10 +220,10 @@ def test_quantization_is_a_sweep_key_that_reaches_the_loss_unit(tmp_path):
     table = '[[models]]\nsource = "gpt2"\n[loss]\ncorpora = ["wiki.txt"]\n'
     config.write_text(table + 'quantization = "8bit"\n')
     (unit,) = [u for u in expand_units(load_config(config)) if u.kind == "loss"]
-    assert unit.params["quantization"] == "8bit"
+    assert unit.params["options"]["quantization"] == "8bit"
     config.write_text(table)
     (unit,) = [u for u in expand_units(load_config(config)) if u.kind == "loss"]
-    assert unit.params["quantization"] == "none"
+    assert unit.params["options"]["quantization"] == "none"
     config.write_text(table + 'quantization = "2bit"\n')
     with pytest.raises(ConfigError, match=r"quantization must be one of '8bit', '4bit', 'none'"):
         load_config(config)
