@@ -41,12 +41,6 @@ class NormRule:
     bias: str | None = None
     shift: float = 0.0
 
-    def candidates(self, name: str) -> tuple[str, ...]:
-        """``name`` and its shorter forms without leading prefixes (``model.norm.weight``,
-        ``norm.weight``), longest first."""
-        parts = name.split(".")
-        return tuple(".".join(parts[i:]) for i in range(len(parts) - 1))
-
 
 _LLAMA_LIKE = NormRule("rmsnorm", "model.norm.weight")
 _GEMMA = NormRule("rmsnorm", "model.norm.weight", shift=1.0)
@@ -101,9 +95,20 @@ def _refuse_post_ln_opt(config: Mapping[str, Any] | None, source: str) -> None:
         raise inapplicable("fold_norm", True, why)
 
 
-def _find(rule: NormRule, name: str, keys: Collection[str]) -> str | None:
+def name_forms(name: str) -> tuple[str, ...]:
+    """``name`` and its shorter forms without leading prefixes, longest first.
+
+    Example:
+        >>> name_forms("model.norm.weight")
+        ('model.norm.weight', 'norm.weight')
+    """
+    parts = name.split(".")
+    return tuple(".".join(parts[i:]) for i in range(len(parts) - 1))
+
+
+def _find(name: str, keys: Collection[str]) -> str | None:
     key_set = set(keys)
-    return next((c for c in rule.candidates(name) if c in key_set), None)
+    return next((form for form in name_forms(name) if form in key_set), None)
 
 
 def choose_norm_keys(
@@ -113,12 +118,12 @@ def choose_norm_keys(
     among ``keys``, by the family rule of ``config``'s model type."""
     _refuse_post_ln_opt(config, source)
     rule = norm_rule((config or {}).get("model_type"))
-    weight = _find(rule, rule.weight, keys)
+    weight = _find(rule.weight, keys)
     if weight is None:
-        looked = " or ".join(rule.candidates(rule.weight))
+        looked = " or ".join(name_forms(rule.weight))
         why = f": {source} has no final-norm tensor {looked}"
         raise inapplicable("fold_norm", True, why)
-    bias = _find(rule, rule.bias, keys) if rule.bias else None
+    bias = _find(rule.bias, keys) if rule.bias else None
     return weight, bias
 
 

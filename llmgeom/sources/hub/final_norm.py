@@ -58,9 +58,9 @@ def _store(cache: HeadCache, sha: str, norm: FinalNorm) -> None:
         tensors["bias"] = norm.bias.contiguous()
     with atomic_path(path) as tmp:
         safetensors.torch.save_file(tensors, str(tmp))
-    side = {k: v for k, v in norm.describe().items() if k != "width"}
-    side = {"kind": side["kind"], "weight_name": side["weight"], "bias_name": side["bias"]}
-    write_json_atomic(path.with_suffix(".json"), {**side, "convention": norm.convention})
+    names = {"weight_name": norm.weight_name, "bias_name": norm.bias_name}
+    side = {"kind": norm.kind, **names, "convention": norm.convention}
+    write_json_atomic(path.with_suffix(".json"), side)  # after the tensors: a complete entry
 
 
 def _file_reader(
