@@ -64,6 +64,7 @@ NORM_RULES: dict[str, NormRule] = {
     "gemma": _GEMMA,
     "gemma2": _GEMMA,
     "gemma3_text": _GEMMA,
+    "gemma3": _GEMMA,  # GGUF's architecture name (a multimodal config's norm is named otherwise)
 }
 
 #: GGUF files name the final norm ``output_norm`` in every architecture. No shift: llama.cpp's

@@ -181,7 +181,7 @@ def test_npy_file_has_no_norm(tmp_path):
         llmgeom.measure(tmp_path / "w.npy", fold_norm=True)
 
 
-@pytest.mark.parametrize("arch", ["gemma", "gpt2", "llama"])
+@pytest.mark.parametrize("arch", ["gemma", "gemma3", "gpt2", "llama"])
 def test_gguf_output_norm(tmp_path, arch):
     rng = np.random.default_rng(4)
     emb = rng.standard_normal((30, 8)).astype(np.float32)
@@ -195,7 +195,7 @@ def test_gguf_output_norm(tmp_path, arch):
     norm = head.final_norm
     np.testing.assert_array_equal(norm.scale.numpy(), stored)  # never shifted a second time
     assert norm.kind == ("layernorm" if arch == "gpt2" else "rmsnorm")
-    assert norm.convention == ("1+gamma, stored shifted" if arch == "gemma" else "gamma")
+    assert norm.convention == ("1+gamma, stored shifted" if "gemma" in arch else "gamma")
     folded, offset = fold_final_norm(head)
     np.testing.assert_allclose(folded.weight.numpy(), emb * stored, rtol=1e-6)
     if arch == "gpt2":
