@@ -55,7 +55,7 @@ def test_every_statistic_matches_direct_computation(n, m, budget):
     Ud = U.double().numpy()
     G = Ud.T @ Ud
     eig = np.linalg.eigvalsh(G)
-    assert gram["effective_dim"] == pytest.approx(np.trace(G) ** 2 / np.sum(G * G), **rel)
+    assert gram["participation_ratio"] == pytest.approx(np.trace(G) ** 2 / np.sum(G * G), **rel)
     assert gram["top_eigen_fraction"] == pytest.approx(eig[-1] / np.trace(G), **rel)
     A = np.abs(C)
     np.fill_diagonal(A, -1)
@@ -90,7 +90,7 @@ def test_random_unit_vectors_give_one_over_m_within_three_standard_errors():
     assert abs(gram["mean_cos2"] - 1 / m) < 3 * se_cos2
     var_abs = 1 / m - random_mean_abs_cos(m) ** 2
     assert abs(exact["mean_abs_cos"] - random_mean_abs_cos(m)) < 3 * math.sqrt(var_abs / pairs)
-    assert gram["effective_dim"] == pytest.approx(m, rel=0.05)
+    assert gram["participation_ratio"] == pytest.approx(m, rel=0.05)
 
 
 def test_orthonormal_rows_have_zero_overlap():
@@ -99,7 +99,7 @@ def test_orthonormal_rows_have_zero_overlap():
     assert gram["mean_cos2"] == pytest.approx(0.0, abs=1e-8)  # float32 products: ~1e-10 floor
     assert exact["mean_abs_cos"] == pytest.approx(0.0, abs=1e-6)
     assert exact["max_abs_cos"] < 1e-6
-    assert gram["effective_dim"] == pytest.approx(40, rel=1e-5)
+    assert gram["participation_ratio"] == pytest.approx(40, rel=1e-5)
 
 
 def test_duplicated_rows_have_overlap_one():
@@ -109,7 +109,7 @@ def test_duplicated_rows_have_overlap_one():
     assert gram["mean_cos2"] == pytest.approx(1.0, rel=1e-6)
     assert exact["mean_abs_cos"] == pytest.approx(1.0, rel=1e-6)
     assert exact["std_abs_cos"] == pytest.approx(0.0, abs=1e-3)
-    assert gram["effective_dim"] == pytest.approx(1.0, rel=1e-6)
+    assert gram["participation_ratio"] == pytest.approx(1.0, rel=1e-6)
 
 
 def test_equal_norm_tight_frame_reaches_the_frame_bound():

@@ -75,8 +75,7 @@ def check_against_oracle(
     np.testing.assert_allclose(lam, o["eigenvalues"], rtol=0, atol=1e-6 * top)
     np.testing.assert_allclose(lam, np.clip(o["eigvalsh"], 0, None), rtol=0, atol=1e-6 * top)
     assert lam.sum() == pytest.approx(o["n"], rel=1e-6)  # trace of ŴᵀŴ
-    assert s.participation_ratio == pytest.approx(o["participation_ratio"], rel=1e-6)
-    assert s.participation_ratio == r.effective_dim
+    assert r.participation_ratio == pytest.approx(o["participation_ratio"], rel=1e-6)
     assert s.entropy_effective_rank == pytest.approx(o["entropy_effective_rank"], rel=erank_rtol)
     assert s.stable_rank_raw == pytest.approx(o["stable_rank_raw"], rel=1e-6)
     assert s.marchenko_pastur_upper_edge == pytest.approx(o["edge"], rel=1e-15)
@@ -162,7 +161,7 @@ def test_orthonormal_rows(n, m):
     r = check_against_oracle(_orthonormal(n, m, 7) * d[:, None])
     s = r.spectrum
     np.testing.assert_allclose(s.eigenvalues, [1.0] * n + [0.0] * (m - n), atol=1e-6)
-    assert s.participation_ratio == pytest.approx(n, rel=1e-6)
+    assert r.participation_ratio == pytest.approx(n, rel=1e-6)
     assert s.entropy_effective_rank == pytest.approx(n, rel=1e-6)
     assert s.stable_rank_raw == pytest.approx(np.sum(d**2) / d.max() ** 2, rel=1e-6)
     assert s.packing_efficiency is None  # n ≤ m: the frame bound is 0, orthogonal rows fit
@@ -210,10 +209,11 @@ def test_one_shared_direction_carries_nearly_all_the_interference():
     W = v / np.linalg.norm(v) + 0.05 * rng.standard_normal((n, m)) / math.sqrt(m)
     # the noise's eigenvalues are 4e-5 of the top one: float32 products give them to ~1e-3,
     # the entropy rank (whose singular values they are) to ~1e-5
-    s = check_against_oracle(W, erank_rtol=1e-5).spectrum
+    r = check_against_oracle(W, erank_rtol=1e-5)
+    s = r.spectrum
     assert s.interference_top_k[1] > 0.99
     assert s.n_above_marchenko_pastur_edge == 1
-    assert s.participation_ratio == pytest.approx(1.0, abs=0.01)
+    assert r.participation_ratio == pytest.approx(1.0, abs=0.01)
 
 
 # ---------------------------------------------------------- closed forms of random unit rows
@@ -244,7 +244,7 @@ def test_random_rows_follow_the_marchenko_pastur_closed_forms(n, m):
     expected_pr = n * m / (m + n - 1)
     # PR = n / (1 + (n−1)·mean cos²): its error is (n−1)·δ / (1 + (n−1)/m) relative
     relative = (n - 1) * 5 * sd / (1 + (n - 1) / m)
-    assert s.participation_ratio == pytest.approx(expected_pr, rel=relative)
+    assert r.participation_ratio == pytest.approx(expected_pr, rel=relative)
     efficiency = (n - m) / (n - 1)
     assert s.packing_efficiency == pytest.approx(efficiency, rel=5 * sd * m)
     assert s.n_above_marchenko_pastur_edge == 0
@@ -352,7 +352,7 @@ def test_the_summary_prints_the_spectrum():
     r = llmgeom.measure(torch.randn(300, 10), pairs="gram", progress=False)
     s = r.spectrum
     text = r.summary()
-    assert f"participation ratio {s.participation_ratio:.1f}" in text
+    assert f"participation ratio {r.participation_ratio:.1f}" in text
     assert f"entropy rank {s.entropy_effective_rank:.1f}" in text
     assert f"stable rank (raw W) {s.stable_rank_raw:.1f}" in text
     assert f"packing efficiency {s.packing_efficiency:.4g}" in text

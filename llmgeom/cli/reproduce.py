@@ -16,7 +16,7 @@ import argparse
 EPILOG = """\
 steps (each resumable: a re-run skips what is done):
   1. llmgeom sweep configs/paper-27.toml     27 models: measure, loss on 4 corpora, freq
-  2. the toy presets paper-small and paper-large into OUT/toy (one unit per run)
+  2. the toy presets paper-small, paper-large, phase-small, density (+ phase on a GPU) into OUT/toy
   3. llmgeom fit overlap | loss | chinchilla into OUT/fits
   4. llmgeom report OUT --out OUT/report
 

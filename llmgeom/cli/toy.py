@@ -112,7 +112,9 @@ def register(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     src = run.add_mutually_exclusive_group()
-    src.add_argument("--preset", help="shipped preset: quick, paper-small, paper-large")
+    src.add_argument(
+        "--preset", help="shipped preset: quick, paper-small, paper-large, phase-small, ..."
+    )
     src.add_argument("--config", type=Path, help="a TOML experiment file")
     experiment = run.add_argument_group(
         "experiment", "the TOML keys of the same names; a flag overrides --preset/--config"

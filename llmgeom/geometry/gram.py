@@ -1,7 +1,7 @@
 """Exact pair statistics from the ``m × m`` Gram matrix: no ``n × n`` work.
 
 * :func:`gram_statistics` — mean cos² over pairs i<j through the Gram identity
-  ``Σ_{i≠j} (u_i·u_j)² = ‖UᵀU‖_F² − Σ_i ‖u_i‖⁴`` (O(n·m²)), mean cos, the effective dimension
+  ``Σ_{i≠j} (u_i·u_j)² = ‖UᵀU‖_F² − Σ_i ‖u_i‖⁴`` (O(n·m²)), mean cos, the participation ratio
   and the top eigen-direction's share.
 * :func:`scaled_gram_matrices` — ``UᵀU`` and ``WᵀW`` (the raw rows) in one pass, for the
   spectrum (:mod:`llmgeom.geometry.spectrum`).
@@ -133,9 +133,9 @@ def gram_statistics(
 ) -> dict[str, float]:
     """Exact pair statistics from the Gram matrix (no n×n work).
 
-    Returns mean cos² and mean cos over pairs i<j, the effective dimension
-    ``(Σ‖u_i‖²)² / ‖UᵀU‖_F²`` (participation ratio of the Gram spectrum) and the fraction of
-    ``Σ‖u_i‖²`` carried by the top eigen-direction.
+    Returns mean cos² and mean cos over pairs i<j, the participation ratio
+    ``(Σ‖u_i‖²)² / ‖UᵀU‖_F²`` of the Gram spectrum and the fraction of ``Σ‖u_i‖²`` carried by
+    the top eigen-direction.
     """
     if U.shape[0] < 2:
         raise ValueError("pair statistics need at least 2 rows")
@@ -155,7 +155,7 @@ def statistics_of_gram(
         >>> U = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]], dtype=torch.float64)
         >>> G = U.T @ U
         >>> s = statistics_of_gram(G, *row_sums(U), top=2.0)
-        >>> round(s["mean_cos2"], 12), s["effective_dim"], round(s["top_eigen_fraction"], 6)
+        >>> round(s["mean_cos2"], 12), s["participation_ratio"], round(s["top_eigen_fraction"], 6)
         (0.333333333333, 1.8, 0.666667)
     """
     n = sq.numel()
@@ -166,7 +166,7 @@ def statistics_of_gram(
     return {
         "mean_cos2": mean_cos2,
         "mean_cos": mean_cos,
-        "effective_dim": trace * trace / fro2 if fro2 > 0 else float("nan"),
+        "participation_ratio": trace * trace / fro2 if fro2 > 0 else float("nan"),
         "top_eigen_fraction": top / trace if trace > 0 else float("nan"),
     }
 

@@ -184,7 +184,7 @@ def _measure(source: Any, opts: MeasureOptions, counts: TokenCounts | None) -> M
         "Gram statistics: mean cos^2 %.6g (m*mean = %.4g), participation ratio %.1f%s",
         stats["mean_cos2"],
         m * stats["mean_cos2"],
-        stats["effective_dim"],
+        stats["participation_ratio"],
         weighted_note,
     )
     budget = opts.memory_budget if opts.memory_budget is not None else overlap.default_budget(dev)

@@ -33,7 +33,7 @@ from ..records.base import Estimate, TypedResult, fmt, frozen_mapping
 HEADLINE_STATS = frozenset(
     {
         "n_rows_used", "m", "mean_cos2", "m_times_mean_cos2", "mean_cos", "mean_abs_cos",
-        "std_abs_cos", "max_abs_cos", "mean_max_abs_cos", "effective_dim",
+        "std_abs_cos", "max_abs_cos", "mean_max_abs_cos", "participation_ratio",
         "top_eigen_fraction", "abs_cos_method",
     }
 )  # fmt: skip
@@ -158,7 +158,6 @@ class Spectrum:
     """The spectrum of ``ŴᵀŴ`` (the unit rows' Gram matrix) and what it says, the record's
     ``spectrum`` block (:mod:`llmgeom.geometry.spectrum`, every formula there and on the
     statistics page): ``eigenvalues`` (largest first, ``m`` of them, summing to ``n_rows``),
-    ``participation_ratio`` ``(Σλ)²/Σλ²`` (the record's ``stats.effective_dim``),
     ``entropy_effective_rank`` (Roy & Vetterli), ``stable_rank_raw`` (``‖W‖_F²/‖W‖_2²`` of the
     rows before normalisation), ``marchenko_pastur_upper_edge`` ``(√n + √m)²/m`` and
     ``n_above_marchenko_pastur_edge``, ``packing_efficiency`` (frame bound / mean cos², None
@@ -170,12 +169,15 @@ class Spectrum:
         >>> s = llmgeom.measure(torch.eye(3).repeat(2, 1), pairs="gram").spectrum
         >>> s.eigenvalues, s.packing_efficiency, s.interference_top_k[1]
         ((2.0, 2.0, 2.0), 1.0, 0.3333333333333333)
+
+    The participation ratio ``(Σλ)²/Σλ²`` is not repeated here: it is
+    :attr:`MeasureResult.participation_ratio` (the record's ``stats.participation_ratio``,
+    in every record, also those written before the spectrum).
     """
 
     n_rows: int
     m: int
     eigenvalues: tuple[float, ...] = field(repr=False)
-    participation_ratio: float
     entropy_effective_rank: float
     stable_rank_raw: float
     marchenko_pastur_upper_edge: float
@@ -185,17 +187,16 @@ class Spectrum:
 
     @classmethod
     def from_record(cls, block: Mapping[str, Any], stats: Mapping[str, Any]) -> Spectrum:
-        """The ``spectrum`` block of a record, with its ``stats`` (rows, width, participation
-        ratio).
+        """The ``spectrum`` block of a record, with its ``stats`` (rows and width).
 
         Example:
             >>> s = Spectrum.from_record({"eigenvalues": [3.0, 1.0], "entropy_effective_rank":
             ...     1.9, "stable_rank_raw": 1.5, "marchenko_pastur_upper_edge": 3.9,
             ...     "n_above_marchenko_pastur_edge": 0, "packing_efficiency": 0.5,
             ...     "interference_top_k": {"1": 1.0, "2": 1.0}},
-            ...     {"n_rows_used": 4, "m": 2, "effective_dim": 1.6})
-            >>> s.eigenvalues, s.participation_ratio, dict(s.interference_top_k)
-            ((3.0, 1.0), 1.6, {1: 1.0, 2: 1.0})
+            ...     {"n_rows_used": 4, "m": 2})
+            >>> s.eigenvalues, s.n_rows, dict(s.interference_top_k)
+            ((3.0, 1.0), 4, {1: 1.0, 2: 1.0})
         """
         efficiency = block.get("packing_efficiency")
         fractions = block.get("interference_top_k") or {}
@@ -203,7 +204,6 @@ class Spectrum:
             n_rows=int(stats["n_rows_used"]),
             m=int(stats["m"]),
             eigenvalues=tuple(float(v) for v in block["eigenvalues"]),
-            participation_ratio=float(stats.get("effective_dim", float("nan"))),
             entropy_effective_rank=float(block["entropy_effective_rank"]),
             stable_rank_raw=float(block["stable_rank_raw"]),
             marchenko_pastur_upper_edge=float(block["marchenko_pastur_upper_edge"]),
@@ -220,6 +220,35 @@ class Spectrum:
         from .spectrum_plot import plot_spectrum
 
         return plot_spectrum(self, ax)
+
+
+#: The ``spectrum`` block's numbers as table columns, in ``summary.csv``
+#: (:mod:`llmgeom.report.summary`) and :func:`llmgeom.to_pandas` alike, beside the
+#: ``participation_ratio`` (a statistic: ``stats``): the block's own names, and
+#: ``interference_top_1`` for ``interference_top_k["1"]``; not the eigenvalues.
+SPECTRUM_COLUMNS = (
+    "entropy_effective_rank", "stable_rank_raw", "n_above_marchenko_pastur_edge",
+    "packing_efficiency", "interference_top_1",
+)  # fmt: skip
+
+
+def spectrum_columns(block: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The :data:`SPECTRUM_COLUMNS` of a record's ``spectrum`` block, as recorded; all None
+    for a record without one (written before the spectrum).
+
+    Example:
+        >>> spectrum_columns({"entropy_effective_rank": 1.9, "stable_rank_raw": 1.5,
+        ...     "n_above_marchenko_pastur_edge": 0, "packing_efficiency": None,
+        ...     "interference_top_k": {"1": 0.75, "2": 1.0}})["interference_top_1"]
+        0.75
+        >>> set(spectrum_columns(None).values())
+        {None}
+    """
+    if block is None:
+        return dict.fromkeys(SPECTRUM_COLUMNS)
+    fractions = block.get("interference_top_k") or {}
+    values = {**block, "interference_top_1": fractions.get("1")}
+    return {key: values.get(key) for key in SPECTRUM_COLUMNS}
 
 
 def _estimate(stats: Mapping[str, Any], key: str, method: str | None) -> Estimate | None:
@@ -248,7 +277,7 @@ class MeasureResult(TypedResult):
     ``variant`` (``raw``, ``tokenizer-rows``, ``+centered``), ``pairs`` (the pass that ran:
     ``exact``, ``sample`` or ``gram``), ``options``, ``created``. Statistics over the
     ``n_rows_used`` rows of width ``m``: ``mean_cos2`` (always exact), ``m_times_mean_cos2``,
-    ``mean_cos``, ``effective_dim``, ``top_eigen_fraction``; ``mean_abs_cos``,
+    ``mean_cos``, ``participation_ratio``, ``top_eigen_fraction``; ``mean_abs_cos``,
     ``std_abs_cos`` and ``mean_max_abs_cos`` as :class:`~llmgeom.records.Estimate` (None after
     a Gram-only run); ``max_abs_cos`` (exact pass only); ``reference``, ``row_norms``,
     ``weighted`` (with token counts), ``spectrum`` (:class:`Spectrum`, every pass; None in
@@ -280,7 +309,7 @@ class MeasureResult(TypedResult):
     std_abs_cos: Estimate | None
     max_abs_cos: float | None
     mean_max_abs_cos: Estimate | None
-    effective_dim: float
+    participation_ratio: float
     top_eigen_fraction: float
     reference: Reference
     row_norms: RowNorms
@@ -341,7 +370,7 @@ class MeasureResult(TypedResult):
             "std_abs_cos": _estimate(stats, "std_abs_cos", method),
             "max_abs_cos": stats.get("max_abs_cos") if method == "exact" else None,
             "mean_max_abs_cos": _estimate(stats, "mean_max_abs_cos", method),
-            "effective_dim": float(stats.get("effective_dim", float("nan"))),
+            "participation_ratio": float(stats.get("participation_ratio", float("nan"))),
             "top_eigen_fraction": float(stats.get("top_eigen_fraction", float("nan"))),
             "reference": Reference.from_dict(d.get("reference", {})),
             "row_norms": RowNorms.from_dict(d.get("row_norms", {})),
@@ -381,15 +410,7 @@ class MeasureResult(TypedResult):
         """The headline values as table columns; with token counts also the weighted ones."""
         out = super().columns()
         out.pop("weighted", None)
-        if self.spectrum is not None:
-            s = self.spectrum
-            out |= {
-                "entropy_effective_rank": s.entropy_effective_rank,
-                "stable_rank_raw": s.stable_rank_raw,
-                "n_above_marchenko_pastur_edge": s.n_above_marchenko_pastur_edge,
-                "packing_efficiency": s.packing_efficiency,
-                **{f"interference_top_{k}": v for k, v in s.interference_top_k.items()},
-            }
+        out |= spectrum_columns(self._payload.get("spectrum"))
         if self.weighted is not None:
             abs_cos = self.weighted.weighted_mean_abs_cos
             out |= {

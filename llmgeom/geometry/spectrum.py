@@ -10,7 +10,7 @@ before normalisation (after centring when ``center=True``; zero and dropped rows
     n(n−1) · mean cos² = Σ_l λ_l² − n = Σ_l λ_l (λ_l − 1).
 
 * ``eigenvalues``: ``λ`` in decreasing order (round-off, :func:`round_off_floor`, set to 0);
-* the participation ratio ``(Σλ)² / Σλ²`` is the record's ``stats.effective_dim``
+* the participation ratio ``(Σλ)² / Σλ²`` is the record's ``stats.participation_ratio``
   (:func:`llmgeom.geometry.gram.gram_statistics`), not repeated here;
 * :func:`entropy_effective_rank`: Roy & Vetterli (2007);
 * ``stable_rank_raw``: ``‖W‖_F² / ‖W‖_2²`` of the raw rows;

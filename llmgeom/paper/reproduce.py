@@ -4,7 +4,9 @@ Steps, each resumable because each is a sweep or writes its own files:
 
 1. the sweep of ``configs/paper-27.toml`` (27 models: measure, loss on four corpora, token
    frequencies of four tokenizers) into ``OUT``;
-2. the toy presets (``paper-small``, ``paper-large``; one unit per run) into ``OUT/toy``;
+2. the toy presets (``paper-small``, ``paper-large``, the CPU phase diagram ``phase-small``, the
+   activation densities ``density``, and the paper's full ``phase`` grid where a GPU is present;
+   one unit per run) into ``OUT/toy``;
 3. the three fits, exactly as ``llmgeom fit`` makes them (:func:`llmgeom.fits.fit_overlap`,
    :func:`~llmgeom.fits.fit_loss`, :func:`~llmgeom.fits.fit_chinchilla` with their defaults,
    then ``save``), into ``OUT/fits``: the overlap law on the measure results, the width-loss
@@ -37,7 +39,27 @@ if TYPE_CHECKING:
     from ..fits import FitResult
 
 PAPER_CONFIG = "paper-27.toml"
-TOY_PRESETS = ("paper-small", "paper-large")
+TOY_PRESETS = ("paper-small", "paper-large", "phase-small", "density")
+GPU_TOY_PRESETS = ("phase",)  # the 170-run grid: added to the default where a GPU is present
+
+
+def default_toy_presets(gpu: bool | None = None) -> tuple[str, ...]:
+    """The toy presets ``reproduce`` runs by default: :data:`TOY_PRESETS`, and
+    :data:`GPU_TOY_PRESETS` too where ``gpu`` (default: whether torch sees a CUDA device).
+
+    Example:
+        >>> default_toy_presets(gpu=False)
+        ('paper-small', 'paper-large', 'phase-small', 'density')
+        >>> default_toy_presets(gpu=True)[-1]
+        'phase'
+    """
+    if gpu is None:
+        import torch
+
+        gpu = torch.cuda.is_available()
+    return TOY_PRESETS + (GPU_TOY_PRESETS if gpu else ())
+
+
 DEFAULT_OUT = "results/paper"
 FITS = ("overlap", "loss", "chinchilla")
 
@@ -150,7 +172,10 @@ def reproduce_paper(
     progress: bool | None = None,
     echo: bool = True,
 ) -> ReproduceResult:
-    """Run the sweep, the toy presets, the fits and the report (see the module docstring)."""
+    """Run the sweep, the toy presets, the fits and the report (see the module docstring).
+
+    ``toy`` left at :data:`TOY_PRESETS` means :func:`default_toy_presets` (the full ``phase``
+    grid added where a GPU is present)."""
     from ..configs import config_path
     from ..sweep.config import load_config
     from ..sweep.engine import run_sweep
@@ -165,7 +190,8 @@ def reproduce_paper(
     if models:
         cfg = cfg.with_models(list(models))
     root = Path(cfg.out)
-    toy_cfg = _toy_config(root, tuple(toy))
+    toy = default_toy_presets() if tuple(toy) == TOY_PRESETS else tuple(toy)
+    toy_cfg = _toy_config(root, toy)
     units = expand_units(cfg)
     toy_units = expand_units(toy_cfg) if toy_cfg.toy else []
     done = [u for u in units if unit_done(u, str(root))]

@@ -16,7 +16,7 @@ A record has:
 * ``options``: the analysis options as given (:class:`llmgeom.options.MeasureOptions`,
   ``weights`` as the counts file's path);
 * ``stats`` (``n_rows_used``, ``m``, ``mean_cos2``, ``m_times_mean_cos2``, ``mean_cos``,
-  ``effective_dim`` (the participation ratio), ``top_eigen_fraction``; with a pair pass
+  ``participation_ratio``, ``top_eigen_fraction``; with a pair pass
   ``mean_abs_cos``, ``std_abs_cos``, ``abs_cos_method``; the exact pass adds ``n_pairs``,
   ``max_abs_cos``, ``mean_max_abs_cos``, ``median_max_abs_cos``, ``top_pairs``, ``histogram``);
   ``diagnostics`` (the exact pass's internals: ``mean_cos2_blocked``, ``block_rows``,
@@ -27,7 +27,8 @@ A record has:
   ``entropy_effective_rank``, ``stable_rank_raw``, ``marchenko_pastur_upper_edge``,
   ``n_above_marchenko_pastur_edge``, ``packing_efficiency`` (None when n ≤ m) and
   ``interference_top_k`` (``"1"``, ``"2"``, ``"5"``, ``"10"``: the share of mean cos² in the top
-  k directions); the participation ratio is ``stats.effective_dim``;
+  k directions); the participation ratio is ``stats.participation_ratio`` (every record has it,
+  the spectrum only those written since);
 * ``weighted`` (only with ``--weights``; its own ``version``, now 1): frequency-weighted
   interference, :mod:`llmgeom.geometry.weights`. ``counts_path``, ``counts_sha256`` (provenance);
   ``counts_length``, ``counts_total`` (Σc), ``rows_padded`` (head rows beyond the counts),

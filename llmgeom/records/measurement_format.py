@@ -32,6 +32,8 @@ SCHEMA = "llmgeom.measurement/2"
 SCHEMA_V1 = "llmgeom.measurement/1"
 #: Internals of the exact pass, kept in the record's ``diagnostics`` block (``stats`` in /1).
 PASS_DIAGNOSTICS = ("mean_cos2_blocked", "block_rows", "matmul_flops")
+#: ``stats`` keys of ``/1`` and their names in ``/2`` (:func:`migrate_record`).
+RENAMED_STATS = {"pairs": "n_pairs", "effective_dim": "participation_ratio"}
 _VERSIONED = ("llmgeom", "torch", "numpy", "safetensors", "transformers", "huggingface_hub")
 
 
@@ -198,7 +200,8 @@ def migrate_record(old: dict[str, Any]) -> dict[str, Any]:
 
     Version 2 has one name per quantity: ``stats.ratio_to_random`` (always equal to
     ``stats.m_times_mean_cos2``: the random baseline is 1/m) is dropped; the exact pass's pair
-    count ``stats.pairs`` is ``stats.n_pairs`` (``variant.pairs`` is the pass's mode);
+    count ``stats.pairs`` is ``stats.n_pairs`` (``variant.pairs`` is the pass's mode); the
+    participation ratio ``stats.effective_dim`` is ``stats.participation_ratio``;
     ``variant.n_rows_used`` (a copy of ``stats.n_rows_used``) is dropped; the exact pass's
     internals (:data:`PASS_DIAGNOSTICS`) move from ``stats`` to a ``diagnostics`` block. A
     ``/2`` record is returned as a copy, unchanged.
@@ -206,25 +209,27 @@ def migrate_record(old: dict[str, Any]) -> dict[str, Any]:
     Example:
         >>> old = {"schema": "llmgeom.measurement/1", "variant": {"pairs": "exact",
         ...        "n_rows_used": 3}, "stats": {"n_rows_used": 3, "m": 2, "mean_cos2": 0.25,
-        ...        "m_times_mean_cos2": 0.5, "ratio_to_random": 0.5, "pairs": 3, "block_rows": 3}}
+        ...        "m_times_mean_cos2": 0.5, "ratio_to_random": 0.5, "pairs": 3, "block_rows": 3,
+        ...        "effective_dim": 1.6}}
         >>> new = migrate_record(old)
         >>> new["schema"], new["variant"], new["stats"]["n_pairs"], new["diagnostics"]
         ('llmgeom.measurement/2', {'pairs': 'exact'}, 3, {'block_rows': 3})
         >>> sorted(new["stats"])
-        ['m', 'm_times_mean_cos2', 'mean_cos2', 'n_pairs', 'n_rows_used']
+        ['m', 'm_times_mean_cos2', 'mean_cos2', 'n_pairs', 'n_rows_used', 'participation_ratio']
     """
     new = json.loads(json.dumps(old, allow_nan=True))
     if new.get("schema") != SCHEMA_V1:
         return new
     stats, variant = new.get("stats", {}), new.get("variant", {})
     stats.pop("ratio_to_random", None)
-    if "pairs" in stats:
-        stats["n_pairs"] = stats.pop("pairs")
+    for old_name, new_name in RENAMED_STATS.items():
+        if old_name in stats:
+            stats[new_name] = stats.pop(old_name)
     variant.pop("n_rows_used", None)
     diagnostics = {key: stats.pop(key) for key in PASS_DIAGNOSTICS if key in stats}
     kept = new.get("kept_from_earlier_runs")
     if kept:  # the names of what a merge kept, in the new names
-        renamed = {"pairs": "n_pairs", **{k: f"diagnostics.{k}" for k in PASS_DIAGNOSTICS}}
+        renamed = {**RENAMED_STATS, **{k: f"diagnostics.{k}" for k in PASS_DIAGNOSTICS}}
         new["kept_from_earlier_runs"] = [renamed.get(k, k) for k in kept if k != "ratio_to_random"]
     ordered = {}
     for key, value in new.items():  # diagnostics right after the statistics, as written now

@@ -207,7 +207,7 @@ def summarize(record: Mapping[str, Any]) -> str:
         )
     norms = record.get("row_norms") or {}
     lines.append(
-        f"  participation ratio {s['effective_dim']:.1f}   top direction carries "
+        f"  participation ratio {s['participation_ratio']:.1f}   top direction carries "
         f"{100 * s['top_eigen_fraction']:.1f}%   row norms mean "
         f"{norms.get('mean', float('nan')):.4g} min {norms.get('min', float('nan')):.4g}"
     )

@@ -79,7 +79,9 @@ def to_pandas(
     folder_or_paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
 ) -> Any:
     """A :class:`pandas.DataFrame` with one row per llmgeom result: ``path``, ``schema`` and
-    the result's headline columns (:meth:`TypedResult.columns`).
+    the result's headline columns (:meth:`TypedResult.columns`); a measurement's include the
+    spectral numbers of ``summary.csv`` under the same names (``participation_ratio`` and
+    :data:`~llmgeom.geometry.result.SPECTRUM_COLUMNS`, empty for a record without a spectrum).
 
     A folder is searched recursively for ``*.json``; files that are not llmgeom results of a
     typed kind (measurements, losses, token counts, fits) are skipped. Files named explicitly

@@ -5,9 +5,9 @@ Rows (``record = "paper"`` in ``summary.csv``): the width-loss α, C and the 16 
 the width-loss law the report draws), the Chinchilla k and α_m (a ``fit chinchilla`` result),
 the overlap-law slope (the overlap law the report draws), and from toy results: the Fig 6d
 overlaps of the strongly represented rows (strong runs with n = 1000, at each width), the strong
-regime α_m per frequency family and the weak regime α_m at α = 2 of Fig 5b. A value that several
-toy runs give is their mean, with the 95 % t-interval over those runs (one run: its own 95 %
-interval). Nothing found: "not reproduced".
+regime α_m per frequency family and the weak regime α_m at α = 2 of Fig 5b (runs with n = 1000).
+A value that several toy runs give is their mean, with the 95 % t-interval over those runs (one
+run: its own 95 % interval). Nothing found: "not reproduced".
 
 Intervals are 95 %: the paper's ± (one standard error) times 1.96; a value read off a figure
 ± 15 %; a value stored without error (C, the offsets, the notebook's numbers) has none.
@@ -289,6 +289,7 @@ def _toy_rows(ctx: Context, pub: dict[str, Any]) -> list[dict[str, Any]]:
             (item, run)
             for item, run in runs
             if run["regime"] == "weak"
+            and item.data["config"].get("n") == weak["n"]
             and run["family"] == "power"
             and abs(float(run["alpha"]) - entry["alpha"]) < 1e-9
             and abs(float(run["gamma"]) - entry["gamma"]) < GAMMA_TOLERANCE

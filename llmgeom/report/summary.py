@@ -1,20 +1,21 @@
 """``summary.csv``: every gathered value at full precision, one row per model × variant × corpus.
 
-Rows by ``record``: ``measure`` (one per model, revision and analysis variant: rows rule,
-centring and, for a weighted run, the counts file, whose corpus fills ``corpus``), ``loss`` (one
-per model and corpus; ``loss_table`` for rows of a ``losses.csv`` no loss record covers),
+Rows by ``record``: ``measure`` (one per model, revision and analysis variant: rows rule, centring
+and, for a weighted run, the counts file, whose corpus fills ``corpus``; the spectral numbers are
+``participation_ratio`` and the ``spectrum`` block's
+:data:`~llmgeom.geometry.result.SPECTRUM_COLUMNS`, empty for a record written before it), ``loss``
+(one per model and corpus; ``loss_table`` for rows of a ``losses.csv`` no loss record covers),
 ``freq`` (one per tokenizer and corpus), ``toy`` (one per run and width: ``model`` is the toy
-experiment, ``variant`` the run) and ``fit:overlap`` / ``fit:width_loss`` / ``fit:chinchilla``
-(one per fitted ``quantity``, with ``value``, ``se``, ``ci_low``, ``ci_high`` and what kind of
+experiment, ``variant`` the run) and ``fit:overlap`` / ``fit:width_loss`` / ``fit:chinchilla`` (one
+per fitted ``quantity``, with ``value``, ``se``, ``ci_low``, ``ci_high`` and what kind of
 ``interval``) and ``paper`` (one per published number: ``published`` with its interval
 ``published_ci_low``/``published_ci_high`` and ``published_interval``, ours in ``value``,
 ``ci_low``, ``ci_high``, ``interval``, whether they ``agrees`` and the ``paper_source``:
-:mod:`llmgeom.report.paper_table`). Columns a record does not have are empty. Floats are written
-as Python's ``repr`` (shortest text that reads back to the same float), so ``float(cell)``
-equals the value in the source file exactly. The provenance of every row: ``model_sha256`` (the
-head tensor's checksum for a measurement, the weight or tokenizer files' checksums otherwise),
-``commit``, ``corpus_sha256``, ``counts_sha256``, package versions, ``created`` and the source
-``file``.
+:mod:`llmgeom.report.paper_table`). Columns a record does not have are empty. Floats are written as
+Python's ``repr`` (shortest text that reads back to the same float), so ``float(cell)`` equals the
+value in the source file exactly. The provenance of every row: ``model_sha256`` (the head tensor's
+checksum for a measurement, the weight or tokenizer files' checksums otherwise), ``commit``,
+``corpus_sha256``, ``counts_sha256``, package versions, ``created`` and the source ``file``.
 
 Example:
     >>> cell(0.1 + 0.2), cell(None), cell(True), cell(3)
@@ -32,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from .._atomic import atomic_path
+from ..geometry.result import SPECTRUM_COLUMNS, spectrum_columns
 from .figures import toy_run_label
 from .gather import Gathered, Item, loss_model, measure_model
 from .laws import Law, loss_family
@@ -40,8 +42,8 @@ COLUMNS: tuple[str, ...] = (
     "record", "model", "revision", "family", "variant", "rows", "center", "weights", "corpus",
     "m", "d_model", "n_rows", "n_rows_used",
     "mean_cos2", "m_times_mean_cos2", "random_mean_cos2", "mean_abs_cos", "std_abs_cos",
-    "abs_cos_method", "max_abs_cos", "mean_max_abs_cos", "mean_cos", "effective_dim",
-    "top_eigen_fraction",
+    "abs_cos_method", "max_abs_cos", "mean_max_abs_cos", "mean_cos", "participation_ratio",
+    "top_eigen_fraction", *SPECTRUM_COLUMNS,
     "row_norm_mean", "row_norm_std", "row_norm_min", "row_norm_max",
     "weighted_mean_cos2", "weighted_mean_abs_cos", "effective_tokens",
     "loss", "loss_se", "loss_authors_weighting", "bits_per_byte", "perplexity",
@@ -58,7 +60,7 @@ COLUMNS: tuple[str, ...] = (
 
 MEASURE_STATS = (
     "mean_cos2", "m_times_mean_cos2", "mean_abs_cos", "std_abs_cos", "abs_cos_method",
-    "max_abs_cos", "mean_max_abs_cos", "mean_cos", "effective_dim", "top_eigen_fraction",
+    "max_abs_cos", "mean_max_abs_cos", "mean_cos", "participation_ratio", "top_eigen_fraction",
 )  # fmt: skip
 LOSS_STATS = (
     "loss", "loss_authors_weighting", "bits_per_byte", "perplexity", "predicted_tokens",
@@ -114,6 +116,7 @@ def measure_row(item: Item, found: Gathered) -> dict[str, Any]:
         "n_rows": model.get("n_rows"),
         "n_rows_used": stats.get("n_rows_used"),
         **{k: stats.get(k) for k in MEASURE_STATS},
+        **spectrum_columns(r.get("spectrum")),
         "random_mean_cos2": (r.get("reference") or {}).get("random_mean_cos2"),
         **{f"row_norm_{k}": norms.get(k) for k in ("mean", "std", "min", "max")},
         "weighted_mean_cos2": weighted.get("weighted_mean_cos2"),

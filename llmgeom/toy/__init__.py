@@ -55,6 +55,8 @@ _LAZY = {
     "ToyResult": "result",
     "ToyRunResult": "result",
     "WidthResult": "result",
+    "SeedGroup": "result",
+    "seed_summary": "seeds",
     "run_toy": "experiment",
 }
 
@@ -66,6 +68,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "Adam",
     "FeatureSampler",
+    "SeedGroup",
     "SparseBatch",
     "ToyConfig",
     "ToyRun",
@@ -90,6 +93,7 @@ __all__ = [
     "row_geometry",
     "run_experiment",
     "save_trained",
+    "seed_summary",
     "summarize",
     "train",
     "unlearned_loss",

@@ -23,11 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from ..configs import config_path
-from ..devices import DEVICE_HELP, check_device_name
+from ..devices import DEVICE_HELP
 from ..errors import ConfigError
-from ..options import check_int, check_number, is_int, is_number, naming, option, require
+from ..options import is_number, option
+from .config_checks import FAMILIES, check_config, check_run
 
-FAMILIES: tuple[str, ...] = ("power", "exp", "linear")  # frequency families (data.py)
 DEFAULT_WIDTHS: tuple[int, ...] = (10, 15, 25, 39, 63, 100)  # the paper's small setting
 
 
@@ -83,28 +83,8 @@ class ToyRun:
         return (self.family, float(self.alpha), float(self.density), float(self.decay))
 
     def validate(self) -> None:
-        """Raise :class:`ConfigError` on an out-of-range field."""
-        check_number("gamma", self.gamma)
-        check_number("alpha", self.alpha, low=0, label="alpha (frequency exponent)", must=">= 0")
-        require(
-            self.family in FAMILIES,
-            "family",
-            f"unknown frequency family {self.family!r}; choose one of {', '.join(FAMILIES)}",
-        )
-        check_number("density", self.density, low=0, low_open=True, label="density E", must="> 0")
-        check_number("decay", self.decay, low=0, low_open=True, must="> 0")
-        require(
-            isinstance(self.seeds, tuple | list)
-            and len(self.seeds) > 0
-            and all(is_int(s) and s >= 0 for s in self.seeds),
-            "seeds",
-            f"seeds must be a non-empty list of integers >= 0, got {self.seeds!r}",
-        )
-        require(
-            len(set(self.seeds)) == len(self.seeds),
-            "seeds",
-            f"seeds must be distinct, got {list(self.seeds)}",
-        )
+        """Raise :class:`ConfigError` on an out-of-range field (:func:`check_run`)."""
+        check_run(self)
 
 
 @dataclass(frozen=True)
@@ -243,57 +223,8 @@ class ToyConfig:
     # -- validation -----------------------------------------------------------------------------
     def validate(self) -> None:
         """Raise :class:`ConfigError` with a clear message on any inconsistent field (naming
-        it: ``llmgeom toy run`` shows the flag that set it)."""
-        check_int("n", self.n, minimum=1, label="n (number of features)")
-        ok = isinstance(self.m, tuple | list) and len(self.m) > 0
-        require(ok, "m", "m (widths) must list at least one width")
-        for m in self.m:
-            check_int("m", m, minimum=1, label="every width m")
-            if m >= self.n:
-                raise ConfigError(
-                    f"width m={m} must be smaller than the number of features n={self.n}"
-                    " (superposition needs m < n)"
-                )
-        distinct = len(set(self.m)) == len(self.m)
-        require(distinct, "m", f"widths m must be distinct, got {list(self.m)}")
-        if not self.runs:
-            raise ConfigError("an experiment needs at least one run (gamma, alpha, ...)")
-        for run in self.runs:
-            run.validate()
-        for name in ("steps", "batch", "eval_samples", "log_every"):
-            check_int(name, getattr(self, name), minimum=1)
-        for name in ("lr", "lr_m_ref"):
-            check_number(name, getattr(self, name), low=0, low_open=True, must="> 0")
-        check_number("lr_m_power", self.lr_m_power, must="a number")
-        for name in ("lr_bias", "lr_bias_per_m"):
-            value = getattr(self, name)
-            check_number(name, value, low=0, low_open=True, optional=True, must="> 0 when given")
-        must = "an integer number of steps >= 0"
-        check_int("warmup", self.warmup, optional=True, must=must)
-        if self.warmup is not None and self.warmup_fraction is not None:
-            raise ConfigError("give warmup (steps) or warmup_fraction, not both")
-        fraction = self.warmup_fraction
-        check_number("warmup_fraction", fraction, low=0, high=1, high_open=True, optional=True)
-        check_number("final_lr_fraction", self.final_lr_fraction, low=0, high=1, low_open=True)
-        check_number("loss_scale", self.loss_scale, low=0, low_open=True)
-        for name in ("fit_m_min", "fit_m_max"):
-            must = "a positive integer when given"
-            check_int(name, getattr(self, name), minimum=1, optional=True, must=must)
-        if self.fit_m_min is not None or self.fit_m_max is not None:
-            lo = "" if self.fit_m_min is None else f"{self.fit_m_min} <= "
-            hi = "" if self.fit_m_max is None else f" <= {self.fit_m_max}"
-            used = self.fit_widths()
-            if len(used) < 3:
-                raise ConfigError(
-                    f"the fit range {lo}m{hi} keeps {len(used)} of the widths"
-                    f" {list(self.m)}; the α_m fit needs at least 3"
-                )
-        check_int("seed", self.seed)
-        message = f"device must be a name such as auto, cpu, cuda:0, got {self.device!r}"
-        require(isinstance(self.device, str), "device", message)
-        with naming("device"):
-            check_device_name(self.device)  # whether it exists is asked when training starts
-        check_int("threads", self.threads, minimum=1, optional=True)
+        it: ``llmgeom toy run`` shows the flag that set it); :func:`check_config`."""
+        check_config(self)
 
 
 _RUN_FIELDS = {f.name for f in fields(ToyRun)}

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import torch
 
 from ..errors import ConfigError
-from .config import FAMILIES
+from .config_checks import FAMILIES
 
 V_MEAN: float = 1.0  # <v> for v ~ U(0, 2)
 V2_MEAN: float = 4.0 / 3.0  # <v^2> for v ~ U(0, 2)

@@ -60,33 +60,66 @@ def save_plot(fig: Any, path: str | Path) -> Path:
     return path
 
 
+def _groups(doc: dict[str, Any]) -> tuple[dict[tuple, int], dict[tuple, dict[str, Any]]]:
+    """Color index and seed summary of each (γ, α, family, E, decay): the seeds of one run share
+    a color and one legend entry."""
+    from .seeds import group_key, seed_summary
+
+    summary = doc.get("seed_summary") or seed_summary(doc["runs"])
+    entries = {group_key(g): g for g in summary}
+    return {key: k for k, key in enumerate(entries)}, entries
+
+
+def _legend(ax: Any) -> None:
+    """The legend inside the axes, or beside them when it has many entries."""
+    many = len(ax.get_legend_handles_labels()[1]) > 12
+    if many:
+        ax.legend(fontsize=6, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    else:
+        ax.legend(fontsize=7)
+
+
 def plot_loss(doc: dict[str, Any], ax: Any = None) -> Any:
-    """The log-log loss-vs-width figure with fitted lines, drawn into ``ax``; the figure."""
+    """The log-log loss-vs-width figure with fitted lines, drawn into ``ax``; the figure. The
+    seeds of a run share its color; its legend entry gives α_m as mean ± spread over seeds."""
+    from .seeds import group_key
+
     fig, ax = _axes(ax)
-    for k, run in enumerate(doc["runs"]):
-        color = f"C{k % 10}"
+    colors, groups = _groups(doc)
+    labelled: set[tuple] = set()
+    for run in doc["runs"]:
+        key = group_key(run)
+        color = f"C{colors[key] % 10}"
+        first = key not in labelled
+        labelled.add(key)
         m = np.array([r["m"] for r in run["per_m"]], dtype=float)
         loss = np.array([r["loss"] for r in run["per_m"]])
         fit = run["fit"]
-        label = run_label(run)
+        group = groups[key]
+        label = run_label(run) if len(group["seeds"]) == 1 else run_label({**run, "seed": 0})
         if "exponent" in fit:
-            label += f": α_m = {fit['exponent']:.2f} ± {fit['exponent_se']:.2f}"
+            if len(group["seeds"]) == 1:
+                label += f": α_m = {fit['exponent']:.2f} ± {fit['exponent_se']:.2f}"
+            elif group["alpha_m_spread"] is not None:
+                label += (
+                    f": α_m = {group['alpha_m_mean']:.2f} ± {group['alpha_m_spread']:.2f}"
+                    f" ({len(group['seeds'])} seeds)"
+                )
             used = np.array(fit.get("m_used") or m, dtype=float)  # the fit range only
             grid = np.geomspace(used.min(), used.max(), 50)
             ax.plot(grid, fit["prefactor"] * grid ** (-fit["exponent"]), "--", color=color, lw=1)
-        ax.plot(m, loss, "o", color=color, label=label)
+        ax.plot(m, loss, "o", color=color, label=label if first else None)
         unl = np.array([r["unlearned_prediction"] for r in run["per_m"]])
         if run["regime"] == "weak" and np.all(unl > 0):
-            ax.plot(
-                m, unl, "s", mfc="none", color=color, ms=7, label="  unlearned-features prediction"
-            )
+            note = "  unlearned-features prediction" if first else None
+            ax.plot(m, unl, "s", mfc="none", color=color, ms=7, label=note)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("width m")
     ax.set_ylabel("final loss (summed over features)")
     cfg = doc["config"]
     ax.set_title(f"toy model '{doc['name']}': n={cfg['n']}, {cfg['steps']} steps", fontsize=10)
-    ax.legend(fontsize=7)
+    _legend(ax)
     ax.grid(True, which="both", alpha=0.3)
     return fig
 
@@ -100,16 +133,26 @@ def plot_phi(doc: dict[str, Any], ax: Any = None) -> Any:
     grid = np.array(all_m, dtype=float)
     ax.plot(grid, grid / n, ":", color="gray", label="m/n")
     ax.plot(grid, 2 * grid / n, "-.", color="gray", label="2m/n")
-    for k, run in enumerate(doc["runs"]):
+    from .seeds import group_key
+
+    colors, groups = _groups(doc)
+    labelled: set[tuple] = set()
+    for run in doc["runs"]:
+        key = group_key(run)
         m = [r["m"] for r in run["per_m"]]
         phi = [r["phi"] for r in run["per_m"]]
-        ax.plot(m, phi, "o-", color=f"C{k % 10}", label=run_label(run))
+        several = len(groups[key]["seeds"]) > 1
+        label = run_label({**run, "seed": 0}) + f" ({len(groups[key]['seeds'])} seeds)"
+        label = label if several else run_label(run)
+        color = f"C{colors[key] % 10}"
+        ax.plot(m, phi, "o-", color=color, label=None if key in labelled else label)
+        labelled.add(key)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_ylim(top=1.5)
     ax.set_xlabel("width m")
     ax.set_ylabel("represented fraction φ (‖W_i‖ > 1/2)")
     ax.set_title(f"toy model '{doc['name']}': n={n}", fontsize=10)
-    ax.legend(fontsize=7)
+    _legend(ax)
     ax.grid(True, which="both", alpha=0.3)
     return fig

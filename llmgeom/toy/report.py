@@ -21,6 +21,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 from datetime import UTC, datetime
@@ -32,6 +33,7 @@ from .._atomic import read_schema_json
 from ..errors import FitError
 from ..fits.line import fit_power_law
 from .metrics import HIST_EDGES, ideal_weak_loss, row_geometry, unlearned_loss
+from .seeds import seed_summary
 from .training import TrainResult
 
 SCHEMA = "llmgeom.toy.result/2"
@@ -83,6 +85,7 @@ def _per_m(result: TrainResult, run_index: int, seed: int) -> list[dict[str, Any
                 "ideal_weak_loss": ideal_weak_loss(p, t.m),
                 "bias_mean": float(t.b.mean()),
                 **geo,
+                "row_norms": row_norms(t.W),
             }
         )
     return rows
@@ -159,7 +162,58 @@ def summarize(result: TrainResult) -> dict[str, Any]:
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "norm_hist_edges": list(HIST_EDGES),
         "runs": runs,
+        "seed_summary": seed_summary(runs),
     }
+
+
+ROW_NORM_DECIMALS: int = 3  # row_norms are rounded to 0.001 (the histograms bin at 0.05)
+
+
+def row_norms(W: Any) -> list[float]:
+    """The ``n`` row norms ``‖W_i‖`` of a trained ``W`` (``[n, m]``), rounded to
+    :data:`ROW_NORM_DECIMALS` decimals, in feature order (most frequent first): the data of the
+    paper's Fig 6a–d row-norm histograms (each width row's ``row_norms``).
+
+    Example:
+        >>> import torch
+        >>> row_norms(torch.tensor([[3.0, 4.0], [0.0, 0.1234567]]))
+        [5.0, 0.123]
+    """
+    norms = W.detach().double().norm(dim=1)
+    return [round(float(v), ROW_NORM_DECIMALS) for v in norms]
+
+
+def json_text(doc: Any, indent: int = 2) -> str:
+    """``doc`` as indented JSON, except that a list of plain numbers stays on one line (a toy
+    result holds ``n`` row norms per width: one line each instead of ``n``). ``json.loads`` of
+    the text is ``doc``; NaN and infinities are refused, as in ``write_json_atomic``.
+
+    Example:
+        >>> print(json_text({"m": [8, 12], "runs": [{"row_norms": [1.0, 0.5]}]}), end="")
+        {
+          "m": [8, 12],
+          "runs": [
+            {
+              "row_norms": [1.0, 0.5]
+            }
+          ]
+        }
+    """
+    return _json_lines(doc, indent, 0) + "\n"
+
+
+def _json_lines(value: Any, indent: int, depth: int) -> str:
+    pad, inner = " " * (indent * depth), " " * (indent * (depth + 1))
+    if isinstance(value, dict) and value:
+        items = [
+            f"{inner}{json.dumps(str(k))}: {_json_lines(v, indent, depth + 1)}"
+            for k, v in value.items()
+        ]
+        return "{\n" + ",\n".join(items) + f"\n{pad}}}"
+    if isinstance(value, list | tuple) and any(isinstance(v, dict | list | tuple) for v in value):
+        items = [f"{inner}{_json_lines(v, indent, depth + 1)}" for v in value]
+        return "[\n" + ",\n".join(items) + f"\n{pad}]"
+    return json.dumps(value, allow_nan=False)
 
 
 def run_label(run: dict[str, Any]) -> str:
@@ -224,6 +278,19 @@ def format_summary(doc: dict[str, Any]) -> str:
             lines.append(
                 f"α_m = {fit['exponent']:.3f} ± {fit['exponent_se']:.3f}"
                 f" (95% CI {lo:.3f} … {hi:.3f}, R² = {fit['r2']:.3f}){where}"
+            )
+    groups = doc.get("seed_summary") or seed_summary(doc["runs"])
+    if any(len(g["seeds"]) > 1 for g in groups):
+        lines += ["", "α_m over seeds: mean ± spread (sample std over seeds), mean per-run fit SE"]
+        for g in groups:
+            label = run_label({**g, "seed": 0})
+            if g["alpha_m_mean"] is None:
+                lines.append(f"  {label}: not fitted")
+                continue
+            spread = "—" if g["alpha_m_spread"] is None else f"{g['alpha_m_spread']:.3f}"
+            lines.append(
+                f"  {label}: {g['alpha_m_mean']:.3f} ± {spread} over {g['n_fitted']} seeds"
+                + ("" if g["alpha_m_fit_se"] is None else f" (fit SE {g['alpha_m_fit_se']:.3f})")
             )
     return "\n".join(lines)
 

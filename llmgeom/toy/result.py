@@ -1,5 +1,6 @@
 """Typed results of the toy model: a :class:`ToyResult` per experiment, a :class:`ToyRunResult`
-per (γ, α, seed) run, a :class:`WidthResult` per width.
+per (γ, α, seed) run, a :class:`WidthResult` per width, a :class:`SeedGroup` per (γ, α, ...)
+over its seeds (α_m mean ± spread over seeds beside the per-run fit SE).
 
 The JSON document (schema ``llmgeom.toy.result/2``, :func:`llmgeom.toy.report.summarize`) stays
 the on-disk form: ``to_dict()`` returns it exactly, ``from_dict``/``load`` read it back (the
@@ -28,10 +29,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from .._atomic import write_json_atomic
+from .._atomic import atomic_path
 from ..records.base import TypedResult, html_table
 from .config import ToyConfig
-from .report import SCHEMA, format_summary, load_result
+from .report import SCHEMA, format_summary, json_text, load_result
+from .seeds import seed_summary
 
 
 def _opt(value: Any) -> float | None:
@@ -51,11 +53,15 @@ class WidthResult:
     mean_cos2_strong: float | None
     m_cos2_strong: float | None
     unlearned_prediction: float
+    row_norms: tuple[float, ...] | None = None
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> WidthResult:
-        """The typed view of one ``per_m`` row of the document."""
+        """The typed view of one ``per_m`` row of the document (``row_norms`` None in documents
+        written before they were recorded)."""
+        norms = row.get("row_norms")
         return cls(
+            row_norms=None if norms is None else tuple(float(v) for v in norms),
             m=int(row["m"]),
             loss=float(row["loss"]),
             loss_se=float(row.get("loss_se", float("nan"))),
@@ -99,6 +105,47 @@ class ToyRunResult:
         )
 
 
+@dataclass(frozen=True)
+class SeedGroup:
+    """The runs that differ only in their init seed: α_m as the mean over the fitted seeds ±
+    its spread (sample standard deviation over seeds, None below two), beside the mean per-run
+    fit SE (:func:`llmgeom.toy.seeds.seed_summary`)."""
+
+    gamma: float
+    alpha: float
+    family: str
+    density: float
+    decay: float
+    regime: str
+    seeds: tuple[int, ...]
+    n_fitted: int
+    alpha_m_mean: float | None
+    alpha_m_spread: float | None
+    alpha_m_fit_se: float | None
+
+    @classmethod
+    def from_entry(cls, entry: Mapping[str, Any]) -> SeedGroup:
+        """The typed view of one entry of the document's ``seed_summary``."""
+        return cls(
+            gamma=float(entry["gamma"]),
+            alpha=float(entry["alpha"]),
+            family=str(entry["family"]),
+            density=float(entry["density"]),
+            decay=float(entry["decay"]),
+            regime=str(entry["regime"]),
+            seeds=tuple(int(s) for s in entry["seeds"]),
+            n_fitted=int(entry["n_fitted"]),
+            alpha_m_mean=_opt(entry.get("alpha_m_mean")),
+            alpha_m_spread=_opt(entry.get("alpha_m_spread")),
+            alpha_m_fit_se=_opt(entry.get("alpha_m_fit_se")),
+        )
+
+
+def _seed_entries(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The document's ``seed_summary``, computed from its runs where it predates it."""
+    return list(doc.get("seed_summary") or seed_summary(doc["runs"]))
+
+
 def _recorded_config(recorded: Mapping[str, Any]) -> ToyConfig:
     """The :class:`ToyConfig` a document records (``ToyConfig.to_dict``: its fields, the derived
     ``warmup_steps`` and the ``extra`` keys kept from the file it was read from)."""
@@ -118,6 +165,7 @@ class ToyResult(TypedResult):
     device: str
     threads: int
     runs: tuple[ToyRunResult, ...]
+    seed_groups: tuple[SeedGroup, ...]
 
     SCHEMA: ClassVar[str] = SCHEMA
 
@@ -129,6 +177,7 @@ class ToyResult(TypedResult):
             "device": str(doc.get("device", "")),
             "threads": int(doc.get("threads", 0)),
             "runs": tuple(ToyRunResult.from_run(run) for run in doc["runs"]),
+            "seed_groups": tuple(map(SeedGroup.from_entry, _seed_entries(doc))),
         }
 
     @classmethod
@@ -160,7 +209,9 @@ class ToyResult(TypedResult):
 
         out = Path(out_dir)
         stem = stem or f"toy-{self.name}"
-        paths = [write_json_atomic(out / f"{stem}.json", self.to_dict())]
+        with atomic_path(out / f"{stem}.json") as tmp:
+            tmp.write_text(json_text(self.to_dict()))
+        paths = [out / f"{stem}.json"]
         if plots:
             paths.append(save_plot(self.figure_loss(), out / f"{stem}_loss.png"))
             paths.append(save_plot(self.figure_phi(), out / f"{stem}_phi.png"))

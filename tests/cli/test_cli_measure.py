@@ -619,7 +619,7 @@ def test_tiny_rows_are_measured_exactly_and_warned_about(tmp_path, capsys):
     assert record["stats"]["mean_cos2"] == pytest.approx(np.mean(cos**2), rel=1e-6)
     assert record["stats"]["m_times_mean_cos2"] == pytest.approx(8 * np.mean(cos**2), rel=1e-6)
     assert record["row_norms"]["n_tiny"] == 3 and record["row_norms"]["n_zero"] == 0
-    assert record["stats"]["effective_dim"] > 5  # the epsilon used to collapse these rows
+    assert record["stats"]["participation_ratio"] > 5  # the epsilon used to collapse these rows
 
 
 def test_an_error_among_several_sources_names_the_path_once(tmp_path, capsys):

@@ -37,7 +37,7 @@ def test_a_record_loads_and_writes_back_exactly(path):
         stats["n_rows_used"],
     )
     assert r.m_times_mean_cos2 == stats["m_times_mean_cos2"]
-    assert (r.effective_dim, r.top_eigen_fraction) == (
+    assert (r.participation_ratio, r.top_eigen_fraction) == (  # /1 named it effective_dim
         stats["effective_dim"], stats["top_eigen_fraction"],
     )  # fmt: skip
     assert r.pairs == written["variant"]["pairs"] and r.variant == written["variant"]["name"]

@@ -11,8 +11,10 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+import torch
 
 import llmgeom
+from llmgeom.errors import ConfigError
 from llmgeom.records.measurement import (
     PASS_DIAGNOSTICS,
     SCHEMA,
@@ -32,6 +34,7 @@ DUPLICATES = {("stats", "ratio_to_random"): ("stats", "m_times_mean_cos2"),
               ("variant", "n_rows_used"): ("stats", "n_rows_used")}  # fmt: skip
 #: The /1 key -> its /2 place.
 MOVED = {("stats", "pairs"): ("stats", "n_pairs"),
+         ("stats", "effective_dim"): ("stats", "participation_ratio"),
          **{("stats", k): ("diagnostics", k) for k in PASS_DIAGNOSTICS}}  # fmt: skip
 
 
@@ -62,6 +65,14 @@ def test_every_number_of_the_old_record_is_in_the_new_one(path):
     duplicates = sum(where[:2] in DUPLICATES for where, _ in leaves(old))
     assert len(new_leaves) == len(dict(leaves(old))) - duplicates  # nothing else dropped
     assert migrate_record(new) == new  # a /2 record is left as it is
+
+
+@pytest.mark.parametrize("old_name", ["effective_dim", "pairs", "ratio_to_random"])
+def test_a_version_2_record_has_no_version_1_name(old_name):
+    record = llmgeom.measure(torch.randn(30, 4), pairs="exact", progress=False).to_dict()
+    record["stats"][old_name] = record["stats"]["m_times_mean_cos2"]
+    with pytest.raises(ConfigError, match="stats"):
+        validate_record(record)
 
 
 def test_a_new_record_has_the_layout_of_a_migrated_one():

@@ -82,18 +82,27 @@ def test_summary_csv_holds_the_source_values_exactly(built, site):
 
     measures = _json_files(built.results, "llmgeom.measurement/")
     assert len(measures) == 8 == sum(r["record"] == "measure" for r in rows)
+    page = site.index_html.read_text()
+    assert "<th>participation_ratio</th>" in page and "<th>interference_top_1</th>" in page
     for rel, record in measures.items():
         row, stats = by_file[rel], record["stats"]
         for column in (
             "mean_cos2",
             "mean_cos",
-            "effective_dim",
+            "participation_ratio",
             "top_eigen_fraction",
             "mean_abs_cos",
             "std_abs_cos",
             "m_times_mean_cos2",
         ):
             assert float(row[column]) == stats[column], (rel, column)
+        spectrum = record["spectrum"]
+        for column in ("entropy_effective_rank", "stable_rank_raw", "packing_efficiency"):
+            assert float(row[column]) == spectrum[column], (rel, column)
+        assert (
+            int(row["n_above_marchenko_pastur_edge"]) == spectrum["n_above_marchenko_pastur_edge"]
+        )
+        assert float(row["interference_top_1"]) == spectrum["interference_top_k"]["1"]
         for k in ("mean", "std", "min", "max"):
             assert float(row[f"row_norm_{k}"]) == record["row_norms"][k]
         assert int(row["m"]) == record["model"]["head_width"]

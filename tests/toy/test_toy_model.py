@@ -61,3 +61,31 @@ def test_empty_samples_only_see_the_bias() -> None:
     assert loss.tolist() == [5 * (1.0 + 0.25)]
     assert torch.equal(gW, torch.zeros(1, 3, 2))
     assert torch.allclose(gb, 2 * 5 * torch.relu(b) / 15)
+
+
+@pytest.mark.parametrize("alpha", [0.0, 2.5])
+def test_chunked_and_single_feature_paths_equal_autograd(monkeypatch, alpha: float) -> None:
+    """A stack stepped one configuration at a time (chunk size 1), on batches dominated by
+    repeated single-feature samples (α = 2.5: few distinct features) or by distinct ones
+    (α = 0), against autograd on the dense batch, configuration by configuration."""
+    import llmgeom.toy.model as model
+
+    monkeypatch.setattr(model, "CHUNK_ELEMENTS", 1)
+    n, m, K, batch = 80, 5, 3, 200
+    gen = torch.Generator().manual_seed(3)
+    x = FeatureSampler(frequencies(n, "power", alpha), batch, gen, dtype=torch.float64).sample()
+    counts = torch.bincount(x.rows, minlength=x.n_rows)
+    assert int((counts == 1).sum()) > 40 and int((counts > 1).sum()) > 5  # both paths used
+    assert model.chunk_size(K, x) == 1
+    W = torch.randn(K, n, m, generator=gen, dtype=torch.float64)
+    b = torch.randn(K, n, generator=gen, dtype=torch.float64)
+    loss, gW, gb = loss_and_grads(W.clone(), b.clone(), x, loss_scale=3.0)
+    xd = x.to_dense()
+    for k in range(K):
+        Wk, bk = W[k].clone().requires_grad_(), b[k].clone().requires_grad_()
+        (3.0 * torch.nn.functional.mse_loss(forward_dense(Wk, bk, xd), xd)).backward()
+        dense_loss = float(((forward_dense(W[k], b[k], xd) - xd) ** 2).sum())
+        assert float(loss[k]) == pytest.approx(dense_loss, rel=1e-12)
+        assert torch.allclose(gW[k], Wk.grad, rtol=1e-10, atol=1e-14)
+        assert torch.allclose(gb[k], bk.grad, rtol=1e-10, atol=1e-14)
+    assert torch.allclose(batch_loss(W, b, x), loss, rtol=1e-12)

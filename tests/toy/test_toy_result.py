@@ -79,3 +79,51 @@ def test_summary_is_what_the_cli_prints(result):
     from llmgeom.toy.report import format_summary
 
     assert result.summary() == format_summary(result.to_dict())
+
+
+def test_seed_groups_are_mean_and_spread_over_seeds(result):
+    doc = result.to_dict()
+    assert [g.seeds for g in result.seed_groups] == [(0,), (0, 1)]
+    assert doc["seed_summary"][1]["seeds"] == [0, 1]
+    for group in result.seed_groups:
+        members = [
+            r for r in result.runs if (r.gamma, r.alpha) == (group.gamma, group.alpha)
+        ]  # independent: numpy over the typed runs' own fits
+        fits = np.array([r.alpha_m for r in members])
+        assert group.alpha_m_mean == pytest.approx(float(np.mean(fits)), rel=1e-12)
+        assert group.alpha_m_fit_se == pytest.approx(
+            float(np.mean([r.alpha_m_se for r in members])), rel=1e-12
+        )
+        if len(members) > 1:
+            assert group.alpha_m_spread == pytest.approx(float(np.std(fits, ddof=1)), rel=1e-12)
+        else:
+            assert group.alpha_m_spread is None
+    assert "α_m over seeds" in result.summary()
+
+
+def test_row_norms_are_the_trained_rows_norms():
+    from llmgeom.toy.report import summarize
+    from llmgeom.toy.training import train
+
+    cfg = ToyConfig(n=40, m=(3, 5, 8), steps=20, batch=64, warmup=2, eval_samples=256,
+                    runs=(ToyRun(gamma=-1.0),))  # fmt: skip
+    trained = train(cfg, progress=False)
+    doc = summarize(trained)
+    for row in doc["runs"][0]["per_m"]:
+        W = trained.model(0, row["m"]).W.double().numpy()
+        assert len(row["row_norms"]) == cfg.n
+        norms = np.sqrt((W**2).sum(1))
+        np.testing.assert_allclose(row["row_norms"], norms, rtol=0, atol=5e-4)  # 3 decimals
+        assert row["phi"] == pytest.approx(np.mean(norms > 0.5))  # φ: the rows of norm > 1/2
+    typed = ToyResult.from_dict(doc)
+    assert typed.runs[0].widths[0].row_norms == tuple(doc["runs"][0]["per_m"][0]["row_norms"])
+
+
+def test_a_file_without_seed_summary_or_row_norms_loads_and_round_trips():
+    doc = json.loads(GOLDEN_TOY.read_text())
+    assert "seed_summary" not in doc and "row_norms" not in doc["runs"][0]["per_m"][0]
+    loaded = ToyResult.load(GOLDEN_TOY)
+    assert loaded.to_dict() == doc  # nothing added on the way
+    assert [g.alpha_m_mean for g in loaded.seed_groups] == [r.alpha_m for r in loaded.runs]
+    assert all(g.alpha_m_spread is None for g in loaded.seed_groups)
+    assert loaded.runs[0].widths[0].row_norms is None

@@ -165,12 +165,18 @@ def toy_phase_diagram(ctx: Context, ax: Any = None) -> Drawn:
 
 def toy_phi_phase(ctx: Context, ax: Any = None) -> Drawn:
     """The γ × α map of the fraction of represented features φ (power-law frequencies, at the
-    narrowest width every run has; Fig 3)."""
+    narrowest width every run has; where runs of different widths are found, those of the
+    widths with the most (γ, α) cells; Fig 3)."""
     runs = [
         run
         for _, run in toy_runs(ctx.found)
         if run["family"] == "power" and any(row.get("phi") is not None for row in run["per_m"])
     ]
+    by_widths: dict[tuple, list] = defaultdict(list)  # files of other widths: the fullest grid
+    for run in runs:
+        by_widths[tuple(sorted(row["m"] for row in run["per_m"]))].append(run)
+    if by_widths:
+        runs = max(by_widths.values(), key=lambda g: len({(r["gamma"], r["alpha"]) for r in g}))
     common = set.intersection(*[{row["m"] for row in r["per_m"]} for r in runs]) if runs else set()
     if not common:
         raise Missing("no toy runs with φ at a width they all share")
