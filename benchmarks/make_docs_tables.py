@@ -90,6 +90,16 @@ TIMED = (
         "former design (random whole rows, each against every row), at equal work.",
     ),
     Benchmark(
+        "token_interference_speed",
+        "token_interference_speed.py",
+        (),
+        "Every token's interference against the Gram step",
+        "On a random 50257 × 768 float32 head of unit rows, in one run: the Gram step alone "
+        "(`UᵀU`, what `measure` needs for mean cos²) against every token's mean cos² with all "
+        "the others (`llmgeom tokens`: the same `G` plus one `u_iᵀ G u_i` per row), and with "
+        "the frequency-weighted one as well (`UᵀU` and `Uᵀ diag(p) U` in one pass).",
+    ),
+    Benchmark(
         "local_read_memory",
         "local_read_memory.py",
         (),

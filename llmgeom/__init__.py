@@ -42,6 +42,7 @@ __all__ = [
     "NetworkError",
     "SourceNotFoundError",
     "TensorNotFoundError",
+    "TokenTable",
     "Unembedding",
     "UnknownModelError",
     "__version__",
@@ -50,6 +51,7 @@ __all__ = [
     "load_unembedding",
     "measure",
     "to_pandas",
+    "token_table",
 ]
 
 _LAZY = {  # name -> module (relative); `import llmgeom` does not import torch
@@ -62,6 +64,8 @@ _LAZY = {  # name -> module (relative); `import llmgeom` does not import torch
     "compute_loss": "text.loss",
     "count_tokens": "text.freq",
     "to_pandas": "records",
+    "token_table": "text.token_table",
+    "TokenTable": "records.token_table",
 }
 
 

@@ -23,12 +23,14 @@ from llmgeom.cli.flags import flags_of, with_flags
 from llmgeom.errors import ConfigError
 from llmgeom.fit_options import ChinchillaFitOptions, LossFitOptions, OverlapFitOptions
 from llmgeom.options import MeasureOptions, option
+from llmgeom.options.tokens import TokensOptions
 from llmgeom.text.options import CorpusOptions, FreqOptions, LossOptions, ModelOptions
 from llmgeom.toy.config import ToyConfig, ToyRun
 
 #: Each options type, the command line that uses it, and what it needs besides the probed field.
 OPTION_TYPES: dict[type, tuple[list[str], dict]] = {
     MeasureOptions: (["measure", "gpt2"], {}),
+    TokensOptions: (["tokens", "gpt2"], {}),
     OverlapFitOptions: (["fit", "overlap", "a.json"], {}),
     LossFitOptions: (["fit", "loss", "a.json"], {}),
     ChinchillaFitOptions: (["fit", "chinchilla"], {}),
@@ -51,6 +53,14 @@ ANY_VALUE: dict[type, dict[str, str]] = {
         "fold_norm": "a switch",
         "progress": "None (automatic) or a switch",
         "weights": "a path, an array or an object with counts: read when measuring",
+        "tensor": "a tensor name: the source checks it",
+        "revision": "a Hub revision: the Hub checks it",
+    },
+    TokensOptions: {
+        "counts": "a path, an array or an object with counts: read when the table is made",
+        "tokenizer": "a tokenizer object or source: loaded when the table is made",
+        "drop_nonfinite": "a switch",
+        "progress": "None (automatic) or a switch",
         "tensor": "a tensor name: the source checks it",
         "revision": "a Hub revision: the Hub checks it",
     },

@@ -14,7 +14,7 @@ from typing import Any
 from mkdocs.structure.files import File, Files
 
 ROOT = Path(__file__).resolve().parents[2]
-PUBLISHED = ("results/toy/*.png",)
+PUBLISHED = ("results/toy/*.png", "results/tokens/*.png")
 
 
 def on_files(files: Files, config: Any) -> Files:

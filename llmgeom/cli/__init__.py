@@ -19,7 +19,7 @@ from ..errors import LlmgeomError, one_line
 from .flags import flags_of, with_flags
 
 SUBCOMMANDS: tuple[str, ...] = (
-    *("measure", "inspect", "models", "fit", "toy", "loss", "freq"),
+    *("measure", "tokens", "inspect", "models", "fit", "toy", "loss", "freq"),
     "sweep",
     "report",
     "reproduce",

@@ -26,6 +26,7 @@ SCHEMA_FILES = {
     "llmgeom.measurement/2": "measurement-2.json",
     "llmgeom.loss/1": "loss-1.json",
     "llmgeom.freq/1": "freq-1.json",
+    "llmgeom.tokens/1": "tokens-1.json",
     "llmgeom.toy.result/2": "toy-result-2.json",
     "llmgeom.fit.overlap/1": "fit-overlap-1.json",
     "llmgeom.fit.overlap/2": "fit-overlap-2.json",

@@ -1,0 +1,112 @@
+"""``llmgeom tokens``: every token of a head and its place in the geometry.
+
+The analysis options come from :class:`llmgeom.options.tokens.TokensOptions` (declared once
+there); this module adds what is about files: ``--out``, ``--csv``, ``--no-plot``.
+
+Example:
+    >>> import argparse
+    >>> parser = argparse.ArgumentParser(prog="llmgeom")
+    >>> register(parser.add_subparsers(dest="command"))
+    >>> args = parser.parse_args(["tokens", "gpt2", "--counts", "c.npz", "--csv"])
+    >>> args.model, args.counts, args.csv, args.out
+    ('gpt2', 'c.npz', True, 'results/tokens')
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from ..options import add_arguments
+from ..options.tokens import TokensOptions
+
+DEFAULT_OUT = "results/tokens"
+
+EPILOG = """\
+per token (one row each, in id order, into NAME.tokens.parquet, or .csv with --csv):
+  id, string          the id and the tokenizer's decode([id]) (the model's own tokenizer: its
+                      folder, GGUF file or Hub repo; empty without one)
+  row_norm            |w_i|
+  interference        mean cos^2 with every other token, exact: (u_i^T G u_i - 1) / (n - 1)
+                      with G = U^T U (unit rows), O(n m^2) for all tokens at once
+  nearest_id, nearest_abs_cos
+                      the token of largest |cos| and that |cos|: the exact pass over all pairs,
+                      O(n^2 m), when it counts at most --exact-max-flops; else empty
+with --counts COUNTS.npz (token counts, e.g. from `llmgeom freq`):
+  weighted_interference  sum_(j!=i) p_j cos^2_ij / sum_(j!=i) p_j, p = counts (exact, Gram)
+  count, frequency_rank  1 = the most frequent (ties by id); empty for tokens never seen
+
+NAME.tokens.json: the summary (mean/median/max interference, the --top most crowded tokens with
+their strings and nearest neighbours, with counts the Spearman correlations of interference and
+row norm with log frequency, provenance); NAME.tokens.png (with counts): both against frequency.
+The Parquet and CSV files need pyarrow: pip install 'llmgeom[tokens]'.
+
+examples:
+  llmgeom tokens gpt2
+  llmgeom freq gpt2 --corpus wiki.txt       # writes results/freq/gpt2.wiki.counts.npz
+  llmgeom tokens gpt2 --counts results/freq/gpt2.wiki.counts.npz
+  llmgeom tokens ./my-checkpoint --csv --out results/tokens
+  llmgeom tokens qwen2.5-7b --exact-max-flops inf     # all pairs for the neighbours, however long
+"""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``tokens`` subcommand."""
+    p = subparsers.add_parser(
+        "tokens",
+        help="every token's interference, nearest neighbour and frequency, as a table",
+        description="Place every token of a model's output embedding: its interference (mean\n"
+        "cos^2 with all other tokens), nearest neighbour, row norm and, with counts, frequency.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "model",
+        metavar="MODEL",
+        help="checkpoint directory, weight file (.safetensors/.bin/.npy/.gguf), Hub repo id or "
+        "alias",
+    )
+    p.add_argument(
+        "--out",
+        default=DEFAULT_OUT,
+        metavar="DIR",
+        help="folder for the table, the summary and the figure (default: %(default)s)",
+    )
+    add_arguments(p, TokensOptions)
+    p.add_argument("--csv", action="store_true", help="write the table as CSV, not Parquet")
+    p.add_argument(
+        "--no-plot", action="store_true", help="no figure (it is drawn only with --counts)"
+    )
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Check everything, compute the table, write the files, print the summary."""
+    from .._atomic import ensure_writable_dir
+    from ..options import from_namespace
+    from ..records.token_table import _pyarrow
+    from .measure import _progress_messages_on_stdout
+
+    options = from_namespace(TokensOptions, args)
+    if options.counts is not None:  # a bad counts file fails before anything is loaded
+        from ..geometry.weights import load_counts
+
+        options = options.replace(counts=load_counts(options.counts))
+    _pyarrow()  # a missing pyarrow fails before the work, not after
+    ensure_writable_dir(args.out)
+
+    from ..text.token_table import token_table
+
+    with _progress_messages_on_stdout():
+        result = token_table(args.model, options=options)
+    paths = result.save(args.out, table_format="csv" if args.csv else "parquet")
+    if options.counts is not None and not args.no_plot:
+        from ..geometry.plot import PNG_DPI
+        from ..geometry.token_plot import plot_token_frequency
+        from ..plotting import save_png
+
+        figure = result.file_names()["figure"]
+        paths.append(save_png(plot_token_frequency(result), f"{args.out}/{figure}", dpi=PNG_DPI))
+    print(result.summary())
+    for path in paths:
+        print(f"  wrote {path}")
+    return 0

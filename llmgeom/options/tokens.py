@@ -1,0 +1,135 @@
+"""The options of ``llmgeom tokens`` / :func:`llmgeom.token_table`, declared once.
+
+:class:`TokensOptions` holds the analysis options (the CLI adds only what is about files:
+``--out``, ``--csv``, ``--no-plot``).
+
+Example:
+    >>> import argparse
+    >>> from llmgeom.options import add_arguments, from_namespace
+    >>> parser = argparse.ArgumentParser()
+    >>> add_arguments(parser, TokensOptions)
+    >>> opts = from_namespace(TokensOptions, parser.parse_args(["--top", "5"]))
+    >>> opts.top, opts.counts, opts.exact_max_flops
+    (5, None, 2000000000000.0)
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from ..devices import DEVICE_HELP, resolve_device
+from .checks import check_int, check_number, check_text, naming
+from .declare import option
+from .measure import DEFAULT_EXACT_MAX_FLOPS
+
+DEFAULT_TOP = 20  # the most crowded tokens the summary lists
+
+
+@dataclass(frozen=True)
+class TokensOptions:
+    """Analysis options of :func:`llmgeom.token_table` and ``llmgeom tokens`` (declared once).
+
+    ``counts`` is a counts file (``.npz`` holding ``counts``), an array of counts or None; it is
+    not compared. ``tokenizer``: None (the model's own, when it has one), False (no strings) or
+    a tokenizer object or source. Validation happens on construction:
+
+    Example:
+        >>> TokensOptions(top=-1)
+        Traceback (most recent call last):
+        ...
+        llmgeom.errors.ConfigError: top must be an integer >= 0, got -1
+    """
+
+    counts: Any = option(  # noqa: RUF009 - option() is dataclasses.field with help
+        None,
+        "token counts (.npz holding 'counts', index = token id, as `llmgeom freq` writes): add "
+        "each token's count, frequency rank and frequency-weighted interference, and the "
+        "correlations with frequency",
+        flag="--counts",
+        metavar="COUNTS.npz",
+        compare=False,
+    )
+    exact_max_flops: float = option(
+        DEFAULT_EXACT_MAX_FLOPS,
+        "each token's nearest neighbour comes from the exact pass over all pairs when it counts "
+        "at most this many FLOPs, n(n-1)*m (default: {default:g}; inf: always, 0: never); "
+        "above, the columns are marked not computed",
+        flag="--exact-max-flops",
+        metavar="FLOPS",
+        kind=float,
+    )
+    top: int = option(
+        DEFAULT_TOP,
+        "how many of the most crowded tokens the summary lists (default: {default})",
+        flag="--top",
+        metavar="K",
+        kind=int,
+    )
+    tokenizer: Any = option(  # noqa: RUF009 - option() is dataclasses.field with help
+        None, "the tokenizer that decodes the ids (Python only)", compare=False
+    )
+    tensor: str | None = option(
+        None, "tensor name of the head (default: automatic)", flag="--tensor", metavar="NAME"
+    )
+    revision: str | None = option(
+        None, "Hub branch, tag or commit", flag="--revision", metavar="REV"
+    )
+    device: str = option("auto", DEVICE_HELP, flag="--device")
+    drop_nonfinite: bool = option(
+        False, "skip rows with NaN/inf instead of failing", flag="--drop-nonfinite"
+    )
+    name: str | None = option(
+        None,
+        "the model's name in the summary and the file names (default: the repo id or the file "
+        "name)",
+        flag="--name",
+        metavar="NAME",
+    )
+    progress: bool | None = option(
+        None, "no progress bars", flag="--no-progress", const=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise a one-line :class:`ConfigError` naming the option by its Python name."""
+        check_int("top", self.top)
+        check_number(
+            "exact_max_flops",
+            self.exact_max_flops,
+            low=0,
+            finite=False,
+            must="a number >= 0 (0: never, inf: always)",
+        )
+        check_text("name", self.name, optional=True)
+        with naming("device"):
+            resolve_device(self.device)
+
+    def replace(self, **changes: Any) -> TokensOptions:
+        """A validated copy with some fields changed."""
+        return type(self)(**{**self.__dict__, **changes})
+
+    def to_record(self) -> dict[str, Any]:
+        """The JSON form stored in the summary: counts by path, the tokenizer by kind.
+
+        Example:
+            >>> TokensOptions(counts="a/b.counts.npz").to_record()["counts"]
+            'a/b.counts.npz'
+        """
+        out = {
+            f.name: getattr(self, f.name)
+            for f in fields(self)
+            if f.name not in ("progress", "counts", "tokenizer")
+        }
+        counts = self.counts
+        if counts is None or isinstance(counts, str | os.PathLike):
+            out["counts"] = None if counts is None else str(Path(counts))
+        else:
+            out["counts"] = getattr(counts, "path", None) or "array"
+        tok = self.tokenizer
+        out["tokenizer"] = tok if tok is None or tok is False or isinstance(tok, str) else "object"
+        return out
