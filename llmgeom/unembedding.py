@@ -1,7 +1,9 @@
 """The output-embedding matrix and what we know about where it came from.
 
 Every source (local directory, single file, Hub repository, in-memory module or array) returns an
-:class:`Unembedding`: the ``[n_rows, m]`` tensor plus :class:`HeadMetadata`.
+:class:`Unembedding`: the ``[n_rows, m]`` tensor plus :class:`HeadMetadata`, and, when asked for
+(``fold_norm``), the model's :class:`FinalNorm`: the scale (and bias) of the norm right before
+the head (:mod:`llmgeom.sources.final_norm`).
 
 Example:
     >>> import torch
@@ -11,6 +13,9 @@ Example:
     ((3, 2), 3, 2, 'float32')
     >>> meta.n_rows is None   # the caller's metadata is not modified
     True
+    >>> norm = FinalNorm(torch.tensor([2.0, 1.0]), None, "rmsnorm", "model.norm.weight")
+    >>> Unembedding(torch.eye(3, 2), meta, final_norm=norm).final_norm.describe()["kind"]
+    'rmsnorm'
 """
 
 from __future__ import annotations
@@ -50,12 +55,50 @@ class HeadMetadata:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class FinalNorm:
+    """The norm applied to the hidden state right before the head: ``logit_j = (scale ⊙ x + bias)
+    · w_j`` with ``x`` the normalised state (LayerNorm: ``(h − mean)/std``; RMSNorm: ``h/rms``).
+
+    ``scale`` is the multiplier the model applies (Gemma's ``1 + γ`` already added), ``bias`` the
+    LayerNorm bias (None for RMSNorm); ``weight_name``/``bias_name`` the tensors they came from
+    and ``convention`` how ``scale`` follows from the stored weight (``"gamma"``: as stored,
+    ``"1+gamma"``: one added, ``"1+gamma, stored shifted"``: a GGUF file stores ``1 + γ``)."""
+
+    scale: torch.Tensor
+    bias: torch.Tensor | None
+    kind: str  # "layernorm" | "rmsnorm"
+    weight_name: str | None = None
+    bias_name: str | None = None
+    convention: str = "gamma"
+
+    def __post_init__(self) -> None:
+        for name, vector in (("scale", self.scale), ("bias", self.bias)):
+            if vector is not None and (vector.ndim != 1 or vector.shape != self.scale.shape):
+                raise InvalidMatrixError(
+                    f"a final norm's {name} must be a vector of the scale's length, got shape "
+                    f"{tuple(vector.shape)}"
+                )
+
+    def describe(self) -> dict[str, Any]:
+        """What the record says about the norm (names, kind, convention, width)."""
+        return {
+            "kind": self.kind,
+            "weight": self.weight_name,
+            "bias": self.bias_name,
+            "convention": self.convention,
+            "width": int(self.scale.shape[0]),
+        }
+
+
 @dataclass
 class Unembedding:
-    """An output-embedding matrix ``weight`` (one row per vocabulary entry) with its metadata."""
+    """An output-embedding matrix ``weight`` (one row per vocabulary entry) with its metadata and,
+    where read, the model's :class:`FinalNorm`."""
 
     weight: torch.Tensor
     meta: HeadMetadata
+    final_norm: FinalNorm | None = None
 
     def __post_init__(self) -> None:
         if self.weight.ndim != 2:

@@ -50,6 +50,7 @@ ANY_VALUE: dict[type, dict[str, str]] = {
     MeasureOptions: {
         "center": "a switch: any value is read as true or false",
         "drop_nonfinite": "a switch",
+        "fold_norm": "a switch",
         "progress": "None (automatic) or a switch",
         "weights": "a path, an array or an object with counts: read when measuring",
         "tensor": "a tensor name: the source checks it",

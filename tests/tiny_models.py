@@ -8,6 +8,8 @@ keyword arguments so a test can build a zoo of different vocabularies and widths
 from __future__ import annotations
 
 from transformers import (
+    GemmaConfig,
+    GemmaForCausalLM,
     GPT2Config,
     GPT2LMHeadModel,
     GPTNeoXConfig,
@@ -88,5 +90,20 @@ def llama(vocab: int = 32, width: int = 8) -> LlamaForCausalLM:
             num_hidden_layers=1,
             num_attention_heads=2,
             num_key_value_heads=1,
+        )
+    )
+
+
+def gemma(vocab: int = 40, width: int = 8) -> GemmaForCausalLM:
+    """Gemma: tied head, RMSNorm with the ``(1 + γ)`` convention."""
+    return GemmaForCausalLM(
+        GemmaConfig(
+            vocab_size=vocab,
+            hidden_size=width,
+            intermediate_size=2 * width,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            num_key_value_heads=1,
+            head_dim=4,
         )
     )

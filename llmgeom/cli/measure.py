@@ -1,7 +1,8 @@
 """``llmgeom measure``: overlap statistics of one or more models' output embeddings.
 
 The analysis options come from :class:`llmgeom.options.MeasureOptions` (declared once there);
-this module adds what is about files: ``--out``, ``--plot``, ``--save-arrays``.
+this module adds what is about files: ``--out``, ``--plot``, ``--save-arrays`` (and, with
+``--fold-norm`` and a LayerNorm bias, the per-token logit offsets as ``.logit_offset.npy``).
 
 Example:
     >>> import argparse
@@ -48,6 +49,7 @@ examples:
   llmgeom measure qwen2.5-7b --pairs exact            # all 11.6e9 pairs, however long it takes
   llmgeom measure qwen2.5-72b --sample-rows 2000           # 2000 random rows x all rows, 95% CIs
   llmgeom measure pythia-70m --rows tokenizer --center   # variants: drop padding rows, centre
+  llmgeom measure gpt2 --fold-norm     # the matrix that makes the logits: ln_f's weight x rows
   llmgeom measure gpt2 --plot                  # also PNGs: cos histogram, spectrum vs random
   llmgeom measure gpt2 --weights gpt2.wikitext.counts.npz   # frequency-weighted interference
   llmgeom measure head.npy --name my-model --family mine     # labels for the record and the fits
@@ -105,6 +107,15 @@ def _save_arrays(path, arrays) -> None:
         np.savez_compressed(fh, **arrays)
 
 
+def _save_npy(path, array) -> None:
+    import numpy as np
+
+    from .._atomic import atomic_path
+
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.save(fh, array)
+
+
 class _StdoutHandler(logging.Handler):
     """Print records on whatever ``sys.stdout`` is at the time (tests swap it)."""
 
@@ -146,6 +157,10 @@ def _write_outputs(report, args: argparse.Namespace) -> list[str]:
 
     saved = save_record(report.to_dict(), args.out)
     lines = [saved.describe()]
+    if report.logit_offset is not None:  # --fold-norm with a LayerNorm bias: b . w_j per token
+        offset_path = saved.path.with_suffix(".logit_offset.npy")
+        _save_npy(offset_path, report.logit_offset)
+        lines.append(f"wrote {offset_path}")
     if args.save_arrays:
         if report.arrays:
             _save_arrays(saved.path.with_suffix(".npz"), report.arrays)

@@ -38,10 +38,12 @@ from ..options import (  # noqa: F401 - PAIR_MODES, ROW_MODES... are part of thi
 )
 from ..progress import progress_setting
 from ..records.measurement import PASS_DIAGNOSTICS, build_record
+from ..records.measurement_format import variant_name
 from ..sources import load_unembedding
 from ..sources.tensor_digest import tensor_sha256
 from . import gram, overlap
 from .baselines import reference_values
+from .fold import fold_final_norm
 from .pair_passes import (  # noqa: F401 - PROGRESS_LOGGER: the CLI listens to it
     LOG,
     PROGRESS_LOGGER,
@@ -89,6 +91,7 @@ def measure(
     precision: float = DEFAULT_PRECISION,
     rows: RowMode = "all",
     center: bool = False,
+    fold_norm: bool = False,
     weights: Any = None,
     tensor: str | None = None,
     revision: str | None = None,
@@ -109,7 +112,10 @@ def measure(
     array). The keywords are the fields of :class:`~llmgeom.options.MeasureOptions`, with its
     defaults; an ``options`` object may give them instead, and the keywords written beside it
     override it (``measure(W, options=o, pairs="gram")``). ``rows``: ``all`` (the paper) or
-    ``tokenizer`` (drop padding rows); ``center`` subtracts the mean row; ``pairs``: ``auto`` (the
+    ``tokenizer`` (drop padding rows); ``center`` subtracts the mean row; ``fold_norm`` measures
+    the folded head ``γ ⊙ w_j`` instead (:mod:`llmgeom.geometry.fold`: the final norm is read
+    with the head; its bias's per-token logit offsets are ``result.logit_offset``); ``pairs``:
+    ``auto`` (the
     exact pass when its FLOP count ``n(n−1)·m`` is at most ``exact_max_flops``, else ``sample``: a
     deterministic rule), ``exact`` (blocked pass over all pairs), ``sample`` (mean/std |cos| from
     random pairs until the 95 % interval is within ``precision`` of the mean or ``time_budget`` has
@@ -132,10 +138,16 @@ def _measure(source: Any, opts: MeasureOptions, counts: TokenCounts | None) -> M
     progress, rows, center, bins = opts.progress, opts.rows, opts.center, opts.bins
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    unemb = load_unembedding(source, tensor=opts.tensor, revision=opts.revision)
+    unemb = load_unembedding(
+        source, tensor=opts.tensor, revision=opts.revision, final_norm=opts.fold_norm
+    )
+    if unemb.meta.sha256 is None:  # in-memory matrices: a checksum names the matrix in the record
+        digest = tensor_sha256(unemb.weight)
+        unemb = replace(unemb, meta=replace(unemb.meta, sha256=digest))
+    logit_offset = None
+    if opts.fold_norm:  # the matrix that produces the logits; sha256 stays the stored head's
+        unemb, logit_offset = fold_final_norm(unemb)
     meta = unemb.meta
-    if meta.sha256 is None:  # in-memory matrices: a checksum names the matrix in the record
-        meta = replace(meta, sha256=tensor_sha256(unemb.weight), extra=dict(meta.extra))
     if opts.name or opts.family:  # the user's labels win over the detected ones
         meta = replace(meta, name=opts.name, family=opts.family or meta.family)
     timings["load_s"] = time.perf_counter() - t0
@@ -208,11 +220,11 @@ def _measure(source: Any, opts: MeasureOptions, counts: TokenCounts | None) -> M
     stats["m_times_mean_cos2"] = m * stats["mean_cos2"]
     timings["total_s"] = time.perf_counter() - t0
     variant = {
-        "name": "+".join(
-            ["raw" if rows == "all" else "tokenizer-rows"] + (["centered"] if center else [])
-        ),
+        "name": variant_name(rows, center, opts.fold_norm),
         "rows": rows,
         "center": center,
+        # a folded head says so (an unfolded record keeps its layout: no fold_norm key)
+        **({"fold_norm": True, "final_norm": meta.extra["final_norm"]} if opts.fold_norm else {}),
         "pairs": chosen,
         **decision,
         "n_rows_total": int(unemb.shape[0]),
@@ -235,4 +247,4 @@ def _measure(source: Any, opts: MeasureOptions, counts: TokenCounts | None) -> M
         timings=timings,
         device=str(dev),
     )
-    return MeasureResult._build(record, arrays=MappingProxyType(arrays))
+    return MeasureResult._build(record, arrays=MappingProxyType(arrays), logit_offset=logit_offset)

@@ -322,6 +322,13 @@ class MeasureResult(TypedResult):
     #: per-token max |cos| and partner of the exact pass (for ``--save-arrays``; not in the
     #: record, so empty after ``load``)
     arrays: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    #: with ``fold_norm``: the final norm measured with the head (``kind``, ``weight``, ``bias``
+    #: tensor names, ``convention``), from the record's ``variant.final_norm``; else None
+    final_norm: Mapping[str, Any] | None = None
+    #: with ``fold_norm`` and a LayerNorm bias b: the per-token logit offsets ``b · w_j`` (float64
+    #: array, one per row of the head; ``llmgeom measure`` saves it as ``.logit_offset.npy``;
+    #: not in the record, so None after ``load``)
+    logit_offset: Any = field(default=None, repr=False, compare=False)
 
     SCHEMA: ClassVar[str] = "llmgeom.measurement/2"
 
@@ -369,6 +376,9 @@ class MeasureResult(TypedResult):
             "row_norms": RowNorms.from_dict(d.get("row_norms", {})),
             "weighted": None if weighted is None else WeightedStats.from_dict(weighted),
             "spectrum": None if spectrum is None else Spectrum.from_record(spectrum, stats),
+            "final_norm": frozen_mapping(variant["final_norm"])
+            if "final_norm" in variant
+            else None,
             "model": frozen_mapping(model),
             "options": frozen_mapping(d.get("options")),
             "created": d.get("created"),

@@ -119,6 +119,13 @@ class MeasureOptions:
         choices=ROW_MODES,
     )
     center: bool = option(False, "subtract the mean row first", flag="--center")
+    fold_norm: bool = option(
+        False,
+        "measure the matrix that produces the logits: the head's rows scaled by the final norm's "
+        "weight (Gemma: 1 + weight), read with the head; a LayerNorm bias gives per-token logit "
+        "offsets (saved beside the result)",
+        flag="--fold-norm",
+    )
     weights: Any = option(  # noqa: RUF009 - option() is dataclasses.field with help
         None,
         "token counts (.npz holding 'counts', index = token id, as `llmgeom freq` writes): "

@@ -110,6 +110,21 @@ def model_label(model: dict[str, Any]) -> str:
     )
 
 
+def variant_name(rows: str, center: bool, fold_norm: bool = False) -> str:
+    """The ``variant.name`` of a measurement: ``raw`` or ``tokenizer-rows``, then ``+folded``
+    (``fold_norm``) and ``+centered``.
+
+    Example:
+        >>> variant_name("all", True, fold_norm=True), variant_name("tokenizer", False)
+        ('raw+folded+centered', 'tokenizer-rows')
+    """
+    return "+".join(
+        ["raw" if rows == "all" else "tokenizer-rows"]
+        + (["folded"] if fold_norm else [])
+        + (["centered"] if center else [])
+    )
+
+
 def result_stem(record: dict[str, Any]) -> str:
     """A file-name stem naming the model, revision and variant of a record.
 
@@ -130,7 +145,12 @@ def result_stem(record: dict[str, Any]) -> str:
 
 #: Variant settings that change the statistic itself. Everything else in ``variant`` (row
 #: counts, zero rows, pair mode, bins, time estimates) is a per-model or per-run fact.
-ANALYSIS_SETTINGS: dict[str, Any] = {"rows": "all", "center": False, "weights": None}
+ANALYSIS_SETTINGS: dict[str, Any] = {
+    "rows": "all",
+    "center": False,
+    "weights": None,
+    "fold_norm": False,
+}
 
 
 def analysis_settings(record: dict[str, Any]) -> dict[str, Any]:
@@ -138,7 +158,7 @@ def analysis_settings(record: dict[str, Any]) -> dict[str, Any]:
 
     Example:
         >>> analysis_settings({"variant": {"rows": "all", "center": True, "pairs": "gram"}})
-        {'rows': 'all', 'center': True, 'weights': None}
+        {'rows': 'all', 'center': True, 'weights': None, 'fold_norm': False}
     """
     variant = record.get("variant") or {}
     return {key: variant.get(key, default) for key, default in ANALYSIS_SETTINGS.items()}

@@ -184,6 +184,12 @@ def summarize(record: Mapping[str, Any]) -> str:
         f"  mean cos^2      {s['mean_cos2']:.6g}   (random 1/m = {ref['random_mean_cos2']:.4g}; "
         f"m*mean = {s['m_times_mean_cos2']:.3f}; frame bound {ref['frame_bound_mean_cos2']:.4g})",
     ]
+    if variant.get("final_norm"):  # --fold-norm: which norm's scale the rows carry
+        norm = variant["final_norm"]
+        bias = f", bias {norm['bias']} (logit offsets)" if norm.get("bias") else ", no bias"
+        lines.insert(
+            2, f"  folded norm     {norm['weight']} ({norm['kind']}, {norm['convention']}{bias})"
+        )
     if s.get("mean_abs_cos") is not None:
         sampled = abs_cos_method(s) == "sample"
         tag = " (sampled)" if sampled else ""

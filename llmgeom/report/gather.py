@@ -178,7 +178,7 @@ def settings_key(record: dict[str, Any]) -> tuple:
 
     Example:
         >>> settings_key({"variant": {"rows": "all", "center": False}})
-        ('all', False, None)
+        ('all', False, None, False)
     """
     from ..records.measurement import analysis_settings
 

@@ -82,11 +82,12 @@ def describe_setting(key: tuple) -> str:
     """Words for a settings key of :func:`llmgeom.report.gather.settings_key`.
 
     Example:
-        >>> describe_setting(("all", False, None))
-        'rows=all, center=False, unweighted'
+        >>> describe_setting(("all", False, None, True))
+        'rows=all, center=False, unweighted, folded norm'
     """
-    rows, center, weights = key
-    return f"rows={rows}, center={center}, " + ("unweighted" if weights is None else weights)
+    rows, center, weights, *folded = key
+    text = f"rows={rows}, center={center}, " + ("unweighted" if weights is None else weights)
+    return text + (", folded norm" if any(folded) else "")
 
 
 def width_measurements(found: Gathered) -> tuple[list[Item], tuple | None]:

@@ -3,7 +3,8 @@
 It asks the registered sources (:class:`Source`) in order, first match wins: an
 :class:`Unembedding` as is; a tensor or array; an ``nn.Module``; an existing directory
 (:mod:`.local`) or file (:mod:`.files`); any other string is a Hub id or a paper-model alias
-(:mod:`.hub`). :func:`register_source` adds your own.
+(:mod:`.hub`). :func:`register_source` adds your own. ``final_norm=True`` also reads the norm right
+before the head (:mod:`.final_norm`, :mod:`.norm_loading`) into ``Unembedding.final_norm``.
 
 Example:
     >>> load_unembedding(torch.ones(3, 2)).meta.source_kind
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -185,12 +186,31 @@ for _source in (
 
 
 def load_unembedding(
-    source: Any, *, tensor: str | None = None, revision: str | None = None
+    source: Any,
+    *,
+    tensor: str | None = None,
+    revision: str | None = None,
+    final_norm: bool = False,
 ) -> Unembedding:
     """The output embedding (LM head) of ``source`` with its metadata: a checkpoint directory or
     weight file, a Hub id or alias (``gpt2``), an ``nn.Module``, a tensor or array, or anything a
-    registered :class:`Source` accepts. ``tensor`` forces the tensor; ``revision``: a Hub ref."""
-    return find_source(source).load(source, tensor=tensor, revision=revision)
+    registered :class:`Source` accepts. ``tensor`` forces the tensor; ``revision``: a Hub ref;
+    ``final_norm``: also read the model's final norm (``Unembedding.final_norm``; a
+    ``ConfigError`` naming ``fold_norm`` where the source has none).
+
+    Example:
+        >>> from transformers import GPT2Config, GPT2LMHeadModel
+        >>> model = GPT2LMHeadModel(GPT2Config(n_layer=1, n_embd=8, n_head=2, vocab_size=20))
+        >>> norm = load_unembedding(model, final_norm=True).final_norm
+        >>> norm.weight_name, norm.bias_name, tuple(norm.scale.shape)
+        ('transformer.ln_f.weight', 'transformer.ln_f.bias', (8,))
+    """
+    head = find_source(source).load(source, tensor=tensor, revision=revision)
+    if final_norm:
+        from .norm_loading import load_final_norm
+
+        head = replace(head, final_norm=load_final_norm(source, head, revision=revision))
+    return head
 
 
 def locate_head(

@@ -39,12 +39,10 @@ def measure_file(model: ModelSpec, options: Any) -> str:
         'mine.raw.json'
     """
     from ..records.measurement import result_stem
+    from ..records.measurement_format import variant_name
 
     repo_id, revision = (None, None) if model.local else _hub(model)
-    variant = "+".join(
-        ["raw" if options.rows == "all" else "tokenizer-rows"]
-        + (["centered"] if options.center else [])
-    )
+    variant = variant_name(options.rows, options.center, options.fold_norm)
     record = {
         "model": {
             "repo_id": repo_id,

@@ -94,6 +94,8 @@ def measure_done(params: dict[str, Any], out: str) -> bool:
     variant = record.get("variant") or {}
     if (variant.get("rows"), variant.get("center")) != (options["rows"], options["center"]):
         return False
+    if variant.get("fold_norm", False) != options.get("fold_norm", False):
+        return False
     if options.get("pairs") == "exact" and record["stats"].get("abs_cos_method") != "exact":
         return False
     return not (options.get("weights") and not record.get("weighted"))

@@ -104,6 +104,8 @@ def _with_pair_rule_settings(record: dict[str, Any]) -> dict[str, Any]:
     new["options"] |= {"exact_max_flops": 2e12, "precision": 1e-3}
     # issue 17 §1b: a record carries the user's labels (none in these runs, which give none)
     new["options"] |= {"name": None, "family": None}
+    # issue 18 §1: a record says whether the final norm was folded in (these runs never did)
+    new["options"] |= {"fold_norm": False}
     new["model"].setdefault("name", None)
     variant = new["variant"]
     if variant["pairs"] != "gram":
