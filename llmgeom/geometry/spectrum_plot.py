@@ -29,7 +29,7 @@ HISTOGRAM_BINS = 60
 
 
 class _SpectrumLike(Protocol):
-    """What the figure reads (a :class:`~llmgeom.geometry.result.Spectrum`)."""
+    """What the figure reads (a :class:`~llmgeom.geometry.result_parts.Spectrum`)."""
 
     @property
     def n_rows(self) -> int: ...

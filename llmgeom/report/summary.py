@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from .._atomic import atomic_path
-from ..geometry.result import SPECTRUM_COLUMNS, spectrum_columns
+from ..geometry.result_parts import SPECTRUM_COLUMNS, spectrum_columns
 from .figures import toy_run_label
 from .gather import Gathered, Item, loss_model, measure_model
 from .laws import Law, loss_family
