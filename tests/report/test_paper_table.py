@@ -135,7 +135,7 @@ def test_the_committed_toy_results_fill_the_toy_rows(tmp_path):
         row = rows[f"toy weak α_m, α = 2, γ = {gamma:.3g} (Fig 5b)"]
         fits = [r["fit"]["exponent"] for r in runs if r["regime"] == "weak"
                 and abs(r["gamma"] - gamma) < 1e-9 and r["alpha"] == 2.0]  # fmt: skip
-        assert len(fits) == len(docs)
+        assert len(fits) >= len(docs)  # each file has such runs (quick: one per seed)
         mean, low, high = expected(fits)
         assert float(row["value"]) == pytest.approx(mean, rel=1e-12)
         assert float(row["ci_low"]) == pytest.approx(low, rel=1e-12)
