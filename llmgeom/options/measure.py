@@ -24,9 +24,16 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Literal
 
-from ..devices import DEVICE_HELP, resolve_device
+from ..devices import resolve_device
 from .checks import check_int, check_number, check_text, is_int, naming, require
 from .declare import option
+from .head import (
+    device_option,
+    drop_nonfinite_option,
+    progress_option,
+    revision_option,
+    tensor_option,
+)
 
 PairMode = Literal["auto", "exact", "sample", "gram"]
 RowMode = Literal["all", "tokenizer"]
@@ -135,16 +142,10 @@ class MeasureOptions:
         metavar="COUNTS.npz",
         compare=False,
     )
-    tensor: str | None = option(
-        None, "tensor name of the head (default: automatic)", flag="--tensor", metavar="NAME"
-    )
-    revision: str | None = option(
-        None, "Hub branch, tag or commit", flag="--revision", metavar="REV"
-    )
-    device: str = option("auto", DEVICE_HELP, flag="--device")
-    drop_nonfinite: bool = option(
-        False, "skip rows with NaN/inf instead of failing", flag="--drop-nonfinite"
-    )
+    tensor: str | None = tensor_option()
+    revision: str | None = revision_option()
+    device: str = device_option()
+    drop_nonfinite: bool = drop_nonfinite_option()
     bins: int = option(
         0,
         "histogram of cos with this many bins (default: {default}, i.e. none; "
@@ -174,9 +175,7 @@ class MeasureOptions:
         flag="--family",
         metavar="FAMILY",
     )
-    progress: bool | None = option(
-        None, "no progress bars", flag="--no-progress", const=False, compare=False
-    )
+    progress: bool | None = progress_option()
 
     def __post_init__(self) -> None:
         if isinstance(self.time_budget, str):

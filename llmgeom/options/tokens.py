@@ -20,9 +20,16 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from ..devices import DEVICE_HELP, resolve_device
+from ..devices import resolve_device
 from .checks import check_int, check_number, check_text, naming
 from .declare import option
+from .head import (
+    device_option,
+    drop_nonfinite_option,
+    progress_option,
+    revision_option,
+    tensor_option,
+)
 from .measure import DEFAULT_EXACT_MAX_FLOPS
 
 DEFAULT_TOP = 20  # the most crowded tokens the summary lists
@@ -71,16 +78,10 @@ class TokensOptions:
     tokenizer: Any = option(  # noqa: RUF009 - option() is dataclasses.field with help
         None, "the tokenizer that decodes the ids (Python only)", compare=False
     )
-    tensor: str | None = option(
-        None, "tensor name of the head (default: automatic)", flag="--tensor", metavar="NAME"
-    )
-    revision: str | None = option(
-        None, "Hub branch, tag or commit", flag="--revision", metavar="REV"
-    )
-    device: str = option("auto", DEVICE_HELP, flag="--device")
-    drop_nonfinite: bool = option(
-        False, "skip rows with NaN/inf instead of failing", flag="--drop-nonfinite"
-    )
+    tensor: str | None = tensor_option()
+    revision: str | None = revision_option()
+    device: str = device_option()
+    drop_nonfinite: bool = drop_nonfinite_option()
     name: str | None = option(
         None,
         "the model's name in the summary and the file names (default: the repo id or the file "
@@ -88,9 +89,7 @@ class TokensOptions:
         flag="--name",
         metavar="NAME",
     )
-    progress: bool | None = option(
-        None, "no progress bars", flag="--no-progress", const=False, compare=False
-    )
+    progress: bool | None = progress_option()
 
     def __post_init__(self) -> None:
         self.validate()
