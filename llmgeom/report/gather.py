@@ -39,6 +39,10 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, LlmgeomError, SourceNotFoundError, one_line
+from ..records.measurement_format import SCHEMA as MEASUREMENT
+from ..records.measurement_format import SCHEMA_V1 as MEASUREMENT_V1
+from ..text.freq_record import SCHEMA as FREQ
+from ..text.loss_record import SCHEMA as LOSS
 
 STEP_REVISION = re.compile(r"^step(\d+)$")
 
@@ -208,15 +212,15 @@ def _read_json(found: Gathered, path: Path, rel: str) -> str | None:
         return None
     schema = data.get("schema") if isinstance(data, dict) else None
     try:
-        if schema in ("llmgeom.measurement/1", "llmgeom.measurement/2"):
+        if schema in (MEASUREMENT_V1, MEASUREMENT):
             from ..records.measurement import load_record
 
             found.measurements.append(Item(path, rel, "measure", load_record(path)))
-        elif schema == "llmgeom.loss/1":
+        elif schema == LOSS:
             from ..text.loss import load_loss_record
 
             found.losses.append(Item(path, rel, "loss", load_loss_record(path)))
-        elif schema == "llmgeom.freq/1":
+        elif schema == FREQ:
             from ..text.freq import load_freq_record
 
             found.freqs.append(Item(path, rel, "freq", load_freq_record(path)))

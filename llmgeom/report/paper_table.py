@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from ..fits.migration import CHINCHILLA
 from .figures.base import Context
 from .figures.toy import toy_run_label, toy_runs
 from .gather import Item
@@ -161,8 +162,6 @@ def _width_loss_rows(ctx: Context, pub: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _chinchilla_rows(ctx: Context, pub: dict[str, Any]) -> list[dict[str, Any]]:
-    from ..fits.migration import CHINCHILLA
-
     fits = [i for i in ctx.found.fits if i.data.get("schema") == CHINCHILLA]
     best = max(fits, key=lambda i: (i.data.get("n_models") or 0, i.rel), default=None)
     fit, origin = (best.data, best.rel) if best else ({}, "")
