@@ -410,3 +410,42 @@ def write_input(folder: Path, name: str, data: bytes) -> Path:
     path = folder / name
     path.write_bytes(data)
     return path
+
+
+# --------------------------------------------------------------------------- targets
+
+
+@dataclass(frozen=True)
+class Target:
+    """One parser under fuzzing, as the suite and the campaign (``benchmarks/fuzz.py``) see it.
+
+    ``seeds(folder)`` builds the valid inputs to mutate: ``{seed name: bytes}`` (small files,
+    built with the formats' own writers). ``run(folder, data)`` writes ``data`` where the parser
+    expects it inside ``folder`` (a fresh empty folder per input), parses it through llmgeom and
+    the reference reader with :func:`check`, and returns the :class:`Outcome`. Each module
+    ``tests/fuzz_targets_*.py`` lists its targets in ``TARGETS``.
+    """
+
+    name: str
+    seeds: Callable[[Path], dict[str, bytes]]
+    run: Callable[[Path, bytes], Outcome]
+
+
+def regression_file(target: str) -> Path:
+    """Where the inputs that once broke ``target`` are kept (``tests/fuzz_regressions/``): a
+    JSON list of ``{"seed": name, "ops": [[op, position, arg], ...], "found": why}``, replayed
+    by every run of the suite."""
+    return Path(__file__).resolve().parent / "fuzz_regressions" / f"{target}.json"
+
+
+def regressions(target: str) -> list[tuple[str, list[Op]]]:
+    """The kept inputs of ``target`` as ``(seed name, operations)``."""
+    import json
+
+    path = regression_file(target)
+    if not path.exists():
+        return []
+    return [
+        (entry["seed"], [(str(o), float(p), int(a)) for o, p, a in entry["ops"]])
+        for entry in json.loads(path.read_text())
+    ]
