@@ -8,6 +8,8 @@ keyword arguments so a test can build a zoo of different vocabularies and widths
 from __future__ import annotations
 
 from transformers import (
+    Gemma3Config,
+    Gemma3ForConditionalGeneration,
     GemmaConfig,
     GemmaForCausalLM,
     GPT2Config,
@@ -107,3 +109,27 @@ def gemma(vocab: int = 40, width: int = 8) -> GemmaForCausalLM:
             head_dim=4,
         )
     )
+
+
+def gemma3_multimodal(vocab: int = 300, width: int = 16) -> Gemma3ForConditionalGeneration:
+    """Gemma 3 4B-style (``model_type`` ``gemma3``): a text model inside an image-text model,
+    its final norm ``model.language_model.norm`` (``language_model.model.norm`` when saved)."""
+    text = {
+        "vocab_size": vocab,
+        "hidden_size": width,
+        "intermediate_size": 2 * width,
+        "num_hidden_layers": 1,
+        "num_attention_heads": 2,
+        "num_key_value_heads": 1,
+        "head_dim": 8,
+    }
+    vision = {
+        "hidden_size": 16,
+        "intermediate_size": 32,
+        "num_hidden_layers": 1,
+        "num_attention_heads": 2,
+        "image_size": 28,
+        "patch_size": 14,
+    }
+    config = Gemma3Config(text_config=text, vision_config=vision, mm_tokens_per_image=4)
+    return Gemma3ForConditionalGeneration(config)

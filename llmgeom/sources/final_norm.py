@@ -34,12 +34,14 @@ from ..unembedding import FinalNorm
 @dataclass(frozen=True)
 class NormRule:
     """A family's final norm: ``kind``, the transformers names of its ``weight`` and ``bias``
-    (None: no bias), and ``shift`` added to the stored weight (Gemma: 1, its ``(1 + γ)``)."""
+    (None: no bias), ``shift`` added to the stored weight (Gemma: 1, its ``(1 + γ)``) and
+    ``weight_aliases``, other names the weight has in checkpoints (tried after ``weight``)."""
 
     kind: str  # "layernorm" | "rmsnorm"
     weight: str
     bias: str | None = None
     shift: float = 0.0
+    weight_aliases: tuple[str, ...] = ()
 
 
 _LLAMA_LIKE = NormRule("rmsnorm", "model.norm.weight")
@@ -64,7 +66,15 @@ NORM_RULES: dict[str, NormRule] = {
     "gemma": _GEMMA,
     "gemma2": _GEMMA,
     "gemma3_text": _GEMMA,
-    "gemma3": _GEMMA,  # GGUF's architecture name (a multimodal config's norm is named otherwise)
+    # Gemma 3 4B and up (Gemma3ForConditionalGeneration): the text model's norm is
+    # model.language_model.norm in transformers' modules, language_model.model.norm in the Hub
+    # checkpoints (and in what save_pretrained writes); GGUF's "gemma3" uses output_norm.
+    "gemma3": NormRule(
+        "rmsnorm",
+        "model.language_model.norm.weight",
+        shift=1.0,
+        weight_aliases=("language_model.model.norm.weight",),
+    ),
 }
 
 #: GGUF files name the final norm ``output_norm`` in every architecture. No shift: llama.cpp's
@@ -119,9 +129,10 @@ def choose_norm_keys(
     among ``keys``, by the family rule of ``config``'s model type."""
     _refuse_post_ln_opt(config, source)
     rule = norm_rule((config or {}).get("model_type"))
-    weight = _find(rule.weight, keys)
+    names = (rule.weight, *rule.weight_aliases)
+    weight = next((w for w in (_find(name, keys) for name in names) if w is not None), None)
     if weight is None:
-        looked = " or ".join(name_forms(rule.weight))
+        looked = " or ".join(form for name in names for form in name_forms(name))
         why = f": {source} has no final-norm tensor {looked}"
         raise inapplicable("fold_norm", True, why)
     bias = _find(rule.bias, keys) if rule.bias else None

@@ -23,6 +23,7 @@ FAMILIES = {
     "qwen2": (lambda: tiny_models.qwen(tied=False), "model.norm"),
     "llama": (tiny_models.llama, "model.norm"),
     "gemma": (tiny_models.gemma, "model.norm"),
+    "gemma3": (tiny_models.gemma3_multimodal, "model.language_model.norm"),
 }
 
 
@@ -106,6 +107,7 @@ def test_gemma_scale_is_one_plus_weight():
         ("qwen2", {"max_shard_size": "2KB", "safe_serialization": False}),
         ("llama", {}),
         ("gemma", {}),
+        ("gemma3", {}),  # saved as language_model.model.norm.weight
     ],
 )
 def test_saved_checkpoint_reads_the_same_norm(tmp_path, family, save):
