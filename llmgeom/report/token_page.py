@@ -68,7 +68,8 @@ def embeddable_json(value: Any) -> str:
         >>> json.loads(embeddable_json(["</script>", "a\\ud800"])) == ["</script>", "a\\ud800"]
         True
     """
-    return _escape_json_text(json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":")))
+    text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    return _escape_json_text(text)
 
 
 def _escape_json_text(text: str) -> str:
@@ -202,9 +203,7 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def _flatten(
-    value: Any, prefix: str, rows: list[list[Any]], nested: list[tuple[str, Any]]
-) -> None:
+def _flatten(value: Any, prefix: str, rows: list[list[Any]], nested: list[tuple[str, Any]]) -> None:
     if isinstance(value, Mapping):
         for key, item in value.items():
             _flatten(item, f"{prefix}.{key}" if prefix else str(key), rows, nested)

@@ -75,7 +75,7 @@ def test_hostile_strings_round_trip_and_cannot_end_the_script():
 
 
 def test_the_data_block_is_the_table(table, parsed):
-    page, parser = parsed
+    _, parser = parsed
     assert [t for t, _ in parser.tags].count("script") == 2  # the data and the page's script
     data = json.loads(parser.scripts[0])
     assert data["n"] == table.n_rows and data["page_size"] == 100
@@ -129,7 +129,7 @@ def test_every_summary_block_is_shown(table, parsed):
     for key in ("interference", "spectrum", "frequency_correlation", "undertrained",
                 "frequency_direction", "most_crowded"):  # fmt: skip
         assert f"<h3>{key}</h3>" in page, key
-    assert "<td>r2_cv_mean</td><td class=\"num\">0.4321</td>" in page
+    assert '<td>r2_cv_mean</td><td class="num">0.4321</td>' in page
     assert "<h4>undertrained.candidates</h4>" in page
     m = table.m
     assert f"{m} values, largest" in page  # the eigenvalues, summarised

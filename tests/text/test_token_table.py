@@ -176,7 +176,8 @@ def test_cli_writes_the_files_and_prints(gpt2_dir, corpus_counts, tmp_path, caps
     again = tmp_path / "again"
     argv = ["tokens", str(gpt2_dir), "--out", str(again), "--no-html", "--csv"]
     assert main(argv) == 0
-    assert sorted(p.name for p in again.iterdir()) == ["tiny-gpt2.tokens.csv", "tiny-gpt2.tokens.json"]
+    written = sorted(p.name for p in again.iterdir())
+    assert written == ["tiny-gpt2.tokens.csv", "tiny-gpt2.tokens.json"]
 
 
 def test_cli_errors_are_one_line_naming_the_flag(gpt2_dir, tmp_path, capsys):
