@@ -1,7 +1,8 @@
 """The ``spectrum`` block of a token summary (``llmgeom tokens``): the eigenvalues of ŴᵀŴ
 against ``numpy.linalg.svd`` of the unit rows in float64, the stable rank against the raw rows'
-singular values (both to float32 precision: the rows are float32), and every other number equal to ``measure``'s on the same head (the same
-formulas, :func:`llmgeom.geometry.spectrum.spectrum_block`, from one Gram matrix)."""
+singular values (both to float32 precision: the rows are float32), and every other number
+equal to ``measure``'s on the same head (the same formulas,
+:func:`llmgeom.geometry.spectrum.spectrum_block`, from one Gram matrix)."""
 
 from __future__ import annotations
 
