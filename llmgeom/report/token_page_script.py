@@ -19,6 +19,8 @@ Example:
 from __future__ import annotations
 
 STYLE = """
+body { max-width: 1600px; }
+#token-table td { white-space: nowrap; }
 #token-controls { margin: 0.5em 0; display: flex; flex-wrap: wrap; gap: 0.4em;
                   align-items: center; }
 #token-controls input[type=search] { width: 22em; padding: 2px 4px; }
