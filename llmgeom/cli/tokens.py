@@ -1,7 +1,8 @@
 """``llmgeom tokens``: every token of a head and its place in the geometry.
 
 The analysis options come from :class:`llmgeom.options.tokens.TokensOptions` (declared once
-there); this module adds what is about files: ``--out``, ``--csv``, ``--no-plot``.
+there); this module adds what is about files: ``--out``, ``--csv``, ``--no-plot``,
+``--no-html``.
 
 Example:
     >>> import argparse
@@ -37,7 +38,12 @@ with --counts COUNTS.npz (token counts, e.g. from `llmgeom freq`):
 
 NAME.tokens.json: the summary (mean/median/max interference, the --top most crowded tokens with
 their strings and nearest neighbours, with counts the Spearman correlations of interference and
-row norm with log frequency, provenance); NAME.tokens.png (with counts): both against frequency.
+row norm with log frequency, the spectrum of the unit rows' Gram matrix, provenance);
+NAME.tokens.png (with counts): both against frequency; NAME.tokens.html (--no-html: not
+written): one self-contained page (no network) with the table, searchable and sortable (the
+most crowded, the under-trained candidates when present, any token by string or id), the
+figures and the spectrum against Marchenko-Pastur. Every file is named after the model, so
+several models share a folder (`llmgeom report` on it links each model's page).
 The Parquet and CSV files need pyarrow: pip install 'llmgeom[tokens]'.
 
 examples:
@@ -76,6 +82,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--no-plot", action="store_true", help="no figure (it is drawn only with --counts)"
     )
+    p.add_argument(
+        "--no-html", action="store_true", help="no page NAME.tokens.html (table, figures, summary)"
+    )
     p.set_defaults(func=run)
 
 
@@ -106,6 +115,10 @@ def run(args: argparse.Namespace) -> int:
 
         figure = result.file_names()["figure"]
         paths.append(save_png(plot_token_frequency(result), f"{args.out}/{figure}", dpi=PNG_DPI))
+    if not args.no_html:
+        from ..report.token_page import write_token_page
+
+        paths.append(write_token_page(result, args.out, table_file=paths[0].name))
     print(result.summary())
     for path in paths:
         print(f"  wrote {path}")

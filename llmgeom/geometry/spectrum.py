@@ -182,6 +182,44 @@ def spectrum_block(
     }
 
 
+def spectrum_of_gram(G: torch.Tensor, U: torch.Tensor, norms: torch.Tensor) -> dict[str, Any]:
+    """The ``spectrum`` block (:func:`spectrum_block`) from a Gram matrix ``G = ŴᵀŴ`` already
+    built from the unit rows ``U`` (``llmgeom tokens`` builds it for every token's
+    interference), whose raw rows had norms ``norms``: no second ``n·m²`` pass. The eigenvalues
+    of ``G`` (float64 ``eigvalsh``, O(m³)), mean cos² by the Gram identity and ``‖W‖_2²`` by
+    Lanczos iteration on ``U`` (:func:`~llmgeom.geometry.raw_gram.lanczos_raw_spectral_norm`;
+    ``WᵀW`` is built when it does not converge), so the block equals
+    :func:`gram_statistics_with_spectrum`'s on the same rows (the stable rank to float32
+    precision, ~1e-7: the Lanczos products are float32).
+
+    Example:
+        >>> import torch
+        >>> from llmgeom.geometry.gram import gram_matrix
+        >>> U = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+        >>> block = spectrum_of_gram(gram_matrix(U), U, torch.tensor([2.0, 1.0]))
+        >>> block["eigenvalues"], round(block["stable_rank_raw"], 6)
+        ([1.0, 1.0], 1.25)
+    """
+    from . import gram
+    from .raw_gram import lanczos_raw_spectral_norm
+
+    n, m = U.shape
+    sq, _ = row_sums(U)
+    raw_top = lanczos_raw_spectral_norm(U, norms)
+    if raw_top is None:
+        _, G_raw = gram.scaled_gram_matrices(U, norms)
+        raw_top = gram.top_eigenvalue(G_raw)
+    norms64 = norms.to(dtype=torch.float64).flatten()
+    return spectrum_block(
+        torch.linalg.eigvalsh(G.to(torch.float64)).cpu().numpy(),
+        n,
+        m,
+        gram._mean_cos2(G, sq),
+        raw_frobenius_sq=float((norms64 * norms64).sum()),
+        raw_top=raw_top,
+    )
+
+
 def gram_statistics_with_spectrum(
     U: torch.Tensor,
     norms: torch.Tensor,

@@ -203,12 +203,14 @@ class TokenTable(TypedResult):
         return self.to_arrow().to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
 
     def file_names(self, table_format: TableFormat = "parquet") -> dict[str, str]:
-        """``{"table": NAME.tokens.parquet, "summary": NAME.tokens.json, "figure": ...png}``."""
+        """``{"table": NAME.tokens.parquet, "summary": NAME.tokens.json, "figure": ...png,
+        "page": NAME.tokens.html}``."""
         stem = f"{_safe(self.name)}.tokens"
         return {
             "table": f"{stem}.{table_format}",
             "summary": f"{stem}.json",
             "figure": f"{stem}.png",
+            "page": f"{stem}.html",
         }
 
     def save(

@@ -4,7 +4,8 @@ from our own measurements, and one self-contained ``index.html``.
 :func:`build_report` is the whole command; :mod:`.gather` finds and reads the results,
 :mod:`.laws` picks the points and the fitted laws, :mod:`.figures` draws one figure per function,
 :mod:`.paper_table` sets the paper's published numbers beside ours, :mod:`.summary` writes the
-table and :mod:`.html` the page.
+table and :mod:`.html` the page. :mod:`.token_page` writes the page of a token table
+(``llmgeom tokens``), which the report links.
 
 Example:
     >>> import torch

@@ -31,7 +31,13 @@ from .figures import FIGURES, Context, Drawn, Missing
 from .gather import Gathered, gather
 from .html import Page, details, esc, figure, render_page, table
 from .paper_table import paper_rows, paper_section
-from .sections import files_section, fits_section, results_section, sweep_section
+from .sections import (
+    files_section,
+    fits_section,
+    results_section,
+    sweep_section,
+    tokens_section,
+)
 from .summary import summary_rows, write_summary
 
 FIGURE_DIR = "figures"
@@ -105,7 +111,7 @@ def build_report(
         (out / FIGURE_DIR / f"{figure_id}.png").unlink(missing_ok=True)
     rows = summary_rows(found, [ctx.overlap, ctx.width_loss], paper_rows(ctx))
     summary_csv = write_summary(out / "summary.csv", rows)
-    page = _page(found, ctx, drawn, missing, rows)
+    page = _page(found, ctx, drawn, missing, rows, out)
     index = out / "index.html"
     with atomic_path(index) as tmp:
         tmp.write_text(render_page(page), encoding="utf-8")
@@ -150,6 +156,7 @@ def _page(
     drawn: dict[str, Drawn],
     missing: dict[str, str],
     rows: list[dict[str, Any]],
+    out: Path,
 ) -> Page:
     from .. import __version__
 
@@ -175,6 +182,8 @@ def _page(
         ("fits", "Fitted numbers", fits_section(found, ctx)),
         ("results", "Results", results_section(rows)),
     ]
+    if found.tokens:
+        sections.append(("tokens", "Token tables", tokens_section(found, out)))
     if found.sweeps:
         sections.append(("sweep", "Sweep status", sweep_section(found)))
     sections += [

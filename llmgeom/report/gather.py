@@ -10,7 +10,10 @@ Recognised (recursively; the report's own output folder excluded):
   their counts ``.npz`` (:func:`llmgeom.geometry.weights.load_counts`);
 * fit results of ``llmgeom fit`` (:func:`llmgeom.fits.io.load_fit`);
 * toy-model results (:func:`llmgeom.toy.report.load_result`);
-* ``sweep-status.json`` of ``llmgeom sweep``.
+* ``sweep-status.json`` of ``llmgeom sweep``;
+* token summaries ``llmgeom.tokens/1`` (``NAME.tokens.json`` of ``llmgeom tokens``) with their
+  pages ``NAME.tokens.html`` beside them, which the report links (a page without its summary
+  is linked too).
 
 Anything else is *skipped* with the reason (figures, model files, foreign JSON...); a file of
 ours that cannot be read is *corrupt* with its one-line error. Neither stops the report. When a
@@ -41,6 +44,7 @@ from typing import Any
 from ..errors import ConfigError, LlmgeomError, SourceNotFoundError, one_line
 from ..records.measurement_format import SCHEMA as MEASUREMENT
 from ..records.measurement_format import SCHEMA_V1 as MEASUREMENT_V1
+from ..records.token_table import SCHEMA as TOKENS
 from ..text.freq_record import SCHEMA as FREQ
 from ..text.loss_record import SCHEMA as LOSS
 
@@ -50,8 +54,9 @@ STEP_REVISION = re.compile(r"^step(\d+)$")
 @dataclass
 class Item:
     """One result file: where it is (``path``; ``rel`` to the results folder), what it is
-    (``kind``: measure, loss, loss_table, freq, fit, toy, sweep) and its content (``data``).
-    ``extra`` holds what came with it (a freq record's counts)."""
+    (``kind``: measure, loss, loss_table, freq, fit, toy, sweep, tokens) and its content
+    (``data``). ``extra`` holds what came with it (a freq record's counts, a token summary's
+    ``page``)."""
 
     path: Path
     rel: str
@@ -78,6 +83,7 @@ class Gathered:
     fits: list[Item] = field(default_factory=list)
     toys: list[Item] = field(default_factory=list)
     sweeps: list[Item] = field(default_factory=list)
+    tokens: list[Item] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
     corrupt: list[tuple[str, str]] = field(default_factory=list)
 
@@ -91,6 +97,7 @@ class Gathered:
             *self.fits,
             *self.toys,
             *self.sweeps,
+            *self.tokens,
         ]
 
     @property
@@ -122,6 +129,7 @@ class Gathered:
             "fits": len(self.fits),
             "toy": len(self.toys),
             "sweep status": len(self.sweeps),
+            "token tables": len(self.tokens),
             "skipped": len(self.skipped),
             "corrupt": len(self.corrupt),
         }
@@ -232,6 +240,11 @@ def _read_json(found: Gathered, path: Path, rel: str) -> str | None:
             from ..toy.report import load_result
 
             found.toys.append(Item(path, rel, "toy", load_result(path)))
+        elif schema == TOKENS:
+            from ..records.schema import check_schema
+
+            record = check_schema(data, TOKENS, str(path), "token table summary")
+            found.tokens.append(Item(path, rel, "tokens", record))
         elif schema == STATUS_SCHEMA or path.name == STATUS_FILE:
             found.sweeps.append(Item(path, rel, "sweep", _sweep_status(path, data)))
         else:
@@ -255,6 +268,8 @@ def _skip_reason(path: Path) -> str:
     if name.startswith("."):
         return "hidden or temporary file"
     suffix = path.suffix.lower()
+    if ".tokens." in name and suffix in (".parquet", ".csv", ".png"):
+        return "part of a token table (read through its NAME.tokens.json and page)"
     if suffix in (".png", ".svg", ".pdf", ".jpg"):
         return "figure (the report draws its own from the data)"
     if name.endswith(".safetensors"):
@@ -297,6 +312,21 @@ def _attach_counts(found: Gathered, npz: dict[Path, str]) -> None:
             found.skipped.append((rel, "token counts without their freq record"))
 
 
+PAGE_SUFFIX = ".tokens.html"
+
+
+def _attach_pages(found: Gathered, pages: dict[Path, str]) -> None:
+    """Each token summary's page (``NAME.tokens.json`` -> ``NAME.tokens.html``) as its
+    ``extra["page"]``; a page without a summary becomes a token item of its own (empty data)."""
+    for item in found.tokens:
+        page = item.path.with_name(item.path.name.removesuffix(".json") + ".html").resolve()
+        if page in pages:
+            item.extra["page"] = page
+            del pages[page]
+    for page, rel in sorted(pages.items(), key=lambda kv: kv[1]):
+        found.tokens.append(Item(page, rel, "tokens", {}, {"page": page}))
+
+
 def _newest(found: Gathered, items: list[Item], key: Any) -> list[Item]:
     """One item per ``key(item)``: the newest (``created``, then path); others skipped."""
     best: dict[Any, Item] = {}
@@ -323,6 +353,7 @@ def gather(
         )
     found = Gathered(root)
     npz: dict[Path, str] = {}
+    pages: dict[Path, str] = {}
     for path in _walk(root, [Path(p) for p in exclude]):
         rel = path.relative_to(root).as_posix()
         if path.name.startswith("."):
@@ -340,9 +371,12 @@ def gather(
                 found.corrupt.append((rel, one_line(str(err))))
         elif path.name.endswith(".npz"):
             npz[path.resolve()] = rel
+        elif path.name.endswith(PAGE_SUFFIX):
+            pages[path.resolve()] = rel
         else:
             found.skipped.append((rel, _skip_reason(path)))
     _attach_counts(found, npz)
+    _attach_pages(found, pages)
     found.measurements = _newest(
         found, found.measurements, lambda i: (measure_model(i.data), settings_key(i.data))
     )

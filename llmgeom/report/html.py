@@ -1,7 +1,8 @@
 """The self-contained ``index.html`` of a report: figures embedded as base64 ``data:`` URIs, the
 fitted numbers with their intervals, tables of the results, what was missing, skipped or
 corrupt, and the provenance of every point in a collapsible table. No external resource and no
-script: the page is HTML and CSS only, readable offline.
+script: the page is HTML and CSS only, readable offline. A page may add its own inline style and
+script (``Page.style``, ``Page.script``: the token page, :mod:`llmgeom.report.token_page`).
 
 Example:
     >>> page = render_page(Page(title="t", intro=["x < y"], sections=[("s", "S", "<p>hi</p>")]))
@@ -33,11 +34,15 @@ figcaption { font-size: 0.88em; color: #444; } code { font-size: 0.9em; }
 
 @dataclass
 class Page:
-    """A page: title, intro paragraphs (text) and sections ``(anchor, heading, html body)``."""
+    """A page: title, intro paragraphs (text) and sections ``(anchor, heading, html body)``;
+    ``style`` (CSS) and ``script`` (JavaScript, run at the end of the body) are inlined when
+    given."""
 
     title: str
     intro: list[str] = field(default_factory=list)
     sections: list[tuple[str, str, str]] = field(default_factory=list)
+    style: str = ""
+    script: str = ""
 
 
 def esc(value: Any) -> str:
@@ -101,7 +106,7 @@ def render_page(page: Page) -> str:
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{esc(page.title)}</title>",
-        f"<style>{STYLE}</style>",
+        f"<style>{STYLE}{page.style}</style>",
         "</head><body>",
         f"<h1>{esc(page.title)}</h1>",
         *(f"<p>{esc(p)}</p>" for p in page.intro),
@@ -109,5 +114,7 @@ def render_page(page: Page) -> str:
     ]
     for anchor, heading, body in page.sections:
         parts.append(f'<section id="{esc(anchor)}"><h2>{esc(heading)}</h2>{body}</section>')
+    if page.script:
+        parts.append(f"<script>{page.script}</script>")
     parts += ["</body></html>", ""]
     return "\n".join(parts)

@@ -1,6 +1,6 @@
 """The sections of the report's page below its figures, as HTML: the fitted numbers, the
-results table, the sweep status and the files skipped or found corrupt
-(:func:`~llmgeom.report.build.build_report` puts them on the page).
+results table, the token tables with links to their pages, the sweep status and the files
+skipped or found corrupt (:func:`~llmgeom.report.build.build_report` puts them on the page).
 
 Example:
     >>> from pathlib import Path
@@ -11,11 +11,14 @@ Example:
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from .figures import Context, toy_run_label, toy_runs
 from .gather import Gathered
-from .html import esc, table
+from .html import esc, number, table
 from .summary import fit_rows
 
 
@@ -207,6 +210,58 @@ def results_section(rows: list[dict[str, Any]]) -> str:
         if picked:
             parts.append(f"<h3>{esc(title)} ({len(picked)})</h3>" + table(columns, picked))
     return "".join(parts)
+
+
+def relative_link(target: Path, page_dir: Path) -> str:
+    """The URL of ``target`` relative to a page in ``page_dir`` (percent-encoded, ``/``).
+
+    Example:
+        >>> relative_link(Path("res/tokens/a b.tokens.html"), Path("res/report"))
+        '../tokens/a%20b.tokens.html'
+    """
+    rel = os.path.relpath(Path(target).resolve(), Path(page_dir).resolve())
+    return quote(Path(rel).as_posix())
+
+
+TOKEN_COLUMNS = ("model", "tokens", "m", "mean interference", "entropy effective rank",
+                 "eigenvalues above the MP edge", "files")  # fmt: skip
+
+
+def tokens_section(found: Gathered, page_dir: Path) -> str:
+    """One row per token table found (``llmgeom tokens``): the model, its shape, mean
+    interference and spectrum, and links to its page and summary, relative to ``page_dir``."""
+    rows = []
+    for item in found.tokens:
+        record = item.data
+        page = item.extra.get("page")
+        spectrum = record.get("spectrum") or {}
+        name = (record.get("model") or {}).get("name") or item.path.name.split(".tokens.")[0]
+        links = []
+        if page is not None:
+            links.append(f'<a href="{esc(relative_link(page, page_dir))}">page</a>')
+        if record:
+            links.append(f'<a href="{esc(relative_link(item.path, page_dir))}">summary</a>')
+        cells = [
+            name,
+            record.get("n_rows"),
+            record.get("m"),
+            (record.get("interference") or {}).get("mean"),
+            spectrum.get("entropy_effective_rank"),
+            spectrum.get("n_above_marchenko_pastur_edge"),
+        ]
+        html_cells = "".join(
+            f'<td class="num">{esc(number(v))}</td>'
+            if isinstance(v, int | float) and not isinstance(v, bool)
+            else f"<td>{esc(v)}</td>"
+            for v in cells
+        )
+        rows.append(f"<tr>{html_cells}<td>{' · '.join(links)}</td></tr>")
+    head = "".join(f"<th>{esc(h)}</th>" for h in TOKEN_COLUMNS)
+    return (
+        "<p>Every token of each head (<code>llmgeom tokens</code>): its page has the table "
+        "to search and sort, the figures and the spectrum.</p>"
+        f'<div class="wrap"><table id="token-tables"><tr>{head}</tr>{"".join(rows)}</table></div>'
+    )
 
 
 def sweep_section(found: Gathered) -> str:

@@ -158,6 +158,15 @@ def _counts_column(counts: np.ndarray) -> np.ndarray:
     return counts.astype(np.int64) if whole else counts
 
 
+def _spectrum(G: torch.Tensor, U: torch.Tensor, norms: torch.Tensor, row_index: Any) -> Any:
+    """The record's ``spectrum`` block from the Gram matrix of the rows used (as ``measure``'s:
+    :func:`llmgeom.geometry.spectrum.spectrum_of_gram`)."""
+    from ..geometry.spectrum import spectrum_of_gram
+
+    used = norms if row_index is None else norms[row_index.to(norms.device)]
+    return spectrum_of_gram(G, U, used.to(U.device))
+
+
 def _token_table(source: Any, opts: TokensOptions, counts: TokenCounts | None) -> TokenTable:
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -254,6 +263,7 @@ def _token_table(source: Any, opts: TokensOptions, counts: TokenCounts | None) -
             nearest_id=table["nearest_id"] if nearest["computed"] else None,
             nearest_abs_cos=table["nearest_abs_cos"] if nearest["computed"] else None,
         ),
+        "spectrum": _spectrum(G, U, norms, row_index),
         "counts": None,
         "frequency_correlation": None,
         "timings": timings,

@@ -167,10 +167,17 @@ def test_cli_writes_the_files_and_prints(gpt2_dir, corpus_counts, tmp_path, caps
     printed = capsys.readouterr().out
     assert "most crowded:" in printed and "Spearman of interference" in printed
     assert sorted(p.name for p in out.iterdir()) == [
+        "tiny-gpt2.tokens.html",
         "tiny-gpt2.tokens.json",
         "tiny-gpt2.tokens.parquet",
         "tiny-gpt2.tokens.png",
     ]
+    assert "wrote " + str(out / "tiny-gpt2.tokens.html") in printed
+    again = tmp_path / "again"
+    argv = ["tokens", str(gpt2_dir), "--out", str(again), "--no-html", "--csv"]
+    assert main(argv) == 0
+    written = sorted(p.name for p in again.iterdir())
+    assert written == ["tiny-gpt2.tokens.csv", "tiny-gpt2.tokens.json"]
 
 
 def test_cli_errors_are_one_line_naming_the_flag(gpt2_dir, tmp_path, capsys):
