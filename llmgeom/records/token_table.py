@@ -213,6 +213,7 @@ class TokenTable(TypedResult):
             "table": f"{stem}.{table_format}",
             "summary": f"{stem}.json",
             "figure": f"{stem}.png",
+            "undertrained_figure": f"{_safe(self.name)}.undertrained.png",
         }
 
     def save(
