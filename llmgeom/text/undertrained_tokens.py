@@ -168,7 +168,7 @@ def undertrained_part(
     if opts.verify:
         checked = order[: opts.verify_max_tokens]
         model = _full_model(source, unemb, tokenizer, opts)
-        found = verify_tokens(model, tokenizer, checked, roles.ordinary, strings)
+        found = verify_tokens(model, tokenizer, checked.tolist(), roles.ordinary, strings)
         column = np.full(n, np.nan)
         column[checked] = found["max_prob"]
         columns["undertrained_verify_max_prob"] = column

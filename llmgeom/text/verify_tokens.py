@@ -105,7 +105,7 @@ def choose_placeholder(
 ) -> tuple[int, list[list[int]]]:
     """The placeholder the prompts are built with (the authors' choice: an ordinary token,
     alphabetic, with the most distinct characters, the longest) and the prompts' ids."""
-    pool = [i for i in np.flatnonzero(ordinary) if strings[i]]
+    pool = [int(i) for i in np.flatnonzero(ordinary) if strings[int(i)]]
     pool.sort(
         key=lambda i: (str(strings[i]).isalpha(), len(set(str(strings[i]))), len(str(strings[i]))),
         reverse=True,
