@@ -35,6 +35,7 @@ Example:
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -141,6 +142,7 @@ def undertrained_part(
     """The under-trained columns and summary of the head ``unemb`` loaded from ``source`` (see
     the module docstring); ``strings``: the decoded ids (None without a tokenizer); ``usable``:
     the rows with finite entries. Call before the head's rows are normalised in place."""
+    started = time.perf_counter()
     n = unemb.shape[0]
     vocab = None if tokenizer is not None else unemb.meta.tokenizer_len
     roles = token_roles(
@@ -196,5 +198,6 @@ def undertrained_part(
         "n_candidates": int(order.size),
         "candidates": _listed(order, strings, columns),
         "verification": verification,
+        "seconds": time.perf_counter() - started,
     }
     return UndertrainedPart(columns, summary)
