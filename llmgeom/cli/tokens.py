@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from ..options import add_arguments
 from ..options.tokens import TokensOptions
@@ -36,14 +37,27 @@ with --counts COUNTS.npz (token counts, e.g. from `llmgeom freq`):
   weighted_interference  sum_(j!=i) p_j cos^2_ij / sum_(j!=i) p_j, p = counts (exact, Gram)
   count, frequency_rank  1 = the most frequent (ties by id); empty for tokens never seen
 
+under-trained tokens (Land & Bartolo 2024, "Fishing for Magikarp"), from the weights alone:
+  undertrained_reference  rows known unused: beyond the tokenizer, unreachable or never-UTF-8
+                      tokens, <unused..>/reserved names, and --reference-ids
+  undertrained_indicator  1 - cos(w_i, mean of the reference rows), the rows' first principal
+                      component removed; low = under-trained (empty without reference rows)
+  input_norm          untied models: |e_i| of the input embedding; low = under-trained
+  undertrained_candidate  ordinary tokens (reachable, not special, not reference) at or below
+                      the --undertrained-percentile of the main indicator (input_norm when
+                      present, else undertrained_indicator)
+  undertrained_verify_max_prob  with --verify (the full model): the largest probability of
+                      repeating the token over the authors' 3 prompts; < 0.01 = verified
+
 NAME.tokens.json: the summary (mean/median/max interference, the --top most crowded tokens with
 their strings and nearest neighbours, with counts the Spearman correlations of interference and
-row norm with log frequency, the spectrum of the unit rows' Gram matrix, provenance);
-NAME.tokens.png (with counts): both against frequency; NAME.tokens.html (--no-html: not
-written): one self-contained page (no network) with the table, searchable and sortable (the
-most crowded, the under-trained candidates when present, any token by string or id), the
-figures and the spectrum against Marchenko-Pastur. Every file is named after the model, so
-several models share a folder (`llmgeom report` on it links each model's page).
+row norm with log frequency, the spectrum of the unit rows' Gram matrix, the under-trained
+candidates, provenance); NAME.tokens.png (with counts): both against frequency;
+NAME.undertrained.png: the indicators' histograms; NAME.tokens.html (--no-html: not written):
+one self-contained page (no network) with the table, searchable and sortable (the most crowded,
+the under-trained candidates, any token by string or id), the figures and the spectrum against
+Marchenko-Pastur. Every file is named after the model, so several models share a folder
+(`llmgeom report` on it links each model's page).
 The Parquet and CSV files need pyarrow: pip install 'llmgeom[tokens]'.
 
 examples:
@@ -52,6 +66,7 @@ examples:
   llmgeom tokens gpt2 --counts results/freq/gpt2.wiki.counts.npz
   llmgeom tokens ./my-checkpoint --csv --out results/tokens
   llmgeom tokens qwen2.5-7b --exact-max-flops inf     # all pairs for the neighbours, however long
+  llmgeom tokens ./my-checkpoint --verify --reference-ids 7-105   # check the candidates
 """
 
 
@@ -80,12 +95,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_arguments(p, TokensOptions)
     p.add_argument("--csv", action="store_true", help="write the table as CSV, not Parquet")
     p.add_argument(
-        "--no-plot", action="store_true", help="no figure (it is drawn only with --counts)"
+        "--no-plot",
+        action="store_true",
+        help="no figures (against frequency: with --counts; the under-trained histogram)",
     )
     p.add_argument(
         "--no-html", action="store_true", help="no page NAME.tokens.html (table, figures, summary)"
     )
     p.set_defaults(func=run)
+
+
+def _undertrained_figure(result: Any, out: str) -> list[Any]:
+    """``NAME.undertrained.png`` when an under-trained indicator was computed."""
+    if not (result.to_dict().get("undertrained") or {}).get("ranked_by"):
+        return []
+    from ..geometry.plot import PNG_DPI
+    from ..geometry.undertrained_plot import plot_undertrained
+    from ..plotting import save_png
+
+    figure = result.file_names()["undertrained_figure"]
+    return [save_png(plot_undertrained(result), f"{out}/{figure}", dpi=PNG_DPI)]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -115,6 +144,8 @@ def run(args: argparse.Namespace) -> int:
 
         figure = result.file_names()["figure"]
         paths.append(save_png(plot_token_frequency(result), f"{args.out}/{figure}", dpi=PNG_DPI))
+    if not args.no_plot:
+        paths.extend(_undertrained_figure(result, args.out))
     if not args.no_html:
         from ..report.token_page import write_token_page
 

@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from ..devices import resolve_device
-from .checks import check_int, check_number, check_text, naming
+from ..errors import ConfigError
+from .checks import check_int, check_number, check_text, is_int, naming, require
 from .declare import option
 from .head import (
     device_option,
@@ -33,6 +34,25 @@ from .head import (
 from .measure import DEFAULT_EXACT_MAX_FLOPS
 
 DEFAULT_TOP = 20  # the most crowded tokens the summary lists
+DEFAULT_UNDERTRAINED_PERCENTILE = 2.0  # Land & Bartolo's share of tokens to verify
+DEFAULT_VERIFY_MAX_TOKENS = 50
+
+
+def parse_ids(text: str) -> tuple[int, ...]:
+    """Token ids from the command line: ``"3,7,100-104"`` (ranges inclusive).
+
+    Example:
+        >>> parse_ids("3, 7,10-12")
+        (3, 7, 10, 11, 12)
+    """
+    ids: list[int] = []
+    for part in (p.strip() for p in text.split(",")):
+        low, dash, high = part.partition("-")
+        if not (low.isdigit() and (not dash or high.isdigit())):
+            message = f"reference_ids must be ids or ranges like 3,7,100-120, got {text!r}"
+            raise ConfigError(message, parameter="reference_ids")
+        ids.extend(range(int(low), int(high) + 1) if dash else [int(low)])
+    return tuple(ids)
 
 
 @dataclass(frozen=True)
@@ -90,6 +110,35 @@ class TokensOptions:
         metavar="NAME",
     )
     progress: bool | None = progress_option()
+    undertrained_percentile: float = option(
+        DEFAULT_UNDERTRAINED_PERCENTILE,
+        "under-trained candidates: the ordinary tokens whose indicator is at or below this "
+        "percentile of theirs (default: {default})",
+        flag="--undertrained-percentile",
+        metavar="P",
+        kind=float,
+    )
+    reference_ids: tuple[int, ...] | None = option(
+        None,
+        "more token ids known to be unused, for the under-trained indicator's reference set "
+        "(e.g. 3,7,100-120; added to the rows found automatically)",
+        flag="--reference-ids",
+        metavar="IDS",
+        parse=parse_ids,
+    )
+    verify: bool = option(
+        False,
+        "check the under-trained candidates with the full model (the authors' repetition "
+        "prompts; below 0.01 = verified): needs a checkpoint with config.json, or a Hub model",
+        flag="--verify",
+    )
+    verify_max_tokens: int = option(
+        DEFAULT_VERIFY_MAX_TOKENS,
+        "with --verify, check at most this many candidates, the lowest first (default: {default})",
+        flag="--verify-max-tokens",
+        metavar="K",
+        kind=int,
+    )
 
     def __post_init__(self) -> None:
         self.validate()
@@ -105,8 +154,23 @@ class TokensOptions:
             must="a number >= 0 (0: never, inf: always)",
         )
         check_text("name", self.name, optional=True)
+        self._validate_undertrained()
         with naming("device"):
             resolve_device(self.device)
+
+    def _validate_undertrained(self) -> None:
+        check_number("undertrained_percentile", self.undertrained_percentile, low=0, high=100)
+        ids = self.reference_ids
+        ok = ids is None or (
+            isinstance(ids, tuple | list) and all(is_int(i) and i >= 0 for i in ids)
+        )
+        require(ok, "reference_ids", f"reference_ids must be token ids >= 0, got {ids!r}")
+        require(
+            isinstance(self.verify, bool),
+            "verify",
+            f"verify must be True or False, got {self.verify!r}",
+        )
+        check_int("verify_max_tokens", self.verify_max_tokens, minimum=1)
 
     def replace(self, **changes: Any) -> TokensOptions:
         """A validated copy with some fields changed."""
@@ -129,6 +193,8 @@ class TokensOptions:
             out["counts"] = None if counts is None else str(Path(counts))
         else:
             out["counts"] = getattr(counts, "path", None) or "array"
+        if self.reference_ids is not None:
+            out["reference_ids"] = [int(i) for i in self.reference_ids]
         tok = self.tokenizer
         out["tokenizer"] = tok if tok is None or tok is False or isinstance(tok, str) else "object"
         return out

@@ -15,6 +15,9 @@ absent or all null, the summary says which):
 
 Further per-token columns (the under-trained indicator, the frequency direction's prediction)
 join by name: :meth:`TokenTable.with_columns` keeps any extra column, after these, in every file.
+The under-trained part (:mod:`llmgeom.text.undertrained_tokens`) adds ``undertrained_indicator``
+(float, NaN where not computed), ``undertrained_reference`` and ``undertrained_candidate``
+(booleans), ``input_norm`` (untied models) and ``undertrained_verify_max_prob`` (with verify).
 
 Example:
     >>> import numpy as np
@@ -142,6 +145,7 @@ class TokenTable(TypedResult):
         tokenizer = d.get("tokenizer") or {}
         if not tokenizer.get("loaded"):
             lines.append(f"  no strings: {tokenizer.get('reason', 'no tokenizer')}")
+        lines.extend(_undertrained_lines(d.get("undertrained"), shown))
         correlation = d.get("frequency_correlation")
         if correlation:
             for key in ("interference", "row_norm"):
@@ -211,6 +215,7 @@ class TokenTable(TypedResult):
             "summary": f"{stem}.json",
             "figure": f"{stem}.png",
             "page": f"{stem}.html",
+            "undertrained_figure": f"{_safe(self.name)}.undertrained.png",
         }
 
     def save(
@@ -259,6 +264,37 @@ class TokenTable(TypedResult):
         return cls._build(record, table=table)
 
 
+def _undertrained_lines(block: Mapping[str, Any] | None, shown: int) -> list[str]:
+    """The summary's lines about the under-trained tokens (none for an older record)."""
+    if not block:
+        return []
+    reasons = ", ".join(
+        f"{k} {v:,}" for k, v in (block.get("reference") or {}).get("reasons", {}).items()
+    )
+    reference = f"reference rows {block['reference']['n_rows']:,}" + (
+        f" ({reasons})" if reasons else ""
+    )
+    if block.get("ranked_by") is None:
+        why = block.get("indicator_reason") or "no indicator"
+        return [f"  under-trained tokens not computed: {why}; {reference}"]
+    parts = []
+    for row in block.get("candidates", [])[:shown]:
+        label = repr(row["string"]) if row.get("string") is not None else f"#{row['id']}"
+        parts.append(f"{label} {fmt(row.get(block['ranked_by']), 3)}")
+    line = (
+        f"  under-trained candidates ({block['ranked_by']} <= {fmt(block.get('threshold'), 3)}, "
+        f"percentile {fmt(block.get('percentile'))}): {block.get('n_candidates', 0):,}"
+    )
+    lines = [line + (f": {', '.join(parts)}" if parts else ""), f"    {reference}"]
+    verification = block.get("verification")
+    if verification:
+        lines.append(
+            f"    verified (repetition max prob < {verification['verified_below']}): "
+            f"{verification['n_verified']:,} of {verification['n_checked']:,} checked"
+        )
+    return lines
+
+
 def read_table(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The columns of a token table file (Parquet or CSV) as :class:`TokenTable` holds them."""
     _pyarrow()
@@ -287,6 +323,8 @@ def read_table(path: str | os.PathLike[str]) -> dict[str, Any]:
 def _column(name: str, values: Sequence[Any]) -> Any:
     if name == "string" or any(isinstance(v, str) for v in values):
         return [None if v is None else str(v) for v in values]
+    if values and all(isinstance(v, bool) for v in values):  # a mask, e.g. the candidates
+        return np.array(values, dtype=bool)
     if name in INTEGER_COLUMNS:
         return np.array([-1 if v is None else v for v in values], dtype=np.int64)
     return np.array([np.nan if v is None else v for v in values], dtype=np.float64)

@@ -259,8 +259,8 @@ def summary_html(record: Mapping[str, Any]) -> str:
 
 def page_figures(token_table: TokenTable) -> list[tuple[str, bytes, str]]:
     """``(id, PNG, caption)`` of the page's figures: with counts, interference and row norm
-    against frequency; with a ``spectrum`` block, the eigenvalue density against
-    Marchenko–Pastur.
+    against frequency; with an under-trained indicator, its histograms with the reference rows
+    marked; with a ``spectrum`` block, the eigenvalue density against Marchenko–Pastur.
 
     Example:
         >>> page_figures(TokenTable._build({"n_rows": 1}, table={"id": np.arange(1)}))
@@ -277,6 +277,15 @@ def page_figures(token_table: TokenTable) -> list[tuple[str, bytes, str]]:
         caption = "Interference and row norm of every token seen, against its count."
         out.append(("frequency", _png(fig, png_bytes, PNG_DPI), caption))
     record = token_table.to_dict()
+    if (record.get("undertrained") or {}).get("ranked_by"):
+        from ..geometry.undertrained_plot import plot_undertrained
+
+        caption = (
+            "The under-trained indicators (Land & Bartolo 2024): the reference rows marked, the "
+            "candidates' threshold drawn; low = under-trained."
+        )
+        fig = plot_undertrained(token_table)
+        out.append(("undertrained", _png(fig, png_bytes, PNG_DPI), caption))
     block, used = record.get("spectrum"), record.get("n_rows_used")
     if block and used and record.get("m"):
         from ..geometry.result_parts import Spectrum

@@ -106,8 +106,9 @@ def _hf_config(config_json: str):
 
 
 @lru_cache(maxsize=32)
-def _skeleton_head_names(config_json: str) -> tuple[str, ...]:
-    """Parameter names of the output embedding in a meta-device skeleton of the model."""
+def _skeleton_head_names(config_json: str, side: str = "head") -> tuple[str, ...]:
+    """Parameter names of the output embedding in a meta-device skeleton of the model
+    (``side="input"``: of the input embedding)."""
     hf_config = _hf_config(config_json)
     if hf_config is None:
         return ()
@@ -122,7 +123,8 @@ def _skeleton_head_names(config_json: str) -> tuple[str, ...]:
         tied = bool(getattr(text_cfg, "tie_word_embeddings", True))
         with _quiet_transformers(), init_empty_weights():
             model = AutoModelForCausalLM.from_config(hf_config)
-        module = model.get_input_embeddings() if tied else model.get_output_embeddings()
+        use_input = tied or side == "input"
+        module = model.get_input_embeddings() if use_input else model.get_output_embeddings()
         weight = getattr(module, "weight", None)
         names = [n for n, p in model.named_parameters(remove_duplicate=False) if p is weight]
         prefix = getattr(model, "base_model_prefix", "") or ""

@@ -53,14 +53,15 @@ def _file_keys(path: Path) -> list[str]:
     return list(tensor_shapes(load_state_dict(path)))
 
 
-def _read(path: Path, key: str) -> torch.Tensor:
+def read_checkpoint_tensor(path: Path, key: str) -> torch.Tensor:
+    """The tensor ``key`` of one safetensors or ``.bin`` file."""
     read = read_tensor if path.suffix.lower() == ".safetensors" else read_bin_tensor
     return read(path, key)
 
 
-def _checkpoint_norm(path: Path) -> FinalNorm:
-    """The final norm of a checkpoint directory or of one safetensors/.bin file in one (only
-    the norm's shard is read)."""
+def checkpoint_shards(path: Path) -> tuple[dict | None, dict[str, Path]]:
+    """``(config.json or None, tensor name -> the file holding it)`` of a checkpoint directory
+    or of one safetensors/.bin file in one (headers and the index only)."""
     directory = path if path.is_dir() else path.parent
     config = read_local_config(directory)
     if path.is_dir():
@@ -74,10 +75,19 @@ def _checkpoint_norm(path: Path) -> FinalNorm:
             shard_of = dict.fromkeys(_file_keys(directory / files.single), directory / files.single)
     else:
         shard_of = dict.fromkeys(_file_keys(path), path)
+    return config, shard_of
+
+
+def _checkpoint_norm(path: Path) -> FinalNorm:
+    """The final norm of a checkpoint directory or of one safetensors/.bin file in one (only
+    the norm's shard is read)."""
+    config, shard_of = checkpoint_shards(path)
     weight, bias = choose_norm_keys(config, shard_of, source=str(path))
     rule = norm_rule((config or {}).get("model_type"))
-    bias_tensor = None if bias is None else _read(shard_of[bias], bias)
-    return make_final_norm(rule, _read(shard_of[weight], weight), bias_tensor, (weight, bias))
+    bias_tensor = None if bias is None else read_checkpoint_tensor(shard_of[bias], bias)
+    return make_final_norm(
+        rule, read_checkpoint_tensor(shard_of[weight], weight), bias_tensor, (weight, bias)
+    )
 
 
 def _gguf_norm(path: Path) -> FinalNorm:

@@ -65,6 +65,7 @@ from ..records.measurement_format import model_label, package_versions
 from ..records.token_table import SCHEMA, TokenTable
 from ..sources import load_unembedding
 from .tokenizers import LoadedTokenizer, load_tokenizer
+from .undertrained_tokens import undertrained_part
 
 _OWNED_KINDS = ("local-dir", "file", "hub")  # tensors loaded by us: safe to normalise in place
 _IN_MEMORY_KINDS = ("array", "module")
@@ -83,6 +84,10 @@ def token_table(
     drop_nonfinite: bool | None = None,
     name: str | None = None,
     progress: bool | None = None,
+    undertrained_percentile: float | None = None,
+    reference_ids: Any = None,
+    verify: bool | None = None,
+    verify_max_tokens: int | None = None,
     options: TokensOptions | None = None,
 ) -> TokenTable:
     """The token table of a head: see the module docstring.
@@ -183,6 +188,8 @@ def _token_table(source: Any, opts: TokensOptions, counts: TokenCounts | None) -
     t = time.perf_counter()
     dev = resolve_device(opts.device)
     norms, _, row_index, n_bad = _usable_rows(unemb.weight, opts.drop_nonfinite, opts.progress)
+    finite = torch.isfinite(norms).cpu().numpy()  # the under-trained part reads the raw rows:
+    under = undertrained_part(source, unemb, tokenizer, strings, opts, finite)  # before U
     owned = unemb is not source and meta.source_kind in _OWNED_KINDS
     U, _, row_index, _ = _normalized(
         unemb.weight, norms, row_index, False, owned, dev, opts.progress
@@ -233,6 +240,7 @@ def _token_table(source: Any, opts: TokensOptions, counts: TokenCounts | None) -
         nearest["computed"] = False
     # more per-token columns join here (issue 18 §4-5), from U, G, p and row_index above,
     # scattered into the head's numbering with _scatter, each with a summary block below
+    table.update(under.columns)
     if aligned is not None:
         table["count"] = _counts_column(aligned)
         table["frequency_rank"] = frequency_rank(aligned)
@@ -266,6 +274,7 @@ def _token_table(source: Any, opts: TokensOptions, counts: TokenCounts | None) -
         "spectrum": _spectrum(G, U, norms, row_index),
         "counts": None,
         "frequency_correlation": None,
+        "undertrained": under.summary,
         "timings": timings,
         "environment": {"versions": package_versions(), "device": str(dev)},
     }
