@@ -42,6 +42,8 @@ import torch
 
 from ..devices import resolve_device
 from ..errors import CorruptCheckpointError, NetworkError, SourceNotFoundError
+from ..geometry.fold import fold_final_norm
+from ..geometry.frequency_direction import frequency_direction
 from ..geometry.gram import gram_matrix, scaled_gram_matrices
 from ..geometry.overlap import default_budget
 from ..geometry.pair_passes import LOG
@@ -158,10 +160,36 @@ def _counts_column(counts: np.ndarray) -> np.ndarray:
     return counts.astype(np.int64) if whole else counts
 
 
+def _frequency_direction(
+    table: dict[str, Any],
+    U: torch.Tensor,
+    norms: torch.Tensor,
+    row_index: torch.Tensor | None,
+    counts: np.ndarray,
+    G: torch.Tensor,
+    progress: bool | None,
+) -> dict[str, Any]:
+    """Add the ``frequency_projection`` column (u_i·d, NaN for the rows not used) to ``table``
+    when the direction is computed; return the summary's ``frequency_direction`` block."""
+    used_counts = counts if row_index is None else counts[row_index.cpu().numpy()]
+    used_norms = norms if row_index is None else norms[row_index.to(norms.device)]
+    along, block = frequency_direction(U, used_norms, used_counts, G, progress)
+    if along is not None:
+        table["frequency_projection"] = _scatter(
+            torch.from_numpy(along), row_index, len(counts), np.nan
+        )
+    return block
+
+
 def _token_table(source: Any, opts: TokensOptions, counts: TokenCounts | None) -> TokenTable:
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    unemb = load_unembedding(source, tensor=opts.tensor, revision=opts.revision)
+    unemb = load_unembedding(
+        source, tensor=opts.tensor, revision=opts.revision, final_norm=opts.fold_norm
+    )
+    logit_offset = None
+    if opts.fold_norm:  # the matrix that produces the logits, before any normalising
+        unemb, logit_offset = fold_final_norm(unemb)
     meta = unemb.meta
     if opts.name:
         meta = replace(meta, name=opts.name, extra=dict(meta.extra))
@@ -174,7 +202,7 @@ def _token_table(source: Any, opts: TokensOptions, counts: TokenCounts | None) -
     t = time.perf_counter()
     dev = resolve_device(opts.device)
     norms, _, row_index, n_bad = _usable_rows(unemb.weight, opts.drop_nonfinite, opts.progress)
-    owned = unemb is not source and meta.source_kind in _OWNED_KINDS
+    owned = opts.fold_norm or (unemb is not source and meta.source_kind in _OWNED_KINDS)
     U, _, row_index, _ = _normalized(
         unemb.weight, norms, row_index, False, owned, dev, opts.progress
     )
@@ -196,6 +224,8 @@ def _token_table(source: Any, opts: TokensOptions, counts: TokenCounts | None) -
     table: dict[str, Any] = {"id": np.arange(n_rows, dtype=np.int64)}
     table["string"] = strings if strings is not None else [None] * n_rows
     table["row_norm"] = norms.cpu().numpy()
+    if logit_offset is not None:
+        table["logit_offset"] = logit_offset
     table["interference"] = _scatter(interference, row_index, n_rows, np.nan)
     if weighted is not None:
         table["weighted_interference"] = _scatter(weighted, row_index, n_rows, np.nan)
@@ -224,6 +254,11 @@ def _token_table(source: Any, opts: TokensOptions, counts: TokenCounts | None) -
         nearest["computed"] = False
     # more per-token columns join here (issue 18 §4-5), from U, G, p and row_index above,
     # scattered into the head's numbering with _scatter, each with a summary block below
+    direction = None
+    if aligned is not None:  # issue 18 §5: the direction of the rows that predicts frequency
+        t = time.perf_counter()
+        direction = _frequency_direction(table, U, norms, row_index, aligned, G, opts.progress)
+        timings["frequency_direction_s"] = time.perf_counter() - t
     if aligned is not None:
         table["count"] = _counts_column(aligned)
         table["frequency_rank"] = frequency_rank(aligned)
@@ -240,6 +275,8 @@ def _token_table(source: Any, opts: TokensOptions, counts: TokenCounts | None) -
         "n_rows_used": n_used,
         "n_rows_excluded": n_rows - n_used,
         "n_nonfinite_rows_dropped": n_bad,
+        # a folded head says so, as measure's record (an unfolded record keeps its layout)
+        **({"fold_norm": True, "final_norm": meta.extra["final_norm"]} if opts.fold_norm else {}),
         "tokenizer": tokenizer_block,
         "interference": {
             "definition": "mean over j != i of cos^2_ij = (u_i^T G u_i - |u_i|^4) / (n - 1), "
@@ -277,4 +314,5 @@ def _token_table(source: Any, opts: TokensOptions, counts: TokenCounts | None) -
             "interference": spearman_with_log_frequency(table["interference"], aligned),
             "row_norm": spearman_with_log_frequency(table["row_norm"], aligned),
         }
+        record["frequency_direction"] = direction
     return TokenTable._build(record, table=table)
