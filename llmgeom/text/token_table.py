@@ -79,6 +79,7 @@ def token_table(
     exact_max_flops: float | None = None,
     top: int | None = None,
     tokenizer: Any = None,
+    fold_norm: bool | None = None,
     tensor: str | None = None,
     revision: str | None = None,
     device: str | None = None,
