@@ -151,12 +151,15 @@ class TokenTable(TypedResult):
         if direction.get("computed"):
             r2 = direction["r2_cv"]
             explained = direction.get("fraction_explained")
+            share = "-" if explained is None else f"{100 * explained:.1f}%"
             lines.append(
                 f"  frequency direction: R^2 {fmt(r2['mean'], 3)} +- {fmt(r2['std'], 2)} "
-                f"({r2['n_folds']}-fold CV, alpha {fmt(direction['alpha'], 3)}); mean cos^2 "
-                f"{fmt(direction['mean_cos2'])} -> {fmt(direction['mean_cos2_without_direction'])}"
-                f" without it ({'-' if explained is None else f'{100 * explained:.1f}%'} "
-                "explained)"
+                f"({r2['n_folds']}-fold CV, alpha {fmt(direction['alpha'], 3)})"
+            )
+            lines.append(
+                f"    mean cos^2 {fmt(direction['mean_cos2'])} -> "
+                f"{fmt(direction['mean_cos2_without_direction'])} with it projected out of "
+                f"every row ({share} explained)"
             )
         elif direction:
             lines.append(f"  frequency direction not computed: {direction.get('reason')}")

@@ -7,7 +7,11 @@ Gram matrix), with counts the frequency-weighted interference, its count and fre
 its nearest neighbour and |cos| when the exact pass over all pairs is affordable (the FLOP rule of
 ``measure``'s ``--exact-max-flops``). The summary lists the most crowded tokens and, with counts,
 the Spearman correlations of interference and row norm with log frequency
-(:mod:`llmgeom.geometry.token_summary`). The result is a
+(:mod:`llmgeom.geometry.token_summary`), and the frequency direction: a ridge regression of
+log(1 + count) on the rows, its cross-validated R², each token's projection on it and mean cos²
+with it projected out (:mod:`llmgeom.geometry.frequency_direction`). With ``fold_norm`` the head
+is the folded one, ``γ ⊙ w_j`` (:mod:`llmgeom.geometry.fold`), with the logit offsets
+``b · w_j`` as a column where the final norm has a bias. The result is a
 :class:`~llmgeom.records.token_table.TokenTable`.
 
 Zero rows (no direction) and, with ``drop_nonfinite``, rows with NaN/inf take no part: their
