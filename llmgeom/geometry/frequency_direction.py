@@ -8,8 +8,9 @@ often a token occurs, and how much of the mean cos² it carries.
   (:func:`alpha_grid`: relative to the mean eigenvalue of the centred ``XᵀX``, so the grid
   follows the head's scale) by its efficient leave-one-out path on all tokens; with α fixed,
   ``cross_val_score`` gives the R² of ``Ridge(alpha)`` on 5 shuffled folds (``KFold``, seed
-  :data:`SEED`). The direction ``d`` is the coefficient vector made unit: it points towards the
-  frequent tokens. Cost O(n·m²) for the grid and each fold, no ``n × n`` work.
+  :data:`SEED`; α is chosen once, on all tokens, and fixed in the folds). The direction ``d`` is
+  the coefficient vector made unit: it points towards the frequent tokens. Cost O(n·m²) per α
+  of the grid and per fold (float64, on a float64 copy of the rows), no ``n × n`` work.
 * :func:`projected_mean_cos2` — every unit row with ``d`` projected out,
   ``u_i' = (u_i − (u_i·d) d) / ‖u_i − (u_i·d) d‖``, and their mean cos² over pairs i≠j exactly
   by the Gram identity ``(‖Σ_i u_i' u_i'ᵀ‖_F² − Σ_i ‖u_i'‖⁴) / (n(n−1))``. The sum is
