@@ -60,6 +60,7 @@ ANY_VALUE: dict[type, dict[str, str]] = {
         "counts": "a path, an array or an object with counts: read when the table is made",
         "tokenizer": "a tokenizer object or source: loaded when the table is made",
         "drop_nonfinite": "a switch",
+        "fold_norm": "a switch",
         "progress": "None (automatic) or a switch",
         "tensor": "a tensor name: the source checks it",
         "revision": "a Hub revision: the Hub checks it",

@@ -36,6 +36,12 @@ per token (one row each, in id order, into NAME.tokens.parquet, or .csv with --c
 with --counts COUNTS.npz (token counts, e.g. from `llmgeom freq`):
   weighted_interference  sum_(j!=i) p_j cos^2_ij / sum_(j!=i) p_j, p = counts (exact, Gram)
   count, frequency_rank  1 = the most frequent (ties by id); empty for tokens never seen
+  frequency_projection   u_i . d: the unit row along the frequency direction d, the unit
+                         coefficients of a ridge regression of log(1 + count) on the raw rows
+                         (all tokens, count 0 included; alpha by RidgeCV's leave-one-out,
+                         R^2 by 5-fold cross-validation, seed 0)
+with --fold-norm (the final norm folded into the head: rows gamma * w_j, as the logits use them):
+  logit_offset           b . w_j, the fixed logit offset of a LayerNorm bias b (none for RMSNorm)
 
 under-trained tokens (Land & Bartolo 2024, "Fishing for Magikarp"), from the weights alone:
   undertrained_reference  rows known unused: beyond the tokenizer, unreachable or never-UTF-8
@@ -51,13 +57,15 @@ under-trained tokens (Land & Bartolo 2024, "Fishing for Magikarp"), from the wei
 
 NAME.tokens.json: the summary (mean/median/max interference, the --top most crowded tokens with
 their strings and nearest neighbours, with counts the Spearman correlations of interference and
-row norm with log frequency, the spectrum of the unit rows' Gram matrix, the under-trained
-candidates, provenance); NAME.tokens.png (with counts): both against frequency;
-NAME.undertrained.png: the indicators' histograms; NAME.tokens.html (--no-html: not written):
-one self-contained page (no network) with the table, searchable and sortable (the most crowded,
-the under-trained candidates, any token by string or id), the figures and the spectrum against
-Marchenko-Pastur. Every file is named after the model, so several models share a folder
-(`llmgeom report` on it links each model's page).
+row norm with log frequency, the frequency direction: R^2 per fold, alpha, d, and mean cos^2
+with d projected out of every row and the share of it d explains; the spectrum of the unit
+rows' Gram matrix, the under-trained candidates, provenance); NAME.tokens.png (with counts):
+both against frequency; NAME.undertrained.png: the indicators' histograms; NAME.tokens.html
+(--no-html: not written): one self-contained page (no network) with the table, searchable and
+sortable (the most crowded, the under-trained candidates, any token by string or id), the
+figures and the spectrum against Marchenko-Pastur. Every file is named after the model, so
+several models share a folder (`llmgeom report` on it links each model's page); a folded
+head's files are NAME.folded.tokens.*, beside the unfolded ones.
 The Parquet and CSV files need pyarrow: pip install 'llmgeom[tokens]'.
 
 examples:
@@ -65,6 +73,7 @@ examples:
   llmgeom freq gpt2 --corpus wiki.txt       # writes results/freq/gpt2.wiki.counts.npz
   llmgeom tokens gpt2 --counts results/freq/gpt2.wiki.counts.npz
   llmgeom tokens ./my-checkpoint --csv --out results/tokens
+  llmgeom tokens ./my-checkpoint --fold-norm                # the matrix that makes the logits
   llmgeom tokens qwen2.5-7b --exact-max-flops inf     # all pairs for the neighbours, however long
   llmgeom tokens ./my-checkpoint --verify --reference-ids 7-105   # check the candidates
 """

@@ -42,6 +42,17 @@ def drop_nonfinite_option() -> Any:
     return option(False, "skip rows with NaN/inf instead of failing", flag="--drop-nonfinite")
 
 
+def fold_norm_option() -> Any:
+    """``fold_norm``: analyse the head with the final norm folded in (``--fold-norm``)."""
+    return option(
+        False,
+        "measure the matrix that produces the logits: the head's rows scaled by the final norm's "
+        "weight (Gemma: 1 + weight), read with the head; a LayerNorm bias gives per-token logit "
+        "offsets (saved beside the result)",
+        flag="--fold-norm",
+    )
+
+
 def progress_option() -> Any:
     """``progress``: None (automatic) or False (``--no-progress``); never compared."""
     return option(None, "no progress bars", flag="--no-progress", const=False, compare=False)

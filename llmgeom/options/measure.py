@@ -30,6 +30,7 @@ from .declare import option
 from .head import (
     device_option,
     drop_nonfinite_option,
+    fold_norm_option,
     progress_option,
     revision_option,
     tensor_option,
@@ -126,13 +127,7 @@ class MeasureOptions:
         choices=ROW_MODES,
     )
     center: bool = option(False, "subtract the mean row first", flag="--center")
-    fold_norm: bool = option(
-        False,
-        "measure the matrix that produces the logits: the head's rows scaled by the final norm's "
-        "weight (Gemma: 1 + weight), read with the head; a LayerNorm bias gives per-token logit "
-        "offsets (saved beside the result)",
-        flag="--fold-norm",
-    )
+    fold_norm: bool = fold_norm_option()
     weights: Any = option(  # noqa: RUF009 - option() is dataclasses.field with help
         None,
         "token counts (.npz holding 'counts', index = token id, as `llmgeom freq` writes): "

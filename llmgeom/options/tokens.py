@@ -27,6 +27,7 @@ from .declare import option
 from .head import (
     device_option,
     drop_nonfinite_option,
+    fold_norm_option,
     progress_option,
     revision_option,
     tensor_option,
@@ -98,6 +99,7 @@ class TokensOptions:
     tokenizer: Any = option(  # noqa: RUF009 - option() is dataclasses.field with help
         None, "the tokenizer that decodes the ids (Python only)", compare=False
     )
+    fold_norm: bool = fold_norm_option()
     tensor: str | None = tensor_option()
     revision: str | None = revision_option()
     device: str = device_option()

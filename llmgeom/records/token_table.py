@@ -12,6 +12,11 @@ absent or all null, the summary says which):
   weighted by the other tokens' frequencies (with counts);
 * ``nearest_id``, ``nearest_abs_cos``: the token of largest |cos| and that |cos| (exact pass);
 * ``count``, ``frequency_rank`` (1: the most frequent; ties by id; null for a count of 0).
+* ``frequency_projection``: ``u_i·d``, the unit row along the frequency direction ``d`` (with
+  counts; :mod:`llmgeom.geometry.frequency_direction`, ``d`` itself is
+  :attr:`TokenTable.frequency_direction`);
+* ``logit_offset``: ``b · w_j``, the fixed logit offset of a final LayerNorm's bias (with
+  ``fold_norm``, where the norm has a bias; the summary's ``final_norm`` names it).
 
 Further per-token columns (the under-trained indicator, the frequency direction's prediction)
 join by name: :meth:`TokenTable.with_columns` keeps any extra column, after these, in every file.
@@ -146,6 +151,22 @@ class TokenTable(TypedResult):
         if not tokenizer.get("loaded"):
             lines.append(f"  no strings: {tokenizer.get('reason', 'no tokenizer')}")
         lines.extend(_undertrained_lines(d.get("undertrained"), shown))
+        direction = d.get("frequency_direction") or {}
+        if direction.get("computed"):
+            r2 = direction["r2_cv"]
+            explained = direction.get("fraction_explained")
+            share = "-" if explained is None else f"{100 * explained:.1f}%"
+            lines.append(
+                f"  frequency direction: R^2 {fmt(r2['mean'], 3)} +- {fmt(r2['std'], 2)} "
+                f"({r2['n_folds']}-fold CV, alpha {fmt(direction['alpha'], 3)})"
+            )
+            lines.append(
+                f"    mean cos^2 {fmt(direction['mean_cos2'])} -> "
+                f"{fmt(direction['mean_cos2_without_direction'])} with it projected out of "
+                f"every row ({share} explained)"
+            )
+        elif direction:
+            lines.append(f"  frequency direction not computed: {direction.get('reason')}")
         correlation = d.get("frequency_correlation")
         if correlation:
             for key in ("interference", "row_norm"):
@@ -155,6 +176,20 @@ class TokenTable(TypedResult):
                     f"({c['n_tokens']:,} tokens with a count)"
                 )
         return "\n".join(lines)
+
+    @property
+    def frequency_direction(self) -> np.ndarray | None:
+        """The unit frequency direction ``d`` (float64, ``m``; with counts, None otherwise).
+
+        Example:
+            >>> t = TokenTable._build({"schema": SCHEMA, "n_rows": 0,
+            ...     "frequency_direction": {"computed": True, "direction": [0.6, 0.8]}})
+            >>> t.frequency_direction.tolist()
+            [0.6, 0.8]
+        """
+        block = self.to_dict().get("frequency_direction") or {}
+        values = block.get("direction")
+        return None if values is None else np.asarray(values, dtype=np.float64)
 
     def column_names(self) -> list[str]:
         """The columns in file order: :data:`COLUMNS` present, then any others."""
@@ -208,14 +243,16 @@ class TokenTable(TypedResult):
 
     def file_names(self, table_format: TableFormat = "parquet") -> dict[str, str]:
         """``{"table": NAME.tokens.parquet, "summary": NAME.tokens.json, "figure": ...png,
-        "page": NAME.tokens.html}``."""
-        stem = f"{_safe(self.name)}.tokens"
+        "page": NAME.tokens.html, ...}`` (``NAME.folded.tokens.*`` for a folded head,
+        ``fold_norm``)."""
+        folded = ".folded" if self.to_dict().get("fold_norm") else ""  # never the unfolded files
+        stem = f"{_safe(self.name)}{folded}.tokens"
         return {
             "table": f"{stem}.{table_format}",
             "summary": f"{stem}.json",
             "figure": f"{stem}.png",
             "page": f"{stem}.html",
-            "undertrained_figure": f"{_safe(self.name)}.undertrained.png",
+            "undertrained_figure": f"{_safe(self.name)}{folded}.undertrained.png",
         }
 
     def save(

@@ -7,18 +7,24 @@ Gram matrix), with counts the frequency-weighted interference, its count and fre
 its nearest neighbour and |cos| when the exact pass over all pairs is affordable (the FLOP rule of
 ``measure``'s ``--exact-max-flops``). The summary lists the most crowded tokens and, with counts,
 the Spearman correlations of interference and row norm with log frequency
-(:mod:`llmgeom.geometry.token_summary`). The result is a
+(:mod:`llmgeom.geometry.token_summary`), and the frequency direction: a ridge regression of
+log(1 + count) on the rows, its cross-validated R², each token's projection on it and mean cos²
+with it projected out (:mod:`llmgeom.geometry.frequency_direction`). With ``fold_norm`` the head
+is the folded one, ``γ ⊙ w_j`` (:mod:`llmgeom.geometry.fold`), with the logit offsets
+``b · w_j`` as a column where the final norm has a bias. The result is a
 :class:`~llmgeom.records.token_table.TokenTable`.
 
 Zero rows (no direction) and, with ``drop_nonfinite``, rows with NaN/inf take no part: their
 interference and neighbour are missing, and the others' means are over the rows that do.
 
-More per-token quantities (the under-trained indicator and the frequency direction of issue 18,
-§4-5) join where :func:`_token_table` marks it: computed in :mod:`llmgeom.geometry` from the unit
-rows ``U``, ``G`` and ``p`` already at hand, added to ``table`` under their own names (the
-record's files keep any extra column, :meth:`~llmgeom.records.token_table.TokenTable.with_columns`
-adds one afterwards) and to the summary as a block of their own; a page of the table (§6) reads
-the saved files.
+The under-trained tokens (Land & Bartolo 2024: :mod:`llmgeom.text.undertrained_tokens`) are
+found from the raw rows before they are normalised; the spectrum of the unit rows' Gram matrix
+joins the summary as ``measure`` records it. More per-token quantities join where
+:func:`_token_table` marks it: computed in :mod:`llmgeom.geometry` from the unit rows ``U``,
+``G`` and ``p`` already at hand, added to ``table`` under their own names (the record's files
+keep any extra column, :meth:`~llmgeom.records.token_table.TokenTable.with_columns` adds one
+afterwards) and to the summary as a block of their own; the page
+(:mod:`llmgeom.report.token_page`) shows every column and block.
 
 Example:
     >>> import torch
@@ -42,6 +48,8 @@ import torch
 
 from ..devices import resolve_device
 from ..errors import CorruptCheckpointError, NetworkError, SourceNotFoundError
+from ..geometry.fold import fold_final_norm
+from ..geometry.frequency_direction import frequency_direction
 from ..geometry.gram import gram_matrix, scaled_gram_matrices
 from ..geometry.overlap import default_budget
 from ..geometry.pair_passes import LOG
@@ -78,6 +86,7 @@ def token_table(
     exact_max_flops: float | None = None,
     top: int | None = None,
     tokenizer: Any = None,
+    fold_norm: bool | None = None,
     tensor: str | None = None,
     revision: str | None = None,
     device: str | None = None,
@@ -172,10 +181,36 @@ def _spectrum(G: torch.Tensor, U: torch.Tensor, norms: torch.Tensor, row_index: 
     return spectrum_of_gram(G, U, used.to(U.device))
 
 
+def _frequency_direction(
+    table: dict[str, Any],
+    U: torch.Tensor,
+    norms: torch.Tensor,
+    row_index: torch.Tensor | None,
+    counts: np.ndarray,
+    G: torch.Tensor,
+    progress: bool | None,
+) -> dict[str, Any]:
+    """Add the ``frequency_projection`` column (u_i·d, NaN for the rows not used) to ``table``
+    when the direction is computed; return the summary's ``frequency_direction`` block."""
+    used_counts = counts if row_index is None else counts[row_index.cpu().numpy()]
+    used_norms = norms if row_index is None else norms[row_index.to(norms.device)]
+    along, block = frequency_direction(U, used_norms, used_counts, G, progress)
+    if along is not None:
+        table["frequency_projection"] = _scatter(
+            torch.from_numpy(along), row_index, len(counts), np.nan
+        )
+    return block
+
+
 def _token_table(source: Any, opts: TokensOptions, counts: TokenCounts | None) -> TokenTable:
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    unemb = load_unembedding(source, tensor=opts.tensor, revision=opts.revision)
+    unemb = load_unembedding(
+        source, tensor=opts.tensor, revision=opts.revision, final_norm=opts.fold_norm
+    )
+    logit_offset = None
+    if opts.fold_norm:  # the matrix that produces the logits, before any normalising
+        unemb, logit_offset = fold_final_norm(unemb)
     meta = unemb.meta
     if opts.name:
         meta = replace(meta, name=opts.name, extra=dict(meta.extra))
@@ -190,7 +225,7 @@ def _token_table(source: Any, opts: TokensOptions, counts: TokenCounts | None) -
     norms, _, row_index, n_bad = _usable_rows(unemb.weight, opts.drop_nonfinite, opts.progress)
     finite = torch.isfinite(norms).cpu().numpy()  # the under-trained part reads the raw rows:
     under = undertrained_part(source, unemb, tokenizer, strings, opts, finite)  # before U
-    owned = unemb is not source and meta.source_kind in _OWNED_KINDS
+    owned = opts.fold_norm or (unemb is not source and meta.source_kind in _OWNED_KINDS)
     U, _, row_index, _ = _normalized(
         unemb.weight, norms, row_index, False, owned, dev, opts.progress
     )
@@ -212,6 +247,8 @@ def _token_table(source: Any, opts: TokensOptions, counts: TokenCounts | None) -
     table: dict[str, Any] = {"id": np.arange(n_rows, dtype=np.int64)}
     table["string"] = strings if strings is not None else [None] * n_rows
     table["row_norm"] = norms.cpu().numpy()
+    if logit_offset is not None:
+        table["logit_offset"] = logit_offset
     table["interference"] = _scatter(interference, row_index, n_rows, np.nan)
     if weighted is not None:
         table["weighted_interference"] = _scatter(weighted, row_index, n_rows, np.nan)
@@ -238,9 +275,14 @@ def _token_table(source: Any, opts: TokensOptions, counts: TokenCounts | None) -
         table["nearest_id"] = np.full(n_rows, -1, dtype=np.int64)
         table["nearest_abs_cos"] = np.full(n_rows, np.nan)
         nearest["computed"] = False
-    # more per-token columns join here (issue 18 §4-5), from U, G, p and row_index above,
-    # scattered into the head's numbering with _scatter, each with a summary block below
+    # more per-token columns join here, from U, G, p and row_index above, scattered into the
+    # head's numbering with _scatter, each with a summary block below
     table.update(under.columns)
+    direction = None
+    if aligned is not None:  # issue 18 §5: the direction of the rows that predicts frequency
+        t = time.perf_counter()
+        direction = _frequency_direction(table, U, norms, row_index, aligned, G, opts.progress)
+        timings["frequency_direction_s"] = time.perf_counter() - t
     if aligned is not None:
         table["count"] = _counts_column(aligned)
         table["frequency_rank"] = frequency_rank(aligned)
@@ -257,6 +299,8 @@ def _token_table(source: Any, opts: TokensOptions, counts: TokenCounts | None) -
         "n_rows_used": n_used,
         "n_rows_excluded": n_rows - n_used,
         "n_nonfinite_rows_dropped": n_bad,
+        # a folded head says so, as measure's record (an unfolded record keeps its layout)
+        **({"fold_norm": True, "final_norm": meta.extra["final_norm"]} if opts.fold_norm else {}),
         "tokenizer": tokenizer_block,
         "interference": {
             "definition": "mean over j != i of cos^2_ij = (u_i^T G u_i - |u_i|^4) / (n - 1), "
@@ -296,4 +340,5 @@ def _token_table(source: Any, opts: TokensOptions, counts: TokenCounts | None) -
             "interference": spearman_with_log_frequency(table["interference"], aligned),
             "row_norm": spearman_with_log_frequency(table["row_norm"], aligned),
         }
+        record["frequency_direction"] = direction
     return TokenTable._build(record, table=table)

@@ -129,7 +129,7 @@ def test_every_summary_block_is_shown(table, parsed):
     for key in ("interference", "spectrum", "frequency_correlation", "undertrained",
                 "frequency_direction", "most_crowded"):  # fmt: skip
         assert f"<h3>{key}</h3>" in page, key
-    assert '<td>r2_cv_mean</td><td class="num">0.4321</td>' in page
+    assert '<td>r2_cv.mean</td><td class="num">0.428</td>' in page
     assert "<h4>undertrained.candidates</h4>" in page
     m = table.m
     assert f"{m} values, largest" in page  # the eigenvalues, summarised

@@ -69,9 +69,18 @@ def synthetic_table(n: int = 1234, m: int = 24, seed: int = 0, name: str = "toy"
             for i in ids
         ],
     }
-    record["frequency_direction"] = {
-        "r2_cv_mean": 0.4321,
-        "r2_cv_folds": [0.4, 0.42, 0.44, 0.43, 0.45],
+    record["frequency_direction"] = {  # the layout of llmgeom.geometry.frequency_direction
+        "computed": True,
+        "alpha": 0.25,
+        "r2_cv": {
+            "folds": [0.4, 0.42, 0.44, 0.43, 0.45],
+            "mean": 0.428,
+            "std": 0.017,
+            "n_folds": 5,
+        },
+        "direction": [1.0] + [0.0] * (int(record.get("m") or 1) - 1),
+        "mean_cos2": 0.0456,
         "mean_cos2_without_direction": 0.0345,
+        "fraction_explained": 1 - 0.0345 / 0.0456,
     }
     return TokenTable._build(record, table=table.table)
