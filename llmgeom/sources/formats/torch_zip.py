@@ -30,6 +30,7 @@ from __future__ import annotations
 import io
 import math
 import pickle
+import re
 import struct
 import warnings
 import zipfile
@@ -43,7 +44,6 @@ import torch
 from ...errors import CorruptCheckpointError, LlmgeomError
 from .._reasons import short_reason
 from .safetensors_format import require_entry, tensor_from_bytes
-from .torch_bin import refused_error
 
 MAX_PICKLE_BYTES = 64 * 2**20  # a data.pkl larger than this is not a state dict of weights
 # globals torch.load(weights_only=True) accepts but the planner does not read (other
@@ -55,6 +55,16 @@ _UNPLANNED = set(
 )
 #: A seekable binary file: an open file, or a raw stream such as :class:`.RangeFile`.
 BinaryFile: TypeAlias = IO[bytes] | io.RawIOBase
+
+
+def refused_error(err: Exception, source: str) -> CorruptCheckpointError:
+    """The error for a pickle that ``weights_only`` loading refused, naming what it refused."""
+    text = str(err)
+    match = re.search(r"(unsupported global|unsupported operand|global [\w.]+ )[^\n]*", text, re.I)
+    reason = match.group(0) if match else (text.strip().splitlines() or [type(err).__name__])[0]
+    return CorruptCheckpointError(
+        f"{source}: refused to load: the pickle is not plain weights ({reason.strip()[:200]})"
+    )
 
 
 class ZipLayoutError(LlmgeomError, ValueError):
@@ -76,12 +86,17 @@ class _Tensor(NamedTuple):
     contiguous: bool
 
 
-class _Unpickler(pickle.Unpickler):
-    """``data.pkl`` -> dicts of :class:`_Tensor` records; runs nothing the pickle names."""
+class _Unpickler(pickle._Unpickler):  # type: ignore[name-defined]
+    """``data.pkl`` -> dicts of :class:`_Tensor` records; runs nothing the pickle names.
+
+    Python's pure unpickler, as torch.load's ``weights_only`` one: its memo is a dict, where the C
+    unpickler's is an array grown to the largest index a ``LONG_BINPUT`` names (4 bytes: a
+    16 GiB allocation from a five-byte opcode)."""
 
     def __init__(self, data: bytes, source: str) -> None:
         super().__init__(io.BytesIO(data), encoding="utf-8")
         self.source = source
+        self.storages: list[_Storage] = []  # every persistent id, in order
 
     def find_class(self, module: str, name: str) -> Any:
         path = f"{'builtins' if module == '__builtin__' else module}.{name}"
@@ -111,7 +126,10 @@ class _Unpickler(pickle.Unpickler):
         kind, dtype, key, _location, numel = pid
         if kind != "storage" or not isinstance(dtype, torch.dtype) or not isinstance(numel, int):
             raise ZipLayoutError(f"{self.source}: unexpected persistent id {pid!r:.80}")
-        return _Storage(str(key), dtype, numel * dtype.itemsize)
+        if numel < 0:
+            raise ZipLayoutError(f"{self.source}: a storage of {numel} elements")
+        self.storages.append(_Storage(str(key), dtype, numel * dtype.itemsize))
+        return self.storages[-1]
 
     def _tensor_v3(self, storage, offset, shape, stride, grad, hooks, dtype, metadata=None):
         plain = isinstance(storage, _Storage) and isinstance(dtype, torch.dtype)
@@ -171,34 +189,48 @@ class ZipCheckpoint:
         if not t.contiguous:
             raise ZipLayoutError(f"{self.source}: tensor {name!r} is not contiguous")
         record = f"{self.root}/data/{t.storage.key}"
-        try:
-            info = self.archive.getinfo(record)
-        except KeyError:
-            raise ZipLayoutError(f"{self.source}: no entry {record} for {name!r}") from None
-        if info.compress_type != zipfile.ZIP_STORED:
-            raise ZipLayoutError(f"{self.source}: entry {record} is compressed")
+        data = _stored_record(self.fileobj, self.archive, record, t.storage.nbytes, self.source)
         begin = t.offset * t.dtype.itemsize
         end = begin + math.prod(t.shape) * t.dtype.itemsize
-        need = max(end, t.storage.nbytes)
-        if need > info.file_size:
-            raise ZipLayoutError(f"{self.source}: {record} has {info.file_size} bytes, not {need}")
-        # the data follows the entry's LOCAL header, whose extra field (torch's alignment
-        # padding) differs from the central directory's; zipfile does not expose where
-        name_bytes = info.filename.encode()
-        try:
-            self.fileobj.seek(info.header_offset)
-            head = self.fileobj.read(30 + len(name_bytes))
-            magic, name_len, extra_len = struct.unpack("<4s22xHH", head[:30])
-        except Exception as err:
-            raise _zip_error(err, self.fileobj, self.source) from None
-        if (magic, name_len, head[30:]) != (b"PK\x03\x04", len(name_bytes), name_bytes):
-            raise ZipLayoutError(f"{self.source}: bad local header for {record}")
-        data = info.header_offset + len(head) + extra_len
+        if end > t.storage.nbytes:
+            raise ZipLayoutError(f"{self.source}: {name!r} ends past its storage {record}")
         return ZipTensorPlan(name, t.storage.key, t.dtype, t.shape, data + begin, data + end)
 
 
-def index_zip_checkpoint(fileobj: BinaryFile, source: str = "file") -> ZipCheckpoint:
-    """Read the central directory and ``data.pkl`` of a zip ``.bin`` file (no tensor data)."""
+def _stored_record(
+    fileobj: BinaryFile, archive: zipfile.ZipFile, record: str, nbytes: int, source: str
+) -> int:
+    """Where the bytes of the zip entry ``record`` start, if it holds a storage's ``nbytes``
+    bytes as they are: one entry of that name, not compressed, of exactly that size, behind a
+    local header that names it, inside the file (what torch.load checks, except memory-mapped)."""
+    infos = [info for info in archive.infolist() if info.filename == record]
+    if len(infos) != 1:
+        raise ZipLayoutError(f"{source}: {len(infos)} entries {record}, not one")
+    info = infos[0]
+    if info.compress_type != zipfile.ZIP_STORED:
+        raise ZipLayoutError(f"{source}: entry {record} is compressed")
+    if info.file_size != nbytes:
+        raise ZipLayoutError(f"{source}: {record} has {info.file_size} bytes, not {nbytes}")
+    # the data follows the entry's LOCAL header, whose extra field (torch's alignment
+    # padding) differs from the central directory's; zipfile does not expose where
+    name_bytes = info.filename.encode()
+    try:
+        size = fileobj.seek(0, io.SEEK_END)
+        fileobj.seek(info.header_offset)
+        head = fileobj.read(30 + len(name_bytes))
+        magic, name_len, extra_len = struct.unpack("<4s22xHH", head[:30])
+    except Exception as err:
+        raise _zip_error(err, fileobj, source) from None
+    if (magic, name_len, head[30:]) != (b"PK\x03\x04", len(name_bytes), name_bytes):
+        raise ZipLayoutError(f"{source}: bad local header for {record}")
+    data = info.header_offset + len(head) + extra_len
+    if data + nbytes > size:  # a local header's extra field pointing past the end
+        raise ZipLayoutError(f"{source}: {record} would end past the file's {size} bytes")
+    return data
+
+
+def _unpickled(fileobj: BinaryFile, source: str) -> tuple[zipfile.ZipFile, str, _Unpickler, Any]:
+    """The archive, its root folder, and its ``data.pkl`` unpickled (with the storages named)."""
     try:
         archive = zipfile.ZipFile(fileobj)
         names = archive.namelist()
@@ -210,9 +242,36 @@ def index_zip_checkpoint(fileobj: BinaryFile, source: str = "file") -> ZipCheckp
             raise ZipLayoutError(f"{source}: big-endian checkpoint")
         if archive.getinfo(pickles[0]).file_size > MAX_PICKLE_BYTES:
             raise ZipLayoutError(f"{source}: data.pkl is larger than {MAX_PICKLE_BYTES} bytes")
-        state = _Unpickler(archive.read(pickles[0]), source).load()
+        unpickler = _Unpickler(archive.read(pickles[0]), source)
+        return archive, root, unpickler, unpickler.load()
     except Exception as err:
         raise _zip_error(err, fileobj, source) from None
+
+
+def storages_mappable(fileobj: BinaryFile, source: str = "file") -> bool:
+    """Whether every storage ``data.pkl`` names is one uncompressed entry of exactly its size, as
+    a memory-mapped ``torch.load`` (which checks none of it) needs to read the right bytes.
+
+    Example:
+        >>> import io, torch
+        >>> buf = io.BytesIO()
+        >>> torch.save({"w": torch.ones(3)}, buf)
+        >>> storages_mappable(buf)
+        True
+    """
+    try:
+        archive, root, unpickler, _ = _unpickled(fileobj, source)
+        for storage in unpickler.storages:
+            record = f"{root}/data/{storage.key}"
+            _stored_record(fileobj, archive, record, storage.nbytes, source)
+    except LlmgeomError:  # a layout not planned, a refused pickle: torch.load, unmapped, decides
+        return False
+    return True
+
+
+def index_zip_checkpoint(fileobj: BinaryFile, source: str = "file") -> ZipCheckpoint:
+    """Read the central directory and ``data.pkl`` of a zip ``.bin`` file (no tensor data)."""
+    archive, root, _, state = _unpickled(fileobj, source)
     if isinstance(state, Mapping) and isinstance(state.get("state_dict"), Mapping):
         state = state["state_dict"]
     if not isinstance(state, Mapping):
