@@ -11,6 +11,7 @@ the byte mutations reach the misbehaviour too and a crash replays as data (:func
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
 import sys
 import threading
@@ -95,6 +96,10 @@ class MisbehavingHub(FakeHub):
         hub = self
 
         class Misbehaving(base):  # type: ignore[misc, valid-type]
+            def handle(self) -> None:
+                with contextlib.suppress(OSError):  # a client that hung up: not worth a traceback
+                    super().handle()
+
             def _handle(self, method: str) -> None:
                 script = hub._misbehaves() if method == "GET" else None
                 data = self._data()
@@ -197,14 +202,20 @@ def hub_environment(hub: FakeHub, home: Path, timeout_s: float = 0.3) -> Iterato
         "HF_HUB_ETAG_TIMEOUT": timeout_s,
     }
     saved = {name: getattr(constants, name) for name in settings}
+    loggers = [logging.getLogger(name) for name in ("huggingface_hub", "llmgeom")]
+    levels = [logger.level for logger in loggers]
     waits: list[float] = []
     sleep = time.sleep
     try:
         for name, value in settings.items():
             setattr(constants, name, value)
+        for logger in loggers:  # the retries' warnings, thousands of them in a campaign
+            logger.setLevel(logging.ERROR)
         time.sleep = waits.append  # type: ignore[assignment]
         yield waits
     finally:
         time.sleep = sleep
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
         for name, value in saved.items():
             setattr(constants, name, value)

@@ -16,6 +16,7 @@ Seeds: :mod:`fuzz_torch_files` (structure-aware ``.bin`` variants) and small saf
 from __future__ import annotations
 
 import contextlib
+import json
 import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -26,7 +27,7 @@ import safetensors.torch
 import torch
 from fuzz_harness import Outcome, PropertyViolation, Target, check, write_input
 from fuzz_hub_server import MODES, Script, hub_environment, shared_hub, split_input
-from fuzz_torch_files import base_state, refresh_crcs, torch_seeds
+from fuzz_torch_files import HEAD, base_state, refresh_crcs, torch_seeds
 
 import llmgeom
 from llmgeom.sources.formats.torch_zip import index_zip_checkpoint, tensor_from_plan
@@ -115,22 +116,62 @@ def run_torch_bin_crc(folder: Path, data: bytes) -> Outcome:
 # --------------------------------------------------------------------------- the Hub
 
 
+def _edited(data: bytes, edit: Callable[[dict], Any], *, pad: int = 0, tail: bytes = b"") -> bytes:
+    """A safetensors file with its JSON header edited (``edit(header)`` in place), re-serialised
+    (``pad`` spaces after it), the data as it was plus ``tail``."""
+    length = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + length])
+    edit(header)
+    raw = json.dumps(header).encode() + b" " * pad
+    return len(raw).to_bytes(8, "little") + raw + data[8 + length :] + tail
+
+
+def _set(key: str, field: str, value: Any) -> Callable[[dict], Any]:
+    return lambda header: header[key].__setitem__(field, value)
+
+
 def _safetensors_seeds() -> dict[str, bytes]:
     state = base_state()
-    return {
-        "f32": safetensors.torch.save(state),
+    plain = safetensors.torch.save(state)
+    head, other = HEAD, "transformer.ln_f.weight"
+    edits: dict[str, Callable[[dict], Any]] = {
+        "meta-not-strings": lambda h: h.__setitem__("__metadata__", {"a": 1}),
+        "shape-float": _set(other, "shape", [4.0]),
+        "shape-bool": _set(head, "shape", [8, True, 4]),
+        "shape-negative": _set(head, "shape", [-8, -4]),
+        "shape-10^15": _set(head, "shape", [10**15, 4]),
+        "shape-2^64": _set(head, "shape", [2**64, 4]),
+        "offsets-strings": _set(other, "data_offsets", ["0", "16"]),
+        "offsets-three": _set(other, "data_offsets", [0, 16, 16]),
+        "offsets-past-file": _set(other, "data_offsets", [208, 4096]),
+        "offsets-overlap": lambda h: h[other].__setitem__("data_offsets", h[head]["data_offsets"]),
+        "dtype-unknown": _set(head, "dtype", "F99"),
+        "dtype-list": _set(head, "dtype", ["F32"]),
+        "entry-not-object": lambda h: h.__setitem__(other, [1, 2]),
+    }
+    seeds = {
+        "f32": plain,
         "f16": safetensors.torch.save({k: v.half() for k, v in state.items()}),
         "meta": safetensors.torch.save(state, metadata={"format": "pt"}),
+        "header-padded": _edited(plain, lambda h: None, pad=13),
+        "trailing-bytes": _edited(plain, lambda h: None, tail=bytes(8)),
+        "header-length-2^63": (2**63).to_bytes(8, "little") + plain[8:],
+        "header-length-past-file": len(plain).to_bytes(8, "little") + plain[8:],
     }
+    return seeds | {name: _edited(plain, edit) for name, edit in edits.items()}
 
 
 def _scripted(files: dict[str, bytes]) -> dict[str, bytes]:
-    """Every file under every misbehaviour (from the first CDN request on, every time)."""
+    """Every file under every misbehaviour: on every CDN request, and on the second one only."""
     seeds = {}
     for mode in MODES:
-        script = Script(mode, first=0, times=0, amount=5).encode()
-        for name, data in files.items():
-            seeds[f"{mode}/{name}"] = script + data
+        for when, script in (
+            ("always", Script(mode, first=0, times=0, amount=5)),
+            ("once", Script(mode, first=1, times=1, amount=77)),
+        ):
+            for name, data in files.items():
+                key = mode if mode == "honest" else f"{mode}-{when}"
+                seeds[f"{key}/{name}"] = script.encode() + data
     return seeds
 
 
