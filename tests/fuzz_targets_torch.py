@@ -15,6 +15,7 @@ Seeds: :mod:`fuzz_torch_files` (structure-aware ``.bin`` variants) and small saf
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import json
 import warnings
@@ -242,6 +243,8 @@ def _warmed_up(
     """``seeds``, after one run of the first: the modules the readers import lazily are imported
     before the audit hook watches (the first input would otherwise report them)."""
     folder.mkdir(parents=True, exist_ok=True)
+    for codec in ("raw_unicode_escape", "unicode_escape", "latin_1", "ascii", "utf_8", "cp437"):
+        codecs.lookup(codec)  # the unpicklers' string opcodes decode with these
     with contextlib.suppress(PropertyViolation):  # the first imports' report, not the parser's
         run(folder, next(iter(seeds.values())))
     return seeds

@@ -32,7 +32,7 @@ from ...errors import CorruptCheckpointError
 from ...memory import ensure_fits
 from .._reasons import short_reason
 from .safetensors_format import require_entry
-from .torch_zip import refused_error, storages_mappable
+from .torch_zip import names_odd_global, pickle_bytes, refused_error, storages_mappable
 
 # what torch.load raises on a malformed file besides its UnpicklingError: the pickle's own
 # reductions called with bad arguments (TypeError...), zip and struct errors of the archive
@@ -78,6 +78,11 @@ def load_state_dict(path: str | os.PathLike[str]) -> Mapping[str, torch.Tensor]:
         if not prefix.startswith((b"\x80", b"PK\x03\x04")):
             raise CorruptCheckpointError(
                 f"{path}: not a PyTorch checkpoint (neither a torch.save zip archive nor a pickle)"
+            )
+    with path.open("rb") as fh:
+        if names_odd_global(pickle_bytes(fh)):
+            raise CorruptCheckpointError(
+                f"{path}: refused to load: the pickle names a global that is no Python name"
             )
     try:
         state = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)

@@ -30,11 +30,12 @@ from __future__ import annotations
 import io
 import math
 import pickle
+import pickletools
 import re
 import struct
 import warnings
 import zipfile
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import IO, Any, NamedTuple, TypeAlias
@@ -198,15 +199,20 @@ class ZipCheckpoint:
 
 
 def _stored_record(
-    fileobj: BinaryFile, archive: zipfile.ZipFile, record: str, nbytes: int, source: str
+    fileobj: BinaryFile,
+    archive: zipfile.ZipFile,
+    record: str,
+    nbytes: int,
+    source: str,
+    counts: Counter[str] | None = None,
 ) -> int:
     """Where the bytes of the zip entry ``record`` start, if it holds a storage's ``nbytes``
     bytes as they are: one entry of that name, not compressed, of exactly that size, behind a
     local header that names it, inside the file (what torch.load checks, except memory-mapped)."""
-    infos = [info for info in archive.infolist() if info.filename == record]
-    if len(infos) != 1:
-        raise ZipLayoutError(f"{source}: {len(infos)} entries {record}, not one")
-    info = infos[0]
+    count = (counts or Counter(archive.namelist()))[record]  # counts: the archive's names
+    if count != 1:
+        raise ZipLayoutError(f"{source}: {count} entries {record}, not one")
+    info = archive.getinfo(record)
     if info.compress_type != zipfile.ZIP_STORED:
         raise ZipLayoutError(f"{source}: entry {record} is compressed")
     if info.file_size != nbytes:
@@ -248,6 +254,64 @@ def _unpickled(fileobj: BinaryFile, source: str) -> tuple[zipfile.ZipFile, str, 
         raise _zip_error(err, fileobj, source) from None
 
 
+_PYTHON_NAME = re.compile(rb"[A-Za-z_][A-Za-z0-9_.]{0,199}")
+
+
+def names_odd_global(data: bytes) -> bool:
+    r"""Whether the pickles at the start of ``data`` (one, or the legacy format's few in a row)
+    name, with a ``GLOBAL`` or ``INST`` opcode, something that is no dotted Python name of at
+    most 200 characters (scanned up to the first malformed opcode, nothing built).
+
+    torch.load refuses such a global, but its message about it goes through a regular expression
+    that takes time quadratic in the name's length (torch 2.13: 35 s for 40 kB): refuse it first.
+
+    Example:
+        >>> names_odd_global(b"\x80\x02ctorch._utils\n_rebuild_tensor_v2\n.")
+        False
+        >>> names_odd_global(b"\x80\x02cos\nsystem" + b"a" * 40000 + b"\n.")
+        True
+    """
+    stream = io.BytesIO(data)
+    while stream.tell() < len(data) and data[stream.tell() : stream.tell() + 1] == b"\x80":
+        while True:
+            op = pickletools.code2op.get(stream.read(1).decode("latin-1"))
+            if op is None:
+                return False  # malformed: torch.load says so at once
+            if op.name in ("GLOBAL", "INST"):
+                module, name = stream.readline(), stream.readline()
+                if not all(_PYTHON_NAME.fullmatch(s.removesuffix(b"\n")) for s in (module, name)):
+                    return True
+                continue
+            try:
+                if op.arg is not None:
+                    op.arg.reader(stream)
+            except Exception:  # pickletools' readers fail variously on a malformed argument
+                return False
+            if op.name == "STOP":
+                break
+    return False
+
+
+def pickle_bytes(fileobj: BinaryFile) -> bytes:
+    """The ``data.pkl`` of a zip ``.bin`` as stored (its CRC unchecked: torch.load ignores it),
+    else the start of the file (a legacy pickle); ``b""`` where no ``data.pkl`` can be found."""
+    try:
+        archive = zipfile.ZipFile(fileobj)
+    except Exception:  # zipfile fails many ways: no zip directory to read, a legacy pickle?
+        fileobj.seek(0)
+        return fileobj.read(MAX_PICKLE_BYTES)
+    try:
+        pickles = [n for n in archive.namelist() if n.endswith("data.pkl")]
+        info = archive.getinfo(pickles[0])
+        if info.compress_type != zipfile.ZIP_STORED:
+            return archive.read(info)[:MAX_PICKLE_BYTES]
+        start = _stored_record(fileobj, archive, info.filename, info.file_size, "file")
+        fileobj.seek(start)
+        return fileobj.read(min(info.file_size, MAX_PICKLE_BYTES))
+    except Exception:  # a damaged archive: torch.load reads what it can and says what it cannot
+        return b""
+
+
 def storages_mappable(fileobj: BinaryFile, source: str = "file") -> bool:
     """Whether every storage ``data.pkl`` names is one uncompressed entry of exactly its size, as
     a memory-mapped ``torch.load`` (which checks none of it) needs to read the right bytes.
@@ -261,9 +325,10 @@ def storages_mappable(fileobj: BinaryFile, source: str = "file") -> bool:
     """
     try:
         archive, root, unpickler, _ = _unpickled(fileobj, source)
+        counts = Counter(archive.namelist())
         for storage in unpickler.storages:
             record = f"{root}/data/{storage.key}"
-            _stored_record(fileobj, archive, record, storage.nbytes, source)
+            _stored_record(fileobj, archive, record, storage.nbytes, source, counts)
     except LlmgeomError:  # a layout not planned, a refused pickle: torch.load, unmapped, decides
         return False
     return True
