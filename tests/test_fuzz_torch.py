@@ -19,7 +19,11 @@ from hypothesis import strategies as st
 
 import llmgeom
 from llmgeom.errors import CorruptCheckpointError
-from llmgeom.sources.formats.torch_zip import ZipLayoutError, index_zip_checkpoint
+from llmgeom.sources.formats.torch_zip import (
+    ZipLayoutError,
+    index_zip_checkpoint,
+    storages_mappable,
+)
 
 BY_NAME = {target.name: target for target in TARGETS}
 FUZZ = settings(
@@ -78,7 +82,7 @@ def test_every_torch_seed_unmutated(tmp_path):
     """Each structural variant as it is: torch.load's tensor or a typed error, and the ones that
     broke llmgeom before give what torch.load gives."""
     outcomes = {}
-    for k, (name, data) in enumerate(torch_seeds().items()):
+    for k, (name, data) in enumerate(seeds_of("torch-bin").items()):  # readers warmed up
         folder = tmp_path / str(k)
         folder.mkdir()
         outcomes[name] = run_torch_bin(folder, data)
@@ -127,3 +131,22 @@ def test_a_huge_memo_index_neither_hangs_nor_allocates():
         lambda: index_zip_checkpoint(io.BytesIO(data)), time_limit_s=5, memory_bound=64 * 2**20
     )
     assert outcome == Outcome("typed-error", "ZipLayoutError")
+
+
+@pytest.mark.parametrize(
+    ("seed", "mappable"),
+    [
+        ("torch-save", True),
+        ("global-torch-size", True),  # a global the planner does not read: still listed
+        ("transposed-head", True),
+        ("bare-tensor", True),
+        ("deflate-data", False),
+        ("truncated-data-entry", False),
+        ("duplicate-data-entry", False),
+        ("numel-huge", False),
+        ("local-extra-beyond-file", False),
+        ("global-os-system", False),  # torch.load refuses it, unmapped
+    ],
+)
+def test_only_plain_storages_are_memory_mapped(seed, mappable):
+    assert storages_mappable(io.BytesIO(torch_seeds()[seed])) is mappable

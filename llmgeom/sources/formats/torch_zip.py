@@ -94,9 +94,10 @@ class _Unpickler(pickle._Unpickler):  # type: ignore[name-defined]
     unpickler's is an array grown to the largest index a ``LONG_BINPUT`` names (4 bytes: a
     16 GiB allocation from a five-byte opcode)."""
 
-    def __init__(self, data: bytes, source: str) -> None:
+    def __init__(self, data: bytes, source: str, *, scan: bool = False) -> None:
         super().__init__(io.BytesIO(data), encoding="utf-8")
         self.source = source
+        self.scan = scan  # only list the storages: an unplanned global builds a placeholder
         self.storages: list[_Storage] = []  # every persistent id, in order
 
     def find_class(self, module: str, name: str) -> Any:
@@ -120,6 +121,8 @@ class _Unpickler(pickle._Unpickler):  # type: ignore[name-defined]
             if isinstance(found, torch.dtype):
                 return found
         if path in _UNPLANNED or path.startswith("torch._utils._rebuild_"):
+            if self.scan:
+                return _placeholder
             raise ZipLayoutError(f"{self.source}: data.pkl holds {path}, which is not planned")
         raise refused_error(pickle.UnpicklingError(f"unsupported global {path}"), self.source)
 
@@ -145,6 +148,11 @@ class _Unpickler(pickle._Unpickler):  # type: ignore[name-defined]
 
     def _parameter(self, data: Any, *_args: Any) -> Any:
         return data
+
+
+def _placeholder(*args: Any, **kwargs: Any) -> None:
+    """What a global torch.load accepts but the planner does not read builds when only the
+    storages are listed (:func:`storages_mappable`): nothing."""
 
 
 @dataclass(frozen=True)
@@ -235,7 +243,9 @@ def _stored_record(
     return data
 
 
-def _unpickled(fileobj: BinaryFile, source: str) -> tuple[zipfile.ZipFile, str, _Unpickler, Any]:
+def _unpickled(
+    fileobj: BinaryFile, source: str, *, scan: bool = False
+) -> tuple[zipfile.ZipFile, str, _Unpickler, Any]:
     """The archive, its root folder, and its ``data.pkl`` unpickled (with the storages named)."""
     try:
         archive = zipfile.ZipFile(fileobj)
@@ -248,7 +258,7 @@ def _unpickled(fileobj: BinaryFile, source: str) -> tuple[zipfile.ZipFile, str, 
             raise ZipLayoutError(f"{source}: big-endian checkpoint")
         if archive.getinfo(pickles[0]).file_size > MAX_PICKLE_BYTES:
             raise ZipLayoutError(f"{source}: data.pkl is larger than {MAX_PICKLE_BYTES} bytes")
-        unpickler = _Unpickler(archive.read(pickles[0]), source)
+        unpickler = _Unpickler(archive.read(pickles[0]), source, scan=scan)
         return archive, root, unpickler, unpickler.load()
     except Exception as err:
         raise _zip_error(err, fileobj, source) from None
@@ -324,7 +334,7 @@ def storages_mappable(fileobj: BinaryFile, source: str = "file") -> bool:
         True
     """
     try:
-        archive, root, unpickler, _ = _unpickled(fileobj, source)
+        archive, root, unpickler, _ = _unpickled(fileobj, source, scan=True)
         counts = Counter(archive.namelist())
         for storage in unpickler.storages:
             record = f"{root}/data/{storage.key}"
