@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 import torch
 from fuzz_harness import Outcome, apply_mutations, check, mutation_ops, regressions
-from fuzz_targets_torch import TARGETS, run_torch_bin, same_tensor
+from fuzz_hub_server import MODES
+from fuzz_targets_torch import TARGETS, run_hub_safetensors, run_torch_bin, same_tensor
 from fuzz_torch_files import HEAD, archive, base_state, torch_seeds
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -150,3 +151,18 @@ def test_a_huge_memo_index_neither_hangs_nor_allocates():
 )
 def test_only_plain_storages_are_memory_mapped(seed, mappable):
     assert storages_mappable(io.BytesIO(torch_seeds()[seed])) is mappable
+
+
+def test_each_misbehaviour_of_the_fake_hub_is_noticed():
+    """The unmutated file under each misbehaviour from the first request on: the honest server
+    and a Content-Length longer than the body sent (the client stops at the range's end) give the
+    head; every other is a NetworkError, never a wrong tensor."""
+    seeds = seeds_of("hub-safetensors")
+    got = {}
+    for mode in MODES:
+        key = "honest/f32" if mode == "honest" else f"{mode}-always/f32"
+        with tempfile.TemporaryDirectory() as folder:
+            got[mode] = run_hub_safetensors(Path(folder), seeds[key])
+    assert got.pop("honest") == Outcome("same", "honest")
+    assert got.pop("length-too-long") == Outcome("same", "length-too-long")
+    assert got == {mode: Outcome("typed-error", f"{mode}: NetworkError") for mode in got}
