@@ -32,7 +32,13 @@ from ...errors import CorruptCheckpointError
 from ...memory import ensure_fits
 from .._reasons import short_reason
 from .safetensors_format import require_entry
-from .torch_zip import names_odd_global, pickle_bytes, refused_error, storages_mappable
+from .torch_zip import (
+    check_storage_records,
+    names_odd_global,
+    pickle_bytes,
+    refused_error,
+    storages_mappable,
+)
 
 # what torch.load raises on a malformed file besides its UnpicklingError: the pickle's own
 # reductions called with bad arguments (TypeError...), zip and struct errors of the archive
@@ -71,6 +77,8 @@ def load_state_dict(path: str | os.PathLike[str]) -> Mapping[str, torch.Tensor]:
     if mmap:
         with path.open("rb") as fh:
             mmap = storages_mappable(fh, str(path))
+            if not mmap:
+                check_storage_records(fh, str(path))
     else:
         with path.open("rb") as fh:
             prefix = fh.read(4)

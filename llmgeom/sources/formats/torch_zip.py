@@ -35,7 +35,7 @@ import re
 import struct
 import warnings
 import zipfile
-from collections import Counter, OrderedDict
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import IO, Any, NamedTuple, TypeAlias
@@ -206,23 +206,33 @@ class ZipCheckpoint:
         return ZipTensorPlan(name, t.storage.key, t.dtype, t.shape, data + begin, data + end)
 
 
+def _by_lower_name(archive: zipfile.ZipFile) -> dict[str, list[zipfile.ZipInfo]]:
+    """The archive's entries by name in lower case: torch's zip reader (miniz) ignores case."""
+    entries: dict[str, list[zipfile.ZipInfo]] = {}
+    for info in archive.infolist():
+        entries.setdefault(info.filename.lower(), []).append(info)
+    return entries
+
+
 def _stored_record(
     fileobj: BinaryFile,
     archive: zipfile.ZipFile,
     record: str,
     nbytes: int,
     source: str,
-    counts: Counter[str] | None = None,
+    by_name: dict[str, list[zipfile.ZipInfo]] | None = None,
 ) -> int:
     """Where the bytes of the zip entry ``record`` start, if it holds a storage's ``nbytes``
     bytes as they are: one entry of that name, not compressed, of exactly that size, behind a
     local header that names it, inside the file (what torch.load checks, except memory-mapped)."""
-    count = (counts or Counter(archive.namelist()))[record]  # counts: the archive's names
-    if count != 1:
-        raise ZipLayoutError(f"{source}: {count} entries {record}, not one")
-    info = archive.getinfo(record)
-    if info.compress_type != zipfile.ZIP_STORED:
+    found = (by_name or _by_lower_name(archive)).get(record.lower(), [])
+    if len(found) != 1:
+        raise ZipLayoutError(f"{source}: {len(found)} entries {record}, not one")
+    info = found[0]
+    if info.compress_type != zipfile.ZIP_STORED or info.compress_size != info.file_size:
         raise ZipLayoutError(f"{source}: entry {record} is compressed")
+    if _folder(info):
+        raise ZipLayoutError(f"{source}: entry {record} is marked as a folder")
     if info.file_size != nbytes:
         raise ZipLayoutError(f"{source}: {record} has {info.file_size} bytes, not {nbytes}")
     # the data follows the entry's LOCAL header, whose extra field (torch's alignment
@@ -254,7 +264,8 @@ def _unpickled(
         if len(pickles) != 1:
             raise ZipLayoutError(f"{source}: a zip file but not a torch.save archive")
         root = pickles[0].split("/")[0]
-        if f"{root}/byteorder" in names and archive.read(f"{root}/byteorder").strip() != b"little":
+        orders = [n for n in names if n.lower() == f"{root}/byteorder".lower()]  # as miniz finds
+        if any(archive.read(n).strip() != b"little" for n in orders):
             raise ZipLayoutError(f"{source}: big-endian checkpoint")
         if archive.getinfo(pickles[0]).file_size > MAX_PICKLE_BYTES:
             raise ZipLayoutError(f"{source}: data.pkl is larger than {MAX_PICKLE_BYTES} bytes")
@@ -335,13 +346,59 @@ def storages_mappable(fileobj: BinaryFile, source: str = "file") -> bool:
     """
     try:
         archive, root, unpickler, _ = _unpickled(fileobj, source, scan=True)
-        counts = Counter(archive.namelist())
+        by_name = _by_lower_name(archive)
         for storage in unpickler.storages:
             record = f"{root}/data/{storage.key}"
-            _stored_record(fileobj, archive, record, storage.nbytes, source, counts)
+            _stored_record(fileobj, archive, record, storage.nbytes, source, by_name)
     except LlmgeomError:  # a layout not planned, a refused pickle: torch.load, unmapped, decides
         return False
     return True
+
+
+def _folder(info: zipfile.ZipInfo) -> bool:
+    """Whether torch's zip reader (miniz) takes the entry for a folder: a name ending in ``/``,
+    or the MS-DOS folder attribute."""
+    return info.filename.endswith("/") or bool(info.external_attr & 0x10)
+
+
+def check_storage_records(fileobj: BinaryFile, source: str = "file") -> None:
+    """A CorruptCheckpointError unless every storage entry (``<root>/data/<key>``) of a zip
+    ``.bin`` is one torch.load reads whole: none marked as a folder, every compressed one
+    inflating, with its CRC-32, to exactly its listed size. Else torch.load returns the storage's
+    memory uninitialised, as weights. An archive whose directory zipfile cannot read is left to
+    torch.load.
+
+    Example:
+        >>> import io, torch
+        >>> buf = io.BytesIO()
+        >>> torch.save({"w": torch.ones(3)}, buf)
+        >>> check_storage_records(buf)   # plain entries: nothing to say
+    """
+    try:
+        archive = zipfile.ZipFile(fileobj)
+    except Exception:  # zipfile fails many ways on a damaged directory: torch.load decides
+        return
+    for info in archive.infolist():
+        parts = info.filename.lower().split("/")
+        if len(parts) != 3 or parts[1] != "data" or not parts[2]:
+            continue
+        if _folder(info):
+            raise CorruptCheckpointError(
+                f"{source}: corrupt PyTorch checkpoint (storage {info.filename} is marked as a "
+                "folder)"
+            )
+        if info.compress_type == zipfile.ZIP_STORED:
+            continue
+        try:
+            size, reason = len(archive.read(info)), ""
+        except Exception as err:  # zlib, CRC, EOF... errors of a damaged compressed entry
+            size, reason = -1, short_reason(err)
+        if size != info.file_size:
+            reason = reason or f"{size} bytes, not {info.file_size}"
+            raise CorruptCheckpointError(
+                f"{source}: truncated or corrupt PyTorch checkpoint (compressed {info.filename}: "
+                f"{reason})"
+            )
 
 
 def index_zip_checkpoint(fileobj: BinaryFile, source: str = "file") -> ZipCheckpoint:
