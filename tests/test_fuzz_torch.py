@@ -166,3 +166,12 @@ def test_each_misbehaviour_of_the_fake_hub_is_noticed():
     assert got.pop("honest") == Outcome("same", "honest")
     assert got.pop("length-too-long") == Outcome("same", "length-too-long")
     assert got == {mode: Outcome("typed-error", f"{mode}: NetworkError") for mode in got}
+
+
+def test_a_head_repeating_its_bytes_is_refused_before_it_is_copied(tmp_path):
+    """Found by torch-bin (stride-zero, one byte set): a shape of 671,088,648 x 4 over a 4-element
+    storage with stride 0; copying it took 10.7 GB and minutes."""
+    path = tmp_path / "pytorch_model.bin"
+    torch.save({HEAD: torch.ones(4).expand(2**20, 4)}, path)
+    outcome = check(lambda: llmgeom.load_unembedding(path), memory_bound=64 * 2**20)
+    assert outcome == Outcome("typed-error", "CorruptCheckpointError")

@@ -127,5 +127,12 @@ def read_bin_tensor(path: str | os.PathLike[str], name: str) -> torch.Tensor:
     """Copy tensor ``name`` out of a ``.bin`` file and release the rest."""
     state = load_state_dict(path)
     require_entry(tensor_shapes(state), name, str(path))
-    ensure_fits(state[name].numel() * state[name].element_size(), f"tensor {name!r}")
-    return state[name].clone()  # the rest of the mapped file is released on return
+    tensor = state[name]
+    nbytes = tensor.numel() * tensor.element_size()
+    if nbytes > tensor.untyped_storage().nbytes():  # a view repeating its bytes (stride 0)
+        raise CorruptCheckpointError(
+            f"{path}: tensor {name!r} of shape {list(tensor.shape)} repeats its "
+            f"{tensor.untyped_storage().nbytes()} stored bytes (a stride of 0): not a weight matrix"
+        )
+    ensure_fits(nbytes, f"tensor {name!r}")
+    return tensor.clone()  # the rest of the mapped file is released on return
