@@ -168,7 +168,12 @@ class _Recorder:
             if writes and isinstance(path, str | bytes | os.PathLike) and not self._inside(path):
                 self.events.append(f"open for writing {path!r}")
         elif event in ("os.remove", "os.rename", "os.rmdir", "shutil.rmtree", "os.truncate"):
-            if not self._inside(args[0]):
+            path = args[0]
+            dir_fd = args[1] if event in ("os.remove", "os.rmdir", "shutil.rmtree") else None
+            if isinstance(dir_fd, int) and dir_fd >= 0 and isinstance(path, str | bytes):
+                # relative to an open folder (shutil.rmtree removes so): that folder's path
+                path = os.path.join(os.readlink(f"/proc/self/fd/{dir_fd}"), os.fsdecode(path))
+            if not self._inside(path):
                 self.events.append(f"{event} {args[0]!r}")
         elif event == "socket.connect":
             address = args[1]

@@ -85,3 +85,15 @@ def test_random_ops_use_the_same_operations():
     ops = random_ops(random.Random(0), max_ops=5)
     assert 1 <= len(ops) <= 5
     assert isinstance(apply_mutations(b"\x00" * 100, ops), bytes)
+
+
+def test_a_folder_removed_inside_the_allowed_ones_is_no_side_effect(tmp_path):
+    import shutil
+
+    inside = tmp_path / "out"
+    (inside / "sub").mkdir(parents=True)
+    (inside / "sub" / "f.txt").write_text("x")  # rmtree removes it relative to a folder's fd
+    assert check(lambda: shutil.rmtree(inside / "sub"), allowed_dirs=[inside]).kind == "same"
+    (tmp_path / "other").mkdir()
+    with pytest.raises(PropertyViolation, match="rmtree"):
+        check(lambda: shutil.rmtree(tmp_path / "other"), allowed_dirs=[inside])

@@ -175,7 +175,7 @@ class FakeHub:
     def start(self) -> FakeHub:
         """Start the hub and CDN servers on random ports of 127.0.0.1."""
         for role in ("hub", "cdn"):
-            server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self, role))
+            server = ThreadingHTTPServer(("127.0.0.1", 0), self.handler(role))
             server.daemon_threads = True
             server.timeout = 5
             thread = threading.Thread(
@@ -190,6 +190,10 @@ class FakeHub:
         self.url = f"http://127.0.0.1:{self._servers[0].server_address[1]}"
         self.cdn_url = f"http://127.0.0.1:{self._servers[1].server_address[1]}"
         return self
+
+    def handler(self, role: str) -> type[BaseHTTPRequestHandler]:
+        """The request handler class of the ``role`` server (a subclass may extend it)."""
+        return _make_handler(self, role)
 
     def stop(self) -> None:
         """Stop both servers (bounded wait)."""

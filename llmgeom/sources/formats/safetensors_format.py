@@ -109,6 +109,16 @@ def _nbytes(dtype: str, shape: tuple[int, ...]) -> int:
     return math.prod(shape) * DTYPE_BITS[dtype] // 8
 
 
+def _sizes(values: object, length: int | None = None) -> tuple[int, ...]:
+    """A header's list of sizes (a shape, offsets) as the reference reads it: unsigned 64-bit
+    integers (no bools, floats or strings), ``length`` of them if given; else ValueError."""
+    if not isinstance(values, list) or (length is not None and len(values) != length):
+        raise ValueError("not a list of sizes")
+    if not all(type(v) is int and 0 <= v < 2**64 for v in values):
+        raise ValueError("not unsigned 64-bit integers")
+    return tuple(values)
+
+
 def header_length(prefix: bytes, source: str = "file") -> int:
     """Decode the 8-byte header length at the start of a safetensors file."""
     if len(prefix) < 8:
@@ -137,17 +147,21 @@ def parse_header(raw: bytes, source: str = "file") -> tuple[dict[str, TensorEntr
     if not isinstance(header, dict):
         raise CorruptCheckpointError(f"{source}: safetensors header is not a JSON object")
     metadata = header.pop("__metadata__", None) or {}
+    if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
+        raise CorruptCheckpointError(f"{source}: __metadata__ is not a map of strings")
     data_start = 8 + len(raw)
     entries = {}
     for name, info in header.items():
         try:
-            dtype, shape = info["dtype"], tuple(int(d) for d in info["shape"])
-            begin, end = (int(x) for x in info["data_offsets"])
+            dtype, shape = info["dtype"], _sizes(info["shape"])
+            begin, end = _sizes(info["data_offsets"], length=2)
         except (KeyError, TypeError, ValueError):
             raise CorruptCheckpointError(f"{source}: bad header entry for {name!r}") from None
-        if dtype not in DTYPE_BITS:
+        if not isinstance(dtype, str) or dtype not in DTYPE_BITS:
             raise CorruptCheckpointError(f"{source}: unsupported dtype {dtype!r} for {name!r}")
         expected = _nbytes(dtype, shape)
+        if math.prod(shape) * DTYPE_BITS[dtype] >= 2**64:  # the reference's usize overflow
+            raise CorruptCheckpointError(f"{source}: {name!r} has too many elements {list(shape)}")
         if end < begin or end - begin != expected:
             raise CorruptCheckpointError(
                 f"{source}: {name!r} has {end - begin} bytes, expected {expected} for "

@@ -1,7 +1,10 @@
 """Read one tensor from a local PyTorch ``.bin`` checkpoint, safely.
 
 ``torch.load(weights_only=True)`` refuses a pickle that tries to run code; zip-format files are
-memory-mapped, so only the requested tensor's pages are read from disk.
+memory-mapped, so only the requested tensor's pages are read from disk, once their storages are
+checked to be plain entries of the right size (a memory-mapped ``torch.load`` checks neither: it
+would read a compressed entry's bytes, or the next entry's, as weights); other files are read
+whole by ``torch.load``, which checks them.
 
 Example:
     >>> import tempfile, torch
@@ -18,7 +21,7 @@ from __future__ import annotations
 
 import os
 import pickle
-import re
+import struct
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -29,16 +32,29 @@ from ...errors import CorruptCheckpointError
 from ...memory import ensure_fits
 from .._reasons import short_reason
 from .safetensors_format import require_entry
+from .torch_zip import (
+    check_storage_records,
+    names_odd_global,
+    pickle_bytes,
+    refused_error,
+    storages_mappable,
+)
 
-
-def refused_error(err: Exception, source: str) -> CorruptCheckpointError:
-    """The error for a pickle that ``weights_only`` loading refused, naming what it refused."""
-    text = str(err)
-    match = re.search(r"(unsupported global|unsupported operand|global [\w.]+ )[^\n]*", text, re.I)
-    reason = match.group(0) if match else (text.strip().splitlines() or [type(err).__name__])[0]
-    return CorruptCheckpointError(
-        f"{source}: refused to load: the pickle is not plain weights ({reason.strip()[:200]})"
-    )
+# what torch.load raises on a malformed file besides its UnpicklingError: the pickle's own
+# reductions called with bad arguments (TypeError...), zip and struct errors of the archive
+_MALFORMED = (
+    RuntimeError,
+    EOFError,
+    ValueError,
+    TypeError,
+    KeyError,
+    IndexError,
+    AttributeError,
+    AssertionError,  # the legacy format's reader asserts what it expects
+    OverflowError,
+    zipfile.BadZipFile,
+    struct.error,
+)
 
 
 BARE_TENSOR_KEY = "tensor"  # the name a lone ``torch.save(tensor)`` is reported under
@@ -54,8 +70,16 @@ def load_state_dict(path: str | os.PathLike[str]) -> Mapping[str, torch.Tensor]:
     path = Path(path)
     if path.stat().st_size == 0:
         raise CorruptCheckpointError(f"{path}: empty file (0 bytes), not a PyTorch checkpoint")
-    mmap = zipfile.is_zipfile(path)
-    if not mmap:
+    try:
+        mmap = zipfile.is_zipfile(path)
+    except zipfile.BadZipFile:  # an end record zipfile refuses ("spans multiple disks")
+        mmap = True  # a damaged zip: torch.load, unmapped, decides
+    if mmap:
+        with path.open("rb") as fh:
+            mmap = storages_mappable(fh, str(path))
+            if not mmap:
+                check_storage_records(fh, str(path))
+    else:
         with path.open("rb") as fh:
             prefix = fh.read(4)
         # a torch.save pickle (protocol >= 2) starts with PROTO; a cut-short zip with "PK\3\4"
@@ -63,11 +87,16 @@ def load_state_dict(path: str | os.PathLike[str]) -> Mapping[str, torch.Tensor]:
             raise CorruptCheckpointError(
                 f"{path}: not a PyTorch checkpoint (neither a torch.save zip archive nor a pickle)"
             )
+    with path.open("rb") as fh:
+        if names_odd_global(pickle_bytes(fh)):
+            raise CorruptCheckpointError(
+                f"{path}: refused to load: the pickle names a global that is no Python name"
+            )
     try:
         state = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as err:
         raise refused_error(err, str(path)) from None
-    except (OSError, RuntimeError, EOFError, ValueError) as err:
+    except (OSError, *_MALFORMED) as err:
         if isinstance(err, OSError) and err.filename is not None:  # a filesystem error: names it
             raise
         raise CorruptCheckpointError(
@@ -98,5 +127,12 @@ def read_bin_tensor(path: str | os.PathLike[str], name: str) -> torch.Tensor:
     """Copy tensor ``name`` out of a ``.bin`` file and release the rest."""
     state = load_state_dict(path)
     require_entry(tensor_shapes(state), name, str(path))
-    ensure_fits(state[name].numel() * state[name].element_size(), f"tensor {name!r}")
-    return state[name].clone()  # the rest of the mapped file is released on return
+    tensor = state[name]
+    nbytes = tensor.numel() * tensor.element_size()
+    if nbytes > tensor.untyped_storage().nbytes():  # a view repeating its bytes (stride 0)
+        raise CorruptCheckpointError(
+            f"{path}: tensor {name!r} of shape {list(tensor.shape)} repeats its "
+            f"{tensor.untyped_storage().nbytes()} stored bytes (a stride of 0): not a weight matrix"
+        )
+    ensure_fits(nbytes, f"tensor {name!r}")
+    return tensor.clone()  # the rest of the mapped file is released on return

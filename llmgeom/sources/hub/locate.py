@@ -79,6 +79,12 @@ def remote_header(
                 f"{source}: truncated file on the Hub ({size} bytes) but tensor {entry.name!r} "
                 f"ends at byte {entry.stop}"
             )
+    end = max((entry.stop for entry in entries.values()), default=8 + length)
+    if size is not None and end < size:  # as safe_open: the data must cover the file exactly
+        raise CorruptCheckpointError(
+            f"{source}: {size - end} bytes on the Hub after the last tensor's data (the file has "
+            f"{size} bytes, the header's tensors end at byte {end})"
+        )
     return entries
 
 
