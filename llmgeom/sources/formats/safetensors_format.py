@@ -105,6 +105,12 @@ def dtype_itemsize(name: str | None, default: int = 2) -> int:
     return dtype.itemsize if isinstance(dtype, torch.dtype) else default
 
 
+def _usizes(value: object) -> bool:
+    """A JSON list of what the reference implementation reads as ``usize``: integers in
+    [0, 2**64), no float, bool or string."""
+    return isinstance(value, list) and all(type(x) is int and 0 <= x < 2**64 for x in value)
+
+
 def _nbytes(dtype: str, shape: tuple[int, ...]) -> int:
     return math.prod(shape) * DTYPE_BITS[dtype] // 8
 
@@ -132,21 +138,36 @@ def parse_header(raw: bytes, source: str = "file") -> tuple[dict[str, TensorEntr
     """
     try:
         header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise CorruptCheckpointError(f"{source}: malformed safetensors header ({err})") from None
+        json.dumps(header, ensure_ascii=False).encode("utf-8")  # no escaped lone surrogate
+    except (UnicodeError, json.JSONDecodeError, RecursionError) as err:
+        reason = short_reason(err) if not isinstance(err, RecursionError) else "nested too deep"
+        raise CorruptCheckpointError(f"{source}: malformed safetensors header ({reason})") from None
     if not isinstance(header, dict):
         raise CorruptCheckpointError(f"{source}: safetensors header is not a JSON object")
-    metadata = header.pop("__metadata__", None) or {}
+    metadata = header.pop("__metadata__", None)
+    if metadata is None:
+        metadata = {}
+    elif not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
+        raise CorruptCheckpointError(f"{source}: __metadata__ must map names to strings")
     data_start = 8 + len(raw)
     entries = {}
     for name, info in header.items():
         try:
-            dtype, shape = info["dtype"], tuple(int(d) for d in info["shape"])
-            begin, end = (int(x) for x in info["data_offsets"])
-        except (KeyError, TypeError, ValueError):
+            dtype, shape, offsets = info["dtype"], info["shape"], info["data_offsets"]
+        except (KeyError, TypeError):
             raise CorruptCheckpointError(f"{source}: bad header entry for {name!r}") from None
-        if dtype not in DTYPE_BITS:
+        if not (_usizes(shape) and _usizes(offsets) and len(offsets) == 2):
+            raise CorruptCheckpointError(
+                f"{source}: bad header entry for {name!r} (shape and data_offsets must be "
+                "non-negative 64-bit integers)"
+            )
+        if not isinstance(dtype, str) or dtype not in DTYPE_BITS:
             raise CorruptCheckpointError(f"{source}: unsupported dtype {dtype!r} for {name!r}")
+        shape, (begin, end) = tuple(shape), offsets
+        if math.prod(shape) * DTYPE_BITS[dtype] % 8:
+            raise CorruptCheckpointError(
+                f"{source}: {name!r} of {dtype}{list(shape)} is not a whole number of bytes"
+            )
         expected = _nbytes(dtype, shape)
         if end < begin or end - begin != expected:
             raise CorruptCheckpointError(

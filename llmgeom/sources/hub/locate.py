@@ -79,6 +79,11 @@ def remote_header(
                 f"{source}: truncated file on the Hub ({size} bytes) but tensor {entry.name!r} "
                 f"ends at byte {entry.stop}"
             )
+    end = max((entry.stop for entry in entries.values()), default=8 + length)
+    if size is not None and end != size:  # the reference reader's rule: the data fills the file
+        raise CorruptCheckpointError(
+            f"{source}: corrupt file on the Hub ({size} bytes) but its tensors end at byte {end}"
+        )
     return entries
 
 
