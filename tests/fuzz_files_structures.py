@@ -196,6 +196,7 @@ def npy_bases() -> dict[str, Callable[[], Npy]]:
         "i32": lambda: npy_of(np.arange(12, dtype=np.int32).reshape(3, 4)),
         "u8": lambda: npy_of(np.arange(12, dtype=np.uint8).reshape(4, 3)),
         "c64": lambda: npy_of(f32.astype(np.complex64)),
+        "f128": lambda: npy_of(f32.astype(np.longdouble)),  # no torch dtype holds it
         "f32-1d": lambda: npy_of(f32.ravel()),
         "f32-nan-row": lambda: npy_of(nan),
         "f32-empty": lambda: npy_of(np.zeros((0, 4), np.float32)),

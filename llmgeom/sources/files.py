@@ -113,7 +113,13 @@ def _load_npy(path: Path, tensor: str | None) -> Unembedding:
     location, array = _npy_head(path, tensor)
     ensure_fits(array.nbytes, path.name)
     native = array.dtype.newbyteorder("=")  # torch reads only the machine's byte order
-    return load_located(location, torch.from_numpy(np.array(array, dtype=native)))
+    try:
+        weight = torch.from_numpy(np.array(array, dtype=native))
+    except TypeError:  # a dtype torch has no tensor of (float128, complex256)
+        raise InvalidMatrixError(
+            f"{path}: the array's dtype {array.dtype} cannot be held in a torch tensor"
+        ) from None
+    return load_located(location, weight)
 
 
 _GGUF_HEADS = ("output.weight", "token_embd.weight")  # untied head first, tied embedding second
