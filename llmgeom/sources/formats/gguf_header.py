@@ -3,9 +3,9 @@
 The reader loops once per element of an array value and, past the end of the file, reads empty
 views without failing: an array of scalars announcing 2**63 elements never ends. The walk here
 follows the same layout (magic, version, tensor and key-value counts; per key a string, a type
-code and a value; strings and arrays prefixed by 64-bit lengths) and says what cannot be:
-a length or count that runs past the end of the file, an unknown type code, arrays nested
-deeper than any metadata needs.
+code and a value; strings and arrays prefixed by 64-bit lengths) and names what the reader would
+not get through: such an array, or arrays nested deeper than any metadata needs. A field that
+ends early or an unknown type code stops the walk: the reader fails on those itself.
 
 Example:
     >>> import struct
@@ -31,61 +31,69 @@ class _Invalid(Exception):
     pass
 
 
+class _EndsEarly(Exception):
+    pass
+
+
 class _Walk:
     def __init__(self, data: bytes | memoryview, order: str) -> None:
         self.data, self.order, self.at = data, order, 0
 
-    def take(self, n: int, what: str) -> int:
+    def take(self, n: int) -> int:
         if n > len(self.data) - self.at:
-            raise _Invalid(f"{what} runs past the end of the file")
+            raise _EndsEarly
         start, self.at = self.at, self.at + n
         return start
 
-    def integer(self, fmt: str, what: str) -> int:
-        return struct.unpack_from(
-            self.order + fmt, self.data, self.take(struct.calcsize(fmt), what)
-        )[0]
+    def integer(self, fmt: str) -> int:
+        return struct.unpack_from(self.order + fmt, self.data, self.take(struct.calcsize(fmt)))[0]
 
     def value(self, vtype: int, depth: int = 0) -> None:
         if vtype in _SCALAR_BYTES:
-            self.take(_SCALAR_BYTES[vtype], "a value")
+            self.take(_SCALAR_BYTES[vtype])
         elif vtype == _STRING:
-            self.take(self.integer("Q", "a string length"), "a string")
+            self.take(self.integer("Q"))
         elif vtype == _ARRAY:
             if depth >= MAX_ARRAY_DEPTH:
                 raise _Invalid(f"arrays nested more than {MAX_ARRAY_DEPTH} deep")
-            item_type = self.integer("I", "an array's type")
-            length = self.integer("Q", "an array's length")
-            if item_type in _SCALAR_BYTES:  # all at once: the reader would loop `length` times
+            item_type, length = self.integer("I"), self.integer("Q")
+            if item_type in _SCALAR_BYTES:  # the reader loops `length` times, past the end too
                 size = _SCALAR_BYTES[item_type]
-                what = f"an array of {length} {'one-byte' if size == 1 else f'{size}-byte'} values"
-                self.take(length * size, what)
+                if length * size > len(self.data) - self.at:
+                    unit = "one-byte" if size == 1 else f"{size}-byte"
+                    raise _Invalid(
+                        f"an array of {length} {unit} values runs past the end of the file"
+                    )
+                self.take(length * size)
             else:  # strings and arrays take 8 bytes or more each: the walk ends with the file
                 for _ in range(length):
                     self.value(item_type, depth + 1)
         else:
-            raise _Invalid(f"unknown value type {vtype}")
+            raise _EndsEarly  # an unknown type code: the reader refuses it itself
 
 
 def metadata_problem(data: bytes | memoryview) -> str | None:
-    """Why the key-value section of the GGUF file ``data`` cannot be read, or None.
+    """Why ``gguf.GGUFReader`` would not get through the key-value section of the GGUF file
+    ``data``, or None (it will, or it fails on its own: a field that ends early, an unknown
+    type code).
 
     The byte order is the reader's guess: a version whose low 16 bits are zero when read little
     endian is a big-endian file.
     """
     walk = _Walk(data, "<")
     try:
-        walk.take(4, "the magic number")
-        if walk.integer("I", "the version") & 0xFFFF == 0:
+        walk.take(4)  # the magic number
+        if walk.integer("I") & 0xFFFF == 0:
             walk.order = ">"
-        walk.integer("Q", "the tensor count")
-        kv_count = walk.integer("Q", "the key-value count")
+        _tensor_count, kv_count = walk.integer("Q"), walk.integer("Q")
         for k in range(kv_count):  # each key takes 12 bytes or more: ends with the file
             try:
-                walk.take(walk.integer("Q", "a key's length"), "a key")
-                walk.value(walk.integer("I", "a value's type"))
+                walk.take(walk.integer("Q"))  # the key
+                walk.value(walk.integer("I"))
             except _Invalid as err:
                 raise _Invalid(f"key {k}: {err}") from None
     except _Invalid as err:
         return str(err)
+    except _EndsEarly:
+        return None
     return None
