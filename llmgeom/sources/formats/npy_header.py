@@ -3,8 +3,9 @@ data: what numpy's header parser raises on a malformed one, and how many bytes i
 
 numpy documents ``ValueError`` for a bad header, but a malformed one also escapes as a
 ``tokenize.TokenError`` (the Python 2 header filter), a ``RecursionError`` (a literal nested too
-deep for ``ast``), an ``OverflowError`` or ``TypeError`` (a shape entry beyond a C long, or a
-bool) and ``EOFError``: :data:`HEADER_ERRORS` lists them for the callers' one-line errors. A
+deep for ``ast``), a ``SyntaxError`` (a descr such as ``',f4'``, which numpy reads with ``ast``),
+an ``OverflowError`` or ``TypeError`` (a shape entry beyond a C long, or a bool) and
+``EOFError``: :data:`HEADER_ERRORS` lists them for the callers' one-line errors. A
 header announcing 10^15 elements would make numpy allocate them before reading a member of a
 ``.npz`` (:func:`announced_nbytes` lets the caller compare with what the member holds first).
 
@@ -31,6 +32,7 @@ HEADER_ERRORS: tuple[type[BaseException], ...] = (
     OverflowError,
     TypeError,
     RecursionError,
+    SyntaxError,
     tokenize.TokenError,
 )
 

@@ -125,6 +125,39 @@ def header_length(prefix: bytes, source: str = "file") -> int:
     return length
 
 
+class _JsonObject(dict):
+    """A JSON object as the reference parser (serde) reads it: the last of a repeated key counts
+    (``repeated``; the ``earlier`` values are kept: each must still parse as its field)."""
+
+    def __init__(self, pairs: list[tuple[str, object]]) -> None:
+        super().__init__(pairs)
+        last = {k: i for i, (k, _) in enumerate(pairs)}
+        self.repeated = {k for i, (k, _) in enumerate(pairs) if last[k] != i}
+        self.earlier = [(k, v) for i, (k, v) in enumerate(pairs) if last[k] != i]
+
+
+_ENTRY_FIELDS = ("dtype", "shape", "data_offsets")
+
+
+def _entry_fields(name: str, info: object, source: str) -> tuple[str, tuple[int, ...], list]:
+    """dtype, shape and data offsets of one header entry, as strict as the reference parser:
+    a JSON object with each field once, a known dtype name, 64-bit non-negative integers."""
+    try:
+        dtype, shape, offsets = (info[k] for k in _ENTRY_FIELDS)  # type: ignore[index]
+    except (KeyError, TypeError):
+        raise CorruptCheckpointError(f"{source}: bad header entry for {name!r}") from None
+    if set(_ENTRY_FIELDS) & getattr(info, "repeated", set()):
+        raise CorruptCheckpointError(f"{source}: header entry {name!r} repeats a field")
+    if not (_usizes(shape) and _usizes(offsets) and len(offsets) == 2):
+        raise CorruptCheckpointError(
+            f"{source}: bad header entry for {name!r} (shape and data_offsets must be "
+            "non-negative 64-bit integers)"
+        )
+    if not isinstance(dtype, str) or dtype not in DTYPE_BITS:
+        raise CorruptCheckpointError(f"{source}: unsupported dtype {dtype!r} for {name!r}")
+    return dtype, tuple(shape), offsets
+
+
 def parse_header(raw: bytes, source: str = "file") -> tuple[dict[str, TensorEntry], dict]:
     """Parse the JSON header (without its length prefix) into entries and metadata.
 
@@ -137,13 +170,17 @@ def parse_header(raw: bytes, source: str = "file") -> tuple[dict[str, TensorEntr
         llmgeom.errors.CorruptCheckpointError: file: tensor 'a' starts at data byte 4, not 0
     """
     try:
-        header = json.loads(raw.decode("utf-8"))
+        header = json.loads(raw.decode("utf-8"), object_pairs_hook=_JsonObject)
         json.dumps(header, ensure_ascii=False).encode("utf-8")  # no escaped lone surrogate
     except (UnicodeError, json.JSONDecodeError, RecursionError) as err:
         reason = short_reason(err) if not isinstance(err, RecursionError) else "nested too deep"
         raise CorruptCheckpointError(f"{source}: malformed safetensors header ({reason})") from None
     if not isinstance(header, dict):
         raise CorruptCheckpointError(f"{source}: safetensors header is not a JSON object")
+    if "__metadata__" in header.repeated:
+        raise CorruptCheckpointError(f"{source}: safetensors header has __metadata__ twice")
+    for name, info in header.earlier:  # a repeated name: the last one counts, each must parse
+        _entry_fields(name, info, source)
     metadata = header.pop("__metadata__", None)
     if metadata is None:
         metadata = {}
@@ -152,18 +189,7 @@ def parse_header(raw: bytes, source: str = "file") -> tuple[dict[str, TensorEntr
     data_start = 8 + len(raw)
     entries = {}
     for name, info in header.items():
-        try:
-            dtype, shape, offsets = info["dtype"], info["shape"], info["data_offsets"]
-        except (KeyError, TypeError):
-            raise CorruptCheckpointError(f"{source}: bad header entry for {name!r}") from None
-        if not (_usizes(shape) and _usizes(offsets) and len(offsets) == 2):
-            raise CorruptCheckpointError(
-                f"{source}: bad header entry for {name!r} (shape and data_offsets must be "
-                "non-negative 64-bit integers)"
-            )
-        if not isinstance(dtype, str) or dtype not in DTYPE_BITS:
-            raise CorruptCheckpointError(f"{source}: unsupported dtype {dtype!r} for {name!r}")
-        shape, (begin, end) = tuple(shape), offsets
+        dtype, shape, (begin, end) = _entry_fields(name, info, source)
         if math.prod(shape) * DTYPE_BITS[dtype] % 8:
             raise CorruptCheckpointError(
                 f"{source}: {name!r} of {dtype}{list(shape)} is not a whole number of bytes"
