@@ -147,3 +147,35 @@ def test_a_gguf_array_of_2_63_scalars_is_refused_quickly(tmp_path):
     with pytest.raises(CorruptCheckpointError, match="runs past the end of the file"):
         load_unembedding(path)
     assert time.perf_counter() - start < GGUF_TIME_LIMIT_S
+
+
+@pytest.mark.parametrize(
+    ("header", "kind"),
+    [  # repeated keys, as safe_open reads them: the last tensor name counts, each must parse
+        ('{"w": {"dtype": "U8", "shape": [2], "data_offsets": [0, 2]}, "w": '
+         '{"dtype": "U8", "shape": [2], "data_offsets": [0, 2]}}', "same"),
+        ('{"w": {"dtype": "U8", "shape": [2]}, "w": '
+         '{"dtype": "U8", "shape": [2], "data_offsets": [0, 2]}}', "both-failed"),
+        ('{"w": {"dtype": "U8", "shape": [2], "data_offsets": [0, 2], "dtype": "I8"}}',
+         "both-failed"),
+        ('{"w": {"dtype": "U8", "shape": [2], "data_offsets": [0, 2]}, "__metadata__": {}, '
+         '"__metadata__": {}}', "both-failed"),
+    ],
+)  # fmt: skip
+def test_repeated_safetensors_keys_are_read_as_safe_open_reads_them(header, kind):
+    import struct
+
+    from llmgeom.errors import LlmgeomError
+
+    raw = header.encode()
+    data = struct.pack("<Q", len(raw)) + raw + b"\x01\x02"
+    with tempfile.TemporaryDirectory() as folder:
+        outcome = _BY_NAME["safetensors"].run(Path(folder), data)
+    inner = outcome.detail.split(" / inner ")[1].split()[0]  # the Hub's header parser
+    assert inner == kind  # (the public entry refuses the 1-D tensor as a head: a typed error)
+    if kind == "same":
+        return
+    from llmgeom.sources.formats.safetensors_format import parse_header
+
+    with pytest.raises(LlmgeomError):
+        parse_header(raw)
