@@ -27,13 +27,21 @@ import hashlib
 import io
 import os
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..errors import ConfigError, SourceNotFoundError
+from ..errors import ConfigError, InsufficientMemoryError, SourceNotFoundError
+from ..memory import ensure_fits
+from ..sources.formats.npy_header import HEADER_ERRORS, announced_nbytes
+
+try:
+    from lzma import LZMAError
+except ImportError:  # pragma: no cover - Python built without lzma (zipfile copes too)
+    LZMAError = zlib.error  # type: ignore[assignment,misc]
 
 COUNTS_KEY = "counts"
 # of the record's ``weighted`` block (llmgeom.records.measurement documents its fields)
@@ -95,13 +103,42 @@ def _read_npz(path: Path) -> tuple[np.ndarray, str]:
                     f"token counts: {path} holds no array named {COUNTS_KEY!r} "
                     f"(it has: {', '.join(data.files) or 'nothing'})"
                 )
+            _check_announced_size(data.zip, path)
             return data[COUNTS_KEY], hashlib.sha256(raw).hexdigest()
-    except ConfigError:
+    except (ConfigError, InsufficientMemoryError):
         raise
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+    # a malformed header (numpy's), a member compressed by an unknown method or encrypted
+    # (NotImplementedError, RuntimeError), or corrupt compressed data
+    except (
+        *HEADER_ERRORS,
+        OSError,
+        zipfile.BadZipFile,
+        RuntimeError,
+        zlib.error,
+        LZMAError,
+    ) as err:
         raise ConfigError(
             f"token counts: {path} is not a readable .npz file ({err or type(err).__name__})"
         ) from None
+
+
+def _check_announced_size(archive: zipfile.ZipFile, path: Path) -> None:
+    """Refuse a ``counts`` member whose header announces more bytes than the member holds (numpy
+    would allocate them all before reading: 10^15 counts must not) or than memory allows."""
+    names = archive.namelist()
+    name = COUNTS_KEY if COUNTS_KEY in names else f"{COUNTS_KEY}.npy"  # numpy's lookup order
+    with archive.open(name) as member:
+        if member.read(6) != b"\x93NUMPY":
+            return  # not an array: numpy hands back its bytes (refused below as not numbers)
+    with archive.open(name) as member:
+        announced = announced_nbytes(member)
+        holds = archive.getinfo(name).file_size - member.tell()
+    if announced > holds:
+        raise ConfigError(
+            f"token counts: {path}: the array header announces {announced} bytes but the member "
+            f"holds {max(holds, 0)} (truncated or corrupt .npz file)"
+        )
+    ensure_fits(announced, f"token counts {path}")
 
 
 def load_counts(weights: Any) -> TokenCounts:

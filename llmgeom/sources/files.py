@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import mmap
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,6 +38,8 @@ from ..memory import ensure_fits
 from ..unembedding import HeadMetadata, Unembedding
 from ._reasons import short_reason
 from .families import family_label, gguf_model_type
+from .formats.gguf_header import metadata_problem
+from .formats.npy_header import HEADER_ERRORS as NPY_HEADER_ERRORS
 from .head_key import HeadChoice
 from .local import load_located, locate_weight_file
 from .location import HeadLocation
@@ -84,10 +87,15 @@ def _npy_head(path: Path, tensor: str | None) -> tuple[HeadLocation, np.ndarray]
             if err.filename is not None:  # a filesystem error about the path: already names it
                 raise
             problem = f"unreadable .npy file ({short_reason(err)})"
-        except (ValueError, EOFError) as err:
+        except NPY_HEADER_ERRORS as err:  # numpy's, on a malformed header or shape
             text = f"{type(err).__name__} {err}".lower()
             found = (v for keys, v in _NPY_ERRORS.items() if any(k in text for k in keys))
-            problem = next(found, f"corrupt .npy header ({short_reason(err)})").format(size=size)
+            template = next(found, None)  # ours only: the header's own text may hold braces
+            problem = (
+                template.format(size=size)
+                if template
+                else f"corrupt .npy header ({short_reason(err)})"
+            )
     if problem:
         raise CorruptCheckpointError(f"{path}: {problem}")
     if array.dtype.kind not in "biufc":
@@ -104,7 +112,14 @@ def _npy_head(path: Path, tensor: str | None) -> tuple[HeadLocation, np.ndarray]
 def _load_npy(path: Path, tensor: str | None) -> Unembedding:
     location, array = _npy_head(path, tensor)
     ensure_fits(array.nbytes, path.name)
-    return load_located(location, torch.from_numpy(np.array(array)))
+    native = array.dtype.newbyteorder("=")  # torch reads only the machine's byte order
+    try:
+        weight = torch.from_numpy(np.array(array, dtype=native))
+    except TypeError:  # a dtype torch has no tensor of (float128, complex256)
+        raise InvalidMatrixError(
+            f"{path}: the array's dtype {array.dtype} cannot be held in a torch tensor"
+        ) from None
+    return load_located(location, weight)
 
 
 _GGUF_HEADS = ("output.weight", "token_embd.weight")  # untied head first, tied embedding second
@@ -116,6 +131,13 @@ def _field(reader: Any, key: str) -> Any:
         return field.contents() if field is not None else None
     except Exception:  # pragma: no cover - malformed metadata is not fatal
         return None
+
+
+def _gguf_metadata_problem(path: Path) -> str | None:
+    """What the key-value section of ``path`` cannot be (:mod:`.formats.gguf_header`), read
+    through a memory map: a count the reader would loop over forever is refused first."""
+    with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        return metadata_problem(data)
 
 
 def _gguf_reader(path: Path) -> Any:
@@ -136,7 +158,7 @@ def _gguf_reader(path: Path) -> Any:
         problem = "the header ends early"
     elif version not in versions and int.from_bytes(prefix[4:], "big") not in versions:
         problem = f"format version {version}; readable: {', '.join(map(str, versions))}"
-    else:
+    elif (problem := _gguf_metadata_problem(path)) is None:
         try:
             reader = gguf.GGUFReader(path)
         except OSError as err:
@@ -199,6 +221,10 @@ def _load_gguf(path: Path, tensor: str | None) -> Unembedding:
         raise CorruptCheckpointError(
             f"{path}: {name} is stored as {qtype.name}, which the installed gguf package "
             "cannot dequantise"
+        ) from None
+    except (ValueError, TypeError) as err:  # a size that does not fit its blocks (numpy's)
+        raise CorruptCheckpointError(
+            f"{path}: cannot dequantise {name} ({qtype.name}: {short_reason(err)})"
         ) from None
     if data.ndim != 2:
         raise InvalidMatrixError(

@@ -105,18 +105,14 @@ def dtype_itemsize(name: str | None, default: int = 2) -> int:
     return dtype.itemsize if isinstance(dtype, torch.dtype) else default
 
 
+def _usizes(value: object) -> bool:
+    """A JSON list of what the reference implementation reads as ``usize``: integers in
+    [0, 2**64), no float, bool or string."""
+    return isinstance(value, list) and all(type(x) is int and 0 <= x < 2**64 for x in value)
+
+
 def _nbytes(dtype: str, shape: tuple[int, ...]) -> int:
     return math.prod(shape) * DTYPE_BITS[dtype] // 8
-
-
-def _sizes(values: object, length: int | None = None) -> tuple[int, ...]:
-    """A header's list of sizes (a shape, offsets) as the reference reads it: unsigned 64-bit
-    integers (no bools, floats or strings), ``length`` of them if given; else ValueError."""
-    if not isinstance(values, list) or (length is not None and len(values) != length):
-        raise ValueError("not a list of sizes")
-    if not all(type(v) is int and 0 <= v < 2**64 for v in values):
-        raise ValueError("not unsigned 64-bit integers")
-    return tuple(values)
 
 
 def header_length(prefix: bytes, source: str = "file") -> int:
@@ -127,6 +123,39 @@ def header_length(prefix: bytes, source: str = "file") -> int:
     if length == 0 or length > MAX_HEADER_BYTES:
         raise CorruptCheckpointError(f"{source}: invalid safetensors header length {length}")
     return length
+
+
+class _JsonObject(dict):
+    """A JSON object as the reference parser (serde) reads it: the last of a repeated key counts
+    (``repeated``; the ``earlier`` values are kept: each must still parse as its field)."""
+
+    def __init__(self, pairs: list[tuple[str, object]]) -> None:
+        super().__init__(pairs)
+        last = {k: i for i, (k, _) in enumerate(pairs)}
+        self.repeated = {k for i, (k, _) in enumerate(pairs) if last[k] != i}
+        self.earlier = [(k, v) for i, (k, v) in enumerate(pairs) if last[k] != i]
+
+
+_ENTRY_FIELDS = ("dtype", "shape", "data_offsets")
+
+
+def _entry_fields(name: str, info: object, source: str) -> tuple[str, tuple[int, ...], list]:
+    """dtype, shape and data offsets of one header entry, as strict as the reference parser:
+    a JSON object with each field once, a known dtype name, 64-bit non-negative integers."""
+    try:
+        dtype, shape, offsets = (info[k] for k in _ENTRY_FIELDS)  # type: ignore[index]
+    except (KeyError, TypeError):
+        raise CorruptCheckpointError(f"{source}: bad header entry for {name!r}") from None
+    if set(_ENTRY_FIELDS) & getattr(info, "repeated", set()):
+        raise CorruptCheckpointError(f"{source}: header entry {name!r} repeats a field")
+    if not (_usizes(shape) and _usizes(offsets) and len(offsets) == 2):
+        raise CorruptCheckpointError(
+            f"{source}: bad header entry for {name!r} (shape and data_offsets must be "
+            "non-negative 64-bit integers)"
+        )
+    if not isinstance(dtype, str) or dtype not in DTYPE_BITS:
+        raise CorruptCheckpointError(f"{source}: unsupported dtype {dtype!r} for {name!r}")
+    return dtype, tuple(shape), offsets
 
 
 def parse_header(raw: bytes, source: str = "file") -> tuple[dict[str, TensorEntry], dict]:
@@ -141,24 +170,30 @@ def parse_header(raw: bytes, source: str = "file") -> tuple[dict[str, TensorEntr
         llmgeom.errors.CorruptCheckpointError: file: tensor 'a' starts at data byte 4, not 0
     """
     try:
-        header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise CorruptCheckpointError(f"{source}: malformed safetensors header ({err})") from None
+        header = json.loads(raw.decode("utf-8"), object_pairs_hook=_JsonObject)
+        json.dumps(header, ensure_ascii=False).encode("utf-8")  # no escaped lone surrogate
+    except (UnicodeError, json.JSONDecodeError, RecursionError) as err:
+        reason = short_reason(err) if not isinstance(err, RecursionError) else "nested too deep"
+        raise CorruptCheckpointError(f"{source}: malformed safetensors header ({reason})") from None
     if not isinstance(header, dict):
         raise CorruptCheckpointError(f"{source}: safetensors header is not a JSON object")
-    metadata = header.pop("__metadata__", None) or {}
-    if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
-        raise CorruptCheckpointError(f"{source}: __metadata__ is not a map of strings")
+    if "__metadata__" in header.repeated:
+        raise CorruptCheckpointError(f"{source}: safetensors header has __metadata__ twice")
+    for name, info in header.earlier:  # a repeated name: the last one counts, each must parse
+        _entry_fields(name, info, source)
+    metadata = header.pop("__metadata__", None)
+    if metadata is None:
+        metadata = {}
+    elif not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
+        raise CorruptCheckpointError(f"{source}: __metadata__ must map names to strings")
     data_start = 8 + len(raw)
     entries = {}
     for name, info in header.items():
-        try:
-            dtype, shape = info["dtype"], _sizes(info["shape"])
-            begin, end = _sizes(info["data_offsets"], length=2)
-        except (KeyError, TypeError, ValueError):
-            raise CorruptCheckpointError(f"{source}: bad header entry for {name!r}") from None
-        if not isinstance(dtype, str) or dtype not in DTYPE_BITS:
-            raise CorruptCheckpointError(f"{source}: unsupported dtype {dtype!r} for {name!r}")
+        dtype, shape, (begin, end) = _entry_fields(name, info, source)
+        if math.prod(shape) * DTYPE_BITS[dtype] % 8:
+            raise CorruptCheckpointError(
+                f"{source}: {name!r} of {dtype}{list(shape)} is not a whole number of bytes"
+            )
         expected = _nbytes(dtype, shape)
         if math.prod(shape) * DTYPE_BITS[dtype] >= 2**64:  # the reference's usize overflow
             raise CorruptCheckpointError(f"{source}: {name!r} has too many elements {list(shape)}")
