@@ -148,6 +148,8 @@ class _Recorder:
     def __call__(self, event: str, args: tuple[Any, ...]) -> None:
         if not self.active or threading.current_thread() is not threading.main_thread():
             return
+        if event == "exec" and _module_body_of_allowed_package(args[0]):
+            return  # a lazy import of an allowed module runs its body: not the input's doing
         if event in _FORBIDDEN_EVENTS:
             self.events.append(f"{event} {args[:1]!r}")
         elif event == "import":
@@ -182,6 +184,17 @@ class _Recorder:
                 self.events.append(f"socket.connect {address!r}")
 
 
+def _module_body_of_allowed_package(code: Any) -> bool:
+    """Whether ``code`` is the top-level body of a module file of an allowed package (what an
+    ``exec`` audit event carries when a module is imported)."""
+    if getattr(code, "co_name", None) != "<module>":
+        return False
+    parts = Path(str(getattr(code, "co_filename", ""))).parts
+    return any(part in IMPORT_ALLOW for part in parts[:-1]) or (
+        len(parts) > 0 and Path(parts[-1]).stem in IMPORT_ALLOW
+    )
+
+
 _RECORDER = _Recorder()
 sys.addaudithook(_RECORDER)  # an audit hook cannot be removed: it stays, inactive between inputs
 
@@ -196,7 +209,8 @@ def _time_limit(seconds: float) -> Iterator[None]:
         raise _Timeout
 
     previous = signal.signal(signal.SIGALRM, _raise)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    # repeating: a signal lost inside a C loop (seen with gguf's reader) is sent again
+    signal.setitimer(signal.ITIMER_REAL, seconds, min(seconds, 1.0))
     try:
         yield
     finally:
