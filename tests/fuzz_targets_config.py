@@ -3,7 +3,7 @@ toy TOML configs (reference :mod:`tomllib`) and the JSON result records read by 
 ``report`` (reference :func:`json.loads`).
 
 Each target's seeds are the committed configs / records and, for the TOML targets, structurally
-mutated variants of them (:mod:`fuzz_toml`: values of other types, extreme numbers, odd strings,
+mutated variants of them (:mod:`fuzz_struct`: values of other types, extreme numbers, odd strings,
 keys dropped, renamed or written twice, deep nesting; the variant's name is its recipe, so a kept
 input replays from its name). The property (:func:`fuzz_harness.check`): llmgeom's result equals
 the reference reader's where the two map one to one, or llmgeom raises a typed error; the
@@ -12,9 +12,11 @@ reference reader failing means llmgeom must fail with a typed error too.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import dataclasses
 import functools
+import json
 import math
 import shutil
 import tempfile
@@ -24,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from fuzz_harness import Outcome, Target, check
-from fuzz_toml import build_seed, with_variants
+from fuzz_struct import build_seed, with_variants
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "configs"
@@ -297,6 +299,8 @@ def parse_toy(path: Path) -> Any:
 
 def _bases(target: str) -> dict[str, bytes]:
     """The unmutated seeds of ``target``."""
+    if target in ("record-json", "report-folder"):
+        return record_bases()
     if target == "sweep-toml":
         bases = {p.name: p.read_bytes() for p in sorted(CONFIGS.glob("*.toml"))}
         return bases | {n: t.lstrip().encode() for n, t in SWEEP_SEEDS.items()}
@@ -311,9 +315,16 @@ def _write_and_parse(parse: Any, file_name: str) -> Any:
     return run
 
 
+def _read_every_way(path: Path) -> None:
+    for read in _readers().values():
+        with contextlib.suppress(Exception):
+            read(path)
+
+
 _PARSERS = {
     "sweep-toml": _write_and_parse(parse_sweep, "sweep.toml"),
     "toy-toml": _write_and_parse(parse_toy, "toy-fuzz.toml"),
+    "record-json": _write_and_parse(_read_every_way, "record.json"),
 }
 
 
@@ -326,3 +337,254 @@ TARGETS = [
     Target("sweep-toml", sweep_seeds, run_sweep_toml),
     Target("toy-toml", toy_seeds, run_toy_toml),
 ]
+
+
+# --------------------------------------------------------------------------- JSON records
+
+GOLDEN = REPO / "tests" / "golden"
+RECORD_FILE = "record.json"
+
+
+def record_bases() -> dict[str, bytes]:
+    """The committed records (``tests/golden``: measurements, losses, token frequencies, fits,
+    a toy result; the four toy results under ``results/`` are 0.2-0.9 MB and left out for
+    speed) and the current version of each former-version record, as llmgeom reads it."""
+    bases = {p.name: p.read_bytes() for p in sorted(GOLDEN.rglob("*.json"))}
+    current = {}
+    for name, data in bases.items():
+        record = json.loads(data)
+        schema = str(record.get("schema"))
+        if schema in ("llmgeom.measurement/1",) or schema.startswith("llmgeom.fit."):
+            folder = Path(tempfile.mkdtemp(prefix="llmgeom-fuzz-seed-"))
+            try:
+                (folder / name).write_bytes(data)
+                new = _readers()["load_record" if "measurement" in schema else "load_fit"](
+                    folder / name
+                )
+            finally:
+                shutil.rmtree(folder, ignore_errors=True)
+            if new.get("schema") != schema:
+                current[name.replace(".json", ".current.json")] = json.dumps(new).encode()
+    return bases | current
+
+
+def record_seeds(folder: Path) -> dict[str, bytes]:
+    """The committed records and their structural variants."""
+    warm_up("record-json")
+    warm_up("report-folder")
+    return with_variants(_bases("record-json"), VARIANTS_PER_SEED)
+
+
+@functools.cache
+def _readers() -> dict[str, Any]:
+    """Every reader of a result record the user meets, by name: the measurement, loss, freq,
+    toy and fit readers of ``report`` and ``fit``, and the typed results' ``load``."""
+    from llmgeom.fits.io import load_fit
+    from llmgeom.fits.results import ChinchillaFit, OverlapFit, WidthLossFit
+    from llmgeom.geometry.result import MeasureResult
+    from llmgeom.records.measurement import load_record
+    from llmgeom.text.freq_record import load_freq_record
+    from llmgeom.text.loss import LossResult, load_loss_record
+    from llmgeom.toy.report import load_result
+    from llmgeom.toy.result import ToyResult
+
+    def typed(cls: Any) -> Any:
+        return lambda path: cls.load(path).to_dict()
+
+    return {
+        "load_record": load_record,
+        "load_fit": load_fit,
+        "load_loss_record": load_loss_record,
+        "load_freq_record": load_freq_record,
+        "toy.load_result": load_result,
+        **{
+            f"{cls.__name__}.load": typed(cls)
+            for cls in (
+                MeasureResult,
+                LossResult,
+                ToyResult,
+                OverlapFit,
+                WidthLossFit,
+                ChinchillaFit,
+            )
+        },
+    }
+
+
+def _leaves(data: Any) -> list[tuple[tuple, Any]]:
+    """``(path, value)`` of every scalar in ``data`` (without recursion: records nest deep)."""
+    out, stack = [], [((), data)]
+    while stack:
+        path, node = stack.pop()
+        if isinstance(node, dict):
+            stack.extend(((*path, k), v) for k, v in node.items())
+        elif isinstance(node, list):
+            stack.extend(((*path, i), v) for i, v in enumerate(node))
+        else:
+            out.append((path, node))
+    return out
+
+
+def _numbers(data: Any, dropped: tuple[tuple, ...] = ()) -> collections.Counter:
+    """The numbers of ``data`` (NaN counted by its text), leaving out those at ``dropped``
+    paths (keys a migration drops: the /1 measurement's copies of other fields)."""
+    return collections.Counter(
+        repr(v)
+        for p, v in _leaves(data)
+        if isinstance(v, int | float) and not isinstance(v, bool) and p[:2] not in dropped
+    )
+
+
+#: what the migration of a /1 measurement drops (copies of other fields; migrate_record)
+MEASUREMENT_V1_DROPS = (("stats", "ratio_to_random"), ("variant", "n_rows_used"))
+
+
+def record_same(ours: Any, theirs: Any) -> bool:
+    """A record read by llmgeom equals the JSON's: exactly (NaN equal to NaN) when it was read
+    as it is; a record of a former version, brought to the current one, keeps every number
+    (but the copies the migration drops) and the fields it does not rename."""
+    if ours.get("schema") == theirs.get("schema"):
+        return same_json(ours, theirs)
+    dropped = MEASUREMENT_V1_DROPS if theirs.get("schema") == "llmgeom.measurement/1" else ()
+    if _numbers(ours) != _numbers(theirs, dropped):
+        return False
+    kept = ("model", "corpus", "tokenizer", "config")
+    return all(same_json(ours[k], theirs[k]) for k in kept if k in theirs and k in ours)
+
+
+def same_json(a: Any, b: Any) -> bool:
+    """Deep equality of two JSON values, NaN equal to NaN, an int never equal to a float
+    (without recursion: records nest deep)."""
+    stack = [(a, b)]
+    while stack:
+        x, y = stack.pop()
+        if type(x) is not type(y):
+            return False
+        if isinstance(x, dict):
+            if list(x) != list(y):
+                return False
+            stack.extend((x[k], y[k]) for k in x)
+        elif isinstance(x, list):
+            if len(x) != len(y):
+                return False
+            stack.extend(zip(x, y, strict=True))
+        elif not (x == y or (isinstance(x, float) and math.isnan(x) and math.isnan(y))):
+            return False
+    return True
+
+
+def run_record_json(folder: Path, data: bytes) -> Outcome:
+    """Every record reader of :func:`_readers` on ``folder/record.json`` holding ``data``: each
+    gives the JSON's record or a typed error (the outcome: the readers' outcomes together)."""
+    warm_up("record-json")
+    path = folder / RECORD_FILE
+    path.write_bytes(data)
+    outcomes = []
+    for name, read in _readers().items():
+        outcome = check(
+            lambda read=read: read(path),
+            lambda: json.loads(data.decode("utf-8")),
+            same=record_same,
+            allowed_dirs=[folder],
+        )
+        outcomes.append(f"{name}={outcome.detail or outcome.kind}")
+    read_ok = [o.split("=")[0] for o in outcomes if o.endswith("=same")]
+    return Outcome("same" if read_ok else "typed-error", ",".join(read_ok) or "all refused")
+
+
+TARGETS.append(Target("record-json", record_seeds, run_record_json))
+
+
+# --------------------------------------------------------------------------- a report's folder
+
+#: the valid records beside the mutated one (three widths of one family: the report fits a law)
+REPORT_COMPANIONS = (
+    "zoo/gpt2-w8.raw.json",
+    "zoo/gpt2-w16.raw.json",
+    "zoo/gpt2-w32.raw.json",
+    "loss/tiny-gpt2.c4.loss.json",
+    "fit-chinchilla/chinchilla_fit.json",
+)
+MUTATED = "record.json"
+
+
+def report_pages(folder: Path) -> Any:
+    """What ``llmgeom report`` computes from ``folder`` but the figures: the gathered records,
+    the laws, the summary rows and the HTML page (figures are drawn by :func:`build_report`,
+    too slow for a campaign; the suite runs it on a few mutated folders)."""
+    from llmgeom.report.build import _page
+    from llmgeom.report.figures import Context
+    from llmgeom.report.gather import gather
+    from llmgeom.report.html import render_page
+    from llmgeom.report.paper_table import paper_rows
+    from llmgeom.report.summary import summary_rows
+
+    found = gather(folder)
+    ctx = Context.build(found)
+    rows = summary_rows(found, [ctx.overlap, ctx.width_loss], paper_rows(ctx))
+    render_page(_page(found, ctx, {}, {}, rows))
+    return found
+
+
+def where_it_went(found: Any, data: bytes) -> str:
+    """Where the mutated record landed in a gathered folder (``corrupt``, ``skipped`` or the
+    kind it was read as), after checking the property: each file once, a corrupt file's reason
+    one line, a record read equal to the JSON, a file that is no JSON never read, and every
+    companion record read (or superseded by the mutated one: the same model, newer)."""
+    from fuzz_harness import PropertyViolation
+
+    from llmgeom.errors import one_line
+
+    placed: dict[str, list[str]] = collections.defaultdict(list)
+    for item in found.items():
+        placed[item.rel].append(item.kind)
+    for rel, reason in found.skipped:
+        placed[rel].append("skipped" if "superseded" not in reason else "superseded")
+    for rel, reason in found.corrupt:
+        placed[rel].append("corrupt")
+        if reason != one_line(reason) or not reason:
+            raise PropertyViolation(f"{rel}: the reason is not one line: {reason!r:.200}")
+    if len(placed[MUTATED]) != 1:
+        raise PropertyViolation(f"{MUTATED} listed {placed[MUTATED]} (once expected)")
+    for companion in REPORT_COMPANIONS:
+        rel = Path(companion).name
+        if placed[rel] in (["corrupt"], ["skipped"]) or len(placed[rel]) != 1:
+            raise PropertyViolation(f"the valid {rel} was listed {placed[rel]}")
+    landed = placed[MUTATED][0]
+    try:
+        theirs = json.loads(data.decode("utf-8"))
+    except (ValueError, RecursionError):
+        if landed != "corrupt":
+            raise PropertyViolation(f"{MUTATED} is no JSON, yet listed as {landed}") from None
+        return landed
+    item = next((i for i in found.items() if i.rel == MUTATED), None)
+    if item is not None and isinstance(item.data, dict) and not record_same(item.data, theirs):
+        raise PropertyViolation(f"{MUTATED} was read as a record other than the JSON's")
+    return landed
+
+
+def run_report_folder(folder: Path, data: bytes) -> Outcome:
+    """The report's reading of ``folder`` holding the companion records and ``data`` as
+    ``record.json``: the mutated file is read (equal to its JSON) or listed as corrupt or
+    skipped, the companions are read, and no other exception."""
+    warm_up("report-folder")
+    for companion in REPORT_COMPANIONS:
+        shutil.copyfile(GOLDEN / "v0_1" / companion, folder / Path(companion).name)
+    (folder / MUTATED).write_bytes(data)
+    landed: list[str] = []
+    outcome = check(
+        lambda: landed.append(where_it_went(report_pages(folder), data)),
+        allowed_dirs=[folder],
+    )
+    return Outcome(outcome.kind, landed[0] if landed else outcome.detail)
+
+
+def _report_once(folder: Path, name: str, data: bytes) -> Any:
+    for companion in REPORT_COMPANIONS:
+        shutil.copyfile(GOLDEN / "v0_1" / companion, folder / Path(companion).name)
+    (folder / MUTATED).write_bytes(data)
+    return report_pages(folder)
+
+
+_PARSERS["report-folder"] = _report_once
+TARGETS.append(Target("report-folder", record_seeds, run_report_folder))

@@ -14,13 +14,12 @@ Example:
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .._atomic import write_json_atomic
+from .._atomic import parse_json, write_json_atomic
 from ..errors import ConfigError
 from .measurement_format import (
     PASS_DIAGNOSTICS,
@@ -170,10 +169,10 @@ class SavedRecord:
 def _read_existing(path: Path) -> dict[str, Any] | None:
     """The record at ``path``; ``{}`` for a file that is not one of ours; None if absent."""
     try:
-        data = json.loads(path.read_text())
+        data = parse_json(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+    except (OSError, ValueError):  # not ours: unreadable, not JSON, too deep
         return {}
     if isinstance(data, dict) and data.get("schema") == SCHEMA_V1:
         data = migrate_record(data)  # merged and rewritten in today's format

@@ -30,7 +30,6 @@ Example:
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Iterable
@@ -38,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .._atomic import parse_json
 from ..errors import ConfigError, LlmgeomError, SourceNotFoundError, one_line
 from ..records.measurement_format import SCHEMA as MEASUREMENT
 from ..records.measurement_format import SCHEMA_V1 as MEASUREMENT_V1
@@ -195,10 +195,10 @@ def settings_key(record: dict[str, Any]) -> tuple:
 def _schema_of(path: Path) -> tuple[Any, str | None]:
     """``(parsed JSON, None)`` or ``(None, reason it is unreadable)``."""
     try:
-        return json.loads(path.read_text(encoding="utf-8")), None
+        return parse_json(path.read_text(encoding="utf-8")), None
     except OSError as err:
         return None, f"unreadable ({err.strerror or err})"
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+    except ValueError as err:  # malformed, not UTF-8, nested too deep, a number too long
         return None, f"not valid JSON ({err})"
 
 

@@ -1,11 +1,13 @@
-"""Structure-aware mutations of TOML files for the config fuzz targets (issue 19).
+"""Structure-aware mutations of TOML and JSON files for the config and record fuzz targets
+(issue 19).
 
-A TOML document is parsed with :mod:`tomllib`, edited by a list of *structural operations* (plain
-data: ``["set", path, kind]``, ``["drop", path]``, ``["rename", path, key]``, ``["dup", path]``,
-``["wrap", path]``, ``["deep", path, depth]``) and written back by :func:`dump_toml` (every table
-inline, so any value, however nested, has one line). A mutated seed is named
-``<seed>~<operations as JSON>`` (:func:`variant_name`), so a failing input the campaign keeps
-replays from its name alone (:func:`build_seed`).
+A document is parsed (:mod:`tomllib`, :func:`json.loads`), edited by a list of *structural
+operations* (plain data: ``["set", path, kind]``, ``["drop", path]``, ``["rename", path, key]``,
+``["dup", path]``, ``["wrap", path, k]``, ``["deep", path, depth]``, ``["copy", path, other]``)
+and written back (:func:`dump_toml`: every table inline, so any value, however nested, has one
+line; :func:`dump_json`). A mutated seed is named ``<seed>~<operations as JSON>``
+(:func:`variant_name`), so a failing input the campaign keeps replays from its name alone
+(:func:`build_seed`); the seed's suffix (``.toml``, ``.json``) says its format.
 """
 
 from __future__ import annotations
@@ -69,11 +71,39 @@ REPLACEMENTS: dict[str, Callable[[], Any]] = {
     "table-list": lambda: [{"a": 1}, {}],
     "long-list": lambda: list(range(20_000)),
 }
+
+
+class Raw:
+    """A JSON token written as it is (a number no float holds, one with 5000 digits)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+#: what a value of a JSON record may be replaced by (no dates: JSON has none)
+JSON_REPLACEMENTS: dict[str, Callable[[], Any]] = {
+    **{k: v for k, v in REPLACEMENTS.items() if "date" not in k and k != "time"},
+    "null": lambda: None,
+    "1e309": lambda: Raw("1e309"),
+    "-1e309": lambda: Raw("-1e309"),
+    "5000-digits": lambda: Raw("9" * 5000),
+    "neg-exp": lambda: Raw("1e-400"),
+    "schema-measure-2": lambda: "llmgeom.measurement/2",
+    "schema-measure-1": lambda: "llmgeom.measurement/1",
+    "schema-loss": lambda: "llmgeom.loss/1",
+    "schema-freq": lambda: "llmgeom.freq/1",
+    "schema-fit": lambda: "llmgeom.fit.overlap/2",
+    "schema-fit-1": lambda: "llmgeom.fit.width_loss/1",
+    "schema-toy": lambda: "llmgeom.toy.result/2",
+    "schema-tokens": lambda: "llmgeom.tokens/1",
+    "schema-unknown": lambda: "llmgeom.measurement/99",
+}
 #: keys a renamed key becomes (known keys of other tables, typos, odd names)
 KEY_NAMES = (
     "models", "measure", "loss", "freq", "toy", "out", "runs", "gamma", "alpha", "m", "n",
     "seeds", "source", "name", "revision", "family", "corpora", "tokenizers", "pairs",
     "weights", "samples", "executor", "jobs", "address", "progress", "extra", "schema", "",
+    "stats", "variant", "created", "mean_cos2", "head_width", "points", "loss", "files",
     " ", "modles", "é", "a.b", "__class__", "x" * 300,
 )  # fmt: skip
 
@@ -115,7 +145,31 @@ class Deep:
         return "{a = " * self.depth + inner + "}" * self.depth
 
 
+def dump_json(data: Any) -> str:
+    """``data`` as JSON text (NaN and infinities as Python writes them; :class:`Deep` and
+    :class:`Raw` values as they say).
+
+    Example:
+        >>> dump_json({"a": [1.5, Deep(0, 3)], "b": Raw("1e309")})
+        '{"a": [1.5, [[[0]]]], "b": 1e309}'
+    """
+    if isinstance(data, Raw):
+        return data.text
+    if isinstance(data, Deep):
+        inner = dump_json(data.value)
+        if data.depth % 2:
+            return "[" * data.depth + inner + "]" * data.depth
+        return '{"a": ' * data.depth + inner + "}" * data.depth
+    if isinstance(data, list):
+        return "[" + ", ".join(dump_json(v) for v in data) + "]"
+    if isinstance(data, dict):
+        return "{" + ", ".join(f"{json.dumps(k)}: {dump_json(v)}" for k, v in data.items()) + "}"
+    return json.dumps(data, allow_nan=True)
+
+
 def _value(value: Any) -> str:
+    if isinstance(value, Raw):
+        return value.text
     if isinstance(value, Deep):
         return value.text()
     if isinstance(value, bool):
@@ -168,8 +222,12 @@ def _parent(data: Any, path: Path_) -> tuple[Any, Any] | None:
     return None
 
 
-def apply_struct(data: dict[str, Any], ops: list[StructOp]) -> tuple[dict[str, Any], list[str]]:
-    """``data`` edited by ``ops`` and the extra TOML lines of ``dup`` (a key written twice)."""
+def apply_struct(
+    data: dict[str, Any], ops: list[StructOp], json_doc: bool = False
+) -> tuple[dict[str, Any], list[str]]:
+    """``data`` edited by ``ops`` and the extra TOML lines of ``dup`` (a key written twice; in
+    JSON, where the last of two equal keys wins, ``dup`` puts the value before the key)."""
+    replacements = JSON_REPLACEMENTS if json_doc else REPLACEMENTS
     extra: list[str] = []
     for op in ops:
         name, path = op[0], op[1]
@@ -180,12 +238,14 @@ def apply_struct(data: dict[str, Any], ops: list[StructOp]) -> tuple[dict[str, A
             continue
         node, key = found
         if name == "set":
-            node[key] = REPLACEMENTS[op[2]]()
+            node[key] = replacements[op[2]]()
         elif name == "drop":
             del node[key]
         elif name == "rename" and isinstance(node, dict):
             value = node.pop(key)
             node[op[2]] = value
+        elif name == "dup" and json_doc and isinstance(node, dict):  # the key moved last
+            node[key] = node.pop(key)
         elif name == "dup":  # the same key again, as a dotted key: TOML forbids it
             if all(isinstance(k, str) for k in path):
                 dotted = ".".join(_key(k) for k in path)
@@ -201,19 +261,25 @@ def apply_struct(data: dict[str, Any], ops: list[StructOp]) -> tuple[dict[str, A
     return data, extra
 
 
-def mutate_text(text: str, ops: list[StructOp]) -> str:
-    """The TOML ``text`` parsed, edited by ``ops`` and written back (``text`` itself when it is
-    not TOML)."""
+def mutate_text(text: str, ops: list[StructOp], json_doc: bool = False) -> str:
+    """The TOML (or JSON) ``text`` parsed, edited by ``ops`` and written back (``text`` itself
+    when it does not parse)."""
     try:
-        data = tomllib.loads(text)
-    except (tomllib.TOMLDecodeError, RecursionError, ValueError):
+        data = json.loads(text) if json_doc else tomllib.loads(text)
+    except (RecursionError, ValueError):
         return text
+    if json_doc:
+        wrapper, _ = apply_struct({"": data}, [[o[0], ["", *o[1]], *o[2:]] for o in ops], True)
+        return dump_json(wrapper[""])
     data, extra = apply_struct(data, ops)
     return dump_toml(data) + "".join(line + "\n" for line in extra)
 
 
-def random_struct_ops(rng: random.Random, data: dict[str, Any], max_ops: int = 3) -> list[StructOp]:
+def random_struct_ops(
+    rng: random.Random, data: Any, max_ops: int = 3, json_doc: bool = False
+) -> list[StructOp]:
     """1..``max_ops`` structural operations on paths that exist in ``data``."""
+    replacements = JSON_REPLACEMENTS if json_doc else REPLACEMENTS
     paths = paths_of(data) or [["x"]]
     ops: list[StructOp] = []
     for _ in range(rng.randint(1, max_ops)):
@@ -222,7 +288,7 @@ def random_struct_ops(rng: random.Random, data: dict[str, Any], max_ops: int = 3
             ["set", "drop", "rename", "dup", "wrap", "deep", "copy"], [8, 2, 2, 1, 1, 1, 1]
         )[0]
         if kind == "set":
-            ops.append(["set", path, rng.choice(sorted(REPLACEMENTS))])
+            ops.append(["set", path, rng.choice(sorted(replacements))])
         elif kind == "rename":
             ops.append(["rename", path, rng.choice(KEY_NAMES)])
         elif kind == "deep":
@@ -250,7 +316,8 @@ def build_seed(name: str, bases: dict[str, bytes]) -> bytes:
     data = bases[seed]
     if not ops:
         return data
-    return mutate_text(data.decode("utf-8"), json.loads(ops)).encode("utf-8")
+    text = mutate_text(data.decode("utf-8"), json.loads(ops), seed.endswith(".json"))
+    return text.encode("utf-8")
 
 
 def with_variants(bases: dict[str, bytes], per_base: int, seed: int = 0) -> dict[str, bytes]:
@@ -258,8 +325,10 @@ def with_variants(bases: dict[str, bytes], per_base: int, seed: int = 0) -> dict
     out = dict(bases)
     for name, data in sorted(bases.items()):
         rng = random.Random(f"{seed}-{name}")
-        parsed = tomllib.loads(data.decode("utf-8"))
+        json_doc = name.endswith(".json")
+        text = data.decode("utf-8")
+        parsed = json.loads(text) if json_doc else tomllib.loads(text)
         for _ in range(per_base):
-            vname = variant_name(name, random_struct_ops(rng, parsed))
+            vname = variant_name(name, random_struct_ops(rng, parsed, json_doc=json_doc))
             out[vname] = build_seed(vname, bases)
     return out
