@@ -112,7 +112,7 @@ revisions = [{revision = "step1", models = ["pythia-70m"]}, {revision = "step2",
 [measure]
 pairs = "gram"
 time_budget = "1m"
-memory_budget = "1G"
+memory_budget = "1GiB"
 weights = "./counts.npz"
 center = true
 seed = 3
@@ -299,7 +299,7 @@ def parse_toy(path: Path) -> Any:
 
 def _bases(target: str) -> dict[str, bytes]:
     """The unmutated seeds of ``target``."""
-    if target in ("record-json", "report-folder"):
+    if target in ("record-json", "report-folder", "fit-overlap"):
         return record_bases()
     if target == "sweep-toml":
         bases = {p.name: p.read_bytes() for p in sorted(CONFIGS.glob("*.toml"))}
@@ -345,6 +345,7 @@ GOLDEN = REPO / "tests" / "golden"
 RECORD_FILE = "record.json"
 
 
+@functools.cache
 def record_bases() -> dict[str, bytes]:
     """The committed records (``tests/golden``: measurements, losses, token frequencies, fits,
     a toy result; the four toy results under ``results/`` are 0.2-0.9 MB and left out for
@@ -588,3 +589,84 @@ def _report_once(folder: Path, name: str, data: bytes) -> Any:
 
 _PARSERS["report-folder"] = _report_once
 TARGETS.append(Target("report-folder", record_seeds, run_report_folder))
+
+
+# --------------------------------------------------------------------------- a fit's inputs
+
+#: measurement records of two families beside the mutated one (``llmgeom fit overlap DIR``)
+FIT_COMPANIONS = ("gpt2-w8", "gpt2-w16", "pythia-w8", "pythia-w16", "pythia-w32")
+
+
+def measurement_seeds(folder: Path) -> dict[str, bytes]:
+    """The committed measurement records (both versions) and their structural variants."""
+    warm_up("fit-overlap")
+    bases = {
+        k: v for k, v in record_bases().items() if k.endswith((".raw.json", ".raw.current.json"))
+    }
+    return with_variants(bases, VARIANTS_PER_SEED)
+
+
+def _fit_folder(folder: Path, data: bytes) -> Path:
+    """``folder`` holding the companions (today's version: a folder's former-version records
+    are not read as measurements) and ``data`` as ``record.json``."""
+    bases = record_bases()
+    for name in FIT_COMPANIONS:
+        (folder / f"{name}.raw.json").write_bytes(bases[f"{name}.raw.current.json"])
+    (folder / MUTATED).write_bytes(data)
+    return folder
+
+
+def fit_point_same(fit: Any, theirs: Any) -> bool:
+    """The fit used the mutated record as its JSON says (its mean cos² at its head width) or,
+    when it is no measurement of today's version, left it out."""
+    table = fit.to_dict()["points"]
+    origin = [p for p in table if p.get("origin", "").endswith(MUTATED)]
+    is_measurement = isinstance(theirs, dict) and theirs.get("schema") == "llmgeom.measurement/2"
+    if not is_measurement:
+        return len(table) == len(FIT_COMPANIONS)
+    if len(table) != len(FIT_COMPANIONS) + 1:
+        return False
+    ours = origin[0] if origin else None
+    stats, model = theirs["stats"], theirs["model"]
+    if ours is None:  # the points do not say their file: find it by its numbers
+        return any(
+            p["mean_cos2"] == float(stats["mean_cos2"]) and p["m"] == float(model["head_width"])
+            for p in table
+        )
+    return ours["mean_cos2"] == float(stats["mean_cos2"])
+
+
+def _int_of_a_float(text: str) -> int:
+    """An integer no float can hold (more than 308 digits) makes a record unreadable: the
+    documented limit of llmgeom's JSON reader, applied here to the reference reader."""
+    if len(text.lstrip("-")) > 308:
+        raise ValueError(f"an integer of {len(text)} digits")
+    return int(text)
+
+
+def run_fit_overlap(folder: Path, data: bytes) -> Outcome:
+    """``llmgeom.fits.fit_overlap`` on a folder of five measurement records and the mutated
+    one: a typed error, or a fit that used the mutated record as its JSON says (or skipped it,
+    when it is no measurement of today's version: a folder's other JSON files are skipped by
+    design)."""
+    from llmgeom.fits import fit_overlap
+
+    warm_up("fit-overlap")
+    _fit_folder(folder, data)
+    return check(
+        lambda: fit_overlap(folder, n_bootstrap=0),
+        lambda: json.loads(data.decode("utf-8"), parse_int=_int_of_a_float),
+        same=fit_point_same,
+        allowed_dirs=[folder],
+        lenient=True,  # not JSON: skipped as no measurement (said in the fit's notes)
+    )
+
+
+def _fit_once(folder: Path, name: str, data: bytes) -> Any:
+    from llmgeom.fits import fit_overlap
+
+    return fit_overlap(_fit_folder(folder, data), n_bootstrap=0)
+
+
+_PARSERS["fit-overlap"] = _fit_once
+TARGETS.append(Target("fit-overlap", measurement_seeds, run_fit_overlap))
