@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import tempfile
 from collections.abc import Iterator
@@ -29,6 +30,22 @@ _CREATE_FLAGS = (
     os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
 )
 _ATTEMPTS = 100
+
+
+_TEMP_NAME = re.compile(r"^\.(?P<target>.+)\.[0-9a-f]{8}\.tmp$")
+
+
+def interrupted_write(name: str) -> str | None:
+    """The file whose write a temporary file named ``name`` was (``.NAME.RANDOM.tmp``, made by
+    :func:`atomic_path`); None for any other name. Such a file outlives only a write cut short
+    (the process killed): the target was never replaced, the file may be deleted.
+
+    Example:
+        >>> interrupted_write(".w8.raw.json.1a2b3c4d.tmp"), interrupted_write("w8.raw.json")
+        ('w8.raw.json', None)
+    """
+    match = _TEMP_NAME.match(name)
+    return match.group("target") if match else None
 
 
 def _create_beside(target: Path) -> Path:

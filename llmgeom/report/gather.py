@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .._atomic import parse_json
+from .._atomic import interrupted_write, parse_json
 from ..errors import ConfigError, LlmgeomError, SourceNotFoundError, one_line
 from ..records.measurement_format import SCHEMA as MEASUREMENT
 from ..records.measurement_format import SCHEMA_V1 as MEASUREMENT_V1
@@ -45,6 +45,8 @@ from ..text.freq_record import SCHEMA as FREQ
 from ..text.loss_record import SCHEMA as LOSS
 
 STEP_REVISION = re.compile(r"^step(\d+)$")
+#: How the reason a temporary file of a write is skipped begins (the CLI shows them).
+TEMPORARY = "temporary file of a write"
 
 
 @dataclass
@@ -252,6 +254,9 @@ def _sweep_status(path: Path, data: Any) -> dict[str, Any]:
 
 def _skip_reason(path: Path) -> str:
     name = path.name
+    target = interrupted_write(name)
+    if target is not None:
+        return f"{TEMPORARY} of {target} (in progress, or cut short: then it may be deleted)"
     if name.startswith("."):
         return "hidden or temporary file"
     suffix = path.suffix.lower()
