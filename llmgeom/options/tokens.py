@@ -24,8 +24,11 @@ from ..devices import resolve_device
 from .checks import check_int, check_number, check_text, naming
 from .declare import option
 from .head import (
+    check_memory_budget,
     device_option,
     drop_nonfinite_option,
+    memory_budget_option,
+    parse_memory_budget,
     progress_option,
     revision_option,
     tensor_option,
@@ -82,6 +85,7 @@ class TokensOptions:
     revision: str | None = revision_option()
     device: str = device_option()
     drop_nonfinite: bool = drop_nonfinite_option()
+    memory_budget: int | None = memory_budget_option()
     name: str | None = option(
         None,
         "the model's name in the summary and the file names (default: the repo id or the file "
@@ -92,6 +96,8 @@ class TokensOptions:
     progress: bool | None = progress_option()
 
     def __post_init__(self) -> None:
+        if isinstance(self.memory_budget, str):
+            object.__setattr__(self, "memory_budget", parse_memory_budget(self.memory_budget))
         self.validate()
 
     def validate(self) -> None:
@@ -105,6 +111,7 @@ class TokensOptions:
             must="a number >= 0 (0: never, inf: always)",
         )
         check_text("name", self.name, optional=True)
+        check_memory_budget(self.memory_budget)
         with naming("device"):
             resolve_device(self.device)
 
