@@ -299,6 +299,8 @@ def parse_toy(path: Path) -> Any:
 
 def _bases(target: str) -> dict[str, bytes]:
     """The unmutated seeds of ``target``."""
+    if target == "tokens-json":
+        return {k: v for k, v in _token_table_files().items() if k.endswith(".json")}
     if target in ("record-json", "report-folder", "fit-overlap"):
         return record_bases()
     if target == "sweep-toml":
@@ -670,3 +672,76 @@ def _fit_once(folder: Path, name: str, data: bytes) -> Any:
 
 _PARSERS["fit-overlap"] = _fit_once
 TARGETS.append(Target("fit-overlap", measurement_seeds, run_fit_overlap))
+
+
+# --------------------------------------------------------------------------- token tables
+
+TOKENS_NAME = "head"  # the saved tables' name: head.tokens.json beside head.tokens.{parquet,csv}
+
+
+@functools.cache
+def _token_table_files() -> dict[str, bytes]:
+    """A token table of a small matrix with counts, saved as Parquet and as CSV: ``{file name:
+    bytes}`` (both tables, and the summary naming each)."""
+    import torch
+
+    from llmgeom.text.token_table import token_table
+
+    torch.manual_seed(0)
+    table = token_table(
+        torch.randn(40, 6), counts=list(range(40)), name=TOKENS_NAME, progress=False
+    )
+    folder = Path(tempfile.mkdtemp(prefix="llmgeom-fuzz-seed-"))
+    try:
+        files = {}
+        for fmt in ("parquet", "csv"):
+            table_path, summary = table.save(folder, table_format=fmt)
+            files[table_path.name] = table_path.read_bytes()
+            files[f"{fmt}.json"] = summary.read_bytes()
+        return files
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def tokens_seeds(folder: Path) -> dict[str, bytes]:
+    """The summaries of a Parquet and a CSV token table, and their structural variants."""
+    warm_up("tokens-json")
+    return with_variants(_bases("tokens-json"), VARIANTS_PER_SEED)
+
+
+def _tokens_folder(folder: Path, data: bytes) -> Path:
+    for name, content in _token_table_files().items():
+        if not name.endswith(".json"):
+            (folder / name).write_bytes(content)
+    path = folder / f"{TOKENS_NAME}.tokens.json"
+    path.write_bytes(data)
+    return path
+
+
+def tokens_same(ours: Any, theirs: Any) -> bool:
+    """The summary read back is the JSON's (its table read from the file it names)."""
+    return same_json(ours.to_dict(), theirs)
+
+
+def run_tokens_json(folder: Path, data: bytes) -> Outcome:
+    """``TokenTable.load`` of a mutated summary beside its (intact) table files."""
+    from llmgeom.records.token_table import TokenTable
+
+    warm_up("tokens-json")
+    path = _tokens_folder(folder, data)
+    return check(
+        lambda: TokenTable.load(path),
+        lambda: json.loads(data.decode("utf-8")),
+        same=tokens_same,
+        allowed_dirs=[folder],
+    )
+
+
+def _tokens_once(folder: Path, name: str, data: bytes) -> Any:
+    from llmgeom.records.token_table import TokenTable
+
+    return TokenTable.load(_tokens_folder(folder, data))
+
+
+_PARSERS["tokens-json"] = _tokens_once
+TARGETS.append(Target("tokens-json", tokens_seeds, run_tokens_json))

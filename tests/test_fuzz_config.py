@@ -28,6 +28,7 @@ EXAMPLES = {
     "record-json": 30,
     "report-folder": 20,
     "fit-overlap": 20,
+    "tokens-json": 20,
 }
 FUZZ = settings(
     deadline=None,
@@ -117,3 +118,20 @@ def test_a_toy_name_and_description_must_be_strings():
         config_from_dict({"n": 20, "m": [2, 3, 4], "name": {"value": "x"}})
     with pytest.raises(ConfigError, match="description must be a string"):
         config_from_dict({"n": 20, "m": [2, 3, 4], "description": [[1]]})
+
+
+def test_a_token_summary_reads_only_the_table_beside_it(tmp_path):
+    """A summary naming a table elsewhere (``../x``, an absolute path) is refused: the table is
+    written beside its summary, and a stranger's summary must not make llmgeom read any file."""
+    import json
+
+    from llmgeom.errors import ConfigError
+    from llmgeom.records.token_table import TokenTable
+
+    summary = json.loads(targets._token_table_files()["parquet.json"])
+    for name in ("../head.tokens.parquet", "/etc/hostname", ".."):
+        summary["files"]["table"] = name
+        path = tmp_path / "head.tokens.json"
+        path.write_text(json.dumps(summary))
+        with pytest.raises(ConfigError, match="is not a file name"):
+            TokenTable.load(path)
