@@ -9,6 +9,7 @@ every input that once broke a target is replayed from ``tests/fuzz_regressions/`
 
 from __future__ import annotations
 
+import os
 import random
 import tempfile
 from pathlib import Path
@@ -30,6 +31,10 @@ EXAMPLES = {
     "fit-overlap": 20,
     "tokens-json": 20,
 }
+#: LLMGEOM_FUZZ_SCALE=100 multiplies the examples: a long structural campaign through these tests
+#: (half the examples without byte mutations, which the byte-level campaign of
+#: ``benchmarks/fuzz.py`` rarely leaves parseable)
+SCALE = int(os.environ.get("LLMGEOM_FUZZ_SCALE", "1"))
 FUZZ = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
@@ -62,7 +67,7 @@ def test_structural_and_byte_mutations_keep_the_property(target):
     targets.warm_up(target)
     names = _bases(target)
 
-    @settings(FUZZ, max_examples=EXAMPLES[target])
+    @settings(FUZZ, max_examples=EXAMPLES[target] * SCALE)
     @given(
         base=st.sampled_from(names),
         rnd=st.randoms(use_true_random=False),
