@@ -50,7 +50,11 @@ def resolve_path(text: str, base: Path) -> str:
     """``text`` as an absolute path when it is a local path, else unchanged (Hub id, hf:)."""
     if text.startswith("hf:") or not is_local(text, base):
         return text
-    return str((base / Path(text).expanduser()).resolve())
+    try:
+        expanded = Path(text).expanduser()
+    except RuntimeError:  # ~name of no user here
+        raise ConfigError(f"cannot expand {text!r:.200}: no home folder for that user") from None
+    return str((base / expanded).resolve())
 
 
 def read_toml(text: str, path: Path | None) -> dict[str, Any]:
