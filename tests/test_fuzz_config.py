@@ -27,8 +27,8 @@ EXAMPLES = {
     "sweep-toml": 80,
     "toy-toml": 80,
     "record-json": 30,
-    "report-folder": 20,
-    "fit-overlap": 20,
+    "report-folder": 12,
+    "fit-overlap": 15,
     "tokens-json": 20,
 }
 #: LLMGEOM_FUZZ_SCALE=100 multiplies the examples: a long structural campaign through these tests
