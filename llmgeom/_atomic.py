@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import tempfile
 from collections.abc import Iterator
@@ -29,6 +30,22 @@ _CREATE_FLAGS = (
     os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
 )
 _ATTEMPTS = 100
+
+
+_TEMP_NAME = re.compile(r"^\.(?P<target>.+)\.[0-9a-f]{8}\.tmp$")
+
+
+def interrupted_write(name: str) -> str | None:
+    """The file whose write a temporary file named ``name`` was (``.NAME.RANDOM.tmp``, made by
+    :func:`atomic_path`); None for any other name. Such a file outlives only a write cut short
+    (the process killed): the target was never replaced, the file may be deleted.
+
+    Example:
+        >>> interrupted_write(".w8.raw.json.1a2b3c4d.tmp"), interrupted_write("w8.raw.json")
+        ('w8.raw.json', None)
+    """
+    match = _TEMP_NAME.match(name)
+    return match.group("target") if match else None
 
 
 def _create_beside(target: Path) -> Path:
@@ -99,6 +116,36 @@ def ensure_writable_dir(folder: str | os.PathLike[str]) -> Path:
     return folder
 
 
+#: The most digits an integer of a JSON record may have: beyond a float's range (1.8e308) no
+#: number of a record can be computed with, and beyond 4300 :func:`int` refuses the text.
+MAX_INT_DIGITS = 308
+
+
+def _int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise ValueError(f"an integer of {len(text.lstrip('-'))} digits")
+    return int(text)
+
+
+def parse_json(text: str) -> Any:
+    """``json.loads(text)``, with every way it can fail a :class:`ValueError`: malformed JSON,
+    an integer of more than :data:`MAX_INT_DIGITS` digits, arrays or objects nested deeper than
+    the parser follows (a :class:`RecursionError` otherwise).
+
+    Example:
+        >>> parse_json('{"a": [1, NaN]}')
+        {'a': [1, nan]}
+        >>> parse_json("[" * 100000)
+        Traceback (most recent call last):
+        ...
+        ValueError: arrays or objects nested too deeply
+    """
+    try:
+        return json.loads(text, parse_int=_int)
+    except RecursionError:
+        raise ValueError("arrays or objects nested too deeply") from None
+
+
 def read_json(path: str | os.PathLike[str], what: str, error: type[Exception] = ConfigError) -> Any:
     """The JSON in ``path``; an unreadable or malformed file is one ``error`` line naming it.
 
@@ -110,10 +157,10 @@ def read_json(path: str | os.PathLike[str], what: str, error: type[Exception] = 
         llmgeom.errors.ConfigError: bad.json: not a readable loss record (Expecting ...)
     """
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
+        return parse_json(Path(path).read_text(encoding="utf-8"))
     except OSError as err:
         raise error(f"{path}: not a readable {what} ({err.strerror})") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+    except ValueError as err:  # malformed JSON, not UTF-8, too deep, a number too long
         raise error(f"{path}: not a readable {what} ({err})") from None
 
 

@@ -46,7 +46,7 @@ def _parse(device: str | torch.device) -> torch.device:
 
     try:
         dev = torch.device(device)
-    except (RuntimeError, TypeError):
+    except (RuntimeError, TypeError, ValueError):  # ValueError: an index beyond int64
         raise ConfigError(
             f"unknown device {str(device)!r} (use auto, cpu, cuda or cuda:N)"
         ) from None

@@ -56,6 +56,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Build the report and say what it wrote."""
     from ..report import FIGURES, build_report
+    from ..report.gather import TEMPORARY
 
     result = build_report(args.results_dir, args.out)
     found = ", ".join(f"{n} {kind}" for kind, n in result.counts.items() if n)
@@ -67,6 +68,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"  missing {titles[fid]} ({fid}): {why}")
     for rel, why in result.corrupt:
         print(f"  corrupt {rel}: {why}")
+    for rel, why in result.skipped:
+        if why.startswith(TEMPORARY):
+            print(f"  skipped {rel}: {why}")
     print(f"wrote {result.summary_csv}")
     print(f"wrote {result.index_html}")
     return 0

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from ..errors import FitError
+from ..records.base import MALFORMED
 from ._util import group_codes
 from .bootstrap import BootstrapResult
 from .migration import migrate_fit
@@ -61,7 +62,7 @@ def _checked(kind: str, d: Any, schema: str, restore: Any) -> Any:
         raise FitError(f"not an {kind} fit result (schema {got!r}, expected {schema!r})")
     try:
         return restore()
-    except (KeyError, TypeError, ValueError) as err:
+    except MALFORMED as err:
         raise FitError(f"malformed {schema} result: {type(err).__name__}: {err}") from None
 
 

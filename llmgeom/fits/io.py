@@ -79,6 +79,7 @@ def load_fit(path: PathLike) -> dict[str, Any]:
     p = _existing(path)
     data = read_json(p, "fit result", FitError)
     schema = data.get("schema") if isinstance(data, dict) else None
+    schema = schema if isinstance(schema, str) else None
     if schema in MIGRATIONS:
         data = migrate_fit(check_schema(data, schema, str(p), f"{schema} result", FitError))
         schema = data["schema"]

@@ -13,7 +13,6 @@ Example:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from .._atomic import parse_json
 from ..errors import ConfigError, FitError
 from ..records.measurement import SCHEMA, analysis_settings, load_record
 from .tables import PathLike, _existing, _number, _read_records
@@ -103,7 +103,7 @@ def _is_measurement(path: Path) -> bool:
     """Whether ``path`` is JSON with the measurement schema (a folder's other files are not)."""
 
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = parse_json(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
     return isinstance(data, dict) and data.get("schema") == SCHEMA

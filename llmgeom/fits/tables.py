@@ -13,7 +13,6 @@ Example:
 from __future__ import annotations
 
 import csv
-import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .._atomic import atomic_path
+from .._atomic import atomic_path, parse_json
 from ..errors import FitError, SourceNotFoundError
 
 PathLike = str | os.PathLike[str]
@@ -84,8 +83,8 @@ def _read_records(path: PathLike, required: Sequence[str]) -> list[dict[str, Any
         raise FitError(f"{p} is a folder; expected a .csv or .json table")
     if p.suffix.lower() == ".json":
         try:
-            data = json.loads(p.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            data = parse_json(p.read_text(encoding="utf-8"))
+        except ValueError as err:  # malformed, not UTF-8, nested too deep, a number too long
             raise FitError(f"{p}: not valid JSON ({err})") from None
         if isinstance(data, dict):
             data = data.get("points", data.get("rows"))

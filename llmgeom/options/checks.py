@@ -45,13 +45,21 @@ def is_int(value: Any) -> bool:
 
 def is_number(value: Any, *, finite: bool = True) -> bool:
     """An ``int`` or ``float`` that is not a ``bool``: finite, or (``finite=False``) not NaN.
+    An integer too large for a float (beyond 1.8e308) is none: nothing could compute with it.
 
     Example:
         >>> is_number(1e300), is_number(math.inf), is_number(math.inf, finite=False)
         (True, False, True)
+        >>> is_number(10**400, finite=False)
+        False
     """
     if not _numeric_type(value):
         return False
+    if isinstance(value, int):
+        try:
+            float(value)
+        except OverflowError:
+            return False
     return math.isfinite(value) if finite else value == value
 
 

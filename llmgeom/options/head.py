@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..devices import DEVICE_HELP
+from .checks import check_int, naming
 from .declare import option
 
 
@@ -56,3 +57,42 @@ def fold_norm_option() -> Any:
 def progress_option() -> Any:
     """``progress``: None (automatic) or False (``--no-progress``); never compared."""
     return option(None, "no progress bars", flag="--no-progress", const=False, compare=False)
+
+
+def parse_memory_budget(text: str) -> int:
+    """A ``memory_budget`` given as text (``512MB``, ``2GiB``) in bytes; a ConfigError naming
+    ``memory_budget`` otherwise.
+
+    Example:
+        >>> parse_memory_budget("2GiB")
+        2147483648
+    """
+    from ..memory import parse_size
+
+    with naming("memory_budget"):
+        return parse_size(text)
+
+
+def memory_budget_option() -> Any:
+    """``memory_budget``: the bytes the blocks of products may use (``--memory-budget``;
+    default: automatic)."""
+    return option(
+        None,
+        "memory for one block of products, e.g. 512MB (default: automatic)",
+        flag="--memory-budget",
+        metavar="SIZE",
+        parse=parse_memory_budget,
+    )
+
+
+def check_memory_budget(value: Any) -> None:
+    """A ConfigError unless ``memory_budget`` is None or a positive number of bytes.
+
+    Example:
+        >>> check_memory_budget(0)
+        Traceback (most recent call last):
+        ...
+        llmgeom.errors.ConfigError: memory_budget must be a positive size, e.g. 512MB, got 0
+    """
+    must = "a positive size, e.g. 512MB"
+    check_int("memory_budget", value, minimum=1, optional=True, must=must)

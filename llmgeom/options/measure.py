@@ -28,9 +28,12 @@ from ..devices import resolve_device
 from .checks import check_int, check_number, check_text, is_int, naming, require
 from .declare import option
 from .head import (
+    check_memory_budget,
     device_option,
     drop_nonfinite_option,
     fold_norm_option,
+    memory_budget_option,
+    parse_memory_budget,
     progress_option,
     revision_option,
     tensor_option,
@@ -48,13 +51,6 @@ DEFAULT_EXACT_MAX_FLOPS = 2e12
 DEFAULT_PRECISION = 1e-3  # sampling: relative half-width of the 95% interval of mean |cos|
 DEFAULT_MAX_ROWS = 256  # sampling: whole random rows for the per-token maxima
 PLOT_BINS = 200  # histogram bins --plot asks for when --bins is not given
-
-
-def _size(text: str) -> int:
-    from ..memory import parse_size
-
-    with naming("memory_budget"):
-        return parse_size(text)
 
 
 def _duration(text: str) -> float:
@@ -148,13 +144,7 @@ class MeasureOptions:
         flag="--bins",
         kind=int,
     )
-    memory_budget: int | None = option(
-        None,
-        "memory for one block of products, e.g. 512MB (default: automatic)",
-        flag="--memory-budget",
-        metavar="SIZE",
-        parse=_size,
-    )
+    memory_budget: int | None = memory_budget_option()
     seed: int = option(0, "seed of the sampled rows (default: {default})", flag="--seed", kind=int)
     name: str | None = option(
         None,
@@ -176,7 +166,7 @@ class MeasureOptions:
         if isinstance(self.time_budget, str):
             object.__setattr__(self, "time_budget", _duration(self.time_budget))
         if isinstance(self.memory_budget, str):
-            object.__setattr__(self, "memory_budget", _size(self.memory_budget))
+            object.__setattr__(self, "memory_budget", parse_memory_budget(self.memory_budget))
         if self.sample_rows is not None and self.pairs == "auto":
             object.__setattr__(self, "pairs", "sample")
         self.validate()
@@ -201,13 +191,7 @@ class MeasureOptions:
         )
         check_int("seed", self.seed)
         check_int("bins", self.bins)
-        check_int(
-            "memory_budget",
-            self.memory_budget,
-            minimum=1,
-            optional=True,
-            must="a positive size, e.g. 512MB",
-        )
+        check_memory_budget(self.memory_budget)
         check_number(
             "exact_max_flops",
             self.exact_max_flops,

@@ -25,9 +25,12 @@ from ..errors import ConfigError
 from .checks import check_int, check_number, check_text, is_int, naming, require
 from .declare import option
 from .head import (
+    check_memory_budget,
     device_option,
     drop_nonfinite_option,
     fold_norm_option,
+    memory_budget_option,
+    parse_memory_budget,
     progress_option,
     revision_option,
     tensor_option,
@@ -104,6 +107,7 @@ class TokensOptions:
     revision: str | None = revision_option()
     device: str = device_option()
     drop_nonfinite: bool = drop_nonfinite_option()
+    memory_budget: int | None = memory_budget_option()
     name: str | None = option(
         None,
         "the model's name in the summary and the file names (default: the repo id or the file "
@@ -143,6 +147,8 @@ class TokensOptions:
     )
 
     def __post_init__(self) -> None:
+        if isinstance(self.memory_budget, str):
+            object.__setattr__(self, "memory_budget", parse_memory_budget(self.memory_budget))
         self.validate()
 
     def validate(self) -> None:
@@ -157,6 +163,7 @@ class TokensOptions:
         )
         check_text("name", self.name, optional=True)
         self._validate_undertrained()
+        check_memory_budget(self.memory_budget)
         with naming("device"):
             resolve_device(self.device)
 

@@ -37,9 +37,31 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, ClassVar, TypeVar
 
-from ..errors import ConfigError, LlmgeomError
+from ..errors import ConfigError, LlmgeomError, one_line
 
 R = TypeVar("R", bound="TypedResult")
+
+#: What reading a record's fields into typed attributes raises on a field that is missing
+#: (KeyError, IndexError) or of another type than the attribute (the rest): the record is
+#: malformed, a one-line error (:func:`malformed`), never a traceback.
+MALFORMED = (KeyError, IndexError, TypeError, ValueError, AttributeError, OverflowError)
+
+
+def malformed(schema: str, err: BaseException) -> str:
+    """The one line saying why a record of ``schema`` could not be read (``err``: one of
+    :data:`MALFORMED`).
+
+    Example:
+        >>> malformed("llmgeom.loss/1", KeyError("tokens"))
+        "malformed llmgeom.loss/1 result: field 'tokens' is missing"
+        >>> malformed("llmgeom.loss/1", ValueError("could not convert string to float: 'x'"))
+        "malformed llmgeom.loss/1 result: could not convert string to float: 'x'"
+    """
+    if isinstance(err, KeyError):
+        why = f"field {err.args[0]!r:.80} is missing" if err.args else "a field is missing"
+    else:
+        why = f"{err}"[:200]
+    return one_line(f"malformed {schema} result: {why}")
 
 
 @dataclass(frozen=True)
@@ -114,7 +136,11 @@ class TypedResult:
     @classmethod
     def _build(cls: type[R], payload: Mapping[str, Any], **extra: Any) -> R:
         record = copy.deepcopy(dict(payload))
-        return cls(_payload=MappingProxyType(record), **cls._headline(record), **extra)
+        try:
+            headline = cls._headline(record)
+        except MALFORMED as err:  # a field the schema leaves open, missing or of another type
+            raise cls.MISMATCH_ERROR(malformed(cls.SCHEMA, err)) from None
+        return cls(_payload=MappingProxyType(record), **headline, **extra)
 
     @classmethod
     def from_dict(cls: type[R], data: Mapping[str, Any]) -> R:

@@ -14,13 +14,13 @@ Example:
 from __future__ import annotations
 
 import hashlib
-import json
 import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .._atomic import write_json_atomic
+from .._atomic import parse_json, write_json_atomic
 from ..errors import ConfigError
 from .measurement_format import (
     PASS_DIAGNOSTICS,
@@ -170,14 +170,36 @@ class SavedRecord:
 def _read_existing(path: Path) -> dict[str, Any] | None:
     """The record at ``path``; ``{}`` for a file that is not one of ours; None if absent."""
     try:
-        data = json.loads(path.read_text())
+        data = parse_json(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+    except (OSError, ValueError):  # not ours: unreadable, not JSON, too deep
         return {}
     if isinstance(data, dict) and data.get("schema") == SCHEMA_V1:
         data = migrate_record(data)  # merged and rewritten in today's format
     return data if isinstance(data, dict) and data.get("schema") == SCHEMA else {}
+
+
+def record_lock(path: Path) -> Any:
+    """The file lock that serialises the read-merge-write of the record ``path`` between
+    processes: two ``measure`` runs saving the same result at once both end up in it (its
+    ``history``), neither lost. The lock files live in the temporary folder
+    (``llmgeom-locks-<uid>/<sha256 of the record's absolute path>.lock``), not among the results.
+
+    Example:
+        >>> import tempfile
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> with record_lock(folder / "x.raw.json") as lock:
+        ...     Path(lock.lock_file).parent.name.startswith("llmgeom-locks"), list(folder.iterdir())
+        (True, [])
+    """
+    from filelock import FileLock
+
+    user = os.getuid() if hasattr(os, "getuid") else "user"
+    locks = Path(tempfile.gettempdir()) / f"llmgeom-locks-{user}"
+    locks.mkdir(exist_ok=True)
+    key = hashlib.sha256(str(path.resolve()).encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    return FileLock(str(locks / f"{key}.lock"))
 
 
 def save_record(record: dict[str, Any], out_dir: str | os.PathLike[str]) -> SavedRecord:
@@ -185,21 +207,23 @@ def save_record(record: dict[str, Any], out_dir: str | os.PathLike[str]) -> Save
 
     The file is ``<stem>.json``. An earlier result there for the same tensor and analysis
     settings is merged (:func:`merge_records`); a file for another tensor (or not an llmgeom
-    result) is left alone and the record goes to ``<stem>.<sha256[:8]>.json`` instead.
+    result) is left alone and the record goes to ``<stem>.<sha256[:8]>.json`` instead. Two
+    processes saving at once take turns (:func:`record_lock`).
     """
     stem = result_stem(record)
     first = Path(out_dir) / f"{stem}.json"
-    for path in (first, Path(out_dir) / f"{stem}.{_tensor_digest(record['model'])}.json"):
-        existing = _read_existing(path)
-        if existing is None:
-            action = "new" if path == first else "beside"
-            write_json_atomic(path, record)
-            return SavedRecord(path, action, other=None if path == first else first)
-        if existing and _same_tensor(existing.get("model", {}), record["model"]):
-            if analysis_settings(existing) == analysis_settings(record):
-                merged, kept = merge_records(existing, record)
-                write_json_atomic(path, merged)
-                return SavedRecord(path, "merged" if kept else "updated", kept)
+    with record_lock(first):  # read, merge and rename: one process at a time, or one is lost
+        for path in (first, Path(out_dir) / f"{stem}.{_tensor_digest(record['model'])}.json"):
+            existing = _read_existing(path)
+            if existing is None:
+                action = "new" if path == first else "beside"
+                write_json_atomic(path, record)
+                return SavedRecord(path, action, other=None if path == first else first)
+            if existing and _same_tensor(existing.get("model", {}), record["model"]):
+                if analysis_settings(existing) == analysis_settings(record):
+                    merged, kept = merge_records(existing, record)
+                    write_json_atomic(path, merged)
+                    return SavedRecord(path, "merged" if kept else "updated", kept)
     raise ConfigError(
         f"cannot save the result: {first} and its checksum-named alternative both hold other "
         "results; choose another --out"

@@ -14,12 +14,12 @@ Example:
 from __future__ import annotations
 
 import importlib
-import json
 import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from .._atomic import parse_json
 from ..errors import ConfigError
 
 #: Schema family (the name before ``/version``) -> ``module:Class`` of its typed result.
@@ -59,7 +59,7 @@ def _result_files(folder_or_paths: str | os.PathLike[str] | Iterable[str | os.Pa
 def _parsed(path: Path) -> dict[str, Any] | None:
     """The JSON object in ``path``; None for a file that is not one (unreadable, not JSON)."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = parse_json(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None

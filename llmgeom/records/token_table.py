@@ -43,7 +43,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..errors import ConfigError, one_line
 from .base import TypedResult, fmt
 
 SCHEMA = "llmgeom.tokens/1"
@@ -297,7 +297,10 @@ class TokenTable(TypedResult):
         files = record.get("files") or {}
         table: dict[str, Any] = {}
         if files.get("table"):
-            table = read_table(Path(path).parent / files["table"])
+            name = files["table"]
+            if Path(name).name != name or name in (".", ".."):  # written beside the summary
+                raise ConfigError(f"{path}: files.table = {name!r:.80} is not a file name")
+            table = read_table(Path(path).parent / name)
         return cls._build(record, table=table)
 
 
@@ -334,10 +337,23 @@ def _undertrained_lines(block: Mapping[str, Any] | None, shown: int) -> list[str
 
 def read_table(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The columns of a token table file (Parquet or CSV) as :class:`TokenTable` holds them."""
-    _pyarrow()
+    pa = _pyarrow()
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"token table: no such file: {path}")
+    try:
+        found = path.is_file()
+    except (OSError, ValueError):  # a name no file can have: too long, a NUL byte
+        found = False
+    if not found:
+        raise ConfigError(f"token table: no such file: {str(path)[:200]}")
+    try:
+        return _read_arrow(path)
+    except (pa.ArrowException, OSError, ValueError) as err:  # not the format its name says
+        raise ConfigError(
+            f"token table {path}: not readable ({one_line(str(err))[:200]})"
+        ) from None
+
+
+def _read_arrow(path: Path) -> dict[str, Any]:
     if path.suffix == ".csv":
         import pyarrow.csv as pcsv
 

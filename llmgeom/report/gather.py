@@ -33,7 +33,6 @@ Example:
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Iterable
@@ -41,6 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .._atomic import interrupted_write, parse_json
 from ..errors import ConfigError, LlmgeomError, SourceNotFoundError, one_line
 from ..records.measurement_format import SCHEMA as MEASUREMENT
 from ..records.measurement_format import SCHEMA_V1 as MEASUREMENT_V1
@@ -49,6 +49,8 @@ from ..text.freq_record import SCHEMA as FREQ
 from ..text.loss_record import SCHEMA as LOSS
 
 STEP_REVISION = re.compile(r"^step(\d+)$")
+#: How the reason a temporary file of a write is skipped begins (the CLI shows them).
+TEMPORARY = "temporary file of a write"
 
 
 @dataclass
@@ -203,10 +205,10 @@ def settings_key(record: dict[str, Any]) -> tuple:
 def _schema_of(path: Path) -> tuple[Any, str | None]:
     """``(parsed JSON, None)`` or ``(None, reason it is unreadable)``."""
     try:
-        return json.loads(path.read_text(encoding="utf-8")), None
+        return parse_json(path.read_text(encoding="utf-8")), None
     except OSError as err:
         return None, f"unreadable ({err.strerror or err})"
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+    except ValueError as err:  # malformed, not UTF-8, nested too deep, a number too long
         return None, f"not valid JSON ({err})"
 
 
@@ -265,6 +267,9 @@ def _sweep_status(path: Path, data: Any) -> dict[str, Any]:
 
 def _skip_reason(path: Path) -> str:
     name = path.name
+    target = interrupted_write(name)
+    if target is not None:
+        return f"{TEMPORARY} of {target} (in progress, or cut short: then it may be deleted)"
     if name.startswith("."):
         return "hidden or temporary file"
     suffix = path.suffix.lower()

@@ -51,6 +51,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from ..configs import config_dir, read_toml_file
 from ..errors import ConfigError
 from ..options import MeasureOptions
 from .analysis_tables import (
@@ -164,18 +165,13 @@ def load_config(
     """
     file = Path(path).expanduser()
     try:
-        text = file.read_text(encoding="utf-8")
+        data = read_toml_file(file, "sweep config")
     except FileNotFoundError:
-        from ..configs import config_dir
-
         shipped = config_dir() / file.name
         if file.parent == Path(".") and shipped.is_file():  # a shipped config by bare name
-            file, text = shipped, shipped.read_text(encoding="utf-8")
+            file, data = shipped, read_toml_file(shipped, "sweep config")
         else:
             raise ConfigError(f"no such sweep config: {path}") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError(f"cannot read the sweep config {path}: {err}") from None
-    data = read_toml(text, file)
     if not data or any(key in data for key in TABLES["top"].keys):
         config = config_from_dict(data, file.resolve().parent, file)
         if out is None:

@@ -18,10 +18,10 @@ Example:
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Any
 
+from ..configs import is_a, parse_toml
 from ..errors import ConfigError
 
 
@@ -43,20 +43,20 @@ def as_str_list(value: Any, name: str) -> list[str]:
 
 def is_local(text: str, base: Path) -> bool:
     """Whether ``text`` names a local path: it starts like one or exists under ``base``."""
-    return text.startswith((".", "/", "~")) or (base / text).expanduser().exists()
+    return text.startswith((".", "/", "~")) or is_a(base / text, "exists")
 
 
 def resolve_path(text: str, base: Path) -> str:
     """``text`` as an absolute path when it is a local path, else unchanged (Hub id, hf:)."""
     if text.startswith("hf:") or not is_local(text, base):
         return text
-    return str((base / Path(text).expanduser()).resolve())
+    try:
+        expanded = Path(text).expanduser()
+    except RuntimeError:  # ~name of no user here
+        raise ConfigError(f"cannot expand {text!r:.200}: no home folder for that user") from None
+    return str((base / expanded).resolve())
 
 
 def read_toml(text: str, path: Path | None) -> dict[str, Any]:
     """The parsed TOML ``text`` (invalid TOML: a ConfigError naming ``path``)."""
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        place = path or "sweep config"
-        raise ConfigError(f"{place}: invalid TOML: {err}") from None
+    return parse_toml(text, path or "sweep config")

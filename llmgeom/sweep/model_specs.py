@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from .config_values import as_str, as_str_list, is_local, resolve_path
+from .config_values import as_str, as_str_list, is_a, is_local, resolve_path
 from .option_tables import TABLES, read_table
 
 Revisions = list[tuple[str, set[str] | None]]
@@ -53,7 +53,7 @@ class ModelSpec:
 
 def _model_name(source: str, local: bool) -> str:
     if local:
-        return Path(source).name if Path(source).is_dir() else Path(source).stem
+        return Path(source).name if is_a(Path(source), "is_dir") else Path(source).stem
     from ..sources.registry import alias_for, lookup
 
     entry = lookup(source.split("@", 1)[0])

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from .config_values import as_str, is_local, resolve_path
+from .config_values import as_str, is_a, is_local, resolve_path
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ def parse_toy(raw: Any, base: Path) -> tuple[ToySpec, ...]:
         if isinstance(item, str):
             local = is_local(item, base) or item.endswith(".toml")
             source = resolve_path(item, base) if local else item
-            if local and not Path(source).is_file():
+            if local and not is_a(Path(source), "is_file"):
                 raise ConfigError(f"toy[{i}]: no such toy config file {item!r}")
             name = Path(source).stem if local else f"toy-{item.removeprefix('toy-')}"
             out.append(ToySpec(name, source=source))

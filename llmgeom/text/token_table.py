@@ -72,6 +72,7 @@ from ..progress import progress_setting
 from ..records.measurement_format import model_label, package_versions
 from ..records.token_table import SCHEMA, TokenTable
 from ..sources import load_unembedding
+from .token_memory import nearest_budget, token_working_set
 from .tokenizers import LoadedTokenizer, load_tokenizer
 from .undertrained_tokens import undertrained_part
 
@@ -91,6 +92,7 @@ def token_table(
     revision: str | None = None,
     device: str | None = None,
     drop_nonfinite: bool | None = None,
+    memory_budget: int | str | None = None,
     name: str | None = None,
     progress: bool | None = None,
     undertrained_percentile: float | None = None,
@@ -167,6 +169,19 @@ def _scatter(values: torch.Tensor, row_index: torch.Tensor | None, n: int, fill:
     return out
 
 
+def _block_budget(
+    opts: TokensOptions, W: torch.Tensor, rows: Any, owned: bool, dev: Any, weighted: bool
+) -> int:
+    """The bytes of the nearest pass's blocks: the default, or what ``memory_budget`` leaves
+    (refused before anything is allocated when the steps cannot fit: :mod:`.token_memory`)."""
+    if opts.memory_budget is None:
+        return default_budget(dev)
+    n = W.shape[0] if rows is None else len(rows)
+    in_place = owned and rows is None and W.dtype == torch.float32 and dev.type == "cpu"
+    working = token_working_set(n, W.shape[1], weighted=weighted, copy=not in_place)
+    return nearest_budget(opts.memory_budget, working)
+
+
 def _counts_column(counts: np.ndarray) -> np.ndarray:
     whole = np.all(counts == np.round(counts)) and counts.max(initial=0) < 2**53
     return counts.astype(np.int64) if whole else counts
@@ -223,9 +238,10 @@ def _token_table(source: Any, opts: TokensOptions, counts: TokenCounts | None) -
     t = time.perf_counter()
     dev = resolve_device(opts.device)
     norms, _, row_index, n_bad = _usable_rows(unemb.weight, opts.drop_nonfinite, opts.progress)
+    owned = opts.fold_norm or (unemb is not source and meta.source_kind in _OWNED_KINDS)
+    block_budget = _block_budget(opts, unemb.weight, row_index, owned, dev, counts is not None)
     finite = torch.isfinite(norms).cpu().numpy()  # the under-trained part reads the raw rows:
     under = undertrained_part(source, unemb, tokenizer, strings, opts, finite)  # before U
-    owned = opts.fold_norm or (unemb is not source and meta.source_kind in _OWNED_KINDS)
     U, _, row_index, _ = _normalized(
         unemb.weight, norms, row_index, False, owned, dev, opts.progress
     )
@@ -258,7 +274,7 @@ def _token_table(source: Any, opts: TokensOptions, counts: TokenCounts | None) -
     nearest: dict[str, Any] = {"flops": flops, "exact_max_flops": opts.exact_max_flops}
     if prefers_exact(n_used, m, opts.exact_max_flops):
         LOG.info("nearest neighbours: exact pass over all pairs (%.3g FLOPs)", flops)
-        partner, best = nearest_neighbours(U, default_budget(dev), opts.progress)
+        partner, best = nearest_neighbours(U, block_budget, opts.progress)
         if row_index is not None:
             partner = row_index.cpu()[partner]
         table["nearest_id"] = _scatter(partner, row_index, n_rows, -1)

@@ -17,12 +17,11 @@ Example:
 from __future__ import annotations
 
 import math
-import tomllib
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from ..configs import config_path
+from ..configs import config_path, is_a, read_toml_file
 from ..devices import DEVICE_HELP
 from ..errors import ConfigError
 from ..options import is_number, option
@@ -304,7 +303,7 @@ def load_config(path_or_preset: str | Path) -> ToyConfig:
         'quick'
     """
     path = Path(path_or_preset)
-    if not path.exists():
+    if not is_a(path, "exists"):
         name = str(path_or_preset)
         if not name.endswith(".toml"):
             name = f"toy-{name.removeprefix('toy-')}.toml"
@@ -316,9 +315,9 @@ def load_config(path_or_preset: str | Path) -> ToyConfig:
                 f" (presets: {', '.join(list_presets())})"
             ) from None
     try:
-        data = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"{path}: invalid TOML: {err}") from None
+        data = read_toml_file(path, "toy config")
+    except FileNotFoundError:  # gone since exists() was asked
+        raise ConfigError(f"no config file or preset named {str(path_or_preset)!r}") from None
     data.setdefault("name", path.stem.removeprefix("toy-"))
     try:
         return config_from_dict(data, source=str(path))

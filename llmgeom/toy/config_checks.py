@@ -19,7 +19,7 @@ from typing import Any
 
 from ..devices import check_device_name
 from ..errors import ConfigError
-from ..options import check_int, check_number, is_int, naming, require
+from ..options import check_int, check_number, check_text, is_int, naming, require
 
 FAMILIES: tuple[str, ...] = ("power", "exp", "linear")  # frequency families (data.py)
 
@@ -114,6 +114,12 @@ def check_config(config: Any) -> None:
                 f" {list(config.m)}; the α_m fit needs at least 3"
             )
     check_int("seed", config.seed)
+    check_text("name", config.name)
+    require(
+        isinstance(config.description, str),
+        "description",
+        f"description must be a string, got {config.description!r:.80}",
+    )
     message = f"device must be a name such as auto, cpu, cuda:0, got {config.device!r}"
     require(isinstance(config.device, str), "device", message)
     with naming("device"):

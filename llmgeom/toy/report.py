@@ -225,7 +225,7 @@ def run_label(run: dict[str, Any]) -> str:
     """
     label = f"γ={run['gamma']:g} "
     label += f"α={run['alpha']:g} {run['family']}" if run["family"] == "power" else run["family"]
-    if run["density"] != 1.0:
+    if run.get("density", 1.0) != 1.0:  # results written before densities: 1
         label += f" E={run['density']:g}"
     if run.get("seed", 0) != 0:
         label += f" seed={run['seed']}"
