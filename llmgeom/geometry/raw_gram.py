@@ -27,11 +27,16 @@ import torch
 
 from . import gram
 from .blocked import chunks, full_precision
+from .lanczos import LANCZOS_TOL, top_eigenvalue_by_lanczos
 from .normalize import CHUNK_ROWS
 
 #: Rows per block of the Lanczos products (float32 sums inside a block, float64 across blocks).
 MATVEC_ROWS = 8192
-LANCZOS_TOL = 1e-10
+
+
+def lanczos_step_limit(m: int) -> int:
+    """Passes over ``U`` after which Lanczos gives up for building ``WᵀW``: placeholder."""
+    return max(40, m // 16)
 
 
 def gram_and_raw_spectral_norm(
@@ -49,15 +54,17 @@ def gram_and_raw_spectral_norm(
     G = gram.gram_matrix(U, chunk_rows, progress=progress)
     top = lanczos_raw_spectral_norm(U, norms)
     if top is None:  # no convergence: build WᵀW after all
-        _, G_raw = gram.scaled_gram_matrices(U, norms, chunk_rows, progress=progress)
-        top = gram.top_eigenvalue(G_raw)
+        top = gram.top_eigenvalue(gram.raw_gram_matrix(U, norms, progress=progress))
     return G, top
 
 
-def lanczos_raw_spectral_norm(U: torch.Tensor, norms: torch.Tensor) -> float | None:
+def lanczos_raw_spectral_norm(
+    U: torch.Tensor, norms: torch.Tensor, max_steps: int | None = None
+) -> float | None:
     """The largest eigenvalue of ``Uᵀ diag(norms²) U`` by Lanczos iteration on ``U`` (no
-    ``m × m`` product), relative tolerance :data:`LANCZOS_TOL`, from a fixed start vector
-    (reproducible); None when it does not converge.
+    ``m × m`` product; :func:`~llmgeom.geometry.lanczos.top_eigenvalue_by_lanczos`), relative
+    accuracy :data:`LANCZOS_TOL`, from a fixed start vector (reproducible); None when
+    ``max_steps`` passes (default :func:`lanczos_step_limit`) did not reach it.
 
     Example:
         >>> import torch
@@ -65,30 +72,24 @@ def lanczos_raw_spectral_norm(U: torch.Tensor, norms: torch.Tensor) -> float | N
         >>> round(lanczos_raw_spectral_norm(U, torch.tensor([1.0, 3.0, 2.0])), 6)  # float32 rows
         9.0
     """
-    from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh
-
     n, m = U.shape
     s64 = norms.to(device=U.device, dtype=torch.float64).flatten()
     largest = float(s64.abs().max())
     if not largest > 0:
         return 0.0
     scale = 2.0 ** math.frexp(largest)[1]  # a power of 2: exact, and no float32 overflow
-    weights = ((s64 / scale) ** 2).to(U.dtype)
+    dtype = U.dtype if U.dtype == torch.float64 else torch.float32
+    weights = ((s64 / scale) ** 2).to(dtype)
 
     def matvec(x: np.ndarray) -> np.ndarray:
-        v = torch.from_numpy(np.asarray(x, dtype=np.float64).ravel()).to(U.device, U.dtype)
+        v = torch.from_numpy(x).to(U.device, dtype)
         y = torch.zeros(m, dtype=torch.float64, device=U.device)
         with full_precision():
             for start, stop in chunks(n, MATVEC_ROWS):
-                block = U[start:stop]
-                y += (block.T @ ((block @ v) * weights[start:stop])).to(torch.float64)
+                block = U[start:stop].to(dtype)
+                y += block.T @ ((block @ v) * weights[start:stop])
         return y.cpu().numpy()
 
-    operator = LinearOperator((m, m), matvec=matvec, dtype=np.float64)
-    try:
-        value = eigsh(
-            operator, k=1, which="LA", v0=np.ones(m), tol=LANCZOS_TOL, return_eigenvectors=False
-        )[0]
-    except ArpackNoConvergence:
-        return None
-    return float(value) * scale * scale
+    limit = lanczos_step_limit(m) if max_steps is None else max_steps
+    value = top_eigenvalue_by_lanczos(matvec, np.ones(m), LANCZOS_TOL, limit)
+    return None if value is None else value * scale * scale
