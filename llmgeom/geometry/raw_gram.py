@@ -1,19 +1,24 @@
-"""The Gram matrix of the unit rows and the spectral norm of the raw rows, ``‖W‖_2²``, for the
-stable rank (:mod:`llmgeom.geometry.spectrum`), at the least cost for the head's width.
+"""The Gram matrix of the unit rows, its eigenvalues, and the spectral norm of the raw rows,
+``‖W‖_2²``, for the stable rank (:mod:`llmgeom.geometry.spectrum`), at the least cost for the
+head.
 
 ``W = diag(s) Ŵ`` (``s`` the row norms, ``Ŵ`` the unit rows ``U``), so ``‖W‖_2²`` is the largest
 eigenvalue of ``WᵀW = Uᵀ diag(s²) U``. Up to :data:`~llmgeom.geometry.gram.EIGSH_MIN_WIDTH`
 columns that matrix is built beside ``UᵀU`` in the same pass
-(:func:`~llmgeom.geometry.gram.scaled_gram_matrices`: twice the products, cheap at that width);
-wider, where a second ``n·m²`` product would double the Gram step, Lanczos iteration
-(``scipy.sparse.linalg.eigsh``) on the operator ``x ↦ Uᵀ(s² ⊙ Ux)`` finds it in a few dozen
-passes over ``U`` (float32 products, float64 sums over row blocks). If Lanczos does not converge,
-the matrix is built after all.
+(:func:`~llmgeom.geometry.gram.scaled_gram_matrices`: twice the products, cheap at that width).
+Wider, Lanczos iteration (:mod:`llmgeom.geometry.lanczos`) on the operator ``x ↦ Uᵀ(s² ⊙ Ux)``
+needs a pass over ``U`` per step and no ``m × m`` product: a handful of steps when one direction
+stands out (trained heads), a hundred or so when the top of the spectrum is flat (random rows),
+where a second product of the Gram step's size costs less. Which is expected follows from the
+gap at the top of ``UᵀU``'s spectrum, known by then (:func:`expected_lanczos_steps`); if Lanczos
+is chosen and does not converge within :func:`lanczos_step_limit` steps, the matrix is built after
+all. The numbers are the same either way (relative accuracy
+:data:`~llmgeom.geometry.lanczos.LANCZOS_TOL`).
 
 Example:
     >>> import torch
     >>> U = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]])
-    >>> G, raw_top = gram_and_raw_spectral_norm(U, torch.tensor([2.0, 1.0, 0.0]))
+    >>> G, eigenvalues, raw_top = gram_and_raw_spectral_norm(U, torch.tensor([2.0, 1.0, 0.0]))
     >>> G.diagonal().tolist(), raw_top
     ([1.3600000143051147, 1.6399999856948853], 4.0)
 """
@@ -28,34 +33,72 @@ import torch
 from . import gram
 from .blocked import chunks, full_precision
 from .lanczos import LANCZOS_TOL, top_eigenvalue_by_lanczos
-from .normalize import CHUNK_ROWS
 
 #: Rows per block of the Lanczos products (float32 sums inside a block, float64 across blocks).
 MATVEC_ROWS = 8192
 
 
 def lanczos_step_limit(m: int) -> int:
-    """Passes over ``U`` after which Lanczos gives up for building ``WᵀW``: placeholder."""
-    return max(40, m // 16)
+    """Lanczos steps on ``U`` (each a pass over the ``n × m`` rows, bound by memory speed) that
+    cost about as much as building ``WᵀW`` (``n·m²`` multiply-adds, bound by arithmetic): about
+    ``m / 32`` on a CPU, at least 32.
+
+    Example:
+        >>> lanczos_step_limit(2048), lanczos_step_limit(8192)
+        (64, 256)
+    """
+    return max(32, m // 32)
+
+
+def expected_lanczos_steps(eigenvalues: np.ndarray, tol: float = LANCZOS_TOL) -> float:
+    """Lanczos steps to the top eigenvalue of a symmetric matrix with these eigenvalues, to
+    relative accuracy ``tol``, by the Chebyshev bound (Saad, *Numerical methods for large
+    eigenvalue problems*, 2011, §6.6): ``λ_1 − θ_1 ≤ (λ_1 − λ_m) tan²φ / T_{k−1}(1 + 2γ)²``,
+    ``γ = (λ_1 − λ_2)/(λ_2 − λ_m)``, with ``tan²φ ≈ m`` for a start vector with no preference.
+    On ``UᵀU``'s spectrum it predicts the steps for ``WᵀW``, whose top gap follows it when the
+    row norms do not differ much; for flat spectra the bound is pessimistic.
+
+    Example:
+        >>> round(expected_lanczos_steps(np.array([100.0, 25.0, 10.0, 1.0])), 1)
+        5.8
+        >>> expected_lanczos_steps(np.array([1.0, 1.0, 0.5]))
+        inf
+    """
+    lam = np.sort(np.asarray(eigenvalues, dtype=np.float64).ravel())[::-1]
+    if lam.size < 2 or not lam[0] > 0:
+        return 1.0
+    gap, spread = lam[0] - lam[1], lam[1] - lam[-1]
+    if not gap > 0:
+        return math.inf
+    if not spread > 0:
+        return 2.0
+    needed = 0.5 * math.log((lam[0] - lam[-1]) / lam[0] * lam.size / tol) + math.log(2.0)
+    return 1.0 + max(0.0, needed) / math.acosh(1.0 + 2.0 * gap / spread)
 
 
 def gram_and_raw_spectral_norm(
     U: torch.Tensor,
     norms: torch.Tensor,
-    chunk_rows: int = CHUNK_ROWS,
+    chunk_rows: int = gram.GRAM_CHUNK_ROWS,
     progress: bool | None = False,
-) -> tuple[torch.Tensor, float]:
-    """``(UᵀU, ‖W‖_2²)`` for unit rows ``U`` whose raw rows had norms ``norms``: the raw Gram
-    matrix in the same pass up to :data:`~llmgeom.geometry.gram.EIGSH_MIN_WIDTH` columns,
-    Lanczos on ``U`` above (see the module)."""
-    if U.shape[1] <= gram.EIGSH_MIN_WIDTH:
+) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """``(UᵀU, its eigenvalues ascending, ‖W‖_2²)`` for unit rows ``U`` whose raw rows had norms
+    ``norms``: the raw Gram matrix in the same pass up to
+    :data:`~llmgeom.geometry.gram.EIGSH_MIN_WIDTH` columns; above, Lanczos on ``U`` where it is
+    expected to take at most :func:`lanczos_step_limit` steps, else the raw Gram matrix in a
+    second pass (see the module)."""
+    m = U.shape[1]
+    if m <= gram.EIGSH_MIN_WIDTH:
         G, G_raw = gram.scaled_gram_matrices(U, norms, chunk_rows, progress=progress)
-        return G, gram.top_eigenvalue(G_raw)
+        return G, torch.linalg.eigvalsh(G), gram.top_eigenvalue(G_raw)
     G = gram.gram_matrix(U, chunk_rows, progress=progress)
-    top = lanczos_raw_spectral_norm(U, norms)
-    if top is None:  # no convergence: build WᵀW after all
-        top = gram.top_eigenvalue(gram.raw_gram_matrix(U, norms, progress=progress))
-    return G, top
+    eigenvalues = torch.linalg.eigvalsh(G)  # ascending, float64
+    top = None
+    if expected_lanczos_steps(eigenvalues.cpu().numpy()) <= lanczos_step_limit(m):
+        top = lanczos_raw_spectral_norm(U, norms)
+    if top is None:  # a flat top of the spectrum, or no convergence: build WᵀW
+        top = gram.top_eigenvalue(gram.raw_gram_matrix(U, norms, chunk_rows, progress=progress))
+    return G, eigenvalues, top
 
 
 def lanczos_raw_spectral_norm(
