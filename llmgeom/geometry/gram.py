@@ -38,6 +38,8 @@ GRAM_CHUNK_ROWS = 16384
 #: Columns per block of the upper block triangle: only the blocks on and above the diagonal are
 #: multiplied (torch has no ``syrk``), about half the products of ``UᵀU``, then mirrored.
 GRAM_BLOCK_COLUMNS = 512
+#: Numbers in a chunk of scaled rows (:func:`scaled_gram_matrices`, a copy): 64 MiB of float32.
+SCALED_CHUNK_ELEMENTS = 2**24
 
 
 def column_blocks(m: int, width: int) -> list[tuple[int, int]]:
@@ -57,6 +59,13 @@ def _mirrored(G: torch.Tensor) -> torch.Tensor:
     return G
 
 
+def _accumulate_upper(G: torch.Tensor, rows: torch.Tensor, blocks: list[tuple[int, int]]) -> None:
+    """``G[:k, j:k] += rows[:, :k]ᵀ rows[:, j:k]`` for each column block ``[j, k)``: the blocks
+    of ``rowsᵀ rows`` on and above the diagonal."""
+    for j, k in blocks:
+        G[:k, j:k] += rows[:, :k].T @ rows[:, j:k]
+
+
 def _gram_pass(
     U: torch.Tensor,
     scales: torch.Tensor | None,
@@ -65,24 +74,25 @@ def _gram_pass(
     block_columns: int,
     plain: bool = True,
 ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-    """``UᵀU`` (``plain``) and, with ``scales``, ``Uᵀ diag(scales) U``: per row chunk, the blocks
-    on and above the diagonal (float32 products), summed in float64 across chunks, mirrored."""
+    """``UᵀU`` (``plain``) and, with ``scales`` ``s``, ``(sU)ᵀ(sU)``: per row chunk, the blocks on
+    and above the diagonal (float32 products), summed in float64 across chunks, mirrored. The
+    scaled rows are a copy: their chunks hold at most :data:`SCALED_CHUNK_ELEMENTS` numbers."""
     m = U.shape[1]
     zeros = functools.partial(torch.zeros, m, m, dtype=torch.float64, device=U.device)
     G = zeros() if plain else None
     G_scaled = None if scales is None else zeros()
+    if scales is not None:
+        chunk_rows = max(1, min(chunk_rows, SCALED_CHUNK_ELEMENTS // max(1, m)))
     blocks = column_blocks(m, block_columns)
     with full_precision():
         for start, stop in progress_chunks(U.shape[0], chunk_rows, "Gram matrix", progress):
             chunk = U[start:stop]
             if not chunk.is_floating_point() or chunk.element_size() < 4:
                 chunk = chunk.float()  # bfloat16/float16 rows: float32 products
-            for j, k in blocks:
-                left = chunk[:, :k].T
-                if G is not None:
-                    G[:k, j:k] += left @ chunk[:, j:k]
-                if G_scaled is not None and scales is not None:
-                    G_scaled[:k, j:k] += left @ (chunk[:, j:k] * scales[start:stop, None])
+            if G is not None:
+                _accumulate_upper(G, chunk, blocks)
+            if G_scaled is not None and scales is not None:
+                _accumulate_upper(G_scaled, chunk * scales[start:stop, None], blocks)
     return tuple(None if M is None else _mirrored(M) for M in (G, G_scaled))  # type: ignore
 
 
@@ -154,7 +164,7 @@ def _scaled_pass(
     block_columns: int,
     plain: bool,
 ) -> tuple[torch.Tensor | None, torch.Tensor]:
-    """:func:`_gram_pass` with the row scales ``s`` squared, after dividing them by a power of 2
+    """:func:`_gram_pass` with the row scales ``s``, after dividing them by a power of 2
     (exact) that brings them below 1: no float32 overflow, whatever the norms."""
     s64 = scales.to(device=U.device, dtype=torch.float64).flatten()
     if s64.numel() != U.shape[0]:
@@ -162,8 +172,7 @@ def _scaled_pass(
     largest = float(s64.abs().max()) if s64.numel() else 0.0
     top = 2.0 ** math.frexp(largest)[1] if largest > 0 else 1.0
     dtype = U.dtype if U.dtype == torch.float64 else torch.float32
-    s2 = ((s64 / top) ** 2).to(dtype)
-    G, G_scaled = _gram_pass(U, s2, chunk_rows, progress, block_columns, plain)
+    G, G_scaled = _gram_pass(U, (s64 / top).to(dtype), chunk_rows, progress, block_columns, plain)
     assert G_scaled is not None
     return G, G_scaled * (top * top)
 

@@ -85,8 +85,8 @@ def normalize_rows_with_sums(
     Example:
         >>> import torch
         >>> U, norms, sq, total = normalize_rows_with_sums(torch.tensor([[3.0, 4.0], [0.0, 2.0]]))
-        >>> norms.tolist(), sq.tolist(), [round(t, 6) for t in total.tolist()]
-        ([5.0, 2.0], [1.0000000476837165, 1.0], [0.6, 1.8])
+        >>> norms.tolist(), sq.double().round(decimals=12).tolist(), total.round(decimals=6).tolist()
+        ([5.0, 2.0], [1.000000047684, 1.0], [0.6, 1.8])
     """
     n, m = W.shape
     U = out if out is not None else torch.empty(W.shape, dtype=torch.float32, device=W.device)
@@ -117,9 +117,10 @@ def _normalize_chunks(
             norms[start:stop] = torch.linalg.vector_norm(block, dim=1)
         chunk_norms = norms[start:stop, None]
         inverse = torch.where(chunk_norms > 0, 1.0 / chunk_norms, torch.zeros_like(chunk_norms))
-        unit = (block * inverse).to(U.dtype)
-        U[start:stop] = unit
-        if sums is not None:
-            stored = unit.to(torch.float64)
-            sums[0][start:stop] = (stored * stored).sum(dim=1)
-            sums[1].add_(stored.sum(dim=0))
+        U[start:stop] = block * inverse  # rounded to U's dtype as it is stored
+        if sums is not None:  # of the stored rows, in float64: squares of float32 are exact
+            stored = U[start:stop]
+            sums[0][start:stop] = torch.linalg.vector_norm(stored, dim=1, dtype=torch.float64)
+            sums[1].add_(stored.sum(dim=0, dtype=torch.float64))
+    if sums is not None:
+        sums[0].square_()
