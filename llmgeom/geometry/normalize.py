@@ -85,7 +85,7 @@ def normalize_rows_with_sums(
     Example:
         >>> import torch
         >>> U, norms, sq, total = normalize_rows_with_sums(torch.tensor([[3.0, 4.0], [0.0, 2.0]]))
-        >>> norms.tolist(), sq.double().round(decimals=12).tolist(), total.round(decimals=6).tolist()
+        >>> norms.tolist(), sq.round(decimals=12).tolist(), total.round(decimals=6).tolist()
         ([5.0, 2.0], [1.000000047684, 1.0], [0.6, 1.8])
     """
     n, m = W.shape
