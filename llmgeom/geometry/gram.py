@@ -69,15 +69,19 @@ def _accumulate_upper(G: torch.Tensor, rows: torch.Tensor, blocks: list[tuple[in
 def _gram_pass(
     U: torch.Tensor,
     scales: torch.Tensor | None,
-    chunk_rows: int,
+    chunk_rows: int | None,
     progress: bool | None,
-    block_columns: int,
+    block_columns: int | None,
     plain: bool = True,
 ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
     """``UᵀU`` (``plain``) and, with ``scales`` ``s``, ``(sU)ᵀ(sU)``: per row chunk, the blocks on
     and above the diagonal (float32 products), summed in float64 across chunks, mirrored. The
-    scaled rows are a copy: their chunks hold at most :data:`SCALED_CHUNK_ELEMENTS` numbers."""
+    scaled rows are a copy: their chunks hold at most :data:`SCALED_CHUNK_ELEMENTS` numbers.
+    ``chunk_rows`` and ``block_columns`` default to :data:`GRAM_CHUNK_ROWS` and
+    :data:`GRAM_BLOCK_COLUMNS`."""
     m = U.shape[1]
+    chunk_rows = GRAM_CHUNK_ROWS if chunk_rows is None else chunk_rows
+    block_columns = GRAM_BLOCK_COLUMNS if block_columns is None else block_columns
     zeros = functools.partial(torch.zeros, m, m, dtype=torch.float64, device=U.device)
     G = zeros() if plain else None
     G_scaled = None if scales is None else zeros()
@@ -98,9 +102,9 @@ def _gram_pass(
 
 def gram_matrix(
     U: torch.Tensor,
-    chunk_rows: int = GRAM_CHUNK_ROWS,
+    chunk_rows: int | None = None,
     progress: bool | None = False,
-    block_columns: int = GRAM_BLOCK_COLUMNS,
+    block_columns: int | None = None,
 ) -> torch.Tensor:
     """``UᵀU`` accumulated in float64 from float32 (or float64) products of row chunks, only the
     blocks on and above the diagonal computed (see :data:`GRAM_BLOCK_COLUMNS`).
@@ -118,9 +122,9 @@ def gram_matrix(
 def scaled_gram_matrices(
     U: torch.Tensor,
     scales: torch.Tensor,
-    chunk_rows: int = GRAM_CHUNK_ROWS,
+    chunk_rows: int | None = None,
     progress: bool | None = False,
-    block_columns: int = GRAM_BLOCK_COLUMNS,
+    block_columns: int | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``(UᵀU, Uᵀ diag(s²) U)`` in one pass over ``U``'s chunks, as :func:`gram_matrix` (float32
     chunk products, float64 accumulation). With ``s`` the row norms of a matrix ``W`` and ``U``
@@ -141,9 +145,9 @@ def scaled_gram_matrices(
 def raw_gram_matrix(
     U: torch.Tensor,
     scales: torch.Tensor,
-    chunk_rows: int = GRAM_CHUNK_ROWS,
+    chunk_rows: int | None = None,
     progress: bool | None = False,
-    block_columns: int = GRAM_BLOCK_COLUMNS,
+    block_columns: int | None = None,
 ) -> torch.Tensor:
     """``Uᵀ diag(s²) U`` alone (``WᵀW`` for unit rows ``U`` of norms ``s``), as the second matrix
     of :func:`scaled_gram_matrices`.
@@ -159,9 +163,9 @@ def raw_gram_matrix(
 def _scaled_pass(
     U: torch.Tensor,
     scales: torch.Tensor,
-    chunk_rows: int,
+    chunk_rows: int | None,
     progress: bool | None,
-    block_columns: int,
+    block_columns: int | None,
     plain: bool,
 ) -> tuple[torch.Tensor | None, torch.Tensor]:
     """:func:`_gram_pass` with the row scales ``s``, after dividing them by a power of 2
@@ -204,7 +208,7 @@ def _mean_cos2(G: torch.Tensor, sq: torch.Tensor) -> float:
 def gram_mean_cos2(U: torch.Tensor, chunk_rows: int = CHUNK_ROWS) -> float:
     """Exact mean cos² over pairs i<j via ``(‖UᵀU‖_F² − Σ‖u_i‖⁴) / (n(n−1))``; O(n·m²)."""
     sq, _ = row_sums(U, chunk_rows)
-    return _mean_cos2(gram_matrix(U, chunk_rows), sq)
+    return _mean_cos2(gram_matrix(U), sq)
 
 
 def top_eigenvalue(G: torch.Tensor) -> float:
@@ -239,7 +243,7 @@ def gram_statistics(
     """
     if U.shape[0] < 2:
         raise ValueError("pair statistics need at least 2 rows")
-    G = gram_matrix(U, chunk_rows, progress=progress)
+    G = gram_matrix(U, progress=progress)
     sq, total = row_sums(U, chunk_rows)
     return statistics_of_gram(G, sq, total, top_eigenvalue(G))
 

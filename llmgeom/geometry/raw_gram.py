@@ -79,7 +79,7 @@ def expected_lanczos_steps(eigenvalues: np.ndarray, tol: float = LANCZOS_TOL) ->
 def gram_and_raw_spectral_norm(
     U: torch.Tensor,
     norms: torch.Tensor,
-    chunk_rows: int = gram.GRAM_CHUNK_ROWS,
+    chunk_rows: int | None = None,
     progress: bool | None = False,
 ) -> tuple[torch.Tensor, torch.Tensor, float]:
     """``(UᵀU, its eigenvalues ascending, ‖W‖_2²)`` for unit rows ``U`` whose raw rows had norms

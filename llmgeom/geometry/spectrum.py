@@ -38,7 +38,7 @@ import numpy as np
 import torch
 
 from .baselines import frame_bound
-from .gram import GRAM_CHUNK_ROWS, row_sums, statistics_of_gram
+from .gram import row_sums, statistics_of_gram
 from .marchenko_pastur import marchenko_pastur_edges
 from .raw_gram import gram_and_raw_spectral_norm
 
@@ -184,7 +184,7 @@ def spectrum_block(
 def gram_statistics_with_spectrum(
     U: torch.Tensor,
     norms: torch.Tensor,
-    chunk_rows: int = GRAM_CHUNK_ROWS,
+    chunk_rows: int | None = None,
     progress: bool | None = False,
     sums: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> tuple[dict[str, float], dict[str, Any]]:
