@@ -34,20 +34,22 @@ from . import gram
 from .blocked import chunks, full_precision
 from .lanczos import LANCZOS_TOL, top_eigenvalue_by_lanczos
 
-#: Rows per block of the Lanczos products (float32 sums inside a block, float64 across blocks).
+#: Rows per block of the Lanczos products (float32 sums inside a block, float64 across blocks),
+#: at most; fewer for wide heads, so that a block (32 MiB) is read from memory once per step.
 MATVEC_ROWS = 8192
+MATVEC_BLOCK_ELEMENTS = 2**23
 
 
 def lanczos_step_limit(m: int) -> int:
     """Lanczos steps on ``U`` (each a pass over the ``n × m`` rows, bound by memory speed) that
-    cost about as much as building ``WᵀW`` (``n·m²`` multiply-adds, bound by arithmetic): about
-    ``m / 32`` on a CPU, at least 32.
+    cost about as much as building ``WᵀW`` (``n·m²/2`` multiply-adds, bound by arithmetic):
+    about ``m / 48`` on a CPU, at least 32.
 
     Example:
         >>> lanczos_step_limit(2048), lanczos_step_limit(8192)
-        (64, 256)
+        (42, 170)
     """
-    return max(32, m // 32)
+    return max(32, m // 48)
 
 
 def expected_lanczos_steps(eigenvalues: np.ndarray, tol: float = LANCZOS_TOL) -> float:
@@ -124,11 +126,13 @@ def lanczos_raw_spectral_norm(
     dtype = U.dtype if U.dtype == torch.float64 else torch.float32
     weights = ((s64 / scale) ** 2).to(dtype)
 
+    rows = max(1, min(MATVEC_ROWS, MATVEC_BLOCK_ELEMENTS // m))
+
     def matvec(x: np.ndarray) -> np.ndarray:
         v = torch.from_numpy(x).to(U.device, dtype)
         y = torch.zeros(m, dtype=torch.float64, device=U.device)
         with full_precision():
-            for start, stop in chunks(n, MATVEC_ROWS):
+            for start, stop in chunks(n, rows):
                 block = U[start:stop].to(dtype)
                 y += block.T @ ((block @ v) * weights[start:stop])
         return y.cpu().numpy()
