@@ -79,15 +79,14 @@ def normalize_rows_with_sums(
     progress: bool | None = False,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """``(U, norms, ‖u_i‖², Σ_i u_i)``: :func:`normalize_rows` (float32 rows, norms computed) and,
-    in the same pass, the sums of :func:`llmgeom.geometry.gram.row_sums`, of the float64 unit
-    rows before they are stored in float32 (they differ from the stored rows' by the rounding,
-    about 1e-8 relative): one read of ``W`` for what took three.
+    in the same pass, :func:`llmgeom.geometry.gram.row_sums` of the stored rows (float64, the
+    same numbers): one read of ``W`` for what took three.
 
     Example:
         >>> import torch
         >>> U, norms, sq, total = normalize_rows_with_sums(torch.tensor([[3.0, 4.0], [0.0, 2.0]]))
         >>> norms.tolist(), sq.round(decimals=12).tolist(), total.round(decimals=6).tolist()
-        ([5.0, 2.0], [1.0, 1.0], [0.6, 1.8])
+        ([5.0, 2.0], [1.000000047684, 1.0], [0.6, 1.8])
     """
     n, m = W.shape
     U = out if out is not None else torch.empty(W.shape, dtype=torch.float32, device=W.device)
@@ -118,10 +117,10 @@ def _normalize_chunks(
             norms[start:stop] = torch.linalg.vector_norm(block, dim=1)
         chunk_norms = norms[start:stop, None]
         inverse = torch.where(chunk_norms > 0, 1.0 / chunk_norms, torch.zeros_like(chunk_norms))
-        unit = block * inverse
-        U[start:stop] = unit  # rounded to U's dtype as it is stored
-        if sums is not None:  # of the float64 rows: no second conversion of the chunk
-            sums[0][start:stop] = torch.linalg.vector_norm(unit, dim=1)
-            sums[1].add_(unit.sum(dim=0))
+        U[start:stop] = block * inverse  # rounded to U's dtype as it is stored
+        if sums is not None:  # of the stored rows, in float64: squares of float32 are exact
+            stored = U[start:stop]
+            sums[0][start:stop] = torch.linalg.vector_norm(stored, dim=1, dtype=torch.float64)
+            sums[1].add_(stored.sum(dim=0, dtype=torch.float64))
     if sums is not None:
         sums[0].square_()

@@ -33,6 +33,7 @@ import torch
 from . import gram
 from .blocked import chunks, full_precision
 from .lanczos import LANCZOS_TOL, top_eigenvalue_by_lanczos
+from .normalize import CHUNK_ROWS
 
 #: Rows per block of the Lanczos products (float32 sums inside a block, float64 across blocks),
 #: at most; fewer for wide heads, so that a block (32 MiB) is read from memory once per step.
@@ -90,8 +91,10 @@ def gram_and_raw_spectral_norm(
     expected to take at most :func:`lanczos_step_limit` steps, else the raw Gram matrix in a
     second pass (see the module)."""
     m = U.shape[1]
-    if m <= gram.EIGSH_MIN_WIDTH:
-        G, G_raw = gram.scaled_gram_matrices(U, norms, chunk_rows, progress=progress)
+    if m <= gram.EIGSH_MIN_WIDTH:  # narrow: the former chunks and one product per chunk (the
+        # same numbers to the last bit; a small share of the work there)
+        rows = CHUNK_ROWS if chunk_rows is None else chunk_rows
+        G, G_raw = gram.scaled_gram_matrices(U, norms, rows, progress=progress, block_columns=m)
         return G, torch.linalg.eigvalsh(G), gram.top_eigenvalue(G_raw)
     G = gram.gram_matrix(U, chunk_rows, progress=progress)
     eigenvalues = torch.linalg.eigvalsh(G)  # ascending, float64
