@@ -106,7 +106,7 @@ TIMED = (
         "`measure --pairs gram` against the limit of its Gram step",
         "On a random 152064 × 2048 bfloat16 head in a safetensors file (Qwen2's shape), in one "
         "run: the limit (reading the file, normalising the rows, one float32 `XᵀX` with its "
-        "Frobenius norm) against `llmgeom.measure(FILE, pairs=\"gram\")`, which also hashes "
+        'Frobenius norm) against `llmgeom.measure(FILE, pairs="gram")`, which also hashes '
         "the tensor, checks the rows, takes every eigenvalue of `ŴᵀŴ` and the raw rows' "
         "`‖W‖₂²` (a second product here: the top of a random head's spectrum is flat; a trained "
         "head's takes a few Lanczos passes, `--shared`).",
