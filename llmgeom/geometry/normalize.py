@@ -119,8 +119,8 @@ def _normalize_chunks(
         inverse = torch.where(chunk_norms > 0, 1.0 / chunk_norms, torch.zeros_like(chunk_norms))
         U[start:stop] = block * inverse  # rounded to U's dtype as it is stored
         if sums is not None:  # of the stored rows, in float64: squares of float32 are exact
-            stored = U[start:stop]
-            sums[0][start:stop] = torch.linalg.vector_norm(stored, dim=1, dtype=torch.float64)
-            sums[1].add_(stored.sum(dim=0, dtype=torch.float64))
+            stored = U[start:stop].to(torch.float64)  # one conversion: vectorised reductions
+            sums[0][start:stop] = torch.linalg.vector_norm(stored, dim=1)
+            sums[1].add_(stored.sum(dim=0))
     if sums is not None:
         sums[0].square_()
