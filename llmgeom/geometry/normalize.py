@@ -67,7 +67,9 @@ def normalize_rows(
     shift = center.to(device=W.device, dtype=torch.float64) if center is not None else None
     given = norms if shift is None else None
     norms = torch.empty(n, dtype=torch.float64, device=W.device) if given is None else given
-    _normalize_chunks(W, U, shift, norms, given is None, chunk_rows, progress, None)
+    _normalize_chunks(
+        W, U, shift, norms, given is None, chunk_rows, progress, None, "normalising rows"
+    )
     return U, norms
 
 
@@ -93,7 +95,8 @@ def normalize_rows_with_sums(
     norms = torch.empty(n, dtype=torch.float64, device=W.device)
     sq = torch.empty(n, dtype=torch.float64, device=W.device)
     total = torch.zeros(m, dtype=torch.float64, device=W.device)
-    _normalize_chunks(W, U, None, norms, True, chunk_rows, progress, (sq, total))
+    sums = (sq, total)
+    _normalize_chunks(W, U, None, norms, True, chunk_rows, progress, sums, "row norms, unit rows")
     return U, norms, sq, total
 
 
@@ -106,10 +109,11 @@ def _normalize_chunks(
     chunk_rows: int,
     progress: bool | None,
     sums: tuple[torch.Tensor, torch.Tensor] | None,
+    desc: str,
 ) -> None:
     """The pass of :func:`normalize_rows`, filling ``U`` (and ``norms`` when ``compute_norms``)
     and, with ``sums = (sq, total)``, each stored row's ``‖u_i‖²`` and their sum."""
-    for start, stop in progress_chunks(W.shape[0], chunk_rows, "normalising rows", progress):
+    for start, stop in progress_chunks(W.shape[0], chunk_rows, desc, progress):
         block = W[start:stop].to(torch.float64)
         if shift is not None:
             block = block - shift
