@@ -100,6 +100,18 @@ TIMED = (
         "the frequency-weighted one as well (`UᵀU` and `Uᵀ diag(p) U` in one pass).",
     ),
     Benchmark(
+        "gram_speed",
+        "gram_speed.py",
+        (),
+        "`measure --pairs gram` against the limit of its Gram step",
+        "On a random 152064 × 2048 bfloat16 head in a safetensors file (Qwen2's shape), in one "
+        "run: the limit (reading the file, normalising the rows, one float32 `XᵀX` with its "
+        'Frobenius norm) against `llmgeom.measure(FILE, pairs="gram")`, which also hashes '
+        "the tensor, checks the rows, takes every eigenvalue of `ŴᵀŴ` and the raw rows' "
+        "`‖W‖₂²` (a second product here: the top of a random head's spectrum is flat; a trained "
+        "head's takes a few Lanczos passes, `--shared`).",
+    ),
+    Benchmark(
         "local_read_memory",
         "local_read_memory.py",
         (),

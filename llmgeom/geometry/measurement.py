@@ -51,7 +51,7 @@ from .pair_passes import (  # noqa: F401 - PROGRESS_LOGGER: the CLI listens to i
     _exact_pairs,
     _sampled_pairs,
 )
-from .prepare import _normalized, _select_rows, _usable_rows
+from .prepare import _select_rows, unit_rows
 from .result import MeasureResult
 from .spectrum import gram_statistics_with_spectrum
 from .weights import TokenCounts, load_counts, row_weights, weighted_block
@@ -157,10 +157,13 @@ def _measure(source: Any, opts: MeasureOptions, counts: TokenCounts | None) -> M
 
     t = time.perf_counter()
     W, n_selected = _select_rows(unemb, rows)
-    norms, norm_stats, row_index, n_bad = _usable_rows(W, opts.drop_nonfinite, progress)
     owned = unemb is not source and unemb.meta.source_kind in _OWNED_KINDS
-    U, used_norms, row_index, n_centre_dropped = _normalized(
-        W, norms, row_index, center, owned, dev, progress
+    prepared = unit_rows(W, opts.drop_nonfinite, center, owned, dev, progress)
+    U, used_norms, row_index = prepared.U, prepared.norms, prepared.row_index
+    norm_stats, n_bad, n_centre_dropped = (
+        prepared.norm_stats,
+        prepared.n_nonfinite,
+        prepared.n_centre_dropped,
     )
     n, m = U.shape
     timings["normalize_s"] = time.perf_counter() - t
@@ -172,8 +175,10 @@ def _measure(source: Any, opts: MeasureOptions, counts: TokenCounts | None) -> M
         p = torch.from_numpy(used_weights.p).to(dev)
 
     t = time.perf_counter()
-    gram_stats, spectrum = gram_statistics_with_spectrum(U, used_norms, progress=progress)
-    del used_norms
+    gram_stats, spectrum = gram_statistics_with_spectrum(
+        U, used_norms, progress=progress, sums=prepared.sums
+    )
+    del used_norms, prepared
     stats: dict[str, Any] = {"n_rows_used": n, "m": m, **gram_stats}
     weighted_gram = None if p is None else gram.weighted_gram_statistics(U, p)
     timings["gram_s"] = time.perf_counter() - t

@@ -67,13 +67,64 @@ def normalize_rows(
     shift = center.to(device=W.device, dtype=torch.float64) if center is not None else None
     given = norms if shift is None else None
     norms = torch.empty(n, dtype=torch.float64, device=W.device) if given is None else given
-    for start, stop in progress_chunks(n, chunk_rows, "normalising rows", progress):
+    _normalize_chunks(
+        W, U, shift, norms, given is None, chunk_rows, progress, None, "normalising rows"
+    )
+    return U, norms
+
+
+def normalize_rows_with_sums(
+    W: torch.Tensor,
+    *,
+    chunk_rows: int = CHUNK_ROWS,
+    out: torch.Tensor | None = None,
+    progress: bool | None = False,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(U, norms, ‖u_i‖², Σ_i u_i)``: :func:`normalize_rows` (float32 rows, norms computed) and,
+    in the same pass, :func:`llmgeom.geometry.gram.row_sums` of the stored rows (float64, the
+    same numbers): one read of ``W`` for what took three.
+
+    Example:
+        >>> import torch
+        >>> U, norms, sq, total = normalize_rows_with_sums(torch.tensor([[3.0, 4.0], [0.0, 2.0]]))
+        >>> norms.tolist(), sq.round(decimals=12).tolist(), total.round(decimals=6).tolist()
+        ([5.0, 2.0], [1.000000047684, 1.0], [0.6, 1.8])
+    """
+    n, m = W.shape
+    U = out if out is not None else torch.empty(W.shape, dtype=torch.float32, device=W.device)
+    norms = torch.empty(n, dtype=torch.float64, device=W.device)
+    sq = torch.empty(n, dtype=torch.float64, device=W.device)
+    total = torch.zeros(m, dtype=torch.float64, device=W.device)
+    sums = (sq, total)
+    _normalize_chunks(W, U, None, norms, True, chunk_rows, progress, sums, "row norms, unit rows")
+    return U, norms, sq, total
+
+
+def _normalize_chunks(
+    W: torch.Tensor,
+    U: torch.Tensor,
+    shift: torch.Tensor | None,
+    norms: torch.Tensor,
+    compute_norms: bool,
+    chunk_rows: int,
+    progress: bool | None,
+    sums: tuple[torch.Tensor, torch.Tensor] | None,
+    desc: str,
+) -> None:
+    """The pass of :func:`normalize_rows`, filling ``U`` (and ``norms`` when ``compute_norms``)
+    and, with ``sums = (sq, total)``, each stored row's ``‖u_i‖²`` and their sum."""
+    for start, stop in progress_chunks(W.shape[0], chunk_rows, desc, progress):
         block = W[start:stop].to(torch.float64)
         if shift is not None:
             block = block - shift
-        if given is None:
+        if compute_norms:
             norms[start:stop] = torch.linalg.vector_norm(block, dim=1)
         chunk_norms = norms[start:stop, None]
         inverse = torch.where(chunk_norms > 0, 1.0 / chunk_norms, torch.zeros_like(chunk_norms))
-        U[start:stop] = (block * inverse).to(U.dtype)
-    return U, norms
+        U[start:stop] = block * inverse  # rounded to U's dtype as it is stored
+        if sums is not None:  # of the stored rows, in float64: squares of float32 are exact
+            stored = U[start:stop].to(torch.float64)  # one conversion: vectorised reductions
+            sums[0][start:stop] = torch.linalg.vector_norm(stored, dim=1)
+            sums[1].add_(stored.sum(dim=0))
+    if sums is not None:
+        sums[0].square_()

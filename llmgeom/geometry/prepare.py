@@ -12,6 +12,7 @@ Example:
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -20,7 +21,14 @@ import torch
 from ..errors import ConfigError, InvalidMatrixError
 from ..memory import ensure_fits
 from ..unembedding import Unembedding
-from .normalize import mean_row, normalize_rows, row_norms
+from .blocked import chunks
+from .normalize import (
+    CHUNK_ROWS,
+    mean_row,
+    normalize_rows,
+    normalize_rows_with_sums,
+    row_norms,
+)
 
 QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
 # rows whose norm is below this fraction of the median norm are reported as suspicious: their
@@ -94,6 +102,14 @@ def _usable_rows(
     a warning names them.
     """
     norms = row_norms(W, progress=progress)  # float64; NaN/inf rows: non-finite norms
+    return (norms, *_checked_norms(norms, drop_nonfinite))
+
+
+def _checked_norms(
+    norms: torch.Tensor, drop_nonfinite: bool
+) -> tuple[dict[str, Any], torch.Tensor | None, int]:
+    """The checks of :func:`_usable_rows` on the rows' norms: their statistics, the rows to keep
+    (None: all) and the non-finite count."""
     finite = torch.isfinite(norms)
     bad = torch.nonzero(~finite).flatten()
     if bad.numel() and not drop_nonfinite:
@@ -113,17 +129,17 @@ def _usable_rows(
             f"norm (rows {shown}{' ...' if tiny.numel() > 10 else ''}; smallest "
             f"{norm_stats['min']:.3g}): they are normalised exactly and measured, but look like "
             "padding or damage",
-            stacklevel=3,
+            stacklevel=4,
         )
     keep = finite & (norms > 0)
     row_index = None if bool(keep.all()) else torch.nonzero(keep).flatten()
-    n_used = W.shape[0] if row_index is None else row_index.numel()
+    n_used = norms.numel() if row_index is None else row_index.numel()
     if n_used < 2:
         raise InvalidMatrixError(
             f"need at least 2 non-zero finite rows to measure overlaps, got {n_used} "
-            f"(of {W.shape[0]} rows)"
+            f"(of {norms.numel()} rows)"
         )
-    return norms, norm_stats, row_index, int(bad.numel())
+    return norm_stats, row_index, int(bad.numel())
 
 
 def _normalized(
@@ -161,3 +177,62 @@ def _normalized(
                 f"got {U.shape[0]}"
             )
     return U, used_norms, row_index, dropped
+
+
+@dataclass(frozen=True)
+class UnitRows:
+    """The unit rows a measurement uses and what was learnt making them."""
+
+    U: torch.Tensor  # float32 unit rows on the device
+    norms: torch.Tensor  # float64, the norm each row of U had (after centring)
+    row_index: torch.Tensor | None  # the rows of W that U holds (None: all of them)
+    norm_stats: dict[str, Any]
+    n_nonfinite: int
+    n_centre_dropped: int
+    sums: tuple[torch.Tensor, torch.Tensor] | None  # gram.row_sums(U), when made in the same pass
+
+
+def unit_rows(
+    W: torch.Tensor,
+    drop_nonfinite: bool,
+    center: bool,
+    in_place_ok: bool,
+    dev: torch.device,
+    progress: bool | None = False,
+) -> UnitRows:
+    """:func:`_usable_rows` then :func:`_normalized`, in one pass over ``W`` when not centring:
+    norms, unit rows and their row sums together, the same checks on the norms afterwards, and
+    the rows left out (zero, or non-finite and dropped) squeezed out of ``U`` in place.
+
+    Example:
+        >>> import torch
+        >>> rows = unit_rows(torch.tensor([[3.0, 4.0], [0.0, 0.0], [0.0, 2.0]]), False, False,
+        ...                  False, torch.device("cpu"))
+        >>> rows.U.tolist(), rows.row_index.tolist(), rows.norms.tolist()
+        ([[0.6000000238418579, 0.800000011920929], [0.0, 1.0]], [0, 2], [5.0, 2.0])
+    """
+    if center:
+        norms, norm_stats, row_index, n_bad = _usable_rows(W, drop_nonfinite, progress)
+        U, used, row_index, dropped = _normalized(
+            W, norms, row_index, center, in_place_ok, dev, progress
+        )
+        return UnitRows(U, used, row_index, norm_stats, n_bad, dropped, None)
+    ensure_fits(W.shape[0] * W.shape[1] * 4, "the normalised float32 matrix")
+    in_place = in_place_ok and W.dtype == torch.float32 and dev.type == "cpu"
+    X = W.to(dev)
+    U, norms, sq, total = normalize_rows_with_sums(
+        X, out=X if in_place else None, progress=progress
+    )
+    norm_stats, row_index, n_bad = _checked_norms(norms.cpu(), drop_nonfinite)
+    if row_index is None:
+        return UnitRows(U, norms, None, norm_stats, n_bad, 0, (sq, total))
+    keep = row_index.to(U.device)
+    k = keep.numel()
+    for start, stop in chunks(k, CHUNK_ROWS):  # rows only move up: safe in place
+        U[start:stop] = U[keep[start:stop]]
+    U = U[:k]
+    if n_bad:  # NaN rows spoilt the column sums
+        total = torch.zeros(U.shape[1], dtype=torch.float64, device=U.device)
+        for start, stop in chunks(k, CHUNK_ROWS):
+            total += U[start:stop].to(torch.float64).sum(dim=0)
+    return UnitRows(U, norms[keep], row_index, norm_stats, n_bad, 0, (sq[keep], total))

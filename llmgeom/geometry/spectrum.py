@@ -40,7 +40,6 @@ import torch
 from .baselines import frame_bound
 from .gram import row_sums, statistics_of_gram
 from .marchenko_pastur import marchenko_pastur_edges
-from .normalize import CHUNK_ROWS
 from .raw_gram import gram_and_raw_spectral_norm
 
 #: The ``k`` of :func:`interference_fractions` a measurement records.
@@ -223,16 +222,19 @@ def spectrum_of_gram(G: torch.Tensor, U: torch.Tensor, norms: torch.Tensor) -> d
 def gram_statistics_with_spectrum(
     U: torch.Tensor,
     norms: torch.Tensor,
-    chunk_rows: int = CHUNK_ROWS,
+    chunk_rows: int | None = None,
     progress: bool | None = False,
+    sums: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> tuple[dict[str, float], dict[str, Any]]:
     """The Gram statistics (:func:`llmgeom.geometry.gram.gram_statistics`) and the ``spectrum``
     block (:func:`spectrum_block`) of unit rows ``U`` whose raw rows had norms ``norms``.
 
     One pass over ``U`` builds ``ŴᵀŴ`` (O(n·m²)), whose eigenvalues (float64 ``eigvalsh``,
     O(m³)) give the spectrum and the top eigen fraction; ``‖W‖_2²``, the largest eigenvalue of
-    ``WᵀW = Uᵀ diag(norms²) U``, comes from the same pass or from Lanczos iteration, by width
-    (:func:`~llmgeom.geometry.raw_gram.gram_and_raw_spectral_norm`), and ``‖W‖_F² = Σ norms²``.
+    ``WᵀW = Uᵀ diag(norms²) U``, comes from the same pass, from Lanczos iteration or from a
+    second pass (:func:`~llmgeom.geometry.raw_gram.gram_and_raw_spectral_norm`), and
+    ``‖W‖_F² = Σ norms²``. ``sums`` may pass :func:`~llmgeom.geometry.gram.row_sums` of ``U``,
+    when the normalisation made them (:func:`~llmgeom.geometry.prepare.unit_rows`).
 
     Example:
         >>> import torch
@@ -244,9 +246,8 @@ def gram_statistics_with_spectrum(
     n, m = U.shape
     if n < 2:
         raise ValueError("pair statistics need at least 2 rows")
-    G, raw_top = gram_and_raw_spectral_norm(U, norms, chunk_rows, progress=progress)
-    sq, total = row_sums(U, chunk_rows)
-    eigenvalues = torch.linalg.eigvalsh(G)  # ascending, float64
+    G, eigenvalues, raw_top = gram_and_raw_spectral_norm(U, norms, chunk_rows, progress=progress)
+    sq, total = row_sums(U) if sums is None else sums
     stats = statistics_of_gram(G, sq, total, float(eigenvalues[-1]))
     norms64 = norms.to(dtype=torch.float64).flatten()
     block = spectrum_block(
