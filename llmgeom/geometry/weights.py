@@ -85,6 +85,18 @@ class TokenCounts:
         return out
 
 
+# a malformed header (numpy's), a member compressed by an unknown method or encrypted
+# (NotImplementedError, RuntimeError), or corrupt compressed data
+_UNREADABLE: tuple[type[BaseException], ...] = (
+    *HEADER_ERRORS,
+    OSError,
+    zipfile.BadZipFile,
+    RuntimeError,
+    zlib.error,
+    LZMAError,
+)
+
+
 def _read_npz(path: Path) -> tuple[np.ndarray, str]:
     """``counts`` from a ``.npz`` (``allow_pickle=False``: nothing in the file runs) and the
     SHA-256 of the bytes they were read from (the file is read once)."""
@@ -107,16 +119,7 @@ def _read_npz(path: Path) -> tuple[np.ndarray, str]:
             return data[COUNTS_KEY], hashlib.sha256(raw).hexdigest()
     except (ConfigError, InsufficientMemoryError):
         raise
-    # a malformed header (numpy's), a member compressed by an unknown method or encrypted
-    # (NotImplementedError, RuntimeError), or corrupt compressed data
-    except (
-        *HEADER_ERRORS,
-        OSError,
-        zipfile.BadZipFile,
-        RuntimeError,
-        zlib.error,
-        LZMAError,
-    ) as err:
+    except _UNREADABLE as err:
         raise ConfigError(
             f"token counts: {path} is not a readable .npz file ({err or type(err).__name__})"
         ) from None

@@ -19,6 +19,7 @@ Example:
 
 from __future__ import annotations
 
+import mmap
 import struct
 
 # value type code -> bytes (GGUF's UINT8 .. FLOAT64 scalars); 8: string, 9: array
@@ -36,7 +37,7 @@ class _EndsEarly(Exception):
 
 
 class _Walk:
-    def __init__(self, data: bytes | memoryview, order: str) -> None:
+    def __init__(self, data: bytes | memoryview | mmap.mmap, order: str) -> None:
         self.data, self.order, self.at = data, order, 0
 
     def take(self, n: int) -> int:
@@ -72,7 +73,7 @@ class _Walk:
             raise _EndsEarly  # an unknown type code: the reader refuses it itself
 
 
-def metadata_problem(data: bytes | memoryview) -> str | None:
+def metadata_problem(data: bytes | memoryview | mmap.mmap) -> str | None:
     """Why ``gguf.GGUFReader`` would not get through the key-value section of the GGUF file
     ``data``, or None (it will, or it fails on its own: a field that ends early, an unknown
     type code).

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 import tokenize
-from typing import BinaryIO
+from typing import IO
 
 import numpy as np
 
@@ -44,7 +44,7 @@ _HEADER_READERS = {
 }
 
 
-def announced_nbytes(fp: BinaryIO) -> int:
+def announced_nbytes(fp: IO[bytes]) -> int:
     """Bytes of array data the ``.npy`` header at ``fp`` announces (``fp`` is left at the data).
 
     Raises one of :data:`HEADER_ERRORS` for a malformed header or an unknown format version.

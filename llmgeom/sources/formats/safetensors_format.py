@@ -175,7 +175,7 @@ def parse_header(raw: bytes, source: str = "file") -> tuple[dict[str, TensorEntr
     except (UnicodeError, json.JSONDecodeError, RecursionError) as err:
         reason = short_reason(err) if not isinstance(err, RecursionError) else "nested too deep"
         raise CorruptCheckpointError(f"{source}: malformed safetensors header ({reason})") from None
-    if not isinstance(header, dict):
+    if not isinstance(header, _JsonObject):
         raise CorruptCheckpointError(f"{source}: safetensors header is not a JSON object")
     if "__metadata__" in header.repeated:
         raise CorruptCheckpointError(f"{source}: safetensors header has __metadata__ twice")

@@ -87,7 +87,7 @@ class _Tensor(NamedTuple):
     contiguous: bool
 
 
-class _Unpickler(pickle._Unpickler):  # type: ignore[name-defined]
+class _Unpickler(pickle._Unpickler):
     """``data.pkl`` -> dicts of :class:`_Tensor` records; runs nothing the pickle names.
 
     Python's pure unpickler, as torch.load's ``weights_only`` one: its memo is a dict, where the C
@@ -295,7 +295,9 @@ def names_odd_global(data: bytes) -> bool:
     stream = io.BytesIO(data)
     while stream.tell() < len(data) and data[stream.tell() : stream.tell() + 1] == b"\x80":
         while True:
-            op = pickletools.code2op.get(stream.read(1).decode("latin-1"))
+            op = pickletools.code2op.get(  # type: ignore[attr-defined]
+                stream.read(1).decode("latin-1")
+            )
             if op is None:
                 return False  # malformed: torch.load says so at once
             if op.name in ("GLOBAL", "INST"):
