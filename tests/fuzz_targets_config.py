@@ -525,7 +525,7 @@ def report_pages(folder: Path) -> Any:
     found = gather(folder)
     ctx = Context.build(found)
     rows = summary_rows(found, [ctx.overlap, ctx.width_loss], paper_rows(ctx))
-    render_page(_page(found, ctx, {}, {}, rows))
+    render_page(_page(found, ctx, {}, {}, rows, folder))
     return found
 
 
