@@ -17,6 +17,7 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -62,10 +63,9 @@ def with_probe(page: str) -> str:
     return page.replace("</body>", f"<script>{IMAGE_PROBE}</script></body>", 1)
 
 
-def load(page: Path, profile: Path) -> tuple[dict[str, str], list[str]]:
-    """``<body>``'s attributes after loading ``page`` (with the probe), and the console lines."""
-    probed = profile.parent / f"probed-{page.name}"
-    probed.write_text(with_probe(page.read_text(encoding="utf-8")), encoding="utf-8")
+def dump_dom(page: Path, profile: Path, *extra: str, timeout: int = 120) -> Any:
+    """Headless Chromium's DOM of ``page`` after its load (``--dump-dom``; a fresh ``profile``,
+    console lines on stderr, ``extra`` flags), the process's result; it must exit 0."""
     argv = [
         BROWSER,
         "--headless=new",
@@ -73,13 +73,22 @@ def load(page: Path, profile: Path) -> tuple[dict[str, str], list[str]]:
         "--no-sandbox",
         "--no-first-run",
         f"--user-data-dir={profile}",
+        *extra,
         "--enable-logging=stderr",
         "--v=0",
         "--dump-dom",
-        probed.resolve().as_uri(),
+        page.resolve().as_uri(),
     ]
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
+    return done
+
+
+def load(page: Path, profile: Path) -> tuple[dict[str, str], list[str]]:
+    """``<body>``'s attributes after loading ``page`` (with the probe), and the console lines."""
+    probed = profile.parent / f"probed-{page.name}"
+    probed.write_text(with_probe(page.read_text(encoding="utf-8")), encoding="utf-8")
+    done = dump_dom(probed, profile)
     body = re.search(r"<body([^>]*)>", done.stdout)
     assert body, done.stdout[:500]
     attributes = dict(re.findall(r'([\w-]+)="([^"]*)"', body.group(1)))

@@ -12,12 +12,11 @@ import html
 import json
 import math
 import re
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
-from test_report_browser import BROWSER, ERROR_PROBE
+from test_report_browser import BROWSER, ERROR_PROBE, dump_dom
 from token_tables import HOSTILE, synthetic_table
 
 from llmgeom.report.token_page import DIGITS, PAGE_SIZE, embeddable_json, write_token_page
@@ -101,21 +100,8 @@ def probe(page: Path, steps: list[dict], profile: Path) -> tuple[dict, list[str]
     text = text.replace("</body>", f"<script>{setup}{STEPS_PROBE}</script></body>", 1)
     probed = profile.parent / f"probed-{page.name}"
     probed.write_text(text, encoding="utf-8")
-    argv = [
-        BROWSER,
-        "--headless=new",
-        "--disable-gpu",
-        "--no-sandbox",
-        "--no-first-run",
-        f"--user-data-dir={profile}",
-        "--host-resolver-rules=MAP * ~NOTFOUND",  # no network: any host name fails to resolve
-        "--enable-logging=stderr",
-        "--v=0",
-        "--dump-dom",
-        probed.resolve().as_uri(),
-    ]
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=180, check=False)
-    assert done.returncode == 0, done.stderr[-2000:]
+    # no network: any host name fails to resolve
+    done = dump_dom(probed, profile, "--host-resolver-rules=MAP * ~NOTFOUND", timeout=180)
     found = re.search(r'<pre id="probe-out">(.*?)</pre>', done.stdout, re.S)
     assert found, done.stdout[-1000:]
     console = [line for line in done.stderr.splitlines() if ":CONSOLE" in line]
