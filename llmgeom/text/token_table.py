@@ -187,19 +187,18 @@ def _counts_column(counts: np.ndarray) -> np.ndarray:
     return counts.astype(np.int64) if whole else counts
 
 
-def _spectrum(G: torch.Tensor, U: torch.Tensor, norms: torch.Tensor, row_index: Any) -> Any:
+def _spectrum(G: torch.Tensor, U: torch.Tensor, used_norms: torch.Tensor) -> Any:
     """The record's ``spectrum`` block from the Gram matrix of the rows used (as ``measure``'s:
     :func:`llmgeom.geometry.spectrum.spectrum_of_gram`)."""
     from ..geometry.spectrum import spectrum_of_gram
 
-    used = norms if row_index is None else norms[row_index.to(norms.device)]
-    return spectrum_of_gram(G, U, used.to(U.device))
+    return spectrum_of_gram(G, U, used_norms.to(U.device))
 
 
 def _frequency_direction(
     table: dict[str, Any],
     U: torch.Tensor,
-    norms: torch.Tensor,
+    used_norms: torch.Tensor,
     row_index: torch.Tensor | None,
     counts: np.ndarray,
     G: torch.Tensor,
@@ -208,7 +207,6 @@ def _frequency_direction(
     """Add the ``frequency_projection`` column (u_i·d, NaN for the rows not used) to ``table``
     when the direction is computed; return the summary's ``frequency_direction`` block."""
     used_counts = counts if row_index is None else counts[row_index.cpu().numpy()]
-    used_norms = norms if row_index is None else norms[row_index.to(norms.device)]
     along, block = frequency_direction(U, used_norms, used_counts, G, progress)
     if along is not None:
         table["frequency_projection"] = _scatter(
@@ -246,6 +244,7 @@ def _token_table(source: Any, opts: TokensOptions, counts: TokenCounts | None) -
         unemb.weight, norms, row_index, False, owned, dev, opts.progress
     )
     n_used = U.shape[0]
+    used_norms = norms if row_index is None else norms[row_index.to(norms.device)]
     timings["normalize_s"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -297,7 +296,7 @@ def _token_table(source: Any, opts: TokensOptions, counts: TokenCounts | None) -
     direction = None
     if aligned is not None:  # issue 18 §5: the direction of the rows that predicts frequency
         t = time.perf_counter()
-        direction = _frequency_direction(table, U, norms, row_index, aligned, G, opts.progress)
+        direction = _frequency_direction(table, U, used_norms, row_index, aligned, G, opts.progress)
         timings["frequency_direction_s"] = time.perf_counter() - t
     if aligned is not None:
         table["count"] = _counts_column(aligned)
@@ -331,7 +330,7 @@ def _token_table(source: Any, opts: TokensOptions, counts: TokenCounts | None) -
             nearest_id=table["nearest_id"] if nearest["computed"] else None,
             nearest_abs_cos=table["nearest_abs_cos"] if nearest["computed"] else None,
         ),
-        "spectrum": _spectrum(G, U, norms, row_index),
+        "spectrum": _spectrum(G, U, used_norms),
         "counts": None,
         "frequency_correlation": None,
         "undertrained": under.summary,
