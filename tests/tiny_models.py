@@ -47,19 +47,22 @@ def pythia(vocab: int = 56, width: int = 16) -> GPTNeoXForCausalLM:
     )
 
 
+def _one_layer(vocab: int, width: int, **more: object) -> dict[str, object]:
+    """The sizes the Llama-like builders share: one layer, 2 heads, 1 key-value head."""
+    return {
+        "vocab_size": vocab,
+        "hidden_size": width,
+        "intermediate_size": 2 * width,
+        "num_hidden_layers": 1,
+        "num_attention_heads": 2,
+        "num_key_value_heads": 1,
+        **more,
+    }
+
+
 def qwen(tied: bool, vocab: int = 64, width: int = 16) -> Qwen2ForCausalLM:
     """Qwen2.5: tied (small models) or untied (7B and up)."""
-    return Qwen2ForCausalLM(
-        Qwen2Config(
-            vocab_size=vocab,
-            hidden_size=width,
-            intermediate_size=2 * width,
-            num_hidden_layers=1,
-            num_attention_heads=2,
-            num_key_value_heads=1,
-            tie_word_embeddings=tied,
-        )
-    )
+    return Qwen2ForCausalLM(Qwen2Config(**_one_layer(vocab, width, tie_word_embeddings=tied)))
 
 
 def opt(vocab: int = 60, width: int = 16, proj_dim: int | None = None) -> OPTForCausalLM:
@@ -84,45 +87,18 @@ def opt(vocab: int = 60, width: int = 16, proj_dim: int | None = None) -> OPTFor
 
 def llama(vocab: int = 32, width: int = 8) -> LlamaForCausalLM:
     """Llama: a family outside the paper's four."""
-    return LlamaForCausalLM(
-        LlamaConfig(
-            vocab_size=vocab,
-            hidden_size=width,
-            intermediate_size=2 * width,
-            num_hidden_layers=1,
-            num_attention_heads=2,
-            num_key_value_heads=1,
-        )
-    )
+    return LlamaForCausalLM(LlamaConfig(**_one_layer(vocab, width)))
 
 
 def gemma(vocab: int = 40, width: int = 8) -> GemmaForCausalLM:
     """Gemma: tied head, RMSNorm with the ``(1 + γ)`` convention."""
-    return GemmaForCausalLM(
-        GemmaConfig(
-            vocab_size=vocab,
-            hidden_size=width,
-            intermediate_size=2 * width,
-            num_hidden_layers=1,
-            num_attention_heads=2,
-            num_key_value_heads=1,
-            head_dim=4,
-        )
-    )
+    return GemmaForCausalLM(GemmaConfig(**_one_layer(vocab, width, head_dim=4)))
 
 
 def gemma3_multimodal(vocab: int = 300, width: int = 16) -> Gemma3ForConditionalGeneration:
     """Gemma 3 4B-style (``model_type`` ``gemma3``): a text model inside an image-text model,
     its final norm ``model.language_model.norm`` (``language_model.model.norm`` when saved)."""
-    text = {
-        "vocab_size": vocab,
-        "hidden_size": width,
-        "intermediate_size": 2 * width,
-        "num_hidden_layers": 1,
-        "num_attention_heads": 2,
-        "num_key_value_heads": 1,
-        "head_dim": 8,
-    }
+    text = _one_layer(vocab, width, head_dim=8)
     vision = {
         "hidden_size": 16,
         "intermediate_size": 32,
