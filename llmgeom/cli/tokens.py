@@ -114,16 +114,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _undertrained_figure(result: Any, out: str) -> list[Any]:
-    """``NAME.undertrained.png`` when an under-trained indicator was computed."""
-    if not (result.to_dict().get("undertrained") or {}).get("ranked_by"):
-        return []
-    from ..geometry.plot import PNG_DPI
-    from ..geometry.undertrained_plot import plot_undertrained
-    from ..plotting import save_png
+# the page's figures that are also files of their own: figure id -> key of file_names()
+_FIGURE_FILES = {"frequency": "figure", "undertrained": "undertrained_figure"}
 
-    figure = result.file_names()["undertrained_figure"]
-    return [save_png(plot_undertrained(result), f"{out}/{figure}", dpi=PNG_DPI)]
+
+def _write_figures(result: Any, drawn: list[tuple[str, bytes, str]], out: str) -> list[Any]:
+    """``NAME.tokens.png`` (with counts) and ``NAME.undertrained.png`` (with an indicator) from
+    the PNGs drawn once for the page (:func:`llmgeom.report.token_page.page_figures`)."""
+    from pathlib import Path
+
+    from .._atomic import atomic_path
+
+    names = result.file_names()
+    paths = []
+    for figure_id, png, _ in drawn:
+        if figure_id in _FIGURE_FILES:
+            path = Path(out) / names[_FIGURE_FILES[figure_id]]
+            with atomic_path(path) as tmp:
+                tmp.write_bytes(png)
+            paths.append(path)
+    return paths
 
 
 def run(args: argparse.Namespace) -> int:
@@ -146,19 +156,13 @@ def run(args: argparse.Namespace) -> int:
     with _progress_messages_on_stdout():
         result = token_table(args.model, options=options)
     paths = result.save(args.out, table_format="csv" if args.csv else "parquet")
-    if options.counts is not None and not args.no_plot:
-        from ..geometry.plot import PNG_DPI
-        from ..geometry.token_plot import plot_token_frequency
-        from ..plotting import save_png
+    from ..report.token_page import page_figures, write_token_page
 
-        figure = result.file_names()["figure"]
-        paths.append(save_png(plot_token_frequency(result), f"{args.out}/{figure}", dpi=PNG_DPI))
+    drawn = [] if args.no_plot and args.no_html else page_figures(result, spectrum=not args.no_html)
     if not args.no_plot:
-        paths.extend(_undertrained_figure(result, args.out))
+        paths.extend(_write_figures(result, drawn, args.out))
     if not args.no_html:
-        from ..report.token_page import write_token_page
-
-        paths.append(write_token_page(result, args.out, table_file=paths[0].name))
+        paths.append(write_token_page(result, args.out, figures=drawn, table_file=paths[0].name))
     print(result.summary())
     for path in paths:
         print(f"  wrote {path}")

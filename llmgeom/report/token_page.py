@@ -257,7 +257,10 @@ def summary_html(record: Mapping[str, Any]) -> str:
 # ----------------------------------------------------------------------------- the figures
 
 
-def page_figures(token_table: TokenTable) -> list[tuple[str, bytes, str]]:
+Drawn = list[tuple[str, bytes, str]]  # (figure id, PNG bytes, caption)
+
+
+def page_figures(token_table: TokenTable, *, spectrum: bool = True) -> Drawn:
     """``(id, PNG, caption)`` of the page's figures: with counts, interference and row norm
     against frequency; with an under-trained indicator, its histograms with the reference rows
     marked; with a ``spectrum`` block, the eigenvalue density against Marchenko–Pastur.
@@ -287,16 +290,16 @@ def page_figures(token_table: TokenTable) -> list[tuple[str, bytes, str]]:
         fig = plot_undertrained(token_table)
         out.append(("undertrained", _png(fig, png_bytes, PNG_DPI), caption))
     block, used = record.get("spectrum"), record.get("n_rows_used")
-    if block and used and record.get("m"):
+    if spectrum and block and used and record.get("m"):
         from ..geometry.result_parts import Spectrum
         from ..geometry.spectrum_plot import plot_spectrum
 
-        spectrum = Spectrum.from_record(block, {"n_rows_used": used, "m": record["m"]})
+        eigen = Spectrum.from_record(block, {"n_rows_used": used, "m": record["m"]})
         caption = (
             "The eigenvalues of ŴᵀŴ (the unit rows' Gram matrix) against the Marchenko–Pastur "
             "law of as many random unit rows."
         )
-        out.append(("spectrum", _png(plot_spectrum(spectrum), png_bytes, PNG_DPI), caption))
+        out.append(("spectrum", _png(plot_spectrum(eigen), png_bytes, PNG_DPI), caption))
     return out
 
 
@@ -326,11 +329,11 @@ TOKENS_SECTION = """
 
 
 def token_page_html(
-    token_table: TokenTable, *, figures: bool = True, table_file: str | None = None
+    token_table: TokenTable, *, figures: bool | Drawn = True, table_file: str | None = None
 ) -> str:
     """The whole page of ``token_table`` (see the module docstring); ``figures=False`` leaves
-    the figures out; ``table_file``: the name of the table's file, for the intro (default: the
-    one the summary names, if any)."""
+    the figures out, a list of :func:`page_figures`' drawings is used as drawn; ``table_file``:
+    the name of the table's file, for the intro (default: the one the summary names, if any)."""
     record = token_table.to_dict()
     interference = record.get("interference") or {}
     table_file = table_file or (record.get("files") or {}).get("table")
@@ -344,7 +347,7 @@ def token_page_html(
         TOKENS_SECTION
         + f'<script type="application/json" id="token-data">{data_json(token_table)}</script>'
     )
-    drawn = page_figures(token_table) if figures else []
+    drawn = page_figures(token_table) if figures is True else list(figures or [])
     figures_html = "".join(figure(fid, png, caption) for fid, png, caption in drawn)
     sections = [
         ("tokens", "Tokens", table_html),
@@ -366,7 +369,7 @@ def write_token_page(
     token_table: TokenTable | str | os.PathLike[str],
     out_dir: str | os.PathLike[str] | None = None,
     *,
-    figures: bool = True,
+    figures: bool | Drawn = True,
     table_file: str | None = None,
 ) -> Path:
     """Write ``NAME.tokens.html`` (the name of the table's files: several models share a folder)
