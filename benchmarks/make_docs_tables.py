@@ -102,14 +102,35 @@ TIMED = (
     Benchmark(
         "gram_speed",
         "gram_speed.py",
-        (),
+        ("--phases",),
         "`measure --pairs gram` against the limit of its Gram step",
         "On a random 152064 × 2048 bfloat16 head in a safetensors file (Qwen2's shape), in one "
         "run: the limit (reading the file, normalising the rows, one float32 `XᵀX` with its "
         'Frobenius norm) against `llmgeom.measure(FILE, pairs="gram")`, which also hashes '
-        "the tensor, checks the rows, takes every eigenvalue of `ŴᵀŴ` and the raw rows' "
-        "`‖W‖₂²` (a second product here: the top of a random head's spectrum is flat; a trained "
-        "head's takes a few Lanczos passes, `--shared`).",
+        "the tensor, checks the rows, takes every eigenvalue of `ŴᵀŴ` (its `UᵀU` is one "
+        "triangle of the product) and the raw rows' `‖W‖₂²` for the stable rank. The top of a "
+        "random head's spectrum is flat (the two largest eigenvalues 4e-4 apart), so no "
+        "iteration certifies `‖W‖₂²` in fewer passes than a second product costs, and "
+        "`WᵀW` is built; the `phases` line times each part alone, and the last ratio leaves "
+        "that route out.",
+    ),
+    Benchmark(
+        "gram_speed_shared",
+        "gram_speed.py",
+        ("--phases", "--shared", "1"),
+        "`measure --pairs gram` against the limit: a head with a shared direction",
+        "As above, with a direction shared by all rows added (as trained heads have: their "
+        "mean row is far from zero): the top eigenvalue of `WᵀW` stands out and a few Lanczos "
+        "passes over the rows give `‖W‖₂²`, no second product.",
+    ),
+    Benchmark(
+        "gram_speed_8192",
+        "gram_speed.py",
+        ("--phases", "--width", "8192", "--repeats", "1"),
+        "`measure --pairs gram` against the limit: 152064 × 8192",
+        "As the first, at the widest head the issue names (5 GB of float32 unit rows), one run "
+        "of each: `eigvalsh` of the 8192 × 8192 Gram matrix and the second product for "
+        "`‖W‖₂²` are what measure adds to the limit.",
     ),
     Benchmark(
         "local_read_memory",

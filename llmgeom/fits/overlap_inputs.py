@@ -22,7 +22,7 @@ import numpy as np
 
 from .._atomic import parse_json
 from ..errors import ConfigError, FitError
-from ..records.measurement import SCHEMA, analysis_settings, load_record
+from ..records.measurement import SCHEMA, SCHEMA_V1, analysis_settings, load_record
 from .tables import PathLike, _existing, _number, _read_records
 
 UNKNOWN_FAMILY = "unknown:"  # + the model's name: the group of a model of unknown family
@@ -100,13 +100,14 @@ def _measurement_row(path: Path) -> dict[str, Any]:
 
 
 def _is_measurement(path: Path) -> bool:
-    """Whether ``path`` is JSON with the measurement schema (a folder's other files are not)."""
+    """Whether ``path`` is JSON with a measurement schema, today's or the former one, which is
+    migrated when read, as a file named directly is (a folder's other files are not)."""
 
     try:
         data = parse_json(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    return isinstance(data, dict) and data.get("schema") == SCHEMA
+    return isinstance(data, dict) and data.get("schema") in (SCHEMA, SCHEMA_V1)
 
 
 def _expand(paths: Iterable[PathLike], notes: list[str]) -> list[Path]:

@@ -18,21 +18,41 @@ import torch
 from .blocked import chunks, progress_chunks
 
 CHUNK_ROWS = 1024  # rows per float64 temporary in norms/normalisation/Gram (6 MB at m=768)
+#: Numbers per chunk of the row passes here (norms, unit rows, sums): 2 MiB of float64, so that a
+#: chunk's float64 copy stays in a core's cache between the operations on it. Measured on this
+#: project's 2-core machine: normalising 152064 x 2048 bfloat16 rows took 0.58 s in 64-row chunks
+#: against 0.90 s in 1024-row chunks, and 38016 x 8192 rows 0.60 s in 32-row chunks against 1.83 s.
+CHUNK_ELEMENTS = 2**18
+
+
+def pass_chunk_rows(m: int) -> int:
+    """Rows per chunk of the row passes for rows of width ``m``: :data:`CHUNK_ELEMENTS` numbers,
+    between 16 and :data:`CHUNK_ROWS` rows. The rows are independent: the chunking changes no
+    norm and no unit row, only the order of the float64 column sums.
+
+    Example:
+        >>> pass_chunk_rows(768), pass_chunk_rows(2048), pass_chunk_rows(8192), pass_chunk_rows(4)
+        (341, 128, 32, 1024)
+    """
+    return max(16, min(CHUNK_ROWS, CHUNK_ELEMENTS // max(1, m)))
 
 
 def row_norms(
-    W: torch.Tensor, chunk_rows: int = CHUNK_ROWS, progress: bool | None = False
+    W: torch.Tensor, chunk_rows: int | None = None, progress: bool | None = False
 ) -> torch.Tensor:
-    """Euclidean norm of every row, accumulated in float64 (chunked: no full float64 copy)."""
+    """Euclidean norm of every row, accumulated in float64 (chunked: no full float64 copy;
+    ``chunk_rows`` defaults to :func:`pass_chunk_rows`)."""
     out = torch.empty(W.shape[0], dtype=torch.float64, device=W.device)
+    chunk_rows = chunk_rows or pass_chunk_rows(W.shape[-1])
     for start, stop in progress_chunks(W.shape[0], chunk_rows, "row norms", progress):
         out[start:stop] = torch.linalg.vector_norm(W[start:stop].to(torch.float64), dim=1)
     return out
 
 
-def mean_row(W: torch.Tensor, chunk_rows: int = CHUNK_ROWS) -> torch.Tensor:
+def mean_row(W: torch.Tensor, chunk_rows: int | None = None) -> torch.Tensor:
     """The mean row, accumulated in float64 chunk by chunk (no full float64 copy)."""
     total = torch.zeros(W.shape[1], dtype=torch.float64, device=W.device)
+    chunk_rows = chunk_rows or pass_chunk_rows(W.shape[1])
     for start, stop in chunks(W.shape[0], chunk_rows):
         total += W[start:stop].to(torch.float64).sum(dim=0)
     return total / W.shape[0]
@@ -43,7 +63,7 @@ def normalize_rows(
     *,
     center: torch.Tensor | None = None,
     dtype: torch.dtype = torch.float32,
-    chunk_rows: int = CHUNK_ROWS,
+    chunk_rows: int | None = None,
     out: torch.Tensor | None = None,
     norms: torch.Tensor | None = None,
     progress: bool | None = False,
@@ -76,7 +96,7 @@ def normalize_rows(
 def normalize_rows_with_sums(
     W: torch.Tensor,
     *,
-    chunk_rows: int = CHUNK_ROWS,
+    chunk_rows: int | None = None,
     out: torch.Tensor | None = None,
     progress: bool | None = False,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -106,13 +126,15 @@ def _normalize_chunks(
     shift: torch.Tensor | None,
     norms: torch.Tensor,
     compute_norms: bool,
-    chunk_rows: int,
+    chunk_rows: int | None,
     progress: bool | None,
     sums: tuple[torch.Tensor, torch.Tensor] | None,
     desc: str,
 ) -> None:
     """The pass of :func:`normalize_rows`, filling ``U`` (and ``norms`` when ``compute_norms``)
-    and, with ``sums = (sq, total)``, each stored row's ``‖u_i‖²`` and their sum."""
+    and, with ``sums = (sq, total)``, each stored row's ``‖u_i‖²`` and their sum; ``chunk_rows``
+    defaults to :func:`pass_chunk_rows`."""
+    chunk_rows = chunk_rows or pass_chunk_rows(W.shape[1])
     for start, stop in progress_chunks(W.shape[0], chunk_rows, desc, progress):
         block = W[start:stop].to(torch.float64)
         if shift is not None:

@@ -98,12 +98,34 @@ def gram_and_raw_spectral_norm(
         return G, torch.linalg.eigvalsh(G), gram.top_eigenvalue(G_raw)
     G = gram.gram_matrix(U, chunk_rows, progress=progress)
     eigenvalues = torch.linalg.eigvalsh(G)  # ascending, float64
+    return G, eigenvalues, raw_spectral_norm(U, norms, eigenvalues, chunk_rows, progress)
+
+
+def raw_spectral_norm(
+    U: torch.Tensor,
+    norms: torch.Tensor,
+    eigenvalues: torch.Tensor,
+    chunk_rows: int | None = None,
+    progress: bool | None = False,
+) -> float:
+    """``‖W‖_2²`` for unit rows ``U`` (wider than
+    :data:`~llmgeom.geometry.gram.EIGSH_MIN_WIDTH`) whose raw rows had norms ``norms``, given
+    the eigenvalues of ``UᵀU``: Lanczos iteration where :func:`expected_lanczos_steps` on them
+    is within :func:`lanczos_step_limit`, else (or when Lanczos does not converge) the largest
+    eigenvalue of ``WᵀW`` built in a pass of its own (see the module).
+
+    Example:
+        >>> import torch
+        >>> U = torch.eye(3)
+        >>> raw_spectral_norm(U, torch.tensor([1.0, 3.0, 2.0]), torch.ones(3))  # flat: WᵀW
+        9.0
+    """
     top = None
-    if expected_lanczos_steps(eigenvalues.cpu().numpy()) <= lanczos_step_limit(m):
+    if expected_lanczos_steps(eigenvalues.cpu().numpy()) <= lanczos_step_limit(U.shape[1]):
         top = lanczos_raw_spectral_norm(U, norms)
     if top is None:  # a flat top of the spectrum, or no convergence: build WᵀW
         top = gram.top_eigenvalue(gram.raw_gram_matrix(U, norms, chunk_rows, progress=progress))
-    return G, eigenvalues, top
+    return top
 
 
 def lanczos_raw_spectral_norm(

@@ -37,10 +37,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from . import gram
 from .baselines import frame_bound
 from .gram import row_sums, statistics_of_gram
 from .marchenko_pastur import marchenko_pastur_edges
-from .raw_gram import gram_and_raw_spectral_norm
+from .normalize import CHUNK_ROWS
+from .raw_gram import gram_and_raw_spectral_norm, raw_spectral_norm
 
 #: The ``k`` of :func:`interference_fractions` a measurement records.
 TOP_K_DIRECTIONS = (1, 2, 5, 10)
@@ -185,11 +187,12 @@ def spectrum_of_gram(G: torch.Tensor, U: torch.Tensor, norms: torch.Tensor) -> d
     """The ``spectrum`` block (:func:`spectrum_block`) from a Gram matrix ``G = ŴᵀŴ`` already
     built from the unit rows ``U`` (``llmgeom tokens`` builds it for every token's
     interference), whose raw rows had norms ``norms``: no second ``n·m²`` pass. The eigenvalues
-    of ``G`` (float64 ``eigvalsh``, O(m³)), mean cos² by the Gram identity and ``‖W‖_2²`` by
-    Lanczos iteration on ``U`` (:func:`~llmgeom.geometry.raw_gram.lanczos_raw_spectral_norm`;
-    ``WᵀW`` is built when it does not converge), so the block equals
+    of ``G`` (float64 ``eigvalsh``, O(m³)), mean cos² by the Gram identity and ``‖W‖_2²`` as
+    the measure pass gets it: ``WᵀW`` built for narrow heads, else Lanczos iteration on ``U``
+    where the top of ``G``'s spectrum predicts few steps, else ``WᵀW`` built
+    (:func:`~llmgeom.geometry.raw_gram.raw_spectral_norm`), so the block equals
     :func:`gram_statistics_with_spectrum`'s on the same rows (the stable rank to float32
-    precision, ~1e-7: the Lanczos products are float32).
+    precision, ~1e-7, where the products are summed in another order).
 
     Example:
         >>> import torch
@@ -199,18 +202,17 @@ def spectrum_of_gram(G: torch.Tensor, U: torch.Tensor, norms: torch.Tensor) -> d
         >>> block["eigenvalues"], round(block["stable_rank_raw"], 6)
         ([1.0, 1.0], 1.25)
     """
-    from . import gram
-    from .raw_gram import lanczos_raw_spectral_norm
-
     n, m = U.shape
     sq, _ = row_sums(U)
-    raw_top = lanczos_raw_spectral_norm(U, norms)
-    if raw_top is None:
-        _, G_raw = gram.scaled_gram_matrices(U, norms)
+    eigenvalues = torch.linalg.eigvalsh(G.to(torch.float64))
+    if m <= gram.EIGSH_MIN_WIDTH:  # narrow: WᵀW costs little; built as the measure pass does
+        G_raw = gram.raw_gram_matrix(U, norms, CHUNK_ROWS, block_columns=m)
         raw_top = gram.top_eigenvalue(G_raw)
+    else:
+        raw_top = raw_spectral_norm(U, norms, eigenvalues)
     norms64 = norms.to(dtype=torch.float64).flatten()
     return spectrum_block(
-        torch.linalg.eigvalsh(G.to(torch.float64)).cpu().numpy(),
+        eigenvalues.cpu().numpy(),
         n,
         m,
         gram._mean_cos2(G, sq),

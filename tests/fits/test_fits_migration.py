@@ -86,3 +86,22 @@ def test_a_width_loss_result_says_it_was_made_by_the_strict_rule(name):
         old["alpha"],
     )
     assert r.law.se_rule == "strict"
+
+
+def test_a_folder_of_former_measurements_is_read_as_the_files_named_one_by_one(tmp_path):
+    """``fit overlap FOLDER`` skipped ``/1`` measurement records as "other kinds" of JSON while
+    the same files named directly were migrated and fitted."""
+    from llmgeom.fits.overlap_inputs import read_overlap_inputs
+
+    files = sorted((GOLDEN / "zoo").glob("*.json"))
+    for f in files:
+        (tmp_path / f.name).write_bytes(f.read_bytes())
+    (tmp_path / "status.json").write_text('{"schema": "llmgeom.sweep-status/1"}')
+    assert {json.loads(f.read_text())["schema"] for f in files} == {"llmgeom.measurement/1"}
+    by_file = read_overlap_inputs(files)
+    by_folder = read_overlap_inputs([tmp_path])
+    assert by_folder.mean_cos2.tolist() == by_file.mean_cos2.tolist()
+    assert by_folder.mean_cos2.tolist() == [
+        json.loads(f.read_text())["stats"]["mean_cos2"] for f in files
+    ]
+    assert any("status.json" in note for note in by_folder.notes)
