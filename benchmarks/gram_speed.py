@@ -64,7 +64,8 @@ def time_phases(path: Path) -> dict[str, Any]:
     sha = time.perf_counter() - start
     U, norms = normalize_rows(W)
     G, triangle = timed(lambda: gram.gram_matrix(U))
-    eigenvalues, eig = timed(lambda: torch.linalg.eigvalsh(G))
+    eigenvalues, eig = timed(lambda: torch.linalg.eigvalsh(G))  # the first call sets LAPACK up:
+    eig = min(eig, timed(lambda: torch.linalg.eigvalsh(G))[1])  # the best of two, as measure's
     steps = raw_gram.expected_lanczos_steps(eigenvalues.numpy())
     _, raw = timed(lambda: raw_gram.raw_spectral_norm(U, norms, eigenvalues))
     limit = raw_gram.lanczos_step_limit(U.shape[1])

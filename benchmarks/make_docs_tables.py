@@ -109,9 +109,9 @@ TIMED = (
         'Frobenius norm) against `llmgeom.measure(FILE, pairs="gram")`, which also hashes '
         "the tensor, checks the rows, takes every eigenvalue of `ŴᵀŴ` (its `UᵀU` is one "
         "triangle of the product) and the raw rows' `‖W‖₂²` for the stable rank. The top of a "
-        "random head's spectrum is flat (the two largest eigenvalues 4e-4 apart), so no "
-        "iteration certifies `‖W‖₂²` in fewer passes than a second product costs, and "
-        "`WᵀW` is built; the `phases` line times each part alone, and the last ratio leaves "
+        "random head's spectrum is flat (the two largest eigenvalues 4e-4 apart): none of the "
+        "iterations tried certifies `‖W‖₂²` in fewer passes than a second product costs "
+        "([why](../explanation/statistics.md)), so `WᵀW` is built; the `phases` line times each part alone, and the last ratio leaves "
         "that route out.",
     ),
     Benchmark(
@@ -119,8 +119,8 @@ TIMED = (
         "gram_speed.py",
         ("--phases", "--shared", "1"),
         "`measure --pairs gram` against the limit: a head with a shared direction",
-        "As above, with a direction shared by all rows added (as trained heads have: their "
-        "mean row is far from zero): the top eigenvalue of `WᵀW` stands out and a few Lanczos "
+        "As above, with a direction shared by all rows added (as trained heads typically have: "
+        "their mean row is far from zero): the top eigenvalue of `WᵀW` stands out and a few Lanczos "
         "passes over the rows give `‖W‖₂²`, no second product.",
     ),
     Benchmark(
