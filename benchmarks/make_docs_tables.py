@@ -111,17 +111,17 @@ TIMED = (
         "triangle of the product) and the raw rows' `‖W‖₂²` for the stable rank. The top of a "
         "random head's spectrum is flat (the two largest eigenvalues 4e-4 apart): none of the "
         "iterations tried certifies `‖W‖₂²` in fewer passes than a second product costs "
-        "([why](../explanation/statistics.md)), so `WᵀW` is built; the `phases` line times each part alone, and the last ratio leaves "
-        "that route out.",
+        "([why](../explanation/statistics.md)), so `WᵀW` is built; the `phases` line times "
+        "each part alone, and the last ratio leaves that route out.",
     ),
     Benchmark(
         "gram_speed_shared",
         "gram_speed.py",
         ("--phases", "--shared", "1"),
         "`measure --pairs gram` against the limit: a head with a shared direction",
-        "As above, with a direction shared by all rows added (as trained heads typically have: "
-        "their mean row is far from zero): the top eigenvalue of `WᵀW` stands out and a few Lanczos "
-        "passes over the rows give `‖W‖₂²`, no second product.",
+        "As above, with a direction shared by all rows added (as trained heads typically "
+        "have: their mean row is far from zero): the top eigenvalue of `WᵀW` stands out and a "
+        "few Lanczos passes over the rows give `‖W‖₂²`, no second product.",
     ),
     Benchmark(
         "gram_speed_8192",
