@@ -142,3 +142,67 @@ def test_measure_of_a_bfloat16_head_matches_float64_numpy(monkeypatch, width_rul
     lam = np.asarray(r.spectrum.eigenvalues)
     np.testing.assert_allclose(lam, o["eigenvalues"], rtol=0, atol=1e-6 * o["eigenvalues"][0])
     assert r.spectrum.stable_rank_raw == pytest.approx(o["stable_rank_raw"], rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("width_rule", "shared", "routes"),
+    [
+        (1024, 0.0, ["raw_gram_matrix"]),  # narrow: WᵀW alone, chunked as measure's pass
+        (8, 0.0, ["raw_gram_matrix"]),  # wide, flat top: WᵀW alone, no Lanczos first
+        (8, 0.5, ["lanczos"]),  # wide, a dominant direction: Lanczos on the rows
+    ],
+)
+def test_the_token_tables_spectrum_takes_measures_route_and_numbers(
+    monkeypatch, width_rule, shared, routes
+):
+    """``spectrum_of_gram`` (``llmgeom tokens``, which has ``G`` already) used to run Lanczos to
+    its step limit on a flat top and then build ``UᵀU`` and ``WᵀW`` again; it now gets
+    ``‖W‖₂²`` as measure does, and the same stable rank (to the bit for a narrow head)."""
+    from llmgeom.geometry.spectrum import gram_statistics_with_spectrum, spectrum_of_gram
+
+    monkeypatch.setattr(gram, "EIGSH_MIN_WIDTH", width_rule)
+    monkeypatch.setattr(raw_gram, "lanczos_step_limit", lambda m: 12)
+    W = _rows(700, 40, seed=8, shared=shared, dtype=torch.bfloat16)
+    U, norms = normalize_rows(W)
+    _, measured = gram_statistics_with_spectrum(U, norms)
+    taken = []
+    for name in ("raw_gram_matrix", "scaled_gram_matrices", "gram_matrix"):
+        real = getattr(gram, name)
+        monkeypatch.setattr(
+            gram, name, lambda *a, _f=real, _n=name, **k: taken.append(_n) or _f(*a, **k)
+        )
+    real_lanczos = raw_gram.lanczos_raw_spectral_norm
+    monkeypatch.setattr(
+        raw_gram,
+        "lanczos_raw_spectral_norm",
+        lambda *a, **k: taken.append("lanczos") or real_lanczos(*a, **k),
+    )
+    G = gram.gram_matrix(U)
+    taken.clear()
+    block = spectrum_of_gram(G, U, norms)
+    assert taken == routes
+    o = _oracle(W.double().numpy())
+    assert block["stable_rank_raw"] == pytest.approx(o["stable_rank_raw"], rel=1e-6)
+    assert block["stable_rank_raw"] == pytest.approx(measured["stable_rank_raw"], rel=1e-7)
+    if width_rule == 1024:
+        assert block["stable_rank_raw"] == measured["stable_rank_raw"]
+    assert block["eigenvalues"] == measured["eigenvalues"]
+
+
+@pytest.mark.parametrize("m", [5, 300, 5000])  # chunks of 1024, 873 and 52 rows by default
+def test_the_row_passes_chunking_moves_no_unit_row_and_no_norm(m):
+    """The row passes take :func:`pass_chunk_rows` rows a chunk (cache-sized) instead of 1024:
+    every unit row, norm and ‖u_i‖² is the same to the bit, and the column sums agree to
+    float64 round-off (only their order changed)."""
+    from llmgeom.geometry.normalize import pass_chunk_rows, row_norms
+
+    W = _rows(1500, m, seed=9, dtype=torch.bfloat16)
+    assert pass_chunk_rows(m) == max(16, min(1024, 2**18 // m))
+    U, norms, sq, total = normalize_rows_with_sums(W)
+    U1, norms1, sq1, total1 = normalize_rows_with_sums(W, chunk_rows=1024)
+    assert torch.equal(U, U1) and torch.equal(norms, norms1) and torch.equal(sq, sq1)
+    torch.testing.assert_close(total, total1, rtol=1e-13, atol=1e-13)
+    assert torch.equal(row_norms(W), norms)
+    assert torch.equal(normalize_rows(W)[0], U)
+    expected = np.linalg.norm(W.double().numpy(), axis=1)
+    np.testing.assert_allclose(norms.numpy(), expected, rtol=1e-15)
