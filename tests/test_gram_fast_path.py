@@ -107,6 +107,24 @@ def _oracle(W: np.ndarray) -> dict:
     }
 
 
+def _record_routes(monkeypatch, names: tuple[str, ...]) -> list[str]:
+    """The list that the Gram builders ``names`` and Lanczos on the rows append their names
+    (``lanczos``) to when called (each still runs)."""
+    taken: list[str] = []
+    for name in names:
+        real = getattr(gram, name)
+        monkeypatch.setattr(
+            gram, name, lambda *a, _f=real, _n=name, **k: taken.append(_n) or _f(*a, **k)
+        )
+    real_lanczos = raw_gram.lanczos_raw_spectral_norm
+    monkeypatch.setattr(
+        raw_gram,
+        "lanczos_raw_spectral_norm",
+        lambda *a, **k: taken.append("lanczos") or real_lanczos(*a, **k),
+    )
+    return taken
+
+
 @pytest.mark.parametrize(
     ("width_rule", "shared", "path"),
     [
@@ -120,18 +138,7 @@ def test_measure_of_a_bfloat16_head_matches_float64_numpy(monkeypatch, width_rul
     monkeypatch.setattr(gram, "GRAM_CHUNK_ROWS", 97)  # chunks that do not divide n
     monkeypatch.setattr(gram, "GRAM_BLOCK_COLUMNS", 7)
     monkeypatch.setattr(raw_gram, "lanczos_step_limit", lambda m: 12)  # as at m = 384
-    taken = []
-    for name in ("raw_gram_matrix", "scaled_gram_matrices"):
-        real = getattr(gram, name)
-        monkeypatch.setattr(
-            gram, name, lambda *a, _f=real, _n=name, **k: taken.append(_n) or _f(*a, **k)
-        )
-    real_lanczos = raw_gram.lanczos_raw_spectral_norm
-    monkeypatch.setattr(
-        raw_gram,
-        "lanczos_raw_spectral_norm",
-        lambda *a, **k: taken.append("lanczos") or real_lanczos(*a, **k),
-    )
+    taken = _record_routes(monkeypatch, ("raw_gram_matrix", "scaled_gram_matrices"))
     W = _rows(700, 40, seed=7, shared=shared, dtype=torch.bfloat16)
     W[5] = 0.0
     r = llmgeom.measure(W, pairs="gram", progress=False)
@@ -165,18 +172,7 @@ def test_the_token_tables_spectrum_takes_measures_route_and_numbers(
     W = _rows(700, 40, seed=8, shared=shared, dtype=torch.bfloat16)
     U, norms = normalize_rows(W)
     _, measured = gram_statistics_with_spectrum(U, norms)
-    taken = []
-    for name in ("raw_gram_matrix", "scaled_gram_matrices", "gram_matrix"):
-        real = getattr(gram, name)
-        monkeypatch.setattr(
-            gram, name, lambda *a, _f=real, _n=name, **k: taken.append(_n) or _f(*a, **k)
-        )
-    real_lanczos = raw_gram.lanczos_raw_spectral_norm
-    monkeypatch.setattr(
-        raw_gram,
-        "lanczos_raw_spectral_norm",
-        lambda *a, **k: taken.append("lanczos") or real_lanczos(*a, **k),
-    )
+    taken = _record_routes(monkeypatch, ("raw_gram_matrix", "scaled_gram_matrices", "gram_matrix"))
     G = gram.gram_matrix(U)
     taken.clear()
     block = spectrum_of_gram(G, U, norms)
