@@ -19,9 +19,8 @@ from .blocked import chunks, progress_chunks
 
 CHUNK_ROWS = 1024  # rows per float64 temporary in norms/normalisation/Gram (6 MB at m=768)
 #: Numbers per chunk of the row passes here (norms, unit rows, sums): 2 MiB of float64, so that a
-#: chunk's float64 copy stays in a core's cache between the operations on it. Measured on this
-#: project's 2-core machine: normalising 152064 x 2048 bfloat16 rows took 0.58 s in 64-row chunks
-#: against 0.90 s in 1024-row chunks, and 38016 x 8192 rows 0.60 s in 32-row chunks against 1.83 s.
+#: chunk's float64 copy stays in a core's cache between the operations on it; wide heads gain the
+#: most over 1024-row chunks (``benchmarks/normalize_chunks.py``, on the benchmark page).
 CHUNK_ELEMENTS = 2**18
 
 
