@@ -39,9 +39,8 @@ GRAM_CHUNK_ROWS = 16384
 #: multiplied (torch has no ``syrk``), about half the products of ``UᵀU``, then mirrored.
 GRAM_BLOCK_COLUMNS = 512
 #: Numbers in a chunk of scaled rows (:func:`scaled_gram_matrices`, a copy): 256 MiB of float32,
-#: 16384 rows up to m = 4096. Each chunk adds its blocks to the float64 sums: at m = 8192 the
-#: adds of 2048-row chunks (64 MiB) made ``WᵀW`` take 10.5 s against 9.4 s with 8192-row chunks
-#: (32768 rows; ``UᵀU`` alone, whose chunks are views, 8.9 s), 4-5 s more on a 152064-row head.
+#: 16384 rows up to m = 4096. Each chunk adds its ``m × m`` blocks to the float64 sums, so at
+#: m = 8192 the 2048-row chunks of 64 MiB made those adds a tenth of ``WᵀW``'s time.
 SCALED_CHUNK_ELEMENTS = 2**26
 
 
