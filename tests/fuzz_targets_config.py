@@ -595,6 +595,8 @@ TARGETS.append(Target("report-folder", record_seeds, run_report_folder))
 
 # --------------------------------------------------------------------------- a fit's inputs
 
+#: what a folder's JSON file must say it is to be read as a measurement (``/1`` is migrated)
+MEASUREMENT_SCHEMAS = ("llmgeom.measurement/2", "llmgeom.measurement/1")
 #: measurement records of two families beside the mutated one (``llmgeom fit overlap DIR``)
 FIT_COMPANIONS = ("gpt2-w8", "gpt2-w16", "pythia-w8", "pythia-w16", "pythia-w32")
 
@@ -609,8 +611,7 @@ def measurement_seeds(folder: Path) -> dict[str, bytes]:
 
 
 def _fit_folder(folder: Path, data: bytes) -> Path:
-    """``folder`` holding the companions (today's version: a folder's former-version records
-    are not read as measurements) and ``data`` as ``record.json``."""
+    """``folder`` holding the companions (today's version) and ``data`` as ``record.json``."""
     bases = record_bases()
     for name in FIT_COMPANIONS:
         (folder / f"{name}.raw.json").write_bytes(bases[f"{name}.raw.current.json"])
@@ -620,10 +621,11 @@ def _fit_folder(folder: Path, data: bytes) -> Path:
 
 def fit_point_same(fit: Any, theirs: Any) -> bool:
     """The fit used the mutated record as its JSON says (its mean cos² at its head width) or,
-    when it is no measurement of today's version, left it out."""
+    when it is no measurement (of today's version or the former one, which is migrated), left
+    it out."""
     table = fit.to_dict()["points"]
     origin = [p for p in table if p.get("origin", "").endswith(MUTATED)]
-    is_measurement = isinstance(theirs, dict) and theirs.get("schema") == "llmgeom.measurement/2"
+    is_measurement = isinstance(theirs, dict) and theirs.get("schema") in MEASUREMENT_SCHEMAS
     if not is_measurement:
         return len(table) == len(FIT_COMPANIONS)
     if len(table) != len(FIT_COMPANIONS) + 1:
@@ -649,8 +651,7 @@ def _int_of_a_float(text: str) -> int:
 def run_fit_overlap(folder: Path, data: bytes) -> Outcome:
     """``llmgeom.fits.fit_overlap`` on a folder of five measurement records and the mutated
     one: a typed error, or a fit that used the mutated record as its JSON says (or skipped it,
-    when it is no measurement of today's version: a folder's other JSON files are skipped by
-    design)."""
+    when it is no measurement: a folder's other JSON files are skipped by design)."""
     from llmgeom.fits import fit_overlap
 
     warm_up("fit-overlap")
