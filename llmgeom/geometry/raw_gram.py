@@ -91,14 +91,19 @@ def gram_and_raw_spectral_norm(
     expected to take at most :func:`lanczos_step_limit` steps, else the raw Gram matrix in a
     second pass (see the module)."""
     m = U.shape[1]
-    if m <= gram.EIGSH_MIN_WIDTH:  # narrow: the former chunks and one product per chunk (the
-        # same numbers to the last bit; a small share of the work there)
-        rows = CHUNK_ROWS if chunk_rows is None else chunk_rows
+    if m <= gram.EIGSH_MIN_WIDTH:  # narrow: both matrices in one pass
+        rows = _narrow_chunk_rows(chunk_rows)
         G, G_raw = gram.scaled_gram_matrices(U, norms, rows, progress=progress, block_columns=m)
         return G, torch.linalg.eigvalsh(G), gram.top_eigenvalue(G_raw)
     G = gram.gram_matrix(U, chunk_rows, progress=progress)
     eigenvalues = torch.linalg.eigvalsh(G)  # ascending, float64
     return G, eigenvalues, raw_spectral_norm(U, norms, eigenvalues, chunk_rows, progress)
+
+
+def _narrow_chunk_rows(chunk_rows: int | None) -> int:
+    """Rows per chunk of a narrow head's Gram products: the 1024-row chunks of the row passes
+    (one product per chunk, a small share of the work there), unless given."""
+    return CHUNK_ROWS if chunk_rows is None else chunk_rows
 
 
 def raw_spectral_norm(
@@ -108,20 +113,26 @@ def raw_spectral_norm(
     chunk_rows: int | None = None,
     progress: bool | None = False,
 ) -> float:
-    """``‖W‖_2²`` for unit rows ``U`` (wider than
-    :data:`~llmgeom.geometry.gram.EIGSH_MIN_WIDTH`) whose raw rows had norms ``norms``, given
-    the eigenvalues of ``UᵀU``: Lanczos iteration where :func:`expected_lanczos_steps` on them
-    is within :func:`lanczos_step_limit`, else (or when Lanczos does not converge) the largest
-    eigenvalue of ``WᵀW`` built in a pass of its own (see the module).
+    """``‖W‖_2²`` for unit rows ``U`` whose raw rows had norms ``norms``, given the eigenvalues
+    of ``UᵀU`` (built already): up to :data:`~llmgeom.geometry.gram.EIGSH_MIN_WIDTH` columns
+    ``WᵀW``, chunked as :func:`gram_and_raw_spectral_norm` builds it beside ``UᵀU`` (the same
+    numbers to the last bit); wider, Lanczos iteration where :func:`expected_lanczos_steps` on
+    the eigenvalues is within :func:`lanczos_step_limit`, else (or when Lanczos does not
+    converge) the largest eigenvalue of ``WᵀW`` built in a pass of its own (see the module).
 
     Example:
         >>> import torch
         >>> U = torch.eye(3)
-        >>> raw_spectral_norm(U, torch.tensor([1.0, 3.0, 2.0]), torch.ones(3))  # flat: WᵀW
+        >>> raw_spectral_norm(U, torch.tensor([1.0, 3.0, 2.0]), torch.ones(3))
         9.0
     """
+    m = U.shape[1]
+    if m <= gram.EIGSH_MIN_WIDTH:
+        rows = _narrow_chunk_rows(chunk_rows)
+        G_raw = gram.raw_gram_matrix(U, norms, rows, progress=progress, block_columns=m)
+        return gram.top_eigenvalue(G_raw)
     top = None
-    if expected_lanczos_steps(eigenvalues.cpu().numpy()) <= lanczos_step_limit(U.shape[1]):
+    if expected_lanczos_steps(eigenvalues.cpu().numpy()) <= lanczos_step_limit(m):
         top = lanczos_raw_spectral_norm(U, norms)
     if top is None:  # a flat top of the spectrum, or no convergence: build WᵀW
         top = gram.top_eigenvalue(gram.raw_gram_matrix(U, norms, chunk_rows, progress=progress))

@@ -41,7 +41,6 @@ from . import gram
 from .baselines import frame_bound
 from .gram import row_sums, statistics_of_gram
 from .marchenko_pastur import marchenko_pastur_edges
-from .normalize import CHUNK_ROWS
 from .raw_gram import gram_and_raw_spectral_norm, raw_spectral_norm
 
 #: The ``k`` of :func:`interference_fractions` a measurement records.
@@ -188,9 +187,9 @@ def spectrum_of_gram(G: torch.Tensor, U: torch.Tensor, norms: torch.Tensor) -> d
     built from the unit rows ``U`` (``llmgeom tokens`` builds it for every token's
     interference), whose raw rows had norms ``norms``: no second ``n·m²`` pass. The eigenvalues
     of ``G`` (float64 ``eigvalsh``, O(m³)), mean cos² by the Gram identity and ``‖W‖_2²`` as
-    the measure pass gets it: ``WᵀW`` built for narrow heads, else Lanczos iteration on ``U``
-    where the top of ``G``'s spectrum predicts few steps, else ``WᵀW`` built
-    (:func:`~llmgeom.geometry.raw_gram.raw_spectral_norm`), so the block equals
+    the measure pass gets it (:func:`~llmgeom.geometry.raw_gram.raw_spectral_norm`: ``WᵀW``
+    built for narrow heads, else Lanczos iteration on ``U`` where the top of ``G``'s spectrum
+    predicts few steps, else ``WᵀW`` built), so the block equals
     :func:`gram_statistics_with_spectrum`'s on the same rows (the stable rank to float32
     precision, ~1e-7, where the products are summed in another order).
 
@@ -202,20 +201,28 @@ def spectrum_of_gram(G: torch.Tensor, U: torch.Tensor, norms: torch.Tensor) -> d
         >>> block["eigenvalues"], round(block["stable_rank_raw"], 6)
         ([1.0, 1.0], 1.25)
     """
-    n, m = U.shape
     sq, _ = row_sums(U)
     eigenvalues = torch.linalg.eigvalsh(G.to(torch.float64))
-    if m <= gram.EIGSH_MIN_WIDTH:  # narrow: WᵀW costs little; built as the measure pass does
-        G_raw = gram.raw_gram_matrix(U, norms, CHUNK_ROWS, block_columns=m)
-        raw_top = gram.top_eigenvalue(G_raw)
-    else:
-        raw_top = raw_spectral_norm(U, norms, eigenvalues)
+    raw_top = raw_spectral_norm(U, norms, eigenvalues)
+    return _block(eigenvalues, U.shape, gram._mean_cos2(G, sq), norms, raw_top)
+
+
+def _block(
+    eigenvalues: torch.Tensor,
+    shape: tuple[int, ...],
+    mean_cos2: float,
+    norms: torch.Tensor,
+    raw_top: float,
+) -> dict[str, Any]:
+    """:func:`spectrum_block` for unit rows of ``shape`` whose raw rows had norms ``norms``
+    (``‖W‖_F²`` is the sum of their squares)."""
+    n, m = shape
     norms64 = norms.to(dtype=torch.float64).flatten()
     return spectrum_block(
         eigenvalues.cpu().numpy(),
         n,
         m,
-        gram._mean_cos2(G, sq),
+        mean_cos2,
         raw_frobenius_sq=float((norms64 * norms64).sum()),
         raw_top=raw_top,
     )
@@ -245,19 +252,9 @@ def gram_statistics_with_spectrum(
         >>> stats["mean_cos2"], block["eigenvalues"], block["stable_rank_raw"]
         (0.0, [1.0, 1.0], 1.25)
     """
-    n, m = U.shape
-    if n < 2:
+    if U.shape[0] < 2:
         raise ValueError("pair statistics need at least 2 rows")
     G, eigenvalues, raw_top = gram_and_raw_spectral_norm(U, norms, chunk_rows, progress=progress)
     sq, total = row_sums(U) if sums is None else sums
     stats = statistics_of_gram(G, sq, total, float(eigenvalues[-1]))
-    norms64 = norms.to(dtype=torch.float64).flatten()
-    block = spectrum_block(
-        eigenvalues.cpu().numpy(),
-        n,
-        m,
-        stats["mean_cos2"],
-        raw_frobenius_sq=float((norms64 * norms64).sum()),
-        raw_top=raw_top,
-    )
-    return stats, block
+    return stats, _block(eigenvalues, U.shape, stats["mean_cos2"], norms, raw_top)
