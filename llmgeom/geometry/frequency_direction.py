@@ -40,7 +40,7 @@ import numpy as np
 import torch
 
 from .blocked import progress_chunks
-from .gram import gram_matrix
+from .gram import gram_matrix, mean_cos2_of_gram
 from .normalize import CHUNK_ROWS
 
 FOLDS = 5  # cross-validation folds of R²
@@ -228,8 +228,7 @@ def frequency_direction(
         return None, {**base, "computed": False, "reason": "the ridge coefficients are all zero"}
     projected = projected_mean_cos2(U, fit.direction, progress=progress)
     without = projected.mean_cos2
-    sq_t = torch.from_numpy(projected.squared_norms).to(G.device)
-    mean = max(0.0, (float((G * G).sum()) - float((sq_t * sq_t).sum())) / (n * (n - 1)))
+    mean = mean_cos2_of_gram(G, torch.from_numpy(projected.squared_norms).to(G.device))
     r2 = np.asarray(fit.r2_folds)
     block = {
         **base,

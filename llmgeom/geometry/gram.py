@@ -201,8 +201,16 @@ def row_sums(U: torch.Tensor, chunk_rows: int = CHUNK_ROWS) -> tuple[torch.Tenso
     return sq, total
 
 
-def _mean_cos2(G: torch.Tensor, sq: torch.Tensor) -> float:
-    """``(‖G‖_F² − Σ‖u_i‖⁴) / (n(n−1))``: the Gram identity for the mean over pairs i≠j."""
+def mean_cos2_of_gram(G: torch.Tensor, sq: torch.Tensor) -> float:
+    """``(‖G‖_F² − Σ‖u_i‖⁴) / (n(n−1))``: the Gram identity for the mean cos² over pairs i≠j,
+    from ``G = UᵀU`` and the rows' ``‖u_i‖²`` (``sq``, one per row).
+
+    Example:
+        >>> import torch
+        >>> U = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]], dtype=torch.float64)
+        >>> round(mean_cos2_of_gram(U.T @ U, torch.ones(3, dtype=torch.float64)), 12)
+        0.333333333333
+    """
     n = sq.numel()
     return max(0.0, (float((G * G).sum()) - float((sq * sq).sum())) / (n * (n - 1)))
 
@@ -210,7 +218,7 @@ def _mean_cos2(G: torch.Tensor, sq: torch.Tensor) -> float:
 def gram_mean_cos2(U: torch.Tensor, chunk_rows: int = CHUNK_ROWS) -> float:
     """Exact mean cos² over pairs i<j via ``(‖UᵀU‖_F² − Σ‖u_i‖⁴) / (n(n−1))``; O(n·m²)."""
     sq, _ = row_sums(U, chunk_rows)
-    return _mean_cos2(gram_matrix(U), sq)
+    return mean_cos2_of_gram(gram_matrix(U), sq)
 
 
 def top_eigenvalue(G: torch.Tensor) -> float:
@@ -267,7 +275,7 @@ def statistics_of_gram(
     n = sq.numel()
     fro2 = float((G * G).sum())
     trace = float(sq.sum())
-    mean_cos2 = _mean_cos2(G, sq)
+    mean_cos2 = mean_cos2_of_gram(G, sq)
     mean_cos = (float(total @ total) - trace) / (n * (n - 1))
     return {
         "mean_cos2": mean_cos2,

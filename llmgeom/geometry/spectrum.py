@@ -204,7 +204,7 @@ def spectrum_of_gram(G: torch.Tensor, U: torch.Tensor, norms: torch.Tensor) -> d
     sq, _ = row_sums(U)
     eigenvalues = torch.linalg.eigvalsh(G.to(torch.float64))
     raw_top = raw_spectral_norm(U, norms, eigenvalues)
-    return _block(eigenvalues, U.shape, gram._mean_cos2(G, sq), norms, raw_top)
+    return _block(eigenvalues, U.shape, gram.mean_cos2_of_gram(G, sq), norms, raw_top)
 
 
 def _block(
