@@ -22,6 +22,7 @@ from ..errors import ConfigError, InvalidMatrixError
 from ..memory import ensure_fits
 from ..unembedding import Unembedding
 from .blocked import chunks
+from .gram import row_sums
 from .normalize import (
     CHUNK_ROWS,
     mean_row,
@@ -231,8 +232,6 @@ def unit_rows(
     for start, stop in chunks(k, CHUNK_ROWS):  # rows only move up: safe in place
         U[start:stop] = U[keep[start:stop]]
     U = U[:k]
-    if n_bad:  # NaN rows spoilt the column sums
-        total = torch.zeros(U.shape[1], dtype=torch.float64, device=U.device)
-        for start, stop in chunks(k, CHUNK_ROWS):
-            total += U[start:stop].to(torch.float64).sum(dim=0)
+    if n_bad:  # NaN rows spoilt the column sums: those of the rows kept
+        total = row_sums(U)[1]
     return UnitRows(U, norms[keep], row_index, norm_stats, n_bad, 0, (sq[keep], total))
