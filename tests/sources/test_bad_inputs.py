@@ -355,6 +355,7 @@ def test_drop_nonfinite_skips_and_reports_them(tmp_path):
     assert report.row_norms.n_nonfinite == 2 and report.row_norms.count == 18
     assert report.mean_cos2 == pytest.approx(np.mean(C[iu] ** 2), rel=1e-6)
     assert report.mean_abs_cos.value == pytest.approx(np.mean(np.abs(C[iu])), rel=1e-6)
+    assert report.mean_cos == pytest.approx(np.mean(C[iu]), rel=1e-6, abs=1e-12)  # kept rows' sum
     assert report.diagnostics["n_pairs"] == 18 * 17 // 2
     # top pair reported in the ORIGINAL row numbering
     A = np.abs(C)
